@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_CONFIG_CONFIG_H
+#define RP_CONFIG_CONFIG_H
+/*
+ * The effective configuration: defaults < config file < REVENPROX_* environment < flags,
+ * all derived from settings.def. A loaded config is an immutable snapshot: reload builds
+ * a new one. Errors fill a struct rp_diag with "file:line: key: what is wrong and what is
+ * allowed". Not responsible for applying settings. Load from one thread; read from any.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RP_SETTING_CTYPE_STRING char *
+#define RP_SETTING_CTYPE_INT int64_t
+#define RP_SETTING_CTYPE_SIZE int64_t
+#define RP_SETTING_CTYPE_DURATION int64_t /* milliseconds */
+#define RP_SETTING_CTYPE_BOOL bool
+#define RP_SETTING_CTYPE_ENUM int /* index into the setting's choices */
+#define RP_SETTING_CTYPE_LIST struct rp_config_list
+
+struct rp_config_list {
+    char **items;
+    size_t n;
+};
+
+struct rp_config_values {
+#define RP_SETTING(name, type, def, min, max, choices, scope, reload, help)                        \
+    RP_SETTING_CTYPE_##type name;
+#include "config/settings.def"
+#undef RP_SETTING
+};
+
+/* One [topic "pattern"] section: the TOPIC-scope settings it sets, over the globals. */
+struct rp_config_topic {
+    char *pattern;
+    struct rp_config_values values; /* globals with this section's keys applied */
+};
+
+struct rp_config {
+    struct rp_config_values v;
+    struct rp_config_topic *topics; /* in file order; the first matching pattern wins */
+    size_t n_topics;
+    char *file; /* the config file it was loaded from, or NULL */
+};
+
+/* A user-facing error: "where: what is wrong and what is allowed". */
+struct rp_diag {
+    char msg[512];
+};
+
+/*
+ * Builds a config from the defaults, then the file <path> (NULL for none), then the
+ * environment <envp> (NULL-terminated "NAME=value" strings, NULL for none), then the
+ * flags <argv>[0..argc) (`--name value` or `--name=value`; `--config` is skipped, as it
+ * names the file). 0 and *<out> owned by the caller, or -EINVAL and <diag> filled.
+ */
+int rp_config_load(const char *path, char *const *envp, int argc, char *const *argv,
+                   struct rp_config **out, struct rp_diag *diag);
+void rp_config_free(struct rp_config *cfg);
+/* The values for topic <name>: its first matching [topic] section, else the globals. */
+const struct rp_config_values *rp_config_for_topic(const struct rp_config *cfg, const char *name,
+                                                   size_t len);
+/* The text of choice <index> of ENUM setting <setting> ("disconnect", ...). */
+const char *rp_config_choice(const char *setting, int index);
+/* Writes the effective configuration in config-file syntax to <out> (a FILE *). */
+void rp_config_dump(const struct rp_config *cfg, void *out);
+/* Writes help for every setting (flag, environment variable, default, meaning) to <out>. */
+void rp_config_help(void *out);
+
+#endif

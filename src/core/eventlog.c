@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/eventlog.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "sse/sse_frame.h"
+
+#define INITIAL_RING 16
+
+void
+rp_eventlog_init(struct rp_eventlog *log, const struct rp_eventlog_limits *limits)
+{
+    memset(log, 0, sizeof(*log));
+    log->limits = *limits;
+}
+
+static struct rp_eventlog_entry *
+entry(const struct rp_eventlog *log, uint64_t i)
+{
+    return &log->ring[(log->head + i) & (log->ring_cap - 1)];
+}
+
+static void
+evict_oldest(struct rp_eventlog *log)
+{
+    struct rp_eventlog_entry *e = entry(log, 0);
+    log->bytes -= rp_frame_size(e->frame);
+    log->evicted_seq = e->seq;
+    rp_frame_unref(e->frame);
+    e->frame = NULL;
+    log->head = (log->head + 1) & (log->ring_cap - 1);
+    log->count--;
+}
+
+static void
+evict_over_bounds(struct rp_eventlog *log)
+{
+    while (log->count > log->limits.max_count)
+        evict_oldest(log);
+    /* The newest entry stays even alone over max_bytes: a publish that was acknowledged
+     * is readable at least until the next one. */
+    while (log->count > 1 && log->bytes > log->limits.max_bytes)
+        evict_oldest(log);
+}
+
+void
+rp_eventlog_fini(struct rp_eventlog *log)
+{
+    while (log->count)
+        evict_oldest(log);
+    RP_FREE(log->ring);
+    log->ring_cap = 0;
+}
+
+void
+rp_eventlog_set_limits(struct rp_eventlog *log, const struct rp_eventlog_limits *limits,
+                       int64_t now_ms)
+{
+    log->limits = *limits;
+    evict_over_bounds(log);
+    rp_eventlog_expire(log, now_ms);
+}
+
+static void
+grow(struct rp_eventlog *log)
+{
+    uint64_t cap = log->ring_cap ? log->ring_cap * 2 : INITIAL_RING;
+    struct rp_eventlog_entry *ring = rp_xcalloc(cap, sizeof(*ring));
+    for (uint64_t i = 0; i < log->count; i++)
+        ring[i] = *entry(log, i);
+    free(log->ring);
+    log->ring = ring;
+    log->ring_cap = cap;
+    log->head = 0;
+}
+
+void
+rp_eventlog_append(struct rp_eventlog *log, struct rp_frame *frame, uint64_t seq, int64_t now_ms,
+                   int64_t wall_ms)
+{
+    RP_ASSERT(seq > log->last_seq);
+    /* Grow before evicting only while the ring is smaller than the count bound, so the
+     * ring never holds more slots than max_count needs (rounded up to a power of two). */
+    if (log->count == log->ring_cap) {
+        if (log->ring_cap < log->limits.max_count)
+            grow(log);
+        else
+            evict_oldest(log);
+    }
+    size_t size = rp_frame_size(frame);
+    log->appended_bytes += size;
+    log->n_appended++;
+    log->last_seq = seq;
+    *entry(log, log->count) = (struct rp_eventlog_entry){
+        .seq = seq,
+        .end_bytes = log->appended_bytes,
+        .time_ms = now_ms,
+        .wall_ms = wall_ms,
+        .frame = frame,
+    };
+    log->count++;
+    log->bytes += size;
+    evict_over_bounds(log);
+}
+
+uint64_t
+rp_eventlog_expire(struct rp_eventlog *log, int64_t now_ms)
+{
+    uint64_t n = 0;
+    while (log->count && now_ms - entry(log, 0)->time_ms > log->limits.max_age_ms) {
+        evict_oldest(log);
+        n++;
+    }
+    return n;
+}
+
+uint64_t
+rp_eventlog_find_after(const struct rp_eventlog *log, uint64_t after)
+{
+    uint64_t lo = 0, hi = log->count;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (entry(log, mid)->seq <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+const struct rp_eventlog_entry *
+rp_eventlog_at(const struct rp_eventlog *log, uint64_t i)
+{
+    RP_ASSERT(i < log->count);
+    return entry(log, i);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_CORE_EVENTLOG_H
+#define RP_CORE_EVENTLOG_H
+/*
+ * One topic's log: a ring of encoded frames in increasing sequence order, bounded by
+ * count, bytes and age. Subscribers read it through cursors (a sequence number), so the
+ * log is also every subscriber's queue: lag is measured here, in events and bytes, in
+ * O(log n) without walking. Not responsible for locking: the hub serialises writers and
+ * readers of one log. Pure memory; no threads of its own.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+struct rp_frame;
+
+struct rp_eventlog_limits {
+    uint64_t max_count;
+    uint64_t max_bytes;
+    int64_t max_age_ms;
+};
+
+struct rp_eventlog_entry {
+    uint64_t seq;
+    uint64_t end_bytes; /* bytes appended to this log up to and including this entry */
+    int64_t time_ms;    /* monotonic time of the append, for age eviction */
+    int64_t wall_ms;    /* wall-clock time of the append, for users */
+    struct rp_frame *frame;
+};
+
+struct rp_eventlog {
+    struct rp_eventlog_entry *ring;
+    uint64_t ring_cap;  /* power of two, grows up to max_count */
+    uint64_t head;      /* index of the oldest entry */
+    uint64_t count;
+    uint64_t bytes;     /* bytes of the entries kept */
+    uint64_t appended_bytes; /* bytes ever appended */
+    uint64_t n_appended;     /* events ever appended */
+    uint64_t last_seq;       /* sequence of the newest event ever appended; 0 if none */
+    uint64_t evicted_seq;    /* sequence of the newest evicted event; 0 if none */
+    struct rp_eventlog_limits limits;
+};
+
+void rp_eventlog_init(struct rp_eventlog *log, const struct rp_eventlog_limits *limits);
+/* Drops every entry (their frame references too). */
+void rp_eventlog_fini(struct rp_eventlog *log);
+/* Changes the bounds; entries over the new ones are evicted now. */
+void rp_eventlog_set_limits(struct rp_eventlog *log, const struct rp_eventlog_limits *limits,
+                            int64_t now_ms);
+/*
+ * Appends <frame> with <seq> (greater than every seq appended before), taking over the
+ * caller's reference; evicts the oldest entries over the count and byte bounds (the new
+ * entry itself is kept even if it alone exceeds max_bytes).
+ */
+void rp_eventlog_append(struct rp_eventlog *log, struct rp_frame *frame, uint64_t seq,
+                        int64_t now_ms, int64_t wall_ms);
+/* Evicts entries older than max_age_ms; returns how many. */
+uint64_t rp_eventlog_expire(struct rp_eventlog *log, int64_t now_ms);
+/* Index (0 = oldest kept) of the first entry with seq > <after>; count if none. */
+uint64_t rp_eventlog_find_after(const struct rp_eventlog *log, uint64_t after);
+/* The entry at index <i> (0 = oldest); borrowed until the next change of the log. */
+const struct rp_eventlog_entry *rp_eventlog_at(const struct rp_eventlog *log, uint64_t i);
+/* True when events with seq > <after> were evicted, so a reader at <after> missed some. */
+static inline int
+rp_eventlog_has_gap(const struct rp_eventlog *log, uint64_t after)
+{
+    return after < log->evicted_seq;
+}
+
+#endif

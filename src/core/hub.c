@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/hub.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/hashmap.h"
+#include "base/utf8.h"
+#include "core/event_id.h"
+#include "core/pattern.h"
+#include "core/topic_name.h"
+#include "sse/sse_frame.h"
+
+/*
+ * Locks: hub->lock guards the topic table, the pattern registry and the order of
+ * appends (one critical section per batch, so sequence order is append order across all
+ * topics). topic->lock guards one log; it is taken inside hub->lock by writers and alone
+ * by readers, so a reader never waits on a whole batch, only on one append.
+ */
+struct rp_topic {
+    char *name;
+    size_t name_len;
+    uint8_t uuid[16];
+    pthread_mutex_t lock;
+    struct rp_eventlog log;
+    struct rp_topic_policy policy;
+    _Atomic uint64_t workers; /* bit w: worker w has subscribers */
+    _Atomic uint64_t pending; /* bit w: worker w has this topic in its mailbox */
+    _Atomic uint64_t last_seq;
+    _Atomic int64_t n_subscribers;
+    _Atomic int64_t n_blocking;
+};
+
+struct pattern_reg {
+    char *pattern;
+    size_t len;
+    unsigned worker;
+    uint64_t refs;
+};
+
+struct rp_hub {
+    pthread_mutex_t lock;
+    struct rp_hub_config config;
+    struct rp_hub_hooks hooks;
+    struct rp_hashmap topics;
+    struct pattern_reg *patterns;
+    size_t n_patterns, patterns_cap;
+    uint64_t next_seq;
+    _Atomic uint64_t last_seq;
+};
+
+struct rp_hub *
+rp_hub_new(const struct rp_hub_config *config, const struct rp_hub_hooks *hooks)
+{
+    RP_ASSERT(hooks->policy_for);
+    struct rp_hub *hub = rp_xcalloc(1, sizeof(*hub));
+    pthread_mutex_init(&hub->lock, NULL);
+    hub->config = *config;
+    hub->hooks = *hooks;
+    rp_hashmap_init(&hub->topics);
+    while (hub->config.epoch == 0) {
+        uint32_t e = 0;
+        if (getrandom(&e, sizeof(e), 0) != (ssize_t)sizeof(e))
+            e = (uint32_t)rp_clock_wall_ms();
+        hub->config.epoch = e;
+    }
+    hub->next_seq = 1;
+    atomic_init(&hub->last_seq, 0);
+    return hub;
+}
+
+static void
+topic_free(struct rp_topic *t)
+{
+    rp_eventlog_fini(&t->log);
+    pthread_mutex_destroy(&t->lock);
+    free(t->name);
+    free(t);
+}
+
+void
+rp_hub_free(struct rp_hub *hub)
+{
+    if (!hub)
+        return;
+    size_t pos = 0;
+    struct rp_topic *t;
+    while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL)
+        topic_free(t);
+    rp_hashmap_fini(&hub->topics);
+    for (size_t i = 0; i < hub->n_patterns; i++)
+        free(hub->patterns[i].pattern);
+    free(hub->patterns);
+    pthread_mutex_destroy(&hub->lock);
+    free(hub);
+}
+
+uint32_t
+rp_hub_epoch(const struct rp_hub *hub)
+{
+    return hub->config.epoch;
+}
+
+uint64_t
+rp_hub_last_seq(const struct rp_hub *hub)
+{
+    /* seq_cst pairs with rp_topic_attach: a subscriber that registers, then reads this,
+     * and a publisher that stores this, then reads the worker mask, cannot both miss. */
+    return atomic_load(&hub->last_seq);
+}
+
+size_t
+rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out)
+{
+    struct rp_event_id id = {.epoch = hub->config.epoch, .seq = seq};
+    return rp_event_id_format(&id, out);
+}
+
+/* Called with hub->lock held. Announces the new topic to workers with a matching pattern. */
+static struct rp_topic *
+topic_create(struct rp_hub *hub, const char *name, size_t len)
+{
+    struct rp_topic *t = rp_xcalloc(1, sizeof(*t));
+    t->name = rp_xstrndup(name, len);
+    t->name_len = len;
+    rp_topic_uuid(name, len, t->uuid);
+    pthread_mutex_init(&t->lock, NULL);
+    hub->hooks.policy_for(hub->hooks.ctx, name, len, &t->policy);
+    rp_eventlog_init(&t->log, &t->policy.history);
+    rp_hashmap_put(&hub->topics, t->name, t->name_len, t);
+    for (size_t i = 0; i < hub->n_patterns; i++) {
+        struct pattern_reg *r = &hub->patterns[i];
+        if (hub->hooks.topic_created && rp_pattern_matches(r->pattern, r->len, name, len))
+            hub->hooks.topic_created(hub->hooks.ctx, r->worker, t);
+    }
+    return t;
+}
+
+/* Called with hub->lock held. */
+static struct rp_topic *
+topic_get(struct rp_hub *hub, const char *name, size_t len, const char **why)
+{
+    struct rp_topic *t = rp_hashmap_get(&hub->topics, name, len);
+    if (t)
+        return t;
+    if (hub->topics.count >= hub->config.max_topics) {
+        *why = "the node keeps as many topics as max_topics allows";
+        return NULL;
+    }
+    return topic_create(hub, name, len);
+}
+
+struct rp_topic *
+rp_hub_topic(struct rp_hub *hub, const char *name, size_t len, const char **why)
+{
+    const char *bad = rp_topic_name_check(name, len);
+    if (bad) {
+        *why = bad;
+        return NULL;
+    }
+    pthread_mutex_lock(&hub->lock);
+    struct rp_topic *t = topic_get(hub, name, len, why);
+    pthread_mutex_unlock(&hub->lock);
+    return t;
+}
+
+struct rp_topic *
+rp_hub_find(struct rp_hub *hub, const char *name, size_t len)
+{
+    pthread_mutex_lock(&hub->lock);
+    struct rp_topic *t = rp_hashmap_get(&hub->topics, name, len);
+    pthread_mutex_unlock(&hub->lock);
+    return t;
+}
+
+uint64_t
+rp_hub_topic_count(struct rp_hub *hub)
+{
+    pthread_mutex_lock(&hub->lock);
+    uint64_t n = hub->topics.count;
+    pthread_mutex_unlock(&hub->lock);
+    return n;
+}
+
+void
+rp_hub_foreach_topic(struct rp_hub *hub, const char *pattern, size_t pattern_len,
+                     void (*fn)(void *ctx, struct rp_topic *t), void *ctx)
+{
+    pthread_mutex_lock(&hub->lock);
+    size_t pos = 0;
+    struct rp_topic *t;
+    while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL)
+        if (!pattern || rp_pattern_matches(pattern, pattern_len, t->name, t->name_len))
+            fn(ctx, t);
+    pthread_mutex_unlock(&hub->lock);
+}
+
+static int
+fail(struct rp_hub_error *err, int status, size_t index, const char *what, const char *detail)
+{
+    err->status = status;
+    err->index = index;
+    snprintf(err->message, sizeof(err->message), "%s%s", what, detail ? detail : "");
+    return -EINVAL;
+}
+
+/* Every check that needs no lock, so a bad batch is refused before anything is touched. */
+static int
+validate(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+         struct rp_hub_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct rp_publish_item *it = &items[i];
+        const char *bad = rp_topic_name_check(it->topic, it->topic_len);
+        if (bad)
+            return fail(err, 400, i, "invalid topic name: ", bad);
+        if (it->event && (bad = rp_frame_check_event(it->event, it->event_len)) != NULL)
+            return fail(err, 400, i, "invalid event type: ", bad);
+        if (it->event && !rp_utf8_valid(it->event, it->event_len, NULL))
+            return fail(err, 400, i, "invalid event type: ", "not valid UTF-8");
+        if (it->data_len > hub->config.max_data)
+            return fail(err, 413, i, "data is larger than max_data", NULL);
+        if (!rp_utf8_valid(it->data, it->data_len, NULL))
+            return fail(err, 400, i, "data is not valid UTF-8", NULL);
+        if (it->pub_id && (it->pub_id_len == 0 || it->pub_id_len > 128))
+            return fail(err, 400, i, "id must be 1 to 128 bytes", NULL);
+    }
+    return 0;
+}
+
+/* Called with t->lock held: the seq of an event of <t> with this publisher id, or 0. */
+static uint64_t
+find_pub_id(const struct rp_topic *t, const char *id, size_t len)
+{
+    for (uint64_t i = t->log.count; i-- > 0;) {
+        const struct rp_eventlog_entry *e = rp_eventlog_at(&t->log, i);
+        const struct rp_frame *f = e->frame;
+        if (f->pub_id_len == len && memcmp(f->buf + f->pub_id_off, id, len) == 0)
+            return e->seq;
+    }
+    return 0;
+}
+
+int
+rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+               struct rp_publish_result *out, struct rp_hub_error *err)
+{
+    int rc = validate(hub, items, n, err);
+    if (rc)
+        return rc;
+
+    /* Encoding is the costly part; it happens before the lock. */
+    struct rp_frame **frames = rp_xcalloc(n, sizeof(*frames));
+    struct rp_topic **topics = rp_xcalloc(n, sizeof(*topics));
+    for (size_t i = 0; i < n; i++) {
+        const struct rp_publish_item *it = &items[i];
+        struct rp_frame_spec spec = {
+            .topic = it->topic,
+            .topic_len = it->topic_len,
+            .event = it->event,
+            .event_len = it->event ? it->event_len : 0,
+            .data = it->data,
+            .data_len = it->data_len,
+            .pub_id = it->pub_id,
+            .pub_id_len = it->pub_id ? it->pub_id_len : 0,
+        };
+        frames[i] = rp_frame_encode(&spec);
+    }
+
+    int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
+    pthread_mutex_lock(&hub->lock);
+    for (size_t i = 0; i < n; i++) {
+        const char *why = NULL;
+        topics[i] = topic_get(hub, items[i].topic, items[i].topic_len, &why);
+        if (!topics[i]) {
+            fail(err, 503, i, "cannot create topic: ", why);
+            rc = -ENOSPC;
+            goto unlock;
+        }
+        if (atomic_load_explicit(&topics[i]->n_blocking, memory_order_acquire) > 0) {
+            fail(err, 503, i, "a slow subscriber of this topic blocks publishing (slow_policy block)",
+                 NULL);
+            rc = -EAGAIN;
+            goto unlock;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct rp_topic *t = topics[i];
+        pthread_mutex_lock(&t->lock);
+        uint64_t dup = items[i].pub_id ? find_pub_id(t, items[i].pub_id, items[i].pub_id_len) : 0;
+        if (dup) {
+            out[i] = (struct rp_publish_result){.seq = dup, .duplicate = true};
+        } else {
+            uint64_t seq = hub->next_seq++;
+            char id[RP_EVENT_ID_MAX + 1];
+            size_t id_len = rp_hub_format_id(hub, seq, id);
+            rp_frame_set_id(frames[i], id, id_len);
+            rp_eventlog_append(&t->log, frames[i], seq, now, wall);
+            frames[i] = NULL; /* the log owns it now */
+            atomic_store_explicit(&t->last_seq, seq, memory_order_release);
+            out[i] = (struct rp_publish_result){.seq = seq, .duplicate = false};
+        }
+        pthread_mutex_unlock(&t->lock);
+    }
+    atomic_store(&hub->last_seq, hub->next_seq - 1);
+unlock:
+    pthread_mutex_unlock(&hub->lock);
+
+    /* Wake-ups go after last_seq is published, so a worker woken here reads a snapshot
+     * that includes these events. */
+    if (rc == 0 && hub->hooks.topic_advanced) {
+        for (size_t i = 0; i < n; i++) {
+            if (out[i].duplicate || (i > 0 && topics[i] == topics[i - 1]))
+                continue;
+            uint64_t mask = atomic_load(&topics[i]->workers);
+            for (unsigned w = 0; mask; w++, mask >>= 1)
+                if (mask & 1)
+                    hub->hooks.topic_advanced(hub->hooks.ctx, w, topics[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        rp_frame_unref(frames[i]);
+    free(frames);
+    free(topics);
+    return rc;
+}
+
+uint64_t
+rp_hub_expire(struct rp_hub *hub, int64_t now_ms)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&hub->lock);
+    size_t pos = 0;
+    struct rp_topic *t;
+    while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL) {
+        pthread_mutex_lock(&t->lock);
+        n += rp_eventlog_expire(&t->log, now_ms);
+        pthread_mutex_unlock(&t->lock);
+    }
+    pthread_mutex_unlock(&hub->lock);
+    return n;
+}
+
+void
+rp_hub_pattern_add(struct rp_hub *hub, const char *pattern, size_t len, unsigned worker,
+                   void (*fn)(void *ctx, struct rp_topic *t), void *ctx)
+{
+    pthread_mutex_lock(&hub->lock);
+    struct pattern_reg *r = NULL;
+    for (size_t i = 0; i < hub->n_patterns && !r; i++)
+        if (hub->patterns[i].worker == worker && hub->patterns[i].len == len &&
+            memcmp(hub->patterns[i].pattern, pattern, len) == 0)
+            r = &hub->patterns[i];
+    if (!r) {
+        if (hub->n_patterns == hub->patterns_cap) {
+            hub->patterns_cap = hub->patterns_cap ? hub->patterns_cap * 2 : 8;
+            hub->patterns = rp_xrealloc(hub->patterns, hub->patterns_cap * sizeof(*r));
+        }
+        r = &hub->patterns[hub->n_patterns++];
+        *r = (struct pattern_reg){rp_xstrndup(pattern, len), len, worker, 0};
+    }
+    r->refs++;
+    size_t pos = 0;
+    struct rp_topic *t;
+    while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL)
+        if (rp_pattern_matches(pattern, len, t->name, t->name_len))
+            fn(ctx, t);
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void
+rp_hub_pattern_remove(struct rp_hub *hub, const char *pattern, size_t len, unsigned worker)
+{
+    pthread_mutex_lock(&hub->lock);
+    for (size_t i = 0; i < hub->n_patterns; i++) {
+        struct pattern_reg *r = &hub->patterns[i];
+        if (r->worker == worker && r->len == len && memcmp(r->pattern, pattern, len) == 0) {
+            if (--r->refs == 0) {
+                free(r->pattern);
+                *r = hub->patterns[--hub->n_patterns];
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void
+rp_topic_attach(struct rp_topic *t, unsigned worker)
+{
+    RP_ASSERT(worker < RP_HUB_MAX_WORKERS);
+    atomic_fetch_or(&t->workers, (uint64_t)1 << worker);
+}
+
+bool
+rp_topic_mark_pending(struct rp_topic *t, unsigned worker)
+{
+    uint64_t bit = (uint64_t)1 << worker;
+    return !(atomic_fetch_or(&t->pending, bit) & bit);
+}
+
+void
+rp_topic_clear_pending(struct rp_topic *t, unsigned worker)
+{
+    atomic_fetch_and(&t->pending, ~((uint64_t)1 << worker));
+}
+
+void
+rp_topic_detach(struct rp_topic *t, unsigned worker)
+{
+    atomic_fetch_and_explicit(&t->workers, ~((uint64_t)1 << worker), memory_order_acq_rel);
+}
+
+void
+rp_topic_count_subscribers(struct rp_topic *t, int64_t delta)
+{
+    atomic_fetch_add_explicit(&t->n_subscribers, delta, memory_order_relaxed);
+}
+
+void
+rp_topic_count_blocking(struct rp_topic *t, int64_t delta)
+{
+    atomic_fetch_add_explicit(&t->n_blocking, delta, memory_order_acq_rel);
+}
+
+const char *
+rp_topic_name(const struct rp_topic *t, size_t *len)
+{
+    if (len)
+        *len = t->name_len;
+    return t->name;
+}
+
+const uint8_t *
+rp_topic_uuid_bytes(const struct rp_topic *t)
+{
+    return t->uuid;
+}
+
+const struct rp_topic_policy *
+rp_topic_policy(const struct rp_topic *t)
+{
+    return &t->policy;
+}
+
+uint64_t
+rp_topic_last_seq(const struct rp_topic *t)
+{
+    return atomic_load_explicit(&t->last_seq, memory_order_acquire);
+}
+
+int64_t
+rp_topic_subscribers(const struct rp_topic *t)
+{
+    return atomic_load_explicit(&t->n_subscribers, memory_order_relaxed);
+}
+
+/* Called with t->lock held. */
+static void
+fill_lag(const struct rp_eventlog *log, uint64_t after, uint64_t idx, struct rp_topic_lag *lag)
+{
+    lag->events = log->count - idx;
+    uint64_t sent_bytes = idx ? rp_eventlog_at(log, idx - 1)->end_bytes
+                              : log->appended_bytes - log->bytes;
+    lag->bytes = log->appended_bytes - sent_bytes;
+    lag->gap = rp_eventlog_has_gap(log, after);
+    lag->first_seq = log->count ? rp_eventlog_at(log, 0)->seq : 0;
+    lag->last_seq = log->last_seq;
+}
+
+size_t
+rp_topic_read(struct rp_topic *t, uint64_t after, uint64_t upto, struct rp_frame **frames,
+              uint64_t *seqs, size_t max, struct rp_topic_lag *lag)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&t->lock);
+    uint64_t idx = rp_eventlog_find_after(&t->log, after);
+    if (lag)
+        fill_lag(&t->log, after, idx, lag);
+    for (uint64_t i = idx; i < t->log.count && n < max; i++) {
+        const struct rp_eventlog_entry *e = rp_eventlog_at(&t->log, i);
+        if (e->seq > upto)
+            break;
+        frames[n] = rp_frame_ref(e->frame);
+        seqs[n] = e->seq;
+        n++;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+uint64_t
+rp_topic_seq_keeping(struct rp_topic *t, uint64_t events, uint64_t bytes)
+{
+    pthread_mutex_lock(&t->lock);
+    const struct rp_eventlog *log = &t->log;
+    uint64_t seq = log->last_seq;
+    /* Walk back from the newest while both budgets allow: O(kept), only on a drop. */
+    for (uint64_t i = log->count; i-- > 0;) {
+        const struct rp_eventlog_entry *e = rp_eventlog_at(log, i);
+        uint64_t kept_events = log->count - i;
+        uint64_t before = i ? rp_eventlog_at(log, i - 1)->end_bytes
+                            : log->appended_bytes - log->bytes;
+        if (kept_events > events || log->appended_bytes - before > bytes)
+            break;
+        seq = i ? rp_eventlog_at(log, i - 1)->seq : (e->seq - 1);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return seq;
+}
+
+void
+rp_topic_stats(struct rp_topic *t, struct rp_topic_stats *out)
+{
+    pthread_mutex_lock(&t->lock);
+    out->count = t->log.count;
+    out->bytes = t->log.bytes;
+    out->first_seq = t->log.count ? rp_eventlog_at(&t->log, 0)->seq : 0;
+    out->last_seq = t->log.last_seq;
+    out->n_appended = t->log.n_appended;
+    pthread_mutex_unlock(&t->lock);
+}
+
+size_t
+rp_topic_entries(struct rp_topic *t, uint64_t after, struct rp_topic_entry *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&t->lock);
+    for (uint64_t i = rp_eventlog_find_after(&t->log, after); i < t->log.count && n < max; i++) {
+        const struct rp_eventlog_entry *e = rp_eventlog_at(&t->log, i);
+        out[n++] = (struct rp_topic_entry){e->seq, e->wall_ms, rp_frame_ref(e->frame)};
+    }
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}

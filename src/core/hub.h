@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_CORE_HUB_H
+#define RP_CORE_HUB_H
+/*
+ * The hub: the publish path and the topic table. A publish validates every event of a
+ * batch, then under one lock assigns node-wide sequence numbers, sets the ids into the
+ * already-encoded frames, appends them to their topics' logs and publishes the new
+ * node-wide last sequence; then it tells each worker with subscribers of a topic that
+ * the topic advanced (through hooks the server installs: the hub knows no sockets).
+ * Readers (workers) read a topic's log under that topic's own lock.
+ *
+ * Ordering guarantee: every event with seq <= rp_hub_last_seq() is in its log. A reader
+ * that delivers up to that snapshot, in seq order, never skips an event it will see later.
+ * Topics live until the hub is freed. Any thread.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/eventlog.h"
+
+struct rp_frame;
+struct rp_hub;
+struct rp_topic;
+
+#define RP_HUB_MAX_WORKERS 64
+
+enum rp_slow_policy {
+    RP_SLOW_POLICY_DISCONNECT = 0,
+    RP_SLOW_POLICY_DROP_OLDEST,
+    RP_SLOW_POLICY_DROP_NEWEST,
+    RP_SLOW_POLICY_BLOCK,
+};
+
+/* What applies to one topic; resolved once, when the topic is created. */
+struct rp_topic_policy {
+    struct rp_eventlog_limits history;
+    enum rp_slow_policy slow;
+    uint64_t lag_events;
+    uint64_t lag_bytes;
+};
+
+typedef void (*rp_hub_policy_fn)(void *ctx, const char *name, size_t len,
+                                 struct rp_topic_policy *out);
+typedef void (*rp_hub_notify_fn)(void *ctx, unsigned worker, struct rp_topic *t);
+
+struct rp_hub_hooks {
+    rp_hub_policy_fn policy_for;     /* required */
+    rp_hub_notify_fn topic_advanced; /* after a publish, per worker with subscribers; may be NULL */
+    rp_hub_notify_fn topic_created;  /* per worker with a matching pattern; may be NULL */
+    void *ctx;
+};
+
+struct rp_hub_config {
+    uint64_t max_topics;
+    uint64_t max_data;  /* bytes of one event's data */
+    uint32_t epoch;     /* 0 = pick one at random */
+};
+
+/* One event to publish; everything is borrowed for the call. */
+struct rp_publish_item {
+    const char *topic;
+    size_t topic_len;
+    const char *event; /* NULL for none */
+    size_t event_len;
+    const char *data;
+    size_t data_len;
+    const char *pub_id; /* NULL for none: the publisher's idempotency key */
+    size_t pub_id_len;
+};
+
+struct rp_publish_result {
+    uint64_t seq;
+    bool duplicate; /* an event with the same pub_id was already in the topic's log */
+};
+
+/* Why a publish was refused: the status a user sees, the message, and which event. */
+struct rp_hub_error {
+    int status;
+    char message[160];
+    size_t index;
+};
+
+struct rp_hub *rp_hub_new(const struct rp_hub_config *config, const struct rp_hub_hooks *hooks);
+void rp_hub_free(struct rp_hub *hub);
+uint32_t rp_hub_epoch(const struct rp_hub *hub);
+/* The node-wide sequence of the newest event in any log (acquire). */
+uint64_t rp_hub_last_seq(const struct rp_hub *hub);
+/* Formats the id of <seq> on this hub (RP_EVENT_ID_MAX + 1 bytes); returns its length. */
+size_t rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out);
+
+/*
+ * Publishes <n> events all or nothing. 0 and <out>[i] filled; or -EINVAL (400/413/422:
+ * bad topic, event type, data), -EAGAIN (a topic's slow subscribers block publishers;
+ * nothing was appended: retry later), -ENOSPC (503: too many topics), with <err> filled.
+ */
+int rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+                   struct rp_publish_result *out, struct rp_hub_error *err);
+/* Evicts events past their age from every log; returns how many. */
+uint64_t rp_hub_expire(struct rp_hub *hub, int64_t now_ms);
+
+/* The topic named <name>, created with an empty log if needed; NULL with *<why> set when
+ * the name is invalid or the topic table is full. */
+struct rp_topic *rp_hub_topic(struct rp_hub *hub, const char *name, size_t len, const char **why);
+/* The topic named <name> if it exists, else NULL. */
+struct rp_topic *rp_hub_find(struct rp_hub *hub, const char *name, size_t len);
+/* Calls <fn> for each topic (all, or those <pattern> matches when not NULL), under the
+ * hub lock: <fn> must be quick and must not call back into the hub. */
+void rp_hub_foreach_topic(struct rp_hub *hub, const char *pattern, size_t pattern_len,
+                          void (*fn)(void *ctx, struct rp_topic *t), void *ctx);
+uint64_t rp_hub_topic_count(struct rp_hub *hub);
+
+/*
+ * Registers <pattern> (a checked filter with wildcards) for <worker>: topics created
+ * afterwards that it matches are announced with the topic_created hook. Then calls <fn>
+ * for every existing topic it matches, under the same lock, so no topic falls between.
+ */
+void rp_hub_pattern_add(struct rp_hub *hub, const char *pattern, size_t len, unsigned worker,
+                        void (*fn)(void *ctx, struct rp_topic *t), void *ctx);
+void rp_hub_pattern_remove(struct rp_hub *hub, const char *pattern, size_t len, unsigned worker);
+
+/* A worker gains its first subscriber of <t> (attach) or loses its last (detach);
+ * <n_subs> is added to the topic's subscriber count either way. */
+void rp_topic_attach(struct rp_topic *t, unsigned worker);
+void rp_topic_detach(struct rp_topic *t, unsigned worker);
+void rp_topic_count_subscribers(struct rp_topic *t, int64_t delta);
+/* Wake-up coalescing: true when <t> was not yet pending for <worker> (so the caller
+ * queues it); the worker clears the mark before it reads the topic. */
+bool rp_topic_mark_pending(struct rp_topic *t, unsigned worker);
+void rp_topic_clear_pending(struct rp_topic *t, unsigned worker);
+/* A subscriber of a block-policy topic went over (+1) or back under (-1) its lag limit. */
+void rp_topic_count_blocking(struct rp_topic *t, int64_t delta);
+
+const char *rp_topic_name(const struct rp_topic *t, size_t *len);
+const uint8_t *rp_topic_uuid_bytes(const struct rp_topic *t);
+const struct rp_topic_policy *rp_topic_policy(const struct rp_topic *t);
+uint64_t rp_topic_last_seq(const struct rp_topic *t);
+int64_t rp_topic_subscribers(const struct rp_topic *t);
+
+/* What a reader at some cursor has not been sent yet. */
+struct rp_topic_lag {
+    uint64_t events;
+    uint64_t bytes;
+    bool gap;           /* events after the cursor were already evicted */
+    uint64_t first_seq; /* oldest kept event, 0 if the log is empty */
+    uint64_t last_seq;  /* newest event, 0 if none ever */
+};
+
+/*
+ * Takes references to up to <max> frames with seq in (<after>, <upto>], oldest first,
+ * into <frames>/<seqs>; returns how many. Fills <lag> (may be NULL) for <after>.
+ */
+size_t rp_topic_read(struct rp_topic *t, uint64_t after, uint64_t upto, struct rp_frame **frames,
+                     uint64_t *seqs, size_t max, struct rp_topic_lag *lag);
+/* The sequence after which at most <events> events and <bytes> bytes remain. */
+uint64_t rp_topic_seq_keeping(struct rp_topic *t, uint64_t events, uint64_t bytes);
+
+/* A copy of one log entry for the query API. */
+struct rp_topic_entry {
+    uint64_t seq;
+    int64_t wall_ms;
+    struct rp_frame *frame; /* a reference the caller drops */
+};
+/* Stats of a topic's log, read under its lock. */
+struct rp_topic_stats {
+    uint64_t count, bytes, first_seq, last_seq, n_appended;
+};
+void rp_topic_stats(struct rp_topic *t, struct rp_topic_stats *out);
+/* Up to <max> entries with seq > <after>; returns how many. */
+size_t rp_topic_entries(struct rp_topic *t, uint64_t after, struct rp_topic_entry *out, size_t max);
+
+#endif

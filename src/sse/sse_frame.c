@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+#include "sse/sse_frame.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/buf.h"
+
+/*
+ * Buffer layout:
+ *   [topic][pub_id][room for "event: <topic>\n" + "id: <id>\n"][body: event, data lines, "\n"]
+ * rp_frame_set_id writes the id line (and the tagged event line before it) so that they
+ * end exactly where the body starts; the unused part of the room stays in front.
+ */
+
+static const char EVENT_PREFIX[] = "event: ";
+static const char ID_PREFIX[] = "id: ";
+static const char DATA_PREFIX[] = "data: ";
+
+#define LIT_LEN(s) (sizeof(s) - 1)
+
+/* Bytes the data takes once split into `data:` lines. */
+static size_t
+encoded_data_len(const char *d, size_t n)
+{
+    size_t lines = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] == '\n') {
+            lines++;
+        } else if (d[i] == '\r') {
+            lines++;
+            if (i + 1 < n && d[i + 1] == '\n')
+                i++;
+        }
+    }
+    /* Each line: prefix + its bytes + LF. The line-break bytes of the input are replaced. */
+    return lines * (LIT_LEN(DATA_PREFIX) + 1) + n;
+}
+
+static char *
+put(char *p, const void *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+struct rp_frame *
+rp_frame_encode(const struct rp_frame_spec *spec)
+{
+    size_t event_len = spec->event ? spec->event_len : 0;
+    size_t pub_id_len = spec->pub_id ? spec->pub_id_len : 0;
+    size_t room = LIT_LEN(ID_PREFIX) + RP_FRAME_ID_MAX + 1;
+    if (!event_len)
+        room += LIT_LEN(EVENT_PREFIX) + spec->topic_len + 1;
+    size_t body = encoded_data_len(spec->data, spec->data_len) + 1;
+    if (event_len)
+        body += LIT_LEN(EVENT_PREFIX) + event_len + 1;
+    size_t total = spec->topic_len + pub_id_len + room + body;
+    RP_ASSERT(total < UINT32_MAX);
+
+    struct rp_frame *f = rp_xmalloc(sizeof(*f) + total);
+    atomic_init(&f->refs, 1);
+    f->topic_len = (uint32_t)spec->topic_len;
+    f->data_len = (uint32_t)spec->data_len;
+    char *p = put(f->buf, spec->topic, spec->topic_len);
+    f->pub_id_off = (uint32_t)(p - f->buf);
+    f->pub_id_len = (uint32_t)pub_id_len;
+    p = put(p, spec->pub_id ? spec->pub_id : "", pub_id_len);
+    p += room;
+    f->body_off = f->tagged_off = f->plain_off = (uint32_t)(p - f->buf);
+    f->event_off = f->event_len = 0;
+    if (event_len) {
+        p = put(p, EVENT_PREFIX, LIT_LEN(EVENT_PREFIX));
+        f->event_off = (uint32_t)(p - f->buf);
+        f->event_len = (uint32_t)event_len;
+        p = put(p, spec->event, event_len);
+        *p++ = '\n';
+    }
+    const char *d = spec->data, *end = d + spec->data_len;
+    for (;;) {
+        const char *eol = d;
+        while (eol < end && *eol != '\n' && *eol != '\r')
+            eol++;
+        p = put(p, DATA_PREFIX, LIT_LEN(DATA_PREFIX));
+        p = put(p, d, (size_t)(eol - d));
+        *p++ = '\n';
+        if (eol == end)
+            break;
+        d = eol + 1;
+        if (*eol == '\r' && d < end && *d == '\n')
+            d++;
+    }
+    *p++ = '\n';
+    f->end = (uint32_t)(p - f->buf);
+    RP_ASSERT(f->end == total);
+    return f;
+}
+
+void
+rp_frame_set_id(struct rp_frame *f, const char *id, size_t id_len)
+{
+    RP_ASSERT(id_len <= RP_FRAME_ID_MAX);
+    size_t line = LIT_LEN(ID_PREFIX) + id_len + 1;
+    char *p = f->buf + f->body_off - line;
+    f->plain_off = (uint32_t)(p - f->buf);
+    p = put(p, ID_PREFIX, LIT_LEN(ID_PREFIX));
+    p = put(p, id, id_len);
+    *p = '\n';
+    f->tagged_off = f->plain_off;
+    if (!f->event_len) {
+        size_t ev = LIT_LEN(EVENT_PREFIX) + f->topic_len + 1;
+        p = f->buf + f->plain_off - ev;
+        f->tagged_off = (uint32_t)(p - f->buf);
+        p = put(p, EVENT_PREFIX, LIT_LEN(EVENT_PREFIX));
+        p = put(p, f->buf, f->topic_len);
+        *p = '\n';
+    }
+}
+
+void
+rp_frame_unref(struct rp_frame *f)
+{
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+        free(f);
+}
+
+const char *
+rp_frame_check_event(const char *event, size_t len)
+{
+    if (len == 0)
+        return "event type is empty";
+    if (len > 128)
+        return "event type is longer than 128 bytes";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)event[i];
+        if (c < 0x20 || c == 0x7f)
+            return "event type contains a control character (CR, LF or another)";
+    }
+    return NULL;
+}
+
+int
+rp_frame_decode_data(const struct rp_frame *f, void *out)
+{
+    struct rp_buf *b = out;
+    const char *p = f->buf + f->body_off, *end = f->buf + f->end - 1; /* drop the blank line */
+    bool first = true;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        RP_ASSERT(eol);
+        if ((size_t)(eol - p) >= LIT_LEN(DATA_PREFIX) &&
+            memcmp(p, DATA_PREFIX, LIT_LEN(DATA_PREFIX)) == 0) {
+            if (!first && rp_buf_append(b, "\n", 1))
+                return -ENOBUFS;
+            first = false;
+            const char *v = p + LIT_LEN(DATA_PREFIX);
+            if (rp_buf_append(b, v, (size_t)(eol - v)))
+                return -ENOBUFS;
+        }
+        p = eol + 1;
+    }
+    return 0;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_SSE_SSE_FRAME_H
+#define RP_SSE_SSE_FRAME_H
+/*
+ * An event encoded once as text/event-stream bytes, immutable and reference-counted, so
+ * every subscriber on every worker writes the same bytes. One buffer holds two variants:
+ * "plain" (what a single-topic stream sends) and "tagged" (multi-topic streams: an event
+ * without its own type gets `event: <topic>` so the client can tell topics apart). The
+ * id line is written last (rp_frame_set_id), under the hub's lock, into room reserved at
+ * encode time, so the costly encoding of data happens outside that lock.
+ * Not responsible for parsing streams. Refcounting is atomic: frames cross threads.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RP_FRAME_ID_MAX 64 /* longest id rp_frame_set_id accepts */
+
+struct rp_frame {
+    atomic_uint refs;
+    uint32_t tagged_off; /* start of the tagged variant, set by rp_frame_set_id */
+    uint32_t plain_off;  /* start of the plain variant, set by rp_frame_set_id */
+    uint32_t body_off;   /* start of what was encoded before the id */
+    uint32_t end;        /* one past the last byte */
+    uint32_t event_off, event_len;   /* the event type as given (in the buffer), or 0,0 */
+    uint32_t pub_id_off, pub_id_len; /* the publisher's idempotency key, or 0,0 */
+    uint32_t topic_len;
+    uint32_t data_len;               /* length of the data as published */
+    char buf[];
+};
+
+struct rp_frame_spec {
+    const char *topic;
+    size_t topic_len;
+    const char *event; /* NULL or "" for none */
+    size_t event_len;
+    const char *data;
+    size_t data_len;
+    const char *pub_id; /* NULL or "" for none; kept in the frame, never sent */
+    size_t pub_id_len;
+};
+
+/*
+ * Encodes <spec>: `event:` when a type is given, then one `data:` line per line of data
+ * (CR, LF and CRLF all end a line; empty data is one empty `data:` line), then the blank
+ * line. The type must not contain CR or LF (rp_frame_check_event). Returns a frame with
+ * one reference, to be completed by rp_frame_set_id before anyone reads it.
+ */
+struct rp_frame *rp_frame_encode(const struct rp_frame_spec *spec);
+/* Writes the `id:` line (and, for an untyped event, the tagged `event: <topic>` line). */
+void rp_frame_set_id(struct rp_frame *f, const char *id, size_t id_len);
+/* The bytes of the plain or tagged variant; borrowed, valid while a reference is held. */
+static inline const char *
+rp_frame_bytes(const struct rp_frame *f, bool tagged, size_t *len)
+{
+    uint32_t off = tagged ? f->tagged_off : f->plain_off;
+    *len = f->end - off;
+    return f->buf + off;
+}
+/* Encoded size, as counted against log and lag byte limits. */
+static inline size_t
+rp_frame_size(const struct rp_frame *f)
+{
+    return f->end - f->tagged_off;
+}
+static inline struct rp_frame *
+rp_frame_ref(struct rp_frame *f)
+{
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    return f;
+}
+/* Drops one reference; the last one frees the frame. Accepts NULL. */
+void rp_frame_unref(struct rp_frame *f);
+/* Returns NULL when <event> is a valid event type, else a static message. */
+const char *rp_frame_check_event(const char *event, size_t len);
+/*
+ * Appends the event's data as a subscriber's EventSource would see it (lines joined by
+ * LF) to <out> (a struct rp_buf); 0 or -ENOBUFS.
+ */
+int rp_frame_decode_data(const struct rp_frame *f, void *out);
+/* The topic name (not NUL-terminated; see topic_len). */
+static inline const char *
+rp_frame_topic(const struct rp_frame *f)
+{
+    return f->buf; /* stored first in the buffer */
+}
+
+#endif
