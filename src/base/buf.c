@@ -2,6 +2,7 @@
 #include "base/buf.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,14 +29,15 @@ char *
 rp_buf_reserve(struct rp_buf *b, size_t n)
 {
     /* +1 keeps room for the NUL of rp_buf_cstr without a second growth. */
-    if (n > b->cap || b->len > b->cap - n)
+    if (n > b->cap || b->len > b->cap - n || b->len + n == SIZE_MAX)
         return NULL;
     size_t need = b->len + n + 1;
     if (need > b->alloc) {
         size_t alloc = b->alloc ? b->alloc : 64;
         while (alloc < need)
-            alloc *= 2;
-        if (alloc > b->cap + 1)
+            alloc = alloc > SIZE_MAX / 2 ? need : alloc * 2;
+        /* Compared as alloc - 1 so a cap of SIZE_MAX (no cap) cannot wrap to 0. */
+        if (alloc - 1 > b->cap)
             alloc = b->cap + 1;
         b->data = rp_xrealloc(b->data, alloc);
         b->alloc = alloc;

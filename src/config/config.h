@@ -6,6 +6,13 @@
  * all derived from settings.def. A loaded config is an immutable snapshot: reload builds
  * a new one. Errors fill a struct rp_diag with "file:line: key: what is wrong and what is
  * allowed". Not responsible for applying settings. Load from one thread; read from any.
+ *
+ * File syntax: `key = value` lines, blank lines and `#` comments (a whole line, or after
+ * whitespace at the end of a line). Keys may spell `_` as `-`. A value may be double-quoted;
+ * inside quotes `#` is literal and `\"`, `\\` are the only escapes. A `[topic "PATTERN"]`
+ * header starts a section whose keys (TOPIC-scope settings only) apply to topics matching
+ * PATTERN; a repeated pattern continues the earlier section. There is no way back to the
+ * global scope after the first section, and within one scope a repeated key's last value wins.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,14 +61,35 @@ struct rp_diag {
  * environment <envp> (NULL-terminated "NAME=value" strings, NULL for none), then the
  * flags <argv>[0..argc) (`--name value` or `--name=value`; `--config` is skipped, as it
  * names the file). 0 and *<out> owned by the caller, or -EINVAL and <diag> filled.
+ * Environment: REVENPROX_<NAME> in upper case; an unknown REVENPROX_* variable is an error,
+ * except REVENPROX_CONFIG. Flags: <argv> holds no program name; every element must be a
+ * flag or a flag's value. A flag's value must not start with `--` unless given as
+ * `--name=--value`. A BOOL flag alone (`--cors-credentials`) means true when it is the last
+ * element or the next one starts with `--`; otherwise the next element is its value.
+ * Every [topic] section starts from the final globals (after environment and flags) and
+ * overrides only the keys it names. Files larger than 1 MiB are refused.
  */
 int rp_config_load(const char *path, char *const *envp, int argc, char *const *argv,
                    struct rp_config **out, struct rp_diag *diag);
+/*
+ * As rp_config_load, but the file's text is the <len> bytes at <text> (need not be
+ * NUL-terminated), named <name> in messages (NULL: "<string>"); cfg->file stays NULL.
+ */
+int rp_config_load_string(const char *text, size_t len, const char *name, char *const *envp,
+                          int argc, char *const *argv, struct rp_config **out,
+                          struct rp_diag *diag);
+/* Frees <cfg> and every string it owns; NULL is allowed. */
 void rp_config_free(struct rp_config *cfg);
-/* The values for topic <name>: its first matching [topic] section, else the globals. */
+/*
+ * The values for topic <name> (<len> bytes): its first matching [topic] section, else the
+ * globals. Borrowed, valid until rp_config_free(<cfg>).
+ */
 const struct rp_config_values *rp_config_for_topic(const struct rp_config *cfg, const char *name,
                                                    size_t len);
-/* The text of choice <index> of ENUM setting <setting> ("disconnect", ...). */
+/*
+ * The text of choice <index> of ENUM setting <setting> ("disconnect", ...), static; NULL
+ * when <setting> is not an ENUM setting or <index> is out of range. Any thread.
+ */
 const char *rp_config_choice(const char *setting, int index);
 /* Writes the effective configuration in config-file syntax to <out> (a FILE *). */
 void rp_config_dump(const struct rp_config *cfg, void *out);

@@ -1,2 +1,63 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/event_id.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "base/assert.h"
+
+#define EPOCH_DIGITS 8
+#define SEQ_DIGITS_MAX 19
+
+size_t
+rp_event_id_format(const struct rp_event_id *id, char *out)
+{
+    int n = snprintf(out, RP_EVENT_ID_MAX + 1, "%08" PRIx32 "-%" PRIu64, id->epoch, id->seq);
+    /* Only a seq past 2^63-1, which no hub assigns, could need more room. */
+    RP_ASSERT(n > 0 && n <= RP_EVENT_ID_MAX);
+    return (size_t)n;
+}
+
+static int
+lower_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int
+rp_event_id_parse(const char *s, size_t len, struct rp_event_id *out)
+{
+    /* Strict: the id is peer input (Last-Event-ID), and one spelling per id keeps ids
+     * comparable as strings by whoever stores them. */
+    if (len < EPOCH_DIGITS + 2 || len > EPOCH_DIGITS + 1 + SEQ_DIGITS_MAX)
+        return -EINVAL;
+    uint32_t epoch = 0;
+    for (size_t i = 0; i < EPOCH_DIGITS; i++) {
+        int v = lower_hex_value(s[i]);
+        if (v < 0)
+            return -EINVAL;
+        epoch = epoch << 4 | (uint32_t)v;
+    }
+    if (s[EPOCH_DIGITS] != '-')
+        return -EINVAL;
+    const char *p = s + EPOCH_DIGITS + 1, *end = s + len;
+    if (*p == '0') /* a leading zero, or seq 0 */
+        return -EINVAL;
+    uint64_t seq = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        uint64_t d = (uint64_t)(*p - '0');
+        if (seq > (INT64_MAX - d) / 10)
+            return -EINVAL;
+        seq = seq * 10 + d;
+    }
+    out->epoch = epoch;
+    out->seq = seq;
+    return 0;
+}

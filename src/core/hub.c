@@ -316,9 +316,13 @@ unlock:
     /* Wake-ups go after last_seq is published, so a worker woken here reads a snapshot
      * that includes these events. */
     if (rc == 0 && hub->hooks.topic_advanced) {
+        /* A run of events of one topic wakes once; compare with the last topic woken, not
+         * the previous item, or an event after a duplicate of its topic wakes nobody. */
+        const struct rp_topic *woken = NULL;
         for (size_t i = 0; i < n; i++) {
-            if (out[i].duplicate || (i > 0 && topics[i] == topics[i - 1]))
+            if (out[i].duplicate || topics[i] == woken)
                 continue;
+            woken = topics[i];
             uint64_t mask = atomic_load(&topics[i]->workers);
             for (unsigned w = 0; mask; w++, mask >>= 1)
                 if (mask & 1)
@@ -511,6 +515,32 @@ rp_topic_seq_keeping(struct rp_topic *t, uint64_t events, uint64_t bytes)
         if (kept_events > events || log->appended_bytes - before > bytes)
             break;
         seq = i ? rp_eventlog_at(log, i - 1)->seq : (e->seq - 1);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return seq;
+}
+
+uint64_t
+rp_topic_seq_within(struct rp_topic *t, uint64_t after, uint64_t events, uint64_t bytes)
+{
+    pthread_mutex_lock(&t->lock);
+    const struct rp_eventlog *log = &t->log;
+    uint64_t first = rp_eventlog_find_after(log, after);
+    uint64_t seq = after;
+    if (first < log->count) {
+        uint64_t base = first ? rp_eventlog_at(log, first - 1)->end_bytes
+                              : log->appended_bytes - log->bytes;
+        /* Binary search for the last index within both budgets. */
+        uint64_t lo = first, hi = log->count; /* answer in [lo, hi) */
+        while (hi - lo > 1) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            const struct rp_eventlog_entry *e = rp_eventlog_at(log, mid);
+            if (mid - first + 1 <= events && e->end_bytes - base <= bytes)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        seq = rp_eventlog_at(log, lo)->seq;
     }
     pthread_mutex_unlock(&t->lock);
     return seq;

@@ -154,6 +154,9 @@ size_t rp_topic_read(struct rp_topic *t, uint64_t after, uint64_t upto, struct r
                      uint64_t *seqs, size_t max, struct rp_topic_lag *lag);
 /* The sequence after which at most <events> events and <bytes> bytes remain. */
 uint64_t rp_topic_seq_keeping(struct rp_topic *t, uint64_t events, uint64_t bytes);
+/* The newest sequence <s> such that the events in (<after>, <s>] are at most <events> in
+ * number and <bytes> in size (at least one event when any exists after <after>). */
+uint64_t rp_topic_seq_within(struct rp_topic *t, uint64_t after, uint64_t events, uint64_t bytes);
 
 /* A copy of one log entry for the query API. */
 struct rp_topic_entry {

@@ -1,2 +1,102 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/pattern.h"
+
+#include <string.h>
+
+#include "core/topic_name.h"
+
+/*
+ * Filters are walked one level at a time, without copying or splitting: a level is the
+ * bytes up to the next `/` or the end.
+ */
+
+static bool
+is_name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+}
+
+/* One past the last byte of the level that starts at <start>. */
+static size_t
+level_end(const char *s, size_t len, size_t start)
+{
+    if (start >= len)
+        return len;
+    const char *slash = memchr(s + start, '/', len - start);
+    return slash ? (size_t)(slash - s) : len;
+}
+
+static const char *
+check_level(const char *lvl, size_t len, bool last)
+{
+    if (len == 0)
+        return "filter contains an empty level (leading, trailing or double '/')";
+    if (len == 1 && lvl[0] == '#')
+        return last ? NULL : "'#' must be the last level of a filter";
+    if (len == 1 && lvl[0] == '+')
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)lvl[i];
+        if (c == '+' || c == '#')
+            return "a wildcard must fill a whole level ('a+/b' and 'a/b#' are invalid)";
+        if (!is_name_char(c))
+            return "filter contains a character outside a-z A-Z 0-9 - _ . / + #";
+    }
+    if (len == 1 && lvl[0] == '.')
+        return "filter contains a '.' level";
+    if (len == 2 && lvl[0] == '.' && lvl[1] == '.')
+        return "filter contains a '..' level";
+    return NULL;
+}
+
+const char *
+rp_pattern_check(const char *filter, size_t len)
+{
+    if (len == 0)
+        return "filter is empty";
+    if (len > RP_TOPIC_NAME_MAX)
+        return "filter is longer than 255 bytes";
+    size_t i = 0;
+    for (;;) {
+        size_t end = level_end(filter, len, i);
+        const char *bad = check_level(filter + i, end - i, end == len);
+        if (bad)
+            return bad;
+        if (end == len)
+            return NULL;
+        i = end + 1;
+    }
+}
+
+bool
+rp_pattern_has_wildcard(const char *filter, size_t len)
+{
+    return len && (memchr(filter, '+', len) || memchr(filter, '#', len));
+}
+
+bool
+rp_pattern_matches(const char *filter, size_t filter_len, const char *topic, size_t topic_len)
+{
+    size_t fi = 0, ti = 0;
+    bool topic_done = false;
+    for (;;) {
+        size_t fe = level_end(filter, filter_len, fi);
+        /* `#` covers what is left of the topic, including nothing: `a/#` matches `a`. */
+        if (fe - fi == 1 && filter[fi] == '#')
+            return true;
+        if (topic_done)
+            return false;
+        size_t te = level_end(topic, topic_len, ti);
+        bool plus = fe - fi == 1 && filter[fi] == '+';
+        if (!plus && (fe - fi != te - ti || memcmp(filter + fi, topic + ti, te - ti) != 0))
+            return false;
+        if (fe == filter_len)
+            return te == topic_len;
+        fi = fe + 1;
+        if (te == topic_len)
+            topic_done = true;
+        else
+            ti = te + 1;
+    }
+}

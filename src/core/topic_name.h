@@ -20,6 +20,11 @@
 const char *rp_topic_name_check(const char *name, size_t len);
 /* Computes the UUIDv5 of <name> under the topic namespace into <out>. */
 void rp_topic_uuid(const char *name, size_t len, uint8_t out[16]);
+/*
+ * Computes the UUIDv5 (RFC 9562: SHA-1 of <ns> then the <len> bytes of <name>) into <out>.
+ * Aborts only if the digest cannot be computed at all (no SHA-1 in OpenSSL).
+ */
+void rp_uuid_v5(const uint8_t ns[16], const char *name, size_t len, uint8_t out[16]);
 /* Formats <uuid> as 36 lowercase characters plus a NUL into <out>. */
 void rp_uuid_format(const uint8_t uuid[16], char out[RP_UUID_STR_LEN + 1]);
 

@@ -11,9 +11,10 @@
 
 /*
  * Buffer layout:
- *   [topic][pub_id][room for "event: <topic>\n" + "id: <id>\n"][body: event, data lines, "\n"]
- * rp_frame_set_id writes the id line (and the tagged event line before it) so that they
- * end exactly where the body starts; the unused part of the room stays in front.
+ *   [topic][pub_id]["event: <type>\n"]["event: <topic>[:<type>]\n"][room for "id: <id>\n"]
+ *   [data lines]["\n"]
+ * rp_frame_set_id writes the id line so that it ends exactly where the data starts; the
+ * unused part of the room stays in front of it and is never sent.
  */
 
 static const char EVENT_PREFIX[] = "event: ";
@@ -36,7 +37,8 @@ encoded_data_len(const char *d, size_t n)
                 i++;
         }
     }
-    /* Each line: prefix + its bytes + LF. The line-break bytes of the input are replaced. */
+    /* Each line: prefix + its bytes + LF. Counting the input's own line-break bytes too
+     * over-counts a little; `end` records the exact length. */
     return lines * (LIT_LEN(DATA_PREFIX) + 1) + n;
 }
 
@@ -52,13 +54,11 @@ rp_frame_encode(const struct rp_frame_spec *spec)
 {
     size_t event_len = spec->event ? spec->event_len : 0;
     size_t pub_id_len = spec->pub_id ? spec->pub_id_len : 0;
+    size_t plain_ev = event_len ? LIT_LEN(EVENT_PREFIX) + event_len + 1 : 0;
+    size_t tagged_ev = LIT_LEN(EVENT_PREFIX) + spec->topic_len + 1 + (event_len ? 1 + event_len : 0);
     size_t room = LIT_LEN(ID_PREFIX) + RP_FRAME_ID_MAX + 1;
-    if (!event_len)
-        room += LIT_LEN(EVENT_PREFIX) + spec->topic_len + 1;
     size_t body = encoded_data_len(spec->data, spec->data_len) + 1;
-    if (event_len)
-        body += LIT_LEN(EVENT_PREFIX) + event_len + 1;
-    size_t total = spec->topic_len + pub_id_len + room + body;
+    size_t total = spec->topic_len + pub_id_len + plain_ev + tagged_ev + room + body;
     RP_ASSERT(total < UINT32_MAX);
 
     struct rp_frame *f = rp_xmalloc(sizeof(*f) + total);
@@ -69,8 +69,9 @@ rp_frame_encode(const struct rp_frame_spec *spec)
     f->pub_id_off = (uint32_t)(p - f->buf);
     f->pub_id_len = (uint32_t)pub_id_len;
     p = put(p, spec->pub_id ? spec->pub_id : "", pub_id_len);
-    p += room;
-    f->body_off = f->tagged_off = f->plain_off = (uint32_t)(p - f->buf);
+
+    f->plain_ev_off = (uint32_t)(p - f->buf);
+    f->plain_ev_len = (uint32_t)plain_ev;
     f->event_off = f->event_len = 0;
     if (event_len) {
         p = put(p, EVENT_PREFIX, LIT_LEN(EVENT_PREFIX));
@@ -79,6 +80,18 @@ rp_frame_encode(const struct rp_frame_spec *spec)
         p = put(p, spec->event, event_len);
         *p++ = '\n';
     }
+    f->tagged_ev_off = (uint32_t)(p - f->buf);
+    f->tagged_ev_len = (uint32_t)tagged_ev;
+    p = put(p, EVENT_PREFIX, LIT_LEN(EVENT_PREFIX));
+    p = put(p, spec->topic, spec->topic_len);
+    if (event_len) {
+        *p++ = ':';
+        p = put(p, spec->event, event_len);
+    }
+    *p++ = '\n';
+
+    p += room;
+    f->body_off = f->id_off = (uint32_t)(p - f->buf);
     const char *d = spec->data, *end = d + spec->data_len;
     for (;;) {
         const char *eol = d;
@@ -95,7 +108,7 @@ rp_frame_encode(const struct rp_frame_spec *spec)
     }
     *p++ = '\n';
     f->end = (uint32_t)(p - f->buf);
-    RP_ASSERT(f->end == total);
+    RP_ASSERT(f->end <= total);
     return f;
 }
 
@@ -105,19 +118,10 @@ rp_frame_set_id(struct rp_frame *f, const char *id, size_t id_len)
     RP_ASSERT(id_len <= RP_FRAME_ID_MAX);
     size_t line = LIT_LEN(ID_PREFIX) + id_len + 1;
     char *p = f->buf + f->body_off - line;
-    f->plain_off = (uint32_t)(p - f->buf);
+    f->id_off = (uint32_t)(p - f->buf);
     p = put(p, ID_PREFIX, LIT_LEN(ID_PREFIX));
     p = put(p, id, id_len);
     *p = '\n';
-    f->tagged_off = f->plain_off;
-    if (!f->event_len) {
-        size_t ev = LIT_LEN(EVENT_PREFIX) + f->topic_len + 1;
-        p = f->buf + f->plain_off - ev;
-        f->tagged_off = (uint32_t)(p - f->buf);
-        p = put(p, EVENT_PREFIX, LIT_LEN(EVENT_PREFIX));
-        p = put(p, f->buf, f->topic_len);
-        *p = '\n';
-    }
 }
 
 void

@@ -3,30 +3,35 @@
 #define RP_SSE_SSE_FRAME_H
 /*
  * An event encoded once as text/event-stream bytes, immutable and reference-counted, so
- * every subscriber on every worker writes the same bytes. One buffer holds two variants:
- * "plain" (what a single-topic stream sends) and "tagged" (multi-topic streams: an event
- * without its own type gets `event: <topic>` so the client can tell topics apart). The
- * id line is written last (rp_frame_set_id), under the hub's lock, into room reserved at
- * encode time, so the costly encoding of data happens outside that lock.
+ * every subscriber on every worker writes the same bytes. A frame is written as two
+ * pieces: an `event:` line (empty for an untyped event on a single-topic stream), then
+ * the shared rest, `id:` and the `data:` lines. Each piece has two variants of its first
+ * part only: "plain" (what a single-topic stream sends: the event's own type, if any)
+ * and "tagged" (multi-topic and pattern streams: the type is `<topic>` for an untyped
+ * event and `<topic>:<type>` for a typed one, so the client can tell topics apart).
+ * The id line is written last (rp_frame_set_id), under the hub's lock, into room reserved
+ * at encode time, so the costly encoding of data happens outside that lock.
  * Not responsible for parsing streams. Refcounting is atomic: frames cross threads.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define RP_FRAME_ID_MAX 64 /* longest id rp_frame_set_id accepts */
 
 struct rp_frame {
     atomic_uint refs;
-    uint32_t tagged_off; /* start of the tagged variant, set by rp_frame_set_id */
-    uint32_t plain_off;  /* start of the plain variant, set by rp_frame_set_id */
-    uint32_t body_off;   /* start of what was encoded before the id */
-    uint32_t end;        /* one past the last byte */
+    uint32_t plain_ev_off, plain_ev_len;   /* "event: <type>\n", or 0 bytes when untyped */
+    uint32_t tagged_ev_off, tagged_ev_len; /* "event: <topic>[:<type>]\n" */
+    uint32_t id_off;   /* start of "id: ...\n", set by rp_frame_set_id */
+    uint32_t body_off; /* start of the data lines */
+    uint32_t end;      /* one past the blank line that ends the frame */
     uint32_t event_off, event_len;   /* the event type as given (in the buffer), or 0,0 */
     uint32_t pub_id_off, pub_id_len; /* the publisher's idempotency key, or 0,0 */
     uint32_t topic_len;
-    uint32_t data_len;               /* length of the data as published */
+    uint32_t data_len; /* length of the data as published */
     char buf[];
 };
 
@@ -42,27 +47,42 @@ struct rp_frame_spec {
 };
 
 /*
- * Encodes <spec>: `event:` when a type is given, then one `data:` line per line of data
- * (CR, LF and CRLF all end a line; empty data is one empty `data:` line), then the blank
- * line. The type must not contain CR or LF (rp_frame_check_event). Returns a frame with
+ * Encodes <spec>: the `event:` lines, then one `data:` line per line of data (CR, LF and
+ * CRLF all end a line; empty data is one empty `data:` line), then the blank line. The type must not contain CR or LF (rp_frame_check_event). Returns a frame with
  * one reference, to be completed by rp_frame_set_id before anyone reads it.
  */
 struct rp_frame *rp_frame_encode(const struct rp_frame_spec *spec);
-/* Writes the `id:` line (and, for an untyped event, the tagged `event: <topic>` line). */
+/* Writes the `id:` line; <id_len> is at most RP_FRAME_ID_MAX. */
 void rp_frame_set_id(struct rp_frame *f, const char *id, size_t id_len);
-/* The bytes of the plain or tagged variant; borrowed, valid while a reference is held. */
-static inline const char *
-rp_frame_bytes(const struct rp_frame *f, bool tagged, size_t *len)
+/*
+ * Fills <iov> with the variant's bytes and returns how many entries it used (1 or 2);
+ * borrowed, valid while a reference is held.
+ */
+static inline int
+rp_frame_iov(const struct rp_frame *f, bool tagged, struct iovec iov[2])
 {
-    uint32_t off = tagged ? f->tagged_off : f->plain_off;
-    *len = f->end - off;
-    return f->buf + off;
+    uint32_t off = tagged ? f->tagged_ev_off : f->plain_ev_off;
+    uint32_t len = tagged ? f->tagged_ev_len : f->plain_ev_len;
+    int n = 0;
+    if (len) {
+        iov[n].iov_base = (void *)(uintptr_t)(f->buf + off);
+        iov[n++].iov_len = len;
+    }
+    iov[n].iov_base = (void *)(uintptr_t)(f->buf + f->id_off);
+    iov[n++].iov_len = f->end - f->id_off;
+    return n;
 }
-/* Encoded size, as counted against log and lag byte limits. */
+/* Bytes one variant takes on the wire. */
+static inline size_t
+rp_frame_wire_len(const struct rp_frame *f, bool tagged)
+{
+    return (tagged ? f->tagged_ev_len : f->plain_ev_len) + (f->end - f->id_off);
+}
+/* Encoded size, as counted against log and lag byte limits (the larger variant). */
 static inline size_t
 rp_frame_size(const struct rp_frame *f)
 {
-    return f->end - f->tagged_off;
+    return rp_frame_wire_len(f, true);
 }
 static inline struct rp_frame *
 rp_frame_ref(struct rp_frame *f)

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+#include "app/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/worker.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+
+#define HOUSEKEEPING_MS 1000
+
+/* Hub hook: the settings that apply to a new topic (its [topic "pattern"] section). */
+static void
+policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
+{
+    struct rp_server *srv = ctx;
+    const struct rp_config_values *v = rp_config_for_topic(srv->cfg, name, len);
+    out->history = (struct rp_eventlog_limits){
+        .max_count = (uint64_t)v->history_count,
+        .max_bytes = (uint64_t)v->history_bytes,
+        .max_age_ms = v->history_age,
+    };
+    out->slow = (enum rp_slow_policy)v->slow_policy;
+    out->lag_events = (uint64_t)v->lag_events;
+    out->lag_bytes = (uint64_t)v->lag_bytes;
+}
+
+static void
+topic_advanced(void *ctx, unsigned worker, struct rp_topic *t)
+{
+    struct rp_server *srv = ctx;
+    rp_fanout_notify_advanced(rp_worker_fanout(srv->workers[worker]), t);
+}
+
+static void
+topic_created(void *ctx, unsigned worker, struct rp_topic *t)
+{
+    struct rp_server *srv = ctx;
+    rp_fanout_notify_created(rp_worker_fanout(srv->workers[worker]), t);
+}
+
+/* Raises the open-files limit to its hard cap and says what it allows. */
+static void
+check_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    unsigned long long n = (unsigned long long)rl.rlim_cur;
+    if (n < 100000)
+        RP_LOG(RP_LOG_WARN, "server",
+               "msg=\"the open files limit (RLIMIT_NOFILE) is %llu, so this process can hold at "
+               "most about %llu connections; raise it (ulimit -n, systemd LimitNOFILE=) for "
+               "more\"",
+               n, n > 64 ? n - 64 : 0);
+    else
+        RP_LOG(RP_LOG_INFO, "server", "msg=\"open files limit\" nofile=%llu", n);
+}
+
+int
+rp_server_start(struct rp_server *srv, const struct rp_config *cfg)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->started_ms = rp_clock_now_ms();
+    atomic_init(&srv->stopping, false);
+    const struct rp_config_values *v = &cfg->v;
+    enum rp_log_level level;
+    if (rp_log_level_parse(rp_config_choice("log_level", v->log_level), &level) == 0)
+        rp_log_min_level = level;
+    if (rp_addr_parse(v->listen, &srv->addr) != 0) {
+        RP_LOG(RP_LOG_ERROR, "server",
+               "msg=\"listen: '%s' is not HOST:PORT (for example 127.0.0.1:8080 or [::1]:8080)\"",
+               v->listen);
+        return -EINVAL;
+    }
+    srv->cors = (struct rp_cors){
+        .origins = v->cors_origins.items,
+        .n_origins = v->cors_origins.n,
+        .credentials = v->cors_credentials,
+    };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    srv->n_workers = v->workers > 0 ? (unsigned)v->workers : (unsigned)(cores > 0 ? cores : 1);
+    if (srv->n_workers > RP_HUB_MAX_WORKERS)
+        srv->n_workers = RP_HUB_MAX_WORKERS;
+    check_nofile();
+
+    struct rp_hub_config hc = {
+        .max_topics = (uint64_t)v->max_topics,
+        .max_data = (uint64_t)v->max_data,
+        .epoch = 0,
+    };
+    struct rp_hub_hooks hooks = {
+        .policy_for = policy_for,
+        .topic_advanced = topic_advanced,
+        .topic_created = topic_created,
+        .ctx = srv,
+    };
+    srv->hub = rp_hub_new(&hc, &hooks);
+    srv->workers = rp_xcalloc(srv->n_workers, sizeof(*srv->workers));
+    /* The first listener picks the port when 0 was asked; the others share it. */
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        srv->workers[i] = rp_worker_new(srv, i);
+        if (!srv->workers[i])
+            goto fail;
+    }
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        int err = rp_worker_start(srv->workers[i]);
+        if (err) {
+            RP_LOG(RP_LOG_ERROR, "server", "msg=\"cannot start worker: %s\"", strerror(-err));
+            goto fail;
+        }
+    }
+    char where[80], epoch[16];
+    rp_addr_format(&srv->addr, where, sizeof(where));
+    snprintf(epoch, sizeof(epoch), "%08x", rp_hub_epoch(srv->hub));
+    RP_LOG(RP_LOG_INFO, "server", "msg=\"listening\" addr=%s workers=%u epoch=%s", where,
+           srv->n_workers, epoch);
+    return 0;
+fail:
+    rp_server_stop(srv);
+    return -EIO;
+}
+
+void
+rp_server_wait(struct rp_server *srv)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    struct timespec ts = {.tv_sec = HOUSEKEEPING_MS / 1000, .tv_nsec = 0};
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            RP_LOG(RP_LOG_INFO, "server", "msg=\"shutting down\" signal=%s",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
+        }
+        rp_hub_expire(srv->hub, rp_clock_now_ms());
+    }
+}
+
+void
+rp_server_stop(struct rp_server *srv)
+{
+    atomic_store(&srv->stopping, true);
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        if (srv->workers[i])
+            rp_worker_stop(srv->workers[i]);
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        if (srv->workers[i])
+            rp_worker_join(srv->workers[i]);
+    /* Workers go before the hub: their streams hold references into topic logs. */
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        rp_worker_free(srv->workers[i]);
+    RP_FREE(srv->workers);
+    rp_hub_free(srv->hub);
+    srv->hub = NULL;
+}

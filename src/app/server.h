@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_APP_SERVER_H
+#define RP_APP_SERVER_H
+/*
+ * The composition root: builds the hub, the workers and their listeners from a config
+ * snapshot, in dependency order, and takes them down in reverse. The only module that
+ * knows every other one. Start, wait and stop from the main thread.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/hub.h"
+#include "http/cors.h"
+#include "net/listener.h"
+
+struct rp_worker;
+
+struct rp_server {
+    const struct rp_config *cfg; /* borrowed, outlives the server */
+    struct rp_hub *hub;
+    struct rp_addr addr; /* where it listens (the port filled in when 0 was asked) */
+    struct rp_cors cors;
+    unsigned n_workers;
+    struct rp_worker **workers;
+    int64_t started_ms;
+    atomic_bool stopping;
+};
+
+/* Builds and starts everything: 0, or a negative errno with a message logged. */
+int rp_server_start(struct rp_server *srv, const struct rp_config *cfg);
+/* Runs housekeeping (log expiry) until a SIGINT or SIGTERM arrives. */
+void rp_server_wait(struct rp_server *srv);
+/* Graceful stop: workers stop accepting, send streams a retry hint, finish within
+ * shutdown_timeout; then everything is freed. */
+void rp_server_stop(struct rp_server *srv);
+
+#endif

@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: MIT */
+#include "app/worker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "app/conn.h"
+#include "app/server.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "http/response.h"
+#include "loop/wakeup.h"
+
+#define ACCEPT_BATCH 64
+#define READ_CHUNK 16384
+#define OUT_PAUSE_READ (1024 * 1024) /* stop reading pipelined requests past this backlog */
+#define PARK_RETRY_MS 5
+#define TICK_MS 1000
+
+struct rp_worker {
+    struct rp_server *srv;
+    unsigned id;
+    pthread_t thread;
+    bool started;
+    struct rp_loop *loop;
+    struct rp_loop_io listener;
+    int64_t accept_paused_until;
+    struct rp_fanout *fanout;
+    struct rp_stats stats;
+    struct rp_wakeup stop_wakeup;
+    atomic_bool stop_requested;
+    bool stopping;
+    int64_t stop_deadline_ms;
+    struct rp_list http;    /* HTTP connections, least recently active first */
+    struct rp_list streams; /* stream connections */
+    struct rp_list closing; /* freed at the end of the loop turn */
+    struct rp_list parked;
+    struct rp_http_limits limits;
+};
+
+static void conn_io(struct rp_loop_io *io, uint32_t events);
+
+struct rp_server *
+rp_conn_server(const struct rp_conn *c)
+{
+    return c->w->srv;
+}
+
+struct rp_stats *
+rp_conn_stats(const struct rp_conn *c)
+{
+    return &c->w->stats;
+}
+
+struct rp_fanout *
+rp_conn_fanout(const struct rp_conn *c)
+{
+    return c->w->fanout;
+}
+
+struct rp_fanout *
+rp_worker_fanout(struct rp_worker *w)
+{
+    return w->fanout;
+}
+
+struct rp_stats *
+rp_worker_stats(struct rp_worker *w)
+{
+    return &w->stats;
+}
+
+/* ---- closing ---- */
+
+static void
+conn_close(struct rp_conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    RP_LOG(RP_LOG_DEBUG, "conn", "conn=%d peer=%s msg=\"closed\" why=\"%s\"", c->io.fd, c->peer,
+           why);
+    c->closing = true;
+    rp_loop_remove(c->w->loop, &c->io);
+    rp_list_remove(&c->node);
+    if (c->parked) {
+        rp_list_remove(&c->park_node);
+        c->parked = false;
+    }
+    rp_list_insert_tail(&c->w->closing, &c->node);
+}
+
+/* Frees what conn_close marked, once no callback of this turn can still hold it. */
+static void
+reap(struct rp_worker *w)
+{
+    while (!rp_list_empty(&w->closing)) {
+        struct rp_conn *c = RP_CONTAINER_OF(w->closing.next, struct rp_conn, node);
+        rp_list_remove(&c->node);
+        rp_stream_free(c->stream);
+        rp_http_parser_free(c->parser);
+        rp_buf_fini(&c->in);
+        rp_buf_fini(&c->out);
+        close(c->io.fd);
+        rp_stat_sub(&w->stats, RP_STAT_connections_active, 1);
+        free(c);
+    }
+}
+
+/* ---- writing responses ---- */
+
+static void
+watch(struct rp_conn *c, bool want_write)
+{
+    uint32_t ev = RP_LOOP_READ;
+    if (want_write)
+        ev |= RP_LOOP_WRITE;
+    if (c->kind == RP_CONN_HTTP && c->out.len > OUT_PAUSE_READ)
+        ev &= ~(uint32_t)RP_LOOP_READ;
+    if (rp_loop_modify(c->w->loop, &c->io, ev) != 0)
+        conn_close(c, "epoll_ctl failed");
+}
+
+static void
+flush_out(struct rp_conn *c)
+{
+    while (c->out.len) {
+        ssize_t n = send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                watch(c, true);
+                return;
+            }
+            if (errno == EINTR)
+                continue;
+            conn_close(c, strerror(errno));
+            return;
+        }
+        rp_buf_consume(&c->out, (size_t)n);
+    }
+    if (c->close_after_write) {
+        /* Half-close first so the client reads the whole answer before the RST a close
+         * with unread input would cause. */
+        shutdown(c->io.fd, SHUT_WR);
+        conn_close(c, "response sent with Connection: close");
+        return;
+    }
+    watch(c, false);
+}
+
+void
+rp_conn_respond(struct rp_conn *c, const struct rp_http_request *req, int status,
+                const char *content_type, const char *extra_headers, const char *body,
+                size_t body_len)
+{
+    struct rp_buf hdrs;
+    rp_buf_init(&hdrs, 8192);
+    if (extra_headers)
+        rp_buf_append_str(&hdrs, extra_headers);
+    if (req)
+        rp_cors_headers(&c->w->srv->cors, rp_http_request_header(req, "Origin"), &hdrs);
+    bool keep = req && req->keep_alive && !c->w->stopping && !c->close_after_write;
+    if (!keep)
+        c->close_after_write = true;
+    if (status >= 400)
+        rp_stat_add(&c->w->stats, RP_STAT_http_errors_total, 1);
+    if (rp_http_response_write(&c->out, status, content_type, rp_buf_cstr(&hdrs), body, body_len,
+                               keep) != 0) {
+        /* Only a pipelined backlog past the output cap gets here. */
+        c->close_after_write = true;
+    }
+    rp_buf_fini(&hdrs);
+}
+
+void
+rp_conn_error(struct rp_conn *c, const struct rp_http_request *req, int status,
+              const char *message, const char *extra_headers)
+{
+    struct rp_buf body;
+    rp_buf_init(&body, 4096);
+    rp_buf_printf(&body, "{\"error\":\"");
+    rp_json_escape(&body, message, strlen(message));
+    rp_buf_printf(&body, "\",\"status\":%d}\n", status);
+    rp_conn_respond(c, req, status, "application/json", extra_headers, body.data, body.len);
+    rp_buf_fini(&body);
+}
+
+/* ---- streams ---- */
+
+static void
+stream_want_write(void *owner, bool on)
+{
+    struct rp_conn *c = owner;
+    if (!c->closing)
+        watch(c, on);
+}
+
+static void
+stream_close(void *owner, const char *why)
+{
+    conn_close(owner, why);
+}
+
+static const struct rp_stream_owner_ops stream_ops = {
+    .want_write = stream_want_write,
+    .close = stream_close,
+};
+
+bool
+rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
+                     const char *const *filters, size_t n_filters, const char *last_id,
+                     size_t last_id_len)
+{
+    struct rp_worker *w = c->w;
+    const struct rp_config_values *v = &w->srv->cfg->v;
+    /* Whatever earlier pipelined answers are still queued go first, in the same head. */
+    struct rp_buf head;
+    rp_buf_init(&head, c->out.len + 16384);
+    rp_buf_append(&head, c->out.data, c->out.len);
+    rp_buf_append_str(&head, "HTTP/1.1 200 OK\r\n"
+                             "Content-Type: text/event-stream; charset=utf-8\r\n"
+                             "Cache-Control: no-store\r\n"
+                             "X-Accel-Buffering: no\r\n");
+    rp_cors_headers(&w->srv->cors, rp_http_request_header(req, "Origin"), &head);
+    rp_buf_append_str(&head, "\r\n:ok\n\n");
+    if (v->retry > 0)
+        rp_buf_printf(&head, "retry: %lld\n\n", (long long)v->retry);
+
+    struct rp_stream_open o = {
+        .fd = c->io.fd,
+        .owner = c,
+        .ops = &stream_ops,
+        .filters = filters,
+        .n_filters = n_filters,
+        .last_event_id = last_id,
+        .last_event_id_len = last_id_len,
+        .head = head.data,
+        .head_len = head.len,
+    };
+    /* From here the connection is a stream: the stream writes to the socket itself. */
+    c->kind = RP_CONN_STREAM;
+    rp_list_remove(&c->node);
+    rp_list_insert_tail(&w->streams, &c->node);
+    const char *why = NULL;
+    c->stream = rp_stream_open(w->fanout, &o, &why);
+    rp_buf_fini(&head);
+    if (!c->stream) {
+        c->kind = RP_CONN_HTTP;
+        rp_list_remove(&c->node);
+        rp_list_insert_tail(&w->http, &c->node);
+        rp_conn_error(c, req, 503, why ? why : "cannot open the stream", NULL);
+        return false;
+    }
+    rp_buf_fini(&c->out); /* its bytes went out in the head */
+    rp_http_parser_free(c->parser);
+    c->parser = NULL;
+    rp_buf_fini(&c->in);
+    return true;
+}
+
+void
+rp_conn_park(struct rp_conn *c, int64_t deadline_ms)
+{
+    if (!c->parked) {
+        c->parked = true;
+        c->park_deadline_ms = deadline_ms;
+        rp_list_insert_tail(&c->w->parked, &c->park_node);
+        rp_stat_add(&c->w->stats, RP_STAT_publish_blocked_total, 1);
+    }
+}
+
+/* ---- reading requests ---- */
+
+static void
+touch_http(struct rp_conn *c)
+{
+    c->last_active_ms = rp_clock_now_ms();
+    rp_list_remove(&c->node);
+    rp_list_insert_tail(&c->w->http, &c->node);
+}
+
+/* Parses and answers every complete request in the input, in order. */
+static void
+process_input(struct rp_conn *c)
+{
+    size_t off = 0;
+    while (!c->closing && !c->parked && c->kind == RP_CONN_HTTP && !c->close_after_write &&
+           off < c->in.len && c->out.len <= OUT_PAUSE_READ) {
+        size_t used = 0;
+        enum rp_parse_result r =
+            rp_http_parser_feed(c->parser, c->in.data + off, c->in.len - off, &used);
+        off += used;
+        if (r == RP_PARSE_MORE)
+            break;
+        if (r == RP_PARSE_ERROR) {
+            struct rp_http_error e = rp_http_parser_error(c->parser);
+            c->close_after_write = true;
+            rp_conn_error(c, NULL, e.status, e.reason, NULL);
+            break;
+        }
+        const struct rp_http_request *req = rp_http_parser_request(c->parser);
+        rp_stat_add(&c->w->stats, RP_STAT_http_requests_total, 1);
+        rp_api_handle(c, req, false);
+        if (!c->parked && c->kind == RP_CONN_HTTP)
+            rp_http_parser_reset(c->parser);
+    }
+    if (c->kind == RP_CONN_HTTP)
+        rp_buf_consume(&c->in, off);
+}
+
+static void
+on_readable(struct rp_conn *c)
+{
+    for (;;) {
+        if (c->kind == RP_CONN_STREAM || c->parked) {
+            /* Nothing more is expected; read only to notice the peer leaving. */
+            char sink[4096];
+            ssize_t n = recv(c->io.fd, sink, sizeof(sink), 0);
+            if (n == 0) {
+                conn_close(c, "peer closed");
+                return;
+            }
+            if (n < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                    conn_close(c, strerror(errno));
+                return;
+            }
+            if (c->parked)
+                return; /* the rest is read after the parked request is answered */
+            continue;
+        }
+        char *dst = rp_buf_reserve(&c->in, READ_CHUNK);
+        if (!dst) {
+            /* The parser's limits are below the buffer's cap, so this is a flood of
+             * pipelined requests: answer what was parsed, then read on. */
+            process_input(c);
+            dst = rp_buf_reserve(&c->in, READ_CHUNK);
+            if (!dst) {
+                c->close_after_write = true;
+                rp_conn_error(c, NULL, 431, "request too large", NULL);
+                flush_out(c);
+                return;
+            }
+        }
+        ssize_t n = recv(c->io.fd, dst, READ_CHUNK, 0);
+        if (n == 0) {
+            process_input(c);
+            if (!c->closing && c->kind == RP_CONN_HTTP && !c->parked) {
+                if (c->out.len) {
+                    c->close_after_write = true;
+                    flush_out(c);
+                } else {
+                    conn_close(c, "peer closed");
+                }
+            }
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                conn_close(c, strerror(errno));
+            break;
+        }
+        c->in.len += (size_t)n;
+        touch_http(c);
+        if ((size_t)n < READ_CHUNK)
+            break;
+    }
+    if (c->closing || c->kind != RP_CONN_HTTP)
+        return;
+    process_input(c);
+    if (!c->closing && c->kind == RP_CONN_HTTP)
+        flush_out(c);
+}
+
+static void
+conn_io(struct rp_loop_io *io, uint32_t events)
+{
+    struct rp_conn *c = RP_CONTAINER_OF(io, struct rp_conn, io);
+    if (c->closing)
+        return;
+    if (events & RP_LOOP_WRITE) {
+        if (c->kind == RP_CONN_STREAM) {
+            int err = rp_stream_flush(c->stream);
+            if (err && err != -EAGAIN)
+                conn_close(c, "write failed");
+        } else {
+            flush_out(c);
+            if (!c->closing && c->in.len && !c->parked) {
+                process_input(c);
+                flush_out(c);
+            }
+        }
+    }
+    if (c->closing)
+        return;
+    if (events & (RP_LOOP_READ | RP_LOOP_HUP))
+        on_readable(c);
+}
+
+/* ---- accepting ---- */
+
+static void
+accept_ready(struct rp_loop_io *io, uint32_t events)
+{
+    (void)events;
+    struct rp_worker *w = RP_CONTAINER_OF(io, struct rp_worker, listener);
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: stop accepting for a moment instead of spinning. */
+                RP_LOG(RP_LOG_WARN, "accept",
+                       "msg=\"cannot accept: %s; pausing accepts for 100 ms (raise the open "
+                       "files limit for more connections)\"",
+                       strerror(errno));
+                w->accept_paused_until = rp_clock_now_ms() + 100;
+                rp_loop_modify(w->loop, &w->listener, 0);
+            }
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct rp_conn *c = rp_xcalloc(1, sizeof(*c));
+        c->io.fd = fd;
+        c->io.fn = conn_io;
+        c->w = w;
+        c->parser = rp_http_parser_new(&w->limits);
+        rp_buf_init(&c->in, w->limits.max_request_line + w->limits.max_header_bytes +
+                                w->limits.max_body + 2 * READ_CHUNK);
+        rp_buf_init(&c->out, 64 * 1024 * 1024);
+        struct rp_addr peer = {.ss = ss, .len = len};
+        rp_addr_format(&peer, c->peer, sizeof(c->peer));
+        c->last_active_ms = rp_clock_now_ms();
+        rp_list_insert_tail(&w->http, &c->node);
+        rp_stat_add(&w->stats, RP_STAT_connections_active, 1);
+        rp_stat_add(&w->stats, RP_STAT_connections_total, 1);
+        if (rp_loop_add(w->loop, &c->io, RP_LOOP_READ) != 0)
+            conn_close(c, "epoll_ctl failed");
+    }
+}
+
+/* ---- timers ---- */
+
+/* Closes HTTP connections past their handshake or idle timeout; returns ms to the next. */
+static int64_t
+sweep_http(struct rp_worker *w, int64_t now)
+{
+    const struct rp_config_values *v = &w->srv->cfg->v;
+    int64_t shortest = v->handshake_timeout < v->idle_timeout ? v->handshake_timeout
+                                                              : v->idle_timeout;
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE(pos, tmp, &w->http)
+    {
+        struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
+        int64_t idle = now - c->last_active_ms;
+        if (idle < shortest)
+            return shortest - idle;
+        if (c->parked || c->out.len)
+            continue;
+        bool mid_request = rp_http_parser_in_request(c->parser) || c->in.len;
+        if (mid_request && idle >= v->handshake_timeout) {
+            c->close_after_write = true;
+            rp_conn_error(c, NULL, 408, "the request did not arrive within handshake_timeout",
+                          NULL);
+            flush_out(c);
+        } else if (!mid_request && idle >= v->idle_timeout) {
+            conn_close(c, "idle_timeout");
+        }
+    }
+    return shortest;
+}
+
+static void
+retry_parked(struct rp_worker *w, int64_t now)
+{
+    /* Take the current list: a request parked again goes to the next pass, not this one. */
+    struct rp_list todo;
+    rp_list_init(&todo);
+    while (!rp_list_empty(&w->parked)) {
+        struct rp_list *n = w->parked.next;
+        rp_list_remove(n);
+        rp_list_insert_tail(&todo, n);
+    }
+    while (!rp_list_empty(&todo)) {
+        struct rp_conn *c = RP_CONTAINER_OF(todo.next, struct rp_conn, park_node);
+        const struct rp_http_request *req = rp_http_parser_request(c->parser);
+        rp_list_remove(&c->park_node);
+        c->parked = false;
+        if (now >= c->park_deadline_ms) {
+            rp_stat_add(&w->stats, RP_STAT_publish_block_timeouts, 1);
+            rp_conn_error(c, req, 503,
+                          "a slow subscriber blocks this topic (slow_policy block) and did not "
+                          "catch up within block_timeout; retry later",
+                          "Retry-After: 1\r\n");
+        } else {
+            int64_t deadline = c->park_deadline_ms;
+            rp_api_handle(c, req, true);
+            if (c->parked) {
+                /* rp_conn_park put it back at the tail; keep its original deadline. */
+                c->park_deadline_ms = deadline;
+                continue;
+            }
+        }
+        rp_http_parser_reset(c->parser);
+        process_input(c);
+        if (!c->closing)
+            flush_out(c);
+    }
+}
+
+/* ---- the thread ---- */
+
+static void
+on_stop(struct rp_loop_io *io, uint32_t events)
+{
+    (void)events;
+    struct rp_worker *w = RP_CONTAINER_OF(io, struct rp_worker, stop_wakeup.io);
+    rp_wakeup_drain(&w->stop_wakeup);
+    if (w->stopping || !atomic_load(&w->stop_requested))
+        return;
+    w->stopping = true;
+    w->stop_deadline_ms = rp_clock_now_ms() + w->srv->cfg->v.shutdown_timeout;
+    rp_loop_remove(w->loop, &w->listener);
+    close(w->listener.fd);
+    w->listener.fd = -1;
+    /* Tell streams when to come back, then let them drain. */
+    char hint[64];
+    int64_t retry = w->srv->cfg->v.retry > 0 ? w->srv->cfg->v.retry : 1000;
+    int n = snprintf(hint, sizeof(hint), "retry: %lld\n\n", (long long)retry);
+    rp_fanout_broadcast(w->fanout, hint, (size_t)n);
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE(pos, tmp, &w->http)
+    {
+        struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
+        if (!c->parked && !c->out.len && !rp_http_parser_in_request(c->parser) && !c->in.len)
+            conn_close(c, "shutting down");
+        else
+            c->close_after_write = true;
+    }
+}
+
+/* True once a stopping worker has nothing left to deliver. */
+static bool
+drained(struct rp_worker *w)
+{
+    if (!rp_fanout_idle(w->fanout))
+        return false;
+    return rp_list_empty(&w->http);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct rp_worker *w = arg;
+    rp_log_set_worker((int)w->id);
+    const struct rp_config_values *v = &w->srv->cfg->v;
+    int64_t next_tick = 0;
+    for (;;) {
+        int64_t now = rp_clock_now_ms();
+        if (w->stopping && (drained(w) || now >= w->stop_deadline_ms))
+            break;
+        int64_t wait = TICK_MS;
+        if (now >= next_tick) {
+            int64_t hb = rp_fanout_sweep(w->fanout, now, v->heartbeat);
+            int64_t to = sweep_http(w, now);
+            wait = hb < to ? hb : to;
+            if (wait > TICK_MS)
+                wait = TICK_MS;
+            next_tick = now + wait;
+        } else {
+            wait = next_tick - now;
+        }
+        if (!rp_list_empty(&w->parked)) {
+            retry_parked(w, now);
+            if (!rp_list_empty(&w->parked) && wait > PARK_RETRY_MS)
+                wait = PARK_RETRY_MS;
+        }
+        if (w->accept_paused_until && !w->stopping) {
+            if (now >= w->accept_paused_until) {
+                w->accept_paused_until = 0;
+                rp_loop_modify(w->loop, &w->listener, RP_LOOP_READ);
+            } else if (wait > w->accept_paused_until - now) {
+                wait = w->accept_paused_until - now;
+            }
+        }
+        if (w->stopping && wait > 50)
+            wait = 50;
+        int rc = rp_loop_run_once(w->loop, (int)(wait > 0 ? wait : 0));
+        reap(w);
+        if (rc < 0) {
+            RP_LOG(RP_LOG_ERROR, "worker", "msg=\"event loop failed: %s\"", strerror(-rc));
+            break;
+        }
+    }
+    /* Close whatever is left: streams were told when to retry. */
+    struct rp_list *lists[] = {&w->http, &w->streams};
+    for (size_t i = 0; i < 2; i++) {
+        while (!rp_list_empty(lists[i])) {
+            struct rp_conn *c = RP_CONTAINER_OF(lists[i]->next, struct rp_conn, node);
+            conn_close(c, "shut down");
+        }
+    }
+    reap(w);
+    return NULL;
+}
+
+struct rp_worker *
+rp_worker_new(struct rp_server *srv, unsigned id)
+{
+    struct rp_worker *w = rp_xcalloc(1, sizeof(*w));
+    w->srv = srv;
+    w->id = id;
+    w->listener.fd = -1;
+    w->stop_wakeup.io.fd = -1;
+    rp_list_init(&w->http);
+    rp_list_init(&w->streams);
+    rp_list_init(&w->closing);
+    rp_list_init(&w->parked);
+    atomic_init(&w->stop_requested, false);
+    const struct rp_config_values *v = &srv->cfg->v;
+    w->limits = (struct rp_http_limits){
+        .max_request_line = (size_t)v->max_request_line,
+        .max_header_bytes = (size_t)v->max_header_bytes,
+        .max_headers = (size_t)v->max_headers,
+        .max_body = (size_t)v->max_body,
+    };
+    w->loop = rp_loop_new();
+    if (!w->loop)
+        goto fail;
+    w->fanout = rp_fanout_new(srv->hub, id, w->loop, &w->stats);
+    if (!w->fanout)
+        goto fail;
+    if (rp_wakeup_init(&w->stop_wakeup, w->loop, on_stop) != 0)
+        goto fail;
+    int fd = rp_listener_open(&srv->addr, 4096);
+    if (fd < 0) {
+        char where[80];
+        rp_addr_format(&srv->addr, where, sizeof(where));
+        RP_LOG(RP_LOG_ERROR, "listen", "addr=%s msg=\"cannot listen: %s\"", where,
+               strerror(-fd));
+        goto fail;
+    }
+    w->listener.fd = fd;
+    w->listener.fn = accept_ready;
+    if (rp_loop_add(w->loop, &w->listener, RP_LOOP_READ) != 0)
+        goto fail;
+    return w;
+fail:
+    rp_worker_free(w);
+    return NULL;
+}
+
+int
+rp_worker_start(struct rp_worker *w)
+{
+    int err = pthread_create(&w->thread, NULL, worker_main, w);
+    if (err)
+        return -err;
+    w->started = true;
+    return 0;
+}
+
+void
+rp_worker_stop(struct rp_worker *w)
+{
+    atomic_store(&w->stop_requested, true);
+    rp_wakeup_signal(&w->stop_wakeup);
+}
+
+void
+rp_worker_join(struct rp_worker *w)
+{
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+void
+rp_worker_free(struct rp_worker *w)
+{
+    if (!w)
+        return;
+    if (w->listener.fd >= 0) {
+        rp_loop_remove(w->loop, &w->listener);
+        close(w->listener.fd);
+    }
+    if (w->loop)
+        rp_wakeup_fini(&w->stop_wakeup, w->loop);
+    rp_fanout_free(w->fanout);
+    rp_loop_free(w->loop);
+    free(w);
+}

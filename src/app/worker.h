@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_APP_WORKER_H
+#define RP_APP_WORKER_H
+/*
+ * A worker: one thread with its own event loop, SO_REUSEPORT listener, connections and
+ * fanout. A connection lives on one worker for life and its state is never shared.
+ * Created and joined by the server; everything else runs on the worker's thread, except
+ * rp_worker_stop and the hub hooks (rp_worker_fanout).
+ */
+#include "base/stats.h"
+#include "delivery/stream.h"
+
+struct rp_server;
+struct rp_worker;
+
+/* Opens the listener and the loop; NULL with a message logged on failure. */
+struct rp_worker *rp_worker_new(struct rp_server *srv, unsigned id);
+int rp_worker_start(struct rp_worker *w);
+/* Asks the worker to shut down gracefully (any thread); rp_worker_join waits for it. */
+void rp_worker_stop(struct rp_worker *w);
+void rp_worker_join(struct rp_worker *w);
+void rp_worker_free(struct rp_worker *w);
+struct rp_fanout *rp_worker_fanout(struct rp_worker *w);
+struct rp_stats *rp_worker_stats(struct rp_worker *w);
+
+#endif

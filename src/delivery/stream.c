@@ -1,0 +1,841 @@
+/* SPDX-License-Identifier: MIT */
+#include "delivery/stream.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/hashmap.h"
+#include "base/list.h"
+#include "core/event_id.h"
+#include "core/pattern.h"
+#include "loop/wakeup.h"
+#include "sse/sse_frame.h"
+
+#define READ_BATCH 64      /* frames read from one log per pass */
+#define IOV_BATCH 256      /* iovecs per writev (well under IOV_MAX) */
+#define CTL_CAP (64 * 1024) /* control text (head, resync, heartbeats) a stream may queue */
+#define CURSOR_UNSET UINT64_MAX
+
+static const char HEARTBEAT[] = ":\n\n";
+
+/* A topic this worker has streams for. Owned by the fanout's topic index. */
+struct local_topic {
+    struct rp_topic *topic;
+    struct rp_list links;
+    size_t n_links;
+};
+
+/* One topic of one stream. Owned by the stream. */
+struct link {
+    struct rp_list in_topic;  /* in local_topic.links */
+    struct rp_list in_stream; /* in rp_stream.links */
+    struct rp_stream *stream;
+    struct local_topic *lt;
+    uint64_t cursor; /* last sequence of this topic handed to the socket (or skipped) */
+    /* drop_newest: once the cursor reaches skip_from, delivery jumps to skip_to. */
+    uint64_t skip_from, skip_to;
+    bool replaying; /* the first read after a resume: a gap then means "expired" */
+    bool blocking;  /* counted in the topic's blocking subscribers (slow_policy block) */
+};
+
+struct rp_stream {
+    struct rp_fanout *f;
+    int fd;
+    void *owner;
+    const struct rp_stream_owner_ops *ops;
+    struct rp_list links;
+    size_t n_links;
+    char **patterns;
+    size_t n_patterns;
+    struct rp_list pattern_node; /* in fanout.pattern_streams when n_patterns > 0 */
+    struct rp_list write_node;   /* in fanout.by_write, least recently written first */
+    int64_t last_write_ms;
+    bool tagged;  /* several topics or a pattern: events carry their topic */
+    bool stalled; /* the socket refused bytes; waiting for writability */
+    bool closing;
+    struct rp_frame *partial; /* a frame the socket took only part of (a reference) */
+    size_t partial_off;
+    struct rp_buf ctl; /* whole SSE lines to send before the next frame */
+};
+
+/* A frame chosen for the next writev. */
+struct item {
+    struct rp_frame *frame;
+    uint64_t seq;
+    struct link *link;
+};
+
+struct rp_fanout {
+    struct rp_hub *hub;
+    unsigned worker;
+    struct rp_loop *loop;
+    struct rp_stats *stats;
+    struct rp_hashmap topics; /* topic name -> struct local_topic */
+    struct rp_list pattern_streams;
+    struct rp_list by_write;
+    struct rp_wakeup wakeup;
+    /* Mailbox, filled by publishing threads. */
+    pthread_mutex_t lock;
+    struct rp_topic **advanced, **created;
+    size_t n_advanced, cap_advanced, n_created, cap_created;
+    atomic_size_t created_pending;
+    /* Owner-thread scratch. */
+    struct rp_topic **work;
+    size_t cap_work;
+    struct item *items;
+    size_t cap_items;
+};
+
+static void stream_close(struct rp_stream *s, const char *why);
+
+/* ---- local topic index ---- */
+
+static struct local_topic *
+local_topic_find(struct rp_fanout *f, struct rp_topic *t)
+{
+    size_t len;
+    const char *name = rp_topic_name(t, &len);
+    return rp_hashmap_get(&f->topics, name, len);
+}
+
+static struct local_topic *
+local_topic_get(struct rp_fanout *f, struct rp_topic *t)
+{
+    struct local_topic *lt = local_topic_find(f, t);
+    if (lt)
+        return lt;
+    lt = rp_xcalloc(1, sizeof(*lt));
+    lt->topic = t;
+    rp_list_init(&lt->links);
+    size_t len;
+    const char *name = rp_topic_name(t, &len);
+    rp_hashmap_put(&f->topics, name, len, lt);
+    rp_topic_attach(t, f->worker);
+    return lt;
+}
+
+static void
+local_topic_release(struct rp_fanout *f, struct local_topic *lt)
+{
+    if (lt->n_links)
+        return;
+    rp_topic_detach(lt->topic, f->worker);
+    size_t len;
+    const char *name = rp_topic_name(lt->topic, &len);
+    rp_hashmap_remove(&f->topics, name, len);
+    free(lt);
+}
+
+/* Links <s> to <t> unless it already is; the cursor is set by the caller or stays unset. */
+static struct link *
+stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
+{
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
+    {
+        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        if (l->lt->topic == t)
+            return NULL;
+    }
+    struct link *l = rp_xcalloc(1, sizeof(*l));
+    l->stream = s;
+    l->lt = local_topic_get(s->f, t);
+    l->cursor = cursor;
+    rp_list_insert_tail(&l->lt->links, &l->in_topic);
+    l->lt->n_links++;
+    rp_list_insert_tail(&s->links, &l->in_stream);
+    s->n_links++;
+    rp_topic_count_subscribers(t, 1);
+    return l;
+}
+
+static void
+pattern_attach_cb(void *ctx, struct rp_topic *t)
+{
+    stream_attach(ctx, t, CURSOR_UNSET);
+}
+
+/* Topics created since the last call: link them to the pattern streams they match. A
+ * topic created after a pattern was registered holds only events published after it, so
+ * its links start at the beginning of its log. */
+static void
+sync_created(struct rp_fanout *f)
+{
+    if (atomic_load_explicit(&f->created_pending, memory_order_acquire) == 0)
+        return;
+    pthread_mutex_lock(&f->lock);
+    struct rp_topic **created = f->created;
+    size_t n = f->n_created;
+    f->created = NULL;
+    f->n_created = f->cap_created = 0;
+    atomic_store_explicit(&f->created_pending, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&f->lock);
+
+    for (size_t i = 0; i < n; i++) {
+        size_t tlen;
+        const char *tname = rp_topic_name(created[i], &tlen);
+        struct rp_list *pos, *tmp;
+        RP_LIST_FOREACH_SAFE(pos, tmp, &f->pattern_streams)
+        {
+            struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, pattern_node);
+            for (size_t k = 0; k < s->n_patterns; k++) {
+                if (rp_pattern_matches(s->patterns[k], strlen(s->patterns[k]), tname, tlen)) {
+                    stream_attach(s, created[i], 0);
+                    break;
+                }
+            }
+        }
+    }
+    free(created);
+}
+
+/* ---- announcements ---- */
+
+static void
+format_id(struct rp_fanout *f, uint64_t seq, char *out)
+{
+    rp_hub_format_id(f->hub, seq, out);
+}
+
+/* The sequence of the first event of <t> after <after>, or 0 if none is kept. */
+static uint64_t
+next_seq(struct rp_topic *t, uint64_t after)
+{
+    uint64_t s = rp_topic_seq_within(t, after, 1, UINT64_MAX);
+    return s > after ? s : 0;
+}
+
+/*
+ * Queues an `event: resync` whose data tells the client what it missed and where delivery
+ * continues. It carries no id, so the client's last event id stays the last event it got.
+ * A stream that cannot even queue the announcement is closed: a gap is never silent.
+ */
+static void
+announce(struct rp_stream *s, const char *reason, const char *policy, struct rp_topic *t,
+         uint64_t dropped, uint64_t after, uint64_t from)
+{
+    struct rp_buf *b = &s->ctl;
+    char id[RP_EVENT_ID_MAX + 1];
+    int err = rp_buf_printf(b, "event: resync\ndata: {\"reason\":\"%s\"", reason);
+    if (!err && policy)
+        err = rp_buf_printf(b, ",\"policy\":\"%s\"", policy);
+    if (!err && t) {
+        size_t len;
+        const char *name = rp_topic_name(t, &len);
+        err = rp_buf_printf(b, ",\"topic\":\"%.*s\"", (int)len, name);
+    }
+    if (!err && dropped)
+        err = rp_buf_printf(b, ",\"dropped\":%llu", (unsigned long long)dropped);
+    if (!err && after) {
+        format_id(s->f, after, id);
+        err = rp_buf_printf(b, ",\"after\":\"%s\"", id);
+    }
+    if (!err && from) {
+        format_id(s->f, from, id);
+        err = rp_buf_printf(b, ",\"from\":\"%s\"", id);
+    } else if (!err) {
+        err = rp_buf_append_str(b, ",\"from\":null");
+    }
+    if (!err)
+        err = rp_buf_append_str(b, "}\n\n");
+    if (err)
+        stream_close(s, "too many announcements queued for a stalled stream");
+}
+
+static uint64_t
+lag_events(struct rp_topic *t, uint64_t after)
+{
+    struct rp_topic_lag lag;
+    rp_topic_read(t, after, 0, NULL, NULL, 0, &lag);
+    return lag.events;
+}
+
+/* ---- writing ---- */
+
+static void
+touch(struct rp_stream *s)
+{
+    s->last_write_ms = rp_clock_now_ms();
+    rp_list_remove(&s->write_node);
+    rp_list_insert_tail(&s->f->by_write, &s->write_node);
+}
+
+static void
+set_stalled(struct rp_stream *s, bool stalled)
+{
+    if (s->stalled == stalled)
+        return;
+    s->stalled = stalled;
+    s->ops->want_write(s->owner, stalled);
+}
+
+/*
+ * Reads up to a batch of frames after each link's cursor, up to <upto>, merged in
+ * sequence order into f->items. Returns how many; *<more> when some log had more.
+ */
+static size_t
+gather(struct rp_stream *s, uint64_t upto, bool *more)
+{
+    struct rp_fanout *f = s->f;
+    size_t per_link = s->n_links <= 1 ? READ_BATCH : READ_BATCH / s->n_links;
+    if (per_link < 4)
+        per_link = 4;
+    size_t need = per_link * s->n_links;
+    if (need > f->cap_items) {
+        f->items = rp_xrealloc(f->items, need * sizeof(*f->items));
+        f->cap_items = need;
+    }
+    struct rp_frame *frames[READ_BATCH];
+    uint64_t seqs[READ_BATCH];
+    uint64_t limit = upto;
+    size_t n = 0;
+    *more = false;
+
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
+    {
+        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        struct rp_topic *t = l->lt->topic;
+        if (l->skip_from && l->cursor >= l->skip_from) {
+            uint64_t dropped = lag_events(t, l->cursor) - lag_events(t, l->skip_to);
+            if (dropped) {
+                rp_stat_add(f->stats, RP_STAT_drops_newest, dropped);
+                announce(s, "lagged", "drop_newest", t, dropped, l->skip_to,
+                         next_seq(t, l->skip_to));
+            }
+            l->cursor = l->skip_to;
+            l->skip_from = l->skip_to = 0;
+        }
+        uint64_t lim = upto;
+        if (l->skip_from && l->skip_from < lim)
+            lim = l->skip_from;
+        struct rp_topic_lag lag;
+        size_t got = rp_topic_read(t, l->cursor, lim, frames, seqs, per_link, &lag);
+        if (l->skip_from && got)
+            *more = true; /* come back to apply the skip once the cursor reaches it */
+        if (lag.gap) {
+            rp_stat_add(f->stats, RP_STAT_drops_expired, 1);
+            uint64_t from = got ? seqs[0] : lag.first_seq;
+            announce(s, l->replaying ? "expired" : "lagged", NULL, t, 0, 0, from);
+            l->cursor = from ? from - 1 : lag.last_seq;
+        }
+        l->replaying = false;
+        if (got == per_link && seqs[got - 1] < limit) {
+            limit = seqs[got - 1];
+            *more = true;
+        }
+        for (size_t i = 0; i < got; i++)
+            f->items[n++] = (struct item){frames[i], seqs[i], l};
+    }
+    if (s->n_links > 1) {
+        /* Insertion sort: each link's run is already sorted and batches are small. */
+        for (size_t i = 1; i < n; i++) {
+            struct item it = f->items[i];
+            size_t j = i;
+            while (j > 0 && f->items[j - 1].seq > it.seq) {
+                f->items[j] = f->items[j - 1];
+                j--;
+            }
+            f->items[j] = it;
+        }
+        while (n > 0 && f->items[n - 1].seq > limit) {
+            rp_frame_unref(f->items[--n].frame);
+            *more = true;
+        }
+    }
+    return n;
+}
+
+/* Lifts the block a link put on its topic once it is back under half its lag limit. */
+static void
+maybe_unblock(struct rp_stream *s)
+{
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
+    {
+        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        if (!l->blocking)
+            continue;
+        const struct rp_topic_policy *pol = rp_topic_policy(l->lt->topic);
+        struct rp_topic_lag lag;
+        rp_topic_read(l->lt->topic, l->cursor, 0, NULL, NULL, 0, &lag);
+        if (lag.events <= pol->lag_events / 2 && lag.bytes <= pol->lag_bytes / 2) {
+            l->blocking = false;
+            rp_topic_count_blocking(l->lt->topic, -1);
+        }
+    }
+}
+
+int
+rp_stream_flush(struct rp_stream *s)
+{
+    struct rp_fanout *f = s->f;
+    for (;;) {
+        if (s->closing)
+            return -EPIPE;
+        size_t n_items = 0;
+        bool more = false;
+        if (!s->partial) {
+            /* Read the snapshot first, then take new topics: a topic whose events are in
+             * the snapshot was announced before the snapshot was published. */
+            uint64_t upto = rp_hub_last_seq(f->hub);
+            sync_created(f);
+            n_items = gather(s, upto, &more);
+        }
+        struct iovec iov[IOV_BATCH];
+        int niov = 0;
+        size_t partial_len = 0, ctl_len = s->ctl.len;
+        if (s->partial) {
+            struct iovec piece[2];
+            int np = rp_frame_iov(s->partial, s->tagged, piece);
+            size_t skip = s->partial_off;
+            for (int i = 0; i < np; i++) {
+                if (skip >= piece[i].iov_len) {
+                    skip -= piece[i].iov_len;
+                    continue;
+                }
+                iov[niov].iov_base = (char *)piece[i].iov_base + skip;
+                iov[niov++].iov_len = piece[i].iov_len - skip;
+                partial_len += piece[i].iov_len - skip;
+                skip = 0;
+            }
+        }
+        if (ctl_len) {
+            iov[niov].iov_base = s->ctl.data;
+            iov[niov++].iov_len = ctl_len;
+        }
+        size_t used = 0;
+        while (used < n_items && niov + 2 <= IOV_BATCH) {
+            niov += rp_frame_iov(f->items[used].frame, s->tagged, &iov[niov]);
+            used++;
+        }
+        for (size_t i = used; i < n_items; i++) {
+            rp_frame_unref(f->items[i].frame);
+            more = true;
+        }
+        if (niov == 0) {
+            set_stalled(s, false);
+            maybe_unblock(s);
+            return 0;
+        }
+
+        ssize_t w = writev(s->fd, iov, niov);
+        if (w < 0) {
+            int err = errno;
+            if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+                for (size_t i = 0; i < used; i++)
+                    rp_frame_unref(f->items[i].frame);
+                return -err;
+            }
+            w = 0;
+        }
+        size_t left = (size_t)w, total = partial_len + ctl_len;
+        if (w > 0)
+            touch(s);
+        if (s->partial) {
+            if (left >= partial_len) {
+                left -= partial_len;
+                rp_frame_unref(s->partial);
+                s->partial = NULL;
+            } else {
+                s->partial_off += left;
+                left = 0;
+            }
+        }
+        size_t c = left < ctl_len ? left : ctl_len;
+        rp_buf_consume(&s->ctl, c);
+        left -= c;
+        uint64_t sent = 0, sent_bytes = 0;
+        for (size_t i = 0; i < used; i++) {
+            struct item *it = &f->items[i];
+            size_t len = rp_frame_wire_len(it->frame, s->tagged);
+            total += len;
+            if (left >= len) {
+                left -= len;
+                it->link->cursor = it->seq;
+                sent++;
+                sent_bytes += len;
+                rp_frame_unref(it->frame);
+            } else if (left > 0) {
+                /* The socket took part of this frame: it is handed over; keep the rest. */
+                s->partial = it->frame;
+                s->partial_off = left;
+                it->link->cursor = it->seq;
+                sent++;
+                sent_bytes += len;
+                left = 0;
+            } else {
+                rp_frame_unref(it->frame);
+            }
+        }
+        rp_stat_add(f->stats, RP_STAT_messages_sent, sent);
+        rp_stat_add(f->stats, RP_STAT_bytes_sent, sent_bytes);
+        if ((size_t)w < total) {
+            set_stalled(s, true);
+            return -EAGAIN;
+        }
+        if (!more && !s->partial && s->ctl.len == 0) {
+            /* Anything published meanwhile comes with its own note from the hub. */
+            set_stalled(s, false);
+            maybe_unblock(s);
+            return 0;
+        }
+    }
+}
+
+/* A stalled stream's link whose topic advanced: apply the topic's slow_policy. */
+static void
+check_lag(struct rp_stream *s, struct link *l)
+{
+    struct rp_fanout *f = s->f;
+    struct rp_topic *t = l->lt->topic;
+    const struct rp_topic_policy *pol = rp_topic_policy(t);
+    struct rp_topic_lag lag;
+    rp_topic_read(t, l->cursor, 0, NULL, NULL, 0, &lag);
+    if (lag.events <= pol->lag_events && lag.bytes <= pol->lag_bytes)
+        return;
+    switch (pol->slow) {
+    case RP_SLOW_POLICY_DISCONNECT:
+        rp_stat_add(f->stats, RP_STAT_disconnects_slow, 1);
+        stream_close(s, "subscriber over its lag limit (slow_policy disconnect)");
+        break;
+    case RP_SLOW_POLICY_DROP_OLDEST: {
+        /* Keep the newest half of the limit, so the next drop is not one event away. */
+        uint64_t ev = pol->lag_events / 2 ? pol->lag_events / 2 : 1;
+        uint64_t by = pol->lag_bytes / 2 ? pol->lag_bytes / 2 : 1;
+        uint64_t keep = rp_topic_seq_keeping(t, ev, by);
+        if (keep <= l->cursor)
+            break;
+        uint64_t dropped = lag.events - lag_events(t, keep);
+        l->cursor = keep;
+        rp_stat_add(f->stats, RP_STAT_drops_oldest, dropped);
+        announce(s, "lagged", "drop_oldest", t, dropped, keep, next_seq(t, keep));
+        break;
+    }
+    case RP_SLOW_POLICY_DROP_NEWEST:
+        if (!l->skip_from)
+            l->skip_from = rp_topic_seq_within(t, l->cursor, pol->lag_events, pol->lag_bytes);
+        l->skip_to = lag.last_seq;
+        break;
+    case RP_SLOW_POLICY_BLOCK:
+        if (!l->blocking) {
+            l->blocking = true;
+            rp_topic_count_blocking(t, 1);
+        }
+        break;
+    }
+}
+
+static void
+stream_close(struct rp_stream *s, const char *why)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    s->ops->close(s->owner, why);
+}
+
+static void
+flush_or_close(struct rp_stream *s)
+{
+    int err = rp_stream_flush(s);
+    if (err && err != -EAGAIN)
+        stream_close(s, err == -EPIPE ? "peer closed" : strerror(-err));
+}
+
+/* ---- mailbox ---- */
+
+static void
+push(struct rp_topic ***arr, size_t *n, size_t *cap, struct rp_topic *t)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *arr = rp_xrealloc(*arr, *cap * sizeof(**arr));
+    }
+    (*arr)[(*n)++] = t;
+}
+
+void
+rp_fanout_notify_advanced(struct rp_fanout *f, struct rp_topic *t)
+{
+    /* One note per topic until the worker takes it: a burst of publishes costs one wake-up. */
+    if (!rp_topic_mark_pending(t, f->worker))
+        return;
+    pthread_mutex_lock(&f->lock);
+    push(&f->advanced, &f->n_advanced, &f->cap_advanced, t);
+    pthread_mutex_unlock(&f->lock);
+    rp_wakeup_signal(&f->wakeup);
+}
+
+void
+rp_fanout_notify_created(struct rp_fanout *f, struct rp_topic *t)
+{
+    pthread_mutex_lock(&f->lock);
+    push(&f->created, &f->n_created, &f->cap_created, t);
+    atomic_store_explicit(&f->created_pending, f->n_created, memory_order_release);
+    pthread_mutex_unlock(&f->lock);
+    rp_wakeup_signal(&f->wakeup);
+}
+
+static void
+on_wakeup(struct rp_loop_io *io, uint32_t events)
+{
+    (void)events;
+    struct rp_fanout *f = RP_CONTAINER_OF(io, struct rp_fanout, wakeup.io);
+    rp_wakeup_drain(&f->wakeup);
+    sync_created(f);
+
+    pthread_mutex_lock(&f->lock);
+    struct rp_topic **work = f->advanced;
+    size_t n = f->n_advanced, cap = f->cap_advanced;
+    f->advanced = f->work;
+    f->cap_advanced = f->cap_work;
+    f->n_advanced = 0;
+    pthread_mutex_unlock(&f->lock);
+    f->work = work;
+    f->cap_work = cap;
+
+    for (size_t i = 0; i < n; i++) {
+        struct rp_topic *t = work[i];
+        rp_topic_clear_pending(t, f->worker);
+        struct local_topic *lt = local_topic_find(f, t);
+        if (!lt)
+            continue; /* its last stream went away after the note was queued */
+        struct rp_list *pos, *tmp;
+        RP_LIST_FOREACH_SAFE(pos, tmp, &lt->links)
+        {
+            struct link *l = RP_CONTAINER_OF(pos, struct link, in_topic);
+            struct rp_stream *s = l->stream;
+            if (s->closing)
+                continue;
+            if (s->stalled)
+                check_lag(s, l);
+            else
+                flush_or_close(s);
+        }
+    }
+}
+
+/* ---- fanout ---- */
+
+struct rp_fanout *
+rp_fanout_new(struct rp_hub *hub, unsigned worker, struct rp_loop *loop, struct rp_stats *stats)
+{
+    struct rp_fanout *f = rp_xcalloc(1, sizeof(*f));
+    f->hub = hub;
+    f->worker = worker;
+    f->loop = loop;
+    f->stats = stats;
+    rp_hashmap_init(&f->topics);
+    rp_list_init(&f->pattern_streams);
+    rp_list_init(&f->by_write);
+    pthread_mutex_init(&f->lock, NULL);
+    atomic_init(&f->created_pending, 0);
+    if (rp_wakeup_init(&f->wakeup, loop, on_wakeup) != 0) {
+        rp_hashmap_fini(&f->topics);
+        pthread_mutex_destroy(&f->lock);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void
+rp_fanout_free(struct rp_fanout *f)
+{
+    if (!f)
+        return;
+    RP_ASSERT(rp_list_empty(&f->by_write));
+    rp_wakeup_fini(&f->wakeup, f->loop);
+    size_t pos = 0;
+    struct local_topic *lt;
+    while ((lt = rp_hashmap_next(&f->topics, &pos)) != NULL)
+        free(lt);
+    rp_hashmap_fini(&f->topics);
+    pthread_mutex_destroy(&f->lock);
+    free(f->advanced);
+    free(f->created);
+    free(f->work);
+    free(f->items);
+    free(f);
+}
+
+int64_t
+rp_fanout_sweep(struct rp_fanout *f, int64_t now_ms, int64_t heartbeat_ms)
+{
+    while (!rp_list_empty(&f->by_write)) {
+        struct rp_stream *s = RP_CONTAINER_OF(f->by_write.next, struct rp_stream, write_node);
+        int64_t idle = now_ms - s->last_write_ms;
+        if (idle < heartbeat_ms)
+            return heartbeat_ms - idle;
+        /* Moving it to the tail first keeps a stalled or closing stream from being
+         * looked at again in this sweep. */
+        touch(s);
+        if (s->closing || s->stalled || s->partial || s->ctl.len)
+            continue;
+        if (rp_buf_append(&s->ctl, HEARTBEAT, sizeof(HEARTBEAT) - 1) == 0) {
+            rp_stat_add(f->stats, RP_STAT_heartbeats_sent, 1);
+            flush_or_close(s);
+        }
+    }
+    return heartbeat_ms;
+}
+
+void
+rp_fanout_broadcast(struct rp_fanout *f, const char *text, size_t len)
+{
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE(pos, tmp, &f->by_write)
+    {
+        struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, write_node);
+        if (s->closing)
+            continue;
+        if (rp_buf_append(&s->ctl, text, len) != 0)
+            stream_close(s, "shutting down");
+        else
+            flush_or_close(s);
+    }
+}
+
+bool
+rp_fanout_idle(struct rp_fanout *f)
+{
+    struct rp_list *pos;
+    for (pos = f->by_write.next; pos != &f->by_write; pos = pos->next) {
+        struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, write_node);
+        if (!s->closing && (s->partial || s->ctl.len))
+            return false;
+    }
+    return true;
+}
+
+/* ---- streams ---- */
+
+struct rp_stream *
+rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char **why)
+{
+    struct rp_stream *s = rp_xcalloc(1, sizeof(*s));
+    s->f = f;
+    s->fd = o->fd;
+    s->owner = o->owner;
+    s->ops = o->ops;
+    rp_list_init(&s->links);
+    rp_buf_init(&s->ctl, CTL_CAP + o->head_len);
+    rp_buf_append(&s->ctl, o->head, o->head_len);
+    s->tagged = o->n_filters > 1;
+
+    /* Where delivery resumes. */
+    enum { LIVE, RESUME, EVERYTHING } from = LIVE;
+    const char *reason = NULL;
+    uint64_t resume = 0;
+    if (o->last_event_id) {
+        struct rp_event_id id;
+        if (rp_event_id_parse(o->last_event_id, o->last_event_id_len, &id) != 0) {
+            reason = "unknown_id";
+        } else if (id.epoch != rp_hub_epoch(f->hub)) {
+            from = EVERYTHING; /* another incarnation of the log: all it keeps is new */
+            reason = "epoch";
+        } else if (id.seq > rp_hub_last_seq(f->hub)) {
+            reason = "unknown_id";
+        } else {
+            from = RESUME;
+            resume = id.seq;
+        }
+    }
+
+    /* Register every link before reading where "now" is: whatever is published after
+     * this point either finds this worker in the topic's mask or is in the snapshot. */
+    for (size_t i = 0; i < o->n_filters; i++) {
+        const char *flt = o->filters[i];
+        size_t len = strlen(flt);
+        if (rp_pattern_has_wildcard(flt, len)) {
+            s->tagged = true;
+            s->patterns = rp_xrealloc(s->patterns, (s->n_patterns + 1) * sizeof(char *));
+            s->patterns[s->n_patterns++] = rp_xstrndup(flt, len);
+            if (s->n_patterns == 1)
+                rp_list_insert_tail(&f->pattern_streams, &s->pattern_node);
+            rp_hub_pattern_add(f->hub, flt, len, f->worker, pattern_attach_cb, s);
+        } else {
+            struct rp_topic *t = rp_hub_topic(f->hub, flt, len, why);
+            if (!t) {
+                rp_stream_free(s);
+                return NULL;
+            }
+            stream_attach(s, t, CURSOR_UNSET);
+        }
+    }
+    uint64_t base = from == LIVE ? rp_hub_last_seq(f->hub) : from == RESUME ? resume : 0;
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
+    {
+        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        if (l->cursor == CURSOR_UNSET)
+            l->cursor = base;
+        l->replaying = from == RESUME;
+    }
+    if (reason) {
+        char id[RP_EVENT_ID_MAX + 1];
+        int err = rp_buf_printf(&s->ctl, "event: resync\ndata: {\"reason\":\"%s\",\"requested\":\"",
+                                reason);
+        for (size_t i = 0; !err && i < o->last_event_id_len && i < 128; i++) {
+            char c = o->last_event_id[i];
+            err = rp_buf_printf(&s->ctl, c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? "%c"
+                                                                                     : "\\u%04x",
+                                (unsigned char)c);
+        }
+        if (!err && from == LIVE && base) {
+            format_id(f, base, id);
+            err = rp_buf_printf(&s->ctl, "\",\"after\":\"%s\"}\n\n", id);
+        } else if (!err) {
+            err = rp_buf_append_str(&s->ctl, "\",\"after\":null}\n\n");
+        }
+    }
+    rp_list_insert_tail(&f->by_write, &s->write_node);
+    s->last_write_ms = rp_clock_now_ms();
+    rp_stat_add(f->stats, RP_STAT_streams_active, 1);
+    rp_stat_add(f->stats, RP_STAT_streams_total, 1);
+    flush_or_close(s);
+    return s;
+}
+
+void
+rp_stream_free(struct rp_stream *s)
+{
+    if (!s)
+        return;
+    struct rp_fanout *f = s->f;
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
+    {
+        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        if (l->blocking)
+            rp_topic_count_blocking(l->lt->topic, -1);
+        rp_topic_count_subscribers(l->lt->topic, -1);
+        rp_list_remove(&l->in_topic);
+        l->lt->n_links--;
+        local_topic_release(f, l->lt);
+        free(l);
+    }
+    for (size_t i = 0; i < s->n_patterns; i++) {
+        rp_hub_pattern_remove(f->hub, s->patterns[i], strlen(s->patterns[i]), f->worker);
+        free(s->patterns[i]);
+    }
+    free(s->patterns);
+    if (s->n_patterns)
+        rp_list_remove(&s->pattern_node);
+    if (rp_list_linked(&s->write_node)) {
+        rp_list_remove(&s->write_node);
+        rp_stat_sub(f->stats, RP_STAT_streams_active, 1);
+    }
+    rp_frame_unref(s->partial);
+    rp_buf_fini(&s->ctl);
+    free(s);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_OPS_METRICS_H
+#define RP_OPS_METRICS_H
+/*
+ * /metrics: the sum of every worker's counters (base/stats.h) plus node gauges, as
+ * Prometheus text (names prefixed `revenprox_`) or as one JSON object (unprefixed).
+ * Not responsible for counting. Any thread.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/stats.h"
+
+struct rp_metrics_node {
+    uint64_t topics;
+    uint64_t last_seq;
+    int64_t uptime_s;
+    unsigned workers;
+};
+
+/* Sums <n> workers' stats and appends the rendering to <out>; 0 or -ENOBUFS. */
+int rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metrics_node *node,
+                      bool json, struct rp_buf *out);
+
+#endif
