@@ -57,6 +57,7 @@ struct rp_stream {
     size_t n_patterns;
     struct rp_list pattern_node; /* in fanout.pattern_streams when n_patterns > 0 */
     struct rp_list write_node;   /* in fanout.by_write, least recently written first */
+    struct rp_list dirty_node;   /* in fanout.dirty: gained a topic, needs a flush */
     int64_t last_write_ms;
     bool tagged;  /* several topics or a pattern: events carry their topic */
     bool stalled; /* the socket refused bytes; waiting for writability */
@@ -81,6 +82,7 @@ struct rp_fanout {
     struct rp_hashmap topics; /* topic name -> struct local_topic */
     struct rp_list pattern_streams;
     struct rp_list by_write;
+    struct rp_list dirty;
     struct rp_wakeup wakeup;
     /* Mailbox, filled by publishing threads. */
     pthread_mutex_t lock;
@@ -188,13 +190,18 @@ sync_created(struct rp_fanout *f)
             struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, pattern_node);
             for (size_t k = 0; k < s->n_patterns; k++) {
                 if (rp_pattern_matches(s->patterns[k], strlen(s->patterns[k]), tname, tlen)) {
-                    stream_attach(s, created[i], 0);
+                    /* The publish that created the topic saw no subscriber on this worker,
+                     * so no note follows: flush on the next wake-up. */
+                    if (stream_attach(s, created[i], 0) && !rp_list_linked(&s->dirty_node))
+                        rp_list_insert_tail(&f->dirty, &s->dirty_node);
                     break;
                 }
             }
         }
     }
     free(created);
+    if (!rp_list_empty(&f->dirty))
+        rp_wakeup_signal(&f->wakeup);
 }
 
 /* ---- announcements ---- */
@@ -622,6 +629,12 @@ on_wakeup(struct rp_loop_io *io, uint32_t events)
                 flush_or_close(s);
         }
     }
+    while (!rp_list_empty(&f->dirty)) {
+        struct rp_stream *s = RP_CONTAINER_OF(f->dirty.next, struct rp_stream, dirty_node);
+        rp_list_remove(&s->dirty_node);
+        if (!s->closing && !s->stalled)
+            flush_or_close(s);
+    }
 }
 
 /* ---- fanout ---- */
@@ -637,6 +650,7 @@ rp_fanout_new(struct rp_hub *hub, unsigned worker, struct rp_loop *loop, struct 
     rp_hashmap_init(&f->topics);
     rp_list_init(&f->pattern_streams);
     rp_list_init(&f->by_write);
+    rp_list_init(&f->dirty);
     pthread_mutex_init(&f->lock, NULL);
     atomic_init(&f->created_pending, 0);
     if (rp_wakeup_init(&f->wakeup, loop, on_wakeup) != 0) {
@@ -831,6 +845,7 @@ rp_stream_free(struct rp_stream *s)
     free(s->patterns);
     if (s->n_patterns)
         rp_list_remove(&s->pattern_node);
+    rp_list_remove(&s->dirty_node);
     if (rp_list_linked(&s->write_node)) {
         rp_list_remove(&s->write_node);
         rp_stat_sub(f->stats, RP_STAT_streams_active, 1);
