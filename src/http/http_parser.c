@@ -63,6 +63,7 @@ struct rp_http_parser {
     size_t hdr_alloc;               /* entries allocated in both arrays */
     size_t n_headers;               /* headers stored (trailers are not) */
     size_t n_fields;                /* header and trailer fields seen, for max_headers */
+    size_t field_name_len;          /* of the field being parsed, stored or not */
     enum hdr_state hdr_state;
 
     size_t line_bytes;
@@ -302,6 +303,7 @@ begin_field(struct rp_http_parser *p)
         return fail(p, 431, "more headers than max_headers");
     p->n_fields++;
     p->hdr_state = HDR_NAME;
+    p->field_name_len = 0;
     if (p->headers_done)
         return 0;
     if (p->n_headers == p->hdr_alloc) {
@@ -334,6 +336,7 @@ on_header_field(llhttp_t *llh, const char *at, size_t len)
     struct rp_http_parser *p = parser_of(llh);
     if (p->hdr_state != HDR_NAME && begin_field(p) != 0)
         return -1;
+    p->field_name_len += len;
     return store_header_bytes(p, at, len);
 }
 
@@ -343,6 +346,9 @@ on_header_field_complete(llhttp_t *llh)
     struct rp_http_parser *p = parser_of(llh);
     if (p->hdr_state != HDR_NAME && begin_field(p) != 0)
         return -1;
+    /* llhttp lets ": value" through; a field name is a token of at least one byte. */
+    if (p->field_name_len == 0)
+        return fail(p, 400, "header with an empty name");
     p->hdr_state = HDR_VALUE;
     if (p->headers_done)
         return 0;

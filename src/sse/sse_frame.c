@@ -92,7 +92,8 @@ rp_frame_encode(const struct rp_frame_spec *spec)
 
     p += room;
     f->body_off = f->id_off = (uint32_t)(p - f->buf);
-    const char *d = spec->data, *end = d + spec->data_len;
+    /* Empty data may come as NULL; arithmetic on a null pointer is undefined even by 0. */
+    const char *d = spec->data ? spec->data : "", *end = d + spec->data_len;
     for (;;) {
         const char *eol = d;
         while (eol < end && *eol != '\n' && *eol != '\r')

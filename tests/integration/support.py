@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: MIT
+"""Helpers for integration tests: start the real server, publish, read SSE streams."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+
+class Server:
+    def __init__(self, binary, *flags, config=""):
+        self.conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+        self.conf.write(config)
+        self.conf.close()
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [binary, "serve", "--config", self.conf.name, "--listen", "127.0.0.1:0",
+             "--workers", "2"] + list(flags), stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        self.port = None
+        while self.port is None and time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log.write(line)
+            m = re.search(rb'msg="listening" addr=127\.0\.0\.1:(\d+)', line)
+            if m:
+                self.port = int(m.group(1))
+        if self.port is None:
+            raise RuntimeError("server did not start")
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.log.write(line)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=20)
+        os.unlink(self.conf.name)
+        if rc != 0:
+            self.log.seek(0)
+            sys.stderr.write(self.log.read().decode("utf-8", "replace")[-3000:])
+        return rc
+
+    def request(self, method, path, body=b"", headers=None, timeout=10):
+        """One request on a fresh connection: (status, parsed JSON or text)."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        h = "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n" % (
+            method, path, len(body))
+        for k, v in (headers or {}).items():
+            h += "%s: %s\r\n" % (k, v)
+        s.sendall(h.encode() + b"\r\n" + body)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        status = int(head.split(b" ")[1])
+        try:
+            return status, json.loads(rest)
+        except ValueError:
+            return status, rest.decode("utf-8", "replace")
+
+    def publish(self, events):
+        return self.request("POST", "/publish", json.dumps(events).encode(),
+                            {"Content-Type": "application/json"})
+
+    def metrics(self):
+        return self.request("GET", "/metrics?format=json")[1]
+
+
+class Stream:
+    """An SSE client over a raw socket; rcvbuf makes it a deliberately small reader."""
+
+    def __init__(self, port, path, headers=None, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(10)
+        self.sock.connect(("127.0.0.1", port))
+        req = "GET %s HTTP/1.1\r\nHost: x\r\n" % path
+        for k, v in (headers or {}).items():
+            req += "%s: %s\r\n" % (k, v)
+        self.sock.sendall(req.encode() + b"\r\n")
+        self.buf = b""
+        self.eof = False
+        self.head = self._read_until(b"\r\n\r\n").decode()
+
+    def _read_until(self, sep):
+        while sep not in self.buf:
+            chunk = self.sock.recv(262144)
+            if not chunk:
+                self.eof = True
+                raise EOFError("stream closed")
+            self.buf += chunk
+        out, self.buf = self.buf.split(sep, 1)
+        return out
+
+    def next_event(self, timeout=10):
+        """The next dispatched event as a dict (comments and retry-only blocks skipped)."""
+        self.sock.settimeout(timeout)
+        while True:
+            block = self._read_until(b"\n\n").decode("utf-8")
+            ev = {"data": []}
+            for line in block.split("\n"):
+                if line.startswith(":"):
+                    continue
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "data":
+                    ev["data"].append(value)
+                elif name in ("event", "id", "retry"):
+                    ev[name] = value
+            if ev["data"]:
+                ev["data"] = "\n".join(ev["data"])
+                return ev
+
+    def events(self, n, timeout=10):
+        return [self.next_event(timeout) for _ in range(n)]
+
+    def close(self):
+        self.sock.close()
+
+
+def seq(event_id):
+    return int(event_id.split("-")[1])
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def run(tests, binary):
+    failed = 0
+    for t in tests:
+        start = time.monotonic()
+        try:
+            t(binary)
+            print("ok   %s (%.1fs)" % (t.__name__, time.monotonic() - start))
+        except Exception as e:  # noqa: BLE001 - report every failure the same way
+            failed += 1
+            print("FAIL %s: %s: %s" % (t.__name__, type(e).__name__, e))
+    return 1 if failed else 0
