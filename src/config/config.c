@@ -50,8 +50,8 @@ struct setting {
 
 static const struct setting settings[] = {
 #define RP_SETTING(name, type, def, min, max, choices, scope, reload, help)                        \
-    {#name,  KIND_##type, def,  (int64_t)(min), (int64_t)(max),                                    \
-     choices, SCOPE_##scope, reload, help, offsetof(struct rp_config_values, name)},
+    {#name, KIND_##type, def, (int64_t)(min), (int64_t)(max), choices, SCOPE_##scope, reload,      \
+     help, offsetof(struct rp_config_values, name)},
 #include "config/settings.def"
 #undef RP_SETTING
 };
@@ -286,7 +286,7 @@ parse_digits(const char **pp, int64_t *out)
     return 0;
 }
 
-/* Parses "<digits><blanks?><unit>" where <units> maps suffixes to multipliers. */
+/* A unit suffix of SIZE or DURATION values, case-insensitive; "" is a bare number. */
 struct unit {
     const char *suffix;
     int64_t mult;
@@ -301,6 +301,7 @@ static const struct unit duration_units[] = {
     {"", MS_PER_S}, {"ms", 1}, {"s", MS_PER_S}, {"m", MS_PER_M}, {"h", MS_PER_H}, {NULL, 0},
 };
 
+/* Parses "<digits><blanks?><suffix>" with a suffix from <units>; 0, -EINVAL or -ERANGE. */
 static int
 parse_with_unit(const char *text, const struct unit *units, int64_t *out)
 {
