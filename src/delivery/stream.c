@@ -61,6 +61,9 @@ struct rp_stream {
     int64_t last_write_ms;
     bool tagged;  /* several topics or a pattern: events carry their topic */
     bool stalled; /* the socket refused bytes; waiting for writability */
+    /* Opened with a Last-Event-ID and not yet caught up once: its replay is not "lag", so
+     * slow_policy waits until it has caught up (it can still fall off the log). */
+    bool catching_up;
     bool closing;
     struct rp_frame *partial; /* a frame the socket took only part of (a reference) */
     size_t partial_off;
@@ -389,7 +392,7 @@ rp_stream_flush(struct rp_stream *s)
         if (s->closing)
             return -EPIPE;
         size_t n_items = 0;
-        bool more = false;
+        bool more = s->partial != NULL; /* the log was not read on this pass */
         if (!s->partial) {
             /* Read the snapshot first, then take new topics: a topic whose events are in
              * the snapshot was announced before the snapshot was published. */
@@ -491,6 +494,7 @@ rp_stream_flush(struct rp_stream *s)
         }
         if (!more && !s->partial && s->ctl.len == 0) {
             /* Anything published meanwhile comes with its own note from the hub. */
+            s->catching_up = false;
             set_stalled(s, false);
             maybe_unblock(s);
             return 0;
@@ -506,6 +510,8 @@ check_lag(struct rp_stream *s, struct link *l)
     struct rp_topic *t = l->lt->topic;
     const struct rp_topic_policy *pol = rp_topic_policy(t);
     struct rp_topic_lag lag;
+    if (s->catching_up)
+        return;
     rp_topic_read(t, l->cursor, 0, NULL, NULL, 0, &lag);
     if (lag.events <= pol->lag_events && lag.bytes <= pol->lag_bytes)
         return;
@@ -706,10 +712,15 @@ rp_fanout_sweep(struct rp_fanout *f, int64_t now_ms, int64_t heartbeat_ms)
 void
 rp_fanout_broadcast(struct rp_fanout *f, const char *text, size_t len)
 {
-    struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE(pos, tmp, &f->by_write)
-    {
-        struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, write_node);
+    /* Writing moves a stream to the tail of by_write, so walk a counted number of heads,
+     * moving each to the tail first: every stream is visited exactly once. */
+    size_t n = 0;
+    for (struct rp_list *pos = f->by_write.next; pos != &f->by_write; pos = pos->next)
+        n++;
+    while (n--) {
+        struct rp_stream *s = RP_CONTAINER_OF(f->by_write.next, struct rp_stream, write_node);
+        rp_list_remove(&s->write_node);
+        rp_list_insert_tail(&f->by_write, &s->write_node);
         if (s->closing)
             continue;
         if (rp_buf_append(&s->ctl, text, len) != 0)
@@ -812,6 +823,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
             err = rp_buf_append_str(&s->ctl, "\",\"after\":null}\n\n");
         }
     }
+    s->catching_up = from != LIVE;
     rp_list_insert_tail(&f->by_write, &s->write_node);
     s->last_write_ms = rp_clock_now_ms();
     rp_stat_add(f->stats, RP_STAT_streams_active, 1);

@@ -23,18 +23,31 @@
  *   body   the decoded body                             cap max_body
  *
  * Limits are checked before a span is stored, so a buffer never holds more than its limit
- * allows and a failed append can only mean a bug in that accounting.
+ * allows (a failed append is still answered, with the limit's status).
+ *
+ * From the caller's side:
+ *
+ *   idle --first byte--> in request --last byte (pause)--> DONE --reset--> idle
+ *                            |
+ *                            +--limit or syntax--> ERROR --reset--> idle
+ *
+ * Pausing llhttp in on_message_complete is what stops a feed after exactly one request;
+ * reset re-initialises llhttp, so the next request starts from a clean state.
  */
 
-/* A body buffer larger than this is released at reset rather than kept for the next request,
- * so one large publish does not pin megabytes to an idle keep-alive connection. */
+/*
+ * A body buffer larger than this is released at reset rather than kept for the next
+ * request, so one large publish does not pin megabytes to an idle keep-alive connection.
+ */
 #define BODY_KEEP_ALLOC (64 * 1024)
 #define HDR_ALLOC_MIN 16
 
 #define REASON_BAD_TE "unsupported Transfer-Encoding; only chunked is accepted"
 
-/* Bytes of the request line that llhttp reports in no span: the space after the method and
- * " HTTP/" before the version, so line_bytes matches strlen("GET /x HTTP/1.1"). */
+/*
+ * Bytes of the request line that llhttp reports in no span: the space after the method
+ * and " HTTP/" before the version, so line_bytes matches strlen("GET /x HTTP/1.1").
+ */
 #define LINE_AFTER_METHOD 1
 #define LINE_AFTER_TARGET 6
 
@@ -436,8 +449,10 @@ on_headers_complete(llhttp_t *llh)
         return fail(p, 505, "HTTP version not supported; use HTTP/1.1");
     bool has_length = (llh->flags & F_CONTENT_LENGTH) != 0;
     bool chunked = (llh->flags & F_CHUNKED) != 0;
-    /* llhttp refuses a coding after chunked too, but only after this callback, where 411
-     * would win; a coding before chunked ("gzip, chunked") it would let through. */
+    /*
+     * llhttp refuses a coding after chunked too, but only after this callback, where 411
+     * would win; a coding before chunked ("gzip, chunked") it would let through.
+     */
     if ((llh->flags & F_TRANSFER_ENCODING) && (!chunked || !only_chunked_coding(p)))
         return fail(p, 400, REASON_BAD_TE);
     if ((llh->method == HTTP_POST || llh->method == HTTP_PUT) && !has_length && !chunked)

@@ -9,6 +9,9 @@
 
 #include "base/alloc.h"
 
+static int fail(struct rp_publish_json_error *err, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(struct rp_publish_json_error *err, int status, const char *fmt, ...)
 {

@@ -110,8 +110,8 @@ test_methods(void **state)
         const char *name;
         enum rp_http_method method;
     } cases[] = {
-        {"GET", RP_HTTP_METHOD_GET},         {"HEAD", RP_HTTP_METHOD_HEAD},
-        {"DELETE", RP_HTTP_METHOD_DELETE},   {"OPTIONS", RP_HTTP_METHOD_OPTIONS},
+        {"GET", RP_HTTP_METHOD_GET},       {"HEAD", RP_HTTP_METHOD_HEAD},
+        {"DELETE", RP_HTTP_METHOD_DELETE}, {"OPTIONS", RP_HTTP_METHOD_OPTIONS},
         {"PATCH", RP_HTTP_METHOD_OTHER},
     };
     struct rp_http_parser *p = default_parser();
@@ -447,9 +447,8 @@ test_header_bytes_limit(void **state)
     expect_error(p, buf, 431, REASON_431_BYTES);
 
     /* Many small headers add up. */
-    snprintf(buf, sizeof(buf),
-             "GET / HTTP/1.1\r\nA: %.100s\r\nB: %.100s\r\nC: %.100s\r\n\r\n", value, value,
-             value);
+    snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nA: %.100s\r\nB: %.100s\r\nC: %.100s\r\n\r\n",
+             value, value, value);
     expect_error(p, buf, 431, REASON_431_BYTES);
 
     /* Trailers count as well. */
@@ -552,8 +551,7 @@ test_malformed(void **state)
     expect_error(p, "GET / HTTP/1.1\r\nHost example\r\n\r\n", 400, NULL);
     expect_error(p, "GET / HTTP/1.1\r\nA: b\x01\r\n\r\n", 400, NULL);
     expect_error(p, "GET / HTTP/1.1\r\n: value\r\n\r\n", 400, "header with an empty name");
-    expect_error(p,
-                 "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n: trailer\r\n\r\n",
+    expect_error(p, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n: trailer\r\n\r\n",
                  400, "header with an empty name");
     expect_error(p, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, NULL);
     expect_error(p, "GET /%zz HTTP/1.1\r\n\r\n", 400, "path has a malformed percent escape");
@@ -565,10 +563,8 @@ test_malformed(void **state)
                  "request target must be a path starting with '/'");
     expect_error(p, "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400,
                  "invalid Content-Length");
-    expect_error(p, "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
-                 NULL);
-    expect_error(p,
-                 "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    expect_error(p, "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, NULL);
+    expect_error(p, "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
                  400, NULL);
     expect_error(p, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
                  "invalid chunk size in chunked body");
@@ -638,8 +634,7 @@ test_upgrade_is_parsed_not_honoured(void **state)
     size_t consumed = SIZE_MAX;
     assert_int_equal(feed_str(p, buf, &consumed), RP_PARSE_DONE);
     assert_int_equal(consumed, strlen(s));
-    assert_string_equal(rp_http_request_header(rp_http_parser_request(p), "upgrade"),
-                        "websocket");
+    assert_string_equal(rp_http_request_header(rp_http_parser_request(p), "upgrade"), "websocket");
     rp_http_parser_reset(p);
     const struct rp_http_request *req = parse_ok(p, buf + consumed);
     assert_string_equal(req->path, "/next");
@@ -652,8 +647,8 @@ test_reuse_after_reset(void **state)
     struct rp_http_parser *p = default_parser();
     char *big = malloc(200001);
     assert_non_null(big);
-    int n = snprintf(big, 200001, "POST /a?q=1 HTTP/1.1\r\nA: 1\r\nB: 2\r\nContent-Length: %d\r\n\r\n",
-                     100000);
+    int n = snprintf(big, 200001,
+                     "POST /a?q=1 HTTP/1.1\r\nA: 1\r\nB: 2\r\nContent-Length: %d\r\n\r\n", 100000);
     memset(big + n, 'z', 100000);
     big[n + 100000] = '\0';
     const struct rp_http_request *req = parse_ok(p, big);
@@ -702,8 +697,8 @@ static void
 test_query_next(void **state)
 {
     static const struct qp all[] = {
-        {"topic", "a/b"}, {"x", "1 2"}, {"flag", ""}, {"", "v"}, {"e", ""}, {"k", "a=b"},
-        {"s p", "\xc3\xa9"},
+        {"topic", "a/b"}, {"x", "1 2"}, {"flag", ""},        {"", "v"},
+        {"e", ""},        {"k", "a=b"}, {"s p", "\xc3\xa9"},
     };
     expect_params("topic=a%2Fb&x=1+2&&flag&=v&e=&k=a=b&s+p=%c3%A9&", all,
                   sizeof(all) / sizeof(all[0]));

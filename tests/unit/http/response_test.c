@@ -114,9 +114,8 @@ test_write_no_content(void **state)
     struct rp_buf b;
     rp_buf_init(&b, 4096);
     /* 204 and 304 never carry content, so they get no Content-Length. */
-    assert_int_equal(rp_http_response_write(&b, 204, NULL, "Access-Control-Max-Age: 600\r\n",
-                                            NULL, 0, true),
-                     0);
+    assert_int_equal(
+        rp_http_response_write(&b, 204, NULL, "Access-Control-Max-Age: 600\r\n", NULL, 0, true), 0);
     ASSERT_BUF_STR(&b, "HTTP/1.1 204 No Content\r\n"
                        "Connection: keep-alive\r\n"
                        "Access-Control-Max-Age: 600\r\n"
@@ -146,9 +145,8 @@ test_error_json(void **state)
     b.len = 0;
 
     /* Quotes, backslashes and control characters are escaped; the length counts them. */
-    assert_int_equal(rp_http_response_error(&b, 400, "bad \"topic\" a\\b\n\x01", "Retry-After: 1\r\n",
-                                            true),
-                     0);
+    assert_int_equal(
+        rp_http_response_error(&b, 400, "bad \"topic\" a\\b\n\x01", "Retry-After: 1\r\n", true), 0);
     ASSERT_BUF_STR(&b, "HTTP/1.1 400 Bad Request\r\n"
                        "Content-Type: application/json\r\n"
                        "Content-Length: 51\r\n"
@@ -193,12 +191,13 @@ test_json_escape(void **state)
     expect_escape("\b\f\x1f\x7f", 4, "\\u0008\\u000c\\u001f\\u007f");
     expect_escape("a\0b", 3, "a\\u0000b");
     /* Valid UTF-8 (2, 3 and 4 bytes) passes through untouched. */
-    expect_escape("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    expect_escape("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
+                  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
     /* Invalid bytes become U+FFFD one by one, so the JSON stays valid. */
-    expect_escape("a\xff" "b", 3, "a\\ufffdb");
+    expect_escape("a\377b", 3, "a\\ufffdb");
     expect_escape("\xc3", 1, "\\ufffd");
     expect_escape("\xe2\x82", 2, "\\ufffd\\ufffd");
-    expect_escape("\xc0\xaf", 2, "\\ufffd\\ufffd");         /* overlong '/' */
+    expect_escape("\xc0\xaf", 2, "\\ufffd\\ufffd");            /* overlong '/' */
     expect_escape("\xed\xa0\x80", 3, "\\ufffd\\ufffd\\ufffd"); /* surrogate */
     expect_escape("\xf4\x90\x80\x80", 4, "\\ufffd\\ufffd\\ufffd\\ufffd");
     /* Only <len> bytes are read. */

@@ -1,0 +1,352 @@
+// The npm `eventsource` client (the WHATWG EventSource for Node.js) against a real server:
+// what a Node.js subscriber sees, event by event.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventSource } from 'eventsource';
+import {
+    startServer, startProxy, publish, publishJson, waitUntil, headerOf,
+} from './support.mjs';
+
+const TEST_TIMEOUT = 20000;
+
+/**
+ * Opens an EventSource on `url` and records every event of type `message` or one of
+ * `types` as {type, id, data}, in arrival order. Closed after the test.
+ */
+function subscribe(t, url, types = []) {
+    const es = new EventSource(url);
+    const got = [];
+    const errors = [];
+    let opens = 0;
+    for (const type of new Set(['message', ...types])) {
+        es.addEventListener(type, (e) => got.push({ type: e.type, id: e.lastEventId, data: e.data }));
+    }
+    es.addEventListener('open', () => { opens++; });
+    es.addEventListener('error', (e) => errors.push(e));
+    t.after(() => es.close());
+    return {
+        es,
+        got,
+        errors,
+        get opens() { return opens; },
+        /** Resolves once the stream is open (the server has sent its response head). */
+        opened(count = 1) {
+            return waitUntil(() => opens >= count, {
+                timeout: 5000,
+                what: () => `readyState=${es.readyState} opens=${opens} errors=${errors.map((e) => e.message)}`,
+            });
+        },
+        /** Resolves once at least `n` events have arrived. */
+        received(n, timeout = 8000) {
+            return waitUntil(() => got.length >= n, {
+                timeout,
+                what: () => `expected ${n} events, got ${got.length}: ${JSON.stringify(got)}`,
+            });
+        },
+    };
+}
+
+/** epoch and sequence number of an id `<epoch8hex>-<seq>`. */
+function parseId(id) {
+    const m = /^([0-9a-f]{8})-(\d+)$/.exec(id);
+    assert.ok(m, `malformed event id ${JSON.stringify(id)}`);
+    return { epoch: m[1], seq: Number(m[2]) };
+}
+
+function assertIncreasingIds(events) {
+    const ids = events.map((e) => e.id);
+    assert.equal(new Set(ids).size, ids.length, `duplicate ids: ${ids}`);
+    const parsed = ids.map(parseId);
+    for (let i = 1; i < parsed.length; i++) {
+        assert.equal(parsed[i].epoch, parsed[0].epoch, 'one epoch');
+        assert.ok(parsed[i].seq > parsed[i - 1].seq, `ids increase: ${ids[i - 1]} then ${ids[i]}`);
+    }
+}
+
+test('published events arrive with their type, id and multi-line data', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startServer(t);
+    const sub = subscribe(t, `${server.url}/events/news`, ['update']);
+    await sub.opened();
+
+    const expected = [];
+    const add = (type, data, answer) => expected.push({ type, id: answer.id, data });
+
+    add('message', 'hello', await publish(server, 'news', 'hello'));
+    add('update', 'second', await publishJson(server, { topic: 'news', event: 'update', data: 'second' }));
+    // LF, CRLF and CR line breaks all become separate data: lines, which the client joins with LF.
+    add('update', 'line1\nline2\nline3\nline4',
+        await publish(server, 'news', 'line1\nline2\r\nline3\rline4', { event: 'update' }));
+    add('message', '', await publishJson(server, { topic: 'news', data: '' }));
+    add('message', 'trailing\n', await publish(server, 'news', 'trailing\n'));
+    add('message', '  two leading spaces', await publish(server, 'news', '  two leading spaces'));
+    // Data that looks like SSE fields must stay data, not become fields or new events.
+    add('message', 'data: fake\n\nid: 999\nevent: evil\n: comment\nretry: 1',
+        await publish(server, 'news', 'data: fake\n\nid: 999\nevent: evil\n: comment\nretry: 1'));
+    const batch = await publishJson(server, [
+        { topic: 'news', data: 'b1' },
+        { topic: 'elsewhere', data: 'not for news' },
+        { topic: 'news', event: 'update', data: 'b2\nb2 second line' },
+    ]);
+    add('message', 'b1', { id: batch.ids[0] });
+    add('update', 'b2\nb2 second line', { id: batch.ids[2] });
+
+    await sub.received(expected.length);
+    // One more event proves nothing else (e.g. the other topic's event) slipped in before it.
+    add('message', 'last', await publish(server, 'news', 'last'));
+    await sub.received(expected.length);
+
+    assert.deepEqual(sub.got, expected);
+    assertIncreasingIds(sub.got);
+    assert.equal(sub.errors.length, 0, 'no stream errors');
+    assert.equal(sub.opens, 1, 'one connection');
+
+    sub.es.close();
+    await server.stop();
+});
+
+test('UTF-8 text (emoji, CJK, accents) arrives intact, also in event types and big events', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startServer(t);
+    const sub = subscribe(t, `${server.url}/events/intl`, ['café 🎉', '通知']);
+    await sub.opened();
+
+    const big = '🎉世界é'.repeat(40000); // ~400 kB: split across many TCP reads mid-character
+    const samples = [
+        'héllo 世界 🎉',
+        '日本語のテキスト、中文文本、한국어 텍스트',
+        '👩‍👩‍👧‍👦 family (ZWJ), 🇯🇵 flag, 👍🏽 skin tone',
+        'combining: e\u0301 vs \u00e9; math: 𝔘𝔫𝔦𝔠𝔬𝔡𝔢; RTL: שלום مرحبا',
+        'multi\n行\n🎉',
+    ];
+    const expected = [];
+    for (const s of samples) {
+        expected.push({ type: 'message', id: (await publish(server, 'intl', s)).id, data: s });
+    }
+    const viaJson = await publishJson(server, [
+        { topic: 'intl', event: 'café 🎉', data: '絵文字 😀😃😄' },
+        { topic: 'intl', event: '通知', data: 'Ünïcödé\n第二行' },
+    ]);
+    expected.push({ type: 'café 🎉', id: viaJson.ids[0], data: '絵文字 😀😃😄' });
+    expected.push({ type: '通知', id: viaJson.ids[1], data: 'Ünïcödé\n第二行' });
+    expected.push({ type: 'message', id: (await publish(server, 'intl', big)).id, data: big });
+
+    await sub.received(expected.length);
+    assert.equal(sub.got.length, expected.length);
+    for (let i = 0; i < expected.length; i++) {
+        const got = sub.got[i];
+        assert.equal(got.type, expected[i].type, `event ${i} type`);
+        assert.equal(got.id, expected[i].id, `event ${i} id`);
+        // Compare without dumping 400 kB on failure.
+        assert.ok(got.data === expected[i].data,
+            `event ${i} data differs: got ${got.data.length} chars ${JSON.stringify(got.data.slice(0, 80))}, ` +
+            `expected ${expected[i].data.length} chars ${JSON.stringify(expected[i].data.slice(0, 80))}`);
+        assert.ok(!got.data.includes('\uFFFD'), `event ${i} has a replacement character`);
+    }
+
+    sub.es.close();
+    await server.stop();
+});
+
+test('a multi-topic and pattern stream names the topic in the event type', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startServer(t);
+    const types = ['a', 'a:alert', 'b', 'b:t', 'c', 'sport', 'sport/football', 'sport/tennis:score',
+        'sport/football/uk', 'sport/golf:score', 't', 'alert', 'score'];
+    const sub = subscribe(t, `${server.url}/events?topic=a&topic=b&topic=sport/%2B`, types);
+    await sub.opened();
+
+    const items = [
+        { topic: 'a', data: '1' },
+        { topic: 'b', event: 't', data: '2' },
+        { topic: 'c', data: 'not subscribed' },
+        { topic: 'sport', data: 'parent: not matched by sport/+' },
+        { topic: 'sport/football', data: 'goal\nscored' },
+        { topic: 'sport/football/uk', data: 'too deep for sport/+' },
+        { topic: 'sport/tennis', event: 'score', data: '15-0' },
+        { topic: 'a', event: 'alert', data: '🚨' },
+        { topic: 'b', data: 'plain b' },
+    ];
+    const { ids } = await publishJson(server, items);
+    // Single publishes too, interleaved with a topic the stream does not want.
+    const single1 = await publish(server, 'c', 'still not subscribed');
+    const single2 = await publish(server, 'sport/golf', 'hole in one', { event: 'score' });
+
+    const expected = [
+        { type: 'a', id: ids[0], data: '1' },
+        { type: 'b:t', id: ids[1], data: '2' },
+        { type: 'sport/football', id: ids[4], data: 'goal\nscored' },
+        { type: 'sport/tennis:score', id: ids[6], data: '15-0' },
+        { type: 'a:alert', id: ids[7], data: '🚨' },
+        { type: 'b', id: ids[8], data: 'plain b' },
+    ];
+    assert.ok(single1.id);
+    expected.push({ type: 'sport/golf:score', id: single2.id, data: 'hole in one' });
+
+    await sub.received(expected.length);
+    const last = await publish(server, 'a', 'end');
+    expected.push({ type: 'a', id: last.id, data: 'end' });
+    await sub.received(expected.length);
+
+    assert.deepEqual(sub.got, expected);
+    assertIncreasingIds(sub.got);
+    assert.equal(sub.errors.length, 0);
+
+    sub.es.close();
+    await server.stop();
+});
+
+test('after a dropped connection the client resumes with Last-Event-ID: missed events exactly once', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startServer(t, ['--retry', '200ms']);
+    const proxy = await startProxy(t, server);
+    const sub = subscribe(t, `${proxy.url}/events/feed`, ['tick']);
+    await sub.opened();
+
+    const expected = [];
+    for (let i = 1; i <= 3; i++) {
+        expected.push({ type: 'message', id: (await publish(server, 'feed', `before ${i}`)).id, data: `before ${i}` });
+    }
+    await sub.received(3);
+    assert.deepEqual(sub.got, expected);
+    const lastSeen = expected[2].id;
+
+    // The link drops; the server keeps running. The client's reconnect attempt is held by
+    // the proxy, so everything below is published while the client is disconnected.
+    proxy.cut();
+    await waitUntil(() => sub.errors.length >= 1, { what: () => 'the client saw no error' });
+    const N = 30;
+    for (let i = 1; i <= N; i++) {
+        if (i % 3 === 0) {
+            const a = await publish(server, 'feed', `missed ${i}\nsecond line`, { event: 'tick' });
+            expected.push({ type: 'tick', id: a.id, data: `missed ${i}\nsecond line` });
+        } else if (i % 3 === 1) {
+            const a = await publishJson(server, [{ topic: 'feed', data: `missed ${i} 🎉` }, { topic: 'noise', data: 'x' }]);
+            expected.push({ type: 'message', id: a.ids[0], data: `missed ${i} 🎉` });
+        } else {
+            const a = await publishJson(server, { topic: 'feed', data: `missed ${i}` });
+            expected.push({ type: 'message', id: a.id, data: `missed ${i}` });
+        }
+    }
+    assert.equal(sub.got.length, 3, 'nothing arrives while the link is down');
+    proxy.restore();
+
+    await sub.received(3 + N);
+    for (let i = 1; i <= 2; i++) {
+        expected.push({ type: 'message', id: (await publish(server, 'feed', `live ${i}`)).id, data: `live ${i}` });
+    }
+    await sub.received(expected.length);
+
+    assert.deepEqual(sub.got, expected, 'every missed event exactly once, in order, then live ones');
+    assertIncreasingIds(sub.got);
+    assert.equal(sub.opens, 2, 'the client reconnected once');
+    const gets = proxy.requestsOf('GET');
+    assert.equal(gets.length, 2, `two stream requests, got:\n${gets.join('\n\n')}`);
+    assert.equal(headerOf(gets[0], 'Last-Event-ID'), undefined);
+    assert.equal(headerOf(gets[1], 'Last-Event-ID'), lastSeen, 'the reconnect sent the last id seen');
+
+    sub.es.close();
+    await server.stop();
+});
+
+test('a multi-topic stream resumes after several failed reconnect attempts', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startServer(t, ['--retry', '100ms']);
+    const proxy = await startProxy(t, server);
+    const sub = subscribe(t, `${proxy.url}/events?topic=a&topic=b`, ['a', 'b', 'b:t', 'c']);
+    await sub.opened();
+
+    const expected = [];
+    const pub = async (topic, data, event) => {
+        const a = await publish(server, topic, data, { event });
+        if (topic !== 'c') expected.push({ type: event ? `${topic}:${event}` : topic, id: a.id, data });
+    };
+    await pub('a', 'a0');
+    await pub('b', 'b0', 't');
+    await sub.received(2);
+    const lastSeen = expected[1].id;
+
+    // While down, every reconnect attempt is reset at once: the client keeps retrying.
+    proxy.cut({ refuse: true });
+    for (let i = 1; i <= 10; i++) {
+        await pub(i % 2 ? 'a' : 'b', `during outage ${i}`, i % 4 === 0 ? 't' : undefined);
+        await pub('c', `other topic ${i}`);
+    }
+    await waitUntil(() => proxy.refused >= 3, { what: () => `only ${proxy.refused} reconnect attempts` });
+    for (let i = 11; i <= 15; i++) await pub('b', `during outage ${i}`);
+    assert.equal(sub.got.length, 2, 'nothing arrives while the link is down');
+    proxy.restore();
+
+    await sub.received(expected.length);
+    await pub('a', 'after');
+    await sub.received(expected.length);
+
+    assert.deepEqual(sub.got, expected);
+    assertIncreasingIds(sub.got);
+    const gets = proxy.requestsOf('GET');
+    assert.equal(gets.length, 2, 'refused attempts never reached the server');
+    assert.equal(headerOf(gets[1], 'Last-Event-ID'), lastSeen);
+
+    sub.es.close();
+    await server.stop();
+});
+
+test('?lastEventId replays on the first connection; reconnects then resume from the newer Last-Event-ID', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startServer(t, ['--retry', '200ms']);
+    const proxy = await startProxy(t, server);
+
+    const early = [];
+    for (let i = 1; i <= 4; i++) early.push((await publish(server, 'q', `e${i}`)).id);
+
+    // A client that remembered e2 from an earlier page load passes it in the URL.
+    const sub = subscribe(t, `${proxy.url}/events/q?lastEventId=${early[1]}`);
+    await sub.received(2);
+    const expected = [
+        { type: 'message', id: early[2], data: 'e3' },
+        { type: 'message', id: early[3], data: 'e4' },
+    ];
+    assert.deepEqual(sub.got, expected, 'replay starts right after the id in the URL');
+
+    proxy.cut();
+    for (let i = 5; i <= 8; i++) {
+        expected.push({ type: 'message', id: (await publish(server, 'q', `e${i}`)).id, data: `e${i}` });
+    }
+    proxy.restore();
+    // The reconnect carries both the stale ?lastEventId=e2 and the header Last-Event-ID: e4;
+    // the header is the newer position and must win (else e3 and e4 come twice).
+    await sub.received(expected.length);
+    expected.push({ type: 'message', id: (await publish(server, 'q', 'e9')).id, data: 'e9' });
+    await sub.received(expected.length);
+
+    assert.deepEqual(sub.got, expected);
+    const gets = proxy.requestsOf('GET');
+    assert.equal(gets.length, 2);
+    assert.equal(headerOf(gets[1], 'Last-Event-ID'), early[3]);
+
+    sub.es.close();
+    await server.stop();
+});
+
+test('after a server restart the client is told to resync and gets the new log', { timeout: TEST_TIMEOUT }, async (t) => {
+    const first = await startServer(t, ['--retry', '200ms']);
+    const proxy = await startProxy(t, first);
+    const sub = subscribe(t, `${proxy.url}/events/r`, ['resync']);
+    await sub.opened();
+    const old = await publish(first, 'r', 'from the first server');
+    await sub.received(1);
+
+    // SIGTERM: the stream is closed; the client keeps retrying (refused while no server runs).
+    await first.stop();
+    await waitUntil(() => sub.errors.length >= 1, { what: () => 'the client saw no error' });
+    const second = await startServer(t, ['--retry', '200ms']);
+    proxy.targetPort = second.port;
+    const kept = await publish(second, 'r', 'from the second server');
+    assert.notEqual(parseId(kept.id).epoch, parseId(old.id).epoch, 'a restart starts a new epoch');
+
+    await sub.received(3);
+    assert.deepEqual(sub.got[0], { type: 'message', id: old.id, data: 'from the first server' });
+    assert.equal(sub.got[1].type, 'resync');
+    assert.deepEqual(JSON.parse(sub.got[1].data), { reason: 'epoch', requested: old.id, after: null });
+    assert.deepEqual(sub.got[2], { type: 'message', id: kept.id, data: 'from the second server' });
+    const gets = proxy.requestsOf('GET');
+    assert.equal(headerOf(gets.at(-1), 'Last-Event-ID'), old.id);
+
+    sub.es.close();
+    await second.stop();
+});
