@@ -31,8 +31,7 @@ usage(FILE *out)
             "Every setting can be given in the config file, as REVENPROX_<NAME> in the\n"
             "environment, or as a flag (later wins: defaults < file < environment < flags).\n"
             "Without a config file the embedded defaults apply (listen on 127.0.0.1:8080).\n"
-            "\n"
-            "Settings:\n",
+            "\n",
             VERSION);
     rp_config_help(out);
 }
