@@ -296,8 +296,11 @@ process_input(struct rp_conn *c)
         enum rp_parse_result r =
             rp_http_parser_feed(c->parser, c->in.data + off, c->in.len - off, &used);
         off += used;
-        if (r == RP_PARSE_MORE)
+        if (r == RP_PARSE_MORE) {
+            if (rp_http_parser_take_continue(c->parser))
+                rp_buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
             break;
+        }
         if (r == RP_PARSE_ERROR) {
             struct rp_http_error e = rp_http_parser_error(c->parser);
             c->close_after_write = true;

@@ -89,6 +89,7 @@ struct rp_http_parser {
     bool headers_done; /* later header fields are trailers */
     bool complete;     /* on_message_complete fired: the request is ready */
     bool keep_alive;
+    bool expect_continue; /* the client waits for "100 Continue" before sending its body */
 
     struct rp_http_error err; /* status 0 while no error */
     struct rp_http_request req;
@@ -412,6 +413,19 @@ on_header_value_complete(llhttp_t *llh)
     return 0;
 }
 
+/* True when the request has "Expect: 100-continue" (RFC 9110 10.1.1). */
+static bool
+expects_continue(const struct rp_http_parser *p)
+{
+    for (size_t i = 0; i < p->n_headers; i++) {
+        const struct hdr_span *s = &p->spans[i];
+        if (strcasecmp(p->hdr.data + s->name_off, "expect") == 0 && s->value_len == 12 &&
+            strncasecmp(p->hdr.data + s->value_off, "100-continue", 12) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* True when every Transfer-Encoding header lists only "chunked": we decode no other coding. */
 static bool
 only_chunked_coding(const struct rp_http_parser *p)
@@ -459,7 +473,17 @@ on_headers_complete(llhttp_t *llh)
         return fail(p, 411, "POST and PUT need a Content-Length or a chunked body");
     if (has_length && llh->content_length > p->limits.max_body)
         return fail(p, 413, "body is larger than max_body");
+    if ((chunked || (has_length && llh->content_length > 0)) && expects_continue(p))
+        p->expect_continue = true;
     return 0;
+}
+
+bool
+rp_http_parser_take_continue(struct rp_http_parser *p)
+{
+    bool e = p->expect_continue && !p->complete && p->err.status == 0;
+    p->expect_continue = false;
+    return e;
 }
 
 /* A chunk announcing more than max_body allows is refused before its data arrives. */
@@ -692,6 +716,7 @@ rp_http_parser_reset(struct rp_http_parser *p)
     p->headers_done = false;
     p->complete = false;
     p->keep_alive = false;
+    p->expect_continue = false;
     p->err = (struct rp_http_error){0, NULL};
     memset(&p->req, 0, sizeof(p->req));
 }

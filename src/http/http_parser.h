@@ -84,6 +84,9 @@ const struct rp_http_request *rp_http_parser_request(const struct rp_http_parser
 struct rp_http_error rp_http_parser_error(const struct rp_http_parser *p);
 /* Forgets the current request and makes the parser ready for the next one. */
 void rp_http_parser_reset(struct rp_http_parser *p);
+/* True once per request when its headers asked "Expect: 100-continue" and its body has
+ * not arrived yet: the caller then sends "HTTP/1.1 100 Continue" so the client sends it. */
+bool rp_http_parser_take_continue(struct rp_http_parser *p);
 /* True while part of a request has been received but not all of it. */
 bool rp_http_parser_in_request(const struct rp_http_parser *p);
 

@@ -1,0 +1,303 @@
+// Headless Chromium's native EventSource, in a page served from another loopback origin
+// (http://127.0.0.2:PORT or http://127.0.0.3:PORT) than the server (http://127.0.0.1:PORT):
+// what a web page sees, including CORS and reconnection.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { chromium } from 'playwright-core';
+import {
+    startServer, startProxy, publish, publishJson, waitUntil, headerOf,
+} from './support.mjs';
+
+const TEST_TIMEOUT = 20000;
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+// The page opens `new EventSource(src, {withCredentials})` itself on load and records what
+// it gets in window.received / window.errors / window.opens.
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>revenprox e2e</title></head>
+<body>
+<pre id="log"></pre>
+<script>
+  const params = new URLSearchParams(location.search);
+  window.received = [];
+  window.errors = [];
+  window.opens = 0;
+  const es = new EventSource(params.get('src'), { withCredentials: params.get('cred') === '1' });
+  window.es = es;
+  const record = (e) => {
+    window.received.push({ type: e.type, id: e.lastEventId, data: e.data, origin: e.origin });
+    document.getElementById('log').textContent += e.type + ' ' + e.lastEventId + ' ' + e.data + '\\n';
+  };
+  es.onmessage = record;
+  for (const type of (params.get('types') || '').split(',').filter(Boolean)) {
+    es.addEventListener(type, record);
+  }
+  es.onopen = () => { window.opens++; };
+  es.onerror = () => { window.errors.push(es.readyState); };
+</script>
+</body></html>`;
+
+/** A tiny web server on `host` (a loopback address) serving the page above. */
+async function startPageServer(t, host) {
+    const server = http.createServer((req, res) => {
+        if (req.url === '/' || req.url.startsWith('/?')) {
+            res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+            res.end(PAGE);
+        } else {
+            res.writeHead(404);
+            res.end();
+        }
+    });
+    await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, host, resolve);
+    });
+    const origin = `http://${host}:${server.address().port}`;
+    t.after(() => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(resolve));
+    });
+    return { origin, server };
+}
+
+let browser;
+before(async () => {
+    browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        timeout: 15000,
+    });
+});
+after(async () => {
+    if (browser) await browser.close();
+});
+
+/**
+ * Opens the page of `pageOrigin` in a fresh browser context; the page subscribes to `src`.
+ * Returns helpers to read what the page received.
+ */
+async function openPage(t, pageOrigin, src, { types = [], credentials = true } = {}) {
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    const consoleLines = [];
+    page.on('console', (m) => consoleLines.push(m.text()));
+    const query = new URLSearchParams({ src, types: types.join(','), cred: credentials ? '1' : '0' });
+    await page.goto(`${pageOrigin}/?${query}`, { timeout: 10000 });
+    const state = () => page.evaluate(() => ({
+        received: window.received,
+        errors: window.errors,
+        opens: window.opens,
+        readyState: window.es.readyState,
+    }));
+    return {
+        page,
+        consoleLines,
+        state,
+        received: () => page.evaluate(() => window.received),
+        async waitReceived(n, timeout = 8000) {
+            try {
+                await page.waitForFunction((k) => window.received.length >= k, n, { timeout });
+            } catch (err) {
+                throw new Error(`page expected ${n} events: ${JSON.stringify(await state())}\n` +
+                    `console: ${consoleLines.join('\n')}\n${err.message}`);
+            }
+        },
+        async waitOpen(count = 1, timeout = 8000) {
+            try {
+                await page.waitForFunction((k) => window.opens >= k, count, { timeout });
+            } catch (err) {
+                throw new Error(`page stream did not open: ${JSON.stringify(await state())}\n` +
+                    `console: ${consoleLines.join('\n')}\n${err.message}`);
+            }
+        },
+        close: () => page.evaluate(() => window.es.close()),
+    };
+}
+
+test('a cross-origin page gets events with type, id, multi-line data and intact UTF-8', { timeout: TEST_TIMEOUT }, async (t) => {
+    const site = await startPageServer(t, '127.0.0.2');
+    const server = await startServer(t, ['--cors-origins', site.origin, '--cors-credentials', 'true']);
+    const client = await openPage(t, site.origin, `${server.url}/events/x`, { types: ['update', 'café 🎉'] });
+    await client.waitOpen();
+
+    const expected = [];
+    const add = (type, data, id) => expected.push({ type, id, data, origin: server.url });
+    add('message', 'hello', (await publish(server, 'x', 'hello')).id);
+    add('update', 'line 1\nline 2\nline 3', (await publish(server, 'x', 'line 1\r\nline 2\nline 3', { event: 'update' })).id);
+    add('message', 'héllo 世界 🎉', (await publish(server, 'x', 'héllo 世界 🎉')).id);
+    const batch = await publishJson(server, [
+        { topic: 'x', event: 'café 🎉', data: '日本語\n中文\n한국어' },
+        { topic: 'y', data: 'other topic' },
+        { topic: 'x', data: '👩‍👩‍👧‍👦🇯🇵👍🏽\n' },
+        { topic: 'x', data: '' },
+    ]);
+    add('café 🎉', '日本語\n中文\n한국어', batch.ids[0]);
+    add('message', '👩‍👩‍👧‍👦🇯🇵👍🏽\n', batch.ids[2]);
+    add('message', '', batch.ids[3]);
+    const big = '漢字🎉'.repeat(30000);
+    add('message', big, (await publish(server, 'x', big)).id);
+    add('update', 'the end', (await publishJson(server, { topic: 'x', event: 'update', data: 'the end' })).id);
+
+    await client.waitReceived(expected.length);
+    const got = await client.received();
+    assert.equal(got.length, expected.length, 'no extra events');
+    assert.ok(got[6].data === big, `big UTF-8 event intact (got ${got[6].data.length} chars, want ${big.length})`);
+    got[6].data = expected[6].data = '<big>';
+    assert.deepEqual(got, expected);
+    const st = await client.state();
+    assert.deepEqual(st.errors, [], 'no error events');
+    assert.equal(st.opens, 1);
+
+    // What a person sees: the page rendered the events as text.
+    const text = await client.page.textContent('#log');
+    assert.ok(text.includes('message ' + expected[2].id + ' héllo 世界 🎉'), text.slice(0, 300));
+    assert.ok(text.includes('日本語\n中文\n한국어'));
+
+    await client.close();
+    await server.stop();
+});
+
+test('a multi-topic stream in the browser names the topic in the event type', { timeout: TEST_TIMEOUT }, async (t) => {
+    const site = await startPageServer(t, '127.0.0.2');
+    const server = await startServer(t, ['--cors-origins', site.origin, '--cors-credentials', 'true']);
+    const client = await openPage(t, site.origin, `${server.url}/events?topic=news&topic=sport/%2B`, {
+        types: ['news', 'news:breaking', 'sport', 'sport/football', 'sport/tennis:score', 'weather'],
+    });
+    await client.waitOpen();
+
+    const { ids } = await publishJson(server, [
+        { topic: 'news', data: 'n1' },
+        { topic: 'weather', data: 'sunny' },
+        { topic: 'sport/football', data: 'goal ⚽\nagain' },
+        { topic: 'sport', data: 'parent' },
+        { topic: 'news', event: 'breaking', data: 'flash' },
+        { topic: 'sport/tennis', event: 'score', data: '30-15' },
+    ]);
+    const expected = [
+        { type: 'news', id: ids[0], data: 'n1', origin: server.url },
+        { type: 'sport/football', id: ids[2], data: 'goal ⚽\nagain', origin: server.url },
+        { type: 'news:breaking', id: ids[4], data: 'flash', origin: server.url },
+        { type: 'sport/tennis:score', id: ids[5], data: '30-15', origin: server.url },
+    ];
+    await client.waitReceived(expected.length);
+    const last = await publish(server, 'news', 'n2');
+    expected.push({ type: 'news', id: last.id, data: 'n2', origin: server.url });
+    await client.waitReceived(expected.length);
+    assert.deepEqual(await client.received(), expected);
+
+    await client.close();
+    await server.stop();
+});
+
+test('CORS: an allowed origin reads the stream, another origin gets an error and no events', { timeout: TEST_TIMEOUT }, async (t) => {
+    const allowed = await startPageServer(t, '127.0.0.2');
+    const other = await startPageServer(t, '127.0.0.3');
+    // The allowed origin is second in a comma-separated list.
+    const server = await startServer(t, ['--cors-origins', `http://127.0.0.9:1,${allowed.origin}`,
+        '--cors-credentials', 'true']);
+    const src = `${server.url}/events/cors`;
+    const good = await openPage(t, allowed.origin, src);
+    const bad = await openPage(t, other.origin, src);
+    await good.waitOpen();
+    // The browser refuses the response without a matching Access-Control-Allow-Origin:
+    // the EventSource fails for good (CLOSED, no reconnect).
+    await waitUntil(async () => (await bad.state()).readyState === 2, {
+        timeout: 8000, what: () => 'the not-allowed page did not fail',
+    });
+
+    const ids = [];
+    for (let i = 1; i <= 3; i++) ids.push((await publish(server, 'cors', `secret ${i}`)).id);
+    await good.waitReceived(3);
+    assert.deepEqual((await good.received()).map((e) => [e.id, e.data]),
+        ids.map((id, i) => [id, `secret ${i + 1}`]));
+
+    const badState = await bad.state();
+    assert.deepEqual(badState.received, [], 'the other origin must not read any event');
+    assert.equal(badState.opens, 0, 'the other origin never sees the stream open');
+    assert.ok(badState.errors.length >= 1, 'the other origin gets an error event');
+    assert.equal(badState.errors.at(-1), 2, 'and its EventSource is CLOSED');
+    assert.ok(bad.consoleLines.some((l) => /blocked by CORS policy: No 'Access-Control-Allow-Origin'/.test(l)),
+        `the browser blames CORS: ${bad.consoleLines.join('\n')}`);
+
+    await good.close();
+    await server.stop();
+});
+
+test('CORS credentials: a credentialed EventSource needs --cors-credentials true', { timeout: TEST_TIMEOUT }, async (t) => {
+    const site = await startPageServer(t, '127.0.0.2');
+    // Origin allowed, credentials not allowed.
+    const server = await startServer(t, ['--cors-origins', site.origin]);
+    const src = `${server.url}/events/cred`;
+    const withCred = await openPage(t, site.origin, src, { credentials: true });
+    const plain = await openPage(t, site.origin, src, { credentials: false });
+    await plain.waitOpen();
+    await waitUntil(async () => (await withCred.state()).readyState === 2, {
+        timeout: 8000,
+        what: () => 'a credentialed EventSource opened without Access-Control-Allow-Credentials',
+    });
+
+    const a = await publish(server, 'cred', 'for plain requests');
+    await plain.waitReceived(1);
+    assert.deepEqual((await plain.received()).map((e) => [e.id, e.data]), [[a.id, 'for plain requests']]);
+    const st = await withCred.state();
+    assert.deepEqual(st.received, []);
+    assert.equal(st.opens, 0);
+    assert.ok(withCred.consoleLines.some((l) => /blocked by CORS policy: .*Access-Control-Allow-Credentials/.test(l)),
+        `the browser blames missing credentials support: ${withCred.consoleLines.join('\n')}`);
+
+    await plain.close();
+    await server.stop();
+});
+
+test('after a dropped connection the browser resumes with Last-Event-ID: missed events exactly once', { timeout: TEST_TIMEOUT }, async (t) => {
+    const site = await startPageServer(t, '127.0.0.2');
+    const server = await startServer(t, ['--cors-origins', site.origin, '--cors-credentials', 'true',
+        '--retry', '200ms']);
+    const proxy = await startProxy(t, server);
+    const client = await openPage(t, site.origin, `${proxy.url}/events/live`, { types: ['tick'] });
+    await client.waitOpen();
+
+    const expected = [];
+    const push = (type, id, data) => expected.push({ type, id, data, origin: proxy.url });
+    for (let i = 1; i <= 3; i++) push('message', (await publish(server, 'live', `before ${i}`)).id, `before ${i}`);
+    await client.waitReceived(3);
+    const lastSeen = expected[2].id;
+
+    // Cut the link (the server keeps running); the browser's reconnect is held by the proxy
+    // while the events below are published.
+    proxy.cut();
+    await waitUntil(async () => (await client.state()).errors.length >= 1, {
+        what: () => 'the page saw no error after the cut',
+    });
+    const N = 25;
+    for (let i = 1; i <= N; i++) {
+        if (i % 5 === 0) {
+            push('tick', (await publish(server, 'live', `missed ${i}\n第${i}行`, { event: 'tick' })).id, `missed ${i}\n第${i}行`);
+        } else {
+            const r = await publishJson(server, [{ topic: 'live', data: `missed ${i} 🎉` }, { topic: 'elsewhere', data: '-' }]);
+            push('message', r.ids[0], `missed ${i} 🎉`);
+        }
+    }
+    assert.equal((await client.received()).length, 3, 'nothing arrives while the link is down');
+    proxy.restore();
+
+    await client.waitReceived(3 + N);
+    push('message', (await publish(server, 'live', 'live 1')).id, 'live 1');
+    await client.waitReceived(expected.length);
+
+    assert.deepEqual(await client.received(), expected, 'every missed event exactly once, in order');
+    const st = await client.state();
+    assert.equal(st.opens, 2, 'the page reconnected once');
+    const gets = proxy.requestsOf('GET');
+    assert.equal(gets.length, 2, `two stream requests, got:\n${gets.join('\n\n')}`);
+    assert.equal(headerOf(gets[0], 'Last-Event-ID'), undefined);
+    assert.equal(headerOf(gets[1], 'Last-Event-ID'), lastSeen, 'the reconnect sent the last id seen');
+    assert.equal(headerOf(gets[1], 'Origin'), site.origin);
+
+    await client.close();
+    await server.stop();
+});
