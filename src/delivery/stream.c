@@ -462,6 +462,8 @@ rp_stream_flush(struct rp_stream *s)
         }
         size_t c = left < ctl_len ? left : ctl_len;
         rp_buf_consume(&s->ctl, c);
+        if (s->ctl.len == 0)
+            rp_buf_fini(&s->ctl); /* an idle stream keeps no buffer (it keeps its cap) */
         left -= c;
         uint64_t sent = 0, sent_bytes = 0;
         for (size_t i = 0; i < used; i++) {
