@@ -32,8 +32,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rp_config *cfg = NULL, *again = NULL;
     struct rp_diag diag;
 
-    if (rp_config_load_string((const char *)data, size, "fuzz.conf", NULL, 0, NULL, &cfg,
-                              &diag) != 0) {
+    if (rp_config_load_string((const char *)data, size, "fuzz.conf", NULL, 0, NULL, &cfg, &diag) !=
+        0) {
         /* Every failure must explain itself. */
         if (cfg || diag.msg[0] == '\0')
             abort();

@@ -21,8 +21,8 @@ policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
     (void)name;
     (void)len;
     memset(out, 0, sizeof(*out));
-    out->history = (struct rp_eventlog_limits){.max_count = 4, .max_bytes = 4096,
-                                               .max_age_ms = 60000};
+    out->history =
+        (struct rp_eventlog_limits){.max_count = 4, .max_bytes = 4096, .max_age_ms = 60000};
     out->lag_events = 10;
     out->lag_bytes = 4096;
 }

@@ -106,12 +106,13 @@ handle_events(struct rp_conn *c, const struct rp_http_request *req, const char *
     char key[QUERY_CAP], value[QUERY_CAP];
     size_t pos = 0;
     int r;
-    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value, QUERY_CAP)) ==
-           1) {
+    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value, QUERY_CAP)) == 1) {
         if (strcmp(key, "topic") == 0) {
             if (n == max) {
-                snprintf(msg, sizeof(msg), "a stream may read at most %zu topics and patterns "
-                                           "(max_stream_topics)", max);
+                snprintf(msg, sizeof(msg),
+                         "a stream may read at most %zu topics and patterns "
+                         "(max_stream_topics)",
+                         max);
                 status = 400;
                 goto out;
             }
@@ -122,8 +123,10 @@ handle_events(struct rp_conn *c, const struct rp_http_request *req, const char *
         }
     }
     if (r < 0) {
-        snprintf(msg, sizeof(msg), "the query string is malformed (bad percent-encoding or "
-                                   "a parameter longer than %d bytes)", QUERY_CAP - 1);
+        snprintf(msg, sizeof(msg),
+                 "the query string is malformed (bad percent-encoding or "
+                 "a parameter longer than %d bytes)",
+                 QUERY_CAP - 1);
         status = 400;
         goto out;
     }
@@ -134,8 +137,9 @@ handle_events(struct rp_conn *c, const struct rp_http_request *req, const char *
         have_last_id = true;
     }
     if (n == 0) {
-        snprintf(msg, sizeof(msg), "name at least one topic: /events/{topic} or "
-                                   "/events?topic=a&topic=b");
+        snprintf(msg, sizeof(msg),
+                 "name at least one topic: /events/{topic} or "
+                 "/events?topic=a&topic=b");
         status = 400;
         goto out;
     }
@@ -262,16 +266,17 @@ handle_publish_raw(struct rp_conn *c, const struct rp_http_request *req, const c
     const char *ct = rp_http_request_header(req, "Content-Type");
     if (ct && strncasecmp(ct, "multipart/", 10) == 0) {
         rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
-        rp_conn_error(c, req, 415, "multipart bodies are not supported: send the data as the "
-                                   "raw request body", NULL);
+        rp_conn_error(c, req, 415,
+                      "multipart bodies are not supported: send the data as the "
+                      "raw request body",
+                      NULL);
         return;
     }
     char key[QUERY_CAP], value[QUERY_CAP], event[QUERY_CAP] = "", id[QUERY_CAP] = "";
     bool have_event = false, have_id = false;
     size_t pos = 0;
     int r;
-    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value, QUERY_CAP)) ==
-           1) {
+    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value, QUERY_CAP)) == 1) {
         if (strcmp(key, "event") == 0) {
             copy_str(event, sizeof(event), value);
             have_event = true;
@@ -308,8 +313,9 @@ topic_json(struct rp_buf *b, struct rp_hub *hub, struct rp_topic *t)
     rp_uuid_format(rp_topic_uuid_bytes(t), uuid);
     struct rp_topic_stats st;
     rp_topic_stats(t, &st);
-    rp_buf_printf(b, "{\"name\":\"%.*s\",\"uuid\":\"%s\",\"subscribers\":%lld,\"events\":%llu,"
-                     "\"bytes\":%llu,\"published\":%llu,\"first_id\":",
+    rp_buf_printf(b,
+                  "{\"name\":\"%.*s\",\"uuid\":\"%s\",\"subscribers\":%lld,\"events\":%llu,"
+                  "\"bytes\":%llu,\"published\":%llu,\"first_id\":",
                   (int)len, name, uuid, (long long)rp_topic_subscribers(t),
                   (unsigned long long)st.count, (unsigned long long)st.bytes,
                   (unsigned long long)st.n_appended);
@@ -379,8 +385,10 @@ find_topic(struct rp_conn *c, const struct rp_http_request *req, const char *nam
     }
     struct rp_topic *t = rp_hub_find(rp_conn_server(c)->hub, name, strlen(name));
     if (!t) {
-        snprintf(msg, sizeof(msg), "no topic named \"%.255s\" (nothing was published or "
-                                   "subscribed to it yet)", name);
+        snprintf(msg, sizeof(msg),
+                 "no topic named \"%.255s\" (nothing was published or "
+                 "subscribed to it yet)",
+                 name);
         rp_conn_error(c, req, 404, msg, NULL);
     }
     return t;
@@ -413,8 +421,10 @@ handle_topic_events(struct rp_conn *c, const struct rp_http_request *req, const 
         if (strcmp(key, "after") == 0 && *value) {
             struct rp_event_id id;
             if (rp_event_id_parse(value, strlen(value), &id) != 0) {
-                snprintf(msg, sizeof(msg), "after: \"%.100s\" is not an event id "
-                                           "(<8 hex digits>-<sequence>)", value);
+                snprintf(msg, sizeof(msg),
+                         "after: \"%.100s\" is not an event id "
+                         "(<8 hex digits>-<sequence>)",
+                         value);
                 rp_conn_error(c, req, 400, msg, NULL);
                 return;
             }
@@ -425,8 +435,7 @@ handle_topic_events(struct rp_conn *c, const struct rp_http_request *req, const 
             errno = 0;
             limit = strtol(value, &end, 10);
             if (errno || *end || end == value || limit < 1 || limit > EVENTS_LIMIT_MAX) {
-                snprintf(msg, sizeof(msg), "limit must be a number from 1 to %d",
-                         EVENTS_LIMIT_MAX);
+                snprintf(msg, sizeof(msg), "limit must be a number from 1 to %d", EVENTS_LIMIT_MAX);
                 rp_conn_error(c, req, 400, msg, NULL);
                 return;
             }

@@ -38,7 +38,7 @@ struct rp_conn {
     struct rp_list park_node;
     int64_t park_deadline_ms;
     struct rp_http_parser *parser;
-    struct rp_buf in; /* bytes received and not yet parsed */
+    struct rp_buf in;  /* bytes received and not yet parsed */
     struct rp_buf out; /* response bytes not yet written */
     struct rp_stream *stream;
     int64_t last_active_ms;

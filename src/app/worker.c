@@ -179,8 +179,8 @@ rp_conn_respond(struct rp_conn *c, const struct rp_http_request *req, int status
 }
 
 void
-rp_conn_error(struct rp_conn *c, const struct rp_http_request *req, int status,
-              const char *message, const char *extra_headers)
+rp_conn_error(struct rp_conn *c, const struct rp_http_request *req, int status, const char *message,
+              const char *extra_headers)
 {
     struct rp_buf body;
     rp_buf_init(&body, 4096);
@@ -459,11 +459,10 @@ static int64_t
 sweep_http(struct rp_worker *w, int64_t now)
 {
     const struct rp_config_values *v = &w->srv->cfg->v;
-    int64_t shortest = v->handshake_timeout < v->idle_timeout ? v->handshake_timeout
-                                                              : v->idle_timeout;
+    int64_t shortest =
+        v->handshake_timeout < v->idle_timeout ? v->handshake_timeout : v->idle_timeout;
     struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE(pos, tmp, &w->http)
-    {
+    RP_LIST_FOREACH_SAFE (pos, tmp, &w->http) {
         struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
         int64_t idle = now - c->last_active_ms;
         if (idle < shortest)
@@ -542,8 +541,7 @@ on_stop(struct rp_loop_io *io, uint32_t events)
     int n = snprintf(hint, sizeof(hint), "retry: %lld\n\n", (long long)retry);
     rp_fanout_broadcast(w->fanout, hint, (size_t)n);
     struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE(pos, tmp, &w->http)
-    {
+    RP_LIST_FOREACH_SAFE (pos, tmp, &w->http) {
         struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
         if (!c->parked && !c->out.len && !rp_http_parser_in_request(c->parser) && !c->in.len)
             conn_close(c, "shutting down");
@@ -649,8 +647,7 @@ rp_worker_new(struct rp_server *srv, unsigned id)
     if (fd < 0) {
         char where[80];
         rp_addr_format(&srv->addr, where, sizeof(where));
-        RP_LOG(RP_LOG_ERROR, "listen", "addr=%s msg=\"cannot listen: %s\"", where,
-               strerror(-fd));
+        RP_LOG(RP_LOG_ERROR, "listen", "addr=%s msg=\"cannot listen: %s\"", where, strerror(-fd));
         goto fail;
     }
     w->listener.fd = fd;

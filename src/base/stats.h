@@ -27,7 +27,7 @@
     X(heartbeats_sent, COUNTER, "Heartbeat comments written")                                      \
     X(drops_oldest, COUNTER, "Events skipped for lagging subscribers by slow_policy drop_oldest")  \
     X(drops_newest, COUNTER, "Events skipped for lagging subscribers by slow_policy drop_newest")  \
-    X(drops_expired, COUNTER, "Events a subscriber missed because they left the log first")      \
+    X(drops_expired, COUNTER, "Gaps: times the log evicted events before a subscriber read them")  \
     X(disconnects_slow, COUNTER, "Subscribers closed by slow_policy disconnect")                   \
     X(publish_blocked_total, COUNTER, "Publishes that waited for slow_policy block")               \
     X(publish_block_timeouts, COUNTER, "Publishes refused after block_timeout")                    \

@@ -50,8 +50,8 @@ struct setting {
 
 static const struct setting settings[] = {
 #define RP_SETTING(name, type, def, min, max, choices, scope, reload, help)                        \
-    {#name, KIND_##type, def, (int64_t)(min), (int64_t)(max), choices, SCOPE_##scope, reload,      \
-     help, offsetof(struct rp_config_values, name)},
+    {#name,   KIND_##type,   def,    (int64_t)(min), (int64_t)(max),                               \
+     choices, SCOPE_##scope, reload, help,           offsetof(struct rp_config_values, name)},
 #include "config/settings.def"
 #undef RP_SETTING
 };
@@ -235,8 +235,8 @@ format_allowed(const struct setting *s, char *buf, size_t cap)
         text_set(buf, cap, "a size from %s, in bytes or with suffix k, m, g", range);
         break;
     case KIND_DURATION:
-        text_set(buf, cap,
-                 "a duration from %s, with suffix ms, s, m, h; a bare number is seconds", range);
+        text_set(buf, cap, "a duration from %s, with suffix ms, s, m, h; a bare number is seconds",
+                 range);
         break;
     case KIND_ENUM:
         text_set(buf, cap, "one of %s", range);
@@ -293,8 +293,8 @@ struct unit {
 };
 
 static const struct unit size_units[] = {
-    {"", 1},       {"b", 1},       {"k", KIB},   {"kb", KIB}, {"kib", KIB}, {"m", MIB},
-    {"mb", MIB},   {"mib", MIB},   {"g", GIB},   {"gb", GIB}, {"gib", GIB}, {NULL, 0},
+    {"", 1},     {"b", 1},     {"k", KIB}, {"kb", KIB}, {"kib", KIB}, {"m", MIB},
+    {"mb", MIB}, {"mib", MIB}, {"g", GIB}, {"gb", GIB}, {"gib", GIB}, {NULL, 0},
 };
 
 static const struct unit duration_units[] = {
@@ -470,7 +470,9 @@ parse_value(const struct setting *s, const char *text, union value *out, char *w
     }
     if (err) {
         static const char *const kind_word[] = {
-            [KIND_INT] = "a whole number", [KIND_SIZE] = "a size", [KIND_DURATION] = "a duration",
+            [KIND_INT] = "a whole number",
+            [KIND_SIZE] = "a size",
+            [KIND_DURATION] = "a duration",
         };
         text_set(what, what_cap, "`%.*s` is not %s", shown, text, kind_word[s->kind]);
         return -EINVAL;
@@ -944,8 +946,8 @@ parse_setting_line(struct loader *ld, const char *p, const char *end)
         if (parse_quoted(ld, where, &p, end, &value) != 0)
             return -EINVAL;
         if (!rest_is_empty(p, end)) {
-            diag_set(ld->diag,
-                     "%s: unexpected text after the closing quote (allowed: a # comment)", where);
+            diag_set(ld->diag, "%s: unexpected text after the closing quote (allowed: a # comment)",
+                     where);
             goto out;
         }
     } else {
@@ -1125,8 +1127,8 @@ finish_sections(struct loader *ld)
 }
 
 static int
-load(const char *text, size_t len, const char *name, const char *path, char *const *envp,
-     int argc, char *const *argv, struct rp_config **out, struct rp_diag *diag)
+load(const char *text, size_t len, const char *name, const char *path, char *const *envp, int argc,
+     char *const *argv, struct rp_config **out, struct rp_diag *diag)
 {
     struct loader ld = {.section = -1, .diag = diag, .name = name ? name : "<string>"};
     int err;
@@ -1160,8 +1162,8 @@ fail:
 }
 
 int
-rp_config_load_string(const char *text, size_t len, const char *name, char *const *envp,
-                      int argc, char *const *argv, struct rp_config **out, struct rp_diag *diag)
+rp_config_load_string(const char *text, size_t len, const char *name, char *const *envp, int argc,
+                      char *const *argv, struct rp_config **out, struct rp_diag *diag)
 {
     return load(text ? text : "", text ? len : 0, name, NULL, envp, argc, argv, out, diag);
 }
@@ -1177,8 +1179,10 @@ rp_config_load(const char *path, char *const *envp, int argc, char *const *argv,
     if (path) {
         FILE *f = fopen(path, "rb");
         if (!f) {
-            diag_set(diag, "%s: cannot open the config file: %s (check the path given with "
-                           "--config)", path, strerror(errno));
+            diag_set(diag,
+                     "%s: cannot open the config file: %s (check the path given with "
+                     "--config)",
+                     path, strerror(errno));
             *out = NULL;
             return -EINVAL;
         }
@@ -1326,7 +1330,7 @@ void
 rp_config_help(void *out)
 {
     static const char *const placeholder[] = {
-        [KIND_STRING] = "TEXT", [KIND_INT] = "N",       [KIND_SIZE] = "SIZE",
+        [KIND_STRING] = "TEXT",       [KIND_INT] = "N",       [KIND_SIZE] = "SIZE",
         [KIND_DURATION] = "DURATION", [KIND_BOOL] = "[BOOL]", [KIND_ENUM] = "CHOICE",
         [KIND_LIST] = "LIST",
     };

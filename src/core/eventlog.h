@@ -29,10 +29,10 @@ struct rp_eventlog_entry {
 
 struct rp_eventlog {
     struct rp_eventlog_entry *ring;
-    uint64_t ring_cap;  /* power of two, grows up to max_count */
-    uint64_t head;      /* index of the oldest entry */
+    uint64_t ring_cap; /* power of two, grows up to max_count */
+    uint64_t head;     /* index of the oldest entry */
     uint64_t count;
-    uint64_t bytes;     /* bytes of the entries kept */
+    uint64_t bytes;          /* bytes of the entries kept */
     uint64_t appended_bytes; /* bytes ever appended */
     uint64_t n_appended;     /* events ever appended */
     uint64_t last_seq;       /* sequence of the newest event ever appended; 0 if none */

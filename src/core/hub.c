@@ -285,8 +285,8 @@ rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n
             goto unlock;
         }
         if (atomic_load_explicit(&topics[i]->n_blocking, memory_order_acquire) > 0) {
-            fail(err, 503, i, "a slow subscriber of this topic blocks publishing (slow_policy block)",
-                 NULL);
+            fail(err, 503, i,
+                 "a slow subscriber of this topic blocks publishing (slow_policy block)", NULL);
             rc = -EAGAIN;
             goto unlock;
         }
@@ -471,8 +471,8 @@ static void
 fill_lag(const struct rp_eventlog *log, uint64_t after, uint64_t idx, struct rp_topic_lag *lag)
 {
     lag->events = log->count - idx;
-    uint64_t sent_bytes = idx ? rp_eventlog_at(log, idx - 1)->end_bytes
-                              : log->appended_bytes - log->bytes;
+    uint64_t sent_bytes =
+        idx ? rp_eventlog_at(log, idx - 1)->end_bytes : log->appended_bytes - log->bytes;
     lag->bytes = log->appended_bytes - sent_bytes;
     lag->gap = rp_eventlog_has_gap(log, after);
     lag->first_seq = log->count ? rp_eventlog_at(log, 0)->seq : 0;
@@ -510,8 +510,8 @@ rp_topic_seq_keeping(struct rp_topic *t, uint64_t events, uint64_t bytes)
     for (uint64_t i = log->count; i-- > 0;) {
         const struct rp_eventlog_entry *e = rp_eventlog_at(log, i);
         uint64_t kept_events = log->count - i;
-        uint64_t before = i ? rp_eventlog_at(log, i - 1)->end_bytes
-                            : log->appended_bytes - log->bytes;
+        uint64_t before =
+            i ? rp_eventlog_at(log, i - 1)->end_bytes : log->appended_bytes - log->bytes;
         if (kept_events > events || log->appended_bytes - before > bytes)
             break;
         seq = i ? rp_eventlog_at(log, i - 1)->seq : (e->seq - 1);
@@ -528,8 +528,8 @@ rp_topic_seq_within(struct rp_topic *t, uint64_t after, uint64_t events, uint64_
     uint64_t first = rp_eventlog_find_after(log, after);
     uint64_t seq = after;
     if (first < log->count) {
-        uint64_t base = first ? rp_eventlog_at(log, first - 1)->end_bytes
-                              : log->appended_bytes - log->bytes;
+        uint64_t base =
+            first ? rp_eventlog_at(log, first - 1)->end_bytes : log->appended_bytes - log->bytes;
         /* Binary search for the last index within both budgets. */
         uint64_t lo = first, hi = log->count; /* answer in [lo, hi) */
         while (hi - lo > 1) {

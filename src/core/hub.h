@@ -53,8 +53,8 @@ struct rp_hub_hooks {
 
 struct rp_hub_config {
     uint64_t max_topics;
-    uint64_t max_data;  /* bytes of one event's data */
-    uint32_t epoch;     /* 0 = pick one at random */
+    uint64_t max_data; /* bytes of one event's data */
+    uint32_t epoch;    /* 0 = pick one at random */
 };
 
 /* One event to publish; everything is borrowed for the call. */

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/topic_name.h"
 
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <string.h>
-
-#include <openssl/evp.h>
 
 #include "base/assert.h"
 

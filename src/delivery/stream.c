@@ -19,8 +19,8 @@
 #include "loop/wakeup.h"
 #include "sse/sse_frame.h"
 
-#define READ_BATCH 64      /* frames read from one log per pass */
-#define IOV_BATCH 256      /* iovecs per writev (well under IOV_MAX) */
+#define READ_BATCH 64       /* frames read from one log per pass */
+#define IOV_BATCH 256       /* iovecs per writev (well under IOV_MAX) */
 #define CTL_CAP (64 * 1024) /* control text (head, resync, heartbeats) a stream may queue */
 #define CURSOR_UNSET UINT64_MAX
 
@@ -144,8 +144,7 @@ static struct link *
 stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
 {
     struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
-    {
+    RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
         if (l->lt->topic == t)
             return NULL;
@@ -188,8 +187,7 @@ sync_created(struct rp_fanout *f)
         size_t tlen;
         const char *tname = rp_topic_name(created[i], &tlen);
         struct rp_list *pos, *tmp;
-        RP_LIST_FOREACH_SAFE(pos, tmp, &f->pattern_streams)
-        {
+        RP_LIST_FOREACH_SAFE (pos, tmp, &f->pattern_streams) {
             struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, pattern_node);
             for (size_t k = 0; k < s->n_patterns; k++) {
                 if (rp_pattern_matches(s->patterns[k], strlen(s->patterns[k]), tname, tlen)) {
@@ -310,8 +308,7 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
     *more = false;
 
     struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
-    {
+    RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
         struct rp_topic *t = l->lt->topic;
         if (l->skip_from && l->cursor >= l->skip_from) {
@@ -369,8 +366,7 @@ static void
 maybe_unblock(struct rp_stream *s)
 {
     struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
-    {
+    RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
         if (!l->blocking)
             continue;
@@ -625,8 +621,7 @@ on_wakeup(struct rp_loop_io *io, uint32_t events)
         if (!lt)
             continue; /* its last stream went away after the note was queued */
         struct rp_list *pos, *tmp;
-        RP_LIST_FOREACH_SAFE(pos, tmp, &lt->links)
-        {
+        RP_LIST_FOREACH_SAFE (pos, tmp, &lt->links) {
             struct link *l = RP_CONTAINER_OF(pos, struct link, in_topic);
             struct rp_stream *s = l->stream;
             if (s->closing)
@@ -801,8 +796,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     }
     uint64_t base = from == LIVE ? rp_hub_last_seq(f->hub) : from == RESUME ? resume : 0;
     struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
-    {
+    RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
         if (l->cursor == CURSOR_UNSET)
             l->cursor = base;
@@ -814,8 +808,8 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
                                 reason);
         for (size_t i = 0; !err && i < o->last_event_id_len && i < 128; i++) {
             char c = o->last_event_id[i];
-            err = rp_buf_printf(&s->ctl, c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? "%c"
-                                                                                     : "\\u%04x",
+            err = rp_buf_printf(&s->ctl,
+                                c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? "%c" : "\\u%04x",
                                 (unsigned char)c);
         }
         if (!err && from == LIVE && base) {
@@ -841,8 +835,7 @@ rp_stream_free(struct rp_stream *s)
         return;
     struct rp_fanout *f = s->f;
     struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE(pos, tmp, &s->links)
-    {
+    RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
         if (l->blocking)
             rp_topic_count_blocking(l->lt->topic, -1);

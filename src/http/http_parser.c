@@ -2,10 +2,9 @@
 #include "http/http_parser.h"
 
 #include <errno.h>
+#include <llhttp.h>
 #include <string.h>
 #include <strings.h>
-
-#include <llhttp.h>
 
 #include "base/alloc.h"
 #include "base/assert.h"

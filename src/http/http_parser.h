@@ -53,16 +53,16 @@ struct rp_http_request {
     const char *method_name; /* NUL-terminated */
     const char *target;      /* raw request target, NUL-terminated */
     size_t target_len;
-    const char *path;        /* percent-decoded path without the query, NUL-terminated */
+    const char *path; /* percent-decoded path without the query, NUL-terminated */
     size_t path_len;
-    const char *query;       /* raw query without '?', NUL-terminated ("" when none) */
+    const char *query; /* raw query without '?', NUL-terminated ("" when none) */
     size_t query_len;
     const struct rp_http_header *headers;
     size_t n_headers;
     const char *body; /* decoded (de-chunked) body, NUL-terminated ("" when none) */
     size_t body_len;
     int http_major, http_minor;
-    bool keep_alive;  /* what HTTP/1.x and Connection: say */
+    bool keep_alive; /* what HTTP/1.x and Connection: say */
 };
 
 struct rp_http_parser;

@@ -50,8 +50,7 @@ parse_item(struct rp_publish_batch *b, size_t i, json_t *obj, struct rp_publish_
     struct rp_publish_item *it = &b->items[i];
     const char *key;
     json_t *value;
-    json_object_foreach(obj, key, value)
-    {
+    json_object_foreach (obj, key, value) {
         if (strcmp(key, "topic") && strcmp(key, "data") && strcmp(key, "event") &&
             strcmp(key, "id"))
             return fail(err, 422, "%sunknown field \"%.40s\" (allowed: topic, data, event, id)",
@@ -85,8 +84,8 @@ parse_item(struct rp_publish_batch *b, size_t i, json_t *obj, struct rp_publish_
 }
 
 int
-rp_publish_json_parse(const char *body, size_t len, size_t max_batch,
-                      struct rp_publish_batch *out, struct rp_publish_json_error *err)
+rp_publish_json_parse(const char *body, size_t len, size_t max_batch, struct rp_publish_batch *out,
+                      struct rp_publish_json_error *err)
 {
     memset(out, 0, sizeof(*out));
     json_error_t jerr;

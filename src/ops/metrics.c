@@ -41,29 +41,29 @@ rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metri
     if (json) {
         err = rp_buf_append_str(out, "{");
         for (int i = 0; !err && i < RP_STAT__COUNT; i++)
-            err = rp_buf_printf(out, "\"%s\":%llu,", stat_info[i].name,
-                                (unsigned long long)sum[i]);
+            err = rp_buf_printf(out, "\"%s\":%llu,", stat_info[i].name, (unsigned long long)sum[i]);
         if (!err)
             err = rp_buf_append_str(out, "\"drops\":{");
         for (size_t i = 0; !err && i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++)
             err = rp_buf_printf(out, "%s\"%s\":%llu", i ? "," : "", drop_reasons[i].reason,
                                 (unsigned long long)sum[drop_reasons[i].id]);
         if (!err)
-            err = rp_buf_printf(out,
-                                "},\"topics\":%llu,\"last_seq\":%llu,\"uptime_seconds\":%lld,"
-                                "\"workers\":%u}\n",
-                                (unsigned long long)node->topics,
-                                (unsigned long long)node->last_seq, (long long)node->uptime_s,
-                                node->workers);
+            err =
+                rp_buf_printf(out,
+                              "},\"topics\":%llu,\"last_seq\":%llu,\"uptime_seconds\":%lld,"
+                              "\"workers\":%u}\n",
+                              (unsigned long long)node->topics, (unsigned long long)node->last_seq,
+                              (long long)node->uptime_s, node->workers);
         return err;
     }
     for (int i = 0; !err && i < RP_STAT__COUNT; i++)
         err = prom(out, stat_info[i].name, stat_info[i].kind[0] == 'C' ? "counter" : "gauge",
                    stat_info[i].help, sum[i]);
     if (!err)
-        err = rp_buf_append_str(out, "# HELP revenprox_drops_total Events a subscriber did not get, "
-                                     "by reason (every one announced with event: resync)\n"
-                                     "# TYPE revenprox_drops_total counter\n");
+        err =
+            rp_buf_append_str(out, "# HELP revenprox_drops_total Events a subscriber did not get, "
+                                   "by reason (every one announced with event: resync)\n"
+                                   "# TYPE revenprox_drops_total counter\n");
     for (size_t i = 0; !err && i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++)
         err = rp_buf_printf(out, "revenprox_drops_total{reason=\"%s\"} %llu\n",
                             drop_reasons[i].reason, (unsigned long long)sum[drop_reasons[i].id]);

@@ -55,7 +55,8 @@ rp_frame_encode(const struct rp_frame_spec *spec)
     size_t event_len = spec->event ? spec->event_len : 0;
     size_t pub_id_len = spec->pub_id ? spec->pub_id_len : 0;
     size_t plain_ev = event_len ? LIT_LEN(EVENT_PREFIX) + event_len + 1 : 0;
-    size_t tagged_ev = LIT_LEN(EVENT_PREFIX) + spec->topic_len + 1 + (event_len ? 1 + event_len : 0);
+    size_t tagged_ev =
+        LIT_LEN(EVENT_PREFIX) + spec->topic_len + 1 + (event_len ? 1 + event_len : 0);
     size_t room = LIT_LEN(ID_PREFIX) + RP_FRAME_ID_MAX + 1;
     size_t body = encoded_data_len(spec->data, spec->data_len) + 1;
     size_t total = spec->topic_len + pub_id_len + plain_ev + tagged_ev + room + body;

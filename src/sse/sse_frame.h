@@ -25,11 +25,11 @@ struct rp_frame {
     atomic_uint refs;
     uint32_t plain_ev_off, plain_ev_len;   /* "event: <type>\n", or 0 bytes when untyped */
     uint32_t tagged_ev_off, tagged_ev_len; /* "event: <topic>[:<type>]\n" */
-    uint32_t id_off;   /* start of "id: ...\n", set by rp_frame_set_id */
-    uint32_t body_off; /* start of the data lines */
-    uint32_t end;      /* one past the blank line that ends the frame */
-    uint32_t event_off, event_len;   /* the event type as given (in the buffer), or 0,0 */
-    uint32_t pub_id_off, pub_id_len; /* the publisher's idempotency key, or 0,0 */
+    uint32_t id_off;                       /* start of "id: ...\n", set by rp_frame_set_id */
+    uint32_t body_off;                     /* start of the data lines */
+    uint32_t end;                          /* one past the blank line that ends the frame */
+    uint32_t event_off, event_len;         /* the event type as given (in the buffer), or 0,0 */
+    uint32_t pub_id_off, pub_id_len;       /* the publisher's idempotency key, or 0,0 */
     uint32_t topic_len;
     uint32_t data_len; /* length of the data as published */
     char buf[];
@@ -48,8 +48,9 @@ struct rp_frame_spec {
 
 /*
  * Encodes <spec>: the `event:` lines, then one `data:` line per line of data (CR, LF and
- * CRLF all end a line; empty data is one empty `data:` line), then the blank line. The type must not contain CR or LF (rp_frame_check_event). Returns a frame with
- * one reference, to be completed by rp_frame_set_id before anyone reads it.
+ * CRLF all end a line; empty data is one empty `data:` line), then the blank line. The type must
+ * not contain CR or LF (rp_frame_check_event). Returns a frame with one reference, to be completed
+ * by rp_frame_set_id before anyone reads it.
  */
 struct rp_frame *rp_frame_encode(const struct rp_frame_spec *spec);
 /* Writes the `id:` line; <id_len> is at most RP_FRAME_ID_MAX. */

@@ -189,10 +189,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_boundaries),
-        cmocka_unit_test(test_invalid),
-        cmocka_unit_test(test_only_len_bytes_are_read),
-        cmocka_unit_test(test_exhaustive_short),
+        cmocka_unit_test(test_valid_boundaries),        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_only_len_bytes_are_read), cmocka_unit_test(test_exhaustive_short),
         cmocka_unit_test(test_four_byte_space),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

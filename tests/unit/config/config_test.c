@@ -325,9 +325,8 @@ test_sections_see_final_globals(void **state)
     char *argv[] = {"--cors-origins", "x, y", "--lag-events=9"};
     struct rp_config *cfg = NULL;
     struct rp_diag diag;
-    assert_int_equal(rp_config_load_string(text, strlen(text), "t.conf", envp, 3, argv, &cfg,
-                                           &diag),
-                     0);
+    assert_int_equal(
+        rp_config_load_string(text, strlen(text), "t.conf", envp, 3, argv, &cfg, &diag), 0);
     const struct rp_config_values *v = rp_config_for_topic(cfg, "t/1", 3);
     assert_int_equal(v->history_count, 70);
     assert_int_equal(v->lag_events, 3);
@@ -349,20 +348,18 @@ test_precedence(void **state)
     struct rp_config *cfg = NULL;
     struct rp_diag diag;
 
-    assert_int_equal(rp_config_load_string(text, strlen(text), "t.conf", envp, 0, NULL, &cfg,
-                                           &diag),
-                     0);
+    assert_int_equal(
+        rp_config_load_string(text, strlen(text), "t.conf", envp, 0, NULL, &cfg, &diag), 0);
     assert_int_equal(cfg->v.workers, 3);
     assert_int_equal(cfg->v.heartbeat, 30000);
     assert_int_equal(cfg->v.retry, 1000);
     assert_string_equal(cfg->v.listen, "file:1");
     rp_config_free(cfg);
 
-    char *argv[] = {"--config",           "/etc/x.conf", "--workers", "4",
+    char *argv[] = {"--config",           "/etc/x.conf",     "--workers",  "4",
                     "--cors-credentials", "--listen=[::]:1", "--config=/y"};
-    assert_int_equal(rp_config_load_string(text, strlen(text), "t.conf", envp, 7, argv, &cfg,
-                                           &diag),
-                     0);
+    assert_int_equal(
+        rp_config_load_string(text, strlen(text), "t.conf", envp, 7, argv, &cfg, &diag), 0);
     assert_int_equal(cfg->v.workers, 4);
     assert_int_equal(cfg->v.heartbeat, 30000);
     assert_true(cfg->v.cors_credentials);
@@ -422,8 +419,8 @@ test_value_errors(void **state)
     expect_file_error("\nworkers = abc\n", "t.conf:2: workers: `abc` is not a whole number",
                       "allowed: a whole number from 0 to 64", NULL);
     expect_file_error("workers = 4x\n", "t.conf:1: workers:", "not a whole number", NULL);
-    expect_file_error("max_body = 8q\n", "t.conf:1: max_body: `8q` is not a size",
-                      "suffix k, m, g", NULL);
+    expect_file_error("max_body = 8q\n", "t.conf:1: max_body: `8q` is not a size", "suffix k, m, g",
+                      NULL);
     expect_file_error("max_body = k\n", "t.conf:1: max_body:", "not a size", NULL);
     expect_file_error("max_body = -5\n", "t.conf:1: max_body:", "not a size", NULL);
     expect_file_error("heartbeat = 5x\n", "t.conf:1: heartbeat: `5x` is not a duration",
@@ -436,16 +433,16 @@ test_value_errors(void **state)
     expect_file_error("cors_origins = a,,b\n", "t.conf:1: cors_origins:", "empty item", NULL);
     expect_file_error("cors_origins = a,\n", "t.conf:1: cors_origins:", "empty item", NULL);
     expect_file_error("listen = \"a\tb\x01\"\n", "t.conf:1: listen:", "control character", NULL);
-    expect_file_error("max_topics = 99999999999999999999\n", "t.conf:1: max_topics:",
-                      "too large", NULL);
+    expect_file_error("max_topics = 99999999999999999999\n", "t.conf:1: max_topics:", "too large",
+                      NULL);
     expect_file_error("max_body = 99999999999g\n", "t.conf:1: max_body:", "too large", NULL);
 }
 
 static void
 test_range_errors(void **state)
 {
-    expect_file_error("workers = 65\n", "t.conf:1: workers: `65` is out of range",
-                      "from 0 to 64", NULL);
+    expect_file_error("workers = 65\n", "t.conf:1: workers: `65` is out of range", "from 0 to 64",
+                      NULL);
     expect_file_error("workers = -1\n", "t.conf:1: workers:", "out of range", NULL);
     expect_file_error("heartbeat = 50ms\n", "t.conf:1: heartbeat: `50ms` is out of range",
                       "from 100ms to 1h", NULL);
@@ -481,9 +478,8 @@ test_syntax_errors(void **state)
     static const char nul[] = "workers = 1\nlisten = a\0b\n";
     struct rp_config *cfg = NULL;
     struct rp_diag diag;
-    assert_int_equal(rp_config_load_string(nul, sizeof(nul) - 1, "n.conf", NULL, 0, NULL, &cfg,
-                                           &diag),
-                     -EINVAL);
+    assert_int_equal(
+        rp_config_load_string(nul, sizeof(nul) - 1, "n.conf", NULL, 0, NULL, &cfg, &diag), -EINVAL);
     assert_non_null(strstr(diag.msg, "n.conf:2: the line contains a NUL byte"));
 }
 
@@ -518,8 +514,7 @@ test_env_errors(void **state)
     expect_error("", bad, 0, NULL, "environment REVENPROX_WORKERS: `lots` is not a whole number",
                  "allowed: a whole number from 0 to 64", NULL);
     char *range[] = {"REVENPROX_HEARTBEAT=2h", NULL};
-    expect_error("", range, 0, NULL, "environment REVENPROX_HEARTBEAT: `2h` is out of range",
-                 NULL);
+    expect_error("", range, 0, NULL, "environment REVENPROX_HEARTBEAT: `2h` is out of range", NULL);
     char *unknown[] = {"REVENPROX_WORKER=2", NULL};
     expect_error("", unknown, 0, NULL, "environment REVENPROX_WORKER: unknown setting",
                  "did you mean REVENPROX_WORKERS?", NULL);

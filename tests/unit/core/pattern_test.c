@@ -319,12 +319,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_match_cases),
-        cmocka_unit_test(test_only_len_bytes_are_read),
-        cmocka_unit_test(test_check_valid),
-        cmocka_unit_test(test_check_invalid),
-        cmocka_unit_test(test_has_wildcard),
-        cmocka_unit_test(test_exhaustive_small),
+        cmocka_unit_test(test_match_cases),         cmocka_unit_test(test_only_len_bytes_are_read),
+        cmocka_unit_test(test_check_valid),         cmocka_unit_test(test_check_invalid),
+        cmocka_unit_test(test_has_wildcard),        cmocka_unit_test(test_exhaustive_small),
         cmocka_unit_test(test_differential_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
