@@ -565,6 +565,22 @@ preflight(struct rp_conn *c, const struct rp_http_request *req)
     rp_buf_fini(&h);
 }
 
+/*
+ * A browser sends Origin with every cross-site POST and sends simple ones (text/plain)
+ * without a preflight, so CORS alone would let any page publish. A POST carrying an
+ * Origin must come from an allowed origin or from this server's own (Host) origin.
+ */
+static bool
+origin_may_post(struct rp_conn *c, const struct rp_http_request *req)
+{
+    const char *origin = rp_http_request_header(req, "Origin");
+    if (!origin || rp_cors_allowed(&rp_conn_server(c)->cors, origin))
+        return true;
+    const char *host = rp_http_request_header(req, "Host");
+    const char *sep = strstr(origin, "://");
+    return host && sep && strcmp(sep + 3, host) == 0;
+}
+
 void
 rp_api_handle(struct rp_conn *c, const struct rp_http_request *req, bool retry)
 {
@@ -574,6 +590,9 @@ rp_api_handle(struct rp_conn *c, const struct rp_http_request *req, bool retry)
     bool get = m == RP_HTTP_METHOD_GET, post = m == RP_HTTP_METHOD_POST;
     if (m == RP_HTTP_METHOD_OPTIONS) {
         preflight(c, req);
+    } else if (post && !origin_may_post(c, req)) {
+        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+        rp_conn_error(c, req, 403, "this Origin is not in cors_origins and may not publish", NULL);
     } else if (strcmp(path, "/events") == 0 || starts_with(path, "/events/")) {
         if (!get)
             method_not_allowed(c, req, "GET");

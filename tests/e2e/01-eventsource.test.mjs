@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventSource } from 'eventsource';
 import {
-    startServer, startProxy, publish, publishJson, waitUntil, headerOf,
+    startServer, startProxy, publish, publishJson, waitUntil, headerOf, sleep,
 } from './support.mjs';
 
 const TEST_TIMEOUT = 20000;
@@ -349,4 +349,157 @@ test('after a server restart the client is told to resync and gets the new log',
 
     sub.es.close();
     await second.stop();
+});
+
+test('repeated drops while two publishers keep publishing: every event exactly once, in order', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startServer(t, ['--retry', '30ms']);
+    const proxy = await startProxy(t, server);
+    const single = subscribe(t, `${proxy.url}/events/storm/a`);
+    const pattern = subscribe(t, `${proxy.url}/events?topic=storm/%2B`, ['storm/a', 'storm/b', 'storm/b:odd']);
+    await single.opened();
+    await pattern.opened();
+
+    const PER_PUBLISHER = 150;
+    const published = { a: [], b: [] };
+    let publishing = true;
+    const publisher = async (name) => {
+        for (let i = 0; i < PER_PUBLISHER; i++) {
+            const event = name === 'b' && i % 2 ? 'odd' : undefined;
+            const data = `${name}${i} ${'é🎉'.repeat(i % 7)}\nline2 of ${name}${i}`;
+            const r = await publish(server, `storm/${name}`, data, { event });
+            published[name].push({ id: r.id, data, type: event ? `storm/${name}:${event}` : `storm/${name}` });
+        }
+    };
+    const cutter = async () => {
+        let cuts = 0;
+        while (publishing || cuts < 4) { // at least 4 drops, even if publishing was quick
+            await sleep(40);
+            proxy.cut();
+            await sleep(cuts % 2 ? 5 : 60); // some reconnects land while the link is still down
+            proxy.restore();
+            cuts++;
+        }
+        return cuts;
+    };
+    const cutting = cutter();
+    await Promise.all([publisher('a'), publisher('b')]);
+    publishing = false;
+    const cuts = await cutting;
+
+    const seq = (id) => Number(id.split('-')[1]);
+    const all = [...published.a, ...published.b].sort((x, y) => seq(x.id) - seq(y.id));
+    await single.received(PER_PUBLISHER, 10000);
+    await pattern.received(2 * PER_PUBLISHER, 10000);
+    const end = await publish(server, 'storm/a', 'end');
+    await single.received(PER_PUBLISHER + 1);
+    await pattern.received(2 * PER_PUBLISHER + 1);
+
+    const describe = (got, want) => {
+        const gotIds = got.map((e) => e.id);
+        const wantIds = want.map((e) => e.id);
+        const missing = wantIds.filter((id) => !gotIds.includes(id));
+        const dups = gotIds.filter((id, i) => gotIds.indexOf(id) !== i);
+        return `missing ${JSON.stringify(missing)}, duplicated ${JSON.stringify(dups)}`;
+    };
+    const wantSingle = [...published.a.map((e) => ({ type: 'message', id: e.id, data: e.data })),
+        { type: 'message', id: end.id, data: 'end' }];
+    assert.deepEqual(single.got.map((e) => e.id), wantSingle.map((e) => e.id), describe(single.got, wantSingle));
+    assert.deepEqual(single.got, wantSingle);
+
+    const wantPattern = [...all.map((e) => ({ type: e.type, id: e.id, data: e.data })),
+        { type: 'storm/a', id: end.id, data: 'end' }];
+    assert.deepEqual(pattern.got.map((e) => e.id), wantPattern.map((e) => e.id), describe(pattern.got, wantPattern));
+    assert.deepEqual(pattern.got, wantPattern);
+    assert.ok(single.opens >= 3 && pattern.opens >= 3,
+        `clients reconnected (${single.opens}, ${pattern.opens} opens for ${cuts} cuts)`);
+
+    single.es.close();
+    pattern.es.close();
+    await server.stop();
+});
+
+test('a pattern stream resumes with events of topics created while it was disconnected', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startServer(t, ['--retry', '100ms']);
+    const proxy = await startProxy(t, server);
+    const types = ['sport/football', 'sport/tennis', 'sport/cricket', 'sport/cricket:wicket', 'sport/golf', 'sport/golf/eu'];
+    const sub = subscribe(t, `${proxy.url}/events/sport/%2B`, types);
+    await sub.opened();
+
+    const expected = [];
+    const pub = async (topic, data, event) => {
+        const r = await publish(server, topic, data, { event });
+        if (!topic.startsWith('sport/golf/')) expected.push({ type: event ? `${topic}:${event}` : topic, id: r.id, data });
+    };
+    await pub('sport/football', 'kick-off');
+    await sub.received(1);
+
+    proxy.cut();
+    await pub('sport/tennis', 'new topic during the outage');
+    await pub('sport/cricket', 'another new one', 'wicket');
+    await pub('sport/golf/eu', 'too deep');
+    await pub('sport/football', 'goal');
+    await pub('sport/cricket', 'six');
+    proxy.restore();
+
+    await sub.received(expected.length);
+    await pub('sport/golf', 'created after the reconnect');
+    await sub.received(expected.length);
+    assert.deepEqual(sub.got, expected);
+    assertIncreasingIds(sub.got);
+
+    sub.es.close();
+    await server.stop();
+});
+
+test('a long outage: a big backlog is replayed whole; past the history the client is told to resync', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startServer(t, ['--retry', '100ms', '--history-count', '900']);
+    const proxy = await startProxy(t, server);
+    const big = subscribe(t, `${proxy.url}/events/backlog`);
+    const small = subscribe(t, `${proxy.url}/events/overflow`, ['resync']);
+    await big.opened();
+    await small.opened();
+    const first = await publishJson(server, [{ topic: 'backlog', data: 'b0' }, { topic: 'overflow', data: 'o0' }]);
+    await big.received(1);
+    await small.received(1);
+
+    proxy.cut();
+    // 800 missed events of ~2 kB (within the 900 kept) on one topic; 1000 on the other.
+    const payload = (i) => `#${i} ${'0123456789abcdef'.repeat(128)}\n${'世'.repeat(i % 50)}`;
+    const bigWant = [{ type: 'message', id: first.ids[0], data: 'b0' }];
+    const smallIds = [];
+    for (let start = 0; start < 1000; start += 100) {
+        const items = [];
+        for (let i = start; i < start + 100; i++) {
+            if (i < 800) items.push({ topic: 'backlog', data: payload(i) });
+            items.push({ topic: 'overflow', data: `o${i + 1}` });
+        }
+        const { ids } = await publishJson(server, items);
+        let k = 0;
+        for (let i = start; i < start + 100; i++) {
+            if (i < 800) bigWant.push({ type: 'message', id: ids[k++], data: payload(i) });
+            smallIds.push(ids[k++]);
+        }
+    }
+    proxy.restore();
+
+    await big.received(bigWant.length, 10000);
+    assert.equal(big.got.length, bigWant.length);
+    for (let i = 0; i < bigWant.length; i++) {
+        assert.ok(big.got[i].id === bigWant[i].id && big.got[i].data === bigWant[i].data,
+            `backlog event ${i}: got id ${big.got[i].id}, want ${bigWant[i].id}`);
+    }
+
+    // 1000 missed, 900 kept: first a resync saying where the kept log starts, then those 900.
+    await small.received(1 + 1 + 900, 10000);
+    assert.equal(small.got[1].type, 'resync');
+    assert.deepEqual(JSON.parse(small.got[1].data),
+        { reason: 'expired', topic: 'overflow', from: smallIds[100] });
+    const replayed = small.got.slice(2);
+    assert.deepEqual(replayed.map((e) => e.id), smallIds.slice(100));
+    assert.deepEqual(replayed.map((e) => e.data), smallIds.slice(100).map((_, i) => `o${i + 101}`));
+    assert.ok(replayed.every((e) => e.type === 'message'));
+
+    big.es.close();
+    small.es.close();
+    await server.stop();
 });

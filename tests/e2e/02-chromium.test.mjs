@@ -301,3 +301,55 @@ test('after a dropped connection the browser resumes with Last-Event-ID: missed 
     await client.close();
     await server.stop();
 });
+
+test('CORS: a page of an allowed origin publishes with fetch, another origin is refused', { timeout: TEST_TIMEOUT }, async (t) => {
+    const allowed = await startPageServer(t, '127.0.0.2');
+    const other = await startPageServer(t, '127.0.0.3');
+    const server = await startServer(t, ['--cors-origins', allowed.origin, '--cors-credentials', 'true']);
+    const src = `${server.url}/events/chat`;
+    const good = await openPage(t, allowed.origin, src, { types: ['msg'] });
+    const bad = await openPage(t, other.origin, src, { types: ['msg'] });
+    await good.waitOpen();
+
+    const pagePublish = (client, path, init) => client.page.evaluate(async ({ url, init: i }) => {
+        try {
+            const res = await fetch(url, { ...i, credentials: 'include' });
+            return { status: res.status, body: await res.text() };
+        } catch (err) {
+            return { error: String(err) };
+        }
+    }, { url: `${server.url}${path}`, init });
+
+    // JSON with Content-Type: application/json needs a preflight, which the allowed origin passes.
+    const r1 = await pagePublish(good, '/publish', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ topic: 'chat', event: 'msg', data: 'hi from the page 👋\nsecond line' }),
+    });
+    assert.equal(r1.status, 200, JSON.stringify(r1));
+    const a1 = JSON.parse(r1.body);
+    assert.equal(a1.topic, 'chat');
+    const r2 = await pagePublish(good, '/publish/chat', { method: 'POST', body: '生のデータ' });
+    assert.equal(r2.status, 200, JSON.stringify(r2));
+    const a2 = JSON.parse(r2.body);
+
+    // The other origin's preflight gets 403: the browser never sends the POST.
+    const r3 = await pagePublish(bad, '/publish', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ topic: 'chat', data: 'forged' }),
+    });
+    assert.ok(r3.error && /Failed to fetch/.test(r3.error), `the other origin's publish must fail: ${JSON.stringify(r3)}`);
+
+    const last = await publish(server, 'chat', 'from the server side');
+    await good.waitReceived(3);
+    assert.deepEqual((await good.received()).map((e) => [e.type, e.id, e.data]), [
+        ['msg', a1.id, 'hi from the page 👋\nsecond line'],
+        ['message', a2.id, '生のデータ'],
+        ['message', last.id, 'from the server side'],
+    ], 'the refused publish never reached subscribers');
+    assert.deepEqual((await bad.state()).received, []);
+
+    await good.close();
+    await server.stop();
+});
