@@ -237,23 +237,29 @@ publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_pu
     free(res);
 }
 
+/* Refuses a publish request: counted, and answered with <status> and <message>. */
+static void
+reject_publish(struct rp_conn *c, const struct rp_http_request *req, int status,
+               const char *message)
+{
+    rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+    rp_conn_error(c, req, status, message, NULL);
+}
+
 static void
 handle_publish_json(struct rp_conn *c, const struct rp_http_request *req)
 {
     if (!json_content_type(rp_http_request_header(req, "Content-Type"))) {
-        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
-        rp_conn_error(c, req, 415,
-                      "POST /publish takes a JSON body (Content-Type: application/json); "
-                      "for raw data use POST /publish/{topic}",
-                      NULL);
+        reject_publish(c, req, 415,
+                       "POST /publish takes a JSON body (Content-Type: application/json); "
+                       "for raw data use POST /publish/{topic}");
         return;
     }
     struct rp_publish_batch batch;
     struct rp_publish_json_error err;
     const struct rp_config_values *v = &rp_conn_server(c)->cfg->v;
     if (rp_publish_json_parse(req->body, req->body_len, (size_t)v->max_batch, &batch, &err)) {
-        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
-        rp_conn_error(c, req, err.status, err.message, NULL);
+        reject_publish(c, req, err.status, err.message);
         return;
     }
     publish(c, req, batch.items, batch.n, batch.is_array);
@@ -265,11 +271,9 @@ handle_publish_raw(struct rp_conn *c, const struct rp_http_request *req, const c
 {
     const char *ct = rp_http_request_header(req, "Content-Type");
     if (ct && strncasecmp(ct, "multipart/", 10) == 0) {
-        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
-        rp_conn_error(c, req, 415,
-                      "multipart bodies are not supported: send the data as the "
-                      "raw request body",
-                      NULL);
+        reject_publish(c, req, 415,
+                       "multipart bodies are not supported: send the data as the raw "
+                       "request body");
         return;
     }
     char key[QUERY_CAP], value[QUERY_CAP], event[QUERY_CAP] = "", id[QUERY_CAP] = "";
@@ -591,8 +595,7 @@ rp_api_handle(struct rp_conn *c, const struct rp_http_request *req, bool retry)
     if (m == RP_HTTP_METHOD_OPTIONS) {
         preflight(c, req);
     } else if (post && !origin_may_post(c, req)) {
-        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
-        rp_conn_error(c, req, 403, "this Origin is not in cors_origins and may not publish", NULL);
+        reject_publish(c, req, 403, "this Origin is not in cors_origins and may not publish");
     } else if (strcmp(path, "/events") == 0 || starts_with(path, "/events/")) {
         if (!get)
             method_not_allowed(c, req, "GET");
