@@ -21,7 +21,7 @@
 #define ACCEPT_BATCH 64
 #define READ_CHUNK 16384
 #define OUT_PAUSE_READ (1024 * 1024) /* stop reading pipelined requests past this backlog */
-#define PARK_RETRY_MS 5
+#define PARK_RETRY_MS 1
 #define TICK_MS 1000
 
 struct rp_worker {
@@ -243,6 +243,10 @@ rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
         .head = head.data,
         .head_len = head.len,
     };
+    if (v->stream_sndbuf > 0) {
+        int sndbuf = (int)v->stream_sndbuf;
+        setsockopt(c->io.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    }
     /* From here the connection is a stream: the stream writes to the socket itself. */
     c->kind = RP_CONN_STREAM;
     rp_list_remove(&c->node);

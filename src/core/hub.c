@@ -24,6 +24,10 @@
  * topics). topic->lock guards one log; it is taken inside hub->lock by writers and alone
  * by readers, so a reader never waits on a whole batch, only on one append.
  */
+struct worker_cursors {
+    _Atomic uint64_t c[RP_HUB_MAX_WORKERS];
+};
+
 struct rp_topic {
     char *name;
     size_t name_len;
@@ -35,7 +39,9 @@ struct rp_topic {
     _Atomic uint64_t pending; /* bit w: worker w has this topic in its mailbox */
     _Atomic uint64_t last_seq;
     _Atomic int64_t n_subscribers;
-    _Atomic int64_t n_blocking;
+    /* slow_policy block only: per worker, the lowest cursor of its live subscribers
+     * (UINT64_MAX: none); publishing waits rather than evict or outrun past the slowest. */
+    struct worker_cursors *worker_cursor;
 };
 
 struct pattern_reg {
@@ -80,6 +86,7 @@ static void
 topic_free(struct rp_topic *t)
 {
     rp_eventlog_fini(&t->log);
+    free(t->worker_cursor);
     pthread_mutex_destroy(&t->lock);
     free(t->name);
     free(t);
@@ -134,6 +141,11 @@ topic_create(struct rp_hub *hub, const char *name, size_t len)
     pthread_mutex_init(&t->lock, NULL);
     hub->hooks.policy_for(hub->hooks.ctx, name, len, &t->policy);
     rp_eventlog_init(&t->log, &t->policy.history);
+    if (t->policy.slow == RP_SLOW_POLICY_BLOCK) {
+        t->worker_cursor = rp_xcalloc(1, sizeof(*t->worker_cursor));
+        for (unsigned w = 0; w < RP_HUB_MAX_WORKERS; w++)
+            atomic_init(&t->worker_cursor->c[w], UINT64_MAX);
+    }
     rp_hashmap_put(&hub->topics, t->name, t->name_len, t);
     for (size_t i = 0; i < hub->n_patterns; i++) {
         struct pattern_reg *r = &hub->patterns[i];
@@ -248,6 +260,52 @@ find_pub_id(const struct rp_topic *t, const char *id, size_t len)
     return 0;
 }
 
+/*
+ * slow_policy block: true when appending the batch's events for topics[i] (items i.. with
+ * that topic, consecutive or not) would put the slowest live subscriber over its lag
+ * limit or evict an event it has not read. Takes the topic's lock.
+ */
+static bool
+publish_would_block(struct rp_topic **topics, struct rp_frame **frames, size_t i, size_t n)
+{
+    struct rp_topic *t = topics[i];
+    uint64_t k = 0, add_bytes = 0;
+    for (size_t j = i; j < n; j++) {
+        if (topics[j] == t) {
+            k++;
+            add_bytes += rp_frame_size(frames[j]);
+        }
+    }
+    uint64_t min = UINT64_MAX;
+    uint64_t mask = atomic_load(&t->workers);
+    for (unsigned w = 0; mask; w++, mask >>= 1) {
+        uint64_t c = (mask & 1) ? atomic_load(&t->worker_cursor->c[w]) : UINT64_MAX;
+        if (c < min)
+            min = c;
+    }
+    if (min == UINT64_MAX)
+        return false;
+    bool block = false;
+    pthread_mutex_lock(&t->lock);
+    const struct rp_eventlog *log = &t->log;
+    uint64_t idx = rp_eventlog_find_after(log, min);
+    uint64_t unread = log->count - idx;
+    uint64_t unread_bytes = log->appended_bytes - (idx ? rp_eventlog_at(log, idx - 1)->end_bytes
+                                                       : log->appended_bytes - log->bytes);
+    if (unread &&
+        (unread + k > t->policy.lag_events || unread_bytes + add_bytes > t->policy.lag_bytes))
+        block = true;
+    /* Would the append evict an unread event (by count or by bytes)? */
+    uint64_t over =
+        log->count + k > log->limits.max_count ? log->count + k - log->limits.max_count : 0;
+    if (over && over > idx)
+        block = true;
+    if (log->bytes + add_bytes > log->limits.max_bytes && unread && idx == 0)
+        block = true;
+    pthread_mutex_unlock(&t->lock);
+    return block;
+}
+
 int
 rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                struct rp_publish_result *out, struct rp_hub_error *err)
@@ -275,6 +333,7 @@ rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n
     }
 
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
+    struct rp_topic *blocked = NULL;
     pthread_mutex_lock(&hub->lock);
     for (size_t i = 0; i < n; i++) {
         const char *why = NULL;
@@ -284,10 +343,14 @@ rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n
             rc = -ENOSPC;
             goto unlock;
         }
-        if (atomic_load_explicit(&topics[i]->n_blocking, memory_order_acquire) > 0) {
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (topics[i]->worker_cursor && (i == 0 || topics[i] != topics[i - 1]) &&
+            publish_would_block(topics, frames, i, n)) {
             fail(err, 503, i,
                  "a slow subscriber of this topic blocks publishing (slow_policy block)", NULL);
             rc = -EAGAIN;
+            blocked = topics[i];
             goto unlock;
         }
     }
@@ -328,6 +391,14 @@ unlock:
                 if (mask & 1)
                     hub->hooks.topic_advanced(hub->hooks.ctx, w, topics[i]);
         }
+    }
+    /* A refused publish asks the workers to report their cursors again: one that caught
+     * up since its last report lets the retry through. */
+    if (blocked && hub->hooks.topic_advanced) {
+        uint64_t mask = atomic_load(&blocked->workers);
+        for (unsigned w = 0; mask; w++, mask >>= 1)
+            if (mask & 1)
+                hub->hooks.topic_advanced(hub->hooks.ctx, w, blocked);
     }
     for (size_t i = 0; i < n; i++)
         rp_frame_unref(frames[i]);
@@ -429,9 +500,10 @@ rp_topic_count_subscribers(struct rp_topic *t, int64_t delta)
 }
 
 void
-rp_topic_count_blocking(struct rp_topic *t, int64_t delta)
+rp_topic_report_cursor(struct rp_topic *t, unsigned worker, uint64_t cursor)
 {
-    atomic_fetch_add_explicit(&t->n_blocking, delta, memory_order_acq_rel);
+    if (t->worker_cursor)
+        atomic_store(&t->worker_cursor->c[worker], cursor);
 }
 
 const char *

@@ -92,7 +92,8 @@ size_t rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out);
 /*
  * Publishes <n> events all or nothing. 0 and <out>[i] filled; or -EINVAL (400/413/422:
  * bad topic, event type, data), -EAGAIN (a topic's slow subscribers block publishers;
- * nothing was appended: retry later), -ENOSPC (503: too many topics), with <err> filled.
+ * nothing was appended: retry later; the workers of the blocking topic are asked to report
+ * their cursors again), -ENOSPC (503: too many topics), with <err> filled.
  */
 int rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                    struct rp_publish_result *out, struct rp_hub_error *err);
@@ -128,8 +129,10 @@ void rp_topic_count_subscribers(struct rp_topic *t, int64_t delta);
  * queues it); the worker clears the mark before it reads the topic. */
 bool rp_topic_mark_pending(struct rp_topic *t, unsigned worker);
 void rp_topic_clear_pending(struct rp_topic *t, unsigned worker);
-/* A subscriber of a block-policy topic went over (+1) or back under (-1) its lag limit. */
-void rp_topic_count_blocking(struct rp_topic *t, int64_t delta);
+/* slow_policy block: <worker> reports the lowest cursor of its live subscribers of <t>
+ * (UINT64_MAX for none). Publishing to <t> waits (-EAGAIN) while appending would put that
+ * cursor over the lag limit or evict an event after it. A no-op for other policies. */
+void rp_topic_report_cursor(struct rp_topic *t, unsigned worker, uint64_t cursor);
 
 const char *rp_topic_name(const struct rp_topic *t, size_t *len);
 const uint8_t *rp_topic_uuid_bytes(const struct rp_topic *t);

@@ -43,7 +43,6 @@ struct link {
     /* drop_newest: once the cursor reaches skip_from, delivery jumps to skip_to. */
     uint64_t skip_from, skip_to;
     bool replaying; /* the first read after a resume: a gap then means "expired" */
-    bool blocking;  /* counted in the topic's blocking subscribers (slow_policy block) */
 };
 
 struct rp_stream {
@@ -100,6 +99,8 @@ struct rp_fanout {
 };
 
 static void stream_close(struct rp_stream *s, const char *why);
+static void check_lag(struct rp_stream *s, struct link *l);
+static void report_cursors(struct rp_fanout *f, struct local_topic *lt);
 
 /* ---- local topic index ---- */
 
@@ -311,6 +312,14 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
     RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
         struct rp_topic *t = l->lt->topic;
+        /* Lag is lag whether the socket or this worker is behind: a publisher outrunning
+         * the fan-out meets the policy too (block holds it, drops are announced). */
+        check_lag(s, l);
+        if (s->closing) {
+            while (n > 0)
+                rp_frame_unref(f->items[--n].frame);
+            return 0;
+        }
         if (l->skip_from && l->cursor >= l->skip_from) {
             uint64_t dropped = lag_events(t, l->cursor) - lag_events(t, l->skip_to);
             if (dropped) {
@@ -359,25 +368,6 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
         }
     }
     return n;
-}
-
-/* Lifts the block a link put on its topic once it is back under half its lag limit. */
-static void
-maybe_unblock(struct rp_stream *s)
-{
-    struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
-        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
-        if (!l->blocking)
-            continue;
-        const struct rp_topic_policy *pol = rp_topic_policy(l->lt->topic);
-        struct rp_topic_lag lag;
-        rp_topic_read(l->lt->topic, l->cursor, 0, NULL, NULL, 0, &lag);
-        if (lag.events <= pol->lag_events / 2 && lag.bytes <= pol->lag_bytes / 2) {
-            l->blocking = false;
-            rp_topic_count_blocking(l->lt->topic, -1);
-        }
-    }
 }
 
 int
@@ -429,7 +419,6 @@ rp_stream_flush(struct rp_stream *s)
         }
         if (niov == 0) {
             set_stalled(s, false);
-            maybe_unblock(s);
             return 0;
         }
 
@@ -494,7 +483,6 @@ rp_stream_flush(struct rp_stream *s)
             /* Anything published meanwhile comes with its own note from the hub. */
             s->catching_up = false;
             set_stalled(s, false);
-            maybe_unblock(s);
             return 0;
         }
     }
@@ -537,10 +525,8 @@ check_lag(struct rp_stream *s, struct link *l)
         l->skip_to = lag.last_seq;
         break;
     case RP_SLOW_POLICY_BLOCK:
-        if (!l->blocking) {
-            l->blocking = true;
-            rp_topic_count_blocking(t, 1);
-        }
+        /* The hub holds publishers back from the cursors workers report (report_cursors):
+         * nothing to do per stream. */
         break;
     }
 }
@@ -560,6 +546,26 @@ flush_or_close(struct rp_stream *s)
     int err = rp_stream_flush(s);
     if (err && err != -EAGAIN)
         stream_close(s, err == -EPIPE ? "peer closed" : strerror(-err));
+}
+
+/*
+ * slow_policy block: tells the hub the lowest cursor of this worker's live streams of
+ * <lt>'s topic, so publishers wait for the slowest instead of outrunning it. Streams that
+ * are replaying do not hold publishers back (they may fall off the log: announced).
+ */
+static void
+report_cursors(struct rp_fanout *f, struct local_topic *lt)
+{
+    if (rp_topic_policy(lt->topic)->slow != RP_SLOW_POLICY_BLOCK)
+        return;
+    uint64_t min = UINT64_MAX;
+    struct rp_list *pos;
+    for (pos = lt->links.next; pos != &lt->links; pos = pos->next) {
+        struct link *l = RP_CONTAINER_OF(pos, struct link, in_topic);
+        if (!l->stream->closing && !l->stream->catching_up && l->cursor < min)
+            min = l->cursor;
+    }
+    rp_topic_report_cursor(lt->topic, f->worker, min);
 }
 
 /* ---- mailbox ---- */
@@ -631,6 +637,7 @@ on_wakeup(struct rp_loop_io *io, uint32_t events)
             else
                 flush_or_close(s);
         }
+        report_cursors(f, lt);
     }
     while (!rp_list_empty(&f->dirty)) {
         struct rp_stream *s = RP_CONTAINER_OF(f->dirty.next, struct rp_stream, dirty_node);
@@ -820,6 +827,10 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         }
     }
     s->catching_up = from != LIVE;
+    RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
+        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        report_cursors(f, l->lt);
+    }
     rp_list_insert_tail(&f->by_write, &s->write_node);
     s->last_write_ms = rp_clock_now_ms();
     rp_stat_add(f->stats, RP_STAT_streams_active, 1);
@@ -837,11 +848,13 @@ rp_stream_free(struct rp_stream *s)
     struct rp_list *pos, *tmp;
     RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
-        if (l->blocking)
-            rp_topic_count_blocking(l->lt->topic, -1);
         rp_topic_count_subscribers(l->lt->topic, -1);
         rp_list_remove(&l->in_topic);
         l->lt->n_links--;
+        if (l->lt->n_links)
+            report_cursors(f, l->lt);
+        else
+            rp_topic_report_cursor(l->lt->topic, f->worker, UINT64_MAX);
         local_topic_release(f, l->lt);
         free(l);
     }
