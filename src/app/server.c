@@ -28,8 +28,12 @@ policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
         .max_age_ms = v->history_age,
     };
     out->slow = (enum rp_slow_policy)v->slow_policy;
-    out->lag_events = (uint64_t)v->lag_events;
-    out->lag_bytes = (uint64_t)v->lag_bytes;
+    /* A subscriber closed or held at its lag limit must still find its events in the log
+     * when it resumes: the limits stop at half the history. */
+    uint64_t half_count = out->history.max_count / 2 ? out->history.max_count / 2 : 1;
+    uint64_t half_bytes = out->history.max_bytes / 2 ? out->history.max_bytes / 2 : 1;
+    out->lag_events = (uint64_t)v->lag_events < half_count ? (uint64_t)v->lag_events : half_count;
+    out->lag_bytes = (uint64_t)v->lag_bytes < half_bytes ? (uint64_t)v->lag_bytes : half_bytes;
 }
 
 static void

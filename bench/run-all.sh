@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The whole benchmark: installs the peers (nginx + nchan, Pushpin), builds RevenProx and the
+# load generator in release mode (build-release/), runs every scenario against RevenProx,
+# nchan and Pushpin, and prints the table. Results: bench/results/<scenario>-<server>.jsonl.
+#
+#   bench/run-all.sh                      every scenario, REPEATS=3
+#   REPEATS=1 bench/run-all.sh B-fanout   chosen scenarios
+#   SERVERS="revenprox nchan" bench/run-all.sh
+#
+# Loopback only; every server and generator it starts is stopped when it ends. About
+# 5 scenarios x 3 servers x REPEATS runs of 10-40 s each: ~15 minutes with REPEATS=3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(A-idle B-fanout C-wide D5-latency P-publish)
+
+scripts/install-deps
+bench/install-peers
+
+if [ ! -f build-release/build.ninja ]; then
+    meson setup build-release --buildtype=release
+fi
+# only the server and the generator (not the tests and fuzz harnesses)
+ninja -C build-release src/app/revenprox
+export REVENPROX_BIN="${REVENPROX_BIN:-$ROOT/build-release/src/app/revenprox}"
+if [ -z "${REVENPROX_BENCH:-}" ]; then
+    gen_target="$(ninja -C build-release -t targets all 2>/dev/null |
+        sed -n 's/^\(bench\/[^:]*revenprox-bench\): .*/\1/p' | head -n1)"
+    if [ -n "$gen_target" ] && ninja -C build-release "$gen_target"; then
+        export REVENPROX_BENCH="$ROOT/build-release/$gen_target"
+    else
+        echo "run-all: no release build of revenprox-bench; bench/lib.sh looks for another" >&2
+    fi
+fi
+
+mkdir -p bench/results
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'))"
+    echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"
+    echo "kernel: $(uname -r)"
+    echo "revenprox: $("$REVENPROX_BIN" version 2>&1 | head -n1) ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), libnginx-mod-nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan)"
+    echo "pushpin: $(dpkg-query -W -f='${Version}' pushpin), condure $(dpkg-query -W -f='${Version}' condure), zurl $(dpkg-query -W -f='${Version}' zurl)"
+    echo "repeats: ${REPEATS:-3}"
+} >bench/results/machine.txt
+cat bench/results/machine.txt
+
+failed=()
+for s in "${SCENARIOS[@]}"; do
+    script="bench/scenarios/$s.sh"
+    [ -x "$script" ] || { echo "run-all: no scenario $s" >&2; failed+=("$s"); continue; }
+    echo "=== $s"
+    # a bound on the whole scenario on top of each run's own
+    if ! timeout --kill-after=30 1800 "$script"; then
+        failed+=("$s")
+    fi
+done
+
+echo
+echo "=== all results (median (min-max) over REPEATS=${REPEATS:-3} runs; bench/results/)"
+python3 bench/summarize.py --all || true
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "run-all: failed: ${failed[*]}" >&2
+    exit 1
+fi
