@@ -23,6 +23,7 @@
 #define OUT_PAUSE_READ (1024 * 1024) /* stop reading pipelined requests past this backlog */
 #define PARK_RETRY_MS 1
 #define TICK_MS 1000
+#define FANOUT_BUDGET 128 /* streams written per loop turn before polling other I/O again */
 
 struct rp_worker {
     struct rp_server *srv;
@@ -570,6 +571,7 @@ worker_main(void *arg)
     rp_log_set_worker((int)w->id);
     const struct rp_config_values *v = &w->srv->cfg->v;
     int64_t next_tick = 0;
+    bool fanout_busy = false;
     for (;;) {
         int64_t now = rp_clock_now_ms();
         if (w->stopping && (drained(w) || now >= w->stop_deadline_ms))
@@ -600,7 +602,10 @@ worker_main(void *arg)
         }
         if (w->stopping && wait > 50)
             wait = 50;
+        if (fanout_busy)
+            wait = 0;
         int rc = rp_loop_run_once(w->loop, (int)(wait > 0 ? wait : 0));
+        fanout_busy = rp_fanout_run(w->fanout, FANOUT_BUDGET);
         reap(w);
         if (rc < 0) {
             RP_LOG(RP_LOG_ERROR, "worker", "msg=\"event loop failed: %s\"", strerror(-rc));

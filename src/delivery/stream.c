@@ -56,7 +56,7 @@ struct rp_stream {
     size_t n_patterns;
     struct rp_list pattern_node; /* in fanout.pattern_streams when n_patterns > 0 */
     struct rp_list write_node;   /* in fanout.by_write, least recently written first */
-    struct rp_list dirty_node;   /* in fanout.dirty: gained a topic, needs a flush */
+    struct rp_list dirty_node;   /* in fanout.dirty: has something new to write */
     int64_t last_write_ms;
     bool tagged;  /* several topics or a pattern: events carry their topic */
     bool stalled; /* the socket refused bytes; waiting for writability */
@@ -84,14 +84,17 @@ struct rp_fanout {
     struct rp_hashmap topics; /* topic name -> struct local_topic */
     struct rp_list pattern_streams;
     struct rp_list by_write;
-    struct rp_list dirty;
+    struct rp_list dirty; /* the run queue: streams with something new to write */
     struct rp_wakeup wakeup;
     /* Mailbox, filled by publishing threads. */
     pthread_mutex_t lock;
     struct rp_topic **advanced, **created;
     size_t n_advanced, cap_advanced, n_created, cap_created;
     atomic_size_t created_pending;
-    /* Owner-thread scratch. */
+    /* Owner thread: block-policy topics whose cursors to report once the run queue is
+     * empty; and scratch. */
+    struct rp_topic **to_report;
+    size_t n_to_report, cap_to_report;
     struct rp_topic **work;
     size_t cap_work;
     struct item *items;
@@ -202,8 +205,6 @@ sync_created(struct rp_fanout *f)
         }
     }
     free(created);
-    if (!rp_list_empty(&f->dirty))
-        rp_wakeup_signal(&f->wakeup);
 }
 
 /* ---- announcements ---- */
@@ -634,17 +635,33 @@ on_wakeup(struct rp_loop_io *io, uint32_t events)
                 continue;
             if (s->stalled)
                 check_lag(s, l);
-            else
-                flush_or_close(s);
+            else if (!rp_list_linked(&s->dirty_node))
+                rp_list_insert_tail(&f->dirty, &s->dirty_node);
         }
-        report_cursors(f, lt);
+        if (rp_topic_policy(t)->slow == RP_SLOW_POLICY_BLOCK)
+            push(&f->to_report, &f->n_to_report, &f->cap_to_report, t);
     }
-    while (!rp_list_empty(&f->dirty)) {
+}
+
+bool
+rp_fanout_run(struct rp_fanout *f, size_t budget)
+{
+    while (budget-- && !rp_list_empty(&f->dirty)) {
         struct rp_stream *s = RP_CONTAINER_OF(f->dirty.next, struct rp_stream, dirty_node);
         rp_list_remove(&s->dirty_node);
         if (!s->closing && !s->stalled)
             flush_or_close(s);
     }
+    if (!rp_list_empty(&f->dirty))
+        return true;
+    /* Caught up: tell the hub where this worker's block-policy streams are now. */
+    for (size_t i = 0; i < f->n_to_report; i++) {
+        struct local_topic *lt = local_topic_find(f, f->to_report[i]);
+        if (lt)
+            report_cursors(f, lt);
+    }
+    f->n_to_report = 0;
+    return false;
 }
 
 /* ---- fanout ---- */
@@ -688,6 +705,7 @@ rp_fanout_free(struct rp_fanout *f)
     free(f->advanced);
     free(f->created);
     free(f->work);
+    free(f->to_report);
     free(f->items);
     free(f);
 }

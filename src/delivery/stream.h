@@ -44,6 +44,13 @@ void rp_fanout_free(struct rp_fanout *f);
 void rp_fanout_notify_advanced(struct rp_fanout *f, struct rp_topic *t);
 void rp_fanout_notify_created(struct rp_fanout *f, struct rp_topic *t);
 /*
+ * Flushes up to <budget> streams of the run queue (streams whose topics advanced since
+ * their last write). Returns true while work remains: the worker then polls its other
+ * I/O and comes back, so a large fan-out never holds up reading requests, and streams
+ * waiting in the queue get several events per write.
+ */
+bool rp_fanout_run(struct rp_fanout *f, size_t budget);
+/*
  * Writes heartbeats to streams idle for <heartbeat_ms> and returns the time in ms until
  * the next one is due (at most <heartbeat_ms>).
  */
