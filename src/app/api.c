@@ -183,13 +183,15 @@ publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_pu
 {
     struct rp_server *srv = rp_conn_server(c);
     struct rp_stats *stats = rp_conn_stats(c);
-    struct rp_publish_result *res = rp_xcalloc(n, sizeof(*res));
+    struct rp_publish_result res_small[16];
+    struct rp_publish_result *res = n <= 16 ? res_small : rp_xcalloc(n, sizeof(*res));
     struct rp_hub_error err;
     int rc = rp_hub_publish(srv->hub, items, n, res, &err);
     if (rc == -EAGAIN && srv->cfg->v.block_timeout > 0) {
         if (!c->parked)
             rp_conn_park(c, rp_clock_now_ms() + srv->cfg->v.block_timeout);
-        free(res);
+        if (res != res_small)
+            free(res);
         return;
     }
     if (rc) {
@@ -200,7 +202,8 @@ publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_pu
             snprintf(msg, sizeof(msg), "%s", err.message);
         rp_stat_add(stats, RP_STAT_publish_rejected_total, 1);
         rp_conn_error(c, req, err.status, msg, rc == -EAGAIN ? "Retry-After: 1\r\n" : NULL);
-        free(res);
+        if (res != res_small)
+            free(res);
         return;
     }
     struct rp_buf b;
@@ -208,11 +211,15 @@ publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_pu
     uint64_t appended = 0;
     for (size_t i = 0; i < n; i++)
         appended += !res[i].duplicate;
+    char id[RP_EVENT_ID_MAX + 1];
     if (!batch) {
-        rp_buf_append_str(&b, "{\"id\":");
-        json_id(&b, srv->hub, res[0].seq);
-        rp_buf_printf(&b, ",\"topic\":\"%.*s\",\"duplicate\":%s}\n", (int)items[0].topic_len,
-                      items[0].topic, res[0].duplicate ? "true" : "false");
+        /* The hot path (one event): appends only, no printf. */
+        rp_buf_append_str(&b, "{\"id\":\"");
+        rp_buf_append(&b, id, rp_hub_format_id(srv->hub, res[0].seq, id));
+        rp_buf_append_str(&b, "\",\"topic\":\"");
+        rp_buf_append(&b, items[0].topic, items[0].topic_len);
+        rp_buf_append_str(&b, res[0].duplicate ? "\",\"duplicate\":true}\n"
+                                               : "\",\"duplicate\":false}\n");
     } else {
         rp_buf_append_str(&b, "{\"ids\":[");
         for (size_t i = 0; i < n; i++) {
@@ -224,7 +231,9 @@ publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_pu
         bool first = true;
         for (size_t i = 0; i < n; i++) {
             if (res[i].duplicate) {
-                rp_buf_printf(&b, "%s%zu", first ? "" : ",", i);
+                if (!first)
+                    rp_buf_append_str(&b, ",");
+                rp_buf_append_u64(&b, i);
                 first = false;
             }
         }
@@ -234,7 +243,8 @@ publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_pu
     rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
     respond_json(c, req, 200, &b);
     rp_buf_fini(&b);
-    free(res);
+    if (res != res_small)
+        free(res);
 }
 
 /* Refuses a publish request: counted, and answered with <status> and <message>. */

@@ -160,18 +160,23 @@ rp_conn_respond(struct rp_conn *c, const struct rp_http_request *req, int status
                 const char *content_type, const char *extra_headers, const char *body,
                 size_t body_len)
 {
+    /* Most answers (every publish ack) carry no CORS headers: no buffer for them. */
+    const struct rp_cors *cors = &c->w->srv->cors;
+    const char *origin = req && cors->n_origins ? rp_http_request_header(req, "Origin") : NULL;
     struct rp_buf hdrs;
     rp_buf_init(&hdrs, 8192);
-    if (extra_headers)
-        rp_buf_append_str(&hdrs, extra_headers);
-    if (req)
-        rp_cors_headers(&c->w->srv->cors, rp_http_request_header(req, "Origin"), &hdrs);
+    if (origin && rp_cors_allowed(cors, origin)) {
+        if (extra_headers)
+            rp_buf_append_str(&hdrs, extra_headers);
+        rp_cors_headers(cors, origin, &hdrs);
+        extra_headers = rp_buf_cstr(&hdrs);
+    }
     bool keep = req && req->keep_alive && !c->w->stopping && !c->close_after_write;
     if (!keep)
         c->close_after_write = true;
     if (status >= 400)
         rp_stat_add(&c->w->stats, RP_STAT_http_errors_total, 1);
-    if (rp_http_response_write(&c->out, status, content_type, rp_buf_cstr(&hdrs), body, body_len,
+    if (rp_http_response_write(&c->out, status, content_type, extra_headers, body, body_len,
                                keep) != 0) {
         /* Only a pipelined backlog past the output cap gets here. */
         c->close_after_write = true;

@@ -105,3 +105,24 @@ rp_buf_cstr(struct rp_buf *b)
     b->data[b->len] = '\0';
     return b->data;
 }
+
+size_t
+rp_u64_to_dec(uint64_t v, char *out)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+int
+rp_buf_append_u64(struct rp_buf *b, uint64_t v)
+{
+    char tmp[20];
+    return rp_buf_append(b, tmp, rp_u64_to_dec(v, tmp));
+}

@@ -8,6 +8,7 @@
  */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct rp_buf {
     char *data;
@@ -23,6 +24,10 @@ void rp_buf_fini(struct rp_buf *b);
 int rp_buf_append(struct rp_buf *b, const void *p, size_t n);
 int rp_buf_append_str(struct rp_buf *b, const char *s);
 int rp_buf_printf(struct rp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends <v> in decimal; 0 or -ENOBUFS. (Hot paths: no printf.) */
+int rp_buf_append_u64(struct rp_buf *b, uint64_t v);
+/* Writes <v> in decimal into <out> (at least 20 bytes, no NUL); returns the length. */
+size_t rp_u64_to_dec(uint64_t v, char *out);
 /* Makes room for <n> more bytes and returns where they go; NULL past the cap. */
 char *rp_buf_reserve(struct rp_buf *b, size_t n);
 /* Drops the first <n> bytes. */

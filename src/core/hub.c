@@ -24,6 +24,8 @@
  * topics). topic->lock guards one log; it is taken inside hub->lock by writers and alone
  * by readers, so a reader never waits on a whole batch, only on one append.
  */
+#define SMALL_BATCH 16
+
 struct worker_cursors {
     _Atomic uint64_t c[RP_HUB_MAX_WORKERS];
 };
@@ -315,8 +317,13 @@ rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n
         return rc;
 
     /* Encoding is the costly part; it happens before the lock. */
-    struct rp_frame **frames = rp_xcalloc(n, sizeof(*frames));
-    struct rp_topic **topics = rp_xcalloc(n, sizeof(*topics));
+    /* Small batches (nearly every publish) keep their bookkeeping on the stack. */
+    struct rp_frame *frames_small[SMALL_BATCH];
+    struct rp_topic *topics_small[SMALL_BATCH];
+    struct rp_frame **frames = n <= SMALL_BATCH ? frames_small : rp_xmalloc(n * sizeof(*frames));
+    struct rp_topic **topics = n <= SMALL_BATCH ? topics_small : rp_xmalloc(n * sizeof(*topics));
+    memset(frames, 0, n * sizeof(*frames));
+    memset(topics, 0, n * sizeof(*topics));
     for (size_t i = 0; i < n; i++) {
         const struct rp_publish_item *it = &items[i];
         struct rp_frame_spec spec = {
@@ -402,8 +409,10 @@ unlock:
     }
     for (size_t i = 0; i < n; i++)
         rp_frame_unref(frames[i]);
-    free(frames);
-    free(topics);
+    if (frames != frames_small)
+        free(frames);
+    if (topics != topics_small)
+        free(topics);
     return rc;
 }
 

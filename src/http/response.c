@@ -78,11 +78,26 @@ append_head(struct rp_buf *out, int status, const char *content_type, const char
             size_t body_len, bool keep_alive)
 {
     RP_ASSERT(status >= 100 && status <= 999);
-    int err = rp_buf_printf(out, "HTTP/1.1 %d %s\r\n", status, rp_http_status_text(status));
-    if (!err && content_type)
-        err = rp_buf_printf(out, "Content-Type: %s\r\n", content_type);
-    if (!err && status_has_body(status))
-        err = rp_buf_printf(out, "Content-Length: %zu\r\n", body_len);
+    /* The publish path answers here: plain appends, no printf. */
+    int err = rp_buf_append_str(out, "HTTP/1.1 ");
+    if (!err)
+        err = rp_buf_append_u64(out, (uint64_t)status);
+    if (!err)
+        err = rp_buf_append(out, " ", 1);
+    if (!err)
+        err = rp_buf_append_str(out, rp_http_status_text(status));
+    if (!err && content_type) {
+        err = rp_buf_append_str(out, "\r\nContent-Type: ");
+        if (!err)
+            err = rp_buf_append_str(out, content_type);
+    }
+    if (!err && status_has_body(status)) {
+        err = rp_buf_append_str(out, "\r\nContent-Length: ");
+        if (!err)
+            err = rp_buf_append_u64(out, body_len);
+    }
+    if (!err)
+        err = rp_buf_append(out, "\r\n", 2);
     if (!err)
         err = rp_buf_append_str(out, keep_alive ? "Connection: keep-alive\r\n"
                                                 : "Connection: close\r\n");
