@@ -39,6 +39,8 @@ die() { log "error: $*"; exit 1; }
 
 bench_init() {
     RUN_DIR="${RUN_DIR:-/tmp/rp-bench-$$}"
+    _RUN_DIR_MADE=""
+    [ -e "$RUN_DIR" ] || _RUN_DIR_MADE=1  # removed at exit only if made here
     mkdir -p "$RUN_DIR" "$BENCH_RESULTS"
     chmod 755 "$RUN_DIR"
     trap _bench_cleanup EXIT
@@ -51,7 +53,7 @@ bench_init() {
 
 # All descendants of a PID (children first listed after their parent).
 _descendants() {
-    local p c
+    local c
     for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
         echo "$c"
         _descendants "$c"
@@ -95,7 +97,7 @@ _bench_cleanup() {
     done
     _BENCH_PIDS=()
     _SERVER_HELPERS=()
-    if [ -n "${RUN_DIR:-}" ] && [ -d "$RUN_DIR" ] && [ "${KEEP_RUN_DIR:-0}" != 1 ]; then
+    if [ -n "${_RUN_DIR_MADE:-}" ] && [ -d "$RUN_DIR" ] && [ "${KEEP_RUN_DIR:-0}" != 1 ]; then
         rm -rf "$RUN_DIR"
     fi
     exit "$rc"
@@ -155,10 +157,16 @@ start_revenprox() {
     free_port port
     dir="$RUN_DIR/revenprox-$port"
     mkdir -p "$dir"
-    # --history-count 100 matches nchan_message_buffer_length 100. RevenProx refuses unknown
-    # REVENPROX_* environment variables, and these two are the scripts', not its settings.
-    env -u REVENPROX_BIN -u REVENPROX_BENCH "$bin" serve --listen "127.0.0.1:$port" --workers 2 --history-count 100 \
-        --log-level warn >"$dir/server.log" 2>&1 &
+    # --history-count 100 matches nchan_message_buffer_length 100. --slow-policy block: a
+    # publisher at full speed is held to what the subscribers read, so nothing is dropped and
+    # latency stays bounded (nchan lets its backlog grow instead; see docs/benchmarks.md).
+    # RevenProx refuses unknown REVENPROX_* environment variables, and these two are the
+    # scripts', not its settings. RP_BENCH_WORKERS (2, as nchan) and RP_BENCH_FLAGS (extra
+    # serve flags, split on spaces) change the command.
+    # shellcheck disable=SC2086
+    env -u REVENPROX_BIN -u REVENPROX_BENCH "$bin" serve --listen "127.0.0.1:$port" \
+        --workers "${RP_BENCH_WORKERS:-2}" --history-count 100 --slow-policy block \
+        ${RP_BENCH_FLAGS:-} --log-level warn >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     _track "$SERVER_PID"
     wait_for_port "$port" 10 "$SERVER_PID" || { cat "$dir/server.log" >&2; die "revenprox did not start"; }

@@ -31,22 +31,38 @@ if [ -z "${REVENPROX_BENCH:-}" ]; then
     if [ -n "$gen_target" ] && ninja -C build-release "$gen_target"; then
         export REVENPROX_BENCH="$ROOT/build-release/$gen_target"
     else
-        echo "run-all: no release build of revenprox-bench; bench/lib.sh looks for another" >&2
+        # shellcheck source=bench/lib.sh
+        . bench/lib.sh
+        find_generator
+        echo "run-all: no release build of revenprox-bench; using $GEN" >&2
+        export REVENPROX_BENCH="$GEN"
     fi
 fi
 
-mkdir -p bench/results
+# Copies of the binaries for the whole run: a rebuild of build-release/ meanwhile (another
+# shell, another developer) must not change the server between scenarios.
+BIN_DIR="$(mktemp -d /tmp/rp-bench-bin.XXXXXX)"
+GEN_SRC="$REVENPROX_BENCH"
+trap 'rm -rf "$BIN_DIR"' EXIT
+cp -p "$REVENPROX_BIN" "$BIN_DIR/revenprox"
+export REVENPROX_BIN="$BIN_DIR/revenprox"
+cp -p "$REVENPROX_BENCH" "$BIN_DIR/revenprox-bench"
+export REVENPROX_BENCH="$BIN_DIR/revenprox-bench"
+
+export BENCH_RESULTS="${BENCH_RESULTS:-$ROOT/bench/results}"
+mkdir -p "$BENCH_RESULTS"
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'))"
     echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"
     echo "kernel: $(uname -r)"
-    echo "revenprox: $("$REVENPROX_BIN" version 2>&1 | head -n1) ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "revenprox: $("$REVENPROX_BIN" version 2>&1 | head -n1) ($(git describe --always --dirty 2>/dev/null || echo "?"), built $(date -u -r "$BIN_DIR/revenprox" +%Y-%m-%dT%H:%M:%SZ))"
     echo "nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), libnginx-mod-nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan)"
     echo "pushpin: $(dpkg-query -W -f='${Version}' pushpin), condure $(dpkg-query -W -f='${Version}' condure), zurl $(dpkg-query -W -f='${Version}' zurl)"
+    echo "generator: $GEN_SRC (built $(date -u -r "$BIN_DIR/revenprox-bench" +%Y-%m-%dT%H:%M:%SZ))"
     echo "repeats: ${REPEATS:-3}"
-} >bench/results/machine.txt
-cat bench/results/machine.txt
+} >"$BENCH_RESULTS/machine.txt"
+cat "$BENCH_RESULTS/machine.txt"
 
 failed=()
 for s in "${SCENARIOS[@]}"; do
@@ -60,7 +76,7 @@ for s in "${SCENARIOS[@]}"; do
 done
 
 echo
-echo "=== all results (median (min-max) over REPEATS=${REPEATS:-3} runs; bench/results/)"
+echo "=== all results (median (min-max) over REPEATS=${REPEATS:-3} runs; $BENCH_RESULTS)"
 python3 bench/summarize.py --all || true
 if [ ${#failed[@]} -gt 0 ]; then
     echo "run-all: failed: ${failed[*]}" >&2

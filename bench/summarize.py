@@ -29,6 +29,7 @@ LAT = [
 KEYS = {
     "A-idle": [
         ("conns_open", "conns open", "{:.0f}"),
+        ("conns_failed", "failed", "{:.0f}"),
         ("connect_rate", "connects/s", "{:.0f}"),
         ("server_rss_kb_idle_before", "RSS before KiB", "{:.0f}"),
         ("server_rss_kb_connected", "RSS connected KiB", "{:.0f}"),
@@ -57,7 +58,11 @@ KEYS = {
         ("server_cpu_pct", "server CPU %", "{:.0f}"),
     ],
 }
-COMMON_EXTRA = [("missing", "missing", "{:.0f}"), ("duplicates", "dups", "{:.0f}")]
+COMMON_EXTRA = [
+    ("missing", "missing", "{:.0f}"),
+    ("duplicates", "dups", "{:.0f}"),
+    ("disconnects", "disconnects", "{:.0f}"),
+]
 
 
 def load(scenario):

@@ -207,7 +207,7 @@ set_defaults(struct bench_opts *o)
 static int
 apply(struct bench_opts *o, const char *name, const char *v)
 {
-    uint32_t pid;
+    uint32_t pid = 0;
     if (strcmp(name, "--sub-url") == 0) {
         o->has_sub_url = true;
         return parse_url(name, v, &o->sub_url);
