@@ -497,7 +497,10 @@ check_lag(struct rp_stream *s, struct link *l)
     struct rp_topic *t = l->lt->topic;
     const struct rp_topic_policy *pol = rp_topic_policy(t);
     struct rp_topic_lag lag;
-    if (s->catching_up)
+    /* Block is enforced by the hub from reported cursors (report_cursors); a replaying
+     * stream is exempt. Neither needs the log's lock here, which a blocked publisher's
+     * retries would otherwise take once per stream per retry. */
+    if (s->catching_up || pol->slow == RP_SLOW_POLICY_BLOCK)
         return;
     rp_topic_read(t, l->cursor, 0, NULL, NULL, 0, &lag);
     if (lag.events <= pol->lag_events && lag.bytes <= pol->lag_bytes)
