@@ -3,18 +3,12 @@
 
 #include <string.h>
 
+#include "base/buf.h"
+
 size_t
 bench_payload_u64(char *out, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
+    return rp_u64_to_dec(v, out);
 }
 
 size_t
