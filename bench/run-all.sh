@@ -59,7 +59,7 @@ mkdir -p "$BENCH_RESULTS"
     echo "revenprox: $("$REVENPROX_BIN" version 2>&1 | head -n1) ($(git describe --always --dirty 2>/dev/null || echo "?"), built $(date -u -r "$BIN_DIR/revenprox" +%Y-%m-%dT%H:%M:%SZ))"
     echo "nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), libnginx-mod-nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan)"
     echo "pushpin: $(dpkg-query -W -f='${Version}' pushpin), condure $(dpkg-query -W -f='${Version}' condure), zurl $(dpkg-query -W -f='${Version}' zurl)"
-    echo "generator: $GEN_SRC (built $(date -u -r "$BIN_DIR/revenprox-bench" +%Y-%m-%dT%H:%M:%SZ))"
+    echo "generator: ${GEN_SRC#"$ROOT"/} (built $(date -u -r "$BIN_DIR/revenprox-bench" +%Y-%m-%dT%H:%M:%SZ))"
     echo "repeats: ${REPEATS:-3}"
 } >"$BENCH_RESULTS/machine.txt"
 cat "$BENCH_RESULTS/machine.txt"
@@ -76,7 +76,7 @@ for s in "${SCENARIOS[@]}"; do
 done
 
 echo
-echo "=== all results (median (min-max) over REPEATS=${REPEATS:-3} runs; $BENCH_RESULTS)"
+echo "=== all results (median (min-max) over REPEATS=${REPEATS:-3} runs; ${BENCH_RESULTS#"$ROOT"/})"
 python3 bench/summarize.py --all || true
 if [ ${#failed[@]} -gt 0 ]; then
     echo "run-all: failed: ${failed[*]}" >&2
