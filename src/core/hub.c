@@ -521,6 +521,17 @@ rp_topic_count_subscribers(struct rp_topic *t, int64_t delta)
 }
 
 void
+rp_topic_lower_cursor(struct rp_topic *t, unsigned worker, uint64_t cursor)
+{
+    if (!t->worker_cursor)
+        return;
+    _Atomic uint64_t *slot = &t->worker_cursor->c[worker];
+    uint64_t cur = atomic_load(slot);
+    while (cursor < cur && !atomic_compare_exchange_weak(slot, &cur, cursor))
+        ;
+}
+
+void
 rp_topic_report_cursor(struct rp_topic *t, unsigned worker, uint64_t cursor)
 {
     if (t->worker_cursor)

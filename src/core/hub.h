@@ -133,6 +133,8 @@ void rp_topic_clear_pending(struct rp_topic *t, unsigned worker);
  * (UINT64_MAX for none). Publishing to <t> waits (-EAGAIN) while appending would put that
  * cursor over the lag limit or evict an event after it. A no-op for other policies. */
 void rp_topic_report_cursor(struct rp_topic *t, unsigned worker, uint64_t cursor);
+/* Like rp_topic_report_cursor, but only ever lowers the worker's report. */
+void rp_topic_lower_cursor(struct rp_topic *t, unsigned worker, uint64_t cursor);
 
 const char *rp_topic_name(const struct rp_topic *t, size_t *len);
 const uint8_t *rp_topic_uuid_bytes(const struct rp_topic *t);

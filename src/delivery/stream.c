@@ -489,7 +489,8 @@ rp_stream_flush(struct rp_stream *s)
     }
 }
 
-/* A stalled stream's link whose topic advanced: apply the topic's slow_policy. */
+/* Applies the topic's slow_policy to a link past its lag limit: on every read, and on each
+ * note for a stalled stream (which is not read until its socket drains). */
 static void
 check_lag(struct rp_stream *s, struct link *l)
 {
@@ -848,9 +849,12 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         }
     }
     s->catching_up = from != LIVE;
+    /* O(1) per link: a live stream lowers this worker's report only if it is the first
+     * (a walk recomputes it exactly later); a replaying one is not counted. */
     RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
-        report_cursors(f, l->lt);
+        if (!s->catching_up)
+            rp_topic_lower_cursor(l->lt->topic, f->worker, l->cursor);
     }
     rp_list_insert_tail(&f->by_write, &s->write_node);
     s->last_write_ms = rp_clock_now_ms();
@@ -872,9 +876,9 @@ rp_stream_free(struct rp_stream *s)
         rp_topic_count_subscribers(l->lt->topic, -1);
         rp_list_remove(&l->in_topic);
         l->lt->n_links--;
-        if (l->lt->n_links)
-            report_cursors(f, l->lt);
-        else
+        /* A stream leaving can only raise this worker's lowest cursor; the stale, lower
+         * report only holds publishers back until the next walk reports again. */
+        if (l->lt->n_links == 0)
             rp_topic_report_cursor(l->lt->topic, f->worker, UINT64_MAX);
         local_topic_release(f, l->lt);
         free(l);

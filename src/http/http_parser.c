@@ -152,22 +152,29 @@ pct_decode(const char *src, size_t n, char *dst, bool plus_space)
     return (long)o;
 }
 
+/* Adds <n> to the counter <total> under <limit>; past it the request fails with <status>. */
+static int
+add_bytes(struct rp_http_parser *p, size_t *total, size_t limit, size_t n, int status,
+          const char *reason)
+{
+    if (n > limit || *total > limit - n)
+        return fail(p, status, reason);
+    *total += n;
+    return 0;
+}
+
 static int
 add_line_bytes(struct rp_http_parser *p, size_t n)
 {
-    if (n > p->limits.max_request_line || p->line_bytes > p->limits.max_request_line - n)
-        return fail(p, 414, "request line is longer than max_request_line");
-    p->line_bytes += n;
-    return 0;
+    return add_bytes(p, &p->line_bytes, p->limits.max_request_line, n, 414,
+                     "request line is longer than max_request_line");
 }
 
 static int
 add_header_bytes(struct rp_http_parser *p, size_t n)
 {
-    if (n > p->limits.max_header_bytes || p->header_bytes > p->limits.max_header_bytes - n)
-        return fail(p, 431, "headers are larger than max_header_bytes");
-    p->header_bytes += n;
-    return 0;
+    return add_bytes(p, &p->header_bytes, p->limits.max_header_bytes, n, 431,
+                     "headers are larger than max_header_bytes");
 }
 
 /*
