@@ -269,6 +269,23 @@ stop_server() {
 # origin through pushpin-proxy and zurl, and above ~800/s on this machine a share of them
 # fail with 502 "Error while proxying to origin." or 500 (the handler's "received message
 # out of sequence"). The scenarios that measure delivery need all subscribers connected.
+# run_pubsub OUT TAGS TOPICS CONNS PUBLISHERS PUB_RATE PIPELINE: the generator's `run`
+# (subscribers, then publishers) against the current server, with DURATION, SIZE and SETTLE
+# from the scenario. Shared by B, C and D5.
+run_pubsub() {
+    local out="$1" tags="$2" topics="$3" conns="$4" publishers="$5" pub_rate="$6"
+    local pipeline="$7" limit rate
+    rate="$(connect_rate)"
+    limit=$((conns / rate + DURATION + SETTLE + 90))
+    run_gen "$out" "$tags" "$limit" run \
+        --sub-url "$SUB_URL" --pub-url "$PUB_URL" --pub-format "$PUB_FORMAT" \
+        --topics "$topics" --conns "$conns" --procs 2 --connect-rate "$rate" \
+        --source-ips 127.0.0.1-127.0.0.40 \
+        --publishers "$publishers" --pub-rate "$pub_rate" --pipeline "$pipeline" \
+        --duration "$DURATION" --size "$SIZE" --settle "$SETTLE" \
+        --server-pid "$SERVER_PID" --timeout $((limit - 10)) --json
+}
+
 connect_rate() {
     if [ "$SERVER_NAME" = pushpin ]; then
         echo "${PUSHPIN_CONNECT_RATE:-500}"

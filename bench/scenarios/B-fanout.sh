@@ -15,16 +15,7 @@ SIZE="${SIZE:-100}"
 SETTLE="${SETTLE:-3}"
 
 body() {
-    local out="$1" tags="$2" limit rate
-    rate="$(connect_rate)"
-    limit=$((CONNS / rate + DURATION + SETTLE + 90))
-    run_gen "$out" "$tags" "$limit" run \
-        --sub-url "$SUB_URL" --pub-url "$PUB_URL" --pub-format "$PUB_FORMAT" \
-        --topics 1 --conns "$CONNS" --procs 2 --connect-rate "$rate" \
-        --source-ips 127.0.0.1-127.0.0.40 \
-        --publishers "$PUBLISHERS" --pub-rate 0 --pipeline "$PIPELINE" \
-        --duration "$DURATION" --size "$SIZE" --settle "$SETTLE" \
-        --server-pid "$SERVER_PID" --timeout $((limit - 10)) --json
+    run_pubsub "$1" "$2" 1 "$CONNS" "$PUBLISHERS" 0 "$PIPELINE"
 }
 
 bench_init
