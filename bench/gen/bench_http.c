@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/hex.h"
+
 /*
  * Chunked framing: SIZE (hex digits) -> EXT (anything to the LF, after `;` or blanks) ->
  * DATA (size bytes) -> DATA_CR -> DATA_LF -> SIZE ...; a zero size goes to TRAILER, whose
@@ -156,18 +158,6 @@ bench_http_body_init(struct bench_http_body *b, const struct bench_http_head *h)
         b->mode == BENCH_HTTP_BODY_NONE || (b->mode == BENCH_HTTP_BODY_LENGTH && b->left == 0);
 }
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads chunk framing up to the next data bytes; see enum chunk_state. */
 static long
 take_chunked(struct bench_http_body *b, const char *p, size_t n, const char **data,
@@ -178,7 +168,7 @@ take_chunked(struct bench_http_body *b, const char *p, size_t n, const char **da
         char c = p[i];
         switch (b->state) {
         case CHUNK_SIZE: {
-            int v = hex_value(c);
+            int v = rp_hex_value(c);
             if (v >= 0) {
                 if (b->digits >= 15)
                     return -EPROTO;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "base/hex.h"
 
 static bool
 is_name_char(unsigned char c)
@@ -51,18 +52,6 @@ rp_topic_name_check(const char *name, size_t len)
     return NULL;
 }
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The namespace is kept as its documented string so there is one source of truth. */
 static void
 parse_namespace(uint8_t out[16])
@@ -74,7 +63,7 @@ parse_namespace(uint8_t out[16])
             i++;
             continue;
         }
-        int hi = hex_value(ns[i]), lo = hex_value(ns[i + 1]);
+        int hi = rp_hex_value(ns[i]), lo = rp_hex_value(ns[i + 1]);
         RP_ASSERT(hi >= 0 && lo >= 0);
         out[k++] = (uint8_t)(hi << 4 | lo);
         i += 2;

@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/buf.h"
+#include "base/hex.h"
 
 /*
  * llhttp hands us the request in spans, possibly split across feeds. Each span is copied
@@ -111,17 +112,6 @@ fail(struct rp_http_parser *p, int status, const char *reason)
     return -1;
 }
 
-static int
-hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /*
  * Percent-decodes <n> bytes of <src> into <dst>, which has room for <n> bytes (decoding
  * never grows). '+' becomes a space only when <plus_space>. Returns the decoded length,
@@ -136,8 +126,8 @@ pct_decode(const char *src, size_t n, char *dst, bool plus_space)
         if (c == '%') {
             if (n - i < 3)
                 return -EINVAL;
-            int hi = hexval((unsigned char)src[i + 1]);
-            int lo = hexval((unsigned char)src[i + 2]);
+            int hi = rp_hex_value(src[i + 1]);
+            int lo = rp_hex_value(src[i + 2]);
             if (hi < 0 || lo < 0)
                 return -EINVAL;
             c = (unsigned char)(hi << 4 | lo);
