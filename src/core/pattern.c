@@ -100,3 +100,31 @@ rp_pattern_matches(const char *filter, size_t filter_len, const char *topic, siz
             ti = te + 1;
     }
 }
+
+bool
+rp_pattern_covers(const char *outer, size_t outer_len, const char *inner, size_t inner_len)
+{
+    /* Topics have at least one level, so a lone `#` means exactly what `+/#` means. */
+    if (inner_len == 1 && inner[0] == '#')
+        return rp_pattern_covers(outer, outer_len, "+/#", 3);
+    size_t oi = 0, ii = 0;
+    for (;;) {
+        size_t oe = level_end(outer, outer_len, oi);
+        bool o_hash = oe - oi == 1 && outer[oi] == '#';
+        if (o_hash)
+            return true; /* what is left of any topic, including nothing */
+        if (ii > inner_len)
+            return false; /* <inner>'s topics end here, <outer>'s go on */
+        size_t ie = level_end(inner, inner_len, ii);
+        bool i_hash = ie - ii == 1 && inner[ii] == '#';
+        bool o_plus = oe - oi == 1 && outer[oi] == '+';
+        if (i_hash)
+            return false; /* only `#` covers any depth */
+        if (!o_plus && (oe - oi != ie - ii || memcmp(outer + oi, inner + ii, ie - ii) != 0))
+            return false; /* a literal covers only itself, not `+` */
+        if (oe == outer_len)
+            return ie == inner_len;
+        oi = oe + 1;
+        ii = ie == inner_len ? inner_len + 1 : ie + 1;
+    }
+}

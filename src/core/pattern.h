@@ -18,4 +18,8 @@ bool rp_pattern_has_wildcard(const char *filter, size_t len);
 /* True when the checked <filter> matches the concrete topic <topic>. */
 bool rp_pattern_matches(const char *filter, size_t filter_len, const char *topic, size_t topic_len);
 
+/* True when every topic that the checked filter <inner> matches is also matched by the
+ * checked filter <outer>: `a/#` covers `a/+/c` and `a`; `a/+` covers `a/b` but not `a/#`. */
+bool rp_pattern_covers(const char *outer, size_t outer_len, const char *inner, size_t inner_len);
+
 #endif

@@ -315,6 +315,94 @@ test_differential_random(void **state)
     assert_true(n_match > 200 && n_match < n_pairs - 200);
 }
 
+/* Reference for rp_pattern_covers: <outer> covers <inner> when no topic of 1..4 levels over
+ * {a, b, c} matches <inner> but not <outer> (filters have at most 3 levels of {a, b, +, #},
+ * so `c` stands for every other level and a 4th level tells `#` from a fixed depth). */
+static bool
+ref_covers(const char *outer, const char *inner)
+{
+    static const char *const ta[] = {"a", "b", "c"};
+    for (size_t nt = 1; nt <= 4; nt++) {
+        unsigned tp[4] = {0};
+        for (;;) {
+            char topic[MAX_TEXT];
+            join(topic, sizeof(topic), ta, tp, nt);
+            if (ref_match(inner, topic) && !ref_match(outer, topic))
+                return false;
+            size_t k = 0;
+            while (k < nt && ++tp[k] == 3)
+                tp[k++] = 0;
+            if (k == nt)
+                break;
+        }
+    }
+    return true;
+}
+
+/* Every valid filter of 1..3 levels of {a, b, +, #}, into <out>; returns the count. */
+static size_t
+all_small_filters(char out[][MAX_TEXT], size_t cap)
+{
+    static const char *const fa[] = {"a", "b", "+", "#"};
+    size_t n = 0;
+    for (size_t nf = 1; nf <= 3; nf++) {
+        unsigned fp[3] = {0};
+        for (;;) {
+            char filter[MAX_TEXT];
+            join(filter, sizeof(filter), fa, fp, nf);
+            if (ref_valid(filter)) {
+                assert_true(n < cap);
+                memcpy(out[n++], filter, MAX_TEXT);
+            }
+            size_t k = 0;
+            while (k < nf && ++fp[k] == 4)
+                fp[k++] = 0;
+            if (k == nf)
+                break;
+        }
+    }
+    return n;
+}
+
+static void
+test_covers_exhaustive(void **state)
+{
+    static char filters[64][MAX_TEXT];
+    size_t n = all_small_filters(filters, 64);
+    assert_int_equal(n, 52);
+    size_t n_covers = 0;
+    for (size_t o = 0; o < n; o++) {
+        for (size_t i = 0; i < n; i++) {
+            bool want = ref_covers(filters[o], filters[i]);
+            bool got = rp_pattern_covers(filters[o], strlen(filters[o]), filters[i],
+                                         strlen(filters[i]));
+            if (want != got)
+                fail_msg("does '%s' cover '%s'? reference says %d, rp_pattern_covers %d",
+                         filters[o], filters[i], want, got);
+            n_covers += got;
+        }
+    }
+    assert_true(n_covers > n && n_covers < n * n / 2);
+}
+
+static void
+test_covers_cases(void **state)
+{
+    struct {
+        const char *outer, *inner;
+        bool covers;
+    } cases[] = {
+        {"#", "a/b/c", true},      {"a/#", "a", true},     {"a/#", "a/+/c", true},
+        {"a/+", "a/b", true},      {"a/+", "a/#", false},  {"a/b", "a/+", false},
+        {"a/+/c", "a/b/c", true},  {"a", "a/b", false},    {"a/b", "a", false},
+        {"news/+", "news/uk", true}, {"news/uk", "news/uk", true}, {"news/uk", "news/us", false},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+        assert_int_equal(rp_pattern_covers(cases[k].outer, strlen(cases[k].outer), cases[k].inner,
+                                           strlen(cases[k].inner)),
+                         cases[k].covers);
+}
+
 int
 main(void)
 {
@@ -323,6 +411,7 @@ main(void)
         cmocka_unit_test(test_check_valid),         cmocka_unit_test(test_check_invalid),
         cmocka_unit_test(test_has_wildcard),        cmocka_unit_test(test_exhaustive_small),
         cmocka_unit_test(test_differential_random),
+        cmocka_unit_test(test_covers_exhaustive),   cmocka_unit_test(test_covers_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
