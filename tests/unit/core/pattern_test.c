@@ -374,8 +374,8 @@ test_covers_exhaustive(void **state)
     for (size_t o = 0; o < n; o++) {
         for (size_t i = 0; i < n; i++) {
             bool want = ref_covers(filters[o], filters[i]);
-            bool got = rp_pattern_covers(filters[o], strlen(filters[o]), filters[i],
-                                         strlen(filters[i]));
+            bool got =
+                rp_pattern_covers(filters[o], strlen(filters[o]), filters[i], strlen(filters[i]));
             if (want != got)
                 fail_msg("does '%s' cover '%s'? reference says %d, rp_pattern_covers %d",
                          filters[o], filters[i], want, got);
@@ -392,9 +392,9 @@ test_covers_cases(void **state)
         const char *outer, *inner;
         bool covers;
     } cases[] = {
-        {"#", "a/b/c", true},      {"a/#", "a", true},     {"a/#", "a/+/c", true},
-        {"a/+", "a/b", true},      {"a/+", "a/#", false},  {"a/b", "a/+", false},
-        {"a/+/c", "a/b/c", true},  {"a", "a/b", false},    {"a/b", "a", false},
+        {"#", "a/b/c", true},        {"a/#", "a", true},           {"a/#", "a/+/c", true},
+        {"a/+", "a/b", true},        {"a/+", "a/#", false},        {"a/b", "a/+", false},
+        {"a/+/c", "a/b/c", true},    {"a", "a/b", false},          {"a/b", "a", false},
         {"news/+", "news/uk", true}, {"news/uk", "news/uk", true}, {"news/uk", "news/us", false},
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
@@ -410,8 +410,8 @@ main(void)
         cmocka_unit_test(test_match_cases),         cmocka_unit_test(test_only_len_bytes_are_read),
         cmocka_unit_test(test_check_valid),         cmocka_unit_test(test_check_invalid),
         cmocka_unit_test(test_has_wildcard),        cmocka_unit_test(test_exhaustive_small),
-        cmocka_unit_test(test_differential_random),
-        cmocka_unit_test(test_covers_exhaustive),   cmocka_unit_test(test_covers_cases),
+        cmocka_unit_test(test_differential_random), cmocka_unit_test(test_covers_exhaustive),
+        cmocka_unit_test(test_covers_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
