@@ -9,6 +9,8 @@
 
 #include "app/conn.h"
 #include "app/server.h"
+#include "auth/auth_branca.h"
+#include "auth/gate.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -19,10 +21,13 @@
 #include "core/topic_name.h"
 #include "http/publish_json.h"
 #include "http/response.h"
+#include "net/conncap.h"
+#include "net/ratelimit.h"
 #include "ops/metrics.h"
 #include "sse/sse_frame.h"
 
 #define QUERY_CAP 1024
+#define VALUE_CAP (64 * 1024 + 1) /* a query value: may be a token (auth_max_token <= 64k) */
 #define TOPICS_LIST_MAX 10000
 #define EVENTS_LIMIT_DEFAULT 100
 #define EVENTS_LIMIT_MAX 1000
@@ -86,6 +91,395 @@ json_id(struct rp_buf *b, struct rp_hub *hub, uint64_t seq)
     rp_buf_printf(b, "\"%s\"", id);
 }
 
+/* ---- who is asking: client address, abuse control, tokens ---- */
+
+static bool
+is_trusted_proxy(const struct rp_server *srv, const struct rp_addr_key *k)
+{
+    for (size_t i = 0; i < srv->n_trusted_proxies; i++)
+        if (rp_addr_key_equal(&srv->trusted_proxies[i], k))
+            return true;
+    return false;
+}
+
+/* The client behind a trusted proxy is the right-most X-Forwarded-For address that is not
+ * itself a trusted proxy (addresses further left were written by the client: not trusted). */
+static void
+resolve_client(struct rp_conn *c, const struct rp_http_request *req)
+{
+    const struct rp_server *srv = rp_conn_server(c);
+    c->client_key = c->peer_key;
+    if (!srv->n_trusted_proxies || !is_trusted_proxy(srv, &c->peer_key))
+        return;
+    const char *xff = rp_http_request_header(req, "X-Forwarded-For");
+    if (!xff)
+        return;
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',')
+            start--;
+        const char *a = start, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        struct rp_addr_key k;
+        if (rp_addr_key_parse(a, (size_t)(b - a), &k) != 0)
+            return; /* garbage: keep the proxy's own address */
+        c->client_key = k;
+        if (!is_trusted_proxy(srv, &k))
+            return;
+        end = start > xff ? start - 1 : xff;
+    }
+}
+
+static void
+retry_after_header(char *hdr, size_t cap, int64_t ms)
+{
+    snprintf(hdr, cap, "Retry-After: %lld\r\n",
+             (long long)((ms + 999) / 1000 ? (ms + 999) / 1000 : 1));
+}
+
+/*
+ * The first request of a connection: finds the client and applies the per-client limits
+ * (concurrent connections, connect_rate). False when a refusal was queued.
+ */
+static bool
+admit_connection(struct rp_conn *c, const struct rp_http_request *req)
+{
+    struct rp_server *srv = rp_conn_server(c);
+    struct rp_stats *stats = rp_conn_stats(c);
+    char hdr[64], msg[200], ip[RP_ADDR_KEY_STRLEN];
+    c->admitted = true;
+    resolve_client(c, req);
+    if (srv->conncap) {
+        int rc = rp_conncap_acquire(srv->conncap, &c->client_key);
+        if (rc == -EMFILE) {
+            rp_stat_add(stats, RP_STAT_ratelimit_total, 1);
+            c->close_after_write = true;
+            rp_conn_error(c, req, 503, "the server holds max_connections connections; retry later",
+                          "Retry-After: 1\r\n");
+            return false;
+        }
+        if (rc) {
+            rp_stat_add(stats, RP_STAT_ratelimit_per_ip, 1);
+            rp_addr_key_format(&c->client_key, ip, sizeof(ip));
+            snprintf(msg, sizeof(msg),
+                     "%s already has max_connections_per_ip (%lld) connections open", ip,
+                     (long long)srv->cfg->v.max_connections_per_ip);
+            c->close_after_write = true;
+            rp_conn_error(c, req, 429, msg, "Retry-After: 1\r\n");
+            return false;
+        }
+        c->capped = true;
+    }
+    if (srv->connect_limit) {
+        int64_t wait = rp_ratelimit_take(srv->connect_limit, &c->client_key, rp_clock_now_ms());
+        if (wait > 0) {
+            rp_stat_add(stats, RP_STAT_ratelimit_connect, 1);
+            retry_after_header(hdr, sizeof(hdr), wait);
+            c->close_after_write = true;
+            rp_conn_error(c, req, 429, "too many new connections from this address (connect_rate)",
+                          hdr);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* publish_rate: false when a 429 was queued. */
+static bool
+publish_allowed(struct rp_conn *c, const struct rp_http_request *req)
+{
+    struct rp_server *srv = rp_conn_server(c);
+    if (!srv->publish_limit)
+        return true;
+    int64_t wait = rp_ratelimit_take(srv->publish_limit, &c->client_key, rp_clock_now_ms());
+    if (wait <= 0)
+        return true;
+    char hdr[64];
+    rp_stat_add(rp_conn_stats(c), RP_STAT_ratelimit_publish, 1);
+    rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+    retry_after_header(hdr, sizeof(hdr), wait);
+    rp_conn_error(c, req, 429, "too many publishes from this address (publish_rate)", hdr);
+    return false;
+}
+
+/* The value of cookie <name> in the request's Cookie header, copied into <out>; its length,
+ * or 0 when absent (or longer than <cap> - 1). */
+static size_t
+find_cookie(const struct rp_http_request *req, const char *name, char *out, size_t cap)
+{
+    const char *h = rp_http_request_header(req, "Cookie");
+    size_t name_len = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';')
+            h++;
+        const char *end = strchr(h, ';');
+        size_t len = end ? (size_t)(end - h) : strlen(h);
+        if (len > name_len && h[name_len] == '=' && memcmp(h, name, name_len) == 0) {
+            const char *v = h + name_len + 1;
+            size_t vlen = len - name_len - 1;
+            while (vlen && v[vlen - 1] == ' ')
+                vlen--;
+            if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
+                v++;
+                vlen -= 2;
+            }
+            if (vlen == 0 || vlen >= cap)
+                return 0;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return vlen;
+        }
+        h = end;
+    }
+    return 0;
+}
+
+/*
+ * The request's token, into the malloc'd *<out> (VALUE_CAP bytes): the Authorization
+ * header's Bearer token, else the `auth` or `token` query parameter, else the auth_cookie
+ * cookie. Returns its length, 0 when there is none.
+ */
+static size_t
+find_token(struct rp_conn *c, const struct rp_http_request *req, char **out)
+{
+    char *tok = rp_xmalloc(VALUE_CAP);
+    *out = tok;
+    tok[0] = '\0';
+    const char *h = rp_http_request_header(req, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        h += 7;
+        while (*h == ' ')
+            h++;
+        return copy_str(tok, VALUE_CAP, h);
+    }
+    char key[QUERY_CAP];
+    size_t pos = 0;
+    while (rp_http_query_next(req->query, req->query_len, &pos, key, tok, VALUE_CAP) == 1) {
+        if (strcmp(key, "auth") == 0 || strcmp(key, "token") == 0) {
+            /* Query decoding turns '+' into a space; no token alphabet has spaces. */
+            return strlen(plus_literal(tok));
+        }
+    }
+    tok[0] = '\0';
+    const char *cookie = rp_conn_server(c)->cfg->v.auth_cookie;
+    if (cookie && *cookie)
+        return find_cookie(req, cookie, tok, VALUE_CAP);
+    return 0;
+}
+
+/* Answers a refused credential: 401 (with WWW-Authenticate), 403 or 503, and counts it. */
+static void
+refuse_auth(struct rp_conn *c, const struct rp_http_request *req, enum rp_auth_result r,
+            const char *action, const char *topic, int64_t retry_after_ms)
+{
+    char msg[400], hdr[128];
+    const char *what = NULL;
+    int status = 401;
+    rp_stat_auth_failure(rp_conn_stats(c), r);
+    switch (r) {
+    case RP_AUTH_MISSING:
+        what = "a token is required: send Authorization: Bearer <token>, or ?auth=<token>";
+        break;
+    case RP_AUTH_TOO_LARGE:
+        what = "the token is longer than auth_max_token";
+        break;
+    case RP_AUTH_MALFORMED:
+        what = "the token is malformed";
+        break;
+    case RP_AUTH_BAD_ALG:
+        what = "the token's algorithm does not match a configured key (alg none is never "
+               "accepted)";
+        break;
+    case RP_AUTH_UNKNOWN_KEY:
+        what = "no configured key has the token's kid";
+        break;
+    case RP_AUTH_BAD_SIGNATURE:
+        what = "the token's signature does not verify";
+        break;
+    case RP_AUTH_EXPIRED:
+        what = "the token has expired";
+        break;
+    case RP_AUTH_NOT_YET_VALID:
+        what = "the token is not valid yet (nbf or iat is in the future)";
+        break;
+    case RP_AUTH_BAD_AUDIENCE:
+        what = "the token's aud does not name this server (auth_jwt_audience)";
+        break;
+    case RP_AUTH_BAD_ISSUER:
+        what = "the token's iss is not auth_jwt_issuer";
+        break;
+    case RP_AUTH_REJECTED:
+        what = "the application's webhook rejected the token";
+        break;
+    case RP_AUTH_FORBIDDEN:
+        status = 403;
+        break;
+    case RP_AUTH_UNAVAILABLE:
+        status = 503;
+        what = "the auth webhook is unavailable; retry later";
+        break;
+    case RP_AUTH_OK:
+    case RP_AUTH__COUNT:
+        what = "refused";
+        break;
+    }
+    if (status == 403) {
+        snprintf(msg, sizeof(msg), "the token does not allow %s topic \"%.255s\"", action,
+                 topic ? topic : "");
+        rp_conn_error(c, req, 403, msg, NULL);
+    } else if (status == 503) {
+        retry_after_header(hdr, sizeof(hdr), retry_after_ms);
+        rp_conn_error(c, req, 503, what, hdr);
+    } else {
+        snprintf(hdr, sizeof(hdr), "WWW-Authenticate: Bearer%s\r\n",
+                 r == RP_AUTH_MISSING ? "" : " error=\"invalid_token\"");
+        rp_conn_error(c, req, 401, what, hdr);
+    }
+}
+
+enum verdict {
+    VERDICT_PASS = 0, /* the grant covers everything asked */
+    VERDICT_REFUSED,  /* an answer was queued */
+    VERDICT_WAIT,     /* parked until the webhook answers */
+};
+
+/*
+ * Checks that the request's token allows <action> ("read" or "publish to") on each of the
+ * <n> <topics>. With auth_mode none everything passes and <grant> stays zeroed.
+ */
+static enum verdict
+authorize(struct rp_conn *c, const struct rp_http_request *req, bool write,
+          const char *const *topics, size_t n, struct rp_grant *grant)
+{
+    struct rp_gate *gate = rp_conn_gate(c);
+    if (!gate)
+        return VERDICT_PASS;
+    char *token;
+    size_t len = find_token(c, req, &token);
+    const char *ua = rp_http_request_header(req, "User-Agent");
+    char ip[RP_ADDR_KEY_STRLEN];
+    rp_addr_key_format(&c->client_key, ip, sizeof(ip));
+    struct rp_gate_ask ask = {
+        .token = token,
+        .token_len = len,
+        .topics = topics,
+        .n_topics = n,
+        .ip = ip,
+        .user_agent = ua ? ua : "",
+        .action = write ? "publish" : "subscribe",
+    };
+    enum rp_auth_result r;
+    int64_t retry_after = 0;
+    enum rp_gate_status st = rp_gate_verify(gate, &ask, grant, &r, &retry_after);
+    free(token);
+    if (st == RP_GATE_WAIT) {
+        const struct rp_config_values *v = &rp_conn_server(c)->cfg->v;
+        rp_conn_wait_auth(c, rp_clock_now_ms() + v->auth_webhook_timeout + 1000);
+        return VERDICT_WAIT;
+    }
+    if (r != RP_AUTH_OK) {
+        refuse_auth(c, req, r, NULL, NULL, retry_after);
+        return VERDICT_REFUSED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t tlen = strlen(topics[i]);
+        bool ok = write ? rp_grant_may_write(grant, topics[i], tlen)
+                        : rp_grant_may_read(grant, topics[i], tlen);
+        if (!ok) {
+            refuse_auth(c, req, RP_AUTH_FORBIDDEN, write ? "publishing to" : "reading", topics[i],
+                        0);
+            rp_grant_fini(grant);
+            return VERDICT_REFUSED;
+        }
+    }
+    return VERDICT_PASS;
+}
+
+/* A random delay in [<lo_ms>, <hi_ms>], so clients told to wait do not return together. */
+static int64_t
+jitter_ms(int64_t lo_ms, int64_t hi_ms)
+{
+    static _Thread_local uint64_t state;
+    if (!state)
+        state = (uint64_t)rp_clock_now_ms() * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)&state;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    if (hi_ms <= lo_ms)
+        return lo_ms;
+    return lo_ms + (int64_t)(state % (uint64_t)(hi_ms - lo_ms + 1));
+}
+
+/*
+ * Reconnect-storm guard: past storm_accept_rate new streams per second (node-wide), new
+ * streams get 503 with a jittered Retry-After, and for a few seconds admitted ones get a
+ * jittered `retry:` (rp_conn_start_stream), so a mass reconnect spreads out. False when a
+ * 503 was queued.
+ */
+static bool
+storm_allows(struct rp_conn *c, const struct rp_http_request *req)
+{
+    struct rp_server *srv = rp_conn_server(c);
+    if (!srv->storm_limit)
+        return true;
+    static const struct rp_addr_key node_key;
+    int64_t now = rp_clock_now_ms();
+    if (rp_ratelimit_take(srv->storm_limit, &node_key, now) == 0) {
+        if (now < atomic_load(&srv->storm_until_ms)) {
+            int64_t base = srv->cfg->v.retry > 0 ? srv->cfg->v.retry : 1000;
+            c->retry_ms = jitter_ms(base, srv->cfg->v.storm_retry_max);
+        }
+        return true;
+    }
+    atomic_store(&srv->storm_until_ms, now + 5000);
+    rp_stat_add(rp_conn_stats(c), RP_STAT_ratelimit_storm, 1);
+    char hdr[64];
+    retry_after_header(hdr, sizeof(hdr), jitter_ms(1000, srv->cfg->v.storm_retry_max));
+    rp_conn_error(c, req, 503, "too many clients are connecting at once; retry after the delay",
+                  hdr);
+    return false;
+}
+
+/* Branca mode without topics in the URL: the topics the token carries, as filters. */
+static size_t
+branca_topics(struct rp_conn *c, const struct rp_http_request *req, char **filters, size_t max,
+              int *status, char *msg, size_t msg_cap)
+{
+    char *token;
+    size_t len = find_token(c, req, &token);
+    struct rp_grant g = {0};
+    size_t n = 0;
+    uint8_t *payload = NULL;
+    size_t payload_len = 0;
+    enum rp_auth_result r =
+        len ? rp_gate_open_branca(rp_conn_gate(c), token, len, &payload, &payload_len)
+            : RP_AUTH_MISSING;
+    free(token);
+    if (r == RP_AUTH_OK && rp_branca_read_topics(payload, payload_len, &g, msg, msg_cap) != 0)
+        r = RP_AUTH_MALFORMED;
+    free(payload);
+    if (r != RP_AUTH_OK) {
+        /* authorize() answers it, with the right status and header. */
+        return 0;
+    }
+    if (g.n_read > max) {
+        snprintf(msg, msg_cap,
+                 "the token names %zu topics; a stream may read at most %zu "
+                 "(max_stream_topics)",
+                 g.n_read, max);
+        *status = 400;
+    } else {
+        for (; n < g.n_read; n++)
+            filters[n] = rp_xstrdup(g.read[n]);
+    }
+    rp_grant_fini(&g);
+    return n;
+}
+
 /* ---- GET /events ---- */
 
 static void
@@ -101,12 +495,14 @@ handle_events(struct rp_conn *c, const struct rp_http_request *req, const char *
     char msg[400];
     int status = 0;
 
+    struct rp_grant grant = {0};
+    char key[QUERY_CAP];
+    char *value = rp_xmalloc(VALUE_CAP);
     if (path_filter && *path_filter)
         filters[n++] = rp_xstrdup(path_filter);
-    char key[QUERY_CAP], value[QUERY_CAP];
     size_t pos = 0;
     int r;
-    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value, QUERY_CAP)) == 1) {
+    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value, VALUE_CAP)) == 1) {
         if (strcmp(key, "topic") == 0) {
             if (n == max) {
                 snprintf(msg, sizeof(msg),
@@ -124,9 +520,9 @@ handle_events(struct rp_conn *c, const struct rp_http_request *req, const char *
     }
     if (r < 0) {
         snprintf(msg, sizeof(msg),
-                 "the query string is malformed (bad percent-encoding or "
-                 "a parameter longer than %d bytes)",
-                 QUERY_CAP - 1);
+                 "the query string is malformed (bad percent-encoding, or a name longer than %d "
+                 "or a value longer than %d bytes)",
+                 QUERY_CAP - 1, VALUE_CAP - 1);
         status = 400;
         goto out;
     }
@@ -135,6 +531,17 @@ handle_events(struct rp_conn *c, const struct rp_http_request *req, const char *
     if (hdr && *hdr) {
         last_id_len = copy_str(last_id, sizeof(last_id), hdr);
         have_last_id = true;
+    }
+    struct rp_gate *gate = rp_conn_gate(c);
+    if (n == 0 && gate && rp_gate_mode(rp_conn_server(c)->gate) == RP_GATE_MODE_BRANCA) {
+        /* sse-server clients name no topic: the token's topics are the subscription. */
+        n = branca_topics(c, req, filters, max, &status, msg, sizeof(msg));
+        if (status)
+            goto out;
+        /* No topics: a bad token is answered as such; a good one that names no topic gets
+         * the 400 below. */
+        if (n == 0 && authorize(c, req, false, NULL, 0, &grant) != VERDICT_PASS)
+            goto out;
     }
     if (n == 0) {
         snprintf(msg, sizeof(msg),
@@ -151,14 +558,21 @@ handle_events(struct rp_conn *c, const struct rp_http_request *req, const char *
             goto out;
         }
     }
-    rp_conn_start_stream(c, req, (const char *const *)filters, n, have_last_id ? last_id : NULL,
-                         last_id_len);
+    if (!storm_allows(c, req))
+        goto out;
+    if (authorize(c, req, false, (const char *const *)filters, n, &grant) != VERDICT_PASS)
+        goto out;
+    if (rp_conn_start_stream(c, req, (const char *const *)filters, n, have_last_id ? last_id : NULL,
+                             last_id_len))
+        rp_conn_stream_expires(c, grant.expires_ms);
 out:
     if (status)
         rp_conn_error(c, req, status, msg, NULL);
     for (size_t i = 0; i < n; i++)
         free(filters[i]);
     free(filters);
+    free(value);
+    rp_grant_fini(&grant);
 }
 
 /* ---- POST /publish ---- */
@@ -256,9 +670,33 @@ reject_publish(struct rp_conn *c, const struct rp_http_request *req, int status,
     rp_conn_error(c, req, status, message, NULL);
 }
 
-static void
-handle_publish_json(struct rp_conn *c, const struct rp_http_request *req)
+/* The token must allow publishing to every item's topic (topics the hub will refuse as
+ * invalid are left to it, so the client hears what is wrong with the name). */
+static bool
+may_publish(struct rp_conn *c, const struct rp_http_request *req,
+            const struct rp_publish_item *items, size_t n)
 {
+    if (!rp_conn_gate(c))
+        return true;
+    char **topics = rp_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        topics[i] = rp_xstrndup(items[i].topic ? items[i].topic : "", items[i].topic_len);
+    struct rp_grant grant = {0};
+    enum verdict v = authorize(c, req, true, (const char *const *)topics, n, &grant);
+    if (v == VERDICT_REFUSED)
+        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+    for (size_t i = 0; i < n; i++)
+        free(topics[i]);
+    free(topics);
+    rp_grant_fini(&grant);
+    return v == VERDICT_PASS;
+}
+
+static void
+handle_publish_json(struct rp_conn *c, const struct rp_http_request *req, bool retry)
+{
+    if (!retry && !publish_allowed(c, req))
+        return;
     if (!json_content_type(rp_http_request_header(req, "Content-Type"))) {
         reject_publish(c, req, 415,
                        "POST /publish takes a JSON body (Content-Type: application/json); "
@@ -272,13 +710,17 @@ handle_publish_json(struct rp_conn *c, const struct rp_http_request *req)
         reject_publish(c, req, err.status, err.message);
         return;
     }
-    publish(c, req, batch.items, batch.n, batch.is_array);
+    if (may_publish(c, req, batch.items, batch.n))
+        publish(c, req, batch.items, batch.n, batch.is_array);
     rp_publish_batch_fini(&batch);
 }
 
 static void
-handle_publish_raw(struct rp_conn *c, const struct rp_http_request *req, const char *topic)
+handle_publish_raw(struct rp_conn *c, const struct rp_http_request *req, const char *topic,
+                   bool retry)
 {
+    if (!retry && !publish_allowed(c, req))
+        return;
     const char *ct = rp_http_request_header(req, "Content-Type");
     if (ct && strncasecmp(ct, "multipart/", 10) == 0) {
         reject_publish(c, req, 415,
@@ -313,7 +755,8 @@ handle_publish_raw(struct rp_conn *c, const struct rp_http_request *req, const c
         .pub_id = have_id ? id : NULL,
         .pub_id_len = strlen(id),
     };
-    publish(c, req, &item, 1, false);
+    if (may_publish(c, req, &item, 1))
+        publish(c, req, &item, 1, false);
 }
 
 /* ---- /topics ---- */
@@ -343,12 +786,19 @@ struct list_ctx {
     struct rp_buf *b;
     struct rp_hub *hub;
     size_t n;
+    const struct rp_grant *grant; /* NULL: every topic is listed */
 };
 
 static void
 list_one(void *ctx, struct rp_topic *t)
 {
     struct list_ctx *lc = ctx;
+    if (lc->grant) {
+        size_t len;
+        const char *name = rp_topic_name(t, &len);
+        if (!rp_grant_may_read(lc->grant, name, len))
+            return;
+    }
     if (lc->n >= TOPICS_LIST_MAX) {
         lc->n++;
         return;
@@ -376,15 +826,20 @@ handle_topics_list(struct rp_conn *c, const struct rp_http_request *req)
             return;
         }
     }
+    /* With auth, a token is needed, and it lists only the topics it may read. */
+    struct rp_grant grant = {0};
+    if (authorize(c, req, false, NULL, 0, &grant) != VERDICT_PASS)
+        return;
     struct rp_buf b;
     rp_buf_init(&b, 48 * 1024 * 1024);
     rp_buf_append_str(&b, "{\"topics\":[");
-    struct list_ctx lc = {&b, hub, 0};
+    struct list_ctx lc = {&b, hub, 0, rp_conn_gate(c) ? &grant : NULL};
     rp_hub_foreach_topic(hub, *pattern ? pattern : NULL, strlen(pattern), list_one, &lc);
     rp_buf_printf(&b, "],\"count\":%zu,\"truncated\":%s}\n", lc.n,
                   lc.n > TOPICS_LIST_MAX ? "true" : "false");
     respond_json(c, req, 200, &b);
     rp_buf_fini(&b);
+    rp_grant_fini(&grant);
 }
 
 static struct rp_topic *
@@ -397,6 +852,11 @@ find_topic(struct rp_conn *c, const struct rp_http_request *req, const char *nam
         rp_conn_error(c, req, 400, msg, NULL);
         return NULL;
     }
+    struct rp_grant grant = {0};
+    enum verdict verdict = authorize(c, req, false, &name, 1, &grant);
+    rp_grant_fini(&grant);
+    if (verdict != VERDICT_PASS)
+        return NULL;
     struct rp_topic *t = rp_hub_find(rp_conn_server(c)->hub, name, strlen(name));
     if (!t) {
         snprintf(msg, sizeof(msg),
@@ -598,7 +1058,8 @@ origin_may_post(struct rp_conn *c, const struct rp_http_request *req)
 void
 rp_api_handle(struct rp_conn *c, const struct rp_http_request *req, bool retry)
 {
-    (void)retry;
+    if (!c->admitted && !admit_connection(c, req))
+        return;
     const char *path = req->path;
     enum rp_http_method m = req->method;
     bool get = m == RP_HTTP_METHOD_GET, post = m == RP_HTTP_METHOD_POST;
@@ -615,12 +1076,12 @@ rp_api_handle(struct rp_conn *c, const struct rp_http_request *req, bool retry)
         if (!post)
             method_not_allowed(c, req, "POST");
         else
-            handle_publish_json(c, req);
+            handle_publish_json(c, req, retry);
     } else if (starts_with(path, "/publish/")) {
         if (!post)
             method_not_allowed(c, req, "POST");
         else
-            handle_publish_raw(c, req, path + 9);
+            handle_publish_raw(c, req, path + 9, retry);
     } else if (strcmp(path, "/topics") == 0 || strcmp(path, "/topics/") == 0) {
         if (!get)
             method_not_allowed(c, req, "GET");

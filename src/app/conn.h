@@ -8,6 +8,7 @@
  *   HTTP --request--> HTTP (response queued; keep-alive reads the next request)
  *     |  \--GET /events--> STREAM (until the peer goes, a policy closes it, or shutdown)
  *     \--publish refused by slow_policy block--> parked (retried, then answered)
+ *     \--token sent to the auth webhook--> parked (re-run when the answer arrives)
  *   any --error / timeout / close--> closing (freed at the end of the loop turn)
  */
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include "delivery/stream.h"
 #include "http/http_parser.h"
 #include "loop/loop.h"
+#include "net/addr_key.h"
 
 struct rp_worker;
 struct rp_server;
@@ -34,9 +36,23 @@ struct rp_conn {
     enum rp_conn_kind kind;
     bool closing;
     bool close_after_write; /* the last response said Connection: close */
-    bool parked;            /* a publish waits for slow subscribers (slow_policy block) */
+    /* The current request waits: for slow subscribers (slow_policy block: retried each
+     * millisecond, in worker.parked) or for the auth webhook (auth_wait: re-run when a
+     * verification finishes, in worker.auth_waiting). */
+    bool parked;
+    bool auth_wait;
     struct rp_list park_node;
     int64_t park_deadline_ms;
+    struct rp_addr_key peer_key; /* the TCP peer */
+    struct rp_addr_key
+        client_key;             /* the client: the peer, or X-Forwarded-For from a trusted proxy */
+    bool admitted;              /* the first request passed the per-client checks */
+    bool capped;                /* counted in the server's conncap (released at close) */
+    int64_t req_started_ms;     /* first byte of the request being received */
+    size_t req_bytes;           /* bytes of it received so far */
+    int64_t expires_wall_ms;    /* a stream whose token expires: when (0 = never) */
+    int64_t retry_ms;           /* the stream's `retry:` when not the configured one (storms) */
+    struct rp_list expire_node; /* in worker.expiring, by expires_wall_ms */
     struct rp_http_parser *parser;
     struct rp_buf in;  /* bytes received and not yet parsed */
     struct rp_buf out; /* response bytes not yet written */
@@ -60,6 +76,13 @@ bool rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
                           size_t last_id_len);
 /* Parks the connection's current request until rp_conn_unpark or the deadline. */
 void rp_conn_park(struct rp_conn *c, int64_t deadline_ms);
+/* Parks the current request until the worker's gate reports a finished webhook call (the
+ * request is then handled again, <retry> true) or until <deadline_ms> (503). */
+void rp_conn_wait_auth(struct rp_conn *c, int64_t deadline_ms);
+/* Closes the stream at wall-clock <expires_wall_ms> (its token's expiry), after telling the
+ * client with an `event: auth_expired`; 0 = never. */
+void rp_conn_stream_expires(struct rp_conn *c, int64_t expires_wall_ms);
+struct rp_gate *rp_conn_gate(const struct rp_conn *c);
 struct rp_server *rp_conn_server(const struct rp_conn *c);
 struct rp_stats *rp_conn_stats(const struct rp_conn *c);
 struct rp_fanout *rp_conn_fanout(const struct rp_conn *c);

@@ -2,7 +2,9 @@
 #include "app/server.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -10,9 +12,12 @@
 #include <unistd.h>
 
 #include "app/worker.h"
+#include "auth/gate.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "net/conncap.h"
+#include "net/ratelimit.h"
 
 #define HOUSEKEEPING_MS 1000
 
@@ -48,6 +53,101 @@ topic_created(void *ctx, unsigned worker, struct rp_topic *t)
 {
     struct rp_server *srv = ctx;
     rp_fanout_notify_created(rp_worker_fanout(srv->workers[worker]), t);
+}
+
+/* The gate's hook: a webhook verification others waited for has finished. Any thread. */
+static void
+wake_all_workers(void *ctx)
+{
+    struct rp_server *srv = ctx;
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        if (srv->workers[i])
+            rp_worker_auth_wake(srv->workers[i]);
+}
+
+static bool
+listens_on_loopback(const struct rp_addr *a)
+{
+    struct rp_addr_key k;
+    if (rp_addr_key_from_sockaddr((const struct sockaddr *)&a->ss, &k) != 0)
+        return false;
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    return (rp_addr_key_is_v4(&k) && k.b[12] == 127) || memcmp(k.b, v6_loopback, 16) == 0;
+}
+
+/* Builds the auth gate and the abuse-control limits from the settings; 0 or -EINVAL with
+ * the reason logged. */
+static int
+start_auth(struct rp_server *srv, const struct rp_config_values *v)
+{
+    enum rp_gate_mode mode = (enum rp_gate_mode)v->auth_mode;
+    if (mode == RP_GATE_MODE_NONE) {
+        if (!listens_on_loopback(&srv->addr))
+            RP_LOG(RP_LOG_WARN, "auth",
+                   "msg=\"auth_mode is none and the server listens beyond loopback: anyone who "
+                   "can reach it may subscribe and publish; set auth_mode (see docs/auth.md)\"");
+    } else {
+        const char *sse_secret =
+            v->sse_secret && *v->sse_secret ? v->sse_secret : getenv("SSE_SECRET");
+        struct rp_gate_config gc = {
+            .mode = mode,
+            .jwt_secret = v->auth_jwt_secret,
+            .jwt_key_file = v->auth_jwt_key_file,
+            .jwt_jwks_file = v->auth_jwt_jwks_file,
+            .jwt_audience = v->auth_jwt_audience,
+            .jwt_issuer = v->auth_jwt_issuer,
+            .jwt_leeway_ms = v->auth_jwt_leeway,
+            .publisher_key = v->auth_publisher_key,
+            .max_token = (size_t)v->auth_max_token,
+            .webhook_url = v->auth_webhook_url,
+            .webhook_connect_timeout_ms = v->auth_webhook_connect_timeout,
+            .webhook_timeout_ms = v->auth_webhook_timeout,
+            .cache_ttl_ms = v->auth_cache_ttl,
+            .cache_negative_ttl_ms = v->auth_cache_negative_ttl,
+            .cache_size = (size_t)v->auth_cache_size,
+            .breaker_failures = (unsigned)v->auth_breaker_failures,
+            .breaker_error_rate_pct = (unsigned)v->auth_breaker_error_rate,
+            .breaker_min_calls = (unsigned)v->auth_breaker_min_calls,
+            .breaker_window_ms = v->auth_breaker_window,
+            .breaker_open_ms = v->auth_breaker_open,
+            .breaker_probes = (unsigned)v->auth_breaker_probes,
+            .breaker_fallback_cached = v->auth_breaker_fallback == 1,
+            .branca_key_hex = sse_secret ? sse_secret : "",
+            .branca_ttl_ms = v->branca_ttl,
+        };
+        char err[512];
+        if (rp_gate_shared_new(&gc, wake_all_workers, srv, &srv->gate, err, sizeof(err)) != 0) {
+            RP_LOG(RP_LOG_ERROR, "auth", "msg=\"%s\"", err);
+            return -EINVAL;
+        }
+        RP_LOG(RP_LOG_INFO, "auth", "msg=\"auth enabled\" mode=%s",
+               rp_config_choice("auth_mode", v->auth_mode));
+    }
+    srv->n_trusted_proxies = v->trusted_proxies.n;
+    srv->trusted_proxies = rp_xcalloc(v->trusted_proxies.n + 1, sizeof(struct rp_addr_key));
+    for (size_t i = 0; i < v->trusted_proxies.n; i++) {
+        const char *a = v->trusted_proxies.items[i];
+        if (rp_addr_key_parse(a, strlen(a), &srv->trusted_proxies[i]) != 0) {
+            RP_LOG(RP_LOG_ERROR, "server",
+                   "msg=\"trusted_proxies: '%s' is not an IPv4 or IPv6 address\"", a);
+            return -EINVAL;
+        }
+    }
+    /* Buckets and counts are per client address; a cap on addresses bounds their memory. */
+    enum { MAX_CLIENT_KEYS = 100000 }; /* about 15 MB per limiter when full */
+    if (v->connect_rate > 0)
+        srv->connect_limit =
+            rp_ratelimit_new((double)v->connect_rate, (double)v->connect_burst, MAX_CLIENT_KEYS);
+    if (v->publish_rate > 0)
+        srv->publish_limit =
+            rp_ratelimit_new((double)v->publish_rate, (double)v->publish_burst, MAX_CLIENT_KEYS);
+    if (v->storm_accept_rate > 0)
+        srv->storm_limit =
+            rp_ratelimit_new((double)v->storm_accept_rate, (double)v->storm_accept_rate, 1);
+    if (v->max_connections > 0 || v->max_connections_per_ip > 0)
+        srv->conncap = rp_conncap_new((size_t)v->max_connections_per_ip, (size_t)v->max_connections,
+                                      MAX_CLIENT_KEYS);
+    return 0;
 }
 
 /* Raises the open-files limit to its hard cap and says what it allows. */
@@ -100,6 +200,10 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg)
     if (srv->n_workers > RP_HUB_MAX_WORKERS)
         srv->n_workers = RP_HUB_MAX_WORKERS;
     check_nofile();
+    if (start_auth(srv, v) != 0) {
+        rp_server_stop(srv);
+        return -EINVAL;
+    }
 
     struct rp_hub_config hc = {
         .max_topics = (uint64_t)v->max_topics,
@@ -168,9 +272,20 @@ rp_server_stop(struct rp_server *srv)
         if (srv->workers[i])
             rp_worker_join(srv->workers[i]);
     /* Workers go before the hub: their streams hold references into topic logs. */
-    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
         rp_worker_free(srv->workers[i]);
+        srv->workers[i] = NULL; /* a later worker's gate may still wake the others */
+    }
     RP_FREE(srv->workers);
+    rp_gate_shared_free(srv->gate);
+    srv->gate = NULL;
+    rp_ratelimit_free(srv->connect_limit);
+    rp_ratelimit_free(srv->publish_limit);
+    rp_ratelimit_free(srv->storm_limit);
+    rp_conncap_free(srv->conncap);
+    RP_FREE(srv->trusted_proxies);
+    srv->connect_limit = srv->publish_limit = srv->storm_limit = NULL;
+    srv->conncap = NULL;
     rp_hub_free(srv->hub);
     srv->hub = NULL;
 }

@@ -13,9 +13,13 @@
 #include "config/config.h"
 #include "core/hub.h"
 #include "http/cors.h"
+#include "net/addr_key.h"
 #include "net/listener.h"
 
 struct rp_worker;
+struct rp_gate_shared;
+struct rp_ratelimit;
+struct rp_conncap;
 
 struct rp_server {
     const struct rp_config *cfg; /* borrowed, outlives the server */
@@ -26,6 +30,15 @@ struct rp_server {
     struct rp_worker **workers;
     int64_t started_ms;
     atomic_bool stopping;
+    /* Auth and abuse control (docs/auth.md); each NULL when its setting is off. */
+    struct rp_gate_shared *gate;
+    struct rp_ratelimit *connect_limit;
+    struct rp_ratelimit *publish_limit;
+    struct rp_ratelimit *storm_limit; /* node-wide: one key */
+    struct rp_conncap *conncap;
+    struct rp_addr_key *trusted_proxies;
+    size_t n_trusted_proxies;
+    _Atomic int64_t storm_until_ms; /* streams admitted before this get a jittered retry */
 };
 
 /* Builds and starts everything: 0, or a negative errno with a message logged. */

@@ -12,10 +12,12 @@
 
 #include "app/conn.h"
 #include "app/server.h"
+#include "auth/gate.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "http/response.h"
+#include "net/conncap.h"
 #include "loop/wakeup.h"
 
 #define ACCEPT_BATCH 64
@@ -43,6 +45,11 @@ struct rp_worker {
     struct rp_list streams; /* stream connections */
     struct rp_list closing; /* freed at the end of the loop turn */
     struct rp_list parked;
+    struct rp_list auth_waiting;  /* requests waiting for the auth webhook */
+    struct rp_list expiring;      /* streams whose token expires, soonest first */
+    struct rp_gate *gate;         /* NULL with auth_mode none */
+    struct rp_wakeup auth_wakeup; /* another worker's webhook call finished */
+    bool auth_retry;              /* re-run the auth_waiting requests this turn */
     struct rp_http_limits limits;
 };
 
@@ -78,6 +85,18 @@ rp_worker_stats(struct rp_worker *w)
     return &w->stats;
 }
 
+struct rp_gate *
+rp_conn_gate(const struct rp_conn *c)
+{
+    return c->w->gate;
+}
+
+void
+rp_worker_auth_wake(struct rp_worker *w)
+{
+    rp_wakeup_signal(&w->auth_wakeup);
+}
+
 /* ---- closing ---- */
 
 static void
@@ -93,6 +112,12 @@ conn_close(struct rp_conn *c, const char *why)
     if (c->parked) {
         rp_list_remove(&c->park_node);
         c->parked = false;
+    }
+    if (rp_list_linked(&c->expire_node))
+        rp_list_remove(&c->expire_node);
+    if (c->capped) {
+        rp_conncap_release(c->w->srv->conncap, &c->client_key);
+        c->capped = false;
     }
     rp_list_insert_tail(&c->w->closing, &c->node);
 }
@@ -235,8 +260,9 @@ rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
                              "X-Accel-Buffering: no\r\n");
     rp_cors_headers(&w->srv->cors, rp_http_request_header(req, "Origin"), &head);
     rp_buf_append_str(&head, "\r\n:ok\n\n");
-    if (v->retry > 0)
-        rp_buf_printf(&head, "retry: %lld\n\n", (long long)v->retry);
+    int64_t retry = c->retry_ms > 0 ? c->retry_ms : v->retry;
+    if (retry > 0)
+        rp_buf_printf(&head, "retry: %lld\n\n", (long long)retry);
 
     struct rp_stream_open o = {
         .fd = c->io.fd,
@@ -272,6 +298,38 @@ rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
     c->parser = NULL;
     rp_buf_fini(&c->in);
     return true;
+}
+
+void
+rp_conn_wait_auth(struct rp_conn *c, int64_t deadline_ms)
+{
+    if (!c->parked) {
+        c->parked = true;
+        c->auth_wait = true;
+        c->park_deadline_ms = deadline_ms;
+        rp_list_insert_tail(&c->w->auth_waiting, &c->park_node);
+    }
+}
+
+void
+rp_conn_stream_expires(struct rp_conn *c, int64_t expires_wall_ms)
+{
+    c->expires_wall_ms = expires_wall_ms;
+    if (!expires_wall_ms || c->closing)
+        return;
+    /* Tokens mostly live alike, so the new one usually goes last: walk from the tail. */
+    struct rp_list *pos = c->w->expiring.prev;
+    while (pos != &c->w->expiring) {
+        struct rp_conn *o = RP_CONTAINER_OF(pos, struct rp_conn, expire_node);
+        if (o->expires_wall_ms <= expires_wall_ms)
+            break;
+        pos = pos->prev;
+    }
+    /* Insert after <pos>. */
+    c->expire_node.prev = pos;
+    c->expire_node.next = pos->next;
+    pos->next->prev = &c->expire_node;
+    pos->next = &c->expire_node;
 }
 
 void
@@ -325,6 +383,18 @@ process_input(struct rp_conn *c)
     }
     if (c->kind == RP_CONN_HTTP)
         rp_buf_consume(&c->in, off);
+}
+
+/* Slow-loris guard: a request still incomplete after its first second must have arrived at
+ * min_request_rate bytes per second on average. */
+static bool
+too_slow(const struct rp_conn *c)
+{
+    int64_t min_rate = c->w->srv->cfg->v.min_request_rate;
+    if (min_rate <= 0 || !rp_http_parser_in_request(c->parser))
+        return false;
+    int64_t elapsed = rp_clock_now_ms() - c->req_started_ms;
+    return elapsed > 1000 && (int64_t)c->req_bytes * 1000 < min_rate * elapsed;
 }
 
 static void
@@ -381,8 +451,19 @@ on_readable(struct rp_conn *c)
                 conn_close(c, strerror(errno));
             break;
         }
+        if (c->in.len == 0 && !rp_http_parser_in_request(c->parser)) {
+            c->req_started_ms = rp_clock_now_ms();
+            c->req_bytes = 0;
+        }
         c->in.len += (size_t)n;
+        c->req_bytes += (size_t)n;
         touch_http(c);
+        if (too_slow(c)) {
+            c->close_after_write = true;
+            rp_conn_error(c, NULL, 408, "the request arrives slower than min_request_rate", NULL);
+            flush_out(c);
+            return;
+        }
         if ((size_t)n < READ_CHUNK)
             break;
     }
@@ -453,6 +534,8 @@ accept_ready(struct rp_loop_io *io, uint32_t events)
         rp_buf_init(&c->out, 64 * 1024 * 1024);
         struct rp_addr peer = {.ss = ss, .len = len};
         rp_addr_format(&peer, c->peer, sizeof(c->peer));
+        rp_addr_key_from_sockaddr((const struct sockaddr *)&ss, &c->peer_key);
+        c->client_key = c->peer_key;
         c->last_active_ms = rp_clock_now_ms();
         rp_list_insert_tail(&w->http, &c->node);
         rp_stat_add(&w->stats, RP_STAT_connections_active, 1);
@@ -530,6 +613,81 @@ retry_parked(struct rp_worker *w, int64_t now)
     }
 }
 
+/* Re-runs the requests that waited for the auth webhook: a verification finished (theirs,
+ * or another token's: those wait again), or their deadline passed. */
+static void
+retry_auth(struct rp_worker *w, int64_t now)
+{
+    struct rp_list todo;
+    rp_list_init(&todo);
+    while (!rp_list_empty(&w->auth_waiting)) {
+        struct rp_list *n = w->auth_waiting.next;
+        rp_list_remove(n);
+        rp_list_insert_tail(&todo, n);
+    }
+    while (!rp_list_empty(&todo)) {
+        struct rp_conn *c = RP_CONTAINER_OF(todo.next, struct rp_conn, park_node);
+        const struct rp_http_request *req = rp_http_parser_request(c->parser);
+        rp_list_remove(&c->park_node);
+        c->parked = false;
+        c->auth_wait = false;
+        if (now >= c->park_deadline_ms) {
+            rp_stat_auth_failure(&w->stats, RP_AUTH_UNAVAILABLE);
+            rp_conn_error(c, req, 503,
+                          "the auth webhook did not answer within auth_webhook_timeout; retry "
+                          "later",
+                          "Retry-After: 1\r\n");
+        } else {
+            int64_t deadline = c->park_deadline_ms;
+            rp_api_handle(c, req, true);
+            if (c->parked) {
+                if (c->auth_wait)
+                    c->park_deadline_ms = deadline;
+                continue;
+            }
+        }
+        if (c->kind != RP_CONN_HTTP || c->closing)
+            continue;
+        rp_http_parser_reset(c->parser);
+        process_input(c);
+        if (!c->closing)
+            flush_out(c);
+    }
+}
+
+static void
+on_auth_wake(struct rp_loop_io *io, uint32_t events)
+{
+    (void)events;
+    struct rp_worker *w = RP_CONTAINER_OF(io, struct rp_worker, auth_wakeup.io);
+    rp_wakeup_drain(&w->auth_wakeup);
+    w->auth_retry = true;
+}
+
+/* The gate's own webhook call finished (on this thread). */
+static void
+gate_wake(void *ctx)
+{
+    struct rp_worker *w = ctx;
+    w->auth_retry = true;
+}
+
+/* Ends the streams whose token has expired, telling the client why. */
+static void
+expire_streams(struct rp_worker *w)
+{
+    static const char text[] = "event: auth_expired\ndata: {\"reason\":\"the token expired\"}\n\n";
+    int64_t wall = rp_clock_wall_ms();
+    while (!rp_list_empty(&w->expiring)) {
+        struct rp_conn *c = RP_CONTAINER_OF(w->expiring.next, struct rp_conn, expire_node);
+        if (c->expires_wall_ms > wall)
+            break;
+        rp_list_remove(&c->expire_node);
+        rp_stat_auth_failure(&w->stats, RP_AUTH_EXPIRED);
+        rp_stream_finish(c->stream, text, sizeof(text) - 1, "token expired");
+    }
+}
+
 /* ---- the thread ---- */
 
 static void
@@ -585,12 +743,29 @@ worker_main(void *arg)
         if (now >= next_tick) {
             int64_t hb = rp_fanout_sweep(w->fanout, now, v->heartbeat);
             int64_t to = sweep_http(w, now);
+            expire_streams(w);
+            if (!rp_list_empty(&w->auth_waiting)) {
+                struct rp_conn *first =
+                    RP_CONTAINER_OF(w->auth_waiting.next, struct rp_conn, park_node);
+                if (now >= first->park_deadline_ms)
+                    w->auth_retry = true;
+            }
             wait = hb < to ? hb : to;
             if (wait > TICK_MS)
                 wait = TICK_MS;
             next_tick = now + wait;
         } else {
             wait = next_tick - now;
+        }
+        if (w->gate) {
+            rp_gate_tick(w->gate, now);
+            int t = rp_gate_timeout_ms(w->gate, now);
+            if (t >= 0 && wait > t)
+                wait = t;
+        }
+        if (w->auth_retry) {
+            w->auth_retry = false;
+            retry_auth(w, now);
         }
         if (!rp_list_empty(&w->parked)) {
             retry_parked(w, now);
@@ -641,6 +816,9 @@ rp_worker_new(struct rp_server *srv, unsigned id)
     rp_list_init(&w->streams);
     rp_list_init(&w->closing);
     rp_list_init(&w->parked);
+    rp_list_init(&w->auth_waiting);
+    rp_list_init(&w->expiring);
+    w->auth_wakeup.io.fd = -1;
     atomic_init(&w->stop_requested, false);
     const struct rp_config_values *v = &srv->cfg->v;
     w->limits = (struct rp_http_limits){
@@ -657,6 +835,10 @@ rp_worker_new(struct rp_server *srv, unsigned id)
         goto fail;
     if (rp_wakeup_init(&w->stop_wakeup, w->loop, on_stop) != 0)
         goto fail;
+    if (rp_wakeup_init(&w->auth_wakeup, w->loop, on_auth_wake) != 0)
+        goto fail;
+    if (srv->gate)
+        w->gate = rp_gate_new(srv->gate, w->loop, &w->stats, gate_wake, w);
     int fd = rp_listener_open(&srv->addr, 4096);
     if (fd < 0) {
         char where[80];
@@ -708,8 +890,12 @@ rp_worker_free(struct rp_worker *w)
         rp_loop_remove(w->loop, &w->listener);
         close(w->listener.fd);
     }
-    if (w->loop)
+    rp_gate_free(w->gate);
+    if (w->loop) {
         rp_wakeup_fini(&w->stop_wakeup, w->loop);
+        if (w->auth_wakeup.io.fd >= 0)
+            rp_wakeup_fini(&w->auth_wakeup, w->loop);
+    }
     rp_fanout_free(w->fanout);
     rp_loop_free(w->loop);
     free(w);

@@ -22,5 +22,8 @@ void rp_worker_join(struct rp_worker *w);
 void rp_worker_free(struct rp_worker *w);
 struct rp_fanout *rp_worker_fanout(struct rp_worker *w);
 struct rp_stats *rp_worker_stats(struct rp_worker *w);
+/* Tells the worker that a webhook verification finished, so the requests waiting for one
+ * are re-run (any thread; coalesced). */
+void rp_worker_auth_wake(struct rp_worker *w);
 
 #endif

@@ -32,7 +32,15 @@
     X(publish_blocked_total, COUNTER, "Publishes that waited for slow_policy block")               \
     X(publish_block_timeouts, COUNTER, "Publishes refused after block_timeout")                    \
     X(auth_cache_hits, COUNTER, "Authorisation decisions answered from the token cache")           \
-    X(auth_failures, COUNTER, "Requests refused for missing or invalid credentials")
+    X(auth_cache_misses, COUNTER, "Tokens the token cache did not know (verified by the webhook)") \
+    X(auth_failures, COUNTER, "Requests refused for missing or invalid credentials")               \
+    X(auth_webhook_calls, COUNTER, "Verification calls made to the webhook")                       \
+    X(auth_webhook_failures, COUNTER, "Webhook calls that failed (no answer, bad status or body)") \
+    X(ratelimit_connect, COUNTER, "New connections refused by connect_rate")                       \
+    X(ratelimit_publish, COUNTER, "Publishes refused by publish_rate")                             \
+    X(ratelimit_per_ip, COUNTER, "Connections refused by max_connections_per_ip")                  \
+    X(ratelimit_total, COUNTER, "Connections refused by max_connections")                          \
+    X(ratelimit_storm, COUNTER, "Event streams refused by the reconnect-storm guard")
 
 enum rp_stat_id {
 #define RP_STAT_ENUM(name, kind, help) RP_STAT_##name,
@@ -41,8 +49,19 @@ enum rp_stat_id {
         RP_STAT__COUNT
 };
 
+/* Labelled and histogram families, rendered by ops/metrics: auth failures by reason (the
+ * reasons are auth/auth.h's, by index) and the webhook's latency. */
+#define RP_STATS_AUTH_REASONS 16
+#define RP_STATS_WEBHOOK_BUCKETS 12
+static const int64_t rp_stats_webhook_bounds_ms[RP_STATS_WEBHOOK_BUCKETS] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+
 struct rp_stats {
     _Atomic uint64_t v[RP_STAT__COUNT];
+    _Atomic uint64_t auth_failures_by[RP_STATS_AUTH_REASONS];
+    /* Non-cumulative: bucket i counts calls <= bound i and > bound i-1; the last slot is +Inf. */
+    _Atomic uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1];
+    _Atomic uint64_t webhook_ms_sum;
 };
 
 static inline void
@@ -61,6 +80,25 @@ static inline uint64_t
 rp_stat_get(const struct rp_stats *s, enum rp_stat_id id)
 {
     return atomic_load_explicit(&s->v[id], memory_order_relaxed);
+}
+
+static inline void
+rp_stat_auth_failure(struct rp_stats *s, unsigned reason)
+{
+    rp_stat_add(s, RP_STAT_auth_failures, 1);
+    if (reason < RP_STATS_AUTH_REASONS)
+        atomic_fetch_add_explicit(&s->auth_failures_by[reason], 1, memory_order_relaxed);
+}
+
+static inline void
+rp_stat_webhook_latency(struct rp_stats *s, int64_t ms)
+{
+    unsigned i = 0;
+    while (i < RP_STATS_WEBHOOK_BUCKETS && ms > rp_stats_webhook_bounds_ms[i])
+        i++;
+    atomic_fetch_add_explicit(&s->webhook_ms[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->webhook_ms_sum, (uint64_t)(ms > 0 ? ms : 0),
+                              memory_order_relaxed);
 }
 
 #endif

@@ -28,6 +28,7 @@ enum kind {
     KIND_BOOL,
     KIND_ENUM,
     KIND_LIST,
+    KIND_SECRET, /* a STRING that `config dump` masks */
 };
 
 enum scope {
@@ -215,6 +216,7 @@ format_range(const struct setting *s, char *buf, size_t cap)
         text_set(buf, cap, "comma-separated items, none empty");
         break;
     case KIND_STRING:
+    case KIND_SECRET:
         text_set(buf, cap, "text without control characters");
         break;
     }
@@ -244,6 +246,7 @@ format_allowed(const struct setting *s, char *buf, size_t cap)
     case KIND_BOOL:
     case KIND_LIST:
     case KIND_STRING:
+    case KIND_SECRET:
         text_set(buf, cap, "%s", range);
         break;
     }
@@ -431,6 +434,7 @@ parse_value(const struct setting *s, const char *text, union value *out, char *w
     }
     switch (s->kind) {
     case KIND_STRING:
+    case KIND_SECRET:
         out->str = rp_xstrdup(text);
         return 0;
     case KIND_BOOL:
@@ -507,6 +511,7 @@ value_store(struct rp_config_values *v, const struct setting *s, union value *va
 
     switch (s->kind) {
     case KIND_STRING:
+    case KIND_SECRET:
         free(*(char **)f);
         *(char **)f = val->str;
         break;
@@ -537,6 +542,7 @@ value_move(struct rp_config_values *dst, struct rp_config_values *src, const str
 
     switch (s->kind) {
     case KIND_STRING:
+    case KIND_SECRET:
         val.str = *(char **)f;
         *(char **)f = NULL;
         break;
@@ -564,7 +570,7 @@ values_fini(struct rp_config_values *v)
 {
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const struct setting *s = &settings[i];
-        if (s->kind == KIND_STRING)
+        if (s->kind == KIND_STRING || s->kind == KIND_SECRET)
             RP_FREE(*(char **)field(v, s));
         else if (s->kind == KIND_LIST)
             list_fini(field(v, s));
@@ -578,7 +584,7 @@ values_copy(struct rp_config_values *dst, const struct rp_config_values *src)
     memcpy(dst, src, sizeof(*dst));
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const struct setting *s = &settings[i];
-        if (s->kind == KIND_STRING) {
+        if (s->kind == KIND_STRING || s->kind == KIND_SECRET) {
             const char *str = *(char *const *)cfield(src, s);
             *(char **)field(dst, s) = str ? rp_xstrdup(str) : NULL;
         } else if (s->kind == KIND_LIST) {
@@ -1261,6 +1267,10 @@ print_value(FILE *f, const struct setting *s, const struct rp_config_values *v)
     char buf[32];
 
     switch (s->kind) {
+    case KIND_SECRET:
+        /* Never print a secret: only whether one is set. */
+        print_quoted(f, *(char *const *)p && **(char *const *)p ? "********" : "");
+        break;
     case KIND_STRING:
         print_quoted(f, *(char *const *)p ? *(char *const *)p : "");
         break;
@@ -1330,9 +1340,9 @@ void
 rp_config_help(void *out)
 {
     static const char *const placeholder[] = {
-        [KIND_STRING] = "TEXT",       [KIND_INT] = "N",       [KIND_SIZE] = "SIZE",
-        [KIND_DURATION] = "DURATION", [KIND_BOOL] = "[BOOL]", [KIND_ENUM] = "CHOICE",
-        [KIND_LIST] = "LIST",
+        [KIND_STRING] = "TEXT",       [KIND_INT] = "N",         [KIND_SIZE] = "SIZE",
+        [KIND_DURATION] = "DURATION", [KIND_BOOL] = "[BOOL]",   [KIND_ENUM] = "CHOICE",
+        [KIND_LIST] = "LIST",         [KIND_SECRET] = "SECRET",
     };
     FILE *f = out;
     char flag[NAME_CAP], env[NAME_CAP + 16], range[CHOICES_CAP];
@@ -1348,7 +1358,7 @@ rp_config_help(void *out)
         format_range(s, range, sizeof(range));
         fprintf(f, "\n  --%s %s\n      %s\n      env %s; default ", flag, placeholder[s->kind],
                 s->help, env);
-        if (s->kind == KIND_STRING || s->kind == KIND_LIST)
+        if (s->kind == KIND_STRING || s->kind == KIND_SECRET || s->kind == KIND_LIST)
             print_quoted(f, s->def);
         else
             fputs(s->def, f);

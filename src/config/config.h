@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #define RP_SETTING_CTYPE_STRING char *
+#define RP_SETTING_CTYPE_SECRET char * /* a STRING masked in `config dump` */
 #define RP_SETTING_CTYPE_INT int64_t
 #define RP_SETTING_CTYPE_SIZE int64_t
 #define RP_SETTING_CTYPE_DURATION int64_t /* milliseconds */

@@ -64,6 +64,8 @@ struct rp_stream {
      * slow_policy waits until it has caught up (it can still fall off the log). */
     bool catching_up;
     bool closing;
+    bool finishing; /* rp_stream_finish: no more events; close once ctl is written */
+    const char *finish_why;
     struct rp_frame *partial; /* a frame the socket took only part of (a reference) */
     size_t partial_off;
     struct rp_buf ctl; /* whole SSE lines to send before the next frame */
@@ -380,7 +382,7 @@ rp_stream_flush(struct rp_stream *s)
             return -EPIPE;
         size_t n_items = 0;
         bool more = s->partial != NULL; /* the log was not read on this pass */
-        if (!s->partial) {
+        if (!s->partial && !s->finishing) {
             /* Read the snapshot first, then take new topics: a topic whose events are in
              * the snapshot was announced before the snapshot was published. */
             uint64_t upto = rp_hub_last_seq(f->hub);
@@ -420,6 +422,8 @@ rp_stream_flush(struct rp_stream *s)
         }
         if (niov == 0) {
             set_stalled(s, false);
+            if (s->finishing)
+                stream_close(s, s->finish_why);
             return 0;
         }
 
@@ -484,6 +488,8 @@ rp_stream_flush(struct rp_stream *s)
             /* Anything published meanwhile comes with its own note from the hub. */
             s->catching_up = false;
             set_stalled(s, false);
+            if (s->finishing)
+                stream_close(s, s->finish_why);
             return 0;
         }
     }
@@ -754,6 +760,19 @@ rp_fanout_broadcast(struct rp_fanout *f, const char *text, size_t len)
         else
             flush_or_close(s);
     }
+}
+
+void
+rp_stream_finish(struct rp_stream *s, const char *text, size_t len, const char *why)
+{
+    if (s->closing || s->finishing)
+        return;
+    s->finishing = true;
+    s->finish_why = why;
+    if (rp_buf_append(&s->ctl, text, len) != 0)
+        stream_close(s, why);
+    else
+        flush_or_close(s);
 }
 
 bool

@@ -83,6 +83,12 @@ struct rp_stream *rp_stream_open(struct rp_fanout *f, const struct rp_stream_ope
                                  const char **why);
 /* Unregisters and frees the stream. Accepts NULL. */
 void rp_stream_free(struct rp_stream *s);
+/*
+ * Ends the stream on purpose: no further events; <text> (whole SSE lines) is written after
+ * any partly written frame, then the owner is told to close with <why> (static string).
+ * Used when a stream's credentials expire.
+ */
+void rp_stream_finish(struct rp_stream *s, const char *text, size_t len, const char *why);
 /* Writes what is pending: 0 all written, -EAGAIN socket full (the owner was told to
  * watch for writability), another negative errno when the stream must close. */
 int rp_stream_flush(struct rp_stream *s);

@@ -1,6 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 #include "ops/metrics.h"
 
+#include <string.h>
+
+#include "auth/auth.h"
+
+static const char *const breaker_states[3] = {"closed", "open", "half_open"};
+
+/* The families that are not one number per stat: summed over workers. */
+struct extra {
+    uint64_t auth_failures_by[RP_STATS_AUTH_REASONS];
+    uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1];
+    uint64_t webhook_ms_sum;
+};
+
+static void
+sum_extra(struct rp_stats *const *stats, size_t n, struct extra *x)
+{
+    memset(x, 0, sizeof(*x));
+    for (size_t w = 0; w < n; w++) {
+        for (int i = 0; i < RP_STATS_AUTH_REASONS; i++)
+            x->auth_failures_by[i] +=
+                atomic_load_explicit(&stats[w]->auth_failures_by[i], memory_order_relaxed);
+        for (int i = 0; i <= RP_STATS_WEBHOOK_BUCKETS; i++)
+            x->webhook_ms[i] +=
+                atomic_load_explicit(&stats[w]->webhook_ms[i], memory_order_relaxed);
+        x->webhook_ms_sum += atomic_load_explicit(&stats[w]->webhook_ms_sum, memory_order_relaxed);
+    }
+}
+
 static const struct {
     const char *name;
     const char *kind;
@@ -9,6 +37,16 @@ static const struct {
 #define RP_STAT_INFO(name, kind, help) {#name, #kind, help},
     RP_STATS_TABLE(RP_STAT_INFO)
 #undef RP_STAT_INFO
+};
+
+/* Rejections by kind, as one labelled family. */
+static const struct {
+    enum rp_stat_id id;
+    const char *kind;
+} ratelimit_kinds[] = {
+    {RP_STAT_ratelimit_connect, "connect_rate"},      {RP_STAT_ratelimit_publish, "publish_rate"},
+    {RP_STAT_ratelimit_per_ip, "connections_per_ip"}, {RP_STAT_ratelimit_total, "connections"},
+    {RP_STAT_ratelimit_storm, "reconnect_storm"},
 };
 
 /* Drops by reason, as one labelled family too, so one query sums them. */
@@ -34,6 +72,8 @@ rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metri
                   bool json, struct rp_buf *out)
 {
     uint64_t sum[RP_STAT__COUNT] = {0};
+    struct extra x;
+    sum_extra(stats, n, &x);
     for (size_t w = 0; w < n; w++)
         for (int i = 0; i < RP_STAT__COUNT; i++)
             sum[i] += rp_stat_get(stats[w], (enum rp_stat_id)i);
@@ -48,12 +88,44 @@ rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metri
             err = rp_buf_printf(out, "%s\"%s\":%llu", i ? "," : "", drop_reasons[i].reason,
                                 (unsigned long long)sum[drop_reasons[i].id]);
         if (!err)
-            err =
-                rp_buf_printf(out,
-                              "},\"topics\":%llu,\"last_seq\":%llu,\"uptime_seconds\":%lld,"
-                              "\"workers\":%u}\n",
-                              (unsigned long long)node->topics, (unsigned long long)node->last_seq,
-                              (long long)node->uptime_s, node->workers);
+            err = rp_buf_append_str(out, "},\"auth_failures_by_reason\":{");
+        for (int i = 1, first = 1; !err && i < RP_AUTH__COUNT; i++, first = 0)
+            err = rp_buf_printf(out, "%s\"%s\":%llu", first ? "" : ",",
+                                rp_auth_result_name((enum rp_auth_result)i),
+                                (unsigned long long)x.auth_failures_by[i]);
+        if (!err)
+            err = rp_buf_append_str(out, "},\"ratelimit_rejections\":{");
+        for (size_t i = 0; !err && i < sizeof(ratelimit_kinds) / sizeof(ratelimit_kinds[0]); i++)
+            err = rp_buf_printf(out, "%s\"%s\":%llu", i ? "," : "", ratelimit_kinds[i].kind,
+                                (unsigned long long)sum[ratelimit_kinds[i].id]);
+        if (!err)
+            err = rp_buf_append_str(out, "},\"auth_webhook_latency_ms\":{");
+        for (int i = 0; !err && i <= RP_STATS_WEBHOOK_BUCKETS; i++) {
+            if (i < RP_STATS_WEBHOOK_BUCKETS)
+                err = rp_buf_printf(out, "\"le_%lld\":%llu,",
+                                    (long long)rp_stats_webhook_bounds_ms[i],
+                                    (unsigned long long)x.webhook_ms[i]);
+            else
+                err = rp_buf_printf(out, "\"le_inf\":%llu,\"sum\":%llu",
+                                    (unsigned long long)x.webhook_ms[i],
+                                    (unsigned long long)x.webhook_ms_sum);
+        }
+        if (!err && node->has_breaker)
+            err = rp_buf_printf(out,
+                                "},\"auth_breaker\":{\"state\":\"%s\",\"to_closed\":%llu,"
+                                "\"to_open\":%llu,\"to_half_open\":%llu",
+                                breaker_states[node->breaker_state % 3],
+                                (unsigned long long)node->breaker_transitions[0],
+                                (unsigned long long)node->breaker_transitions[1],
+                                (unsigned long long)node->breaker_transitions[2]);
+        if (!err)
+            err = rp_buf_printf(
+                out,
+                "},\"auth_cache_entries\":%llu,\"topics\":%llu,\"last_seq\":%llu,\"uptime_"
+                "seconds\":%lld,"
+                "\"workers\":%u}\n",
+                (unsigned long long)node->auth_cache_entries, (unsigned long long)node->topics,
+                (unsigned long long)node->last_seq, (long long)node->uptime_s, node->workers);
         return err;
     }
     for (int i = 0; !err && i < RP_STAT__COUNT; i++)
@@ -67,6 +139,64 @@ rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metri
     for (size_t i = 0; !err && i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++)
         err = rp_buf_printf(out, "revenprox_drops_total{reason=\"%s\"} %llu\n",
                             drop_reasons[i].reason, (unsigned long long)sum[drop_reasons[i].id]);
+    if (!err)
+        err = rp_buf_append_str(out,
+                                "# HELP revenprox_auth_failures_total Requests refused for missing "
+                                "or invalid credentials, by reason\n"
+                                "# TYPE revenprox_auth_failures_total counter\n");
+    for (int i = 1; !err && i < RP_AUTH__COUNT; i++)
+        err = rp_buf_printf(out, "revenprox_auth_failures_total{reason=\"%s\"} %llu\n",
+                            rp_auth_result_name((enum rp_auth_result)i),
+                            (unsigned long long)x.auth_failures_by[i]);
+    if (!err)
+        err = rp_buf_append_str(out,
+                                "# HELP revenprox_ratelimit_rejections_total Requests refused by "
+                                "abuse control, by kind\n"
+                                "# TYPE revenprox_ratelimit_rejections_total counter\n");
+    for (size_t i = 0; !err && i < sizeof(ratelimit_kinds) / sizeof(ratelimit_kinds[0]); i++)
+        err =
+            rp_buf_printf(out, "revenprox_ratelimit_rejections_total{kind=\"%s\"} %llu\n",
+                          ratelimit_kinds[i].kind, (unsigned long long)sum[ratelimit_kinds[i].id]);
+    if (!err)
+        err = rp_buf_append_str(out,
+                                "# HELP revenprox_auth_webhook_duration_seconds Time the webhook "
+                                "took to answer a verification call\n"
+                                "# TYPE revenprox_auth_webhook_duration_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (int i = 0; !err && i <= RP_STATS_WEBHOOK_BUCKETS; i++) {
+        cumulative += x.webhook_ms[i];
+        if (i < RP_STATS_WEBHOOK_BUCKETS)
+            err = rp_buf_printf(
+                out, "revenprox_auth_webhook_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                (double)rp_stats_webhook_bounds_ms[i] / 1000.0, (unsigned long long)cumulative);
+        else
+            err = rp_buf_printf(out,
+                                "revenprox_auth_webhook_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                                "revenprox_auth_webhook_duration_seconds_sum %g\n"
+                                "revenprox_auth_webhook_duration_seconds_count %llu\n",
+                                (unsigned long long)cumulative, (double)x.webhook_ms_sum / 1000.0,
+                                (unsigned long long)cumulative);
+    }
+    if (!err && node->has_breaker) {
+        err = rp_buf_append_str(out, "# HELP revenprox_auth_breaker_state The webhook circuit "
+                                     "breaker's state (1 for the current one)\n"
+                                     "# TYPE revenprox_auth_breaker_state gauge\n");
+        for (int i = 0; !err && i < 3; i++)
+            err = rp_buf_printf(out, "revenprox_auth_breaker_state{state=\"%s\"} %d\n",
+                                breaker_states[i], node->breaker_state == i);
+        if (!err)
+            err =
+                rp_buf_append_str(out, "# HELP revenprox_auth_breaker_transitions_total Times the "
+                                       "webhook circuit breaker entered each state\n"
+                                       "# TYPE revenprox_auth_breaker_transitions_total counter\n");
+        for (int i = 0; !err && i < 3; i++)
+            err =
+                rp_buf_printf(out, "revenprox_auth_breaker_transitions_total{to=\"%s\"} %llu\n",
+                              breaker_states[i], (unsigned long long)node->breaker_transitions[i]);
+    }
+    if (!err)
+        err = prom(out, "auth_cache_entries", "gauge", "Tokens in the verification cache",
+                   node->auth_cache_entries);
     if (!err)
         err = prom(out, "topics", "gauge", "Topics the node keeps", node->topics);
     if (!err)

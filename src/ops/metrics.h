@@ -18,6 +18,12 @@ struct rp_metrics_node {
     uint64_t last_seq;
     int64_t uptime_s;
     unsigned workers;
+    /* The webhook's breaker, when a webhook is configured (has_breaker): 0 closed, 1 open,
+     * 2 half-open, and transitions into each state. */
+    bool has_breaker;
+    int breaker_state;
+    uint64_t breaker_transitions[3];
+    uint64_t auth_cache_entries;
 };
 
 /* Sums <n> workers' stats and appends the rendering to <out>; 0 or -ENOBUFS. */

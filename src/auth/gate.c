@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: MIT */
+#include "auth/gate.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth_branca.h"
+#include "auth/auth_jwt.h"
+#include "auth/auth_webhook.h"
+#include "auth/breaker.h"
+#include "auth/token_cache.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/list.h"
+#include "base/log.h"
+#include "base/stats.h"
+#include "client/http_client.h"
+
+_Static_assert(RP_AUTH__COUNT <= RP_STATS_AUTH_REASONS, "base/stats.h counts too few reasons");
+
+#define WEBHOOK_MAX_BODY (64 * 1024)
+#define WEBHOOK_MAX_IN_FLIGHT 256
+
+struct rp_gate_shared {
+    enum rp_gate_mode mode;
+    struct rp_jwt_keys *jwt_keys;
+    char *jwt_audience;
+    char *jwt_issuer;
+    int64_t jwt_leeway_ms;
+    char *publisher_key;
+    size_t max_token;
+    char *webhook_url;
+    int64_t webhook_connect_timeout_ms;
+    int64_t webhook_timeout_ms;
+    bool fallback_cached;
+    struct rp_token_cache *cache;
+    struct rp_breaker *breaker;
+    uint8_t branca_key[RP_BRANCA_KEY_LEN];
+    uint32_t branca_ttl_s;
+};
+
+/* One webhook call in flight; owns a copy of the token (the cache key). */
+struct call {
+    struct rp_list node; /* in gate.calls */
+    struct rp_gate *g;
+    struct rp_http_call *http;
+    char *token;
+    size_t token_len;
+};
+
+struct rp_gate {
+    struct rp_gate_shared *sh;
+    struct rp_stats *stats;
+    struct rp_http_client *http; /* NULL unless a webhook mode */
+    struct rp_list calls;
+    rp_gate_wake_fn wake;
+    void *wake_ctx;
+};
+
+static char *
+dup_or_null(const char *s)
+{
+    return s && *s ? rp_xstrdup(s) : NULL;
+}
+
+static const char *
+breaker_label(enum rp_breaker_state s)
+{
+    return rp_breaker_state_name(s);
+}
+
+static void
+on_breaker_transition(void *ctx, enum rp_breaker_state from, enum rp_breaker_state to)
+{
+    (void)ctx;
+    RP_LOG(to == RP_BREAKER_OPEN ? RP_LOG_WARN : RP_LOG_INFO, "auth",
+           "msg=\"webhook circuit breaker %s -> %s\"", breaker_label(from), breaker_label(to));
+}
+
+int
+rp_gate_shared_new(const struct rp_gate_config *cfg, rp_gate_wake_fn wake_all, void *ctx,
+                   struct rp_gate_shared **out, char *err, size_t err_cap)
+{
+    struct rp_gate_shared *sh = rp_xcalloc(1, sizeof(*sh));
+    sh->mode = cfg->mode;
+    sh->max_token = cfg->max_token;
+    sh->publisher_key = dup_or_null(cfg->publisher_key);
+    bool jwt = cfg->mode == RP_GATE_MODE_JWT || cfg->mode == RP_GATE_MODE_JWT_WEBHOOK;
+    bool webhook = cfg->mode == RP_GATE_MODE_WEBHOOK || cfg->mode == RP_GATE_MODE_JWT_WEBHOOK;
+
+    if (jwt) {
+        int rc = rp_jwt_keys_load(&sh->jwt_keys, cfg->jwt_secret, cfg->jwt_key_file,
+                                  cfg->jwt_jwks_file, err, err_cap);
+        if (rc)
+            goto fail;
+        if (rp_jwt_keys_count(sh->jwt_keys) == 0) {
+            snprintf(err, err_cap,
+                     "auth_mode %s needs a key: set auth_jwt_secret, auth_jwt_key_file or "
+                     "auth_jwt_jwks_file",
+                     cfg->mode == RP_GATE_MODE_JWT ? "jwt" : "jwt+webhook");
+            goto fail;
+        }
+        sh->jwt_audience = dup_or_null(cfg->jwt_audience);
+        sh->jwt_issuer = dup_or_null(cfg->jwt_issuer);
+        sh->jwt_leeway_ms = cfg->jwt_leeway_ms;
+    }
+    if (webhook) {
+        const char *url = cfg->webhook_url ? cfg->webhook_url : "";
+        if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+            snprintf(err, err_cap,
+                     "auth_mode %s needs auth_webhook_url, an http:// or https:// URL (got "
+                     "\"%.200s\")",
+                     cfg->mode == RP_GATE_MODE_WEBHOOK ? "webhook" : "jwt+webhook", url);
+            goto fail;
+        }
+        if (rp_http_client_global_init() != 0) {
+            snprintf(err, err_cap, "the HTTP client library (libcurl) failed to start");
+            goto fail;
+        }
+        sh->webhook_url = rp_xstrdup(url);
+        sh->webhook_connect_timeout_ms = cfg->webhook_connect_timeout_ms;
+        sh->webhook_timeout_ms = cfg->webhook_timeout_ms;
+        sh->fallback_cached = cfg->breaker_fallback_cached;
+        sh->cache = rp_token_cache_new(cfg->cache_size, cfg->cache_ttl_ms,
+                                       cfg->cache_negative_ttl_ms, wake_all, ctx);
+        struct rp_breaker_config bc = {
+            .failure_threshold = cfg->breaker_failures,
+            .error_rate = (double)cfg->breaker_error_rate_pct / 100.0,
+            .window_ms = cfg->breaker_window_ms,
+            .min_requests = cfg->breaker_min_calls,
+            .open_ms = cfg->breaker_open_ms,
+            .half_open_probes = cfg->breaker_probes,
+            .on_transition = on_breaker_transition,
+            .ctx = NULL,
+        };
+        sh->breaker = rp_breaker_new(&bc);
+    }
+    if (cfg->mode == RP_GATE_MODE_BRANCA) {
+        const char *hex = cfg->branca_key_hex ? cfg->branca_key_hex : "";
+        if (rp_branca_key_parse(hex, strlen(hex), sh->branca_key) != 0) {
+            snprintf(err, err_cap,
+                     "auth_mode branca needs sse_secret (or the SSE_SECRET environment variable): "
+                     "exactly 64 hex characters, the 32-byte key (got %zu characters)",
+                     strlen(hex));
+            goto fail;
+        }
+        sh->branca_ttl_s = (uint32_t)(cfg->branca_ttl_ms / 1000);
+    }
+    *out = sh;
+    return 0;
+fail:
+    rp_gate_shared_free(sh);
+    return -EINVAL;
+}
+
+void
+rp_gate_shared_free(struct rp_gate_shared *sh)
+{
+    if (!sh)
+        return;
+    rp_jwt_keys_free(sh->jwt_keys);
+    free(sh->jwt_audience);
+    free(sh->jwt_issuer);
+    free(sh->publisher_key);
+    free(sh->webhook_url);
+    rp_token_cache_free(sh->cache);
+    rp_breaker_free(sh->breaker);
+    if (sh->webhook_url)
+        rp_http_client_global_cleanup(); /* every worker's client is gone by now */
+    OPENSSL_cleanse(sh->branca_key, sizeof(sh->branca_key));
+    free(sh);
+}
+
+enum rp_gate_mode
+rp_gate_mode(const struct rp_gate_shared *sh)
+{
+    return sh->mode;
+}
+
+void
+rp_gate_report(const struct rp_gate_shared *sh, struct rp_gate_report *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!sh || !sh->breaker)
+        return;
+    out->has_breaker = true;
+    out->breaker_state = (int)rp_breaker_state(sh->breaker);
+    for (int i = 0; i < 3; i++)
+        out->breaker_transitions[i] = rp_breaker_transitions(sh->breaker, (enum rp_breaker_state)i);
+    out->cache_entries = rp_token_cache_count(sh->cache);
+}
+
+struct rp_gate *
+rp_gate_new(struct rp_gate_shared *sh, struct rp_loop *loop, struct rp_stats *stats,
+            rp_gate_wake_fn wake, void *ctx)
+{
+    struct rp_gate *g = rp_xcalloc(1, sizeof(*g));
+    g->sh = sh;
+    g->stats = stats;
+    g->wake = wake;
+    g->wake_ctx = ctx;
+    rp_list_init(&g->calls);
+    if (sh->webhook_url) {
+        g->http = rp_http_client_new(loop, WEBHOOK_MAX_IN_FLIGHT);
+        if (!g->http)
+            RP_LOG(RP_LOG_ERROR, "auth",
+                   "msg=\"cannot create the webhook client; tokens the webhook must verify "
+                   "get 503\"");
+    }
+    return g;
+}
+
+static void
+call_free(struct call *call)
+{
+    rp_list_remove(&call->node);
+    OPENSSL_cleanse(call->token, call->token_len);
+    free(call->token);
+    free(call);
+}
+
+void
+rp_gate_free(struct rp_gate *g)
+{
+    if (!g)
+        return;
+    while (!rp_list_empty(&g->calls)) {
+        struct call *call = RP_CONTAINER_OF(g->calls.next, struct call, node);
+        rp_http_call_cancel(call->http);
+        rp_token_cache_abandon(g->sh->cache, call->token, call->token_len);
+        call_free(call);
+    }
+    rp_http_client_free(g->http);
+    free(g);
+}
+
+int
+rp_gate_timeout_ms(const struct rp_gate *g, int64_t now_ms)
+{
+    return g->http ? rp_http_client_timeout_ms(g->http, now_ms) : -1;
+}
+
+void
+rp_gate_tick(struct rp_gate *g, int64_t now_ms)
+{
+    if (g->http)
+        rp_http_client_tick(g->http, now_ms);
+}
+
+/* ---- verification ---- */
+
+static void
+grant_write_all(struct rp_grant *grant)
+{
+    rp_grant_add_write(grant, "#", 1);
+}
+
+/* The webhook answered (or failed): cache the answer, tell the breaker, wake waiters. */
+static void
+call_done(void *ctx, const struct rp_http_result *r)
+{
+    struct call *call = ctx;
+    struct rp_gate *g = call->g;
+    struct rp_gate_shared *sh = g->sh;
+    int64_t now = rp_clock_now_ms();
+    struct rp_grant grant = {0};
+    int64_t ttl_ms = 0;
+    enum rp_auth_result result = RP_AUTH_UNAVAILABLE;
+    char why[200] = "";
+
+    rp_stat_webhook_latency(g->stats, r->elapsed_ms);
+    if (r->error) {
+        snprintf(why, sizeof(why), "%s", r->detail && *r->detail ? r->detail : strerror(-r->error));
+    } else if (r->status == 200) {
+        result = rp_webhook_parse_answer(r->body, r->body_len, &grant, &ttl_ms, why, sizeof(why));
+    } else if (r->status == 401 || r->status == 403) {
+        result = RP_AUTH_REJECTED; /* the application said no, in HTTP terms */
+    } else {
+        snprintf(why, sizeof(why), "the webhook answered HTTP %d", r->status);
+    }
+    call->http = NULL;
+    if (result == RP_AUTH_UNAVAILABLE) {
+        rp_stat_add(g->stats, RP_STAT_auth_webhook_failures, 1);
+        rp_breaker_record(sh->breaker, now, false);
+        RP_LOG(RP_LOG_WARN, "auth", "msg=\"webhook call failed: %s\" elapsed_ms=%lld", why,
+               (long long)r->elapsed_ms);
+        rp_token_cache_abandon(sh->cache, call->token, call->token_len);
+    } else {
+        rp_breaker_record(sh->breaker, now, true);
+        rp_token_cache_resolve(sh->cache, call->token, call->token_len, now, rp_clock_wall_ms(),
+                               result, result == RP_AUTH_OK ? &grant : NULL, ttl_ms);
+    }
+    rp_grant_fini(&grant);
+    call_free(call);
+    g->wake(g->wake_ctx);
+}
+
+static enum rp_gate_status
+ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *grant,
+            enum rp_auth_result *result, int64_t *retry_after_ms)
+{
+    struct rp_gate_shared *sh = g->sh;
+    int64_t now = rp_clock_now_ms();
+    bool open = rp_breaker_state(sh->breaker) != RP_BREAKER_CLOSED;
+    enum rp_token_cache_lookup l = rp_token_cache_lookup(
+        sh->cache, a->token, a->token_len, now, open && sh->fallback_cached, result, grant);
+    if (l == RP_TOKEN_CACHE_HIT) {
+        rp_stat_add(g->stats, RP_STAT_auth_cache_hits, 1);
+        return RP_GATE_DONE;
+    }
+    if (l == RP_TOKEN_CACHE_PENDING)
+        return RP_GATE_WAIT;
+    rp_stat_add(g->stats, RP_STAT_auth_cache_misses, 1);
+    /* A miss: this gate verifies the token, unless the breaker or the client says no. */
+    if (!g->http || !rp_breaker_allow(sh->breaker, now)) {
+        rp_token_cache_abandon(sh->cache, a->token, a->token_len);
+        *result = RP_AUTH_UNAVAILABLE;
+        *retry_after_ms = g->http ? rp_breaker_retry_after_ms(sh->breaker, now) : 5000;
+        return RP_GATE_DONE;
+    }
+    size_t body_len = 0;
+    char *body = rp_webhook_request_body(a->token, a->token_len, a->topics, a->n_topics, a->ip,
+                                         a->user_agent ? a->user_agent : "", a->action, &body_len);
+    struct call *call = rp_xcalloc(1, sizeof(*call));
+    call->g = g;
+    call->token = rp_xstrndup(a->token, a->token_len);
+    call->token_len = a->token_len;
+    rp_list_insert_tail(&g->calls, &call->node);
+    struct rp_http_post post = {
+        .url = sh->webhook_url,
+        .content_type = "application/json",
+        .body = body,
+        .body_len = body_len,
+        .connect_timeout_ms = sh->webhook_connect_timeout_ms,
+        .total_timeout_ms = sh->webhook_timeout_ms,
+        .max_body = WEBHOOK_MAX_BODY,
+    };
+    int rc = rp_http_client_post(g->http, &post, call_done, call, &call->http);
+    free(body);
+    if (rc) {
+        /* Too many calls in flight (or the client refused): the breaker is not told, the
+         * webhook did nothing wrong. */
+        rp_token_cache_abandon(sh->cache, a->token, a->token_len);
+        call_free(call);
+        *result = RP_AUTH_UNAVAILABLE;
+        *retry_after_ms = 1000;
+        return RP_GATE_DONE;
+    }
+    rp_stat_add(g->stats, RP_STAT_auth_webhook_calls, 1);
+    return RP_GATE_WAIT;
+}
+
+/* Tokens that are not JWTs for our keys go to the webhook in jwt+webhook mode; a JWT our
+ * keys can check and that fails is refused here. */
+static bool
+jwt_not_ours(enum rp_auth_result r)
+{
+    return r == RP_AUTH_MALFORMED || r == RP_AUTH_UNKNOWN_KEY || r == RP_AUTH_BAD_ALG;
+}
+
+enum rp_gate_status
+rp_gate_verify(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *grant,
+               enum rp_auth_result *result, int64_t *retry_after_ms)
+{
+    struct rp_gate_shared *sh = g->sh;
+    *retry_after_ms = 0;
+    if (!a->token || a->token_len == 0) {
+        *result = RP_AUTH_MISSING;
+        return RP_GATE_DONE;
+    }
+    if (a->token_len > sh->max_token) {
+        *result = RP_AUTH_TOO_LARGE;
+        return RP_GATE_DONE;
+    }
+    if (sh->publisher_key && strlen(sh->publisher_key) == a->token_len &&
+        CRYPTO_memcmp(sh->publisher_key, a->token, a->token_len) == 0) {
+        grant_write_all(grant);
+        *result = RP_AUTH_OK;
+        return RP_GATE_DONE;
+    }
+    switch (sh->mode) {
+    case RP_GATE_MODE_NONE:
+        rp_grant_add_read(grant, "#", 1);
+        grant_write_all(grant);
+        *result = RP_AUTH_OK;
+        return RP_GATE_DONE;
+    case RP_GATE_MODE_JWT:
+    case RP_GATE_MODE_JWT_WEBHOOK: {
+        struct rp_jwt_options opt = {
+            .audience = sh->jwt_audience,
+            .issuer = sh->jwt_issuer,
+            .leeway_ms = sh->jwt_leeway_ms,
+        };
+        *result =
+            rp_jwt_verify(sh->jwt_keys, a->token, a->token_len, rp_clock_wall_ms(), &opt, grant);
+        if (sh->mode == RP_GATE_MODE_JWT || !jwt_not_ours(*result))
+            return RP_GATE_DONE;
+        return ask_webhook(g, a, grant, result, retry_after_ms);
+    }
+    case RP_GATE_MODE_WEBHOOK:
+        return ask_webhook(g, a, grant, result, retry_after_ms);
+    case RP_GATE_MODE_BRANCA: {
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        *result = rp_gate_open_branca(g, a->token, a->token_len, &payload, &len);
+        if (*result != RP_AUTH_OK)
+            return RP_GATE_DONE;
+        char why[160];
+        if (rp_branca_read_topics(payload, len, grant, why, sizeof(why)) != 0)
+            *result = RP_AUTH_MALFORMED;
+        free(payload);
+        return RP_GATE_DONE;
+    }
+    }
+    *result = RP_AUTH_MALFORMED;
+    return RP_GATE_DONE;
+}
+
+enum rp_auth_result
+rp_gate_open_branca(struct rp_gate *g, const char *token, size_t len, uint8_t **payload,
+                    size_t *payload_len)
+{
+    *payload = NULL;
+    if (g->sh->mode != RP_GATE_MODE_BRANCA)
+        return RP_AUTH_MALFORMED;
+    if (len > g->sh->max_token)
+        return RP_AUTH_TOO_LARGE;
+    return rp_branca_decode(g->sh->branca_key, token, len, rp_clock_wall_ms() / 1000,
+                            g->sh->branca_ttl_s, payload, payload_len, NULL);
+}
