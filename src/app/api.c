@@ -590,10 +590,11 @@ json_content_type(const char *ct)
     return len > 5 && strncasecmp(ct + len - 5, "+json", 5) == 0;
 }
 
-/* Publishes <items> and answers; parks the connection when slow_policy block says wait. */
+/* Publishes <items> and answers (with the ids, or with an empty 200 when not <ids>);
+ * parks the connection when slow_policy block says wait. */
 static void
 publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_publish_item *items,
-        size_t n, bool batch)
+        size_t n, bool batch, bool ids)
 {
     struct rp_server *srv = rp_conn_server(c);
     struct rp_stats *stats = rp_conn_stats(c);
@@ -620,11 +621,19 @@ publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_pu
             free(res);
         return;
     }
-    struct rp_buf b;
-    rp_buf_init(&b, 64 + n * 128);
     uint64_t appended = 0;
     for (size_t i = 0; i < n; i++)
         appended += !res[i].duplicate;
+    rp_stat_add(stats, RP_STAT_events_published, appended);
+    rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
+    if (!ids) {
+        rp_conn_respond(c, req, 200, NULL, NULL, "", 0);
+        if (res != res_small)
+            free(res);
+        return;
+    }
+    struct rp_buf b;
+    rp_buf_init(&b, 64 + n * 128);
     char id[RP_EVENT_ID_MAX + 1];
     if (!batch) {
         /* The hot path (one event): appends only, no printf. */
@@ -653,8 +662,6 @@ publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_pu
         }
         rp_buf_append_str(&b, "]}\n");
     }
-    rp_stat_add(stats, RP_STAT_events_published, appended);
-    rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
     respond_json(c, req, 200, &b);
     rp_buf_fini(&b);
     if (res != res_small)
@@ -711,7 +718,7 @@ handle_publish_json(struct rp_conn *c, const struct rp_http_request *req, bool r
         return;
     }
     if (may_publish(c, req, batch.items, batch.n))
-        publish(c, req, batch.items, batch.n, batch.is_array);
+        publish(c, req, batch.items, batch.n, batch.is_array, true);
     rp_publish_batch_fini(&batch);
 }
 
@@ -756,7 +763,55 @@ handle_publish_raw(struct rp_conn *c, const struct rp_http_request *req, const c
         .pub_id_len = strlen(id),
     };
     if (may_publish(c, req, &item, 1))
-        publish(c, req, &item, 1, false);
+        publish(c, req, &item, 1, false, true);
+}
+
+/*
+ * POST /submit (auth_mode branca; tvdw/sse-server's publish API): the body is a Branca
+ * token whose msgpack payload carries the events. The token's MAC is the authorisation.
+ * Answered 200 with an empty body, as sse-server does.
+ */
+static void
+handle_submit(struct rp_conn *c, const struct rp_http_request *req, bool retry)
+{
+    struct rp_gate *gate = rp_conn_gate(c);
+    if (!gate || rp_gate_mode(rp_conn_server(c)->gate) != RP_GATE_MODE_BRANCA) {
+        rp_conn_error(c, req, 404, "POST /submit exists with auth_mode branca only", NULL);
+        return;
+    }
+    if (!retry && !publish_allowed(c, req))
+        return;
+    size_t len = req->body_len;
+    while (len &&
+           (req->body[len - 1] == '\n' || req->body[len - 1] == '\r' || req->body[len - 1] == ' '))
+        len--;
+    uint8_t *payload = NULL;
+    size_t payload_len = 0;
+    enum rp_auth_result r =
+        len ? rp_gate_open_branca(gate, req->body, len, &payload, &payload_len) : RP_AUTH_MISSING;
+    if (r != RP_AUTH_OK) {
+        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+        refuse_auth(c, req, r, NULL, NULL, 0);
+        return;
+    }
+    struct rp_branca_events ev;
+    char why[200];
+    const struct rp_config_values *v = &rp_conn_server(c)->cfg->v;
+    int rc =
+        rp_branca_read_events(payload, payload_len, (size_t)v->max_batch, &ev, why, sizeof(why));
+    free(payload);
+    if (rc) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "the token's payload is not a submission: %s", why);
+        reject_publish(c, req, rc == -E2BIG ? 413 : 400, msg);
+        return;
+    }
+    if (ev.n == 0) {
+        rp_conn_respond(c, req, 200, NULL, NULL, "", 0);
+    } else {
+        publish(c, req, ev.items, ev.n, true, false);
+    }
+    rp_branca_events_fini(&ev);
 }
 
 /* ---- /topics ---- */
@@ -1082,6 +1137,11 @@ rp_api_handle(struct rp_conn *c, const struct rp_http_request *req, bool retry)
             method_not_allowed(c, req, "POST");
         else
             handle_publish_raw(c, req, path + 9, retry);
+    } else if (strcmp(path, "/submit") == 0) {
+        if (!post)
+            method_not_allowed(c, req, "POST");
+        else
+            handle_submit(c, req, retry);
     } else if (strcmp(path, "/topics") == 0 || strcmp(path, "/topics/") == 0) {
         if (!get)
             method_not_allowed(c, req, "GET");

@@ -503,3 +503,55 @@ test('a long outage: a big backlog is replayed whole; past the history the clien
     small.es.close();
     await server.stop();
 });
+
+// ---- tvdw/sse-server compatibility (auth_mode branca) ----
+// Tokens are made with the npm branca and @msgpack/msgpack packages: an implementation
+// independent of the server's (libsodium + msgpack-c).
+
+const SSE_SECRET = '7ed0c1a2e2c2b1f1b2d0c5a4f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3';
+
+async function brancaToken(payload) {
+    const { default: brancaFactory } = await import('branca');
+    const { encode } = await import('@msgpack/msgpack');
+    return brancaFactory(Buffer.from(SSE_SECRET, 'hex')).encode(Buffer.from(encode(payload)));
+}
+
+async function submit(server, token) {
+    const res = await fetch(`${server.url}/submit`, { method: 'POST', body: token });
+    return { status: res.status, body: await res.text() };
+}
+
+test('sse-server clients work unchanged: /events?token= and POST /submit with Branca tokens', { timeout: TEST_TIMEOUT }, async (t) => {
+    process.env.SSE_SECRET = SSE_SECRET; // read from the environment, as sse-server does
+    t.after(() => { delete process.env.SSE_SECRET; });
+    const server = await startServer(t, ['--auth-mode', 'branca']);
+
+    const sub = subscribe(t, `${server.url}/events?token=${await brancaToken({ topics: ['chat/room1', 'chat/room2'] })}`, ['chat/room1:greeting', 'chat/room2']);
+    await waitUntil(() => sub.opens >= 1, { what: () => `errors: ${sub.errors.length}` });
+
+    // The map form, and the positional form rmp_serde writes by default.
+    const first = await submit(server, await brancaToken({ events: [{ topic: 'chat/room1', event: 'greeting', data: 'hello' }] }));
+    assert.deepEqual(first, { status: 200, body: '' });
+    const second = await submit(server, await brancaToken([[['chat/room2', '', 'second room']]]));
+    assert.deepEqual(second, { status: 200, body: '' });
+    const other = await submit(server, await brancaToken({ events: [{ topic: 'chat/room3', event: 'greeting', data: 'not for this token' }] }));
+    assert.equal(other.status, 200);
+
+    await waitUntil(() => sub.got.length >= 2, { what: () => JSON.stringify(sub.got) });
+    await sleep(200);
+    assert.deepEqual(sub.got.map((e) => [e.type, e.data]), [
+        ['chat/room1:greeting', 'hello'],
+        ['chat/room2', 'second room'],
+    ]);
+
+    // A forged or foreign token is refused with a reason; so is a subscriber token at /submit.
+    const tampered = (await brancaToken({ events: [] })).slice(0, -2) + 'zz';
+    const bad = await submit(server, tampered);
+    assert.equal(bad.status, 401, bad.body);
+    const wrongShape = await submit(server, await brancaToken({ topics: ['chat/room1'] }));
+    assert.equal(wrongShape.status, 400, wrongShape.body);
+    assert.match(JSON.parse(wrongShape.body).error, /events/);
+    const res = await fetch(`${server.url}/events?token=${tampered}`);
+    assert.equal(res.status, 401);
+    assert.match((await res.json()).error, /signature|malformed/);
+});

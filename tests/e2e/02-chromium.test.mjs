@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { chromium } from 'playwright-core';
 import {
-    startServer, startProxy, publish, publishJson, waitUntil, headerOf,
+    startServer, startProxy, publish, publishJson, waitUntil, headerOf, hs256,
 } from './support.mjs';
 
 const TEST_TIMEOUT = 20000;
@@ -79,9 +79,10 @@ after(async () => {
  * Opens the page of `pageOrigin` in a fresh browser context; the page subscribes to `src`.
  * Returns helpers to read what the page received.
  */
-async function openPage(t, pageOrigin, src, { types = [], credentials = true } = {}) {
+async function openPage(t, pageOrigin, src, { types = [], credentials = true, cookies = [] } = {}) {
     const context = await browser.newContext();
     t.after(() => context.close());
+    if (cookies.length) await context.addCookies(cookies);
     const page = await context.newPage();
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(m.text()));
@@ -352,4 +353,54 @@ test('CORS: a page of an allowed origin publishes with fetch, another origin is 
 
     await good.close();
     await server.stop();
+});
+
+// ---- auth_mode jwt in the browser: EventSource cannot set headers, so the token travels in
+// the query string or in a cookie. Tokens are made with node:crypto (tests/e2e/support.mjs).
+
+const JWT_SECRET = 'e2e-browser-secret-of-at-least-32-bytes';
+const jwtArgs = (site) => ['--auth-mode', 'jwt', '--auth-jwt-secret', JWT_SECRET,
+    '--auth-cookie', 'rp_token', '--auth-publisher-key', 'e2e-publisher-key',
+    '--cors-origins', site.origin, '--cors-credentials', 'true'];
+const inOneHour = () => Math.floor(Date.now() / 1000) + 3600;
+const asPublisher = { headers: { Authorization: 'Bearer e2e-publisher-key' } };
+
+test('auth: a page subscribes with a token in the query string', { timeout: TEST_TIMEOUT }, async (t) => {
+    const site = await startPageServer(t, '127.0.0.2');
+    const server = await startServer(t, jwtArgs(site));
+    const token = hs256({ sub: 'page', exp: inOneHour(), read: ['news/#'] }, JWT_SECRET);
+    const client = await openPage(t, site.origin, `${server.url}/events/news/uk?auth=${token}`);
+    await client.waitOpen();
+    const id = (await publish(server, 'news/uk', 'for the page', asPublisher)).id;
+    await client.waitReceived(1);
+    assert.deepEqual((await client.received()).map((e) => [e.id, e.data]), [[id, 'for the page']]);
+
+    // A token without read on the topic: the browser gets an error and no stream.
+    const other = hs256({ sub: 'page', exp: inOneHour(), read: ['sports'] }, JWT_SECRET);
+    const refused = await openPage(t, site.origin, `${server.url}/events/news/uk?auth=${other}`);
+    await refused.page.waitForFunction(() => window.es.readyState === 2, null, { timeout: 8000 });
+    assert.equal((await refused.state()).opens, 0);
+});
+
+test('auth: a page subscribes with a token in a cookie; the stream ends when the token expires', { timeout: TEST_TIMEOUT }, async (t) => {
+    // Same site (another port of 127.0.0.1): browsers send SameSite=Lax cookies only there.
+    const site = await startPageServer(t, '127.0.0.1');
+    const server = await startServer(t, jwtArgs(site));
+    const exp = Math.floor(Date.now() / 1000) + 3;
+    const token = hs256({ sub: 'cookie', exp, read: ['news/+'] }, JWT_SECRET);
+    const client = await openPage(t, site.origin, `${server.url}/events/news/uk`, {
+        types: ['auth_expired'],
+        cookies: [{ name: 'rp_token', value: token, url: server.url }],
+    });
+    await client.waitOpen();
+    const id = (await publish(server, 'news/uk', 'via cookie', asPublisher)).id;
+    await client.waitReceived(1);
+    // At exp the server says why and closes; the page can fetch a new token and reconnect.
+    await client.waitReceived(2, 8000);
+    const got = await client.received();
+    assert.deepEqual(got.map((e) => [e.type, e.id, e.data]), [
+        ['message', id, 'via cookie'],
+        ['auth_expired', id, '{"reason":"the token expired"}'],
+    ]);
+    assert.ok(Date.now() / 1000 >= exp, 'not closed before exp');
 });

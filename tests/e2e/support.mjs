@@ -5,6 +5,7 @@
 // Everything here talks to 127.0.0.0/8 only.
 
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -132,11 +133,15 @@ export function topicPath(topic) {
     return topic.split('/').map(encodeURIComponent).join('/');
 }
 
-/** POST /publish/{topic}[?event=type] with a raw body; returns the parsed JSON answer. */
-export async function publish(server, topic, data, { event } = {}) {
+/**
+ * POST /publish/{topic}[?event=type] with a raw body (and extra request `headers`, such as
+ * Authorization); returns the parsed JSON answer.
+ */
+export async function publish(server, topic, data, { event, headers = {} } = {}) {
     const query = event !== undefined ? `?event=${encodeURIComponent(event)}` : '';
     const res = await fetch(`${server.url}/publish/${topicPath(topic)}${query}`, {
         method: 'POST',
+        headers,
         body: Buffer.from(data, 'utf8'),
     });
     const text = await res.text();
@@ -297,4 +302,15 @@ export async function startProxy(t, server) {
     const proxy = await new TcpProxy(server.port).listen();
     if (t) t.after(() => proxy.close());
     return proxy;
+}
+
+/**
+ * An HS256 JWT of `claims` under `secret`, made with node:crypto (independently of the
+ * server's implementation).
+ */
+export function hs256(claims, secret) {
+    const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+    const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+    const sig = createHmac('sha256', secret).update(input).digest('base64url');
+    return `${input}.${sig}`;
 }
