@@ -371,6 +371,7 @@ authorize(struct rp_conn *c, const struct rp_http_request *req, bool write,
         .ip = ip,
         .user_agent = ua ? ua : "",
         .action = write ? "publish" : "subscribe",
+        .wait_mark = &c->auth_mark,
     };
     enum rp_auth_result r;
     int64_t retry_after = 0;
@@ -381,6 +382,7 @@ authorize(struct rp_conn *c, const struct rp_http_request *req, bool write,
         rp_conn_wait_auth(c, rp_clock_now_ms() + v->auth_webhook_timeout + 1000);
         return VERDICT_WAIT;
     }
+    c->auth_mark = 0; /* this request is decided; the next one starts afresh */
     if (r != RP_AUTH_OK) {
         refuse_auth(c, req, r, NULL, NULL, retry_after);
         return VERDICT_REFUSED;
@@ -1037,6 +1039,12 @@ handle_metrics(struct rp_conn *c, const struct rp_http_request *req)
         .uptime_s = (rp_clock_now_ms() - srv->started_ms) / 1000,
         .workers = srv->n_workers,
     };
+    struct rp_gate_report gr;
+    rp_gate_report(srv->gate, &gr);
+    node.has_breaker = gr.has_breaker;
+    node.breaker_state = gr.breaker_state;
+    memcpy(node.breaker_transitions, gr.breaker_transitions, sizeof(gr.breaker_transitions));
+    node.auth_cache_entries = gr.cache_entries;
     struct rp_buf b;
     rp_buf_init(&b, 1024 * 1024);
     rp_metrics_render(stats, srv->n_workers, &node, json, &b);

@@ -52,6 +52,7 @@ struct rp_conn {
     size_t req_bytes;           /* bytes of it received so far */
     int64_t expires_wall_ms;    /* a stream whose token expires: when (0 = never) */
     int64_t retry_ms;           /* the stream's `retry:` when not the configured one (storms) */
+    uint64_t auth_mark;         /* the gate's mark while the request waits (rp_gate_ask) */
     struct rp_list expire_node; /* in worker.expiring, by expires_wall_ms */
     struct rp_http_parser *parser;
     struct rp_buf in;  /* bytes received and not yet parsed */

@@ -2,6 +2,7 @@
 #include "auth/gate.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ struct rp_gate_shared {
     bool fallback_cached;
     struct rp_token_cache *cache;
     struct rp_breaker *breaker;
+    _Atomic uint64_t webhook_failures; /* failed calls so far, node-wide */
     uint8_t branca_key[RP_BRANCA_KEY_LEN];
     uint32_t branca_ttl_s;
 };
@@ -284,6 +286,7 @@ call_done(void *ctx, const struct rp_http_result *r)
     call->http = NULL;
     if (result == RP_AUTH_UNAVAILABLE) {
         rp_stat_add(g->stats, RP_STAT_auth_webhook_failures, 1);
+        atomic_fetch_add(&sh->webhook_failures, 1);
         rp_breaker_record(sh->breaker, now, false);
         RP_LOG(RP_LOG_WARN, "auth", "msg=\"webhook call failed: %s\" elapsed_ms=%lld", why,
                (long long)r->elapsed_ms);
@@ -311,14 +314,21 @@ ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *gra
         rp_stat_add(g->stats, RP_STAT_auth_cache_hits, 1);
         return RP_GATE_DONE;
     }
-    if (l == RP_TOKEN_CACHE_PENDING)
+    uint64_t failures = atomic_load(&sh->webhook_failures);
+    if (l == RP_TOKEN_CACHE_PENDING) {
+        if (a->wait_mark && !*a->wait_mark)
+            *a->wait_mark = failures + 1;
         return RP_GATE_WAIT;
+    }
     rp_stat_add(g->stats, RP_STAT_auth_cache_misses, 1);
-    /* A miss: this gate verifies the token, unless the breaker or the client says no. */
-    if (!g->http || !rp_breaker_allow(sh->breaker, now)) {
+    /* A miss: this gate verifies the token, unless the breaker or the client says no, or
+     * this request already waited for a call that failed. */
+    bool failed_meanwhile = a->wait_mark && *a->wait_mark && failures + 1 > *a->wait_mark;
+    if (failed_meanwhile || !g->http || !rp_breaker_allow(sh->breaker, now)) {
         rp_token_cache_abandon(sh->cache, a->token, a->token_len);
         *result = RP_AUTH_UNAVAILABLE;
-        *retry_after_ms = g->http ? rp_breaker_retry_after_ms(sh->breaker, now) : 5000;
+        int64_t after = g->http ? rp_breaker_retry_after_ms(sh->breaker, now) : 5000;
+        *retry_after_ms = after > 0 ? after : 1000;
         return RP_GATE_DONE;
     }
     size_t body_len = 0;
@@ -350,6 +360,8 @@ ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *gra
         return RP_GATE_DONE;
     }
     rp_stat_add(g->stats, RP_STAT_auth_webhook_calls, 1);
+    if (a->wait_mark && !*a->wait_mark)
+        *a->wait_mark = failures + 1;
     return RP_GATE_WAIT;
 }
 

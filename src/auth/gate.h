@@ -108,6 +108,10 @@ struct rp_gate_ask {
     const char *ip;
     const char *user_agent; /* "" when absent */
     const char *action;     /* "subscribe" or "publish" */
+    /* In/out, per request: 0 on its first ask; set by the gate when it answers WAIT. A
+     * request woken after a webhook call failed is answered UNAVAILABLE instead of starting
+     * another call (the breaker, not each waiting request, decides when to try again). */
+    uint64_t *wait_mark;
 };
 
 enum rp_gate_status {

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""auth_mode webhook against a real webhook server on loopback that can be made slow,
+failing or down: caching (one call for many connections), negative answers, TTL expiry, LRU
+eviction, every circuit-breaker transition, and that a down webhook never stalls delivery to
+clients already connected."""
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(__file__))
+from support import Server, Stream, check, run  # noqa: E402
+
+
+class Webhook:
+    """The application's verifier. Tokens "good-..." may read news/# and write news/+,
+    "bad-..." are refused. `delay` slows every answer, `fail` answers 500, stop() takes it
+    down (connections are then refused)."""
+
+    def __init__(self):
+        self.calls = {}
+        self.bodies = []
+        self.delay = 0.0
+        self.fail = False
+        self.ttl = None
+        self.lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with hook.lock:
+                    hook.calls[body["token"]] = hook.calls.get(body["token"], 0) + 1
+                    hook.bodies.append(body)
+                time.sleep(hook.delay)
+                if hook.fail:
+                    answer, status = b'{"error":"down for maintenance"}', 500
+                elif body["token"].startswith("good-"):
+                    a = {"valid": True, "sub": body["token"], "read": ["news/#"],
+                         "write": ["news/+"]}
+                    if hook.ttl is not None:
+                        a["ttl"] = hook.ttl
+                    answer, status = json.dumps(a).encode(), 200
+                else:
+                    answer, status = b'{"valid":false,"reason":"unknown token"}', 200
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d/verify" % self.port
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def count(self, token):
+        with self.lock:
+            return self.calls.get(token, 0)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def server_for(binary, hook, extra=""):
+    return Server(binary, config="auth_mode = webhook\nauth_webhook_url = %s\n"
+                  "auth_webhook_timeout = 2s\n%s" % (hook.url, extra))
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+def test_one_call_for_many_connections(binary):
+    hook = Webhook()
+    hook.delay = 0.5  # every connection arrives while the first call is in flight
+    srv = server_for(binary, hook)
+    try:
+        results = []
+
+        def connect():
+            try:
+                s = Stream(srv.port, "/events/news/uk", bearer("good-shared"))
+                results.append(s.head.split("\r\n")[0])
+                s.close()
+            except Exception as e:  # noqa: BLE001
+                results.append(repr(e))
+
+        threads = [threading.Thread(target=connect) for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+        check(results == ["HTTP/1.1 200 OK"] * 40, "all 40 streams open: %r" % results[:5])
+        check(hook.count("good-shared") == 1,
+              "one webhook call for 40 connections, got %d" % hook.count("good-shared"))
+        body = hook.bodies[0]
+        check(body["topics"] == ["news/uk"] and body["action"] == "subscribe" and
+              body["ip"] == "127.0.0.1", "the webhook hears topics, action, ip: %r" % body)
+        m = srv.metrics()
+        check(m["auth_webhook_calls"] == 1 and m["auth_cache_misses"] == 1,
+              "metrics: 1 call, 1 miss: %r" % {k: m[k] for k in ("auth_webhook_calls",
+                                                                 "auth_cache_misses")})
+        # Each connection's answer came from the cache once the call finished (the first
+        # connection's too: it is re-run when its own call completes).
+        check(m["auth_cache_hits"] == 40, "40 connections answered from the cache: %d" %
+              m["auth_cache_hits"])
+        check(m["auth_webhook_latency_ms"]["le_1000"] == 1, "latency histogram: %r" %
+              m["auth_webhook_latency_ms"])
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+def test_refusals_and_negative_cache(binary):
+    hook = Webhook()
+    srv = server_for(binary, hook)
+    try:
+        for _ in range(3):
+            status, body = srv.request("GET", "/events/news/uk", headers=bearer("bad-1"))
+            check(status == 401 and "rejected" in body["error"], "valid:false -> 401: %r" % body)
+        check(hook.count("bad-1") == 1, "a refusal is cached: %d calls" % hook.count("bad-1"))
+        status, body = srv.request("GET", "/events/sports", headers=bearer("good-2"))
+        check(status == 403 and "sports" in body["error"], "read claim checked: %r" % body)
+        status, body = srv.request("POST", "/publish/news/uk", b"hi", bearer("good-2"))
+        check(status == 200, "write claim allows news/uk: %r" % (body,))
+        status, body = srv.request("POST", "/publish/news/uk/x", b"hi", bearer("good-2"))
+        check(status == 403, "write claim news/+ does not cover news/uk/x: %r" % (body,))
+        check(hook.count("good-2") == 1, "one call for the token's four requests")
+        status, body = srv.request("GET", "/events/news/uk")
+        check(status == 401, "no token: 401 without a webhook call")
+        m = srv.metrics()["auth_failures_by_reason"]
+        check(m["rejected"] == 3 and m["forbidden"] == 2 and m["missing"] == 1,
+              "failures by reason: %r" % m)
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+def test_ttl_expiry(binary):
+    hook = Webhook()
+    hook.ttl = 1  # the application's answer: reuse for 1 second
+    srv = server_for(binary, hook)
+    try:
+        for _ in range(3):
+            check(srv.request("GET", "/topics", headers=bearer("good-ttl"))[0] == 200, "ok")
+        check(hook.count("good-ttl") == 1, "cached within the ttl")
+        time.sleep(1.3)
+        check(srv.request("GET", "/topics", headers=bearer("good-ttl"))[0] == 200, "ok")
+        check(hook.count("good-ttl") == 2, "verified again after the ttl: %d" %
+              hook.count("good-ttl"))
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+def test_lru_eviction(binary):
+    hook = Webhook()
+    srv = server_for(binary, hook, "auth_cache_size = 2\n")
+    try:
+        def ask(t):
+            check(srv.request("GET", "/topics", headers=bearer(t))[0] == 200, "ok " + t)
+
+        ask("good-a")
+        ask("good-b")
+        ask("good-a")  # a is now the most recently used
+        ask("good-c")  # evicts b, the least recently used
+        ask("good-a")
+        ask("good-c")
+        check(hook.count("good-a") == 1 and hook.count("good-c") == 1,
+              "a and c stayed cached: %r" % hook.calls)
+        ask("good-b")
+        check(hook.count("good-b") == 2, "b was evicted and verified again: %r" % hook.calls)
+        check(srv.metrics()["auth_cache_entries"] == 2, "the cache holds at most 2 tokens")
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+def breaker(srv):
+    m = srv.metrics()["auth_breaker"]
+    return m["state"], m["to_open"], m["to_half_open"], m["to_closed"]
+
+
+def test_breaker_transitions(binary):
+    hook = Webhook()
+    srv = server_for(binary, hook, "auth_breaker_failures = 2\nauth_breaker_open = 1s\n"
+                     "auth_breaker_probes = 1\n")
+    try:
+        check(breaker(srv) == ("closed", 0, 0, 0), "starts closed: %r" % (breaker(srv),))
+        hook.fail = True
+        for i in range(2):
+            status, body = srv.request("GET", "/topics", headers=bearer("good-f%d" % i))
+            check(status == 503 and "unavailable" in body["error"], "webhook 500 -> 503: %r" %
+                  (body,))
+        check(hook.count("good-f0") == 1 and hook.count("good-f1") == 1,
+              "one call per failed request: %r" % hook.calls)
+        check(breaker(srv) == ("open", 1, 0, 0), "2 failures open it: %r" % (breaker(srv),))
+        calls = sum(hook.calls.values())
+        status, body = srv.request("GET", "/topics", headers=bearer("good-f2"))
+        check(status == 503, "open: refused at once")
+        check(sum(hook.calls.values()) == calls, "open: the webhook is not called")
+        time.sleep(1.1)
+        # Half-open: one probe goes through; it fails, so the breaker opens again.
+        check(srv.request("GET", "/topics", headers=bearer("good-f3"))[0] == 503, "probe fails")
+        check(breaker(srv) == ("open", 2, 1, 0), "half-open -> open: %r" % (breaker(srv),))
+        hook.fail = False
+        time.sleep(1.1)
+        check(srv.request("GET", "/topics", headers=bearer("good-f4"))[0] == 200, "probe ok")
+        check(breaker(srv) == ("closed", 2, 2, 1), "half-open -> closed: %r" % (breaker(srv),))
+        check(srv.request("GET", "/topics", headers=bearer("good-f5"))[0] == 200, "closed again")
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+def test_fallback_cached_while_open(binary):
+    hook = Webhook()
+    hook.ttl = 1
+    srv = server_for(binary, hook, "auth_breaker_failures = 1\nauth_breaker_open = 10s\n"
+                     "auth_breaker_fallback = cached\n")
+    try:
+        check(srv.request("GET", "/topics", headers=bearer("good-old"))[0] == 200, "cached")
+        time.sleep(1.2)  # its cache entry has expired
+        hook.stop()      # and the webhook is down
+        status, _ = srv.request("GET", "/topics", headers=bearer("good-new"))
+        check(status == 503, "an unknown token gets 503 while the webhook is down")
+        check(breaker(srv)[0] == "open", "one failure opened the breaker")
+        status, body = srv.request("GET", "/topics", headers=bearer("good-old"))
+        check(status == 200, "fallback cached: an expired entry is admitted: %r" % (body,))
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+
+
+def test_down_webhook_never_stalls_delivery(binary):
+    hook = Webhook()
+    srv = server_for(binary, hook, "auth_publisher_key = pub-key\n")
+    try:
+        streams = [Stream(srv.port, "/events/news/uk", bearer("good-s%d" % i)) for i in range(5)]
+        hook.delay = 5  # the webhook hangs: every new token waits up to auth_webhook_timeout
+        waiting = []
+
+        def slow_connect(i):
+            try:
+                waiting.append(srv.request("GET", "/events/news/uk",
+                                           headers=bearer("good-new%d" % i), timeout=10)[0])
+            except Exception as e:  # noqa: BLE001
+                waiting.append(repr(e))
+
+        threads = [threading.Thread(target=slow_connect, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)
+        start = time.monotonic()
+        for i in range(50):
+            status, _ = srv.request("POST", "/publish/news/uk", b"event %d" % i,
+                                    bearer("pub-key"))
+            check(status == 200, "publishing is not held up")
+        for s in streams:
+            got = [e["data"] for e in s.events(50, timeout=5)]
+            check(got == ["event %d" % i for i in range(50)], "every event, in order")
+        took = time.monotonic() - start
+        check(took < 2.0, "delivery went on while 20 requests waited (%.2fs)" % took)
+        for t in threads:
+            t.join(10)
+        check(waiting == [503] * 20, "the waiting requests got 503 at the timeout: %r" % waiting)
+        for s in streams:
+            s.close()
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(run([test_one_call_for_many_connections, test_refusals_and_negative_cache,
+                  test_ttl_expiry, test_lru_eviction, test_breaker_transitions,
+                  test_fallback_cached_while_open, test_down_webhook_never_stalls_delivery],
+                 sys.argv[1]))
