@@ -555,3 +555,51 @@ test('sse-server clients work unchanged: /events?token= and POST /submit with Br
     assert.equal(res.status, 401);
     assert.match((await res.json()).error, /signature|malformed/);
 });
+
+// ---- auth_mode jwt with RS256 and ES256 keys from a JWKS file ----
+// Keys and tokens are made here with node:crypto, independently of the server's code.
+
+test('jwt: RS256 and ES256 tokens verify by kid from a JWKS file; confusion and foreign keys are refused', { timeout: TEST_TIMEOUT }, async (t) => {
+    const { generateKeyPairSync, sign, createHmac } = await import('node:crypto');
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const foreign = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const dir = mkdtempSync(path.join(tmpdir(), 'rp-jwks-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const jwks = path.join(dir, 'jwks.json');
+    writeFileSync(jwks, JSON.stringify({ keys: [
+        { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' },
+        { ...ec.publicKey.export({ format: 'jwk' }), kid: 'ec-1', alg: 'ES256', use: 'sig' },
+    ] }));
+
+    const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+    const claims = { sub: 'node', exp: Math.floor(Date.now() / 1000) + 600, read: ['jwks/#'] };
+    const jws = (header, key, alg) => {
+        const input = `${b64(header)}.${b64(claims)}`;
+        const sig = alg === 'HS256' ? createHmac('sha256', key).update(input).digest()
+            : sign('sha256', Buffer.from(input), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
+        return `${input}.${sig.toString('base64url')}`;
+    };
+    const server = await startServer(t, ['--auth-mode', 'jwt', '--auth-jwt-jwks-file', jwks]);
+    const status = async (token) => {
+        const res = await fetch(`${server.url}/topics/jwks/a`, { headers: { Authorization: `Bearer ${token}` } });
+        return [res.status, (await res.json()).error];
+    };
+    const notFound = 'no topic named "jwks/a" (nothing was published or subscribed to it yet)';
+    assert.deepEqual(await status(jws({ alg: 'RS256', kid: 'rsa-1' }, rsa.privateKey, 'RS256')), [404, notFound]);
+    assert.deepEqual(await status(jws({ alg: 'ES256', kid: 'ec-1' }, ec.privateKey, 'ES256')), [404, notFound]);
+    assert.deepEqual(await status(jws({ alg: 'ES256' }, ec.privateKey, 'ES256')), [404, notFound], 'no kid: every EC key is tried');
+    assert.equal((await status(jws({ alg: 'ES256', kid: 'ec-1' }, foreign.privateKey, 'ES256')))[0], 401, 'another key');
+    assert.equal((await status(jws({ alg: 'ES256', kid: 'nobody' }, ec.privateKey, 'ES256')))[1], 'no configured key has the token\'s kid');
+    const pem = rsa.publicKey.export({ format: 'pem', type: 'spki' });
+    assert.match((await status(jws({ alg: 'HS256', kid: 'rsa-1' }, pem, 'HS256')))[1], /algorithm/, 'the RSA public key as an HMAC secret');
+    assert.match((await status(jws({ alg: 'RS256', kid: 'ec-1' }, rsa.privateKey, 'RS256')))[1], /algorithm/, 'kid of another key type');
+
+    // The grant works for streams too.
+    const token = jws({ alg: 'ES256', kid: 'ec-1' }, ec.privateKey, 'ES256');
+    const res = await fetch(`${server.url}/events/other`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 403);
+});

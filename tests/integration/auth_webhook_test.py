@@ -26,6 +26,7 @@ class Webhook:
         self.delay = 0.0
         self.fail = False
         self.ttl = None
+        self.down = False
         self.lock = threading.Lock()
         hook = self
 
@@ -36,6 +37,9 @@ class Webhook:
                 pass
 
             def do_POST(self):
+                if hook.down:  # a crashed application: the connection just drops
+                    self.close_connection = True
+                    return
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with hook.lock:
                     hook.calls[body["token"]] = hook.calls.get(body["token"], 0) + 1
@@ -68,6 +72,8 @@ class Webhook:
             return self.calls.get(token, 0)
 
     def stop(self):
+        # Kept-alive connections outlive the listener: they must fail too.
+        self.down = True
         self.httpd.shutdown()
         self.httpd.server_close()
 
