@@ -575,79 +575,63 @@ sweep_http(struct rp_worker *w, int64_t now)
     return shortest;
 }
 
+/* A parked request is answered when its deadline passes: by why it waited. */
+typedef void (*expired_fn)(struct rp_conn *c, const struct rp_http_request *req);
+
 static void
-retry_parked(struct rp_worker *w, int64_t now)
+block_expired(struct rp_conn *c, const struct rp_http_request *req)
 {
-    /* Take the current list: a request parked again goes to the next pass, not this one. */
-    struct rp_list todo;
-    rp_list_init(&todo);
-    while (!rp_list_empty(&w->parked)) {
-        struct rp_list *n = w->parked.next;
-        rp_list_remove(n);
-        rp_list_insert_tail(&todo, n);
-    }
-    while (!rp_list_empty(&todo)) {
-        struct rp_conn *c = RP_CONTAINER_OF(todo.next, struct rp_conn, park_node);
-        const struct rp_http_request *req = rp_http_parser_request(c->parser);
-        rp_list_remove(&c->park_node);
-        c->parked = false;
-        if (now >= c->park_deadline_ms) {
-            rp_stat_add(&w->stats, RP_STAT_publish_block_timeouts, 1);
-            rp_conn_error(c, req, 503,
-                          "a slow subscriber blocks this topic (slow_policy block) and did not "
-                          "catch up within block_timeout; retry later",
-                          "Retry-After: 1\r\n");
-        } else {
-            int64_t deadline = c->park_deadline_ms;
-            rp_api_handle(c, req, true);
-            if (c->parked) {
-                /* rp_conn_park put it back at the tail; keep its original deadline. */
-                c->park_deadline_ms = deadline;
-                continue;
-            }
-        }
-        rp_http_parser_reset(c->parser);
-        process_input(c);
-        if (!c->closing)
-            flush_out(c);
-    }
+    rp_stat_add(&c->w->stats, RP_STAT_publish_block_timeouts, 1);
+    rp_conn_error(c, req, 503,
+                  "a slow subscriber blocks this topic (slow_policy block) and did not catch up "
+                  "within block_timeout; retry later",
+                  "Retry-After: 1\r\n");
 }
 
-/* Re-runs the requests that waited for the auth webhook: a verification finished (theirs,
- * or another token's: those wait again), or their deadline passed. */
 static void
-retry_auth(struct rp_worker *w, int64_t now)
+auth_expired(struct rp_conn *c, const struct rp_http_request *req)
+{
+    rp_stat_auth_failure(&c->w->stats, RP_AUTH_UNAVAILABLE);
+    rp_conn_error(c, req, 503,
+                  "the auth webhook did not answer within auth_webhook_timeout; retry later",
+                  "Retry-After: 1\r\n");
+}
+
+/*
+ * Re-runs the requests parked on <list>, answering those past their deadline with
+ * <expired>. The list is taken whole first: a request parked again waits for the next pass.
+ */
+static void
+retry_list(struct rp_worker *w, struct rp_list *list, int64_t now, expired_fn expired)
 {
     struct rp_list todo;
     rp_list_init(&todo);
-    while (!rp_list_empty(&w->auth_waiting)) {
-        struct rp_list *n = w->auth_waiting.next;
+    while (!rp_list_empty(list)) {
+        struct rp_list *n = list->next;
         rp_list_remove(n);
         rp_list_insert_tail(&todo, n);
     }
     while (!rp_list_empty(&todo)) {
         struct rp_conn *c = RP_CONTAINER_OF(todo.next, struct rp_conn, park_node);
         const struct rp_http_request *req = rp_http_parser_request(c->parser);
+        bool was_auth = c->auth_wait;
         rp_list_remove(&c->park_node);
         c->parked = false;
         c->auth_wait = false;
         if (now >= c->park_deadline_ms) {
-            rp_stat_auth_failure(&w->stats, RP_AUTH_UNAVAILABLE);
-            rp_conn_error(c, req, 503,
-                          "the auth webhook did not answer within auth_webhook_timeout; retry "
-                          "later",
-                          "Retry-After: 1\r\n");
+            expired(c, req);
         } else {
             int64_t deadline = c->park_deadline_ms;
             rp_api_handle(c, req, true);
             if (c->parked) {
-                if (c->auth_wait)
+                /* Parked again for the same reason: it keeps its original deadline. */
+                if (c->auth_wait == was_auth)
                     c->park_deadline_ms = deadline;
                 continue;
             }
         }
         if (c->kind != RP_CONN_HTTP || c->closing)
-            continue;
+            continue; /* it became a stream, or failed */
         rp_http_parser_reset(c->parser);
         process_input(c);
         if (!c->closing)
@@ -765,10 +749,10 @@ worker_main(void *arg)
         }
         if (w->auth_retry) {
             w->auth_retry = false;
-            retry_auth(w, now);
+            retry_list(w, &w->auth_waiting, now, auth_expired);
         }
         if (!rp_list_empty(&w->parked)) {
-            retry_parked(w, now);
+            retry_list(w, &w->parked, now, block_expired);
             if (!rp_list_empty(&w->parked) && wait > PARK_RETRY_MS)
                 wait = PARK_RETRY_MS;
         }
