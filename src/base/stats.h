@@ -32,7 +32,7 @@
     X(publish_blocked_total, COUNTER, "Publishes that waited for slow_policy block")               \
     X(publish_block_timeouts, COUNTER, "Publishes refused after block_timeout")                    \
     X(auth_cache_hits, COUNTER, "Authorisation decisions answered from the token cache")           \
-    X(auth_cache_misses, COUNTER, "Tokens the token cache did not know (verified by the webhook)") \
+    X(auth_cache_misses, COUNTER, "Tokens the token cache did not know (then verified)")           \
     X(auth_failures, COUNTER, "Requests refused for missing or invalid credentials")               \
     X(auth_webhook_calls, COUNTER, "Verification calls made to the webhook")                       \
     X(auth_webhook_failures, COUNTER, "Webhook calls that failed (no answer, bad status or body)") \
