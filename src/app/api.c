@@ -1174,6 +1174,12 @@ rp_api_handle(struct rp_conn *c, const struct rp_http_request *req, bool retry)
             method_not_allowed(c, req, "GET");
         else
             handle_metrics(c, req);
+    } else if (strcmp(path, "/ping") == 0) {
+        /* tvdw/sse-server's liveness check: 200, empty body. */
+        if (!get)
+            method_not_allowed(c, req, "GET");
+        else
+            rp_conn_respond(c, req, 200, NULL, NULL, "", 0);
     } else if (strcmp(path, "/healthz") == 0) {
         if (!get)
             method_not_allowed(c, req, "GET");

@@ -554,6 +554,8 @@ test('sse-server clients work unchanged: /events?token= and POST /submit with Br
     const res = await fetch(`${server.url}/events?token=${tampered}`);
     assert.equal(res.status, 401);
     assert.match((await res.json()).error, /signature|malformed/);
+    const ping = await fetch(`${server.url}/ping`);
+    assert.deepEqual([ping.status, await ping.text()], [200, '']);
 });
 
 // ---- auth_mode jwt with RS256 and ES256 keys from a JWKS file ----
