@@ -1028,30 +1028,13 @@ handle_topic_events(struct rp_conn *c, const struct rp_http_request *req, const 
 static void
 handle_metrics(struct rp_conn *c, const struct rp_http_request *req)
 {
-    struct rp_server *srv = rp_conn_server(c);
     bool json = strstr(req->query, "format=json") != NULL;
-    struct rp_stats **stats = rp_xcalloc(srv->n_workers, sizeof(*stats));
-    for (unsigned i = 0; i < srv->n_workers; i++)
-        stats[i] = rp_worker_stats(srv->workers[i]);
-    struct rp_metrics_node node = {
-        .topics = rp_hub_topic_count(srv->hub),
-        .last_seq = rp_hub_last_seq(srv->hub),
-        .uptime_s = (rp_clock_now_ms() - srv->started_ms) / 1000,
-        .workers = srv->n_workers,
-    };
-    struct rp_gate_report gr;
-    rp_gate_report(srv->gate, &gr);
-    node.has_breaker = gr.has_breaker;
-    node.breaker_state = gr.breaker_state;
-    memcpy(node.breaker_transitions, gr.breaker_transitions, sizeof(gr.breaker_transitions));
-    node.auth_cache_entries = gr.cache_entries;
     struct rp_buf b;
     rp_buf_init(&b, 1024 * 1024);
-    rp_metrics_render(stats, srv->n_workers, &node, json, &b);
+    rp_server_render_metrics(rp_conn_server(c), json, &b);
     rp_conn_respond(c, req, 200, json ? "application/json" : "text/plain; version=0.0.4", NULL,
                     b.data, b.len);
     rp_buf_fini(&b);
-    free(stats);
 }
 
 static void

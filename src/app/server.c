@@ -16,8 +16,10 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "net/conncap.h"
 #include "net/ratelimit.h"
+#include "ops/metrics.h"
 
 #define HOUSEKEEPING_MS 1000
 
@@ -150,6 +152,84 @@ start_auth(struct rp_server *srv, const struct rp_config_values *v)
     return 0;
 }
 
+void
+rp_server_render_metrics(struct rp_server *srv, bool json, struct rp_buf *out)
+{
+    struct rp_stats **stats = rp_xcalloc(srv->n_workers, sizeof(*stats));
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        stats[i] = rp_worker_stats(srv->workers[i]);
+    struct rp_metrics_node node = {
+        .topics = rp_hub_topic_count(srv->hub),
+        .last_seq = rp_hub_last_seq(srv->hub),
+        .uptime_s = (rp_clock_now_ms() - srv->started_ms) / 1000,
+        .workers = srv->n_workers,
+    };
+    struct rp_gate_report gr;
+    rp_gate_report(srv->gate, &gr);
+    node.has_breaker = gr.has_breaker;
+    node.breaker_state = gr.breaker_state;
+    memcpy(node.breaker_transitions, gr.breaker_transitions, sizeof(gr.breaker_transitions));
+    node.auth_cache_entries = gr.cache_entries;
+    rp_metrics_render(stats, srv->n_workers, &node, json, out);
+    free(stats);
+}
+
+/*
+ * The dashboard's feed: one `metrics` event a second on RP_SERVER_METRICS_TOPIC, only while
+ * someone reads it (so an unwatched node's ids and counters are not moved by it).
+ */
+static void
+publish_metrics(struct rp_server *srv)
+{
+    static const char topic[] = RP_SERVER_METRICS_TOPIC;
+    struct rp_topic *t = rp_hub_find(srv->hub, topic, sizeof(topic) - 1);
+    if (!t || rp_topic_subscribers(t) <= 0)
+        return;
+    struct rp_buf b;
+    rp_buf_init(&b, 1024 * 1024);
+    rp_buf_printf(&b, "{\"time\":%lld,\"uptime_seconds\":%lld,\"topics\":%llu,\"workers\":[",
+                  (long long)rp_clock_wall_ms(),
+                  (long long)((rp_clock_now_ms() - srv->started_ms) / 1000),
+                  (unsigned long long)rp_hub_topic_count(srv->hub));
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        const struct rp_stats *st = rp_worker_stats(srv->workers[i]);
+        uint64_t drops =
+            rp_stat_get(st, RP_STAT_drops_oldest) + rp_stat_get(st, RP_STAT_drops_newest) +
+            rp_stat_get(st, RP_STAT_drops_expired) + rp_stat_get(st, RP_STAT_disconnects_slow);
+        rp_buf_printf(&b,
+                      "%s{\"id\":%u,\"connections_active\":%llu,\"streams_active\":%llu,"
+                      "\"streams_stalled\":%llu,\"messages_sent\":%llu,\"bytes_sent\":%llu,"
+                      "\"events_published\":%llu,\"http_requests_total\":%llu,\"drops\":%llu}",
+                      i ? "," : "", i,
+                      (unsigned long long)rp_stat_get(st, RP_STAT_connections_active),
+                      (unsigned long long)rp_stat_get(st, RP_STAT_streams_active),
+                      (unsigned long long)rp_stat_get(st, RP_STAT_streams_stalled),
+                      (unsigned long long)rp_stat_get(st, RP_STAT_messages_sent),
+                      (unsigned long long)rp_stat_get(st, RP_STAT_bytes_sent),
+                      (unsigned long long)rp_stat_get(st, RP_STAT_events_published),
+                      (unsigned long long)rp_stat_get(st, RP_STAT_http_requests_total),
+                      (unsigned long long)drops);
+    }
+    rp_buf_append_str(&b, "],\"totals\":");
+    rp_server_render_metrics(srv, true, &b);
+    while (b.len && b.data[b.len - 1] == '\n')
+        b.len--;
+    rp_buf_append_str(&b, "}");
+    struct rp_publish_item item = {
+        .topic = topic,
+        .topic_len = sizeof(topic) - 1,
+        .event = "metrics",
+        .event_len = 7,
+        .data = b.data,
+        .data_len = b.len,
+    };
+    struct rp_publish_result res;
+    struct rp_hub_error err;
+    /* A refusal (a slow reader under slow_policy block) just skips this second. */
+    (void)rp_hub_publish(srv->hub, &item, 1, &res, &err);
+    rp_buf_fini(&b);
+}
+
 /* Raises the open-files limit to its hard cap and says what it allows. */
 static void
 check_nofile(void)
@@ -258,6 +338,7 @@ rp_server_wait(struct rp_server *srv)
             return;
         }
         rp_hub_expire(srv->hub, rp_clock_now_ms());
+        publish_metrics(srv);
     }
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "config/config.h"
 #include "core/hub.h"
 #include "http/cors.h"
@@ -40,6 +41,14 @@ struct rp_server {
     size_t n_trusted_proxies;
     _Atomic int64_t storm_until_ms; /* streams admitted before this get a jittered retry */
 };
+
+/* Appends the node's metrics (every worker's counters summed, node gauges) to <out>:
+ * Prometheus text, or JSON with <json>. Any thread. */
+void rp_server_render_metrics(struct rp_server *srv, bool json, struct rp_buf *out);
+
+/* The topic the server publishes its metrics to, once a second while it has subscribers
+ * (the dashboard's data): events of type `metrics`, JSON data. */
+#define RP_SERVER_METRICS_TOPIC "_revenprox/metrics"
 
 /* Builds and starts everything: 0, or a negative errno with a message logged. */
 int rp_server_start(struct rp_server *srv, const struct rp_config *cfg);

@@ -286,6 +286,10 @@ set_stalled(struct rp_stream *s, bool stalled)
     if (s->stalled == stalled)
         return;
     s->stalled = stalled;
+    if (stalled)
+        rp_stat_add(s->f->stats, RP_STAT_streams_stalled, 1);
+    else
+        rp_stat_sub(s->f->stats, RP_STAT_streams_stalled, 1);
     s->ops->want_write(s->owner, stalled);
 }
 
@@ -889,6 +893,8 @@ rp_stream_free(struct rp_stream *s)
     if (!s)
         return;
     struct rp_fanout *f = s->f;
+    if (s->stalled)
+        rp_stat_sub(f->stats, RP_STAT_streams_stalled, 1);
     struct rp_list *pos, *tmp;
     RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
