@@ -19,10 +19,12 @@
 #include "core/hub.h"
 #include "core/pattern.h"
 #include "core/topic_name.h"
+#include "http/cors.h"
 #include "http/publish_json.h"
 #include "http/response.h"
 #include "net/conncap.h"
 #include "net/ratelimit.h"
+#include "ops/dashboard.h"
 #include "ops/metrics.h"
 #include "sse/sse_frame.h"
 
@@ -167,7 +169,7 @@ admit_connection(struct rp_conn *c, const struct rp_http_request *req)
             rp_addr_key_format(&c->client_key, ip, sizeof(ip));
             snprintf(msg, sizeof(msg),
                      "%s already has max_connections_per_ip (%lld) connections open", ip,
-                     (long long)srv->cfg->v.max_connections_per_ip);
+                     (long long)rp_conn_config(c)->max_connections_per_ip);
             c->close_after_write = true;
             rp_conn_error(c, req, 429, msg, "Retry-After: 1\r\n");
             return false;
@@ -265,7 +267,7 @@ find_token(struct rp_conn *c, const struct rp_http_request *req, char **out)
         }
     }
     tok[0] = '\0';
-    const char *cookie = rp_conn_server(c)->cfg->v.auth_cookie;
+    const char *cookie = rp_conn_config(c)->auth_cookie;
     if (cookie && *cookie)
         return find_cookie(req, cookie, tok, VALUE_CAP);
     return 0;
@@ -378,7 +380,7 @@ authorize(struct rp_conn *c, const struct rp_http_request *req, bool write,
     enum rp_gate_status st = rp_gate_verify(gate, &ask, grant, &r, &retry_after);
     free(token);
     if (st == RP_GATE_WAIT) {
-        const struct rp_config_values *v = &rp_conn_server(c)->cfg->v;
+        const struct rp_config_values *v = rp_conn_config(c);
         rp_conn_wait_auth(c, rp_clock_now_ms() + v->auth_webhook_timeout + 1000);
         return VERDICT_WAIT;
     }
@@ -432,15 +434,15 @@ storm_allows(struct rp_conn *c, const struct rp_http_request *req)
     int64_t now = rp_clock_now_ms();
     if (rp_ratelimit_take(srv->storm_limit, &node_key, now) == 0) {
         if (now < atomic_load(&srv->storm_until_ms)) {
-            int64_t base = srv->cfg->v.retry > 0 ? srv->cfg->v.retry : 1000;
-            c->retry_ms = jitter_ms(base, srv->cfg->v.storm_retry_max);
+            int64_t base = rp_conn_config(c)->retry > 0 ? rp_conn_config(c)->retry : 1000;
+            c->retry_ms = jitter_ms(base, rp_conn_config(c)->storm_retry_max);
         }
         return true;
     }
     atomic_store(&srv->storm_until_ms, now + 5000);
     rp_stat_add(rp_conn_stats(c), RP_STAT_ratelimit_storm, 1);
     char hdr[64];
-    retry_after_header(hdr, sizeof(hdr), jitter_ms(1000, srv->cfg->v.storm_retry_max));
+    retry_after_header(hdr, sizeof(hdr), jitter_ms(1000, rp_conn_config(c)->storm_retry_max));
     rp_conn_error(c, req, 503, "too many clients are connecting at once; retry after the delay",
                   hdr);
     return false;
@@ -487,7 +489,7 @@ branca_topics(struct rp_conn *c, const struct rp_http_request *req, char **filte
 static void
 handle_events(struct rp_conn *c, const struct rp_http_request *req, const char *path_filter)
 {
-    const struct rp_config_values *v = &rp_conn_server(c)->cfg->v;
+    const struct rp_config_values *v = rp_conn_config(c);
     size_t max = (size_t)v->max_stream_topics;
     char **filters = rp_xcalloc(max + 1, sizeof(char *));
     size_t n = 0;
@@ -604,9 +606,9 @@ publish(struct rp_conn *c, const struct rp_http_request *req, const struct rp_pu
     struct rp_publish_result *res = n <= 16 ? res_small : rp_xcalloc(n, sizeof(*res));
     struct rp_hub_error err;
     int rc = rp_hub_publish(srv->hub, items, n, res, &err);
-    if (rc == -EAGAIN && srv->cfg->v.block_timeout > 0) {
+    if (rc == -EAGAIN && rp_conn_config(c)->block_timeout > 0) {
         if (!c->parked)
-            rp_conn_park(c, rp_clock_now_ms() + srv->cfg->v.block_timeout);
+            rp_conn_park(c, rp_clock_now_ms() + rp_conn_config(c)->block_timeout);
         if (res != res_small)
             free(res);
         return;
@@ -714,7 +716,7 @@ handle_publish_json(struct rp_conn *c, const struct rp_http_request *req, bool r
     }
     struct rp_publish_batch batch;
     struct rp_publish_json_error err;
-    const struct rp_config_values *v = &rp_conn_server(c)->cfg->v;
+    const struct rp_config_values *v = rp_conn_config(c);
     if (rp_publish_json_parse(req->body, req->body_len, (size_t)v->max_batch, &batch, &err)) {
         reject_publish(c, req, err.status, err.message);
         return;
@@ -798,7 +800,7 @@ handle_submit(struct rp_conn *c, const struct rp_http_request *req, bool retry)
     }
     struct rp_branca_events ev;
     char why[200];
-    const struct rp_config_values *v = &rp_conn_server(c)->cfg->v;
+    const struct rp_config_values *v = rp_conn_config(c);
     int rc =
         rp_branca_read_events(payload, payload_len, (size_t)v->max_batch, &ev, why, sizeof(why));
     free(payload);
@@ -1051,6 +1053,33 @@ handle_health(struct rp_conn *c, const struct rp_http_request *req)
     rp_buf_fini(&b);
 }
 
+/*
+ * Readiness: whether a load balancer should send new clients here. Not while starting or
+ * draining, nor while a dependency the auth mode needs (the webhook) is known to be down.
+ */
+static void
+handle_ready(struct rp_conn *c, const struct rp_http_request *req)
+{
+    struct rp_server *srv = rp_conn_server(c);
+    const char *why = NULL;
+    struct rp_gate_report gr;
+    rp_gate_report(srv->gate, &gr);
+    if (!atomic_load(&srv->ready))
+        why = "starting";
+    else if (atomic_load(&srv->stopping))
+        why = "draining";
+    else if (gr.has_breaker && gr.breaker_state == 1)
+        why = "the auth webhook is unavailable (circuit breaker open)";
+    struct rp_buf b;
+    rp_buf_init(&b, 256);
+    if (why)
+        rp_buf_printf(&b, "{\"ready\":false,\"reason\":\"%s\"}\n", why);
+    else
+        rp_buf_append_str(&b, "{\"ready\":true}\n");
+    respond_json(c, req, why ? 503 : 200, &b);
+    rp_buf_fini(&b);
+}
+
 static void
 handle_index(struct rp_conn *c, const struct rp_http_request *req)
 {
@@ -1059,16 +1088,15 @@ handle_index(struct rp_conn *c, const struct rp_http_request *req)
         "\"GET /events/{topic}\",\"GET /events?topic=a&topic=b\","
         "\"POST /publish\",\"POST /publish/{topic}\","
         "\"GET /topics\",\"GET /topics/{topic}\",\"GET /topics/{topic}/events\","
-        "\"GET /metrics\",\"GET /healthz\"]}\n";
+        "\"GET /metrics\",\"GET /healthz\",\"GET /readyz\",\"GET /dashboard\"]}\n";
     rp_conn_respond(c, req, 200, "application/json", NULL, body, sizeof(body) - 1);
 }
 
 static void
 preflight(struct rp_conn *c, const struct rp_http_request *req)
 {
-    struct rp_server *srv = rp_conn_server(c);
     const char *origin = rp_http_request_header(req, "Origin");
-    if (!origin || !rp_cors_allowed(&srv->cors, origin)) {
+    if (!origin || !rp_cors_allowed(rp_conn_cors(c), origin)) {
         rp_conn_error(c, req, 403,
                       origin ? "this Origin is not in cors_origins"
                              : "a preflight request needs an Origin header",
@@ -1077,7 +1105,7 @@ preflight(struct rp_conn *c, const struct rp_http_request *req)
     }
     struct rp_buf h;
     rp_buf_init(&h, 4096);
-    rp_cors_preflight_headers(&srv->cors, origin,
+    rp_cors_preflight_headers(rp_conn_cors(c), origin,
                               rp_http_request_header(req, "Access-Control-Request-Headers"), &h);
     /* rp_conn_respond adds the Allow-Origin lines itself; keep only the preflight ones. */
     const char *p = strstr(rp_buf_cstr(&h), "Access-Control-Allow-Methods");
@@ -1094,7 +1122,7 @@ static bool
 origin_may_post(struct rp_conn *c, const struct rp_http_request *req)
 {
     const char *origin = rp_http_request_header(req, "Origin");
-    if (!origin || rp_cors_allowed(&rp_conn_server(c)->cors, origin))
+    if (!origin || rp_cors_allowed(rp_conn_cors(c), origin))
         return true;
     const char *host = rp_http_request_header(req, "Host");
     const char *sep = strstr(origin, "://");
@@ -1157,6 +1185,24 @@ rp_api_handle(struct rp_conn *c, const struct rp_http_request *req, bool retry)
             method_not_allowed(c, req, "GET");
         else
             handle_metrics(c, req);
+    } else if (strcmp(path, "/dashboard") == 0 || strcmp(path, "/dashboard/") == 0) {
+        if (!get) {
+            method_not_allowed(c, req, "GET");
+        } else {
+            size_t len;
+            const char *page = rp_dashboard_page(&len);
+            rp_conn_respond(
+                c, req, 200, "text/html; charset=utf-8",
+                "Cache-Control: no-cache\r\n"
+                "Content-Security-Policy: default-src 'self'; script-src 'unsafe-inline'; "
+                "style-src 'unsafe-inline'; img-src 'self' data:\r\n",
+                page, len);
+        }
+    } else if (strcmp(path, "/readyz") == 0) {
+        if (!get)
+            method_not_allowed(c, req, "GET");
+        else
+            handle_ready(c, req);
     } else if (strcmp(path, "/ping") == 0) {
         /* tvdw/sse-server's liveness check: 200, empty body. */
         if (!get)

@@ -23,6 +23,8 @@
 
 struct rp_worker;
 struct rp_server;
+struct rp_cors;
+struct rp_config_values;
 
 enum rp_conn_kind {
     RP_CONN_HTTP = 0,
@@ -59,6 +61,8 @@ struct rp_conn {
     struct rp_buf out; /* response bytes not yet written */
     struct rp_stream *stream;
     int64_t last_active_ms;
+    int64_t opened_ms;   /* accepted (for the access log) */
+    uint32_t n_requests; /* requests read on this connection */
     char peer[64];
 };
 
@@ -84,6 +88,10 @@ void rp_conn_wait_auth(struct rp_conn *c, int64_t deadline_ms);
  * client with an `event: auth_expired`; 0 = never. */
 void rp_conn_stream_expires(struct rp_conn *c, int64_t expires_wall_ms);
 struct rp_gate *rp_conn_gate(const struct rp_conn *c);
+/* The settings in force on the connection's worker for this loop turn (a reload takes
+ * effect at the next turn), and the CORS rules made from them. */
+const struct rp_config_values *rp_conn_config(const struct rp_conn *c);
+const struct rp_cors *rp_conn_cors(const struct rp_conn *c);
 struct rp_server *rp_conn_server(const struct rp_conn *c);
 struct rp_stats *rp_conn_stats(const struct rp_conn *c);
 struct rp_fanout *rp_conn_fanout(const struct rp_conn *c);

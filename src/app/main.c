@@ -60,6 +60,25 @@ load(int argc, char **argv, struct rp_config **cfg)
     return 0;
 }
 
+/* What a reload loads again: the same file, environment and flags as at start. */
+struct serve_args {
+    int argc;
+    char **argv;
+};
+
+static struct rp_config *
+reload_config(void *ctx)
+{
+    const struct serve_args *a = ctx;
+    struct rp_config *cfg;
+    struct rp_diag diag = {{0}};
+    if (rp_config_load(config_path(a->argc, a->argv), environ, a->argc, a->argv, &cfg, &diag)) {
+        RP_LOG(RP_LOG_ERROR, "config", "msg=\"%s\"", diag.msg);
+        return NULL;
+    }
+    return cfg;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -71,6 +90,7 @@ cmd_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -79,6 +99,9 @@ cmd_serve(int argc, char **argv)
         rp_config_free(cfg);
         return 1;
     }
+    struct serve_args args = {argc, argv};
+    srv.reload = reload_config;
+    srv.reload_ctx = &args;
     rp_server_wait(&srv);
     rp_server_stop(&srv);
     RP_LOG(RP_LOG_INFO, "server", "msg=\"stopped\"");

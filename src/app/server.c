@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/sd_notify.h"
 #include "app/worker.h"
 #include "auth/gate.h"
 #include "base/alloc.h"
@@ -23,12 +24,23 @@
 
 #define HOUSEKEEPING_MS 1000
 
+static void apply_logging(const struct rp_config_values *v);
+
+/* Tells systemd (Type=notify) our state; a failure is only logged. */
+static void
+notify_systemd(const char *state)
+{
+    int err = rp_sd_notify(state);
+    if (err)
+        RP_LOG(RP_LOG_WARN, "server", "msg=\"systemd notify failed: %s\"", strerror(-err));
+}
+
 /* Hub hook: the settings that apply to a new topic (its [topic "pattern"] section). */
 static void
 policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
 {
     struct rp_server *srv = ctx;
-    const struct rp_config_values *v = rp_config_for_topic(srv->cfg, name, len);
+    const struct rp_config_values *v = rp_config_for_topic(atomic_load(&srv->cfg), name, len);
     out->history = (struct rp_eventlog_limits){
         .max_count = (uint64_t)v->history_count,
         .max_bytes = (uint64_t)v->history_bytes,
@@ -257,24 +269,18 @@ int
 rp_server_start(struct rp_server *srv, const struct rp_config *cfg)
 {
     memset(srv, 0, sizeof(*srv));
-    srv->cfg = cfg;
+    atomic_init(&srv->cfg, cfg);
     srv->started_ms = rp_clock_now_ms();
     atomic_init(&srv->stopping, false);
+    atomic_init(&srv->ready, false);
     const struct rp_config_values *v = &cfg->v;
-    enum rp_log_level level;
-    if (rp_log_level_parse(rp_config_choice("log_level", v->log_level), &level) == 0)
-        rp_log_min_level = level;
+    apply_logging(v);
     if (rp_addr_parse(v->listen, &srv->addr) != 0) {
         RP_LOG(RP_LOG_ERROR, "server",
                "msg=\"listen: '%s' is not HOST:PORT (for example 127.0.0.1:8080 or [::1]:8080)\"",
                v->listen);
         return -EINVAL;
     }
-    srv->cors = (struct rp_cors){
-        .origins = v->cors_origins.items,
-        .n_origins = v->cors_origins.n,
-        .credentials = v->cors_credentials,
-    };
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv->n_workers = v->workers > 0 ? (unsigned)v->workers : (unsigned)(cores > 0 ? cores : 1);
     if (srv->n_workers > RP_HUB_MAX_WORKERS)
@@ -314,12 +320,63 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg)
     char where[80], epoch[16];
     rp_addr_format(&srv->addr, where, sizeof(where));
     snprintf(epoch, sizeof(epoch), "%08x", rp_hub_epoch(srv->hub));
+    atomic_store(&srv->ready, true);
     RP_LOG(RP_LOG_INFO, "server", "msg=\"listening\" addr=%s workers=%u epoch=%s", where,
            srv->n_workers, epoch);
+    char state[128];
+    snprintf(state, sizeof(state), "READY=1\nSTATUS=listening on %s", where);
+    notify_systemd(state);
     return 0;
 fail:
     rp_server_stop(srv);
     return -EIO;
+}
+
+/* Applies the level and format of log lines (process-wide). */
+static void
+apply_logging(const struct rp_config_values *v)
+{
+    enum rp_log_level level;
+    if (rp_log_level_parse(rp_config_choice("log_level", v->log_level), &level) == 0)
+        atomic_store(&rp_log_min_level, level);
+    atomic_store(&rp_log_json, v->log_format == 1);
+}
+
+/*
+ * SIGHUP: loads the configuration again; settings that need a restart keep their running
+ * values (and are named in the log); the rest take effect on each worker at its next loop
+ * turn. An invalid file changes nothing. Nobody is disconnected.
+ */
+static void
+reload(struct rp_server *srv)
+{
+    if (!srv->reload) {
+        RP_LOG(RP_LOG_WARN, "server", "msg=\"SIGHUP ignored: no configuration source to reload\"");
+        return;
+    }
+    RP_LOG(RP_LOG_INFO, "server", "msg=\"reloading the configuration\"");
+    struct rp_config *next = srv->reload(srv->reload_ctx);
+    if (!next) {
+        RP_LOG(RP_LOG_ERROR, "server", "msg=\"reload failed; the running configuration stays\"");
+        return;
+    }
+    const struct rp_config *running = atomic_load(&srv->cfg);
+    char changed[512];
+    size_t n = rp_config_keep_restart_settings(next, running, changed, sizeof(changed));
+    if (n)
+        RP_LOG(RP_LOG_WARN, "server",
+               "msg=\"%zu changed setting(s) need a restart and keep their running values\" "
+               "settings=\"%s\"",
+               n, changed);
+    srv->owned = rp_xrealloc(srv->owned, (srv->n_owned + 1) * sizeof(*srv->owned));
+    srv->owned[srv->n_owned++] = next;
+    apply_logging(&next->v);
+    /* Workers switch at their next loop turn; the old snapshot stays alive until stop, as a
+     * worker may still be in a turn that reads it. */
+    atomic_store(&srv->cfg, next);
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        rp_worker_auth_wake(srv->workers[i]); /* a prompt turn */
+    RP_LOG(RP_LOG_INFO, "server", "msg=\"configuration reloaded\" restart_needed=%zu", n);
 }
 
 void
@@ -329,12 +386,22 @@ rp_server_wait(struct rp_server *srv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     struct timespec ts = {.tv_sec = HOUSEKEEPING_MS / 1000, .tv_nsec = 0};
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGHUP) {
+            int err = rp_sd_notify_monotonic_reloading();
+            if (err)
+                RP_LOG(RP_LOG_WARN, "server", "msg=\"systemd notify failed: %s\"", strerror(-err));
+            reload(srv);
+            notify_systemd("READY=1"); /* also after a failed reload: systemd waits for it */
+            continue;
+        }
         if (sig == SIGINT || sig == SIGTERM) {
             RP_LOG(RP_LOG_INFO, "server", "msg=\"shutting down\" signal=%s",
                    sig == SIGINT ? "SIGINT" : "SIGTERM");
+            notify_systemd("STOPPING=1");
             return;
         }
         rp_hub_expire(srv->hub, rp_clock_now_ms());
@@ -365,6 +432,10 @@ rp_server_stop(struct rp_server *srv)
     rp_ratelimit_free(srv->storm_limit);
     rp_conncap_free(srv->conncap);
     RP_FREE(srv->trusted_proxies);
+    for (size_t i = 0; i < srv->n_owned; i++)
+        rp_config_free(srv->owned[i]);
+    RP_FREE(srv->owned);
+    srv->n_owned = 0;
     srv->connect_limit = srv->publish_limit = srv->storm_limit = NULL;
     srv->conncap = NULL;
     rp_hub_free(srv->hub);

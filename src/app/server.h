@@ -13,7 +13,6 @@
 #include "base/buf.h"
 #include "config/config.h"
 #include "core/hub.h"
-#include "http/cors.h"
 #include "net/addr_key.h"
 #include "net/listener.h"
 
@@ -22,15 +21,26 @@ struct rp_gate_shared;
 struct rp_ratelimit;
 struct rp_conncap;
 
+/* Loads the configuration again for a reload (SIGHUP): a new config, or NULL when it is
+ * invalid (the reason logged). */
+typedef struct rp_config *(*rp_server_reload_fn)(void *ctx);
+
 struct rp_server {
-    const struct rp_config *cfg; /* borrowed, outlives the server */
+    /* The running configuration. Workers take it at a loop boundary (their own snapshot);
+     * the main thread replaces it on reload. The first is borrowed (outlives the server);
+     * reloaded ones are owned, in <owned>, freed at stop. */
+    _Atomic(const struct rp_config *) cfg;
+    struct rp_config **owned;
+    size_t n_owned;
+    rp_server_reload_fn reload;
+    void *reload_ctx;
     struct rp_hub *hub;
     struct rp_addr addr; /* where it listens (the port filled in when 0 was asked) */
-    struct rp_cors cors;
     unsigned n_workers;
     struct rp_worker **workers;
     int64_t started_ms;
     atomic_bool stopping;
+    atomic_bool ready; /* every worker started (readiness, /readyz) */
     /* Auth and abuse control (docs/auth.md); each NULL when its setting is off. */
     struct rp_gate_shared *gate;
     struct rp_ratelimit *connect_limit;
@@ -52,7 +62,8 @@ void rp_server_render_metrics(struct rp_server *srv, bool json, struct rp_buf *o
 
 /* Builds and starts everything: 0, or a negative errno with a message logged. */
 int rp_server_start(struct rp_server *srv, const struct rp_config *cfg);
-/* Runs housekeeping (log expiry) until a SIGINT or SIGTERM arrives. */
+/* Runs housekeeping (log expiry, the metrics feed) until a SIGINT or SIGTERM arrives; a
+ * SIGHUP reloads the configuration through <srv>->reload (set it before). */
 void rp_server_wait(struct rp_server *srv);
 /* Graceful stop: workers stop accepting, send streams a retry hint, finish within
  * shutdown_timeout; then everything is freed. */

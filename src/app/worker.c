@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "http/cors.h"
 #include "http/response.h"
 #include "net/conncap.h"
 #include "loop/wakeup.h"
@@ -51,6 +52,9 @@ struct rp_worker {
     struct rp_wakeup auth_wakeup; /* another worker's webhook call finished */
     bool auth_retry;              /* re-run the auth_waiting requests this turn */
     struct rp_http_limits limits;
+    /* This worker's view of the configuration, taken at loop boundaries (apply_config). */
+    const struct rp_config *cfg;
+    struct rp_cors cors;
 };
 
 static void conn_io(struct rp_loop_io *io, uint32_t events);
@@ -85,6 +89,38 @@ rp_worker_stats(struct rp_worker *w)
     return &w->stats;
 }
 
+const struct rp_config_values *
+rp_conn_config(const struct rp_conn *c)
+{
+    return &c->w->cfg->v;
+}
+
+const struct rp_cors *
+rp_conn_cors(const struct rp_conn *c)
+{
+    return &c->w->cors;
+}
+
+/* Takes <cfg> as this worker's configuration: between loop turns, so no request sees two. */
+static void
+apply_config(struct rp_worker *w, const struct rp_config *cfg)
+{
+    const struct rp_config_values *v = &cfg->v;
+    w->cfg = cfg;
+    /* Live parsers point at these limits: the next request read gets the new ones. */
+    w->limits = (struct rp_http_limits){
+        .max_request_line = (size_t)v->max_request_line,
+        .max_header_bytes = (size_t)v->max_header_bytes,
+        .max_headers = (size_t)v->max_headers,
+        .max_body = (size_t)v->max_body,
+    };
+    w->cors = (struct rp_cors){
+        .origins = v->cors_origins.items,
+        .n_origins = v->cors_origins.n,
+        .credentials = v->cors_credentials,
+    };
+}
+
 struct rp_gate *
 rp_conn_gate(const struct rp_conn *c)
 {
@@ -99,13 +135,33 @@ rp_worker_auth_wake(struct rp_worker *w)
 
 /* ---- closing ---- */
 
+/* Copies <text> into <out> with double quotes turned into single ones, so it can stand as
+ * a quoted log value. */
+static const char *
+log_safe(const char *text, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; text && text[i] && i + 1 < cap; i++)
+        out[i] = text[i] == '"' ? '\'' : (text[i] == '\n' ? ' ' : text[i]);
+    out[i] = '\0';
+    return out;
+}
+
 static void
 conn_close(struct rp_conn *c, const char *why)
 {
     if (c->closing)
         return;
-    RP_LOG(RP_LOG_DEBUG, "conn", "conn=%d peer=%s msg=\"closed\" why=\"%s\"", c->io.fd, c->peer,
-           why);
+    if (c->w->cfg->v.access_log) {
+        char client[RP_ADDR_KEY_STRLEN], safe[200];
+        rp_addr_key_format(&c->client_key, client, sizeof(client));
+        RP_LOG(RP_LOG_INFO, "access",
+               "event=close conn=%d peer=%s client=%s kind=%s requests=%u duration_ms=%lld "
+               "why=\"%s\"",
+               c->io.fd, c->peer, client, c->kind == RP_CONN_STREAM ? "stream" : "http",
+               c->n_requests, (long long)(rp_clock_now_ms() - c->opened_ms),
+               log_safe(why, safe, sizeof(safe)));
+    }
     c->closing = true;
     rp_loop_remove(c->w->loop, &c->io);
     rp_list_remove(&c->node);
@@ -186,7 +242,7 @@ rp_conn_respond(struct rp_conn *c, const struct rp_http_request *req, int status
                 size_t body_len)
 {
     /* Most answers (every publish ack) carry no CORS headers: no buffer for them. */
-    const struct rp_cors *cors = &c->w->srv->cors;
+    const struct rp_cors *cors = &c->w->cors;
     const char *origin = req && cors->n_origins ? rp_http_request_header(req, "Origin") : NULL;
     struct rp_buf hdrs;
     rp_buf_init(&hdrs, 8192);
@@ -213,6 +269,16 @@ void
 rp_conn_error(struct rp_conn *c, const struct rp_http_request *req, int status, const char *message,
               const char *extra_headers)
 {
+    if (c->w->cfg->v.access_log) {
+        /* The path only: query strings can carry tokens. */
+        char client[RP_ADDR_KEY_STRLEN], path[160], safe[300];
+        rp_addr_key_format(&c->client_key, client, sizeof(client));
+        RP_LOG(RP_LOG_INFO, "access",
+               "event=refused conn=%d client=%s method=%s path=\"%s\" status=%d msg=\"%s\"",
+               c->io.fd, client, req ? req->method_name : "-",
+               log_safe(req ? req->path : "-", path, sizeof(path)), status,
+               log_safe(message, safe, sizeof(safe)));
+    }
     struct rp_buf body;
     rp_buf_init(&body, 4096);
     rp_buf_printf(&body, "{\"error\":\"");
@@ -249,7 +315,7 @@ rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
                      size_t last_id_len)
 {
     struct rp_worker *w = c->w;
-    const struct rp_config_values *v = &w->srv->cfg->v;
+    const struct rp_config_values *v = &w->cfg->v;
     /* Whatever earlier pipelined answers are still queued go first, in the same head. */
     struct rp_buf head;
     rp_buf_init(&head, c->out.len + 16384);
@@ -258,7 +324,7 @@ rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
                              "Content-Type: text/event-stream; charset=utf-8\r\n"
                              "Cache-Control: no-store\r\n"
                              "X-Accel-Buffering: no\r\n");
-    rp_cors_headers(&w->srv->cors, rp_http_request_header(req, "Origin"), &head);
+    rp_cors_headers(&w->cors, rp_http_request_header(req, "Origin"), &head);
     rp_buf_append_str(&head, "\r\n:ok\n\n");
     int64_t retry = c->retry_ms > 0 ? c->retry_ms : v->retry;
     if (retry > 0)
@@ -377,6 +443,7 @@ process_input(struct rp_conn *c)
         }
         const struct rp_http_request *req = rp_http_parser_request(c->parser);
         rp_stat_add(&c->w->stats, RP_STAT_http_requests_total, 1);
+        c->n_requests++;
         rp_api_handle(c, req, false);
         if (!c->parked && c->kind == RP_CONN_HTTP)
             rp_http_parser_reset(c->parser);
@@ -390,7 +457,7 @@ process_input(struct rp_conn *c)
 static bool
 too_slow(const struct rp_conn *c)
 {
-    int64_t min_rate = c->w->srv->cfg->v.min_request_rate;
+    int64_t min_rate = c->w->cfg->v.min_request_rate;
     if (min_rate <= 0 || !rp_http_parser_in_request(c->parser))
         return false;
     int64_t elapsed = rp_clock_now_ms() - c->req_started_ms;
@@ -536,7 +603,7 @@ accept_ready(struct rp_loop_io *io, uint32_t events)
         rp_addr_format(&peer, c->peer, sizeof(c->peer));
         rp_addr_key_from_sockaddr((const struct sockaddr *)&ss, &c->peer_key);
         c->client_key = c->peer_key;
-        c->last_active_ms = rp_clock_now_ms();
+        c->last_active_ms = c->opened_ms = rp_clock_now_ms();
         rp_list_insert_tail(&w->http, &c->node);
         rp_stat_add(&w->stats, RP_STAT_connections_active, 1);
         rp_stat_add(&w->stats, RP_STAT_connections_total, 1);
@@ -551,7 +618,7 @@ accept_ready(struct rp_loop_io *io, uint32_t events)
 static int64_t
 sweep_http(struct rp_worker *w, int64_t now)
 {
-    const struct rp_config_values *v = &w->srv->cfg->v;
+    const struct rp_config_values *v = &w->cfg->v;
     int64_t shortest =
         v->handshake_timeout < v->idle_timeout ? v->handshake_timeout : v->idle_timeout;
     struct rp_list *pos, *tmp;
@@ -683,13 +750,13 @@ on_stop(struct rp_loop_io *io, uint32_t events)
     if (w->stopping || !atomic_load(&w->stop_requested))
         return;
     w->stopping = true;
-    w->stop_deadline_ms = rp_clock_now_ms() + w->srv->cfg->v.shutdown_timeout;
+    w->stop_deadline_ms = rp_clock_now_ms() + w->cfg->v.shutdown_timeout;
     rp_loop_remove(w->loop, &w->listener);
     close(w->listener.fd);
     w->listener.fd = -1;
     /* Tell streams when to come back, then let them drain. */
     char hint[64];
-    int64_t retry = w->srv->cfg->v.retry > 0 ? w->srv->cfg->v.retry : 1000;
+    int64_t retry = w->cfg->v.retry > 0 ? w->cfg->v.retry : 1000;
     int n = snprintf(hint, sizeof(hint), "retry: %lld\n\n", (long long)retry);
     rp_fanout_broadcast(w->fanout, hint, (size_t)n);
     struct rp_list *pos, *tmp;
@@ -716,11 +783,17 @@ worker_main(void *arg)
 {
     struct rp_worker *w = arg;
     rp_log_set_worker((int)w->id);
-    const struct rp_config_values *v = &w->srv->cfg->v;
+    const struct rp_config_values *v = &w->cfg->v;
     int64_t next_tick = 0;
     bool fanout_busy = false;
     for (;;) {
         int64_t now = rp_clock_now_ms();
+        const struct rp_config *cfg = atomic_load(&w->srv->cfg);
+        if (cfg != w->cfg) {
+            apply_config(w, cfg);
+            v = &cfg->v;
+            next_tick = 0; /* timeouts and heartbeats may have changed */
+        }
         if (w->stopping && (drained(w) || now >= w->stop_deadline_ms))
             break;
         int64_t wait = TICK_MS;
@@ -804,13 +877,7 @@ rp_worker_new(struct rp_server *srv, unsigned id)
     rp_list_init(&w->expiring);
     w->auth_wakeup.io.fd = -1;
     atomic_init(&w->stop_requested, false);
-    const struct rp_config_values *v = &srv->cfg->v;
-    w->limits = (struct rp_http_limits){
-        .max_request_line = (size_t)v->max_request_line,
-        .max_header_bytes = (size_t)v->max_header_bytes,
-        .max_headers = (size_t)v->max_headers,
-        .max_body = (size_t)v->max_body,
-    };
+    apply_config(w, atomic_load(&srv->cfg));
     w->loop = rp_loop_new();
     if (!w->loop)
         goto fail;

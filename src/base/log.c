@@ -2,12 +2,15 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-enum rp_log_level rp_log_min_level = RP_LOG_INFO;
+_Atomic enum rp_log_level rp_log_min_level = RP_LOG_INFO;
+_Atomic bool rp_log_json = false;
 
 static _Thread_local int log_worker = -1;
 
@@ -29,6 +32,78 @@ void
 rp_log_set_worker(int worker)
 {
     log_worker = worker;
+}
+
+/* Appends <c> to <out> as JSON string content. */
+static size_t
+json_char(char *out, size_t pos, size_t cap, char c)
+{
+    if (pos + 7 >= cap)
+        return pos;
+    if (c == '"' || c == '\\') {
+        out[pos++] = '\\';
+        out[pos++] = c;
+    } else if ((unsigned char)c < 0x20) {
+        pos += (size_t)snprintf(out + pos, cap - pos, "\\u%04x", (unsigned char)c);
+    } else {
+        out[pos++] = c;
+    }
+    return pos;
+}
+
+/*
+ * Rewrites a key=value line (values bare, or double-quoted with no quote inside) as one
+ * JSON object, every value a string; a word without '=' is kept under "text". Returns the
+ * length written to <out>, newline included.
+ */
+static size_t
+to_json(const char *line, char *out, size_t cap)
+{
+    size_t pos = 0;
+    out[pos++] = '{';
+    const char *p = line;
+    bool first = true;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        const char *key = p;
+        while (*p && *p != '=' && *p != ' ')
+            p++;
+        const char *key_end = p;
+        if (!first && pos + 1 < cap)
+            out[pos++] = ',';
+        first = false;
+        if (pos + 1 < cap)
+            out[pos++] = '"';
+        if (*p != '=') {
+            pos += (size_t)snprintf(out + pos, cap - pos, "text\":\"");
+            for (const char *k = key; k < key_end; k++)
+                pos = json_char(out, pos, cap, *k);
+        } else {
+            for (const char *k = key; k < key_end; k++)
+                pos = json_char(out, pos, cap, *k);
+            pos += (size_t)snprintf(out + pos, cap - pos, "\":\"");
+            p++;
+            char end = ' ';
+            if (*p == '"') {
+                end = '"';
+                p++;
+            }
+            while (*p && *p != end)
+                pos = json_char(out, pos, cap, *p++);
+            if (end == '"' && *p == '"')
+                p++;
+        }
+        if (pos + 1 < cap)
+            out[pos++] = '"';
+    }
+    if (pos + 2 < cap) {
+        out[pos++] = '}';
+        out[pos++] = '\n';
+    }
+    return pos;
 }
 
 void
@@ -58,7 +133,16 @@ rp_log_write(enum rp_log_level level, const char *component, const char *fmt, ..
         return;
     if ((size_t)n >= sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
+    line[n] = '\0';
+    char json[2 * sizeof(line) + 8];
+    const char *out = line;
+    size_t len = (size_t)n;
+    if (atomic_load_explicit(&rp_log_json, memory_order_relaxed)) {
+        len = to_json(line, json, sizeof(json));
+        out = json;
+    } else {
+        line[len++] = '\n';
+    }
     /* One write per line so lines of different threads never interleave. */
-    fwrite(line, 1, (size_t)n, stderr);
+    fwrite(out, 1, len, stderr);
 }

@@ -15,12 +15,14 @@ enum rp_log_level {
     RP_LOG_ERROR,
 };
 
-extern enum rp_log_level rp_log_min_level;
+extern _Atomic enum rp_log_level rp_log_min_level;
 
 /* Parses "debug", "info", "warn", "error"; 0 or -EINVAL. */
 int rp_log_level_parse(const char *s, enum rp_log_level *out);
 /* Names the calling thread's worker in its log lines; -1 for none. */
 void rp_log_set_worker(int worker);
+/* When true, lines are written as JSON objects (log_format json) instead of key=value. */
+extern _Atomic bool rp_log_json;
 void rp_log_write(enum rp_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -1370,3 +1370,62 @@ rp_config_help(void *out)
                 s->scope == SCOPE_TOPIC ? "; per [topic]" : "");
     }
 }
+
+/* ---- reload ---- */
+
+static bool
+value_equal(const struct rp_config_values *a, const struct rp_config_values *b,
+            const struct setting *s)
+{
+    const void *x = cfield(a, s), *y = cfield(b, s);
+    switch (s->kind) {
+    case KIND_STRING:
+    case KIND_SECRET: {
+        const char *p = *(char *const *)x, *q = *(char *const *)y;
+        return strcmp(p ? p : "", q ? q : "") == 0;
+    }
+    case KIND_LIST: {
+        const struct rp_config_list *l = x, *m = y;
+        if (l->n != m->n)
+            return false;
+        for (size_t i = 0; i < l->n; i++)
+            if (strcmp(l->items[i], m->items[i]) != 0)
+                return false;
+        return true;
+    }
+    case KIND_INT:
+    case KIND_SIZE:
+    case KIND_DURATION:
+        return *(const int64_t *)x == *(const int64_t *)y;
+    case KIND_BOOL:
+        return *(const bool *)x == *(const bool *)y;
+    case KIND_ENUM:
+        return *(const int *)x == *(const int *)y;
+    }
+    return true;
+}
+
+size_t
+rp_config_keep_restart_settings(struct rp_config *next, const struct rp_config *running,
+                                char *changed, size_t cap)
+{
+    size_t n = 0, used = 0;
+    if (cap)
+        changed[0] = '\0';
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        if (s->reload || value_equal(&next->v, &running->v, s))
+            continue;
+        struct rp_config_values tmp;
+        values_copy(&tmp, &running->v);
+        value_move(&next->v, &tmp, s); /* takes the running value */
+        values_fini(&tmp);
+        if (used < cap) {
+            int w = snprintf(changed + used, cap - used, "%s%s", n ? ", " : "", s->name);
+            if (w > 0)
+                used += (size_t)w;
+        }
+        n++;
+    }
+    return n;
+}

@@ -92,6 +92,14 @@ const struct rp_config_values *rp_config_for_topic(const struct rp_config *cfg, 
  * when <setting> is not an ENUM setting or <index> is out of range. Any thread.
  */
 const char *rp_config_choice(const char *setting, int index);
+/*
+ * Reload: in <next> (a freshly loaded config), puts back the <running> value of every
+ * setting that cannot change without a restart and differs. Returns how many, their names
+ * comma-separated in <changed> (<cap> bytes, truncated). [topic] sections are all
+ * reloadable.
+ */
+size_t rp_config_keep_restart_settings(struct rp_config *next, const struct rp_config *running,
+                                       char *changed, size_t cap);
 /* Writes the effective configuration in config-file syntax to <out> (a FILE *). */
 void rp_config_dump(const struct rp_config *cfg, void *out);
 /* Writes help for every setting (flag, environment variable, default, meaning) to <out>. */

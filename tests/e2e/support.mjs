@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -313,4 +314,28 @@ export function hs256(claims, secret) {
     const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
     const sig = createHmac('sha256', secret).update(input).digest('base64url');
     return `${input}.${sig}`;
+}
+
+/**
+ * Opens a raw event stream GET `path` (e.g. `/events/news`) on `server` with node:http and
+ * resolves once the response head arrived (rejects on a status other than 200). `text()`
+ * is everything read so far, `close()` ends the stream; closed after the test `t` anyway.
+ */
+export function openStream(t, server, path, { headers = {} } = {}) {
+    return new Promise((resolve, reject) => {
+        let text = '';
+        const req = http.get(`${server.url}${path}`, { headers }, (res) => {
+            if (res.statusCode !== 200) {
+                res.resume();
+                reject(new Error(`stream ${path}: status ${res.statusCode}`));
+                return;
+            }
+            res.setEncoding('utf8');
+            res.on('data', (chunk) => { text += chunk; });
+            res.on('error', () => {});
+            resolve({ text: () => text, close: () => req.destroy() });
+        });
+        req.on('error', reject);
+        if (t) t.after(() => req.destroy());
+    });
 }

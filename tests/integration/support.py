@@ -28,9 +28,11 @@ class Server:
             if not line:
                 break
             self.log.write(line)
-            m = re.search(rb'msg="listening" addr=127\.0\.0\.1:(\d+)', line)
+            # key=value or JSON (log_format json)
+            m = re.search(rb'msg="listening" addr=127\.0\.0\.1:(\d+)|'
+                          rb'"msg":"listening","addr":"127\.0\.0\.1:(\d+)"', line)
             if m:
-                self.port = int(m.group(1))
+                self.port = int(m.group(1) or m.group(2))
         if self.port is None:
             raise RuntimeError("server did not start")
         threading.Thread(target=self._drain, daemon=True).start()

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Operating the real binary: SIGHUP reload (reloadable settings apply to connected
+clients, the others are reported as needing a restart, an invalid file changes nothing,
+nobody is disconnected), /readyz, access logs and JSON logs (never a token)."""
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from support import Server, Stream, check, run  # noqa: E402
+
+
+def log_text(srv):
+    srv.log.seek(0)
+    return srv.log.read().decode("utf-8", "replace")
+
+
+def wait_log(srv, needle, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in log_text(srv):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sighup_reload(binary):
+    srv = Server(binary, config="heartbeat = 60s\nmax_batch = 1000\n")
+    try:
+        s = Stream(srv.port, "/events/t")
+        check(srv.request("POST", "/publish", b'[{"topic":"t","data":"1"},{"topic":"t","data":"2"}]',
+                          {"Content-Type": "application/json"})[0] == 200, "batch of 2 allowed")
+        with open(srv.conf.name, "w") as f:
+            f.write("heartbeat = 300ms\nmax_batch = 1\nmax_topics = 7\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        check(wait_log(srv, 'msg="configuration reloaded"'), "reload logged")
+        check('settings="max_topics"' in log_text(srv), "max_topics is reported as needing a restart")
+        # Reloadable settings apply, to connections opened before the reload too.
+        status, body = srv.request("POST", "/publish",
+                                   b'[{"topic":"t","data":"3"},{"topic":"t","data":"4"}]',
+                                   {"Content-Type": "application/json"})
+        check(status == 413 and "max_batch" in body["error"], "max_batch 1 applies: %r" % (body,))
+        check([e["data"] for e in s.events(2)] == ["1", "2"], "the stream kept its events")
+        s.sock.settimeout(3)
+        start = time.monotonic()
+        data = b""
+        while b":\n\n" not in data and time.monotonic() - start < 3:
+            data += s.sock.recv(4096)
+        check(b":\n\n" in data, "the open stream gets heartbeats at the new interval")
+        # An invalid file: logged, nothing changes, the server keeps serving.
+        with open(srv.conf.name, "w") as f:
+            f.write("heartbeat = often\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        check(wait_log(srv, "reload failed"), "the bad reload is refused")
+        check("heartbeat" in log_text(srv).split("reload failed")[0].rsplit("\n", 3)[-2],
+              "the error names the setting")
+        check(srv.request("GET", "/healthz")[0] == 200, "still serving")
+        check(srv.metrics()["streams_active"] == 1, "nobody was disconnected")
+        s.close()
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+
+
+def test_readyz(binary):
+    # A webhook that is down: the first failure opens the breaker, and readiness says so.
+    srv = Server(binary, config="auth_mode = webhook\nauth_webhook_url = http://127.0.0.1:9/x\n"
+                 "auth_breaker_failures = 1\nauth_breaker_open = 60s\n")
+    try:
+        check(srv.request("GET", "/readyz") == (200, {"ready": True}), "ready after start")
+        check(srv.request("GET", "/topics", headers={"Authorization": "Bearer t"})[0] == 503,
+              "the webhook is unreachable")
+        status, body = srv.request("GET", "/readyz")
+        check(status == 503 and body["ready"] is False and "breaker" in body["reason"],
+              "not ready while the auth webhook is down: %r" % (body,))
+        check(srv.request("GET", "/healthz")[0] == 200, "but alive")
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+
+
+def test_access_log_never_shows_tokens(binary):
+    srv = Server(binary, "--log-format", "json", "--auth-mode", "jwt", "--auth-jwt-secret",
+                 "access-log-test-secret-of-32-bytes!")
+    try:
+        status, _ = srv.request("GET", "/events/news?auth=SECRET-TOKEN-VALUE",
+                                headers={"Cookie": "session=SECRET-COOKIE"})
+        check(status == 401, "refused")
+        srv.request("POST", "/publish/news", b"SECRET-BODY",
+                    {"Authorization": "Bearer SECRET-BEARER"})
+        time.sleep(0.3)
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+    text = log_text(srv)
+    for secret in ("SECRET-TOKEN-VALUE", "SECRET-COOKIE", "SECRET-BODY", "SECRET-BEARER"):
+        check(secret not in text, "%s is not logged" % secret)
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    refused = [x for x in lines if x.get("event") == "refused"]
+    closed = [x for x in lines if x.get("event") == "close"]
+    check(len(refused) == 2 and refused[0]["path"] == "/events/news" and
+          refused[0]["status"] == "401" and refused[0]["method"] == "GET",
+          "one line per refused request, path without query: %r" % refused)
+    check(len(closed) >= 2 and all(x["client"] == "127.0.0.1" and "duration_ms" in x
+                                   for x in closed), "one line per closed connection")
+    check(all(x["component"] for x in lines), "every line is JSON with a component")
+
+
+if __name__ == "__main__":
+    sys.exit(run([test_sighup_reload, test_readyz, test_access_log_never_shows_tokens],
+                 sys.argv[1]))
