@@ -60,11 +60,19 @@ static const struct {
     {RP_STAT_disconnects_slow, "disconnect"},
 };
 
+/* One sample. Prometheus names counters `..._total`: the suffix is added where the stat's
+ * own name (kept as is in JSON) lacks it. */
 static int
 prom(struct rp_buf *out, const char *name, const char *kind, const char *help, uint64_t v)
 {
-    return rp_buf_printf(out, "# HELP revenprox_%s %s\n# TYPE revenprox_%s %s\nrevenprox_%s %llu\n",
-                         name, help, name, kind, name, (unsigned long long)v);
+    size_t len = strlen(name);
+    const char *suffix =
+        strcmp(kind, "counter") == 0 && (len < 6 || strcmp(name + len - 6, "_total") != 0)
+            ? "_total"
+            : "";
+    return rp_buf_printf(
+        out, "# HELP revenprox_%s%s %s\n# TYPE revenprox_%s%s %s\nrevenprox_%s%s %llu\n", name,
+        suffix, help, name, suffix, kind, name, suffix, (unsigned long long)v);
 }
 
 int
@@ -128,9 +136,13 @@ rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metri
                 (unsigned long long)node->last_seq, (long long)node->uptime_s, node->workers);
         return err;
     }
-    for (int i = 0; !err && i < RP_STAT__COUNT; i++)
+    for (int i = 0; !err && i < RP_STAT__COUNT; i++) {
+        /* Its Prometheus form is the family by reason below (one name, one TYPE). */
+        if (i == RP_STAT_auth_failures)
+            continue;
         err = prom(out, stat_info[i].name, stat_info[i].kind[0] == 'C' ? "counter" : "gauge",
                    stat_info[i].help, sum[i]);
+    }
     if (!err)
         err =
             rp_buf_append_str(out, "# HELP revenprox_drops_total Events a subscriber did not get, "

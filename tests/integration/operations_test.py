@@ -106,6 +106,29 @@ def test_access_log_never_shows_tokens(binary):
     check(all(x["component"] for x in lines), "every line is JSON with a component")
 
 
+def test_prometheus_names(binary):
+    srv = Server(binary)
+    try:
+        status, text = srv.request("GET", "/metrics")
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+    check(status == 200, "metrics served")
+    type_lines = [line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE")]
+    types = dict(type_lines)
+    check(len(types) == len(type_lines), "no metric family is declared twice")
+    for name, kind in types.items():
+        check(name.startswith("revenprox_"), "prefixed: " + name)
+        if kind == "counter":
+            check(name.endswith("_total"), "a counter ends in _total: " + name)
+        samples = [l for l in text.splitlines() if l.startswith(name) and not l.startswith("#")]
+        check(samples or kind == "histogram", "%s has samples" % name)
+    for name in ("revenprox_connections_active", "revenprox_connections_total",
+                 "revenprox_messages_sent_total", "revenprox_bytes_sent_total",
+                 "revenprox_auth_cache_hits_total", "revenprox_auth_failures_total"):
+        check(name in types, "%s is exported" % name)
+
+
 if __name__ == "__main__":
-    sys.exit(run([test_sighup_reload, test_readyz, test_access_log_never_shows_tokens],
+    sys.exit(run([test_sighup_reload, test_readyz, test_access_log_never_shows_tokens,
+                  test_prometheus_names],
                  sys.argv[1]))
