@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/conn.h"
 #include "app/server.h"
@@ -1046,9 +1047,10 @@ handle_health(struct rp_conn *c, const struct rp_http_request *req)
     bool stopping = atomic_load(&srv->stopping);
     struct rp_buf b;
     rp_buf_init(&b, 256);
-    rp_buf_printf(&b, "{\"status\":\"%s\",\"uptime_seconds\":%lld,\"workers\":%u}\n",
+    rp_buf_printf(&b, "{\"status\":\"%s\",\"uptime_seconds\":%lld,\"workers\":%u,\"pid\":%d}\n",
                   stopping ? "stopping" : "ok",
-                  (long long)((rp_clock_now_ms() - srv->started_ms) / 1000), srv->n_workers);
+                  (long long)((rp_clock_now_ms() - srv->started_ms) / 1000), srv->n_workers,
+                  (int)getpid());
     respond_json(c, req, stopping ? 503 : 200, &b);
     rp_buf_fini(&b);
 }

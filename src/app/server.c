@@ -2,19 +2,24 @@
 #include "app/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "app/sd_notify.h"
+#include "app/upgrade.h"
 #include "app/worker.h"
 #include "auth/gate.h"
 #include "base/alloc.h"
+#include "base/hashmap.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/stats.h"
@@ -268,7 +273,15 @@ check_nofile(void)
 int
 rp_server_start(struct rp_server *srv, const struct rp_config *cfg)
 {
+    return rp_server_start_inherited(srv, cfg, NULL);
+}
+
+int
+rp_server_start_inherited(struct rp_server *srv, const struct rp_config *cfg,
+                          struct rp_upgrade_state *inherit)
+{
     memset(srv, 0, sizeof(*srv));
+    srv->inherit = inherit;
     atomic_init(&srv->cfg, cfg);
     srv->started_ms = rp_clock_now_ms();
     atomic_init(&srv->stopping, false);
@@ -294,7 +307,7 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg)
     struct rp_hub_config hc = {
         .max_topics = (uint64_t)v->max_topics,
         .max_data = (uint64_t)v->max_data,
-        .epoch = 0,
+        .epoch = inherit ? inherit->epoch : 0, /* ids stay valid across an upgrade */
     };
     struct rp_hub_hooks hooks = {
         .policy_for = policy_for,
@@ -303,6 +316,19 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg)
         .ctx = srv,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
+    if (inherit) {
+        int rc = rp_upgrade_restore_hub(inherit, srv->hub);
+        if (rc) {
+            RP_LOG(RP_LOG_ERROR, "upgrade", "msg=\"cannot restore the handed-over logs: %s\"",
+                   strerror(-rc));
+            goto fail;
+        }
+        /* The inherited sockets say where we listen (the port, when 0 was configured). */
+        if (inherit->n_listeners) {
+            srv->addr.len = sizeof(srv->addr.ss);
+            getsockname(inherit->listeners[0], (struct sockaddr *)&srv->addr.ss, &srv->addr.len);
+        }
+    }
     srv->workers = rp_xcalloc(srv->n_workers, sizeof(*srv->workers));
     /* The first listener picks the port when 0 was asked; the others share it. */
     for (unsigned i = 0; i < srv->n_workers; i++) {
@@ -310,6 +336,16 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg)
         if (!srv->workers[i])
             goto fail;
     }
+    /* Adopted streams are spread over the workers before they run (no locking needed). */
+    size_t adopted = 0;
+    for (size_t i = 0; inherit && i < inherit->n_streams; i++)
+        adopted +=
+            rp_worker_adopt_stream(srv->workers[i % srv->n_workers], &inherit->streams[i]) == 0;
+    if (inherit)
+        RP_LOG(RP_LOG_INFO, "upgrade",
+               "msg=\"took over\" streams=%zu of=%zu events=%zu listeners=%zu", adopted,
+               inherit->n_streams, inherit->n_events, inherit->n_listeners);
+    srv->inherit = NULL;
     for (unsigned i = 0; i < srv->n_workers; i++) {
         int err = rp_worker_start(srv->workers[i]);
         if (err) {
@@ -379,6 +415,121 @@ reload(struct rp_server *srv)
     RP_LOG(RP_LOG_INFO, "server", "msg=\"configuration reloaded\" restart_needed=%zu", n);
 }
 
+/*
+ * SIGUSR2: starts the binary again (the file at srv->exe: after a deploy, the new one) and
+ * hands it the listening sockets, the logs and every live stream. Returns true when this
+ * process is done (handed over, or gave up after quiescing), false when the upgrade was
+ * aborted before anything changed (the new process did not start): we keep serving.
+ */
+static bool
+upgrade(struct rp_server *srv)
+{
+    if (!srv->exe || !srv->exec_argv) {
+        RP_LOG(RP_LOG_WARN, "upgrade", "msg=\"SIGUSR2 ignored: the binary's path is unknown\"");
+        return false;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        RP_LOG(RP_LOG_ERROR, "upgrade", "msg=\"socketpair: %s\"", strerror(errno));
+        return false;
+    }
+    /* The child's environment, built before fork (only exec-safe calls after it). */
+    size_t n_env = 0;
+    while (environ[n_env])
+        n_env++;
+    char **envp = rp_xcalloc(n_env + 2, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < n_env; i++)
+        if (strncmp(environ[i], RP_UPGRADE_FD_ENV "=", sizeof(RP_UPGRADE_FD_ENV)) != 0)
+            envp[k++] = environ[i];
+    char fd_env[64];
+    snprintf(fd_env, sizeof(fd_env), "%s=%d", RP_UPGRADE_FD_ENV, sv[1]);
+    envp[k++] = fd_env;
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        fcntl(sv[1], F_SETFD, 0); /* this end survives exec */
+        execve(srv->exe, srv->exec_argv, envp);
+        _exit(127);
+    }
+    free(envp);
+    close(sv[1]);
+    if (pid < 0) {
+        RP_LOG(RP_LOG_ERROR, "upgrade", "msg=\"fork: %s\"", strerror(errno));
+        close(sv[0]);
+        return false;
+    }
+    RP_LOG(RP_LOG_INFO, "upgrade", "msg=\"started the new process\" pid=%d exe=%s", (int)pid,
+           srv->exe);
+    int r = rp_upgrade_wait_byte(sv[0], 30000);
+    if (r != 'R') {
+        RP_LOG(RP_LOG_ERROR, "upgrade",
+               "msg=\"the new process did not get ready (%s); this one keeps serving\"",
+               r < 0 ? strerror(-r) : "unexpected message");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(sv[0]);
+        return false;
+    }
+    /* Quiesce: every worker hands over its listener and streams and stops; nothing is
+     * published meanwhile, so the logs sent are complete. */
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        rp_worker_export(srv->workers[i]);
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        rp_worker_join(srv->workers[i]);
+    int *listeners = rp_xcalloc(srv->n_workers, sizeof(int));
+    size_t n_listeners = 0, n_streams = 0;
+    struct rp_upgrade_stream *streams = NULL;
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        int l;
+        struct rp_upgrade_stream *s;
+        size_t n;
+        rp_worker_take_export(srv->workers[i], &l, &s, &n);
+        if (l >= 0)
+            listeners[n_listeners++] = l;
+        streams = rp_xrealloc(streams, (n_streams + n + 1) * sizeof(*streams));
+        memcpy(streams + n_streams, s, n * sizeof(*s));
+        n_streams += n;
+        free(s);
+    }
+    char err[256] = "";
+    int rc = rp_upgrade_send(sv[0], srv->hub, listeners, n_listeners, streams, n_streams, err,
+                             sizeof(err));
+    r = rc ? rc : rp_upgrade_wait_byte(sv[0], 30000);
+    if (r == 'K') {
+        RP_LOG(RP_LOG_INFO, "upgrade", "msg=\"handed over\" pid=%d streams=%zu listeners=%zu",
+               (int)pid, n_streams, n_listeners);
+    } else {
+        /* Too late to go back: tell the clients when to come back, spread out, and close. */
+        RP_LOG(RP_LOG_ERROR, "upgrade",
+               "msg=\"the hand-over failed (%s); closing %zu streams with a jittered retry\"",
+               *err ? err : (r < 0 ? strerror(-r) : "unexpected message"), n_streams);
+        int64_t base = atomic_load(&srv->cfg)->v.retry > 0 ? atomic_load(&srv->cfg)->v.retry : 1000;
+        for (size_t i = 0; i < n_streams; i++) {
+            char hint[64];
+            int64_t jitter = base + (int64_t)(rp_hash_bytes(&i, sizeof(i)) % (uint64_t)(4 * base));
+            int len = snprintf(hint, sizeof(hint), "retry: %lld\n\n", (long long)jitter);
+            if (send(streams[i].fd, hint, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+                (void)0; /* the client is gone or full: it reconnects on its own */
+            shutdown(streams[i].fd, SHUT_RDWR);
+        }
+    }
+    /* Our copies only: the successor holds the same sockets open. */
+    for (size_t i = 0; i < n_streams; i++) {
+        close(streams[i].fd);
+        rp_stream_state_fini(&streams[i].st);
+    }
+    for (size_t i = 0; i < n_listeners; i++)
+        close(listeners[i]);
+    free(streams);
+    free(listeners);
+    close(sv[0]);
+    srv->upgraded = r == 'K';
+    return true;
+}
+
 void
 rp_server_wait(struct rp_server *srv)
 {
@@ -387,9 +538,15 @@ rp_server_wait(struct rp_server *srv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
     struct timespec ts = {.tv_sec = HOUSEKEEPING_MS / 1000, .tv_nsec = 0};
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGUSR2) {
+            if (upgrade(srv))
+                return;
+            continue;
+        }
         if (sig == SIGHUP) {
             int err = rp_sd_notify_monotonic_reloading();
             if (err)

@@ -17,6 +17,7 @@
 #include "net/listener.h"
 
 struct rp_worker;
+struct rp_upgrade_state;
 struct rp_gate_shared;
 struct rp_ratelimit;
 struct rp_conncap;
@@ -50,6 +51,13 @@ struct rp_server {
     struct rp_addr_key *trusted_proxies;
     size_t n_trusted_proxies;
     _Atomic int64_t storm_until_ms; /* streams admitted before this get a jittered retry */
+    /* Upgrade (SIGUSR2): the binary to start (resolved at start, so a deploy that replaces
+     * the file starts the new one) and its arguments; set by main after start. */
+    const char *exe;
+    char **exec_argv;
+    /* Upgrade, new side: what the previous process handed over, during start only. */
+    struct rp_upgrade_state *inherit;
+    bool upgraded; /* handed over: the successor serves now */
 };
 
 /* Appends the node's metrics (every worker's counters summed, node gauges) to <out>:
@@ -62,6 +70,10 @@ void rp_server_render_metrics(struct rp_server *srv, bool json, struct rp_buf *o
 
 /* Builds and starts everything: 0, or a negative errno with a message logged. */
 int rp_server_start(struct rp_server *srv, const struct rp_config *cfg);
+/* The same, taking over what a previous process handed over in <inherit> (its epoch and
+ * logs, its listening sockets and its streams; the descriptors taken are set to -1). */
+int rp_server_start_inherited(struct rp_server *srv, const struct rp_config *cfg,
+                              struct rp_upgrade_state *inherit);
 /* Runs housekeeping (log expiry, the metrics feed) until a SIGINT or SIGTERM arrives; a
  * SIGHUP reloads the configuration through <srv>->reload (set it before). */
 void rp_server_wait(struct rp_server *srv);

@@ -12,6 +12,7 @@
 
 #include "app/conn.h"
 #include "app/server.h"
+#include "app/upgrade.h"
 #include "auth/gate.h"
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -40,6 +41,10 @@ struct rp_worker {
     struct rp_stats stats;
     struct rp_wakeup stop_wakeup;
     atomic_bool stop_requested;
+    atomic_bool export_requested; /* upgrade: hand everything over instead of stopping */
+    int exported_listener;        /* after an export: the listening socket, or -1 */
+    struct rp_upgrade_stream *exported;
+    size_t n_exported;
     bool stopping;
     int64_t stop_deadline_ms;
     struct rp_list http;    /* HTTP connections, least recently active first */
@@ -739,6 +744,112 @@ expire_streams(struct rp_worker *w)
     }
 }
 
+/* ---- upgrade ---- */
+
+/*
+ * Upgrade, old side: describes every stream (rp_stream_export) and keeps its socket and
+ * the listener open for the successor; HTTP connections are closed (their clients retry).
+ * The worker then leaves its loop. Sockets leave epoll without being closed here.
+ */
+static void
+export_all(struct rp_worker *w)
+{
+    w->stopping = true;
+    w->stop_deadline_ms = 0; /* leave the loop at once */
+    rp_loop_remove(w->loop, &w->listener);
+    w->exported_listener = w->listener.fd;
+    w->listener.fd = -1;
+    size_t n = 0;
+    struct rp_list *pos;
+    for (pos = w->streams.next; pos != &w->streams; pos = pos->next)
+        n++;
+    w->exported = rp_xcalloc(n + 1, sizeof(*w->exported));
+    while (!rp_list_empty(&w->streams)) {
+        struct rp_conn *c = RP_CONTAINER_OF(w->streams.next, struct rp_conn, node);
+        if (!c->closing && c->stream) {
+            rp_stream_flush(c->stream); /* what the socket takes now, it need not carry */
+            struct rp_upgrade_stream *e = &w->exported[w->n_exported++];
+            e->fd = c->io.fd;
+            rp_stream_export(c->stream, &e->st);
+            conn_close(c, "handed over to the new process");
+            c->io.fd = -1; /* the successor owns the socket now */
+        } else {
+            conn_close(c, "closing during the hand-over");
+        }
+    }
+    while (!rp_list_empty(&w->http)) {
+        struct rp_conn *c = RP_CONTAINER_OF(w->http.next, struct rp_conn, node);
+        flush_out(c);
+        if (!c->closing)
+            conn_close(c, "server upgrading");
+    }
+}
+
+void
+rp_worker_export(struct rp_worker *w)
+{
+    atomic_store(&w->export_requested, true);
+    rp_wakeup_signal(&w->stop_wakeup);
+}
+
+void
+rp_worker_take_export(struct rp_worker *w, int *listener, struct rp_upgrade_stream **streams,
+                      size_t *n)
+{
+    *listener = w->exported_listener;
+    *streams = w->exported;
+    *n = w->n_exported;
+    w->exported_listener = -1;
+    w->exported = NULL;
+    w->n_exported = 0;
+}
+
+int
+rp_worker_adopt_stream(struct rp_worker *w, struct rp_upgrade_stream *e)
+{
+    struct rp_conn *c = rp_xcalloc(1, sizeof(*c));
+    c->io.fd = e->fd;
+    c->io.fn = conn_io;
+    c->w = w;
+    c->kind = RP_CONN_STREAM;
+    c->admitted = true;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getpeername(e->fd, (struct sockaddr *)&ss, &len) == 0) {
+        struct rp_addr peer = {.ss = ss, .len = len};
+        rp_addr_format(&peer, c->peer, sizeof(c->peer));
+        rp_addr_key_from_sockaddr((const struct sockaddr *)&ss, &c->peer_key);
+    }
+    c->client_key = c->peer_key;
+    c->last_active_ms = c->opened_ms = rp_clock_now_ms();
+    rp_list_insert_tail(&w->streams, &c->node);
+    rp_stat_add(&w->stats, RP_STAT_connections_active, 1);
+    e->fd = -1; /* the connection owns it now */
+    if (rp_loop_add(w->loop, &c->io, RP_LOOP_READ) != 0) {
+        conn_close(c, "epoll_ctl failed");
+        return -EIO;
+    }
+    struct rp_stream_open o = {
+        .fd = c->io.fd,
+        .owner = c,
+        .ops = &stream_ops,
+        .filters = (const char *const *)e->st.filters,
+        .n_filters = e->st.n_filters,
+        .head = e->st.pending,
+        .head_len = e->st.pending_len,
+        .adopted = true,
+        .resume_seq = e->st.last_seq,
+        .tagged = e->st.tagged,
+    };
+    const char *why = NULL;
+    c->stream = rp_stream_open(w->fanout, &o, &why);
+    if (!c->stream) {
+        conn_close(c, why ? why : "cannot adopt the stream");
+        return -ENOSPC;
+    }
+    return 0;
+}
+
 /* ---- the thread ---- */
 
 static void
@@ -747,6 +858,11 @@ on_stop(struct rp_loop_io *io, uint32_t events)
     (void)events;
     struct rp_worker *w = RP_CONTAINER_OF(io, struct rp_worker, stop_wakeup.io);
     rp_wakeup_drain(&w->stop_wakeup);
+    if (atomic_load(&w->export_requested)) {
+        if (!w->stopping)
+            export_all(w);
+        return;
+    }
     if (w->stopping || !atomic_load(&w->stop_requested))
         return;
     w->stopping = true;
@@ -876,7 +992,9 @@ rp_worker_new(struct rp_server *srv, unsigned id)
     rp_list_init(&w->auth_waiting);
     rp_list_init(&w->expiring);
     w->auth_wakeup.io.fd = -1;
+    w->exported_listener = -1;
     atomic_init(&w->stop_requested, false);
+    atomic_init(&w->export_requested, false);
     apply_config(w, atomic_load(&srv->cfg));
     w->loop = rp_loop_new();
     if (!w->loop)
@@ -890,7 +1008,15 @@ rp_worker_new(struct rp_server *srv, unsigned id)
         goto fail;
     if (srv->gate)
         w->gate = rp_gate_new(srv->gate, w->loop, &w->stats, gate_wake, w);
-    int fd = rp_listener_open(&srv->addr, 4096);
+    /* After an upgrade, the listening sockets come from the previous process (connections
+     * waiting in their backlogs are kept). */
+    int fd;
+    if (srv->inherit && id < srv->inherit->n_listeners) {
+        fd = srv->inherit->listeners[id];
+        srv->inherit->listeners[id] = -1;
+    } else {
+        fd = rp_listener_open(&srv->addr, 4096);
+    }
     if (fd < 0) {
         char where[80];
         rp_addr_format(&srv->addr, where, sizeof(where));
@@ -941,6 +1067,13 @@ rp_worker_free(struct rp_worker *w)
         rp_loop_remove(w->loop, &w->listener);
         close(w->listener.fd);
     }
+    for (size_t i = 0; i < w->n_exported; i++) {
+        close(w->exported[i].fd);
+        rp_stream_state_fini(&w->exported[i].st);
+    }
+    free(w->exported);
+    if (w->exported_listener >= 0)
+        close(w->exported_listener);
     rp_gate_free(w->gate);
     if (w->loop) {
         rp_wakeup_fini(&w->stop_wakeup, w->loop);

@@ -428,6 +428,58 @@ unlock:
     return rc;
 }
 
+int
+rp_hub_restore(struct rp_hub *hub, const struct rp_publish_item *it, uint64_t seq, int64_t wall_ms)
+{
+    struct rp_hub_error err;
+    if (validate(hub, it, 1, &err) != 0)
+        return -EINVAL;
+    struct rp_frame_spec spec = {
+        .topic = it->topic,
+        .topic_len = it->topic_len,
+        .event = it->event,
+        .event_len = it->event ? it->event_len : 0,
+        .data = it->data,
+        .data_len = it->data_len,
+        .pub_id = it->pub_id,
+        .pub_id_len = it->pub_id ? it->pub_id_len : 0,
+    };
+    struct rp_frame *frame = rp_frame_encode(&spec);
+    int64_t wall = rp_clock_wall_ms();
+    /* Keep the event's age: history_age counts from its first append. */
+    int64_t now = rp_clock_now_ms() - (wall > wall_ms ? wall - wall_ms : 0);
+    pthread_mutex_lock(&hub->lock);
+    const char *why = NULL;
+    struct rp_topic *t = topic_get(hub, it->topic, it->topic_len, &why);
+    if (!t || seq < hub->next_seq) {
+        pthread_mutex_unlock(&hub->lock);
+        rp_frame_unref(frame);
+        return t ? -EINVAL : -ENOSPC;
+    }
+    char id[RP_EVENT_ID_MAX + 1];
+    size_t id_len = rp_hub_format_id(hub, seq, id);
+    rp_frame_set_id(frame, id, id_len);
+    pthread_mutex_lock(&t->lock);
+    rp_eventlog_append(&t->log, frame, seq, now, wall_ms);
+    atomic_store_explicit(&t->last_seq, seq, memory_order_release);
+    pthread_mutex_unlock(&t->lock);
+    hub->next_seq = seq + 1;
+    atomic_store(&hub->last_seq, seq);
+    pthread_mutex_unlock(&hub->lock);
+    return 0;
+}
+
+void
+rp_hub_restore_last_seq(struct rp_hub *hub, uint64_t last_seq)
+{
+    pthread_mutex_lock(&hub->lock);
+    if (last_seq >= hub->next_seq) {
+        hub->next_seq = last_seq + 1;
+        atomic_store(&hub->last_seq, last_seq);
+    }
+    pthread_mutex_unlock(&hub->lock);
+}
+
 uint64_t
 rp_hub_expire(struct rp_hub *hub, int64_t now_ms)
 {

@@ -97,6 +97,15 @@ size_t rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out);
  */
 int rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                    struct rp_publish_result *out, struct rp_hub_error *err);
+/*
+ * Upgrade: appends <item> with the <seq> and <wall_ms> it had in the process that handed
+ * the logs over (same epoch), before anyone reads or publishes. Sequences must increase.
+ * 0, -EINVAL (invalid item, or seq not after the last), -ENOSPC (too many topics).
+ */
+int rp_hub_restore(struct rp_hub *hub, const struct rp_publish_item *item, uint64_t seq,
+                   int64_t wall_ms);
+/* Upgrade: continues the node-wide sequence after <last_seq> (events may have been evicted). */
+void rp_hub_restore_last_seq(struct rp_hub *hub, uint64_t last_seq);
 /* Evicts events past their age from every log; returns how many. */
 uint64_t rp_hub_expire(struct rp_hub *hub, int64_t now_ms);
 

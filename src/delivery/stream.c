@@ -804,13 +804,16 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     rp_list_init(&s->links);
     rp_buf_init(&s->ctl, CTL_CAP + o->head_len);
     rp_buf_append(&s->ctl, o->head, o->head_len);
-    s->tagged = o->n_filters > 1;
+    s->tagged = o->n_filters > 1 || o->tagged;
 
     /* Where delivery resumes. */
     enum { LIVE, RESUME, EVERYTHING } from = LIVE;
     const char *reason = NULL;
     uint64_t resume = 0;
-    if (o->last_event_id) {
+    if (o->adopted) {
+        from = RESUME;
+        resume = o->resume_seq;
+    } else if (o->last_event_id) {
         struct rp_event_id id;
         if (rp_event_id_parse(o->last_event_id, o->last_event_id_len, &id) != 0) {
             reason = "unknown_id";
@@ -885,6 +888,60 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     rp_stat_add(f->stats, RP_STAT_streams_total, 1);
     flush_or_close(s);
     return s;
+}
+
+void
+rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->tagged = s->tagged;
+    out->filters = rp_xcalloc(s->n_patterns + s->n_links + 1, sizeof(char *));
+    for (size_t i = 0; i < s->n_patterns; i++)
+        out->filters[out->n_filters++] = rp_xstrdup(s->patterns[i]);
+    /* Delivery is in sequence order across the links, so the highest cursor says where
+     * the stream is: everything up to it was handed over (or skipped by a policy). */
+    struct rp_list *pos;
+    for (pos = s->links.next; pos != &s->links; pos = pos->next) {
+        const struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        size_t len;
+        const char *name = rp_topic_name(l->lt->topic, &len);
+        out->filters[out->n_filters++] = rp_xstrndup(name, len);
+        if (l->cursor != CURSOR_UNSET && l->cursor > out->last_seq)
+            out->last_seq = l->cursor;
+    }
+    size_t cap = s->ctl.len;
+    struct iovec piece[2];
+    int np = 0;
+    if (s->partial) {
+        np = rp_frame_iov(s->partial, s->tagged, piece);
+        for (int i = 0; i < np; i++)
+            cap += piece[i].iov_len;
+    }
+    out->pending = rp_xmalloc(cap + 1);
+    size_t skip = s->partial_off;
+    for (int i = 0; i < np; i++) {
+        if (skip >= piece[i].iov_len) {
+            skip -= piece[i].iov_len;
+            continue;
+        }
+        memcpy(out->pending + out->pending_len, (const char *)piece[i].iov_base + skip,
+               piece[i].iov_len - skip);
+        out->pending_len += piece[i].iov_len - skip;
+        skip = 0;
+    }
+    if (s->ctl.len)
+        memcpy(out->pending + out->pending_len, s->ctl.data, s->ctl.len);
+    out->pending_len += s->ctl.len;
+}
+
+void
+rp_stream_state_fini(struct rp_stream_state *st)
+{
+    for (size_t i = 0; i < st->n_filters; i++)
+        free(st->filters[i]);
+    free(st->filters);
+    free(st->pending);
+    memset(st, 0, sizeof(*st));
 }
 
 void

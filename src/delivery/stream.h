@@ -71,7 +71,26 @@ struct rp_stream_open {
     size_t last_event_id_len;
     const char *head; /* bytes sent first: the HTTP response head, opening comment, retry */
     size_t head_len;
+    /* An adopted stream (upgrade): resume right after <resume_seq> of this hub's epoch,
+     * with no resync announcement, and tag events when <tagged>. */
+    bool adopted;
+    uint64_t resume_seq;
+    bool tagged;
 };
+
+/* What an upgrade hands to the next process for one stream (rp_stream_export). */
+struct rp_stream_state {
+    char **filters; /* the stream's patterns and the topics it reads */
+    size_t n_filters;
+    uint64_t last_seq; /* every event up to it was handed to the socket */
+    bool tagged;
+    char *pending; /* bytes owed to the socket before the next event (a partly written
+                    * frame's rest, queued control lines) */
+    size_t pending_len;
+};
+/* Describes <s> for an upgrade into the zeroed <out>; the stream is not changed. */
+void rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out);
+void rp_stream_state_fini(struct rp_stream_state *st);
 
 /*
  * Opens a stream: registers every link (so nothing published from now on can be missed),

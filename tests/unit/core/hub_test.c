@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -676,13 +677,23 @@ struct reader {
     char why[160];
 };
 
+/* Passes the reader has made; publishers pause halfway until it has made a few, so the
+ * test proves concurrent reading even on a loaded machine. */
+static _Atomic size_t reader_passes;
+
 static void *
 publisher_main(void *arg)
 {
     struct publisher *p = arg;
     uint64_t rng = 0x243f6a8885a308d3ULL * (p->id + 1);
     char data[N_PER_PUBLISHER][16];
+    bool paused = false;
     while (p->n < N_PER_PUBLISHER) {
+        if (!paused && p->n >= N_PER_PUBLISHER / 2) {
+            paused = true;
+            while (atomic_load(&reader_passes) < 3)
+                sched_yield();
+        }
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         size_t batch = 1 + rng % 3;
         if (batch > N_PER_PUBLISHER - p->n)
@@ -745,6 +756,7 @@ reader_pass(struct reader *r, uint64_t *cursor)
         cursor[t] = upto > cursor[t] ? upto : cursor[t];
     }
     r->n_passes++;
+    atomic_fetch_add(&reader_passes, 1);
 }
 
 static void *
@@ -778,6 +790,7 @@ run_threaded_round(void)
     static struct reader rd;
     memset(pubs, 0, sizeof(pubs));
     memset(&rd, 0, sizeof(rd));
+    atomic_store(&reader_passes, 0);
     rd.hub = hub;
     for (unsigned t = 0; t < N_TOPICS; t++)
         rd.topics[t] = topic(hub, thread_topics[t]);

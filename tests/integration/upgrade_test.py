@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Zero-downtime upgrade (SIGUSR2): while events flow, a new process takes over the
+listening sockets and the live streams; every subscriber stays connected on the same TCP
+connection and gets every event exactly once, in order."""
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from support import Server, Stream, check, run  # noqa: E402
+
+
+def health(srv):
+    status, body = srv.request("GET", "/healthz")
+    check(status == 200, "healthz answers")
+    return body
+
+
+def wait_pid_change(srv, old_pid, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid = health(srv)["pid"]
+            if pid != old_pid:
+                return pid
+        except (OSError, AssertionError, KeyError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("no new process answered within %ds" % timeout)
+
+
+def test_upgrade_keeps_streams(binary):
+    srv = Server(binary, "--history-count", "10000")
+    new_pid = None
+    try:
+        old_pid = health(srv)["pid"]
+        check(old_pid == srv.proc.pid, "healthz names the server's pid")
+        single = [Stream(srv.port, "/events/t/%d" % (i % 3)) for i in range(12)]
+        multi = [Stream(srv.port, "/events?topic=t/0&topic=t/%2B") for _ in range(3)]
+        total = 600
+        published = []
+        stop = threading.Event()
+
+        def publisher():
+            for i in range(total):
+                if stop.is_set():
+                    return
+                topic = "t/%d" % (i % 3)
+                for attempt in range(200):  # connections queue during the hand-over
+                    try:
+                        status, body = srv.request("POST", "/publish/" + topic,
+                                                   b"%d" % i, timeout=5)
+                        if status == 200:
+                            published.append((topic, i, body["id"]))
+                            break
+                    except (OSError, ValueError):
+                        pass
+                    time.sleep(0.01)
+                time.sleep(0.003)
+
+        t = threading.Thread(target=publisher)
+        t.start()
+        time.sleep(0.5)
+        srv.proc.send_signal(signal.SIGUSR2)
+        new_pid = wait_pid_change(srv, old_pid)
+        check(srv.proc.wait(timeout=15) == 0, "the old process exits cleanly")
+        t.join(60)
+        check(len(published) == total, "every publish was acknowledged: %d" % len(published))
+        for i, s in enumerate(single):
+            want = [(str(n), eid) for topic, n, eid in published if topic == "t/%d" % (i % 3)]
+            got = [(e["data"], e["id"]) for e in s.events(len(want), timeout=10)]
+            check(got == want, "stream %d: every event once, in order (%d of %d; first "
+                  "difference at %s)" % (i, len(got), len(want),
+                                         next((k for k, (a, b) in enumerate(zip(got, want))
+                                               if a != b), None)))
+        for s in multi:
+            want = [(str(n), eid) for _, n, eid in published]
+            got = [(e["data"], e["id"]) for e in s.events(len(want), timeout=10)]
+            check(got == want, "multi-topic stream: every event once, in order")
+        m = srv.metrics()
+        check(m["streams_active"] == 15, "all 15 streams live in the new process: %d" %
+              m["streams_active"])
+        for s in single + multi:
+            s.close()
+    finally:
+        stop_new(srv, new_pid)
+
+
+def stop_new(srv, pid):
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+    if srv.proc.poll() is None:
+        srv.stop()
+    else:
+        os.unlink(srv.conf.name)
+
+
+def test_failed_start_keeps_old_process(binary):
+    # The config file becomes invalid: the new process cannot start, the old keeps serving.
+    srv = Server(binary, config="heartbeat = 15s\n")
+    try:
+        old_pid = health(srv)["pid"]
+        s = Stream(srv.port, "/events/x")
+        with open(srv.conf.name, "w") as f:
+            f.write("heartbeat = sometimes\n")
+        srv.proc.send_signal(signal.SIGUSR2)
+        time.sleep(1.5)
+        check(srv.proc.poll() is None and health(srv)["pid"] == old_pid,
+              "the old process still serves")
+        srv.request("POST", "/publish/x", b"still here")
+        check(s.next_event()["data"] == "still here", "its streams still flow")
+        s.close()
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+
+
+if __name__ == "__main__":
+    sys.exit(run([test_upgrade_keeps_streams, test_failed_start_keeps_old_process], sys.argv[1]))
