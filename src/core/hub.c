@@ -320,6 +320,23 @@ publish_would_block(struct rp_topic **topics, struct rp_frame **frames, size_t i
     return block;
 }
 
+/* The frame of one event, id line left to fill. */
+static struct rp_frame *
+encode_item(const struct rp_publish_item *it)
+{
+    struct rp_frame_spec spec = {
+        .topic = it->topic,
+        .topic_len = it->topic_len,
+        .event = it->event,
+        .event_len = it->event ? it->event_len : 0,
+        .data = it->data,
+        .data_len = it->data_len,
+        .pub_id = it->pub_id,
+        .pub_id_len = it->pub_id ? it->pub_id_len : 0,
+    };
+    return rp_frame_encode(&spec);
+}
+
 int
 rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                struct rp_publish_result *out, struct rp_hub_error *err)
@@ -338,17 +355,7 @@ rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n
     memset(topics, 0, n * sizeof(*topics));
     for (size_t i = 0; i < n; i++) {
         const struct rp_publish_item *it = &items[i];
-        struct rp_frame_spec spec = {
-            .topic = it->topic,
-            .topic_len = it->topic_len,
-            .event = it->event,
-            .event_len = it->event ? it->event_len : 0,
-            .data = it->data,
-            .data_len = it->data_len,
-            .pub_id = it->pub_id,
-            .pub_id_len = it->pub_id ? it->pub_id_len : 0,
-        };
-        frames[i] = rp_frame_encode(&spec);
+        frames[i] = encode_item(it);
     }
 
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
@@ -434,17 +441,7 @@ rp_hub_restore(struct rp_hub *hub, const struct rp_publish_item *it, uint64_t se
     struct rp_hub_error err;
     if (validate(hub, it, 1, &err) != 0)
         return -EINVAL;
-    struct rp_frame_spec spec = {
-        .topic = it->topic,
-        .topic_len = it->topic_len,
-        .event = it->event,
-        .event_len = it->event ? it->event_len : 0,
-        .data = it->data,
-        .data_len = it->data_len,
-        .pub_id = it->pub_id,
-        .pub_id_len = it->pub_id ? it->pub_id_len : 0,
-    };
-    struct rp_frame *frame = rp_frame_encode(&spec);
+    struct rp_frame *frame = encode_item(it);
     int64_t wall = rp_clock_wall_ms();
     /* Keep the event's age: history_age counts from its first append. */
     int64_t now = rp_clock_now_ms() - (wall > wall_ms ? wall - wall_ms : 0);
