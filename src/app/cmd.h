@@ -38,6 +38,7 @@ int rp_cmd_pub_main(int argc, char **argv);
 int rp_cmd_sub_main(int argc, char **argv);
 int rp_cmd_topics_main(int argc, char **argv);
 int rp_cmd_token_main(int argc, char **argv);
+int rp_cmd_upgrade_main(int argc, char **argv);
 
 /* ---- option scanning ---- */
 

@@ -40,6 +40,8 @@ usage(FILE *out)
             "  revenprox token [--sub S] [--read FILTER]... [--write FILTER]... [--ttl 1h]\n"
             "                  [--private-key FILE] [--aud A] [--iss I]\n"
             "                                     mint a JWT with the configured key\n"
+            "  revenprox upgrade [--timeout S]    hand a running server over to a new process\n"
+            "                                     (its binary again), keeping every stream\n"
             "  revenprox version                  print the version\n"
             "  revenprox --help                   this text; `revenprox COMMAND --help` for one\n"
             "\n"
@@ -234,6 +236,8 @@ main(int argc, char **argv)
         return run_tool(rp_cmd_sub_main, argc - 2, argv + 2);
     if (strcmp(argv[1], "topics") == 0)
         return run_tool(rp_cmd_topics_main, argc - 2, argv + 2);
+    if (strcmp(argv[1], "upgrade") == 0)
+        return run_tool(rp_cmd_upgrade_main, argc - 2, argv + 2);
     if (strcmp(argv[1], "token") == 0)
         return run_tool(rp_cmd_token_main, argc - 2, argv + 2);
     if (strcmp(argv[1], "config") == 0 && argc >= 3 && strcmp(argv[2], "dump") == 0) {

@@ -5,6 +5,7 @@ listening sockets and the live streams; every subscriber stays connected on the 
 connection and gets every event exactly once, in order."""
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -64,8 +65,13 @@ def test_upgrade_keeps_streams(binary):
         t = threading.Thread(target=publisher)
         t.start()
         time.sleep(0.5)
-        srv.proc.send_signal(signal.SIGUSR2)
+        # `revenprox upgrade` finds the pid at /healthz, sends SIGUSR2 and waits.
+        out = subprocess.run([binary, "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
+                             capture_output=True, text=True, timeout=40)
+        check(out.returncode == 0 and out.stdout.startswith("upgraded: pid %d -> " % old_pid),
+              "revenprox upgrade: %r %r" % (out.stdout, out.stderr))
         new_pid = wait_pid_change(srv, old_pid)
+        check(out.stdout.strip().endswith("-> %d" % new_pid), "it names the new pid")
         check(srv.proc.wait(timeout=15) == 0, "the old process exits cleanly")
         t.join(60)
         check(len(published) == total, "every publish was acknowledged: %d" % len(published))
