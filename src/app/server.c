@@ -187,6 +187,7 @@ rp_server_render_metrics(struct rp_server *srv, bool json, struct rp_buf *out)
     node.breaker_state = gr.breaker_state;
     memcpy(node.breaker_transitions, gr.breaker_transitions, sizeof(gr.breaker_transitions));
     node.auth_cache_entries = gr.cache_entries;
+    rp_hub_log_totals(srv->hub, &node.log_events, &node.log_bytes);
     rp_metrics_render(stats, srv->n_workers, &node, json, out);
     free(stats);
 }

@@ -27,7 +27,11 @@
 #define OUT_PAUSE_READ (1024 * 1024) /* stop reading pipelined requests past this backlog */
 #define PARK_RETRY_MS 1
 #define TICK_MS 1000
-#define FANOUT_BUDGET 16 /* streams written per loop turn before polling other I/O again */
+#define FANOUT_BUDGET 16
+#define LAG_EVERY_MS                                                                               \
+    5000 /* how often the subscriber-lag histogram is refreshed */ /* streams written per loop     \
+                                                                      turn before polling other    \
+                                                                      I/O again */
 
 struct rp_worker {
     struct rp_server *srv;
@@ -56,6 +60,7 @@ struct rp_worker {
     struct rp_gate *gate;         /* NULL with auth_mode none */
     struct rp_wakeup auth_wakeup; /* another worker's webhook call finished */
     bool auth_retry;              /* re-run the auth_waiting requests this turn */
+    int64_t next_lag_ms;          /* when measure_lag runs next */
     struct rp_http_limits limits;
     /* This worker's view of the configuration, taken at loop boundaries (apply_config). */
     const struct rp_config *cfg;
@@ -173,6 +178,7 @@ conn_close(struct rp_conn *c, const char *why)
     if (c->parked) {
         rp_list_remove(&c->park_node);
         c->parked = false;
+        rp_stat_sub(&c->w->stats, RP_STAT_connections_waiting, 1);
     }
     if (rp_list_linked(&c->expire_node))
         rp_list_remove(&c->expire_node);
@@ -376,6 +382,7 @@ rp_conn_wait_auth(struct rp_conn *c, int64_t deadline_ms)
 {
     if (!c->parked) {
         c->parked = true;
+        rp_stat_add(&c->w->stats, RP_STAT_connections_waiting, 1);
         c->auth_wait = true;
         c->park_deadline_ms = deadline_ms;
         rp_list_insert_tail(&c->w->auth_waiting, &c->park_node);
@@ -408,6 +415,7 @@ rp_conn_park(struct rp_conn *c, int64_t deadline_ms)
 {
     if (!c->parked) {
         c->parked = true;
+        rp_stat_add(&c->w->stats, RP_STAT_connections_waiting, 1);
         c->park_deadline_ms = deadline_ms;
         rp_list_insert_tail(&c->w->parked, &c->park_node);
         rp_stat_add(&c->w->stats, RP_STAT_publish_blocked_total, 1);
@@ -689,6 +697,7 @@ retry_list(struct rp_worker *w, struct rp_list *list, int64_t now, expired_fn ex
         bool was_auth = c->auth_wait;
         rp_list_remove(&c->park_node);
         c->parked = false;
+        rp_stat_sub(&c->w->stats, RP_STAT_connections_waiting, 1);
         c->auth_wait = false;
         if (now >= c->park_deadline_ms) {
             expired(c, req);
@@ -726,6 +735,16 @@ gate_wake(void *ctx)
 {
     struct rp_worker *w = ctx;
     w->auth_retry = true;
+}
+
+/* Refreshes this worker's subscriber-lag histogram (metrics). */
+static void
+measure_lag(struct rp_worker *w)
+{
+    uint64_t counts[RP_STATS_LAG_BUCKETS + 1];
+    rp_fanout_lag_histogram(w->fanout, rp_stats_lag_bounds, RP_STATS_LAG_BUCKETS, counts);
+    for (int i = 0; i <= RP_STATS_LAG_BUCKETS; i++)
+        atomic_store_explicit(&w->stats.lag[i], counts[i], memory_order_relaxed);
 }
 
 /* Ends the streams whose token has expired, telling the client why. */
@@ -917,6 +936,10 @@ worker_main(void *arg)
             int64_t hb = rp_fanout_sweep(w->fanout, now, v->heartbeat);
             int64_t to = sweep_http(w, now);
             expire_streams(w);
+            if (now >= w->next_lag_ms) {
+                measure_lag(w);
+                w->next_lag_ms = now + LAG_EVERY_MS;
+            }
             if (!rp_list_empty(&w->auth_waiting)) {
                 struct rp_conn *first =
                     RP_CONTAINER_OF(w->auth_waiting.next, struct rp_conn, park_node);

@@ -23,6 +23,9 @@
     X(messages_sent, COUNTER, "Events written to subscribers")                                     \
     X(bytes_sent, COUNTER, "Bytes of events written to subscribers")                               \
     X(events_published, COUNTER, "Events appended to topic logs")                                  \
+    X(events_replayed, COUNTER, "Events written to resuming subscribers from the log (replay)")    \
+    X(connections_waiting, GAUGE,                                                                  \
+      "Connections whose request waits (auth webhook, slow_policy block)")                         \
     X(publish_requests_total, COUNTER, "Publish requests acknowledged")                            \
     X(publish_rejected_total, COUNTER, "Publish requests refused")                                 \
     X(heartbeats_sent, COUNTER, "Heartbeat comments written")                                      \
@@ -54,6 +57,8 @@ enum rp_stat_id {
  * reasons are auth/auth.h's, by index) and the webhook's latency. */
 #define RP_STATS_AUTH_REASONS 16
 #define RP_STATS_WEBHOOK_BUCKETS 12
+#define RP_STATS_LAG_BUCKETS 6
+static const uint64_t rp_stats_lag_bounds[RP_STATS_LAG_BUCKETS] = {0, 10, 100, 1000, 10000, 100000};
 static const int64_t rp_stats_webhook_bounds_ms[RP_STATS_WEBHOOK_BUCKETS] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 
@@ -63,6 +68,9 @@ struct rp_stats {
     /* Non-cumulative: bucket i counts calls <= bound i and > bound i-1; the last slot is +Inf. */
     _Atomic uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1];
     _Atomic uint64_t webhook_ms_sum;
+    /* Gauges, refreshed every few seconds by the worker: its streams by how many events
+     * they are behind (non-cumulative; the last slot is over every bound). */
+    _Atomic uint64_t lag[RP_STATS_LAG_BUCKETS + 1];
 };
 
 static inline void

@@ -477,6 +477,29 @@ rp_hub_restore_last_seq(struct rp_hub *hub, uint64_t last_seq)
     pthread_mutex_unlock(&hub->lock);
 }
 
+struct log_totals {
+    uint64_t events, bytes;
+};
+
+static void
+add_log_totals(void *ctx, struct rp_topic *t)
+{
+    struct log_totals *lt = ctx;
+    struct rp_topic_stats st;
+    rp_topic_stats(t, &st);
+    lt->events += st.count;
+    lt->bytes += st.bytes;
+}
+
+void
+rp_hub_log_totals(struct rp_hub *hub, uint64_t *events, uint64_t *bytes)
+{
+    struct log_totals lt = {0, 0};
+    rp_hub_foreach_topic(hub, NULL, 0, add_log_totals, &lt);
+    *events = lt.events;
+    *bytes = lt.bytes;
+}
+
 uint64_t
 rp_hub_expire(struct rp_hub *hub, int64_t now_ms)
 {

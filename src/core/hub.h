@@ -106,6 +106,8 @@ int rp_hub_restore(struct rp_hub *hub, const struct rp_publish_item *item, uint6
                    int64_t wall_ms);
 /* Upgrade: continues the node-wide sequence after <last_seq> (events may have been evicted). */
 void rp_hub_restore_last_seq(struct rp_hub *hub, uint64_t last_seq);
+/* Events and bytes kept in all logs (for metrics; O(topics)). */
+void rp_hub_log_totals(struct rp_hub *hub, uint64_t *events, uint64_t *bytes);
 /* Evicts events past their age from every log; returns how many. */
 uint64_t rp_hub_expire(struct rp_hub *hub, int64_t now_ms);
 

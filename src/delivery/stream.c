@@ -483,6 +483,8 @@ rp_stream_flush(struct rp_stream *s)
             }
         }
         rp_stat_add(f->stats, RP_STAT_messages_sent, sent);
+        if (s->catching_up)
+            rp_stat_add(f->stats, RP_STAT_events_replayed, sent);
         rp_stat_add(f->stats, RP_STAT_bytes_sent, sent_bytes);
         if ((size_t)w < total) {
             set_stalled(s, true);
@@ -777,6 +779,31 @@ rp_stream_finish(struct rp_stream *s, const char *text, size_t len, const char *
         stream_close(s, why);
     else
         flush_or_close(s);
+}
+
+void
+rp_fanout_lag_histogram(struct rp_fanout *f, const uint64_t *bounds, size_t n_bounds,
+                        uint64_t *counts)
+{
+    memset(counts, 0, (n_bounds + 1) * sizeof(*counts));
+    struct rp_list *pos;
+    for (pos = f->by_write.next; pos != &f->by_write; pos = pos->next) {
+        struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, write_node);
+        if (s->closing)
+            continue;
+        uint64_t behind = 0;
+        struct rp_list *lp;
+        for (lp = s->links.next; lp != &s->links; lp = lp->next) {
+            struct link *l = RP_CONTAINER_OF(lp, struct link, in_stream);
+            struct rp_topic_lag lag;
+            rp_topic_read(l->lt->topic, l->cursor, 0, NULL, NULL, 0, &lag);
+            behind += lag.events;
+        }
+        size_t b = 0;
+        while (b < n_bounds && behind > bounds[b])
+            b++;
+        counts[b]++;
+    }
 }
 
 bool

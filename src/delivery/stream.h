@@ -57,6 +57,11 @@ bool rp_fanout_run(struct rp_fanout *f, size_t budget);
 int64_t rp_fanout_sweep(struct rp_fanout *f, int64_t now_ms, int64_t heartbeat_ms);
 /* Appends <text> (whole SSE lines) to every stream and flushes: the shutdown retry hint. */
 void rp_fanout_broadcast(struct rp_fanout *f, const char *text, size_t len);
+/* How many streams are how far behind (events not yet written, over all their topics):
+ * <counts>[i] (n_bounds + 1 slots) counts those <= <bounds>[i] and over the previous bound;
+ * the last slot those over every bound. O(streams x topics). */
+void rp_fanout_lag_histogram(struct rp_fanout *f, const uint64_t *bounds, size_t n_bounds,
+                             uint64_t *counts);
 /* True when no stream has bytes waiting for its socket. */
 bool rp_fanout_idle(struct rp_fanout *f);
 

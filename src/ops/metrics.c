@@ -12,6 +12,7 @@ struct extra {
     uint64_t auth_failures_by[RP_STATS_AUTH_REASONS];
     uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1];
     uint64_t webhook_ms_sum;
+    uint64_t lag[RP_STATS_LAG_BUCKETS + 1];
 };
 
 static void
@@ -26,6 +27,8 @@ sum_extra(struct rp_stats *const *stats, size_t n, struct extra *x)
             x->webhook_ms[i] +=
                 atomic_load_explicit(&stats[w]->webhook_ms[i], memory_order_relaxed);
         x->webhook_ms_sum += atomic_load_explicit(&stats[w]->webhook_ms_sum, memory_order_relaxed);
+        for (int i = 0; i <= RP_STATS_LAG_BUCKETS; i++)
+            x->lag[i] += atomic_load_explicit(&stats[w]->lag[i], memory_order_relaxed);
     }
 }
 
@@ -127,13 +130,42 @@ rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metri
                                 (unsigned long long)node->breaker_transitions[1],
                                 (unsigned long long)node->breaker_transitions[2]);
         if (!err)
+            err = rp_buf_append_str(out, "},\"subscriber_lag_events\":{");
+        for (int i = 0; !err && i <= RP_STATS_LAG_BUCKETS; i++) {
+            if (i < RP_STATS_LAG_BUCKETS)
+                err = rp_buf_printf(out, "\"le_%llu\":%llu,",
+                                    (unsigned long long)rp_stats_lag_bounds[i],
+                                    (unsigned long long)x.lag[i]);
+            else
+                err = rp_buf_printf(out, "\"over\":%llu", (unsigned long long)x.lag[i]);
+        }
+        if (!err)
+            err = rp_buf_printf(out, "},\"log_events\":%llu,\"log_bytes\":%llu",
+                                (unsigned long long)node->log_events,
+                                (unsigned long long)node->log_bytes);
+        if (!err)
             err = rp_buf_printf(
                 out,
-                "},\"auth_cache_entries\":%llu,\"topics\":%llu,\"last_seq\":%llu,\"uptime_"
+                ",\"auth_cache_entries\":%llu,\"topics\":%llu,\"last_seq\":%llu,\"uptime_"
                 "seconds\":%lld,"
-                "\"workers\":%u}\n",
+                "\"workers\":%u",
                 (unsigned long long)node->auth_cache_entries, (unsigned long long)node->topics,
                 (unsigned long long)node->last_seq, (long long)node->uptime_s, node->workers);
+        if (!err)
+            err = rp_buf_append_str(out, ",\"workers_detail\":[");
+        for (size_t w = 0; !err && w < n; w++)
+            err = rp_buf_printf(
+                out,
+                "%s{\"worker\":%zu,\"connections_active\":%llu,\"streams_active\":%llu,"
+                "\"messages_sent\":%llu,\"events_published\":%llu,\"http_requests_total\":%llu}",
+                w ? "," : "", w,
+                (unsigned long long)rp_stat_get(stats[w], RP_STAT_connections_active),
+                (unsigned long long)rp_stat_get(stats[w], RP_STAT_streams_active),
+                (unsigned long long)rp_stat_get(stats[w], RP_STAT_messages_sent),
+                (unsigned long long)rp_stat_get(stats[w], RP_STAT_events_published),
+                (unsigned long long)rp_stat_get(stats[w], RP_STAT_http_requests_total));
+        if (!err)
+            err = rp_buf_append_str(out, "]}\n");
         return err;
     }
     for (int i = 0; !err && i < RP_STAT__COUNT; i++) {
@@ -206,6 +238,61 @@ rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metri
                 rp_buf_printf(out, "revenprox_auth_breaker_transitions_total{to=\"%s\"} %llu\n",
                               breaker_states[i], (unsigned long long)node->breaker_transitions[i]);
     }
+    /* Connections by state: waiting requests, streams, and the rest (plain HTTP). */
+    uint64_t waiting = sum[RP_STAT_connections_waiting], streams = sum[RP_STAT_streams_active];
+    uint64_t active = sum[RP_STAT_connections_active];
+    uint64_t http = active > streams + waiting ? active - streams - waiting : 0;
+    if (!err)
+        err = rp_buf_printf(out,
+                            "# HELP revenprox_connections Open connections by state\n"
+                            "# TYPE revenprox_connections gauge\n"
+                            "revenprox_connections{state=\"http\"} %llu\n"
+                            "revenprox_connections{state=\"stream\"} %llu\n"
+                            "revenprox_connections{state=\"waiting\"} %llu\n",
+                            (unsigned long long)http, (unsigned long long)streams,
+                            (unsigned long long)waiting);
+    /* Per worker: how evenly the load spreads. */
+    static const struct {
+        enum rp_stat_id id;
+        const char *name, *kind, *help;
+    } per_worker[] = {
+        {RP_STAT_connections_active, "worker_connections", "gauge", "Open connections per worker"},
+        {RP_STAT_streams_active, "worker_streams", "gauge", "Open event streams per worker"},
+        {RP_STAT_messages_sent, "worker_messages_sent_total", "counter",
+         "Events written to subscribers per worker"},
+        {RP_STAT_http_requests_total, "worker_http_requests_total", "counter",
+         "HTTP requests handled per worker"},
+    };
+    for (size_t k = 0; !err && k < sizeof(per_worker) / sizeof(per_worker[0]); k++) {
+        err = rp_buf_printf(out, "# HELP revenprox_%s %s\n# TYPE revenprox_%s %s\n",
+                            per_worker[k].name, per_worker[k].help, per_worker[k].name,
+                            per_worker[k].kind);
+        for (size_t w = 0; !err && w < n; w++)
+            err = rp_buf_printf(out, "revenprox_%s{worker=\"%zu\"} %llu\n", per_worker[k].name, w,
+                                (unsigned long long)rp_stat_get(stats[w], per_worker[k].id));
+    }
+    /* Subscriber lag, a snapshot refreshed every few seconds: cumulative buckets as gauges. */
+    if (!err)
+        err = rp_buf_append_str(out,
+                                "# HELP revenprox_subscriber_lag_events Event streams by how many "
+                                "events they are behind (cumulative, refreshed every 5 s)\n"
+                                "# TYPE revenprox_subscriber_lag_events gauge\n");
+    uint64_t below = 0;
+    for (int i = 0; !err && i <= RP_STATS_LAG_BUCKETS; i++) {
+        below += x.lag[i];
+        if (i < RP_STATS_LAG_BUCKETS)
+            err = rp_buf_printf(out, "revenprox_subscriber_lag_events{le=\"%llu\"} %llu\n",
+                                (unsigned long long)rp_stats_lag_bounds[i],
+                                (unsigned long long)below);
+        else
+            err = rp_buf_printf(out, "revenprox_subscriber_lag_events{le=\"+Inf\"} %llu\n",
+                                (unsigned long long)below);
+    }
+    if (!err)
+        err = prom(out, "log_events", "gauge", "Events kept in all topic logs", node->log_events);
+    if (!err)
+        err = prom(out, "log_bytes", "gauge", "Bytes of events kept in all topic logs",
+                   node->log_bytes);
     if (!err)
         err = prom(out, "auth_cache_entries", "gauge", "Tokens in the verification cache",
                    node->auth_cache_entries);

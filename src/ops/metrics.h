@@ -24,6 +24,8 @@ struct rp_metrics_node {
     int breaker_state;
     uint64_t breaker_transitions[3];
     uint64_t auth_cache_entries;
+    uint64_t log_events; /* events kept in all topic logs */
+    uint64_t log_bytes;
 };
 
 /* Sums <n> workers' stats and appends the rendering to <out>; 0 or -ENOBUFS. */

@@ -128,7 +128,38 @@ def test_prometheus_names(binary):
         check(name in types, "%s is exported" % name)
 
 
+def test_load_metrics(binary):
+    srv = Server(binary, "--history-count", "2000", "--lag-events", "1000",
+                 "--stream-sndbuf", "16k")
+    try:
+        first = srv.publish([{"topic": "m", "data": "x"}])[1]["ids"][0]
+        srv.publish([{"topic": "m", "data": str(i)} for i in range(9)])
+        replay = Stream(srv.port, "/events/m?lastEventId=" + first)
+        check(len(replay.events(9)) == 9, "replayed")
+        stalled = Stream(srv.port, "/events/m", rcvbuf=4096)  # never read
+        big = "y" * 4000
+        for _ in range(5):
+            srv.publish([{"topic": "m", "data": big} for _ in range(100)])
+        check(len(replay.events(500)) == 500, "the reading stream keeps up")
+        time.sleep(5.5)  # the lag histogram is refreshed every 5 s
+        m = srv.metrics()
+        check(m["events_replayed"] >= 9, "replayed events counted: %d" % m["events_replayed"])
+        lag = m["subscriber_lag_events"]
+        check(lag["le_0"] + lag["le_10"] >= 1, "the reading stream is not behind: %r" % lag)
+        check(lag["le_1000"] + lag["le_100"] >= 1, "the stalled one is hundreds behind: %r" % lag)
+        check(m["log_events"] == 510 and m["log_bytes"] > 500 * 4000, "log sizes: %d events" %
+              m["log_events"])
+        check(sum(w["streams_active"] for w in m["workers_detail"]) == 2, "per worker")
+        status, text = srv.request("GET", "/metrics")
+        check('revenprox_connections{state="stream"} 2' in text, "connections by state")
+        check('revenprox_worker_streams{worker="0"}' in text, "per-worker families")
+        replay.close()
+        stalled.close()
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+
+
 if __name__ == "__main__":
     sys.exit(run([test_sighup_reload, test_readyz, test_access_log_never_shows_tokens,
-                  test_prometheus_names],
+                  test_prometheus_names, test_load_metrics],
                  sys.argv[1]))
