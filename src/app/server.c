@@ -248,9 +248,12 @@ publish_metrics(struct rp_server *srv)
     rp_buf_fini(&b);
 }
 
-/* Raises the open-files limit to its hard cap and says what it allows. */
+/*
+ * Raises the open-files limit to its hard cap and says what it allows: clearly, when it is
+ * below the configured capacity (max_connections), else as a warning when it is low.
+ */
 static void
-check_nofile(void)
+check_nofile(const struct rp_config_values *v)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -261,12 +264,19 @@ check_nofile(void)
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     unsigned long long n = (unsigned long long)rl.rlim_cur;
-    if (n < 100000)
+    unsigned long long usable = n > 64 ? n - 64 : 0; /* listeners, eventfds, logs, webhook */
+    if (v->max_connections > 0 && (unsigned long long)v->max_connections > usable)
+        RP_LOG(RP_LOG_WARN, "server",
+               "msg=\"max_connections is %lld but the open files limit (RLIMIT_NOFILE, hard "
+               "limit %llu) lets this process hold only about %llu connections; raise it "
+               "(ulimit -Hn, systemd LimitNOFILE=) or lower max_connections\"",
+               (long long)v->max_connections, n, usable);
+    else if (v->max_connections == 0 && n < 100000)
         RP_LOG(RP_LOG_WARN, "server",
                "msg=\"the open files limit (RLIMIT_NOFILE) is %llu, so this process can hold at "
                "most about %llu connections; raise it (ulimit -n, systemd LimitNOFILE=) for "
                "more\"",
-               n, n > 64 ? n - 64 : 0);
+               n, usable);
     else
         RP_LOG(RP_LOG_INFO, "server", "msg=\"open files limit\" nofile=%llu", n);
 }
@@ -299,7 +309,7 @@ rp_server_start_inherited(struct rp_server *srv, const struct rp_config *cfg,
     srv->n_workers = v->workers > 0 ? (unsigned)v->workers : (unsigned)(cores > 0 ? cores : 1);
     if (srv->n_workers > RP_HUB_MAX_WORKERS)
         srv->n_workers = RP_HUB_MAX_WORKERS;
-    check_nofile();
+    check_nofile(v);
     if (start_auth(srv, v) != 0) {
         rp_server_stop(srv);
         return -EINVAL;

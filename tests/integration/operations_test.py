@@ -159,7 +159,18 @@ def test_load_metrics(binary):
         check(srv.stop() == 0, "server exits cleanly")
 
 
+def test_open_files_limit_is_reported(binary):
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    srv = Server(binary, "--max-connections", str(hard * 2 if hard > 0 else 100000000))
+    try:
+        check(wait_log(srv, "max_connections is"), "a capacity above the limit is reported")
+        check("raise it" in log_text(srv), "and what to do about it")
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+
+
 if __name__ == "__main__":
     sys.exit(run([test_sighup_reload, test_readyz, test_access_log_never_shows_tokens,
-                  test_prometheus_names, test_load_metrics],
+                  test_prometheus_names, test_load_metrics, test_open_files_limit_is_reported],
                  sys.argv[1]))
