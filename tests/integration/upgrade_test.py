@@ -130,5 +130,43 @@ def test_failed_start_keeps_old_process(binary):
         check(srv.stop() == 0, "server exits cleanly")
 
 
+def test_failed_hand_over_spreads_reconnects(binary):
+    # The successor starts, then cannot take the logs over (its new max_topics is below the
+    # topics handed to it): the old process has already stopped its workers, so it closes
+    # every stream with a jittered retry, and exits.
+    srv = Server(binary, "--retry", "1s", config="max_topics = 10\n")
+    try:
+        streams = [Stream(srv.port, "/events/f/%d" % i) for i in range(6)]
+        for i in range(6):
+            srv.request("POST", "/publish/f/%d" % i, b"before")
+        for s in streams:
+            check(s.next_event()["data"] == "before", "streams flow")
+        with open(srv.conf.name, "w") as f:
+            f.write("max_topics = 2\n")
+        srv.proc.send_signal(signal.SIGUSR2)
+        retries = []
+        for s in streams:
+            s.sock.settimeout(10)
+            data = b""
+            while True:
+                chunk = s.sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            lines = [l for l in data.decode().split("\n") if l.startswith("retry: ")]
+            check(lines, "a retry before the close: %r" % data)
+            retries.append(int(lines[-1][7:]))
+        check(all(1000 <= r <= 5000 for r in retries), "retry within [retry, 5 x retry]: %r" %
+              retries)
+        check(len(set(retries)) > 1, "jittered, not all the same: %r" % retries)
+        check(srv.proc.wait(timeout=10) == 0, "the old process exits")
+    finally:
+        if srv.proc.poll() is None:
+            srv.stop()
+        else:
+            os.unlink(srv.conf.name)
+
+
 if __name__ == "__main__":
-    sys.exit(run([test_upgrade_keeps_streams, test_failed_start_keeps_old_process], sys.argv[1]))
+    sys.exit(run([test_upgrade_keeps_streams, test_failed_start_keeps_old_process,
+                  test_failed_hand_over_spreads_reconnects], sys.argv[1]))
