@@ -5,13 +5,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { chromium } from 'playwright-core';
 import {
-    startServer, startProxy, publish, publishJson, waitUntil, headerOf, hs256,
+    startServer, startProxy, publish, publishJson, waitUntil, headerOf, hs256, launchBrowser,
 } from './support.mjs';
 
 const TEST_TIMEOUT = 20000;
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 // The page opens `new EventSource(src, {withCredentials})` itself on load and records what
 // it gets in window.received / window.errors / window.opens.
@@ -64,12 +62,7 @@ async function startPageServer(t, host) {
 
 let browser;
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        timeout: 15000,
-    });
+    browser = await launchBrowser();
 });
 after(async () => {
     if (browser) await browser.close();

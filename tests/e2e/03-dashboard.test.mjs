@@ -8,22 +8,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { startServer, publish, openStream, waitUntil, hs256 } from './support.mjs';
+import {
+    startServer, publish, openStream, waitUntil, hs256, launchBrowser,
+} from './support.mjs';
 
 const TEST_TIMEOUT = 30000;
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 // Screenshots land here, for a person to look at when a test fails.
 const SHOTS = mkdtempSync(path.join(os.tmpdir(), 'revenprox-dashboard-'));
 
 let browser;
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        timeout: 15000,
-    });
+    browser = await launchBrowser();
 });
 after(async () => {
     if (browser) await browser.close();

@@ -11,6 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -337,5 +338,15 @@ export function openStream(t, server, path, { headers = {} } = {}) {
         });
         req.on('error', reject);
         if (t) t.after(() => req.destroy());
+    });
+}
+
+/** Headless Debian Chromium ($CHROMIUM_PATH, default /usr/bin/chromium) for the browser tests. */
+export function launchBrowser() {
+    return chromium.launch({
+        executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        timeout: 15000,
     });
 }
