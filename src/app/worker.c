@@ -27,11 +27,8 @@
 #define OUT_PAUSE_READ (1024 * 1024) /* stop reading pipelined requests past this backlog */
 #define PARK_RETRY_MS 1
 #define TICK_MS 1000
-#define FANOUT_BUDGET 16
-#define LAG_EVERY_MS                                                                               \
-    5000 /* how often the subscriber-lag histogram is refreshed */ /* streams written per loop     \
-                                                                      turn before polling other    \
-                                                                      I/O again */
+#define FANOUT_BUDGET 16  /* streams written per loop turn before polling other I/O again */
+#define LAG_EVERY_MS 5000 /* how often the subscriber-lag histogram is refreshed */
 
 struct rp_worker {
     struct rp_server *srv;
