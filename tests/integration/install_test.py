@@ -133,40 +133,37 @@ def test_meson_install(binary):
         check(stop > drain, "TimeoutStopSec (%ss) must exceed shutdown_timeout (%ss)" % (
             stop, drain))
 
+        # scripts/install-deps installs systemd (systemd-analyze), man-db and groff-base.
         analyze = shutil.which("systemd-analyze")
-        if analyze:
-            # verify checks that ExecStart's binary exists, but it is only installed inside
-            # the destdir: check a copy whose ExecStart points there. MANPATH lets the
-            # Documentation=man:revenprox(1) check find the installed page.
-            probe_dir = os.path.join(dest, "verify")
-            os.mkdir(probe_dir)
-            probe = os.path.join(probe_dir, "revenprox.service")
-            with open(probe, "w") as f:
-                f.write(text.replace("ExecStart=" + os.path.join(bindir, "revenprox"),
-                                     "ExecStart=" + exe))
-            env = hermetic_env(MANPATH=under(dest, mandir) + ":")
-            r = subprocess.run([analyze, "verify", probe], capture_output=True, text=True,
-                               env=env, timeout=60)
-            out = (r.stdout + r.stderr).strip()
-            check(r.returncode == 0 and "revenprox" not in out,
-                  "systemd-analyze verify: rc=%d %s" % (r.returncode, out))
-        else:
-            print("skip systemd-analyze verify: systemd-analyze is not installed")
+        check(analyze, "systemd-analyze is missing: run scripts/install-deps")
+        # verify checks that ExecStart's binary exists, but it is only installed inside
+        # the destdir: check a copy whose ExecStart points there. MANPATH lets the
+        # Documentation=man:revenprox(1) check find the installed page.
+        probe_dir = os.path.join(dest, "verify")
+        os.mkdir(probe_dir)
+        probe = os.path.join(probe_dir, "revenprox.service")
+        with open(probe, "w") as f:
+            f.write(text.replace("ExecStart=" + os.path.join(bindir, "revenprox"),
+                                 "ExecStart=" + exe))
+        env = hermetic_env(MANPATH=under(dest, mandir) + ":")
+        r = subprocess.run([analyze, "verify", probe], capture_output=True, text=True,
+                           env=env, timeout=60)
+        out = (r.stdout + r.stderr).strip()
+        check(r.returncode == 0 and "revenprox" not in out,
+              "systemd-analyze verify: rc=%d %s" % (r.returncode, out))
 
         # The man page renders, with the sections operators look for.
-        if shutil.which("man"):
-            # Not a terminal and no MAN_KEEP_FORMATTING: man prints plain text.
-            env = hermetic_env(MANWIDTH="100", MANPAGER="cat", PAGER="cat")
-            env.pop("MAN_KEEP_FORMATTING", None)
-            r = subprocess.run(["man", "-l", man], capture_output=True, text=True, env=env,
-                               timeout=30)
-            check(r.returncode == 0, "man -l failed: %s" % r.stderr.strip())
-            for section in ("NAME", "SYNOPSIS", "SIGNALS", "ENVIRONMENT", "FILES",
-                            "EXIT STATUS", "SEE ALSO"):
-                check(re.search(r"^%s$" % section, r.stdout, re.M),
-                      "man page lacks section %s" % section)
-        else:
-            print("skip man page rendering: man is not installed")
+        check(shutil.which("man"), "man is missing: run scripts/install-deps")
+        # Not a terminal and no MAN_KEEP_FORMATTING: man prints plain text.
+        env = hermetic_env(MANWIDTH="100", MANPAGER="cat", PAGER="cat")
+        env.pop("MAN_KEEP_FORMATTING", None)
+        r = subprocess.run(["man", "-l", man], capture_output=True, text=True, env=env,
+                           timeout=30)
+        check(r.returncode == 0, "man -l failed: %s" % r.stderr.strip())
+        for section in ("NAME", "SYNOPSIS", "SIGNALS", "ENVIRONMENT", "FILES",
+                        "EXIT STATUS", "SEE ALSO"):
+            check(re.search(r"^%s$" % section, r.stdout, re.M),
+                  "man page lacks section %s" % section)
     finally:
         shutil.rmtree(dest, ignore_errors=True)
 
@@ -234,8 +231,7 @@ def wait_ready(ns):
                              "listens (src/app/sd_notify.h)?" % e) from None
 
 
-# NEEDS THE SERVER WIRING: passes only once app/main.c / app/server.c call rp_sd_notify()
-# (READY=1 after the listening line, STOPPING=1 when a SIGTERM/SIGINT stop begins).
+# READY=1 after the listening line, STOPPING=1 when a SIGTERM/SIGINT stop begins.
 def test_notify_ready_and_stopping(binary):
     ns = NotifySocket()
     proc = None
@@ -262,8 +258,8 @@ def test_notify_ready_and_stopping(binary):
         ns.close()
 
 
-# NEEDS THE SERVER WIRING, as above: on SIGHUP, RELOADING=1 with MONOTONIC_USEC (systemd's
-# Type=notify-reload protocol) before the reload, then READY=1 once it is done.
+# On SIGHUP, RELOADING=1 with MONOTONIC_USEC (systemd's Type=notify-reload protocol) before
+# the reload, then READY=1 once it is done.
 def test_notify_reloading(binary):
     ns = NotifySocket()
     proc = None
