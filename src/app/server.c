@@ -542,14 +542,20 @@ upgrade(struct rp_server *srv)
 }
 
 void
+rp_server_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR2);
+}
+
+void
 rp_server_wait(struct rp_server *srv)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR2);
+    rp_server_signals(&set);
     struct timespec ts = {.tv_sec = HOUSEKEEPING_MS / 1000, .tv_nsec = 0};
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &ts);

@@ -6,6 +6,7 @@
  * snapshot, in dependency order, and takes them down in reverse. The only module that
  * knows every other one. Start, wait and stop from the main thread.
  */
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +75,10 @@ int rp_server_start(struct rp_server *srv, const struct rp_config *cfg);
  * logs, its listening sockets and its streams; the descriptors taken are set to -1). */
 int rp_server_start_inherited(struct rp_server *srv, const struct rp_config *cfg,
                               struct rp_upgrade_state *inherit);
+/* The signals rp_server_wait takes (INT, TERM, HUP, USR2): main blocks them in every thread
+ * before starting the server, so only the main thread's sigtimedwait sees them. */
+void rp_server_signals(sigset_t *set);
+
 /* Runs housekeeping (log expiry, the metrics feed) until a SIGINT or SIGTERM arrives; a
  * SIGHUP reloads the configuration through <srv>->reload (set it before). */
 void rp_server_wait(struct rp_server *srv);
