@@ -474,50 +474,55 @@ struct_fields(const msgpack_object *o, const char *const *names, size_t n,
     return 0;
 }
 
+/*
+ * Unpacks <payload>, which must hold one struct whose only field of interest, <name>, is an
+ * array: 0 with <up> to destroy and *<list> pointing into it, or -errno with <up> already
+ * destroyed and the reason in <err>.
+ */
+static int
+unpack_list(const uint8_t *payload, size_t len, const char *name, msgpack_unpacked *up,
+            const msgpack_object **list, char *err, size_t err_cap)
+{
+    int rc = unpack_one(payload, len, up, err, err_cap);
+    if (rc)
+        return rc;
+    const char *const names[] = {name};
+    rc = struct_fields(&up->data, names, 1, list, "payload", err, err_cap);
+    if (!rc && !*list) {
+        set_err(err, err_cap, "payload: missing \"%s\"", name);
+        rc = -EINVAL;
+    } else if (!rc && (*list)->type != MSGPACK_OBJECT_ARRAY) {
+        set_err(err, err_cap, "\"%s\" is not an array", name);
+        rc = -EINVAL;
+    }
+    if (rc)
+        msgpack_unpacked_destroy(up);
+    return rc;
+}
+
 int
 rp_branca_read_topics(const uint8_t *payload, size_t len, struct rp_grant *g, char *err,
                       size_t err_cap)
 {
     set_err(err, err_cap, "%s", "");
     msgpack_unpacked up;
-    int rc = unpack_one(payload, len, &up, err, err_cap);
+    const msgpack_object *list;
+    int rc = unpack_list(payload, len, "topics", &up, &list, err, err_cap);
     if (rc)
         return rc;
-    static const char *const names[] = {"topics"};
-    const msgpack_object *list;
-    rc = struct_fields(&up.data, names, 1, &list, "payload", err, err_cap);
-    if (rc)
-        goto fail;
-    rc = -EINVAL;
-    if (!list) {
-        set_err(err, err_cap, "payload: missing \"topics\"");
-        goto fail;
-    }
-    if (list->type != MSGPACK_OBJECT_ARRAY) {
-        set_err(err, err_cap, "\"topics\" is not an array");
-        goto fail;
-    }
-    for (uint32_t i = 0; i < list->via.array.size; i++) {
+    for (uint32_t i = 0; i < list->via.array.size && !rc; i++) {
         const char *s;
         size_t n;
-        if (!as_string(&list->via.array.ptr[i], &s, &n)) {
+        rc = -EINVAL;
+        if (!as_string(&list->via.array.ptr[i], &s, &n))
             set_err(err, err_cap, "topics[%u]: not a string", (unsigned)i);
-            goto fail;
-        }
-        const char *why = rp_pattern_check(s, n);
-        if (why) {
-            set_err(err, err_cap, "topics[%u]: %s", (unsigned)i, why);
-            goto fail;
-        }
-        if (rp_grant_add_read(g, s, n) != 0) {
-            set_err(err, err_cap, "topics[%u]: not a valid topic filter", (unsigned)i);
-            goto fail;
-        }
+        else if (rp_grant_add_read(g, s, n) != 0)
+            set_err(err, err_cap, "topics[%u]: %s", (unsigned)i, rp_pattern_check(s, n));
+        else
+            rc = 0;
     }
-    msgpack_unpacked_destroy(&up);
-    return 0;
-fail:
-    rp_grant_fini(g);
+    if (rc)
+        rp_grant_fini(g);
     msgpack_unpacked_destroy(&up);
     return rc;
 }
@@ -571,26 +576,13 @@ rp_branca_read_events(const uint8_t *payload, size_t len, size_t max_events,
     if (len)
         memcpy(buf, payload, len);
     msgpack_unpacked up;
-    int rc = unpack_one(buf, len, &up, err, err_cap);
+    const msgpack_object *list;
+    int rc = unpack_list(buf, len, "events", &up, &list, err, err_cap);
     if (rc) {
         free(buf);
         return rc;
     }
     struct rp_publish_item *items = NULL;
-    static const char *const names[] = {"events"};
-    const msgpack_object *list;
-    rc = struct_fields(&up.data, names, 1, &list, "payload", err, err_cap);
-    if (rc)
-        goto fail;
-    rc = -EINVAL;
-    if (!list) {
-        set_err(err, err_cap, "payload: missing \"events\"");
-        goto fail;
-    }
-    if (list->type != MSGPACK_OBJECT_ARRAY) {
-        set_err(err, err_cap, "\"events\" is not an array");
-        goto fail;
-    }
     size_t n = list->via.array.size;
     if (n > max_events) {
         set_err(err, err_cap, "%zu events, at most %zu allowed", n, max_events);
