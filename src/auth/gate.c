@@ -68,18 +68,13 @@ dup_or_null(const char *s)
     return s && *s ? rp_xstrdup(s) : NULL;
 }
 
-static const char *
-breaker_label(enum rp_breaker_state s)
-{
-    return rp_breaker_state_name(s);
-}
-
 static void
 on_breaker_transition(void *ctx, enum rp_breaker_state from, enum rp_breaker_state to)
 {
     (void)ctx;
     RP_LOG(to == RP_BREAKER_OPEN ? RP_LOG_WARN : RP_LOG_INFO, "auth",
-           "msg=\"webhook circuit breaker %s -> %s\"", breaker_label(from), breaker_label(to));
+           "msg=\"webhook circuit breaker %s -> %s\"", rp_breaker_state_name(from),
+           rp_breaker_state_name(to));
 }
 
 int
@@ -94,17 +89,17 @@ rp_gate_shared_new(const struct rp_gate_config *cfg, rp_gate_wake_fn wake_all, v
     bool webhook = cfg->mode == RP_GATE_MODE_WEBHOOK || cfg->mode == RP_GATE_MODE_JWT_WEBHOOK;
 
     if (jwt) {
-        int rc = rp_jwt_keys_load(&sh->jwt_keys, cfg->jwt_secret, cfg->jwt_key_file,
-                                  cfg->jwt_jwks_file, err, err_cap);
-        if (rc)
-            goto fail;
-        if (rp_jwt_keys_count(sh->jwt_keys) == 0) {
+        if (!(cfg->jwt_secret && *cfg->jwt_secret) && !(cfg->jwt_key_file && *cfg->jwt_key_file) &&
+            !(cfg->jwt_jwks_file && *cfg->jwt_jwks_file)) {
             snprintf(err, err_cap,
                      "auth_mode %s needs a key: set auth_jwt_secret, auth_jwt_key_file or "
                      "auth_jwt_jwks_file",
                      cfg->mode == RP_GATE_MODE_JWT ? "jwt" : "jwt+webhook");
             goto fail;
         }
+        if (rp_jwt_keys_load(&sh->jwt_keys, cfg->jwt_secret, cfg->jwt_key_file, cfg->jwt_jwks_file,
+                             err, err_cap) != 0)
+            goto fail;
         sh->jwt_audience = dup_or_null(cfg->jwt_audience);
         sh->jwt_issuer = dup_or_null(cfg->jwt_issuer);
         sh->jwt_leeway_ms = cfg->jwt_leeway_ms;

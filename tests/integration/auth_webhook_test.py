@@ -287,8 +287,67 @@ def test_down_webhook_never_stalls_delivery(binary):
         hook.stop()
 
 
+JWT_SECRET = b"jwt-plus-webhook-secret-of-32-bytes!"
+
+
+def hs256(claims, secret=JWT_SECRET):
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(json.dumps(claims).encode())
+    sig = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64(sig)
+
+
+def test_jwt_then_webhook(binary):
+    # JWTs our key can check are decided locally; other tokens go to the webhook.
+    hook = Webhook()
+    srv = server_for(binary, hook, "auth_mode = jwt+webhook\nauth_jwt_secret = %s\n"
+                     "auth_max_token = 200\n" % JWT_SECRET.decode())
+    try:
+        exp = int(time.time()) + 600
+        good = hs256({"sub": "j", "exp": exp, "read": ["news/#"]})
+        check(srv.request("GET", "/topics/news/x", headers=bearer(good))[0] == 404,
+              "a valid JWT passes (the topic just does not exist)")
+        forged = hs256({"sub": "j", "exp": exp, "read": ["#"]}, b"x" * 32)
+        status, body = srv.request("GET", "/topics", headers=bearer(forged))
+        check(status == 401 and "signature" in body["error"],
+              "a JWT for our key that fails is refused here: %r" % (body,))
+        check(srv.request("GET", "/topics", headers=bearer("good-opaque"))[0] == 200,
+              "an opaque token goes to the webhook")
+        check(hook.calls == {"good-opaque": 1}, "only the opaque token reached the webhook: %r" %
+              hook.calls)
+        status, body = srv.request("GET", "/topics", headers=bearer("good-" + "x" * 200))
+        check(status == 401 and "auth_max_token" in body["error"], "too long: %r" % (body,))
+        check(srv.metrics()["auth_failures_by_reason"]["too_large"] == 1, "counted as too_large")
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+def test_auth_settings_checked_at_start(binary):
+    import subprocess
+    cases = [
+        (["--auth-mode", "jwt"], "needs a key"),
+        (["--auth-mode", "jwt", "--auth-jwt-secret", "short"], "too short"),
+        (["--auth-mode", "webhook"], "auth_webhook_url"),
+        (["--auth-mode", "branca"], "sse_secret"),
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "SSE_SECRET"}
+    for flags, why in cases:
+        r = subprocess.run([binary, "serve", "--listen", "127.0.0.1:0"] + flags, env=env,
+                           capture_output=True, text=True, timeout=10)
+        check(r.returncode != 0 and why in r.stderr,
+              "%s: refused at start saying %r (rc %d: %s)" % (flags, why, r.returncode,
+                                                             r.stderr[-300:]))
+
+
 if __name__ == "__main__":
     sys.exit(run([test_one_call_for_many_connections, test_refusals_and_negative_cache,
                   test_ttl_expiry, test_lru_eviction, test_breaker_transitions,
-                  test_fallback_cached_while_open, test_down_webhook_never_stalls_delivery],
+                  test_fallback_cached_while_open, test_down_webhook_never_stalls_delivery,
+                  test_jwt_then_webhook, test_auth_settings_checked_at_start],
                  sys.argv[1]))
