@@ -38,6 +38,10 @@ struct rp_worker {
     struct rp_loop *loop;
     struct rp_loop_io listener;
     int64_t accept_paused_until;
+    /* Publishers parked by slow_policy block are retried at most once per PARK_RETRY_MS:
+     * each retry asks every worker for a cursor report, and retrying on every busy loop
+     * turn kept the run queues of the other workers from ever draining. */
+    int64_t next_park_retry_ms;
     struct rp_fanout *fanout;
     struct rp_stats stats;
     struct rp_wakeup stop_wakeup;
@@ -960,11 +964,12 @@ worker_main(void *arg)
             w->auth_retry = false;
             retry_list(w, &w->auth_waiting, now, auth_expired);
         }
-        if (!rp_list_empty(&w->parked)) {
+        if (!rp_list_empty(&w->parked) && now >= w->next_park_retry_ms) {
+            w->next_park_retry_ms = now + PARK_RETRY_MS;
             retry_list(w, &w->parked, now, block_expired);
-            if (!rp_list_empty(&w->parked) && wait > PARK_RETRY_MS)
-                wait = PARK_RETRY_MS;
         }
+        if (!rp_list_empty(&w->parked) && wait > PARK_RETRY_MS)
+            wait = PARK_RETRY_MS;
         if (w->accept_paused_until && !w->stopping) {
             if (now >= w->accept_paused_until) {
                 w->accept_paused_until = 0;

@@ -78,6 +78,13 @@ struct item {
     struct link *link;
 };
 
+/* A block-policy topic whose cursors this worker reports once <ticket> streams have been
+ * taken from the run queue. */
+struct report {
+    struct rp_topic *topic;
+    uint64_t ticket;
+};
+
 struct rp_fanout {
     struct rp_hub *hub;
     unsigned worker;
@@ -93,9 +100,12 @@ struct rp_fanout {
     struct rp_topic **advanced, **created;
     size_t n_advanced, cap_advanced, n_created, cap_created;
     atomic_size_t created_pending;
-    /* Owner thread: block-policy topics whose cursors to report once the run queue is
-     * empty; and scratch. */
-    struct rp_topic **to_report;
+    /* Run queue counters: streams queued and taken since the start. A note's report is due
+     * once `dequeued` reaches the `enqueued` it saw (the queue is first in, first out). */
+    uint64_t enqueued, dequeued;
+    /* Owner thread: block-policy topics whose cursors to report, oldest note first, each
+     * due once the streams queued for its note are written; and scratch. */
+    struct report *to_report;
     size_t n_to_report, cap_to_report;
     struct rp_topic **work;
     size_t cap_work;
@@ -143,6 +153,16 @@ local_topic_release(struct rp_fanout *f, struct local_topic *lt)
     const char *name = rp_topic_name(lt->topic, &len);
     rp_hashmap_remove(&f->topics, name, len);
     free(lt);
+}
+
+/* Puts <s> on the run queue unless it is there already. */
+static void
+enqueue(struct rp_fanout *f, struct rp_stream *s)
+{
+    if (rp_list_linked(&s->dirty_node))
+        return;
+    rp_list_insert_tail(&f->dirty, &s->dirty_node);
+    f->enqueued++;
 }
 
 /* Links <s> to <t> unless it already is; the cursor is set by the caller or stays unset. */
@@ -199,8 +219,8 @@ sync_created(struct rp_fanout *f)
                 if (rp_pattern_matches(s->patterns[k], strlen(s->patterns[k]), tname, tlen)) {
                     /* The publish that created the topic saw no subscriber on this worker,
                      * so no note follows: flush on the next wake-up. */
-                    if (stream_attach(s, created[i], 0) && !rp_list_linked(&s->dirty_node))
-                        rp_list_insert_tail(&f->dirty, &s->dirty_node);
+                    if (stream_attach(s, created[i], 0))
+                        enqueue(f, s);
                     break;
                 }
             }
@@ -643,6 +663,10 @@ on_wakeup(struct rp_loop_io *io, uint32_t events)
         struct local_topic *lt = local_topic_find(f, t);
         if (!lt)
             continue; /* its last stream went away after the note was queued */
+        /* Only links behind the topic's last event have anything to write: a note that
+         * asks for a report (a refused publish) or repeats one already served queues no
+         * one, so the run queue drains and the report is not held back. */
+        uint64_t last = rp_topic_last_seq(t);
         struct rp_list *pos, *tmp;
         RP_LIST_FOREACH_SAFE (pos, tmp, &lt->links) {
             struct link *l = RP_CONTAINER_OF(pos, struct link, in_topic);
@@ -651,12 +675,36 @@ on_wakeup(struct rp_loop_io *io, uint32_t events)
                 continue;
             if (s->stalled)
                 check_lag(s, l);
-            else if (!rp_list_linked(&s->dirty_node))
-                rp_list_insert_tail(&f->dirty, &s->dirty_node);
+            else if (l->cursor == CURSOR_UNSET || l->cursor < last || l->skip_from)
+                enqueue(f, s);
         }
-        if (rp_topic_policy(t)->slow == RP_SLOW_POLICY_BLOCK)
-            push(&f->to_report, &f->n_to_report, &f->cap_to_report, t);
+        if (rp_topic_policy(t)->slow == RP_SLOW_POLICY_BLOCK) {
+            if (f->n_to_report == f->cap_to_report) {
+                f->cap_to_report = f->cap_to_report ? f->cap_to_report * 2 : 16;
+                f->to_report = rp_xrealloc(f->to_report, f->cap_to_report * sizeof(*f->to_report));
+            }
+            f->to_report[f->n_to_report++] = (struct report){t, f->enqueued};
+        }
     }
+}
+
+/* Reports the block-policy topics whose queued streams have all been written (all of them
+ * when the run queue is empty), so a publisher waits for the slowest stream, not for this
+ * worker to run out of work. */
+static void
+report_due(struct rp_fanout *f, bool all)
+{
+    size_t done = 0;
+    while (done < f->n_to_report && (all || f->to_report[done].ticket <= f->dequeued)) {
+        struct local_topic *lt = local_topic_find(f, f->to_report[done].topic);
+        if (lt)
+            report_cursors(f, lt);
+        done++;
+    }
+    if (done == 0)
+        return;
+    f->n_to_report -= done;
+    memmove(f->to_report, f->to_report + done, f->n_to_report * sizeof(*f->to_report));
 }
 
 bool
@@ -665,19 +713,13 @@ rp_fanout_run(struct rp_fanout *f, size_t budget)
     while (budget-- && !rp_list_empty(&f->dirty)) {
         struct rp_stream *s = RP_CONTAINER_OF(f->dirty.next, struct rp_stream, dirty_node);
         rp_list_remove(&s->dirty_node);
+        f->dequeued++;
         if (!s->closing && !s->stalled)
             flush_or_close(s);
     }
-    if (!rp_list_empty(&f->dirty))
-        return true;
-    /* Caught up: tell the hub where this worker's block-policy streams are now. */
-    for (size_t i = 0; i < f->n_to_report; i++) {
-        struct local_topic *lt = local_topic_find(f, f->to_report[i]);
-        if (lt)
-            report_cursors(f, lt);
-    }
-    f->n_to_report = 0;
-    return false;
+    bool busy = !rp_list_empty(&f->dirty);
+    report_due(f, !busy);
+    return busy;
 }
 
 /* ---- fanout ---- */
@@ -999,7 +1041,10 @@ rp_stream_free(struct rp_stream *s)
     free(s->patterns);
     if (s->n_patterns)
         rp_list_remove(&s->pattern_node);
-    rp_list_remove(&s->dirty_node);
+    if (rp_list_linked(&s->dirty_node)) {
+        rp_list_remove(&s->dirty_node);
+        f->dequeued++; /* keeps the report tickets of the notes queued after it due */
+    }
     if (rp_list_linked(&s->write_node)) {
         rp_list_remove(&s->write_node);
         rp_stat_sub(f->stats, RP_STAT_streams_active, 1);
