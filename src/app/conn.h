@@ -63,7 +63,7 @@ struct rp_conn {
     int64_t last_active_ms;
     int64_t opened_ms;   /* accepted (for the access log) */
     uint32_t n_requests; /* requests read on this connection */
-    char peer[64];
+    uint16_t peer_port;  /* with peer_key, the TCP peer (formatted only for the access log) */
 };
 
 /* Queues a response; adds CORS headers for the request's Origin. */

@@ -158,20 +158,35 @@ log_safe(const char *text, char *out, size_t cap)
     return out;
 }
 
+/* Remembers the peer's address and port (a key and a number, not text: formatting costs
+ * time at accept and 64 bytes per connection, and only the access log shows it). */
+static void
+set_peer(struct rp_conn *c, const struct sockaddr_storage *ss)
+{
+    rp_addr_key_from_sockaddr((const struct sockaddr *)ss, &c->peer_key);
+    if (ss->ss_family == AF_INET)
+        c->peer_port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    else if (ss->ss_family == AF_INET6)
+        c->peer_port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
 static void
 conn_close(struct rp_conn *c, const char *why)
 {
     if (c->closing)
         return;
     if (c->w->cfg->v.access_log) {
-        char client[RP_ADDR_KEY_STRLEN], safe[200];
+        char client[RP_ADDR_KEY_STRLEN], host[RP_ADDR_KEY_STRLEN], peer[RP_ADDR_KEY_STRLEN + 8];
+        char safe[200];
         rp_addr_key_format(&c->client_key, client, sizeof(client));
+        rp_addr_key_format(&c->peer_key, host, sizeof(host));
+        snprintf(peer, sizeof(peer), rp_addr_key_is_v4(&c->peer_key) ? "%s:%u" : "[%s]:%u", host,
+                 (unsigned)c->peer_port);
         RP_LOG(RP_LOG_INFO, "access",
                "event=close conn=%d peer=%s client=%s kind=%s requests=%u duration_ms=%lld "
                "why=\"%s\"",
-               c->io.fd, c->peer, client, c->kind == RP_CONN_STREAM ? "stream" : "http",
-               c->n_requests, (long long)(rp_clock_now_ms() - c->opened_ms),
-               log_safe(why, safe, sizeof(safe)));
+               c->io.fd, peer, client, c->kind == RP_CONN_STREAM ? "stream" : "http", c->n_requests,
+               (long long)(rp_clock_now_ms() - c->opened_ms), log_safe(why, safe, sizeof(safe)));
     }
     c->closing = true;
     rp_loop_remove(c->w->loop, &c->io);
@@ -613,9 +628,7 @@ accept_ready(struct rp_loop_io *io, uint32_t events)
         rp_buf_init(&c->in, w->limits.max_request_line + w->limits.max_header_bytes +
                                 w->limits.max_body + 2 * READ_CHUNK);
         rp_buf_init(&c->out, 64 * 1024 * 1024);
-        struct rp_addr peer = {.ss = ss, .len = len};
-        rp_addr_format(&peer, c->peer, sizeof(c->peer));
-        rp_addr_key_from_sockaddr((const struct sockaddr *)&ss, &c->peer_key);
+        set_peer(c, &ss);
         c->client_key = c->peer_key;
         c->last_active_ms = c->opened_ms = rp_clock_now_ms();
         rp_list_insert_tail(&w->http, &c->node);
@@ -835,11 +848,8 @@ rp_worker_adopt_stream(struct rp_worker *w, struct rp_upgrade_stream *e)
     c->admitted = true;
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    if (getpeername(e->fd, (struct sockaddr *)&ss, &len) == 0) {
-        struct rp_addr peer = {.ss = ss, .len = len};
-        rp_addr_format(&peer, c->peer, sizeof(c->peer));
-        rp_addr_key_from_sockaddr((const struct sockaddr *)&ss, &c->peer_key);
-    }
+    if (getpeername(e->fd, (struct sockaddr *)&ss, &len) == 0)
+        set_peer(c, &ss);
     c->client_key = c->peer_key;
     c->last_active_ms = c->opened_ms = rp_clock_now_ms();
     rp_list_insert_tail(&w->streams, &c->node);

@@ -5,6 +5,7 @@ clients, the others are reported as needing a restart, an invalid file changes n
 nobody is disconnected), /readyz, access logs and JSON logs (never a token)."""
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -103,6 +104,8 @@ def test_access_log_never_shows_tokens(binary):
           "one line per refused request, path without query: %r" % refused)
     check(len(closed) >= 2 and all(x["client"] == "127.0.0.1" and "duration_ms" in x
                                    for x in closed), "one line per closed connection")
+    check(all(re.fullmatch(r"127\.0\.0\.1:\d+", x["peer"]) and x["peer"] != "127.0.0.1:0"
+              for x in closed), "the peer is address:port: %r" % [x["peer"] for x in closed])
     check(all(x["component"] for x in lines), "every line is JSON with a component")
 
 
