@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "auth/auth_jwt.h"
+#include "base/b64url.h"
 #include "core/pattern.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -59,27 +60,6 @@ verify_checked(const struct rp_jwt_keys *keys, const char *token, size_t len,
     return r;
 }
 
-static size_t
-b64url_encode(const uint8_t *p, size_t n, char *out)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | p[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = alphabet[(acc >> bits) & 0x3f];
-        }
-    }
-    if (bits > 0)
-        out[o++] = alphabet[(acc << (6 - bits)) & 0x3f];
-    return o;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -105,14 +85,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = sizeof(HEADER_B64) - 1;
     memcpy(token, HEADER_B64, n);
     token[n++] = '.';
-    n += b64url_encode(data, size, token + n);
+    n += rp_b64url_encode(data, size, token + n);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
     if (!HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (const unsigned char *)token, n, mac,
               &mac_len))
         abort();
     token[n++] = '.';
-    n += b64url_encode(mac, mac_len, token + n);
+    n += rp_b64url_encode(mac, mac_len, token + n);
     if (n > cap)
         abort();
     const struct rp_jwt_options *opts[] = {NULL, &plain, &strict};

@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "base/alloc.h"
+#include "base/b64url.h"
 
 /* Key and JWKS files are small; anything bigger is a mistake, not a key. */
 #define KEY_FILE_MAX (1 << 20)
@@ -85,90 +86,6 @@ fail(char *err, size_t err_cap, int code, const char *fmt, ...)
     return code;
 }
 
-/* ---- base64url (RFC 4648 section 5), without padding ---- */
-
-static int
-b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/*
- * Strict: only the url alphabet, no padding, no impossible length, and the unused low bits
- * of the last character must be zero, so every byte string has exactly one encoding (a
- * token cannot be altered without changing what it decodes to).
- */
-static bool
-b64url_valid(const char *s, size_t n)
-{
-    if (n % 4 == 1)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (b64url_value((unsigned char)s[i]) < 0)
-            return false;
-    if (n % 4 == 2)
-        return (b64url_value((unsigned char)s[n - 1]) & 0x0f) == 0;
-    if (n % 4 == 3)
-        return (b64url_value((unsigned char)s[n - 1]) & 0x03) == 0;
-    return true;
-}
-
-/* Decodes the valid <s> into <out> (room for n * 3 / 4 bytes); returns the length. */
-static size_t
-b64url_decode(const char *s, size_t n, unsigned char *out)
-{
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 6) | (uint32_t)b64url_value((unsigned char)s[i]);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return o;
-}
-
-static size_t
-b64url_encoded_len(size_t n)
-{
-    return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
-}
-
-/* Encodes <n> bytes into <out> (room for b64url_encoded_len(n)); returns the length. */
-static size_t
-b64url_encode(const unsigned char *p, size_t n, char *out)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | p[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = alphabet[(acc >> bits) & 0x3f];
-        }
-    }
-    if (bits > 0)
-        out[o++] = alphabet[(acc << (6 - bits)) & 0x3f];
-    return o;
-}
-
 /*
  * Decodes a JWK member (base64url; trailing '=' padding tolerated, as some JWKS publishers
  * add it) into a malloc'd buffer; NULL when it is missing, not a string or not base64url.
@@ -182,10 +99,10 @@ jwk_bytes(const json_t *jwk, const char *name, size_t *len)
     size_t n = strlen(s);
     while (n > 0 && s[n - 1] == '=')
         n--;
-    if (n == 0 || !b64url_valid(s, n))
+    if (n == 0 || !rp_b64url_valid(s, n))
         return NULL;
     unsigned char *out = rp_xmalloc(n * 3 / 4 + 1);
-    *len = b64url_decode(s, n, out);
+    *len = rp_b64url_decode(s, n, out);
     return out;
 }
 
@@ -869,8 +786,8 @@ rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int
     const char *h64 = token, *p64 = dot1 + 1, *s64 = dot2 + 1;
     size_t h64_len = (size_t)(dot1 - h64), p64_len = (size_t)(dot2 - p64);
     size_t s64_len = (size_t)(end - s64);
-    if (h64_len == 0 || p64_len == 0 || !b64url_valid(h64, h64_len) ||
-        !b64url_valid(p64, p64_len) || !b64url_valid(s64, s64_len))
+    if (h64_len == 0 || p64_len == 0 || !rp_b64url_valid(h64, h64_len) ||
+        !rp_b64url_valid(p64, p64_len) || !rp_b64url_valid(s64, s64_len))
         return RP_AUTH_MALFORMED;
 
     /* One buffer holds every decoded segment: each decodes to fewer bytes than it has. */
@@ -882,14 +799,14 @@ rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int
 
     int alg = -1;
     const char *kid = NULL;
-    r = parse_header(hdr, b64url_decode(h64, h64_len, hdr), &header, &alg, &kid);
+    r = parse_header(hdr, rp_b64url_decode(h64, h64_len, hdr), &header, &alg, &kid);
     if (r != RP_AUTH_OK)
         goto out;
     if (alg < 0 || !keys) {
         r = RP_AUTH_BAD_ALG; /* "none", or anything but HS256, RS256, ES256 */
         goto out;
     }
-    size_t sig_len = b64url_decode(s64, s64_len, sig);
+    size_t sig_len = rp_b64url_decode(s64, s64_len, sig);
     ERR_set_mark();
     r = check_signature(keys, (enum jwt_alg)alg, kid, token, (size_t)(dot2 - token), sig, sig_len);
     ERR_pop_to_mark();
@@ -897,7 +814,7 @@ rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int
         goto out;
 
     /* Only now, with the signature verified, are the claims read. */
-    claims = json_loadb((const char *)payload, b64url_decode(p64, p64_len, payload),
+    claims = json_loadb((const char *)payload, rp_b64url_decode(p64, p64_len, payload),
                         JSON_REJECT_DUPLICATES, NULL);
     r = check_claims(claims, now_ms, opt, &g);
     if (r == RP_AUTH_OK) {
@@ -1040,11 +957,11 @@ rp_jwt_sign(const char *secret, const char *private_key_file, const char *kid,
     }
     size_t h_len = strlen(h_txt), c_len = strlen(c_txt);
     size_t max_sig = pkey ? (size_t)EVP_PKEY_get_size(pkey) + ES256_SIG_LEN : HS256_MAC_LEN;
-    token = rp_xmalloc(b64url_encoded_len(h_len) + b64url_encoded_len(c_len) +
-                       b64url_encoded_len(max_sig) + 3);
-    size_t n = b64url_encode((const unsigned char *)h_txt, h_len, token);
+    token = rp_xmalloc(rp_b64url_encoded_len(h_len) + rp_b64url_encoded_len(c_len) +
+                       rp_b64url_encoded_len(max_sig) + 3);
+    size_t n = rp_b64url_encode((const unsigned char *)h_txt, h_len, token);
     token[n++] = '.';
-    n += b64url_encode((const unsigned char *)c_txt, c_len, token + n);
+    n += rp_b64url_encode((const unsigned char *)c_txt, c_len, token + n);
     if (secret) {
         unsigned int mac_len = 0;
         sig = rp_xmalloc(EVP_MAX_MD_SIZE);
@@ -1061,7 +978,7 @@ rp_jwt_sign(const char *secret, const char *private_key_file, const char *kid,
         goto out;
     }
     token[n++] = '.';
-    n += b64url_encode(sig, sig_len, token + n);
+    n += rp_b64url_encode(sig, sig_len, token + n);
     token[n] = '\0';
     *out = token;
     token = NULL;

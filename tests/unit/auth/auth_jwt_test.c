@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "auth/auth_jwt.h"
+#include "base/b64url.h"
 
 #define NOW_MS 1700000000000LL
 #define NOW_S (NOW_MS / 1000)
@@ -41,24 +42,8 @@ static char rsa_pub[128], rsa_priv[128], rsa2_priv[128], ec_pub[128], ec_priv[12
 static char *
 b64url(const void *data, size_t n)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const unsigned char *p = data;
-    char *out = malloc(n / 3 * 4 + 5);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | p[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = alphabet[(acc >> bits) & 0x3f];
-        }
-    }
-    if (bits > 0)
-        out[o++] = alphabet[(acc << (6 - bits)) & 0x3f];
-    out[o] = '\0';
+    char *out = malloc(rp_b64url_encoded_len(n) + 1);
+    out[rp_b64url_encode(data, n, out)] = '\0';
     return out;
 }
 
@@ -313,18 +298,7 @@ test_rfc7515_a1(void **state)
 
     /* The same 64 key bytes (no NUL among them) as an HS256 secret. */
     char secret[65];
-    static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (const char *c = RFC_K; *c; c++) {
-        acc = (acc << 6) | (uint32_t)(strchr(std, *c) - std);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            secret[o++] = (char)(acc >> bits);
-        }
-    }
+    size_t o = rp_b64url_decode(RFC_K, strlen(RFC_K), (unsigned char *)secret);
     secret[o] = '\0';
     assert_int_equal(o, 64);
     assert_int_equal(strlen(secret), 64);
