@@ -7,6 +7,7 @@ notify protocol against the real server: READY=1 once it listens, STOPPING=1 on 
 
 Run as: python3 tests/integration/install_test.py BUILD/src/app/revenprox
 (the build directory is the binary's parent's parent's parent)."""
+import contextlib
 import json
 import os
 import re
@@ -231,12 +232,27 @@ def wait_ready(ns):
                              "listens (src/app/sd_notify.h)?" % e) from None
 
 
-# READY=1 after the listening line, STOPPING=1 when a SIGTERM/SIGINT stop begins.
-def test_notify_ready_and_stopping(binary):
+@contextlib.contextmanager
+def notified_server(binary):
+    """A server whose NOTIFY_SOCKET is a fresh NotifySocket: yields (socket, process, port);
+    kills the server if the test did not stop it."""
     ns = NotifySocket()
     proc = None
     try:
         proc, port = start_server(binary, hermetic_env(NOTIFY_SOCKET=ns.path))
+        yield ns, proc, port
+    finally:
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+        ns.close()
+
+
+# READY=1 after the listening line, STOPPING=1 when a SIGTERM/SIGINT stop begins.
+def test_notify_ready_and_stopping(binary):
+    with notified_server(binary) as (ns, proc, port):
         ready = wait_ready(ns)
         # READY means serving: the port answers right away.
         status = healthz(port)
@@ -247,24 +263,13 @@ def test_notify_ready_and_stopping(binary):
         proc.send_signal(signal.SIGTERM)
         ns.wait_for("STOPPING=1", 10)
         rc = proc.wait(timeout=20)
-        proc.stderr.close()
-        proc = None
         check(rc == 0, "server exited %d after SIGTERM" % rc)
-    finally:
-        if proc is not None:
-            proc.kill()
-            proc.wait()
-            proc.stderr.close()
-        ns.close()
 
 
 # On SIGHUP, RELOADING=1 with MONOTONIC_USEC (systemd's Type=notify-reload protocol) before
 # the reload, then READY=1 once it is done.
 def test_notify_reloading(binary):
-    ns = NotifySocket()
-    proc = None
-    try:
-        proc, _ = start_server(binary, hermetic_env(NOTIFY_SOCKET=ns.path))
+    with notified_server(binary) as (ns, proc, _):
         wait_ready(ns)
         before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         proc.send_signal(signal.SIGHUP)
@@ -276,14 +281,7 @@ def test_notify_reloading(binary):
               "MONOTONIC_USEC is not the time of the reload: %r" % usec[0])
         ns.wait_for("READY=1", 10)
         rc = stop_server(proc)
-        proc = None
         check(rc == 0, "server exited %d after SIGTERM" % rc)
-    finally:
-        if proc is not None:
-            proc.kill()
-            proc.wait()
-            proc.stderr.close()
-        ns.close()
 
 
 def test_notify_socket_unreachable_is_harmless(binary):
