@@ -28,7 +28,10 @@
 #define OUT_PAUSE_READ (1024 * 1024) /* stop reading pipelined requests past this backlog */
 #define PARK_RETRY_MS 1
 #define TICK_MS 1000
-#define FANOUT_BUDGET 16  /* streams written per loop turn before polling other I/O again */
+/* Streams written per loop turn before polling other I/O again; they are written with one
+ * system call (delivery/stream.c), so more per turn means fewer calls (D5: p99 63 -> 57 ms
+ * from 16 to 64), while a turn stays well under a millisecond. */
+#define FANOUT_BUDGET 64
 #define LAG_EVERY_MS 5000 /* how often the subscriber-lag histogram is refreshed */
 
 struct rp_worker {
@@ -1045,9 +1048,16 @@ rp_worker_new(struct rp_server *srv, unsigned id)
     w->loop = rp_loop_new();
     if (!w->loop)
         goto fail;
-    w->fanout = rp_fanout_new(srv->hub, id, w->loop, &w->stats);
+    int uring_err = 0;
+    bool want_uring = w->cfg->v.io_uring;
+    w->fanout = rp_fanout_new(srv->hub, id, w->loop, &w->stats, want_uring, &uring_err);
     if (!w->fanout)
         goto fail;
+    if (want_uring && !rp_fanout_uses_io_uring(w->fanout) && id == 0)
+        RP_LOG(RP_LOG_WARN, "worker",
+               "msg=\"io_uring unavailable (%s): event streams are written with one sendmsg "
+               "each\"",
+               strerror(uring_err));
     if (rp_wakeup_init(&w->stop_wakeup, w->loop, on_stop) != 0)
         goto fail;
     if (rp_wakeup_init(&w->auth_wakeup, w->loop, on_auth_wake) != 0)

@@ -41,6 +41,12 @@ rp_list_insert_tail(struct rp_list *head, struct rp_list *node)
     head->prev = node;
 }
 
+static inline void
+rp_list_insert_head(struct rp_list *head, struct rp_list *node)
+{
+    rp_list_insert_tail(head->next, node);
+}
+
 /* Unlinks <node> if it is linked; leaves it zeroed (not linked). */
 static inline void
 rp_list_remove(struct rp_list *node)

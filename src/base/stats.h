@@ -18,6 +18,7 @@
     X(streams_active, GAUGE, "Open event streams")                                                 \
     X(streams_total, COUNTER, "Event streams opened")                                              \
     X(streams_stalled, GAUGE, "Event streams whose socket is full (the reader lags)")              \
+    X(workers_io_uring, GAUGE, "Workers writing event streams in batches through io_uring")        \
     X(http_requests_total, COUNTER, "HTTP requests handled")                                       \
     X(http_errors_total, COUNTER, "HTTP requests answered with a 4xx or 5xx status")               \
     X(messages_sent, COUNTER, "Events written to subscribers")                                     \

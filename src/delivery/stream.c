@@ -18,10 +18,12 @@
 #include "core/event_id.h"
 #include "core/pattern.h"
 #include "loop/wakeup.h"
+#include "net/sendbatch.h"
 #include "sse/sse_frame.h"
 
 #define READ_BATCH 64       /* frames read from one log per pass */
-#define IOV_BATCH 256       /* iovecs per writev (well under IOV_MAX) */
+#define IOV_BATCH 256       /* iovecs per sendmsg (well under IOV_MAX) */
+#define BATCH_IOV 4096      /* iovecs of all the writes of one batch */
 #define CTL_CAP (64 * 1024) /* control text (head, resync, heartbeats) a stream may queue */
 #define CURSOR_UNSET UINT64_MAX
 
@@ -64,6 +66,7 @@ struct rp_stream {
     /* Opened with a Last-Event-ID and not yet caught up once: its replay is not "lag", so
      * slow_policy waits until it has caught up (it can still fall off the log). */
     bool catching_up;
+    bool planned; /* its write is in the batch being built (rp_fanout_run) */
     bool closing;
     bool finishing; /* rp_stream_finish: no more events; close once ctl is written */
     const char *finish_why;
@@ -72,11 +75,21 @@ struct rp_stream {
     struct rp_buf ctl; /* whole SSE lines to send before the next frame */
 };
 
-/* A frame chosen for the next writev. */
+/* A frame chosen for the next write. */
 struct item {
     struct rp_frame *frame;
     uint64_t seq;
     struct link *link;
+};
+
+/* One stream's next sendmsg: its iovecs are in fanout.iov, the frames it carries in
+ * fanout.items[first_item ..]. Built by plan_write, settled by plan_done. */
+struct plan {
+    struct rp_stream *s;
+    struct msghdr msg;
+    size_t first_item, n_items;
+    size_t partial_len, ctl_len;
+    bool more; /* the stream has more to write than this */
 };
 
 /* A block-policy topic whose cursors this worker reports once <ticket> streams have been
@@ -110,8 +123,18 @@ struct rp_fanout {
     size_t n_to_report, cap_to_report;
     struct rp_topic **work;
     size_t cap_work;
+    /* The writes of one batch (rp_fanout_run) or of one rp_stream_flush. Everything a
+     * plan points to stays put until it is settled: iovecs in a fixed array, frames by
+     * reference, control text in a buffer only its own stream appends to. */
+    struct rp_sendbatch *sender;
+    bool io_uring_counted; /* in the workers_io_uring gauge */
+    struct plan plans[RP_SENDBATCH_MAX];
+    struct rp_send sends[RP_SENDBATCH_MAX];
+    struct iovec *iov; /* BATCH_IOV */
+    size_t n_iov;
     struct item *items;
-    size_t cap_items;
+    size_t n_items, cap_items;
+    bool in_batch;
 };
 
 static void stream_close(struct rp_stream *s, const char *why);
@@ -316,7 +339,8 @@ set_stalled(struct rp_stream *s, bool stalled)
 
 /*
  * Reads up to a batch of frames after each link's cursor, up to <upto>, merged in
- * sequence order into f->items. Returns how many; *<more> when some log had more.
+ * sequence order into f->items after the f->n_items in use. Returns how many; *<more> when
+ * some log had more.
  */
 static size_t
 gather(struct rp_stream *s, uint64_t upto, bool *more)
@@ -325,11 +349,12 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
     size_t per_link = s->n_links <= 1 ? READ_BATCH : READ_BATCH / s->n_links;
     if (per_link < 4)
         per_link = 4;
-    size_t need = per_link * s->n_links;
+    size_t need = f->n_items + per_link * s->n_links;
     if (need > f->cap_items) {
         f->items = rp_xrealloc(f->items, need * sizeof(*f->items));
         f->cap_items = need;
     }
+    struct item *items = f->items + f->n_items;
     struct rp_frame *frames[READ_BATCH];
     uint64_t seqs[READ_BATCH];
     uint64_t limit = upto;
@@ -345,7 +370,7 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
         check_lag(s, l);
         if (s->closing) {
             while (n > 0)
-                rp_frame_unref(f->items[--n].frame);
+                rp_frame_unref(items[--n].frame);
             return 0;
         }
         if (l->skip_from && l->cursor >= l->skip_from) {
@@ -377,150 +402,191 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
             *more = true;
         }
         for (size_t i = 0; i < got; i++)
-            f->items[n++] = (struct item){frames[i], seqs[i], l};
+            items[n++] = (struct item){frames[i], seqs[i], l};
     }
     if (s->n_links > 1) {
         /* Insertion sort: each link's run is already sorted and batches are small. */
         for (size_t i = 1; i < n; i++) {
-            struct item it = f->items[i];
+            struct item it = items[i];
             size_t j = i;
-            while (j > 0 && f->items[j - 1].seq > it.seq) {
-                f->items[j] = f->items[j - 1];
+            while (j > 0 && items[j - 1].seq > it.seq) {
+                items[j] = items[j - 1];
                 j--;
             }
-            f->items[j] = it;
+            items[j] = it;
         }
-        while (n > 0 && f->items[n - 1].seq > limit) {
-            rp_frame_unref(f->items[--n].frame);
+        while (n > 0 && items[n - 1].seq > limit) {
+            rp_frame_unref(items[--n].frame);
             *more = true;
         }
     }
     return n;
 }
 
+/*
+ * Builds <s>'s next write into <p>: the rest of a frame the socket took part of, then
+ * queued control text, then the frames after its cursors. Returns 1 when <p> holds a
+ * write, 0 when the stream has nothing to write (a finishing stream is closed then), or
+ * -EPIPE when it is closing.
+ */
+static int
+plan_write(struct rp_fanout *f, struct rp_stream *s, struct plan *p)
+{
+    if (s->closing)
+        return -EPIPE;
+    size_t first = f->n_items, n_items = 0;
+    bool more = s->partial != NULL; /* the log was not read on this pass */
+    if (!s->partial && !s->finishing) {
+        /* Read the snapshot first, then take new topics: a topic whose events are in the
+         * snapshot was announced before the snapshot was published. */
+        uint64_t upto = rp_hub_last_seq(f->hub);
+        sync_created(f);
+        n_items = gather(s, upto, &more);
+    }
+    struct item *items = f->items + first;
+    struct iovec *iov = f->iov + f->n_iov;
+    int niov = 0;
+    size_t partial_len = 0, ctl_len = s->ctl.len;
+    if (s->partial) {
+        struct iovec piece[2];
+        int np = rp_frame_iov(s->partial, s->tagged, piece);
+        size_t skip = s->partial_off;
+        for (int i = 0; i < np; i++) {
+            if (skip >= piece[i].iov_len) {
+                skip -= piece[i].iov_len;
+                continue;
+            }
+            iov[niov].iov_base = (char *)piece[i].iov_base + skip;
+            iov[niov++].iov_len = piece[i].iov_len - skip;
+            partial_len += piece[i].iov_len - skip;
+            skip = 0;
+        }
+    }
+    if (ctl_len) {
+        iov[niov].iov_base = s->ctl.data;
+        iov[niov++].iov_len = ctl_len;
+    }
+    size_t used = 0;
+    while (used < n_items && niov + 2 <= IOV_BATCH) {
+        niov += rp_frame_iov(items[used].frame, s->tagged, &iov[niov]);
+        used++;
+    }
+    for (size_t i = used; i < n_items; i++) {
+        rp_frame_unref(items[i].frame);
+        more = true;
+    }
+    if (niov == 0) {
+        set_stalled(s, false);
+        if (s->finishing)
+            stream_close(s, s->finish_why);
+        return 0;
+    }
+    f->n_iov += (size_t)niov;
+    f->n_items = first + used;
+    *p = (struct plan){.s = s,
+                       .msg = {.msg_iov = iov, .msg_iovlen = (size_t)niov},
+                       .first_item = first,
+                       .n_items = used,
+                       .partial_len = partial_len,
+                       .ctl_len = ctl_len,
+                       .more = more};
+    return 1;
+}
+
+/*
+ * Settles <p> after its sendmsg returned <res> (bytes or -errno): cursors move past what
+ * the socket took, a frame it took part of is kept. Returns 1 when the stream has more
+ * to write, 0 when it is caught up, -EAGAIN when its socket is full (it is then watched
+ * for writability), or the write's error.
+ */
+static int
+plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
+{
+    struct rp_stream *s = p->s;
+    struct item *items = f->items + p->first_item;
+    if (res < 0) {
+        if (res != -EAGAIN && res != -EWOULDBLOCK && res != -EINTR) {
+            for (size_t i = 0; i < p->n_items; i++)
+                rp_frame_unref(items[i].frame);
+            return (int)res;
+        }
+        res = 0;
+    }
+    size_t left = (size_t)res, total = p->partial_len + p->ctl_len;
+    if (res > 0)
+        touch(s);
+    if (s->partial) {
+        if (left >= p->partial_len) {
+            left -= p->partial_len;
+            rp_frame_unref(s->partial);
+            s->partial = NULL;
+        } else {
+            s->partial_off += left;
+            left = 0;
+        }
+    }
+    size_t c = left < p->ctl_len ? left : p->ctl_len;
+    rp_buf_consume(&s->ctl, c);
+    if (s->ctl.len == 0)
+        rp_buf_fini(&s->ctl); /* an idle stream keeps no buffer (it keeps its cap) */
+    left -= c;
+    uint64_t sent = 0, sent_bytes = 0;
+    for (size_t i = 0; i < p->n_items; i++) {
+        struct item *it = &items[i];
+        size_t len = rp_frame_wire_len(it->frame, s->tagged);
+        total += len;
+        if (left >= len) {
+            left -= len;
+            it->link->cursor = it->seq;
+            sent++;
+            sent_bytes += len;
+            rp_frame_unref(it->frame);
+        } else if (left > 0) {
+            /* The socket took part of this frame: it is handed over; keep the rest. */
+            s->partial = it->frame;
+            s->partial_off = left;
+            it->link->cursor = it->seq;
+            sent++;
+            sent_bytes += len;
+            left = 0;
+        } else {
+            rp_frame_unref(it->frame);
+        }
+    }
+    rp_stat_add(f->stats, RP_STAT_messages_sent, sent);
+    if (s->catching_up)
+        rp_stat_add(f->stats, RP_STAT_events_replayed, sent);
+    rp_stat_add(f->stats, RP_STAT_bytes_sent, sent_bytes);
+    if ((size_t)res < total) {
+        set_stalled(s, true);
+        return -EAGAIN;
+    }
+    if (p->more || s->partial || s->ctl.len)
+        return 1;
+    /* Anything published meanwhile comes with its own note from the hub. */
+    s->catching_up = false;
+    set_stalled(s, false);
+    if (s->finishing)
+        stream_close(s, s->finish_why);
+    return 0;
+}
+
 int
 rp_stream_flush(struct rp_stream *s)
 {
     struct rp_fanout *f = s->f;
+    RP_ASSERT(!f->in_batch);
     for (;;) {
-        if (s->closing)
-            return -EPIPE;
-        size_t n_items = 0;
-        bool more = s->partial != NULL; /* the log was not read on this pass */
-        if (!s->partial && !s->finishing) {
-            /* Read the snapshot first, then take new topics: a topic whose events are in
-             * the snapshot was announced before the snapshot was published. */
-            uint64_t upto = rp_hub_last_seq(f->hub);
-            sync_created(f);
-            n_items = gather(s, upto, &more);
-        }
-        struct iovec iov[IOV_BATCH];
-        int niov = 0;
-        size_t partial_len = 0, ctl_len = s->ctl.len;
-        if (s->partial) {
-            struct iovec piece[2];
-            int np = rp_frame_iov(s->partial, s->tagged, piece);
-            size_t skip = s->partial_off;
-            for (int i = 0; i < np; i++) {
-                if (skip >= piece[i].iov_len) {
-                    skip -= piece[i].iov_len;
-                    continue;
-                }
-                iov[niov].iov_base = (char *)piece[i].iov_base + skip;
-                iov[niov++].iov_len = piece[i].iov_len - skip;
-                partial_len += piece[i].iov_len - skip;
-                skip = 0;
-            }
-        }
-        if (ctl_len) {
-            iov[niov].iov_base = s->ctl.data;
-            iov[niov++].iov_len = ctl_len;
-        }
-        size_t used = 0;
-        while (used < n_items && niov + 2 <= IOV_BATCH) {
-            niov += rp_frame_iov(f->items[used].frame, s->tagged, &iov[niov]);
-            used++;
-        }
-        for (size_t i = used; i < n_items; i++) {
-            rp_frame_unref(f->items[i].frame);
-            more = true;
-        }
-        if (niov == 0) {
-            set_stalled(s, false);
-            if (s->finishing)
-                stream_close(s, s->finish_why);
-            return 0;
-        }
-
+        f->n_iov = f->n_items = 0;
+        struct plan p;
+        int r = plan_write(f, s, &p);
+        if (r <= 0)
+            return r;
         /* sendmsg, not writev: it skips the file layer (D5: ~8 % less server CPU). */
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
-        ssize_t w = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (w < 0) {
-            int err = errno;
-            if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-                for (size_t i = 0; i < used; i++)
-                    rp_frame_unref(f->items[i].frame);
-                return -err;
-            }
-            w = 0;
-        }
-        size_t left = (size_t)w, total = partial_len + ctl_len;
-        if (w > 0)
-            touch(s);
-        if (s->partial) {
-            if (left >= partial_len) {
-                left -= partial_len;
-                rp_frame_unref(s->partial);
-                s->partial = NULL;
-            } else {
-                s->partial_off += left;
-                left = 0;
-            }
-        }
-        size_t c = left < ctl_len ? left : ctl_len;
-        rp_buf_consume(&s->ctl, c);
-        if (s->ctl.len == 0)
-            rp_buf_fini(&s->ctl); /* an idle stream keeps no buffer (it keeps its cap) */
-        left -= c;
-        uint64_t sent = 0, sent_bytes = 0;
-        for (size_t i = 0; i < used; i++) {
-            struct item *it = &f->items[i];
-            size_t len = rp_frame_wire_len(it->frame, s->tagged);
-            total += len;
-            if (left >= len) {
-                left -= len;
-                it->link->cursor = it->seq;
-                sent++;
-                sent_bytes += len;
-                rp_frame_unref(it->frame);
-            } else if (left > 0) {
-                /* The socket took part of this frame: it is handed over; keep the rest. */
-                s->partial = it->frame;
-                s->partial_off = left;
-                it->link->cursor = it->seq;
-                sent++;
-                sent_bytes += len;
-                left = 0;
-            } else {
-                rp_frame_unref(it->frame);
-            }
-        }
-        rp_stat_add(f->stats, RP_STAT_messages_sent, sent);
-        if (s->catching_up)
-            rp_stat_add(f->stats, RP_STAT_events_replayed, sent);
-        rp_stat_add(f->stats, RP_STAT_bytes_sent, sent_bytes);
-        if ((size_t)w < total) {
-            set_stalled(s, true);
-            return -EAGAIN;
-        }
-        if (!more && !s->partial && s->ctl.len == 0) {
-            /* Anything published meanwhile comes with its own note from the hub. */
-            s->catching_up = false;
-            set_stalled(s, false);
-            if (s->finishing)
-                stream_close(s, s->finish_why);
-            return 0;
-        }
+        ssize_t w = sendmsg(s->fd, &p.msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        r = plan_done(f, &p, w < 0 ? -errno : w);
+        if (r != 1)
+            return r;
     }
 }
 
@@ -710,25 +776,90 @@ report_due(struct rp_fanout *f, bool all)
     memmove(f->to_report, f->to_report + done, f->n_to_report * sizeof(*f->to_report));
 }
 
+/* Puts <s>, taken from the run queue for a write that left more to write, back at its
+ * head: it is not counted as taken until it is caught up, so a report stays due after it. */
+static void
+requeue_front(struct rp_fanout *f, struct rp_stream *s)
+{
+    if (rp_list_linked(&s->dirty_node))
+        return; /* queued again meanwhile (a pattern's new topic): it comes round anyway */
+    rp_list_insert_head(&f->dirty, &s->dirty_node);
+    f->dequeued--;
+}
+
+/*
+ * Takes up to <budget> streams from the run queue and writes them in batches: each batch
+ * plans one sendmsg per stream, makes them all with one system call (net/sendbatch), then
+ * settles them. A stream with more to write goes back to the head of the queue.
+ */
+static size_t
+run_batch(struct rp_fanout *f, size_t budget)
+{
+    size_t n = 0, taken = 0;
+    f->n_iov = f->n_items = 0;
+    f->in_batch = true;
+    while (n < RP_SENDBATCH_MAX && taken < budget && !rp_list_empty(&f->dirty) &&
+           BATCH_IOV - f->n_iov >= IOV_BATCH) {
+        struct rp_stream *s = RP_CONTAINER_OF(f->dirty.next, struct rp_stream, dirty_node);
+        if (s->planned)
+            break; /* queued again by this batch: its write waits for the next one */
+        rp_list_remove(&s->dirty_node);
+        f->dequeued++;
+        taken++;
+        if (s->closing || s->stalled)
+            continue;
+        struct plan *p = &f->plans[n];
+        if (plan_write(f, s, p) != 1)
+            continue;
+        s->planned = true;
+        f->sends[n] = (struct rp_send){.fd = s->fd, .msg = &p->msg};
+        n++;
+    }
+    rp_sendbatch_run(f->sender, f->sends, n);
+    f->in_batch = false;
+    if (f->io_uring_counted && !rp_sendbatch_uses_io_uring(f->sender)) {
+        rp_stat_sub(f->stats, RP_STAT_workers_io_uring, 1); /* the ring broke and was dropped */
+        f->io_uring_counted = false;
+    }
+    /* Settle in order, then put back those with more in reverse, so they keep their order
+     * at the head of the queue. */
+    bool more[RP_SENDBATCH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        struct rp_stream *s = f->plans[i].s;
+        s->planned = false;
+        int r = plan_done(f, &f->plans[i], f->sends[i].res);
+        if (r < 0 && r != -EAGAIN)
+            stream_close(s, r == -EPIPE ? "peer closed" : strerror(-r));
+        more[i] = r == 1;
+    }
+    for (size_t i = n; i-- > 0;) {
+        if (more[i])
+            requeue_front(f, f->plans[i].s);
+    }
+    return taken;
+}
+
 bool
 rp_fanout_run(struct rp_fanout *f, size_t budget)
 {
-    while (budget-- && !rp_list_empty(&f->dirty)) {
-        struct rp_stream *s = RP_CONTAINER_OF(f->dirty.next, struct rp_stream, dirty_node);
-        rp_list_remove(&s->dirty_node);
-        f->dequeued++;
-        if (!s->closing && !s->stalled)
-            flush_or_close(s);
-    }
+    while (budget > 0 && !rp_list_empty(&f->dirty))
+        budget -= run_batch(f, budget);
     bool busy = !rp_list_empty(&f->dirty);
     report_due(f, !busy);
     return busy;
 }
 
+bool
+rp_fanout_uses_io_uring(const struct rp_fanout *f)
+{
+    return rp_sendbatch_uses_io_uring(f->sender);
+}
+
 /* ---- fanout ---- */
 
 struct rp_fanout *
-rp_fanout_new(struct rp_hub *hub, unsigned worker, struct rp_loop *loop, struct rp_stats *stats)
+rp_fanout_new(struct rp_hub *hub, unsigned worker, struct rp_loop *loop, struct rp_stats *stats,
+              bool use_io_uring, int *io_uring_why)
 {
     struct rp_fanout *f = rp_xcalloc(1, sizeof(*f));
     f->hub = hub;
@@ -747,6 +878,13 @@ rp_fanout_new(struct rp_hub *hub, unsigned worker, struct rp_loop *loop, struct 
         free(f);
         return NULL;
     }
+    f->sender = rp_sendbatch_new(use_io_uring, io_uring_why);
+    f->io_uring_counted = rp_sendbatch_uses_io_uring(f->sender);
+    if (f->io_uring_counted)
+        rp_stat_add(stats, RP_STAT_workers_io_uring, 1);
+    f->iov = rp_xcalloc(BATCH_IOV, sizeof(*f->iov));
+    f->cap_items = READ_BATCH; /* never NULL, even for a stream with no topic yet */
+    f->items = rp_xcalloc(f->cap_items, sizeof(*f->items));
     return f;
 }
 
@@ -768,6 +906,10 @@ rp_fanout_free(struct rp_fanout *f)
     free(f->work);
     free(f->to_report);
     free(f->items);
+    free(f->iov);
+    if (f->io_uring_counted)
+        rp_stat_sub(f->stats, RP_STAT_workers_io_uring, 1);
+    rp_sendbatch_free(f->sender);
     free(f);
 }
 

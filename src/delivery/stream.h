@@ -36,8 +36,12 @@ struct rp_stream_owner_ops {
     void (*close)(void *owner, const char *why);
 };
 
+/* <use_io_uring>: write batches of streams with one system call where the kernel allows
+ * it; if it was asked for and refused, *<io_uring_why> (may be NULL) is the errno. */
 struct rp_fanout *rp_fanout_new(struct rp_hub *hub, unsigned worker, struct rp_loop *loop,
-                                struct rp_stats *stats);
+                                struct rp_stats *stats, bool use_io_uring, int *io_uring_why);
+/* Whether this fanout writes through io_uring. */
+bool rp_fanout_uses_io_uring(const struct rp_fanout *f);
 /* Frees the fanout; every stream must have been freed before. */
 void rp_fanout_free(struct rp_fanout *f);
 /* Hub hooks, any thread: queue a note and wake the worker (coalesced). */

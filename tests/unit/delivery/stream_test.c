@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of delivery/stream's run queue with slow_policy block: a worker reports a
+ * Unit tests of delivery/stream's run queue. With slow_policy block: a worker reports a
  * topic's cursors as soon as the streams queued for that topic's note are written (not
  * only when its whole run queue is empty), and a note for a topic whose streams are all
- * caught up queues no one. Streams write to socketpairs the test reads.
+ * caught up queues no one. Batched writes: more streams than one batch holds, each with
+ * more than one write's worth, get every event once and in order; a full socket keeps
+ * the rest of a frame and resumes. Every case runs with io_uring and with one sendmsg
+ * per stream. Streams write to socketpairs the test reads.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,8 +26,10 @@
 #include "delivery/stream.h"
 #include "loop/loop.h"
 
-#define N_BUSY 20 /* streams of topic b, which keep the run queue long */
-#define LAG 2     /* lag_events: a publish is refused past 2 unread events */
+#define N_BUSY 20    /* streams of topic b, which keep the run queue long */
+#define LAG 2        /* lag_events: a publish is refused past 2 unread events */
+#define N_WIDE 300   /* streams of topic w: more than one batch (RP_SENDBATCH_MAX) */
+#define N_EVENTS 150 /* events published to w: more than one read of the log (64) */
 
 struct fixture {
     struct rp_hub *hub;
@@ -34,7 +39,12 @@ struct fixture {
     struct rp_stream *a;         /* the one stream of topic a */
     struct rp_stream *b[N_BUSY]; /* the streams of topic b */
     int peer_a, peer_b[N_BUSY];  /* the readers' ends */
+    struct rp_stream *w[N_WIDE]; /* the streams of topic w (the wide fixtures only) */
+    int peer_w[N_WIDE];
+    int fd_w0;   /* w[0]'s own end */
+    int last_fd; /* the own end of the stream opened last */
     int closes;
+    int stalls; /* want_write(true) calls */
 };
 
 static void
@@ -45,9 +55,15 @@ policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
     (void)len;
     memset(out, 0, sizeof(*out));
     out->history = (struct rp_eventlog_limits){
-        .max_count = 100, .max_bytes = UINT64_MAX, .max_age_ms = INT64_MAX / 4};
-    out->slow = RP_SLOW_POLICY_BLOCK;
-    out->lag_events = LAG;
+        .max_count = 1000, .max_bytes = UINT64_MAX, .max_age_ms = INT64_MAX / 4};
+    if (len == 1 && name[0] == 'w') {
+        /* Never lags: these cases are about writing, not about slow readers. */
+        out->slow = RP_SLOW_POLICY_DISCONNECT;
+        out->lag_events = UINT64_MAX;
+    } else {
+        out->slow = RP_SLOW_POLICY_BLOCK;
+        out->lag_events = LAG;
+    }
     out->lag_bytes = UINT64_MAX;
 }
 
@@ -62,8 +78,9 @@ on_advanced(void *ctx, unsigned worker, struct rp_topic *t)
 static void
 want_write(void *owner, bool on)
 {
-    (void)owner;
-    (void)on;
+    struct fixture *fx = owner;
+    if (on)
+        fx->stalls++;
 }
 
 static void
@@ -82,6 +99,7 @@ open_stream(struct fixture *fx, const char *topic, int *peer)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     *peer = sv[1];
+    fx->last_fd = sv[0];
     const char *filters[1] = {topic};
     struct rp_stream_open o = {
         .fd = sv[0], .owner = fx, .ops = &ops, .filters = filters, .n_filters = 1};
@@ -91,17 +109,27 @@ open_stream(struct fixture *fx, const char *topic, int *peer)
     return s;
 }
 
-static int
-setup(void **state)
+static struct fixture *
+fixture_new(bool use_io_uring)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    struct rp_hub_config config = {.max_topics = 10, .max_data = 64, .epoch = 1};
+    struct rp_hub_config config = {.max_topics = 10, .max_data = 4096, .epoch = 1};
     struct rp_hub_hooks hooks = {
         .policy_for = policy_for, .topic_advanced = on_advanced, .ctx = fx};
     fx->hub = rp_hub_new(&config, &hooks);
     fx->loop = rp_loop_new();
-    fx->fanout = rp_fanout_new(fx->hub, 0, fx->loop, &fx->stats);
+    fx->fanout = rp_fanout_new(fx->hub, 0, fx->loop, &fx->stats, use_io_uring, NULL);
     assert_non_null(fx->fanout);
+    if (!use_io_uring)
+        assert_false(rp_fanout_uses_io_uring(fx->fanout));
+    return fx;
+}
+
+/* Topic a with one stream, topic b with N_BUSY, slow_policy block. */
+static int
+setup_block(void **state, bool use_io_uring)
+{
+    struct fixture *fx = fixture_new(use_io_uring);
     fx->a = open_stream(fx, "a", &fx->peer_a);
     for (int i = 0; i < N_BUSY; i++)
         fx->b[i] = open_stream(fx, "b", &fx->peer_b[i]);
@@ -109,16 +137,61 @@ setup(void **state)
     return 0;
 }
 
+/* Topic w with N_WIDE streams. */
+static int
+setup_wide(void **state, bool use_io_uring)
+{
+    struct fixture *fx = fixture_new(use_io_uring);
+    fx->w[0] = open_stream(fx, "w", &fx->peer_w[0]);
+    fx->fd_w0 = fx->last_fd;
+    for (int i = 1; i < N_WIDE; i++)
+        fx->w[i] = open_stream(fx, "w", &fx->peer_w[i]);
+    *state = fx;
+    return 0;
+}
+
+static int
+setup_block_uring(void **state)
+{
+    return setup_block(state, true);
+}
+
+static int
+setup_block_sendmsg(void **state)
+{
+    return setup_block(state, false);
+}
+
+static int
+setup_wide_uring(void **state)
+{
+    return setup_wide(state, true);
+}
+
+static int
+setup_wide_sendmsg(void **state)
+{
+    return setup_wide(state, false);
+}
+
+static void
+close_stream(struct rp_stream *s, int peer)
+{
+    if (s) {
+        rp_stream_free(s);
+        close(peer);
+    }
+}
+
 static int
 teardown(void **state)
 {
     struct fixture *fx = *state;
-    rp_stream_free(fx->a);
-    close(fx->peer_a);
-    for (int i = 0; i < N_BUSY; i++) {
-        rp_stream_free(fx->b[i]);
-        close(fx->peer_b[i]);
-    }
+    close_stream(fx->a, fx->peer_a);
+    for (int i = 0; i < N_BUSY; i++)
+        close_stream(fx->b[i], fx->peer_b[i]);
+    for (int i = 0; i < N_WIDE; i++)
+        close_stream(fx->w[i], fx->peer_w[i]);
     rp_fanout_free(fx->fanout);
     rp_loop_free(fx->loop);
     rp_hub_free(fx->hub);
@@ -206,13 +279,104 @@ test_note_for_caught_up_streams_queues_none(void **state)
     assert_false(rp_fanout_run(fx->fanout, 0));
 }
 
+/* Checks that <got> is exactly the frames of events e000 .. e<n-1> of topic w, in order,
+ * each with <pad> bytes of padding after its name. */
+static void
+assert_events(const char *got, int n, size_t pad)
+{
+    const char *p = got;
+    for (int i = 0; i < n; i++) {
+        const char *id = strstr(p, "id: ");
+        assert_non_null(id);
+        const char *data = strstr(id, "\ndata: ");
+        assert_non_null(data);
+        char want[16];
+        snprintf(want, sizeof(want), "e%03d", i);
+        if (strncmp(data + 7, want, 4) != 0)
+            fail_msg("event %d: got \"%.12s\"", i, data + 7);
+        for (size_t k = 0; k < pad; k++)
+            assert_int_equal(data[11 + k], 'x');
+        assert_memory_equal(data + 11 + pad, "\n\n", 2);
+        p = data + 13 + pad;
+    }
+    assert_null(strstr(p, "data: ")); /* nothing twice */
+}
+
+static void
+publish_events(struct fixture *fx, int n, size_t pad)
+{
+    char data[1024];
+    assert_true(pad + 5 <= sizeof(data));
+    for (int i = 0; i < n; i++) {
+        snprintf(data, sizeof(data), "e%03d", i);
+        memset(data + 4, 'x', pad);
+        data[4 + pad] = '\0';
+        assert_int_equal(publish(fx, "w", data), 0);
+    }
+}
+
+static void
+test_batches_deliver_every_event_once_in_order(void **state)
+{
+    struct fixture *fx = *state;
+    /* N_WIDE streams are more than one batch; N_EVENTS frames are more than one read of
+     * the log, so each stream needs several writes and goes back to the queue between. */
+    publish_events(fx, N_EVENTS, 0);
+    take_notes(fx);
+    while (rp_fanout_run(fx->fanout, 16))
+        ;
+    for (int i = 0; i < N_WIDE; i++)
+        assert_events(drain(fx->peer_w[i]), N_EVENTS, 0);
+    assert_int_equal(fx->stalls, 0);
+    assert_int_equal(fx->closes, 0);
+}
+
+static void
+test_full_socket_keeps_the_rest_and_resumes(void **state)
+{
+    struct fixture *fx = *state;
+    /* A small send buffer: the first write takes part of the 100 frames of ~550 bytes,
+     * ending inside one of them. */
+    int small = 4096;
+    assert_int_equal(setsockopt(fx->fd_w0, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    enum { PAD = 500, N = 100 };
+    publish_events(fx, N, PAD);
+    take_notes(fx);
+    while (rp_fanout_run(fx->fanout, 16))
+        ;
+    assert_int_equal(fx->stalls, 1); /* only w[0] filled up */
+    /* The reader catches up bit by bit; each time the worker would see the socket
+     * writable and flush. */
+    static char got[N * (PAD + 64)];
+    size_t len = 0;
+    for (int round = 0; round < 10000; round++) {
+        ssize_t r = read(fx->peer_w[0], got + len, sizeof(got) - 1 - len);
+        if (r > 0)
+            len += (size_t)r;
+        int err = rp_stream_flush(fx->w[0]);
+        assert_true(err == 0 || err == -EAGAIN);
+        if (err == 0 && r <= 0)
+            break;
+    }
+    got[len] = '\0';
+    assert_events(got, N, PAD);
+    for (int i = 1; i < N_WIDE; i++)
+        assert_events(drain(fx->peer_w[i]), N, PAD);
+    assert_int_equal(fx->closes, 0);
+}
+
+#define BOTH(test, setup)                                                                          \
+    cmocka_unit_test_setup_teardown(test, setup##_uring, teardown),                                \
+        cmocka_unit_test_setup_teardown(test, setup##_sendmsg, teardown)
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_report_before_the_queue_empties, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_note_for_caught_up_streams_queues_none, setup,
-                                        teardown),
+        BOTH(test_report_before_the_queue_empties, setup_block),
+        BOTH(test_note_for_caught_up_streams_queues_none, setup_block),
+        BOTH(test_batches_deliver_every_event_once_in_order, setup_wide),
+        BOTH(test_full_socket_keeps_the_rest_and_resumes, setup_wide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
