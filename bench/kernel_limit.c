@@ -3,13 +3,16 @@
  * The kernel's own limit for SSE fan-out on this machine: one process writes a prepared
  * SSE frame to N accepted loopback sockets as fast as it can, while a child process reads
  * and discards everything. It reports events written per second and per CPU-second of the
- * writer, with one write() per event, and with writev() of K frames per call. RevenProx's
- * delivered events per server CPU-second are compared with these (docs/benchmarks.md).
+ * writer, with one write() per event, with writev() of K frames per call, and with one
+ * frame per socket but U sockets' sendmsg calls per io_uring submission (how RevenProx
+ * writes one event to many subscribers). RevenProx's delivered events per server
+ * CPU-second are compared with these (docs/benchmarks.md).
  *
- *   kernel_limit [--conns N] [--duration S] [--batch K] [--size B] [--json]
+ *   kernel_limit [--conns N] [--duration S] [--batch K] [--uring U] [--size B] [--json]
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -105,10 +108,50 @@ run(const int *fds, int n, const char *frame, size_t len, int batch, double dura
     return (struct result){events, now_s() - t0, cpu_s() - c0};
 }
 
+/* One frame per socket, <per_submit> sockets' sendmsg calls per io_uring_enter. */
+static struct result
+run_uring(const int *fds, int n, const char *frame, size_t len, int per_submit, double duration)
+{
+    struct io_uring ring;
+    int err = io_uring_queue_init((unsigned)per_submit, &ring, 0);
+    if (err < 0) {
+        fprintf(stderr, "kernel_limit: io_uring refused: %s\n", strerror(-err));
+        return (struct result){0, 1, 1};
+    }
+    struct iovec iov = {(void *)(uintptr_t)frame, len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    uint64_t events = 0;
+    double t0 = now_s(), c0 = cpu_s(), end = t0 + duration;
+    int next = 0;
+    while (now_s() < end) {
+        for (int i = 0; i < per_submit; i++) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+            if (!sqe)
+                die("io_uring_get_sqe");
+            io_uring_prep_sendmsg(sqe, fds[next], &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+            next = next + 1 == n ? 0 : next + 1;
+        }
+        if (io_uring_submit_and_wait(&ring, (unsigned)per_submit) < 0)
+            die("io_uring_submit_and_wait");
+        struct io_uring_cqe *cqe;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&ring, head, cqe)
+        {
+            if (cqe->res > 0)
+                events += (uint64_t)cqe->res / len;
+            seen++;
+        }
+        io_uring_cq_advance(&ring, seen);
+    }
+    struct result r = {events, now_s() - t0, cpu_s() - c0};
+    io_uring_queue_exit(&ring);
+    return r;
+}
+
 int
 main(int argc, char **argv)
 {
-    int n = 1000, batch = 16, size = 100;
+    int n = 1000, batch = 16, per_submit = 16, size = 100;
     double duration = 5;
     bool json = false;
     for (int i = 1; i < argc; i++) {
@@ -118,18 +161,22 @@ main(int argc, char **argv)
             duration = strtod(argv[++i], NULL);
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
             batch = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--uring") == 0 && i + 1 < argc)
+            per_submit = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
             size = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--json") == 0)
             json = true;
         else {
             fprintf(stderr, "usage: kernel_limit [--conns N] [--duration S] [--batch K] "
-                            "[--size B] [--json]\n");
+                            "[--uring U] [--size B] [--json]\n");
             return 2;
         }
     }
-    if (n < 1 || n > 9000 || batch < 1 || batch > 1024 || size < 16 || duration <= 0) {
-        fprintf(stderr, "kernel_limit: conns 1..9000, batch 1..1024, size >= 16\n");
+    if (n < 1 || n > 9000 || batch < 1 || batch > 1024 || per_submit < 1 || per_submit > 4096 ||
+        per_submit > n || size < 16 || duration <= 0) {
+        fprintf(stderr, "kernel_limit: conns 1..9000, batch 1..1024, uring 1..4096 and <= conns, "
+                        "size >= 16\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -170,6 +217,7 @@ main(int argc, char **argv)
     }
     struct result single = run(fds, n, frame, (size_t)len, 1, duration);
     struct result batched = run(fds, n, frame, (size_t)len, batch, duration);
+    struct result uring = run_uring(fds, n, frame, (size_t)len, per_submit, duration);
     close(stop[1]);
     waitpid(child, NULL, 0);
 
@@ -177,14 +225,20 @@ main(int argc, char **argv)
     double s_cpu = (double)single.events / single.cpu_s;
     double b_rate = (double)batched.events / batched.wall_s;
     double b_cpu = (double)batched.events / batched.cpu_s;
+    double u_rate = (double)uring.events / uring.wall_s;
+    double u_cpu = (double)uring.events / uring.cpu_s;
     printf("kernel limit: %d loopback sockets, %d-byte frames, %.0f s each\n", n, len, duration);
     printf("  write() per event : %10.0f events/s  %10.0f events per CPU-second\n", s_rate, s_cpu);
     printf("  writev() of %-4d  : %10.0f events/s  %10.0f events per CPU-second\n", batch, b_rate,
            b_cpu);
+    printf("  io_uring, %-4d    : %10.0f events/s  %10.0f events per CPU-second"
+           " (one frame per socket, sockets per submission)\n",
+           per_submit, u_rate, u_cpu);
     if (json)
         printf("{\"conns\":%d,\"frame_bytes\":%d,\"single_events_per_s\":%.0f,"
                "\"single_events_per_cpu_s\":%.0f,\"batch\":%d,\"batched_events_per_s\":%.0f,"
-               "\"batched_events_per_cpu_s\":%.0f}\n",
-               n, len, s_rate, s_cpu, batch, b_rate, b_cpu);
+               "\"batched_events_per_cpu_s\":%.0f,\"uring_per_submit\":%d,"
+               "\"uring_events_per_s\":%.0f,\"uring_events_per_cpu_s\":%.0f}\n",
+               n, len, s_rate, s_cpu, batch, b_rate, b_cpu, per_submit, u_rate, u_cpu);
     return 0;
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """Operating the real binary: SIGHUP reload (reloadable settings apply to connected
 clients, the others are reported as needing a restart, an invalid file changes nothing,
-nobody is disconnected), /readyz, access logs and JSON logs (never a token)."""
+nobody is disconnected), /readyz, access logs and JSON logs (never a token), metrics, the
+open files limit, and fan-out writes with io_uring on and off."""
 import json
 import os
 import re
@@ -173,7 +174,50 @@ def test_open_files_limit_is_reported(binary):
         check(srv.stop() == 0, "server exits cleanly")
 
 
+def kernel_offers_io_uring():
+    """Asks the kernel directly (io_uring_setup, x86-64 system call 425), not the server."""
+    import ctypes
+    import platform
+    if platform.machine() != "x86_64":
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed
+    fd = libc.syscall(425, 4, params)
+    if fd < 0:
+        return False
+    os.close(fd)
+    return True
+
+
+def test_fanout_with_io_uring_on_and_off(binary):
+    offered = kernel_offers_io_uring()
+    for flags, want in ((), 2 if offered else 0), (("--io-uring", "false"), 0):
+        srv = Server(binary, "--history-count", "500", *flags)
+        try:
+            # Streams land on both workers; big events make writes that take several
+            # calls, so batches put streams back to finish.
+            streams = [Stream(srv.port, "/events/u") for _ in range(40)]
+            time.sleep(0.2)
+            datas = ["%03d" % i + "z" * (i * 97 % 6000) for i in range(120)]
+            for i in range(0, 120, 30):
+                check(srv.publish([{"topic": "u", "data": d} for d in datas[i:i + 30]])[0] == 200,
+                      "published")
+            for st in streams:
+                got = [e["data"] for e in st.events(120)]
+                check(got == datas, "every event once, in order (%s)" % " ".join(flags))
+                st.close()
+            if offered is not None:  # else this test cannot tell what the kernel allows
+                m = srv.metrics()
+                check(m["workers_io_uring"] == want, "workers_io_uring %d, want %d (%s)" %
+                      (m["workers_io_uring"], want, " ".join(flags) or "default"))
+                warned = "io_uring unavailable" in log_text(srv)
+                check(warned == (not flags and not offered), "warned only when refused")
+        finally:
+            check(srv.stop() == 0, "server exits cleanly")
+
+
 if __name__ == "__main__":
     sys.exit(run([test_sighup_reload, test_readyz, test_access_log_never_shows_tokens,
-                  test_prometheus_names, test_load_metrics, test_open_files_limit_is_reported],
+                  test_prometheus_names, test_load_metrics, test_open_files_limit_is_reported,
+                  test_fanout_with_io_uring_on_and_off],
                  sys.argv[1]))
