@@ -3,10 +3,10 @@
  * The kernel's own limit for SSE fan-out on this machine: one process writes a prepared
  * SSE frame to N accepted loopback sockets as fast as it can, while a child process reads
  * and discards everything. It reports events written per second and per CPU-second of the
- * writer, with one write() per event, with writev() of K frames per call, and with one
- * frame per socket but U sockets' sendmsg calls per io_uring submission (how RevenProx
- * writes one event to many subscribers). RevenProx's delivered events per server
- * CPU-second are compared with these (docs/benchmarks.md).
+ * writer, with one write() per event, with writev() of K frames per call, and with the
+ * same K frames per call but U sockets' sendmsg calls per io_uring submission (how
+ * RevenProx writes a fan-out; --batch 1 for one event to many subscribers). RevenProx's delivered
+ * events per server CPU-second are compared with these (docs/benchmarks.md).
  *
  *   kernel_limit [--conns N] [--duration S] [--batch K] [--uring U] [--size B] [--json]
  */
@@ -108,9 +108,10 @@ run(const int *fds, int n, const char *frame, size_t len, int batch, double dura
     return (struct result){events, now_s() - t0, cpu_s() - c0};
 }
 
-/* One frame per socket, <per_submit> sockets' sendmsg calls per io_uring_enter. */
+/* <batch> frames per sendmsg, <per_submit> sockets' sendmsg calls per io_uring_enter. */
 static struct result
-run_uring(const int *fds, int n, const char *frame, size_t len, int per_submit, double duration)
+run_uring(const int *fds, int n, const char *frame, size_t len, int batch, int per_submit,
+          double duration)
 {
     struct io_uring ring;
     int err = io_uring_queue_init((unsigned)per_submit, &ring, 0);
@@ -118,8 +119,10 @@ run_uring(const int *fds, int n, const char *frame, size_t len, int per_submit, 
         fprintf(stderr, "kernel_limit: io_uring refused: %s\n", strerror(-err));
         return (struct result){0, 1, 1};
     }
-    struct iovec iov = {(void *)(uintptr_t)frame, len};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    struct iovec iov[1024];
+    for (int i = 0; i < batch; i++)
+        iov[i] = (struct iovec){(void *)(uintptr_t)frame, len};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)batch};
     uint64_t events = 0;
     double t0 = now_s(), c0 = cpu_s(), end = t0 + duration;
     int next = 0;
@@ -217,7 +220,7 @@ main(int argc, char **argv)
     }
     struct result single = run(fds, n, frame, (size_t)len, 1, duration);
     struct result batched = run(fds, n, frame, (size_t)len, batch, duration);
-    struct result uring = run_uring(fds, n, frame, (size_t)len, per_submit, duration);
+    struct result uring = run_uring(fds, n, frame, (size_t)len, batch, per_submit, duration);
     close(stop[1]);
     waitpid(child, NULL, 0);
 
@@ -231,9 +234,9 @@ main(int argc, char **argv)
     printf("  write() per event : %10.0f events/s  %10.0f events per CPU-second\n", s_rate, s_cpu);
     printf("  writev() of %-4d  : %10.0f events/s  %10.0f events per CPU-second\n", batch, b_rate,
            b_cpu);
-    printf("  io_uring, %-4d    : %10.0f events/s  %10.0f events per CPU-second"
-           " (one frame per socket, sockets per submission)\n",
-           per_submit, u_rate, u_cpu);
+    printf("  io_uring, %4d x %-4d: %10.0f events/s  %10.0f events per CPU-second"
+           " (sockets per submission x frames per call)\n",
+           per_submit, batch, u_rate, u_cpu);
     if (json)
         printf("{\"conns\":%d,\"frame_bytes\":%d,\"single_events_per_s\":%.0f,"
                "\"single_events_per_cpu_s\":%.0f,\"batch\":%d,\"batched_events_per_s\":%.0f,"
