@@ -66,7 +66,6 @@ struct rp_stream {
     /* Opened with a Last-Event-ID and not yet caught up once: its replay is not "lag", so
      * slow_policy waits until it has caught up (it can still fall off the log). */
     bool catching_up;
-    bool planned; /* its write is in the batch being built (rp_fanout_run) */
     bool closing;
     bool finishing; /* rp_stream_finish: no more events; close once ctl is written */
     const char *finish_why;
@@ -424,25 +423,33 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
 }
 
 /*
+ * The sequence up to which the next writes read: read the snapshot first, then take new
+ * topics (which may queue pattern streams), so a topic whose events are in the snapshot
+ * was announced before the snapshot was published.
+ */
+static uint64_t
+snapshot(struct rp_fanout *f)
+{
+    uint64_t upto = rp_hub_last_seq(f->hub);
+    sync_created(f);
+    return upto;
+}
+
+/*
  * Builds <s>'s next write into <p>: the rest of a frame the socket took part of, then
- * queued control text, then the frames after its cursors. Returns 1 when <p> holds a
- * write, 0 when the stream has nothing to write (a finishing stream is closed then), or
- * -EPIPE when it is closing.
+ * queued control text, then the frames after its cursors up to <upto> (snapshot()).
+ * Returns 1 when <p> holds a write, 0 when the stream has nothing to write (a finishing
+ * stream is closed then), or -EPIPE when it is closing.
  */
 static int
-plan_write(struct rp_fanout *f, struct rp_stream *s, struct plan *p)
+plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan *p)
 {
     if (s->closing)
         return -EPIPE;
     size_t first = f->n_items, n_items = 0;
     bool more = s->partial != NULL; /* the log was not read on this pass */
-    if (!s->partial && !s->finishing) {
-        /* Read the snapshot first, then take new topics: a topic whose events are in the
-         * snapshot was announced before the snapshot was published. */
-        uint64_t upto = rp_hub_last_seq(f->hub);
-        sync_created(f);
+    if (!s->partial && !s->finishing)
         n_items = gather(s, upto, &more);
-    }
     struct item *items = f->items + first;
     struct iovec *iov = f->iov + f->n_iov;
     int niov = 0;
@@ -579,7 +586,7 @@ rp_stream_flush(struct rp_stream *s)
     for (;;) {
         f->n_iov = f->n_items = 0;
         struct plan p;
-        int r = plan_write(f, s, &p);
+        int r = plan_write(f, s, snapshot(f), &p);
         if (r <= 0)
             return r;
         /* sendmsg, not writev: it skips the file layer (D5: ~8 % less server CPU). */
@@ -781,8 +788,7 @@ report_due(struct rp_fanout *f, bool all)
 static void
 requeue_front(struct rp_fanout *f, struct rp_stream *s)
 {
-    if (rp_list_linked(&s->dirty_node))
-        return; /* queued again meanwhile (a pattern's new topic): it comes round anyway */
+    RP_ASSERT(!rp_list_linked(&s->dirty_node)); /* nothing queues streams during a batch */
     rp_list_insert_head(&f->dirty, &s->dirty_node);
     f->dequeued--;
 }
@@ -790,28 +796,28 @@ requeue_front(struct rp_fanout *f, struct rp_stream *s)
 /*
  * Takes up to <budget> streams from the run queue and writes them in batches: each batch
  * plans one sendmsg per stream, makes them all with one system call (net/sendbatch), then
- * settles them. A stream with more to write goes back to the head of the queue.
+ * settles them. A stream with more to write goes back to the head of the queue. New
+ * topics are taken once, before planning, so no stream is queued while a batch is built
+ * (it would be planned twice, from the same cursors).
  */
 static size_t
 run_batch(struct rp_fanout *f, size_t budget)
 {
     size_t n = 0, taken = 0;
+    uint64_t upto = snapshot(f);
     f->n_iov = f->n_items = 0;
     f->in_batch = true;
     while (n < RP_SENDBATCH_MAX && taken < budget && !rp_list_empty(&f->dirty) &&
            BATCH_IOV - f->n_iov >= IOV_BATCH) {
         struct rp_stream *s = RP_CONTAINER_OF(f->dirty.next, struct rp_stream, dirty_node);
-        if (s->planned)
-            break; /* queued again by this batch: its write waits for the next one */
         rp_list_remove(&s->dirty_node);
         f->dequeued++;
         taken++;
         if (s->closing || s->stalled)
             continue;
         struct plan *p = &f->plans[n];
-        if (plan_write(f, s, p) != 1)
+        if (plan_write(f, s, upto, p) != 1)
             continue;
-        s->planned = true;
         f->sends[n] = (struct rp_send){.fd = s->fd, .msg = &p->msg};
         n++;
     }
@@ -826,7 +832,6 @@ run_batch(struct rp_fanout *f, size_t budget)
     bool more[RP_SENDBATCH_MAX];
     for (size_t i = 0; i < n; i++) {
         struct rp_stream *s = f->plans[i].s;
-        s->planned = false;
         int r = plan_done(f, &f->plans[i], f->sends[i].res);
         if (r < 0 && r != -EAGAIN)
             stream_close(s, r == -EPIPE ? "peer closed" : strerror(-r));

@@ -3,9 +3,11 @@
  * Unit tests of net/sendbatch: a batch of sendmsg calls gives each call the result a
  * non-blocking sendmsg of its own would (bytes written, -EAGAIN on a full socket, -EPIPE
  * without SIGPIPE on a closed one, -EBADF), through io_uring and one by one alike; and it
- * uses io_uring when asked wherever the kernel offers it.
+ * uses io_uring when asked wherever the kernel offers it; a ring that fails is given up
+ * and the calls are made one by one, none twice.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -193,6 +195,63 @@ test_uses_io_uring_where_the_kernel_offers_it(void **state)
     rp_sendbatch_free(b);
 }
 
+/* The descriptor of this process's one io_uring, or -1. */
+static int
+find_ring_fd(void)
+{
+    char path[64], target[64];
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (strstr(target, "io_uring"))
+            return fd;
+    }
+    return -1;
+}
+
+static void
+test_a_broken_ring_falls_back_to_sendmsg(void **state)
+{
+    (void)state;
+    struct rp_sendbatch *b = rp_sendbatch_new(true, NULL);
+    if (!rp_sendbatch_uses_io_uring(b)) {
+        rp_sendbatch_free(b);
+        skip();
+    }
+    /* Put /dev/null where the ring's descriptor was: io_uring_enter then fails. */
+    int ring = find_ring_fd();
+    assert_true(ring >= 0);
+    int null = open("/dev/null", O_RDONLY);
+    assert_true(null >= 0);
+    assert_int_equal(dup2(null, ring), ring);
+    close(null);
+    struct call calls[3];
+    struct rp_send sends[3];
+    for (int i = 0; i < 3; i++) {
+        pair(&calls[i]);
+        message(&calls[i], i);
+        sends[i] = (struct rp_send){.fd = calls[i].fd, .msg = &calls[i].msg, .res = -1};
+    }
+    rp_sendbatch_run(b, sends, 3);
+    assert_false(rp_sendbatch_uses_io_uring(b)); /* given up, for good */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sends[i].res, (ssize_t)message_len(&calls[i])); /* each sent once */
+        char got[64];
+        assert_int_equal(read(calls[i].peer, got, sizeof(got)), sends[i].res);
+        assert_int_equal(read(calls[i].peer, got, sizeof(got)), -1);
+    }
+    rp_sendbatch_run(b, sends, 3); /* and the next run goes straight to sendmsg */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sends[i].res, (ssize_t)message_len(&calls[i]));
+        close(calls[i].fd);
+        close(calls[i].peer);
+    }
+    rp_sendbatch_free(b);
+}
+
 int
 main(void)
 {
@@ -203,6 +262,7 @@ main(void)
         cmocka_unit_test(test_errors_sendmsg),
         cmocka_unit_test(test_an_empty_batch_does_nothing),
         cmocka_unit_test(test_uses_io_uring_where_the_kernel_offers_it),
+        cmocka_unit_test(test_a_broken_ring_falls_back_to_sendmsg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
