@@ -36,8 +36,7 @@ def get(port, path, source="127.0.0.1", headers=""):
 
 
 def test_connect_rate_per_address(binary):
-    srv = Server(binary, "--connect-rate", "1", "--connect-burst", "3")
-    try:
+    with Server(binary, "--connect-rate", "1", "--connect-burst", "3") as srv:
         got = [get(srv.port, "/healthz")[0] for _ in range(5)]
         check(got == [200, 200, 200, 429, 429], "burst of 3, then 429: %r" % got)
         status, head, body = get(srv.port, "/healthz")
@@ -50,13 +49,10 @@ def test_connect_rate_per_address(binary):
         m = srv.metrics()
         check(m["ratelimit_rejections"]["connect_rate"] == 3, "counted: %r" %
               m["ratelimit_rejections"])
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_publish_rate_and_keepalive(binary):
-    srv = Server(binary, "--publish-rate", "2", "--publish-burst", "2")
-    try:
+    with Server(binary, "--publish-rate", "2", "--publish-burst", "2") as srv:
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         req = b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"
         statuses = []
@@ -70,13 +66,10 @@ def test_publish_rate_and_keepalive(binary):
         check(statuses == [200, 200, 429, 429], "publishes limited on one keep-alive "
               "connection: %r" % statuses)
         check(get(srv.port, "/topics/t")[0] == 200, "reads are not publishes")
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_connection_caps(binary):
-    srv = Server(binary, "--max-connections-per-ip", "2", "--max-connections", "3")
-    try:
+    with Server(binary, "--max-connections-per-ip", "2", "--max-connections", "3") as srv:
         a = [Stream(srv.port, "/events/t") for _ in range(2)]
         status, head, body = get(srv.port, "/events/t")
         check(status == 429 and b"max_connections_per_ip" in body, "third from one address: 429")
@@ -93,15 +86,12 @@ def test_connection_caps(binary):
         for s in a[1:]:
             s.close()
         sock.close()
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_forwarded_for_only_from_trusted_proxy(binary):
     # 127.0.0.1 is the proxy; 127.0.0.2 is not and may not choose its address.
-    srv = Server(binary, "--trusted-proxies", "127.0.0.1", "--connect-rate", "1",
-                 "--connect-burst", "1")
-    try:
+    with Server(binary, "--trusted-proxies", "127.0.0.1", "--connect-rate", "1",
+                "--connect-burst", "1") as srv:
         xff = "X-Forwarded-For: 198.51.100.7, 203.0.113.5\r\n"
         check(get(srv.port, "/healthz", headers=xff)[0] == 200, "first from 203.0.113.5")
         check(get(srv.port, "/healthz", headers=xff)[0] == 429, "second from 203.0.113.5")
@@ -111,13 +101,10 @@ def test_forwarded_for_only_from_trusted_proxy(binary):
         got = [get(srv.port, "/healthz", source="127.0.0.2", headers=spoof % i)[0]
                for i in range(3)]
         check(got == [200, 429, 429], "an untrusted peer's X-Forwarded-For is ignored: %r" % got)
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_reconnect_storm_guard(binary):
-    srv = Server(binary, "--storm-accept-rate", "5", "--storm-retry-max", "20s", "--retry", "2s")
-    try:
+    with Server(binary, "--storm-accept-rate", "5", "--storm-retry-max", "20s", "--retry", "2s") as srv:
         results = []
         streams = []
         for _ in range(12):
@@ -142,13 +129,10 @@ def test_reconnect_storm_guard(binary):
         check(srv.metrics()["ratelimit_rejections"]["reconnect_storm"] >= 7, "counted")
         for x in streams + [s]:
             x.close()
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_slow_loris(binary):
-    srv = Server(binary, "--min-request-rate", "100", "--handshake-timeout", "20s")
-    try:
+    with Server(binary, "--min-request-rate", "100", "--handshake-timeout", "20s") as srv:
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         start = time.monotonic()
         answer = b""
@@ -171,8 +155,6 @@ def test_slow_loris(binary):
               "a byte every 300 ms is too slow: %r" % answer[:80])
         check(took < 3, "closed early, not at handshake_timeout (%.1fs)" % took)
         check(get(srv.port, "/healthz")[0] == 200, "a normal request is fine")
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 if __name__ == "__main__":

@@ -162,8 +162,7 @@ class Proxy:
 # ---- pub and sub ----
 
 def test_pub_then_sub_json_live(binary):
-    srv = Server(binary)
-    try:
+    with Server(binary) as srv:
         sub = Sub(binary, "news", "--json", "--count", "4", url(srv))
         wait_subscribed(srv, "news")
         published = []
@@ -188,13 +187,10 @@ def test_pub_then_sub_json_live(binary):
         # The server's own log agrees on the data (the trailing newline of stdin dropped).
         _, log = srv.request("GET", "/topics/news/events")
         check([e["data"] for e in log["events"]] == [d for _, _, d in published], "log data")
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_sub_human_format(binary):
-    srv = Server(binary)
-    try:
+    with Server(binary) as srv:
         start = cli(binary, "pub", "news", "before", url(srv))[1].strip()
         ids = [cli(binary, "pub", "news", d, url(srv))[1].strip() for d in ("a\nb", "tab\there")]
         rc, out, err = cli(binary, "sub", "news", "--count", "2", "--last-event-id", start,
@@ -203,13 +199,10 @@ def test_sub_human_format(binary):
         want = ("[news] message %s: a\n" % ids[0] + " " * len("[news] message %s: " % ids[0]) +
                 "b\n[news] message %s: tab\there\n" % ids[1])
         check(out == want, "human format, continuation lines aligned:\n%r\n%r" % (out, want))
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_sub_patterns_keep_id_order(binary):
-    srv = Server(binary)
-    try:
+    with Server(binary) as srv:
         sub = Sub(binary, "sport/+", "news", "--json", "--count", "5", url(srv))
         wait_subscribed(srv, "news")
         sent = []
@@ -227,13 +220,10 @@ def test_sub_patterns_keep_id_order(binary):
         check(sub.wait() == 0, "sub exits 0")
         check(got == sent, "the matching events, topics named, in order:\n%r\n%r" % (got, sent))
         check([seq(e["id"]) for e in got] == sorted(seq(e["id"]) for e in got), "ids ascend")
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_sub_resumes_from_last_event_id(binary):
-    srv = Server(binary)
-    try:
+    with Server(binary) as srv:
         ids = [cli(binary, "pub", "t/x", "e%d" % i, url(srv))[1].strip() for i in range(5)]
         rc, out, _ = cli(binary, "sub", "t/#", "--json", "--count", "3", "--last-event-id",
                          ids[1], url(srv))
@@ -249,8 +239,6 @@ def test_sub_resumes_from_last_event_id(binary):
         got = json.loads(sub.line())
         check(got["id"] == out.strip() and got["data"] == "live", "then live: %r" % got)
         check(sub.wait() == 0, "a resync does not count as an event")
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_sub_reconnects_after_a_dropped_connection(binary):
@@ -309,8 +297,7 @@ def test_sub_survives_a_server_restart(binary):
 # ---- topics ----
 
 def test_topics_table_and_json(binary):
-    srv = Server(binary)
-    try:
+    with Server(binary) as srv:
         for topic, n in [("news", 3), ("sport/football", 2), ("sport/tennis", 1)]:
             for i in range(n):
                 check(cli(binary, "pub", topic, "x" * (i + 1), url(srv))[0] == 0, "published")
@@ -332,8 +319,6 @@ def test_topics_table_and_json(binary):
         check(rc == 0 and out.strip() == "no topics", "none: %r" % out)
         rc, _, err = cli(binary, "topics", "bad#pattern", url(srv))
         check(rc == 1 and "HTTP 400" in err, "a bad pattern is the server's 400: " + err)
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 # ---- token ----
@@ -424,8 +409,7 @@ def test_token_es256_private_key(binary):
 # ---- exit codes ----
 
 def test_server_refusal_is_exit_1_with_its_message(binary):
-    srv = Server(binary)
-    try:
+    with Server(binary) as srv:
         rc, out, err = cli(binary, "pub", "bad//topic", "x", url(srv))
         check(rc == 1 and out == "", "exit 1: %d" % rc)
         check("HTTP 400" in err and "invalid topic name" in err, "the server's message: " + err)
@@ -435,8 +419,6 @@ def test_server_refusal_is_exit_1_with_its_message(binary):
         check(rc == 1 and "HTTP 400" in err, "sub too: " + err)
         rc, _, err = cli(binary, "pub", "news", "x", "--event", "bad\ntype", url(srv))
         check(rc == 1 and "HTTP 400" in err, "a bad event type: " + err)
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_nothing_listening_is_exit_3(binary):

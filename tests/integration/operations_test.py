@@ -30,8 +30,7 @@ def wait_log(srv, needle, timeout=5):
 
 
 def test_sighup_reload(binary):
-    srv = Server(binary, config="heartbeat = 60s\nmax_batch = 1000\n")
-    try:
+    with Server(binary, config="heartbeat = 60s\nmax_batch = 1000\n") as srv:
         s = Stream(srv.port, "/events/t")
         check(srv.request("POST", "/publish", b'[{"topic":"t","data":"1"},{"topic":"t","data":"2"}]',
                           {"Content-Type": "application/json"})[0] == 200, "batch of 2 allowed")
@@ -62,15 +61,12 @@ def test_sighup_reload(binary):
         check(srv.request("GET", "/healthz")[0] == 200, "still serving")
         check(srv.metrics()["streams_active"] == 1, "nobody was disconnected")
         s.close()
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_readyz(binary):
     # A webhook that is down: the first failure opens the breaker, and readiness says so.
-    srv = Server(binary, config="auth_mode = webhook\nauth_webhook_url = http://127.0.0.1:9/x\n"
-                 "auth_breaker_failures = 1\nauth_breaker_open = 60s\n")
-    try:
+    with Server(binary, config="auth_mode = webhook\nauth_webhook_url = http://127.0.0.1:9/x\n"
+                "auth_breaker_failures = 1\nauth_breaker_open = 60s\n") as srv:
         check(srv.request("GET", "/readyz") == (200, {"ready": True}), "ready after start")
         check(srv.request("GET", "/topics", headers={"Authorization": "Bearer t"})[0] == 503,
               "the webhook is unreachable")
@@ -78,22 +74,17 @@ def test_readyz(binary):
         check(status == 503 and body["ready"] is False and "breaker" in body["reason"],
               "not ready while the auth webhook is down: %r" % (body,))
         check(srv.request("GET", "/healthz")[0] == 200, "but alive")
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_access_log_never_shows_tokens(binary):
-    srv = Server(binary, "--log-format", "json", "--auth-mode", "jwt", "--auth-jwt-secret",
-                 "access-log-test-secret-of-32-bytes!")
-    try:
+    with Server(binary, "--log-format", "json", "--auth-mode", "jwt", "--auth-jwt-secret",
+                "access-log-test-secret-of-32-bytes!") as srv:
         status, _ = srv.request("GET", "/events/news?auth=SECRET-TOKEN-VALUE",
                                 headers={"Cookie": "session=SECRET-COOKIE"})
         check(status == 401, "refused")
         srv.request("POST", "/publish/news", b"SECRET-BODY",
                     {"Authorization": "Bearer SECRET-BEARER"})
         time.sleep(0.3)
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
     text = log_text(srv)
     for secret in ("SECRET-TOKEN-VALUE", "SECRET-COOKIE", "SECRET-BODY", "SECRET-BEARER"):
         check(secret not in text, "%s is not logged" % secret)
@@ -111,11 +102,8 @@ def test_access_log_never_shows_tokens(binary):
 
 
 def test_prometheus_names(binary):
-    srv = Server(binary)
-    try:
+    with Server(binary) as srv:
         status, text = srv.request("GET", "/metrics")
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
     check(status == 200, "metrics served")
     type_lines = [line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE")]
     types = dict(type_lines)
@@ -133,9 +121,8 @@ def test_prometheus_names(binary):
 
 
 def test_load_metrics(binary):
-    srv = Server(binary, "--history-count", "2000", "--lag-events", "1000",
-                 "--stream-sndbuf", "16k")
-    try:
+    with Server(binary, "--history-count", "2000", "--lag-events", "1000",
+                "--stream-sndbuf", "16k") as srv:
         first = srv.publish([{"topic": "m", "data": "x"}])[1]["ids"][0]
         srv.publish([{"topic": "m", "data": str(i)} for i in range(9)])
         replay = Stream(srv.port, "/events/m?lastEventId=" + first)
@@ -159,19 +146,14 @@ def test_load_metrics(binary):
         check('revenprox_worker_streams{worker="0"}' in text, "per-worker families")
         replay.close()
         stalled.close()
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_open_files_limit_is_reported(binary):
     import resource
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    srv = Server(binary, "--max-connections", str(hard * 2 if hard > 0 else 100000000))
-    try:
+    with Server(binary, "--max-connections", str(hard * 2 if hard > 0 else 100000000)) as srv:
         check(wait_log(srv, "max_connections is"), "a capacity above the limit is reported")
         check("raise it" in log_text(srv), "and what to do about it")
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def kernel_offers_io_uring():
@@ -192,8 +174,7 @@ def kernel_offers_io_uring():
 def test_fanout_with_io_uring_on_and_off(binary):
     offered = kernel_offers_io_uring()
     for flags, want in ((), 2 if offered else 0), (("--io-uring", "false"), 0):
-        srv = Server(binary, "--history-count", "500", *flags)
-        try:
+        with Server(binary, "--history-count", "500", *flags) as srv:
             # Streams land on both workers; big events make writes that take several
             # calls, so batches put streams back to finish.
             streams = [Stream(srv.port, "/events/u") for _ in range(40)]
@@ -212,8 +193,6 @@ def test_fanout_with_io_uring_on_and_off(binary):
                       (m["workers_io_uring"], want, " ".join(flags) or "default"))
                 warned = "io_uring unavailable" in log_text(srv)
                 check(warned == (not flags and not offered), "warned only when refused")
-        finally:
-            check(srv.stop() == 0, "server exits cleanly")
 
 
 if __name__ == "__main__":

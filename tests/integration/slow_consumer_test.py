@@ -31,8 +31,7 @@ def number(ev):
 def test_stalled_reader_does_not_delay_others(binary):
     # lag_events 400 leaves a busy (not stalled) reader room when the machine is loaded by
     # other tests; the stalled one's 4 KiB window still puts it far past the limit.
-    srv = Server(binary, "--lag-events", "400")
-    try:
+    with Server(binary, "--lag-events", "400") as srv:
         stalled = Stream(srv.port, "/events/t", rcvbuf=4096)
         readers = [Stream(srv.port, "/events/t") for _ in range(5)]
         got = {i: [] for i in range(5)}
@@ -62,13 +61,10 @@ def test_stalled_reader_does_not_delay_others(binary):
         except EOFError:
             closed = True
         check(closed and 0 < n < 2000, "stalled reader read %d events, closed=%s" % (n, closed))
-    finally:
-        check(srv.stop() == 0, "server exit status")
 
 
 def test_drop_oldest_announces_and_skips(binary):
-    srv = Server(binary, "--slow-policy", "drop_oldest", "--lag-events", "100")
-    try:
+    with Server(binary, "--slow-policy", "drop_oldest", "--lag-events", "100") as srv:
         s = Stream(srv.port, "/events/t", rcvbuf=4096)
         publish_many(srv, "t", 2000)
         time.sleep(0.2)
@@ -87,14 +83,11 @@ def test_drop_oldest_announces_and_skips(binary):
         dropped = sum(r["dropped"] for r in resyncs)
         check(dropped + len(seen) == 2000, "dropped %d + seen %d != 2000" % (dropped, len(seen)))
         check(srv.metrics()["drops_oldest"] == dropped, "metrics disagree with announcements")
-    finally:
-        check(srv.stop() == 0, "server exit status")
 
 
 def test_drop_newest_keeps_the_oldest(binary):
-    srv = Server(binary, "--slow-policy", "drop_newest", "--lag-events", "100",
-                 "--history-count", "5000")
-    try:
+    with Server(binary, "--slow-policy", "drop_newest", "--lag-events", "100",
+                "--history-count", "5000") as srv:
         s = Stream(srv.port, "/events/t", rcvbuf=4096)
         publish_many(srv, "t", 2000)
         time.sleep(0.2)
@@ -112,14 +105,11 @@ def test_drop_newest_keeps_the_oldest(binary):
         # Caught up: the next event published arrives.
         publish_many(srv, "t", 1, start=5000)
         check(number(s.next_event()) == 5000, "event after the drop did not arrive")
-    finally:
-        check(srv.stop() == 0, "server exit status")
 
 
 def test_block_holds_publishers_then_503(binary):
-    srv = Server(binary, "--slow-policy", "block", "--lag-events", "100", "--block-timeout",
-                 "500ms")
-    try:
+    with Server(binary, "--slow-policy", "block", "--lag-events", "100", "--block-timeout",
+                "500ms") as srv:
         s = Stream(srv.port, "/events/t", rcvbuf=4096)
         statuses = []
         for i in range(0, 4000, 100):
@@ -139,13 +129,10 @@ def test_block_holds_publishers_then_503(binary):
         status, _ = srv.publish([{"topic": "t", "data": "%d x" % accepted}])
         check(status == 200, "publishing did not resume after the reader caught up")
         check(number(s.next_event()) == accepted, "event after catching up")
-    finally:
-        check(srv.stop() == 0, "server exit status")
 
 
 def test_publish_during_replay_loses_nothing(binary):
-    srv = Server(binary, "--history-count", "20000", "--history-bytes", "256m")
-    try:
+    with Server(binary, "--history-count", "20000", "--history-bytes", "256m") as srv:
         ids = publish_many(srv, "r", 5000)
         extra = []
 
@@ -161,13 +148,10 @@ def test_publish_during_replay_loses_nothing(binary):
               "replay plus live lost or repeated events")
         check([e["id"] for e in got] == ids[1:] + extra, "ids differ from the acknowledged ones")
         check(all(seq(a["id"]) < seq(b["id"]) for a, b in zip(got, got[1:])), "ids not increasing")
-    finally:
-        check(srv.stop() == 0, "server exit status")
 
 
 def test_fanout_many_subscribers_multi_topic(binary):
-    srv = Server(binary)
-    try:
+    with Server(binary) as srv:
         subs = [Stream(srv.port, "/events?topic=a&topic=b/%2B") for _ in range(200)]
         events = []
         for i in range(100):
@@ -179,8 +163,6 @@ def test_fanout_many_subscribers_multi_topic(binary):
             check([int(e["data"]) for e in got] == list(range(100)), "a subscriber lost events")
             check(all(e["event"] == events[int(e["data"])]["topic"] for e in got), "topic tags")
         check(srv.metrics()["messages_sent"] == 200 * 100, "messages_sent")
-    finally:
-        check(srv.stop() == 0, "server exit status")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,14 @@ class Server:
         for line in self.proc.stderr:
             self.log.write(line)
 
+    # `with Server(...) as srv:` stops it at the end and checks that it exited cleanly.
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        check(self.stop() == 0, "server exits cleanly")
+        return False
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=20)

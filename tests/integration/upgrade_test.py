@@ -113,8 +113,7 @@ def stop_new(srv, pid):
 
 def test_failed_start_keeps_old_process(binary):
     # The config file becomes invalid: the new process cannot start, the old keeps serving.
-    srv = Server(binary, config="heartbeat = 15s\n")
-    try:
+    with Server(binary, config="heartbeat = 15s\n") as srv:
         old_pid = health(srv)["pid"]
         s = Stream(srv.port, "/events/x")
         with open(srv.conf.name, "w") as f:
@@ -126,8 +125,6 @@ def test_failed_start_keeps_old_process(binary):
         srv.request("POST", "/publish/x", b"still here")
         check(s.next_event()["data"] == "still here", "its streams still flow")
         s.close()
-    finally:
-        check(srv.stop() == 0, "server exits cleanly")
 
 
 def test_failed_hand_over_spreads_reconnects(binary):
