@@ -3,11 +3,11 @@
 # auth_mode none, jwt HS256 and jwt ES256, the token in ?auth= (the same token for every
 # connection: what a reconnect storm looks like, answered from the token cache after the
 # first). Prints one line per run, REPEATS runs (default 3).
-#   BIN=build-release/src/app/revenprox bench/auth-connect.sh
+#   BIN=build-release/src/cli/revenprox bench/auth-connect.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEATS="${REPEATS:-3}"
-BIN=${BIN:-build/src/app/revenprox}
+BIN=${BIN:-build/src/cli/revenprox}
 GEN=build/bench/revenprox-bench
 SECRET='bench-secret-of-at-least-32-bytes-long'
 HS=$(python3 -c "

@@ -15,8 +15,8 @@
 #   run_gen OUT.jsonl TAGS ARGS...   runs revenprox-bench ARGS, appends its JSON lines to OUT
 #                                    with TAGS (a JSON object's fields) merged in
 #
-# Environment: REVENPROX_BIN (default build-release/src/app/revenprox, else
-# build/src/app/revenprox), REVENPROX_BENCH (the generator), BENCH_PORT (first port tried,
+# Environment: REVENPROX_BIN (default build-release/src/cli/revenprox, else
+# build/src/cli/revenprox), REVENPROX_BENCH (the generator), BENCH_PORT (first port tried,
 # default 18080), REPEATS (3), SERVERS ("revenprox nchan pushpin"), BENCH_RESULTS
 # (bench/results), KEEP_RUN_DIR=1 to keep logs after exit, PUSHPIN_ORIGIN (nginx | python:
 # what answers Pushpin's requests for new subscribers).
@@ -143,10 +143,10 @@ wait_for_port() {
 revenprox_bin() {
     if [ -n "${REVENPROX_BIN:-}" ]; then
         echo "$REVENPROX_BIN"
-    elif [ -x "$ROOT_DIR/build-release/src/app/revenprox" ]; then
-        echo "$ROOT_DIR/build-release/src/app/revenprox"
+    elif [ -x "$ROOT_DIR/build-release/src/cli/revenprox" ]; then
+        echo "$ROOT_DIR/build-release/src/cli/revenprox"
     else
-        echo "$ROOT_DIR/build/src/app/revenprox"
+        echo "$ROOT_DIR/build/src/cli/revenprox"
     fi
 }
 

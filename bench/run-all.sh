@@ -23,8 +23,8 @@ if [ ! -f build-release/build.ninja ]; then
     meson setup build-release --buildtype=release
 fi
 # only the server and the generator (not the tests and fuzz harnesses)
-ninja -C build-release src/app/revenprox
-export REVENPROX_BIN="${REVENPROX_BIN:-$ROOT/build-release/src/app/revenprox}"
+ninja -C build-release src/cli/revenprox
+export REVENPROX_BIN="${REVENPROX_BIN:-$ROOT/build-release/src/cli/revenprox}"
 if [ -z "${REVENPROX_BENCH:-}" ]; then
     gen_target="$(ninja -C build-release -t targets all 2>/dev/null |
         sed -n 's/^\(bench\/[^:]*revenprox-bench\): .*/\1/p' | head -n1)"

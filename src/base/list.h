@@ -41,6 +41,13 @@ rp_list_insert_tail(struct rp_list *head, struct rp_list *node)
     head->prev = node;
 }
 
+/* Links <node> right after <pos> (a node or the head). */
+static inline void
+rp_list_insert_after(struct rp_list *pos, struct rp_list *node)
+{
+    rp_list_insert_tail(pos->next, node);
+}
+
 static inline void
 rp_list_insert_head(struct rp_list *head, struct rp_list *node)
 {

@@ -2,6 +2,7 @@
 #include "sse/sse_frame.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,4 +170,12 @@ rp_frame_decode_data(const struct rp_frame *f, void *out)
         p = eol + 1;
     }
     return 0;
+}
+
+size_t
+rp_sse_retry_hint(int64_t ms, char *out, size_t cap)
+{
+    int n =
+        snprintf(out, cap, "retry: %lld\n\n", (long long)(ms > 0 ? ms : RP_SSE_RETRY_DEFAULT_MS));
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }

@@ -107,4 +107,11 @@ rp_frame_topic(const struct rp_frame *f)
     return f->buf; /* stored first in the buffer */
 }
 
+/* The reconnection delay a client is told when the configured `retry` is 0 (unset). */
+#define RP_SSE_RETRY_DEFAULT_MS 1000
+
+/* Writes the SSE line `retry: <ms>\n\n` into <out> (<cap> bytes, at least 32) and returns its
+ * length; <ms> <= 0 means RP_SSE_RETRY_DEFAULT_MS. */
+size_t rp_sse_retry_hint(int64_t ms, char *out, size_t cap);
+
 #endif

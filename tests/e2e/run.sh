@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the end-to-end tests: real clients (npm eventsource, headless Chromium) against a
 # real revenprox server, all on 127.0.0.0/8.
-#   REVENPROX_BIN  server binary (default: ../../build/src/app/revenprox, relative to here)
+#   REVENPROX_BIN  server binary (default: ../../build/src/cli/revenprox, relative to here)
 #   CHROMIUM_PATH  browser (default: /usr/bin/chromium, from scripts/install-deps)
 # Exits non-zero if any test fails.
 set -euo pipefail

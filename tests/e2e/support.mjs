@@ -16,10 +16,10 @@ import assert from 'node:assert/strict';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** Path of the server binary: $REVENPROX_BIN, else ../../build/src/app/revenprox. */
+/** Path of the server binary: $REVENPROX_BIN, else ../../build/src/cli/revenprox. */
 export function serverBinary() {
     const fromEnv = process.env.REVENPROX_BIN;
-    const bin = fromEnv ? path.resolve(fromEnv) : path.resolve(here, '../../build/src/app/revenprox');
+    const bin = fromEnv ? path.resolve(fromEnv) : path.resolve(here, '../../build/src/cli/revenprox');
     if (!existsSync(bin)) {
         throw new Error(`revenprox binary not found at ${bin} (build it, or set REVENPROX_BIN)`);
     }

@@ -5,7 +5,7 @@ and the man page where docs/operations.md says, and they work together (the inst
 binary runs, reads the installed config, the unit passes systemd-analyze). Then the systemd
 notify protocol against the real server: READY=1 once it listens, STOPPING=1 on SIGTERM.
 
-Run as: python3 tests/integration/install_test.py BUILD/src/app/revenprox
+Run as: python3 tests/integration/install_test.py BUILD/src/cli/revenprox
 (the build directory is the binary's parent's parent's parent)."""
 import contextlib
 import json
@@ -43,7 +43,7 @@ def healthz(port):
 def build_dir(binary):
     d = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(binary))))
     check(os.path.isdir(os.path.join(d, "meson-info")),
-          "%s is not a meson build directory (expected BUILD/src/app/revenprox)" % d)
+          "%s is not a meson build directory (expected BUILD/src/cli/revenprox)" % d)
     return d
 
 
@@ -229,7 +229,7 @@ def wait_ready(ns):
         return ns.wait_for("READY=1", 10)
     except AssertionError as e:
         raise AssertionError("%s; does the server call rp_sd_notify(\"READY=1...\") after it "
-                             "listens (src/app/sd_notify.h)?" % e) from None
+                             "listens (src/server/sd_notify.h)?" % e) from None
 
 
 @contextlib.contextmanager

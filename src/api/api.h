@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_API_API_H
+#define RP_API_API_H
+/*
+ * The HTTP API (docs/api.md): routes a request to its endpoint group's handler and queues
+ * the answer. Every refusal says what was wrong (status + JSON message). The handlers see
+ * the node only through the context the composition root builds: no server struct.
+ *
+ * Threads: a `struct rp_api` belongs to one worker and is used on its thread only (it is
+ * the front's handler context); the node part is shared and read-only after start, except
+ * where a field says otherwise.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "front/conn.h"
+
+struct rp_hub;
+struct rp_guard;
+struct rp_gate;
+struct rp_gate_shared;
+struct rp_stats;
+
+/* Renders the node's metrics (every worker's counters summed, node gauges) into <out>:
+ * Prometheus text, or JSON with <json>. Any thread. */
+typedef void (*rp_api_metrics_fn)(void *ctx, bool json, struct rp_buf *out);
+
+/* What every worker's API shares: built by the composition root before the workers start. */
+struct rp_api_node {
+    struct rp_hub *hub;
+    struct rp_guard *guard;           /* abuse control (api/guard.h); never NULL */
+    struct rp_gate_shared *gate;      /* NULL with auth_mode none */
+    rp_api_metrics_fn render_metrics; /* /metrics */
+    void *metrics_ctx;
+    const atomic_bool *ready;    /* every worker started (/readyz) */
+    const atomic_bool *stopping; /* draining (/healthz, /readyz) */
+    int64_t started_ms;
+    unsigned n_workers;
+};
+
+/* One worker's API: the front's handler context. */
+struct rp_api {
+    const struct rp_api_node *node;
+    struct rp_gate *gate; /* the worker's gate; NULL with auth_mode none */
+    struct rp_stats *stats;
+};
+
+/* The front's handler (rp_conn_handler_fn; <ctx> is a struct rp_api). */
+void rp_api_handle(void *ctx, struct rp_conn *c, const struct rp_http_request *req,
+                   enum rp_conn_call call);
+
+#endif

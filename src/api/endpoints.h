@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_API_ENDPOINTS_H
+#define RP_API_ENDPOINTS_H
+/*
+ * The endpoint groups of the API, one file each, and the small helpers they share. Internal
+ * to api/: the route table in api.c is the only caller of the handlers.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "base/buf.h"
+#include "core/hub.h"
+
+#define RP_API_QUERY_CAP 1024
+#define RP_API_VALUE_CAP (64 * 1024 + 1) /* a query value: may be a token (auth_max_token) */
+
+/* events.c: GET /events, /events/{filter} */
+void rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                   const char *path_filter);
+/* publish.c: POST /publish (JSON), POST /publish/{topic} (raw body) */
+void rp_api_publish_json(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                         enum rp_conn_call call);
+void rp_api_publish_raw(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                        const char *topic, enum rp_conn_call call);
+/* Publishes <items> and answers (with the ids, or with an empty 200 when not <ids>); waits
+ * (RP_WAIT_BLOCK) when slow_policy block says so. */
+void rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                          const struct rp_publish_item *items, size_t n, bool batch, bool ids,
+                          enum rp_conn_call call);
+/* Refuses a publish request: counted, and answered with <status> and <message>. */
+void rp_api_reject_publish(struct rp_conn *c, const struct rp_http_request *req, int status,
+                           const char *message);
+/* topics.c: GET /topics, /topics/{name}, /topics/{name}/events */
+void rp_api_topics_list(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
+void rp_api_topic(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                  const char *rest);
+/* node.c: /metrics, /healthz, /readyz, /dashboard, / */
+void rp_api_metrics(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
+void rp_api_health(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
+void rp_api_ready(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
+void rp_api_dashboard(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
+void rp_api_index(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
+/* compat_sse_server.c: the sse-server compatible API of auth_mode branca */
+void rp_api_submit(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                   enum rp_conn_call call);
+void rp_api_ping(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
+/* Branca mode without topics in the URL: the topics the token carries, as filters (malloc'd
+ * into <filters>, at most <max>); 0 with *<status> and <msg> set when too many, 0 with
+ * *<status> untouched when the token is bad (the caller's authorisation answers that). */
+size_t rp_api_branca_topics(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                            char **filters, size_t max, int *status, char *msg, size_t msg_cap);
+
+/* ---- shared helpers (api.c) ---- */
+
+/* Copies at most <cap> - 1 bytes of <src> into <dst>; returns the length copied. */
+size_t rp_api_copy_str(char *dst, size_t cap, const char *src);
+/* Query decoding turns '+' into a space (form encoding), but in topic filters '+' is the
+ * one-level wildcard, and a space is never valid: so `?topic=a/+` means what it says. */
+char *rp_api_plus_literal(char *s);
+void rp_api_respond_json(struct rp_conn *c, const struct rp_http_request *req, int status,
+                         struct rp_buf *b);
+/* Appends the JSON id of <seq> ("epoch-seq"), or null for 0. */
+void rp_api_json_id(struct rp_buf *b, struct rp_hub *hub, uint64_t seq);
+
+#endif

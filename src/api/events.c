@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /events/{filter} and GET /events?topic=a&topic=b: an event stream. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/credentials.h"
+#include "api/endpoints.h"
+#include "api/guard.h"
+#include "auth/gate.h"
+#include "base/alloc.h"
+#include "core/pattern.h"
+
+void
+rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+              const char *path_filter)
+{
+    const struct rp_config_values *v = rp_conn_config(c);
+    size_t max = (size_t)v->max_stream_topics;
+    char **filters = rp_xcalloc(max + 1, sizeof(char *));
+    size_t n = 0;
+    char last_id[160] = "";
+    size_t last_id_len = 0;
+    bool have_last_id = false;
+    char msg[400];
+    int status = 0;
+
+    struct rp_grant grant = {0};
+    char key[RP_API_QUERY_CAP];
+    char *value = rp_xmalloc(RP_API_VALUE_CAP);
+    if (path_filter && *path_filter)
+        filters[n++] = rp_xstrdup(path_filter);
+    size_t pos = 0;
+    int r;
+    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value,
+                                   RP_API_VALUE_CAP)) == 1) {
+        if (strcmp(key, "topic") == 0) {
+            if (n == max) {
+                snprintf(msg, sizeof(msg),
+                         "a stream may read at most %zu topics and patterns "
+                         "(max_stream_topics)",
+                         max);
+                status = 400;
+                goto out;
+            }
+            filters[n++] = rp_api_plus_literal(rp_xstrdup(value));
+        } else if (strcmp(key, "lastEventId") == 0) {
+            last_id_len = rp_api_copy_str(last_id, sizeof(last_id), value);
+            have_last_id = true;
+        }
+    }
+    if (r < 0) {
+        snprintf(msg, sizeof(msg),
+                 "the query string is malformed (bad percent-encoding, or a name longer than %d "
+                 "or a value longer than %d bytes)",
+                 RP_API_QUERY_CAP - 1, RP_API_VALUE_CAP - 1);
+        status = 400;
+        goto out;
+    }
+    /* The header wins: a browser sends it on reconnect, with a newer id than the URL. */
+    const char *hdr = rp_http_request_header(req, "Last-Event-ID");
+    if (hdr && *hdr) {
+        last_id_len = rp_api_copy_str(last_id, sizeof(last_id), hdr);
+        have_last_id = true;
+    }
+    struct rp_gate *gate = a->gate;
+    if (n == 0 && gate && rp_gate_mode(a->node->gate) == RP_GATE_MODE_BRANCA) {
+        /* sse-server clients name no topic: the token's topics are the subscription. */
+        n = rp_api_branca_topics(a, c, req, filters, max, &status, msg, sizeof(msg));
+        if (status)
+            goto out;
+        /* No topics: a bad token is answered as such; a good one that names no topic gets
+         * the 400 below. */
+        if (n == 0 && rp_api_authorize(a, c, req, false, NULL, 0, &grant) != RP_VERDICT_PASS)
+            goto out;
+    }
+    if (n == 0) {
+        snprintf(msg, sizeof(msg),
+                 "name at least one topic: /events/{topic} or "
+                 "/events?topic=a&topic=b");
+        status = 400;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *bad = rp_pattern_check(filters[i], strlen(filters[i]));
+        if (bad) {
+            snprintf(msg, sizeof(msg), "invalid topic or pattern \"%.255s\": %s", filters[i], bad);
+            status = 400;
+            goto out;
+        }
+    }
+    if (!rp_guard_stream(a->node->guard, c, req))
+        goto out;
+    if (rp_api_authorize(a, c, req, false, (const char *const *)filters, n, &grant) !=
+        RP_VERDICT_PASS)
+        goto out;
+    if (rp_conn_start_stream(c, req, (const char *const *)filters, n, have_last_id ? last_id : NULL,
+                             last_id_len))
+        rp_conn_schedule_expiry(c, grant.expires_ms);
+out:
+    if (status)
+        rp_conn_error(c, req, status, msg, NULL);
+    for (size_t i = 0; i < n; i++)
+        free(filters[i]);
+    free(filters);
+    free(value);
+    rp_grant_fini(&grant);
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+#include "api/guard.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/stats.h"
+#include "net/conncap.h"
+#include "net/ratelimit.h"
+
+/* Buckets and counts are per client address; a cap on addresses bounds their memory. */
+#define MAX_CLIENT_KEYS 100000 /* about 15 MB per limiter when full */
+#define STORM_SPREAD_MS 5000   /* after a storm, admitted streams get a jittered retry */
+
+struct rp_guard {
+    struct rp_addr_key *trusted_proxies;
+    size_t n_trusted_proxies;
+    struct rp_ratelimit *connect_limit; /* each NULL when its setting is off */
+    struct rp_ratelimit *publish_limit;
+    struct rp_ratelimit *storm_limit; /* node-wide: one key */
+    struct rp_conncap *conncap;
+    _Atomic int64_t storm_until_ms; /* streams admitted before this get a jittered retry */
+};
+
+int
+rp_guard_new(const struct rp_guard_config *cfg, struct rp_guard **out, struct rp_diag *diag)
+{
+    struct rp_guard *g = rp_xcalloc(1, sizeof(*g));
+    atomic_init(&g->storm_until_ms, 0);
+    g->n_trusted_proxies = cfg->n_trusted_proxies;
+    g->trusted_proxies = rp_xcalloc(cfg->n_trusted_proxies + 1, sizeof(struct rp_addr_key));
+    for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
+        const char *a = cfg->trusted_proxies[i];
+        if (rp_addr_key_parse(a, strlen(a), &g->trusted_proxies[i]) != 0) {
+            snprintf(diag->msg, sizeof(diag->msg),
+                     "trusted_proxies: '%s' is not an IPv4 or IPv6 address", a);
+            rp_guard_free(g);
+            return -EINVAL;
+        }
+    }
+    if (cfg->connect_rate > 0)
+        g->connect_limit = rp_ratelimit_new(cfg->connect_rate, cfg->connect_burst, MAX_CLIENT_KEYS);
+    if (cfg->publish_rate > 0)
+        g->publish_limit = rp_ratelimit_new(cfg->publish_rate, cfg->publish_burst, MAX_CLIENT_KEYS);
+    if (cfg->storm_accept_rate > 0)
+        g->storm_limit = rp_ratelimit_new(cfg->storm_accept_rate, cfg->storm_accept_rate, 1);
+    if (cfg->max_connections > 0 || cfg->max_connections_per_ip > 0)
+        g->conncap = rp_conncap_new((size_t)cfg->max_connections_per_ip,
+                                    (size_t)cfg->max_connections, MAX_CLIENT_KEYS);
+    *out = g;
+    return 0;
+}
+
+void
+rp_guard_free(struct rp_guard *g)
+{
+    if (!g)
+        return;
+    rp_ratelimit_free(g->connect_limit);
+    rp_ratelimit_free(g->publish_limit);
+    rp_ratelimit_free(g->storm_limit);
+    rp_conncap_free(g->conncap);
+    free(g->trusted_proxies);
+    free(g);
+}
+
+void
+rp_guard_retry_after(char *hdr, size_t cap, int64_t ms)
+{
+    int64_t s = (ms + 999) / 1000;
+    snprintf(hdr, cap, "Retry-After: %lld\r\n", (long long)(s > 0 ? s : 1));
+}
+
+static bool
+is_trusted_proxy(const struct rp_guard *g, const struct rp_addr_key *k)
+{
+    for (size_t i = 0; i < g->n_trusted_proxies; i++)
+        if (rp_addr_key_equal(&g->trusted_proxies[i], k))
+            return true;
+    return false;
+}
+
+/* The client behind a trusted proxy is the right-most X-Forwarded-For address that is not
+ * itself a trusted proxy (addresses further left were written by the client: not trusted). */
+static void
+resolve_client(const struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req)
+{
+    c->client_key = c->peer_key;
+    if (!g->n_trusted_proxies || !is_trusted_proxy(g, &c->peer_key))
+        return;
+    const char *xff = rp_http_request_header(req, "X-Forwarded-For");
+    if (!xff)
+        return;
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',')
+            start--;
+        const char *a = start, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        struct rp_addr_key k;
+        if (rp_addr_key_parse(a, (size_t)(b - a), &k) != 0)
+            return; /* garbage: keep the proxy's own address */
+        c->client_key = k;
+        if (!is_trusted_proxy(g, &k))
+            return;
+        end = start > xff ? start - 1 : xff;
+    }
+}
+
+bool
+rp_guard_admit(struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req)
+{
+    struct rp_stats *stats = rp_conn_stats(c);
+    char hdr[64], msg[200], ip[RP_ADDR_KEY_STRLEN];
+    c->admitted = true;
+    resolve_client(g, c, req);
+    if (g->conncap) {
+        int rc = rp_conncap_acquire(g->conncap, &c->client_key);
+        if (rc == -EMFILE) {
+            rp_stat_add(stats, RP_STAT_ratelimit_total, 1);
+            c->close_after_write = true;
+            rp_conn_error(c, req, 503, "the server holds max_connections connections; retry later",
+                          "Retry-After: 1\r\n");
+            return false;
+        }
+        if (rc) {
+            rp_stat_add(stats, RP_STAT_ratelimit_per_ip, 1);
+            rp_addr_key_format(&c->client_key, ip, sizeof(ip));
+            snprintf(msg, sizeof(msg),
+                     "%s already has max_connections_per_ip (%lld) connections open", ip,
+                     (long long)rp_conn_config(c)->max_connections_per_ip);
+            c->close_after_write = true;
+            rp_conn_error(c, req, 429, msg, "Retry-After: 1\r\n");
+            return false;
+        }
+        c->cap = g->conncap;
+    }
+    if (g->connect_limit) {
+        int64_t wait = rp_ratelimit_take(g->connect_limit, &c->client_key, rp_clock_now_ms());
+        if (wait > 0) {
+            rp_stat_add(stats, RP_STAT_ratelimit_connect, 1);
+            rp_guard_retry_after(hdr, sizeof(hdr), wait);
+            c->close_after_write = true;
+            rp_conn_error(c, req, 429, "too many new connections from this address (connect_rate)",
+                          hdr);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+rp_guard_publish(struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req)
+{
+    if (!g->publish_limit)
+        return true;
+    int64_t wait = rp_ratelimit_take(g->publish_limit, &c->client_key, rp_clock_now_ms());
+    if (wait <= 0)
+        return true;
+    char hdr[64];
+    rp_stat_add(rp_conn_stats(c), RP_STAT_ratelimit_publish, 1);
+    rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+    rp_guard_retry_after(hdr, sizeof(hdr), wait);
+    rp_conn_error(c, req, 429, "too many publishes from this address (publish_rate)", hdr);
+    return false;
+}
+
+/* A random delay in [<lo_ms>, <hi_ms>], so clients told to wait do not return together. */
+static int64_t
+jitter_ms(int64_t lo_ms, int64_t hi_ms)
+{
+    static _Thread_local uint64_t state;
+    if (!state)
+        state = (uint64_t)rp_clock_now_ms() * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)&state;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    if (hi_ms <= lo_ms)
+        return lo_ms;
+    return lo_ms + (int64_t)(state % (uint64_t)(hi_ms - lo_ms + 1));
+}
+
+bool
+rp_guard_stream(struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req)
+{
+    if (!g->storm_limit)
+        return true;
+    static const struct rp_addr_key node_key;
+    const struct rp_config_values *v = rp_conn_config(c);
+    int64_t now = rp_clock_now_ms();
+    if (rp_ratelimit_take(g->storm_limit, &node_key, now) == 0) {
+        if (now < atomic_load(&g->storm_until_ms))
+            c->retry_ms = jitter_ms(v->retry > 0 ? v->retry : 1000, v->storm_retry_max);
+        return true;
+    }
+    atomic_store(&g->storm_until_ms, now + STORM_SPREAD_MS);
+    rp_stat_add(rp_conn_stats(c), RP_STAT_ratelimit_storm, 1);
+    char hdr[64];
+    rp_guard_retry_after(hdr, sizeof(hdr), jitter_ms(1000, v->storm_retry_max));
+    rp_conn_error(c, req, 503, "too many clients are connecting at once; retry after the delay",
+                  hdr);
+    return false;
+}

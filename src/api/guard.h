@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_API_GUARD_H
+#define RP_API_GUARD_H
+/*
+ * Abuse control in front of every endpoint: who the client is (the TCP peer, or the
+ * X-Forwarded-For address a trusted proxy names), connection caps per client and in all,
+ * per-client rates for new connections and publishes, and the node-wide reconnect-storm
+ * guard. Each check that refuses queues the answer itself (status, message, Retry-After)
+ * and counts it. Node-wide and shared by every worker's thread (the limiters lock).
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "front/conn.h"
+
+/* The settings of the guard (0 = that limit is off). */
+struct rp_guard_config {
+    char *const *trusted_proxies; /* addresses; borrowed */
+    size_t n_trusted_proxies;
+    double connect_rate, connect_burst;
+    double publish_rate, publish_burst;
+    double storm_accept_rate;
+    int64_t max_connections;
+    int64_t max_connections_per_ip;
+};
+
+struct rp_guard;
+
+/* 0 and *<out>, or -EINVAL with <diag> naming the bad setting. */
+int rp_guard_new(const struct rp_guard_config *cfg, struct rp_guard **out, struct rp_diag *diag);
+/* Frees the guard once no worker uses it. Accepts NULL. */
+void rp_guard_free(struct rp_guard *g);
+
+/*
+ * The first request of a connection: finds the client and applies the per-client limits
+ * (concurrent connections, connect_rate). False when a refusal was queued.
+ */
+bool rp_guard_admit(struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req);
+/* publish_rate: false when a 429 was queued. */
+bool rp_guard_publish(struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req);
+/*
+ * Reconnect-storm guard: past storm_accept_rate new streams per second (node-wide), new
+ * streams get 503 with a jittered Retry-After, and for a few seconds admitted ones get a
+ * jittered `retry:` (c->retry_ms), so a mass reconnect spreads out. False when a 503 was
+ * queued.
+ */
+bool rp_guard_stream(struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req);
+/* The `Retry-After: <seconds>` header line for a wait of <ms> (at least one second). */
+void rp_guard_retry_after(char *hdr, size_t cap, int64_t ms);
+
+#endif

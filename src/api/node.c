@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* The node's own endpoints: /metrics, /healthz, /readyz, /dashboard and the index. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/endpoints.h"
+#include "auth/breaker.h"
+#include "auth/gate.h"
+#include "base/clock.h"
+#include "ops/dashboard.h"
+
+void
+rp_api_metrics(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    bool json = strstr(req->query, "format=json") != NULL;
+    struct rp_buf b;
+    rp_buf_init(&b, 1024 * 1024);
+    a->node->render_metrics(a->node->metrics_ctx, json, &b);
+    rp_conn_respond(c, req, 200, json ? "application/json" : "text/plain; version=0.0.4", NULL,
+                    b.data, b.len);
+    rp_buf_fini(&b);
+}
+
+void
+rp_api_health(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    const struct rp_api_node *node = a->node;
+    bool stopping = atomic_load(node->stopping);
+    struct rp_buf b;
+    rp_buf_init(&b, 256);
+    rp_buf_printf(&b, "{\"status\":\"%s\",\"uptime_seconds\":%lld,\"workers\":%u,\"pid\":%d}\n",
+                  stopping ? "stopping" : "ok",
+                  (long long)((rp_clock_now_ms() - node->started_ms) / 1000), node->n_workers,
+                  (int)getpid());
+    rp_api_respond_json(c, req, stopping ? 503 : 200, &b);
+    rp_buf_fini(&b);
+}
+
+/*
+ * Readiness: whether a load balancer should send new clients here. Not while starting or
+ * draining, nor while a dependency the auth mode needs (the webhook) is known to be down.
+ */
+void
+rp_api_ready(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    const struct rp_api_node *node = a->node;
+    const char *why = NULL;
+    struct rp_gate_report gr;
+    rp_gate_report(node->gate, &gr);
+    if (!atomic_load(node->ready))
+        why = "starting";
+    else if (atomic_load(node->stopping))
+        why = "draining";
+    else if (gr.has_breaker && gr.breaker_state == RP_BREAKER_OPEN)
+        why = "the auth webhook is unavailable (circuit breaker open)";
+    struct rp_buf b;
+    rp_buf_init(&b, 256);
+    if (why)
+        rp_buf_printf(&b, "{\"ready\":false,\"reason\":\"%s\"}\n", why);
+    else
+        rp_buf_append_str(&b, "{\"ready\":true}\n");
+    rp_api_respond_json(c, req, why ? 503 : 200, &b);
+    rp_buf_fini(&b);
+}
+
+void
+rp_api_dashboard(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    (void)a;
+    size_t len;
+    const char *page = rp_dashboard_page(&len);
+    rp_conn_respond(c, req, 200, "text/html; charset=utf-8",
+                    "Cache-Control: no-cache\r\n"
+                    "Content-Security-Policy: default-src 'self'; script-src 'unsafe-inline'; "
+                    "style-src 'unsafe-inline'; img-src 'self' data:\r\n",
+                    page, len);
+}
+
+void
+rp_api_index(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    (void)a;
+    static const char body[] =
+        "{\"name\":\"revenprox\",\"endpoints\":["
+        "\"GET /events/{topic}\",\"GET /events?topic=a&topic=b\","
+        "\"POST /publish\",\"POST /publish/{topic}\","
+        "\"GET /topics\",\"GET /topics/{topic}\",\"GET /topics/{topic}/events\","
+        "\"GET /metrics\",\"GET /healthz\",\"GET /readyz\",\"GET /dashboard\"]}\n";
+    rp_conn_respond(c, req, 200, "application/json", NULL, body, sizeof(body) - 1);
+}

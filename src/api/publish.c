@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/* POST /publish (a JSON event or batch) and POST /publish/{topic} (the raw body as data). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/credentials.h"
+#include "api/endpoints.h"
+#include "api/guard.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/stats.h"
+#include "core/event_id.h"
+#include "http/publish_json.h"
+#include "http/response.h"
+
+static bool
+json_content_type(const char *ct)
+{
+    if (!ct)
+        return true;
+    size_t len = strcspn(ct, ";");
+    while (len && ct[len - 1] == ' ')
+        len--;
+    if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    return len > 5 && strncasecmp(ct + len - 5, "+json", 5) == 0;
+}
+
+/* Publishes <items> and answers (with the ids, or with an empty 200 when not <ids>);
+ * parks the connection when slow_policy block says wait. */
+void
+rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                     const struct rp_publish_item *items, size_t n, bool batch, bool ids,
+                     enum rp_conn_call call)
+{
+    struct rp_hub *hub = a->node->hub;
+    struct rp_stats *stats = rp_conn_stats(c);
+    struct rp_publish_result res_small[16];
+    struct rp_publish_result *res = n <= 16 ? res_small : rp_xcalloc(n, sizeof(*res));
+    struct rp_hub_error err;
+    int rc = rp_hub_publish(hub, items, n, res, &err);
+    if (rc == -EAGAIN && rp_conn_config(c)->block_timeout > 0) {
+        if (call == RP_CONN_CALL_NEW)
+            rp_stat_add(stats, RP_STAT_publish_blocked_total, 1);
+        rp_conn_wait(c, RP_WAIT_BLOCK, rp_clock_now_ms() + rp_conn_config(c)->block_timeout);
+        if (res != res_small)
+            free(res);
+        return;
+    }
+    if (rc) {
+        char msg[200];
+        if (batch)
+            snprintf(msg, sizeof(msg), "event %zu: %s", err.index, err.message);
+        else
+            snprintf(msg, sizeof(msg), "%s", err.message);
+        rp_stat_add(stats, RP_STAT_publish_rejected_total, 1);
+        rp_conn_error(c, req, err.status, msg, rc == -EAGAIN ? "Retry-After: 1\r\n" : NULL);
+        if (res != res_small)
+            free(res);
+        return;
+    }
+    uint64_t appended = 0;
+    for (size_t i = 0; i < n; i++)
+        appended += !res[i].duplicate;
+    rp_stat_add(stats, RP_STAT_events_published, appended);
+    rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
+    if (!ids) {
+        rp_conn_respond(c, req, 200, NULL, NULL, "", 0);
+        if (res != res_small)
+            free(res);
+        return;
+    }
+    struct rp_buf b;
+    rp_buf_init(&b, 64 + n * 128);
+    char id[RP_EVENT_ID_MAX + 1];
+    if (!batch) {
+        /* The hot path (one event): appends only, no printf. */
+        rp_buf_append_str(&b, "{\"id\":\"");
+        rp_buf_append(&b, id, rp_hub_format_id(hub, res[0].seq, id));
+        rp_buf_append_str(&b, "\",\"topic\":\"");
+        rp_buf_append(&b, items[0].topic, items[0].topic_len);
+        rp_buf_append_str(&b, res[0].duplicate ? "\",\"duplicate\":true}\n"
+                                               : "\",\"duplicate\":false}\n");
+    } else {
+        rp_buf_append_str(&b, "{\"ids\":[");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                rp_buf_append_str(&b, ",");
+            rp_api_json_id(&b, hub, res[i].seq);
+        }
+        rp_buf_append_str(&b, "],\"duplicates\":[");
+        bool first = true;
+        for (size_t i = 0; i < n; i++) {
+            if (res[i].duplicate) {
+                if (!first)
+                    rp_buf_append_str(&b, ",");
+                rp_buf_append_u64(&b, i);
+                first = false;
+            }
+        }
+        rp_buf_append_str(&b, "]}\n");
+    }
+    rp_api_respond_json(c, req, 200, &b);
+    rp_buf_fini(&b);
+    if (res != res_small)
+        free(res);
+}
+
+/* Refuses a publish request: counted, and answered with <status> and <message>. */
+void
+rp_api_reject_publish(struct rp_conn *c, const struct rp_http_request *req, int status,
+                      const char *message)
+{
+    rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+    rp_conn_error(c, req, status, message, NULL);
+}
+
+/* The token must allow publishing to every item's topic (topics the hub will refuse as
+ * invalid are left to it, so the client hears what is wrong with the name). */
+static bool
+may_publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+            const struct rp_publish_item *items, size_t n)
+{
+    if (!a->gate)
+        return true;
+    char **topics = rp_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        topics[i] = rp_xstrndup(items[i].topic ? items[i].topic : "", items[i].topic_len);
+    struct rp_grant grant = {0};
+    enum rp_verdict v = rp_api_authorize(a, c, req, true, (const char *const *)topics, n, &grant);
+    if (v == RP_VERDICT_REFUSED)
+        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+    for (size_t i = 0; i < n; i++)
+        free(topics[i]);
+    free(topics);
+    rp_grant_fini(&grant);
+    return v == RP_VERDICT_PASS;
+}
+
+void
+rp_api_publish_json(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                    enum rp_conn_call call)
+{
+    if (call == RP_CONN_CALL_NEW && !rp_guard_publish(a->node->guard, c, req))
+        return;
+    if (!json_content_type(rp_http_request_header(req, "Content-Type"))) {
+        rp_api_reject_publish(c, req, 415,
+                              "POST /publish takes a JSON body (Content-Type: application/json); "
+                              "for raw data use POST /publish/{topic}");
+        return;
+    }
+    struct rp_publish_batch batch;
+    struct rp_publish_json_error err;
+    const struct rp_config_values *v = rp_conn_config(c);
+    if (rp_publish_json_parse(req->body, req->body_len, (size_t)v->max_batch, &batch, &err)) {
+        rp_api_reject_publish(c, req, err.status, err.message);
+        return;
+    }
+    if (may_publish(a, c, req, batch.items, batch.n))
+        rp_api_publish_items(a, c, req, batch.items, batch.n, batch.is_array, true, call);
+    rp_publish_batch_fini(&batch);
+}
+
+void
+rp_api_publish_raw(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                   const char *topic, enum rp_conn_call call)
+{
+    if (call == RP_CONN_CALL_NEW && !rp_guard_publish(a->node->guard, c, req))
+        return;
+    const char *ct = rp_http_request_header(req, "Content-Type");
+    if (ct && strncasecmp(ct, "multipart/", 10) == 0) {
+        rp_api_reject_publish(c, req, 415,
+                              "multipart bodies are not supported: send the data as the raw "
+                              "request body");
+        return;
+    }
+    char key[RP_API_QUERY_CAP], value[RP_API_QUERY_CAP], event[RP_API_QUERY_CAP] = "",
+                                                         id[RP_API_QUERY_CAP] = "";
+    bool have_event = false, have_id = false;
+    size_t pos = 0;
+    int r;
+    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value,
+                                   RP_API_QUERY_CAP)) == 1) {
+        if (strcmp(key, "event") == 0) {
+            rp_api_copy_str(event, sizeof(event), value);
+            have_event = true;
+        } else if (strcmp(key, "id") == 0) {
+            rp_api_copy_str(id, sizeof(id), value);
+            have_id = true;
+        }
+    }
+    if (r < 0) {
+        rp_conn_error(c, req, 400, "the query string is malformed", NULL);
+        return;
+    }
+    struct rp_publish_item item = {
+        .topic = topic,
+        .topic_len = strlen(topic),
+        .event = have_event ? event : NULL,
+        .event_len = strlen(event),
+        .data = req->body,
+        .data_len = req->body_len,
+        .pub_id = have_id ? id : NULL,
+        .pub_id_len = strlen(id),
+    };
+    if (may_publish(a, c, req, &item, 1))
+        rp_api_publish_items(a, c, req, &item, 1, false, true, call);
+}

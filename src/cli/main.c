@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * argv -> command. `revenprox serve` runs the server; `revenprox config dump` prints the
+ * effective configuration; `pub`, `sub`, `topics` and `token` are the tools of cli/cmd.h;
+ * `--help` lists commands and every setting.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cmd.h"
+#include "config/config.h"
+#include "server/serve.h"
+
+extern char **environ;
+
+#define VERSION RP_VERSION
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "revenprox %s - a Server-Sent Events pub/sub server\n"
+            "\n"
+            "Usage:\n"
+            "  revenprox serve [--config FILE] [--SETTING VALUE ...]   run the server\n"
+            "  revenprox config dump [--config FILE] [--SETTING VALUE ...]\n"
+            "                                     print the effective configuration\n"
+            "  revenprox pub TOPIC [DATA|-] [--event TYPE] [--id KEY]\n"
+            "                                     publish one event; prints its id\n"
+            "  revenprox sub FILTER... [--json] [--count N] [--last-event-id ID]\n"
+            "                                     print a stream's events; reconnects and resumes\n"
+            "  revenprox topics [PATTERN] [--json]\n"
+            "                                     list topics with their counts\n"
+            "  revenprox token [--sub S] [--read FILTER]... [--write FILTER]... [--ttl 1h]\n"
+            "                  [--private-key FILE] [--aud A] [--iss I]\n"
+            "                                     mint a JWT with the configured key\n"
+            "  revenprox upgrade [--timeout S]    hand a running server over to a new process\n"
+            "                                     (its binary again), keeping every stream\n"
+            "  revenprox version                  print the version\n"
+            "  revenprox --help                   this text; `revenprox COMMAND --help` for one\n"
+            "\n"
+            "pub, sub and topics talk to a running server: --url URL (default\n"
+            "http://<listen setting>), --token TOKEN (sent as a bearer token). Like serve and\n"
+            "token they read --config FILE, REVENPROX_* and --SETTING flags. Exit status of\n"
+            "the tools: 0 ok, 1 the server refused (its status and message are printed),\n"
+            "2 usage error, 3 the server could not be reached. See docs/cli.md.\n"
+            "\n"
+            "Every setting can be given in the config file, as REVENPROX_<NAME> in the\n"
+            "environment, or as a flag (later wins: defaults < file < environment < flags).\n"
+            "Without a config file the embedded defaults apply (listen on 127.0.0.1:8080).\n"
+            "\n",
+            VERSION);
+    rp_config_help(out);
+}
+
+/* Finds --config FILE / --config=FILE among the flags. */
+static const char *
+config_path(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return NULL;
+}
+
+static int
+load(int argc, char **argv, struct rp_config **cfg)
+{
+    struct rp_diag diag = {{0}};
+    if (rp_config_load(config_path(argc, argv), environ, argc, argv, cfg, &diag) != 0) {
+        fprintf(stderr, "revenprox: %s\n", diag.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The tools use libcurl's easy interface; its global state lives for the command only. */
+static int
+run_tool(int (*tool)(int, char **), int argc, char **argv)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "revenprox: cannot initialise libcurl\n");
+        return RP_CMD_EXIT_CONNECT;
+    }
+    int rc = tool(argc, argv);
+    curl_global_cleanup();
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("revenprox %s\n", VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "serve") == 0) {
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--help") == 0) {
+                usage(stdout);
+                return 0;
+            }
+        }
+        return rp_serve_main(argc - 2, argv + 2, argv);
+    }
+    if (strcmp(argv[1], "pub") == 0)
+        return run_tool(rp_cmd_pub_main, argc - 2, argv + 2);
+    if (strcmp(argv[1], "sub") == 0)
+        return run_tool(rp_cmd_sub_main, argc - 2, argv + 2);
+    if (strcmp(argv[1], "topics") == 0)
+        return run_tool(rp_cmd_topics_main, argc - 2, argv + 2);
+    if (strcmp(argv[1], "upgrade") == 0)
+        return run_tool(rp_cmd_upgrade_main, argc - 2, argv + 2);
+    if (strcmp(argv[1], "token") == 0)
+        return run_tool(rp_cmd_token_main, argc - 2, argv + 2);
+    if (strcmp(argv[1], "config") == 0 && argc >= 3 && strcmp(argv[2], "dump") == 0) {
+        struct rp_config *cfg;
+        if (load(argc - 3, argv + 3, &cfg))
+            return 2;
+        rp_config_dump(cfg, stdout);
+        rp_config_free(cfg);
+        return 0;
+    }
+    fprintf(stderr, "revenprox: unknown command '%s'; try 'revenprox --help'\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,891 @@
+/* SPDX-License-Identifier: MIT */
+#include "front/conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "auth/auth.h"
+#include "base/stats.h"
+#include "http/response.h"
+#include "net/conncap.h"
+#include "sse/sse_frame.h"
+
+#define ACCEPT_BATCH 64
+#define READ_CHUNK 16384
+#define OUT_PAUSE_READ (1024 * 1024) /* stop reading pipelined requests past this backlog */
+#define ACCEPT_PAUSE_MS 100          /* out of descriptors: how long accepting rests */
+
+struct rp_front {
+    struct rp_loop *loop;
+    struct rp_fanout *fanout;
+    struct rp_stats *stats;
+    rp_conn_handler_fn handler;
+    void *handler_ctx;
+    struct rp_loop_io listener;
+    int64_t accept_paused_until;
+    bool stopping;
+    struct rp_list http;     /* HTTP connections, least recently active first */
+    struct rp_list streams;  /* stream connections */
+    struct rp_list closing;  /* freed at the end of the loop turn */
+    struct rp_list expiring; /* streams whose token expires, soonest first */
+    struct rp_waits waits;
+    struct rp_http_limits limits;
+    /* The configuration in force, taken at loop boundaries (rp_front_set_config). */
+    const struct rp_config *cfg;
+    struct rp_cors cors;
+};
+
+static void conn_io(struct rp_loop_io *io, uint32_t events);
+static void accept_ready(struct rp_loop_io *io, uint32_t events);
+
+struct rp_front *
+rp_front_new(const struct rp_front_setup *setup)
+{
+    struct rp_front *f = rp_xcalloc(1, sizeof(*f));
+    f->loop = setup->loop;
+    f->fanout = setup->fanout;
+    f->stats = setup->stats;
+    f->handler = setup->handler;
+    f->handler_ctx = setup->handler_ctx;
+    f->listener.fd = -1;
+    rp_list_init(&f->http);
+    rp_list_init(&f->streams);
+    rp_list_init(&f->closing);
+    rp_list_init(&f->expiring);
+    rp_waits_init(&f->waits, f->stats);
+    rp_front_set_config(f, setup->cfg);
+    return f;
+}
+
+void
+rp_front_free(struct rp_front *f)
+{
+    if (!f)
+        return;
+    if (f->listener.fd >= 0) {
+        rp_loop_remove(f->loop, &f->listener);
+        close(f->listener.fd);
+    }
+    free(f);
+}
+
+void
+rp_front_set_config(struct rp_front *f, const struct rp_config *cfg)
+{
+    const struct rp_config_values *v = &cfg->v;
+    f->cfg = cfg;
+    /* Live parsers point at these limits: the next request read gets the new ones. */
+    f->limits = (struct rp_http_limits){
+        .max_request_line = (size_t)v->max_request_line,
+        .max_header_bytes = (size_t)v->max_header_bytes,
+        .max_headers = (size_t)v->max_headers,
+        .max_body = (size_t)v->max_body,
+    };
+    f->cors = (struct rp_cors){
+        .origins = v->cors_origins.items,
+        .n_origins = v->cors_origins.n,
+        .credentials = v->cors_credentials,
+    };
+}
+
+const struct rp_config *
+rp_front_config(const struct rp_front *f)
+{
+    return f->cfg;
+}
+
+struct rp_waits *
+rp_front_waits(struct rp_front *f)
+{
+    return &f->waits;
+}
+
+bool
+rp_front_stopping(const struct rp_front *f)
+{
+    return f->stopping;
+}
+
+const struct rp_config_values *
+rp_conn_config(const struct rp_conn *c)
+{
+    return &c->f->cfg->v;
+}
+
+const struct rp_cors *
+rp_conn_cors(const struct rp_conn *c)
+{
+    return &c->f->cors;
+}
+
+struct rp_stats *
+rp_conn_stats(const struct rp_conn *c)
+{
+    return c->f->stats;
+}
+
+/* ---- closing ---- */
+
+/* Copies <text> into <out> with double quotes turned into single ones, so it can stand as
+ * a quoted log value. */
+static const char *
+log_safe(const char *text, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; text && text[i] && i + 1 < cap; i++)
+        out[i] = text[i] == '"' ? '\'' : (text[i] == '\n' ? ' ' : text[i]);
+    out[i] = '\0';
+    return out;
+}
+
+static void
+conn_close(struct rp_conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    if (c->f->cfg->v.access_log) {
+        char client[RP_ADDR_KEY_STRLEN], host[RP_ADDR_KEY_STRLEN], peer[RP_ADDR_KEY_STRLEN + 8];
+        char safe[200];
+        rp_addr_key_format(&c->client_key, client, sizeof(client));
+        rp_addr_key_format(&c->peer_key, host, sizeof(host));
+        snprintf(peer, sizeof(peer), rp_addr_key_is_v4(&c->peer_key) ? "%s:%u" : "[%s]:%u", host,
+                 (unsigned)c->peer_port);
+        RP_LOG(RP_LOG_INFO, "access",
+               "event=close conn=%d peer=%s client=%s kind=%s requests=%u duration_ms=%lld "
+               "why=\"%s\"",
+               c->io.fd, peer, client, c->kind == RP_CONN_STREAM ? "stream" : "http", c->n_requests,
+               (long long)(rp_clock_now_ms() - c->opened_ms), log_safe(why, safe, sizeof(safe)));
+    }
+    c->closing = true;
+    if (c->io.fd >= 0)
+        rp_loop_remove(c->f->loop, &c->io);
+    rp_list_remove(&c->node);
+    rp_conn_unwait(c);
+    rp_list_remove(&c->expire_node);
+    if (c->cap) {
+        rp_conncap_release(c->cap, &c->client_key);
+        c->cap = NULL;
+    }
+    rp_list_insert_tail(&c->f->closing, &c->node);
+}
+
+void
+rp_front_reap(struct rp_front *f)
+{
+    while (!rp_list_empty(&f->closing)) {
+        struct rp_conn *c = RP_CONTAINER_OF(f->closing.next, struct rp_conn, node);
+        rp_list_remove(&c->node);
+        rp_stream_free(c->stream);
+        rp_http_parser_free(c->parser);
+        rp_buf_fini(&c->in);
+        rp_buf_fini(&c->out);
+        if (c->io.fd >= 0)
+            close(c->io.fd);
+        rp_stat_sub(f->stats, RP_STAT_connections_active, 1);
+        free(c);
+    }
+}
+
+/* ---- writing responses ---- */
+
+static void
+watch(struct rp_conn *c, bool want_write)
+{
+    uint32_t ev = RP_LOOP_READ;
+    if (want_write)
+        ev |= RP_LOOP_WRITE;
+    if (c->kind == RP_CONN_HTTP && c->out.len > OUT_PAUSE_READ)
+        ev &= ~(uint32_t)RP_LOOP_READ;
+    if (rp_loop_modify(c->f->loop, &c->io, ev) != 0)
+        conn_close(c, "epoll_ctl failed");
+}
+
+static void
+flush_out(struct rp_conn *c)
+{
+    while (c->out.len) {
+        ssize_t n = send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                watch(c, true);
+                return;
+            }
+            if (errno == EINTR)
+                continue;
+            conn_close(c, strerror(errno));
+            return;
+        }
+        rp_buf_consume(&c->out, (size_t)n);
+    }
+    if (c->close_after_write) {
+        /* Half-close first so the client reads the whole answer before the RST a close
+         * with unread input would cause. */
+        shutdown(c->io.fd, SHUT_WR);
+        conn_close(c, "response sent with Connection: close");
+        return;
+    }
+    watch(c, false);
+}
+
+void
+rp_conn_respond(struct rp_conn *c, const struct rp_http_request *req, int status,
+                const char *content_type, const char *extra_headers, const char *body,
+                size_t body_len)
+{
+    /* Most answers (every publish ack) carry no CORS headers: no buffer for them. */
+    const struct rp_cors *cors = &c->f->cors;
+    const char *origin = req && cors->n_origins ? rp_http_request_header(req, "Origin") : NULL;
+    struct rp_buf hdrs;
+    rp_buf_init(&hdrs, 8192);
+    if (origin && rp_cors_allowed(cors, origin)) {
+        if (extra_headers)
+            rp_buf_append_str(&hdrs, extra_headers);
+        rp_cors_headers(cors, origin, &hdrs);
+        extra_headers = rp_buf_cstr(&hdrs);
+    }
+    bool keep = req && req->keep_alive && !c->f->stopping && !c->close_after_write;
+    if (!keep)
+        c->close_after_write = true;
+    if (status >= 400)
+        rp_stat_add(c->f->stats, RP_STAT_http_errors_total, 1);
+    if (rp_http_response_write(&c->out, status, content_type, extra_headers, body, body_len,
+                               keep) != 0) {
+        /* Only a pipelined backlog past the output cap gets here. */
+        c->close_after_write = true;
+    }
+    rp_buf_fini(&hdrs);
+}
+
+void
+rp_conn_error(struct rp_conn *c, const struct rp_http_request *req, int status, const char *message,
+              const char *extra_headers)
+{
+    if (c->f->cfg->v.access_log) {
+        /* The path only: query strings can carry tokens. */
+        char client[RP_ADDR_KEY_STRLEN], path[160], safe[300];
+        rp_addr_key_format(&c->client_key, client, sizeof(client));
+        RP_LOG(RP_LOG_INFO, "access",
+               "event=refused conn=%d client=%s method=%s path=\"%s\" status=%d msg=\"%s\"",
+               c->io.fd, client, req ? req->method_name : "-",
+               log_safe(req ? req->path : "-", path, sizeof(path)), status,
+               log_safe(message, safe, sizeof(safe)));
+    }
+    struct rp_buf body;
+    rp_buf_init(&body, 4096);
+    rp_buf_printf(&body, "{\"error\":\"");
+    rp_json_escape(&body, message, strlen(message));
+    rp_buf_printf(&body, "\",\"status\":%d}\n", status);
+    rp_conn_respond(c, req, status, "application/json", extra_headers, body.data, body.len);
+    rp_buf_fini(&body);
+}
+
+/* ---- streams ---- */
+
+static void
+stream_want_write(void *owner, bool on)
+{
+    struct rp_conn *c = owner;
+    if (!c->closing)
+        watch(c, on);
+}
+
+static void
+stream_close(void *owner, const char *why)
+{
+    conn_close(owner, why);
+}
+
+static const struct rp_stream_owner_ops stream_ops = {
+    .want_write = stream_want_write,
+    .close = stream_close,
+};
+
+bool
+rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
+                     const char *const *filters, size_t n_filters, const char *last_id,
+                     size_t last_id_len)
+{
+    struct rp_front *f = c->f;
+    const struct rp_config_values *v = &f->cfg->v;
+    /* Whatever earlier pipelined answers are still queued go first, in the same head. */
+    struct rp_buf head;
+    rp_buf_init(&head, c->out.len + 16384);
+    rp_buf_append(&head, c->out.data, c->out.len);
+    rp_buf_append_str(&head, "HTTP/1.1 200 OK\r\n"
+                             "Content-Type: text/event-stream; charset=utf-8\r\n"
+                             "Cache-Control: no-store\r\n"
+                             "X-Accel-Buffering: no\r\n");
+    rp_cors_headers(&f->cors, rp_http_request_header(req, "Origin"), &head);
+    rp_buf_append_str(&head, "\r\n:ok\n\n");
+    int64_t retry = c->retry_ms > 0 ? c->retry_ms : v->retry;
+    if (retry > 0)
+        rp_buf_printf(&head, "retry: %lld\n\n", (long long)retry);
+
+    struct rp_stream_open o = {
+        .fd = c->io.fd,
+        .owner = c,
+        .ops = &stream_ops,
+        .filters = filters,
+        .n_filters = n_filters,
+        .last_event_id = last_id,
+        .last_event_id_len = last_id_len,
+        .head = head.data,
+        .head_len = head.len,
+    };
+    if (v->stream_sndbuf > 0) {
+        int sndbuf = (int)v->stream_sndbuf;
+        setsockopt(c->io.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    }
+    /* From here the connection is a stream: the stream writes to the socket itself. */
+    c->kind = RP_CONN_STREAM;
+    rp_list_remove(&c->node);
+    rp_list_insert_tail(&f->streams, &c->node);
+    const char *why = NULL;
+    c->stream = rp_stream_open(f->fanout, &o, &why);
+    rp_buf_fini(&head);
+    if (!c->stream) {
+        c->kind = RP_CONN_HTTP;
+        rp_list_remove(&c->node);
+        rp_list_insert_tail(&f->http, &c->node);
+        rp_conn_error(c, req, 503, why ? why : "cannot open the stream", NULL);
+        return false;
+    }
+    rp_buf_fini(&c->out); /* its bytes went out in the head */
+    rp_http_parser_free(c->parser);
+    c->parser = NULL;
+    rp_buf_fini(&c->in);
+    return true;
+}
+
+void
+rp_conn_schedule_expiry(struct rp_conn *c, int64_t expires_wall_ms)
+{
+    c->expires_wall_ms = expires_wall_ms;
+    if (!expires_wall_ms || c->closing)
+        return;
+    /* Tokens mostly live alike, so the new one usually goes last: walk from the tail. */
+    struct rp_list *pos = c->f->expiring.prev;
+    while (pos != &c->f->expiring) {
+        struct rp_conn *o = RP_CONTAINER_OF(pos, struct rp_conn, expire_node);
+        if (o->expires_wall_ms <= expires_wall_ms)
+            break;
+        pos = pos->prev;
+    }
+    rp_list_insert_after(pos, &c->expire_node);
+}
+
+/* Ends the streams whose token has expired, telling the client why. */
+static void
+expire_streams(struct rp_front *f)
+{
+    static const char text[] = "event: auth_expired\ndata: {\"reason\":\"the token expired\"}\n\n";
+    int64_t wall = rp_clock_wall_ms();
+    while (!rp_list_empty(&f->expiring)) {
+        struct rp_conn *c = RP_CONTAINER_OF(f->expiring.next, struct rp_conn, expire_node);
+        if (c->expires_wall_ms > wall)
+            break;
+        rp_list_remove(&c->expire_node);
+        rp_stat_auth_failure(f->stats, RP_AUTH_EXPIRED);
+        rp_stream_finish(c->stream, text, sizeof(text) - 1, "token expired");
+    }
+}
+
+/* ---- reading requests ---- */
+
+static void
+touch_http(struct rp_conn *c)
+{
+    c->last_active_ms = rp_clock_now_ms();
+    rp_list_remove(&c->node);
+    rp_list_insert_tail(&c->f->http, &c->node);
+}
+
+/*
+ * Parses and answers every complete request in the input, in order. The bytes of a request
+ * stay in <in> until it is answered (<in_fed> of them were given to the parser), so a
+ * request that waits, or arrives only in part, can be handed to the next process whole.
+ */
+static void
+process_input(struct rp_conn *c)
+{
+    size_t start = 0, off = c->in_fed;
+    while (!c->closing && !c->waiting && c->kind == RP_CONN_HTTP && !c->close_after_write &&
+           off < c->in.len && c->out.len <= OUT_PAUSE_READ) {
+        size_t used = 0;
+        enum rp_parse_result r =
+            rp_http_parser_feed(c->parser, c->in.data + off, c->in.len - off, &used);
+        off += used;
+        if (r == RP_PARSE_MORE) {
+            if (rp_http_parser_take_continue(c->parser))
+                rp_buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+            break;
+        }
+        if (r == RP_PARSE_ERROR) {
+            struct rp_http_error e = rp_http_parser_error(c->parser);
+            c->close_after_write = true;
+            rp_conn_error(c, NULL, e.status, e.reason, NULL);
+            start = off;
+            break;
+        }
+        const struct rp_http_request *req = rp_http_parser_request(c->parser);
+        rp_stat_add(c->f->stats, RP_STAT_http_requests_total, 1);
+        c->n_requests++;
+        c->f->handler(c->f->handler_ctx, c, req, RP_CONN_CALL_NEW);
+        if (c->waiting || c->kind != RP_CONN_HTTP)
+            break;
+        rp_http_parser_reset(c->parser);
+        start = off;
+    }
+    if (c->kind == RP_CONN_HTTP) {
+        rp_buf_consume(&c->in, start);
+        c->in_fed = off - start;
+    }
+}
+
+/* Slow-loris guard: a request still incomplete after its first second must have arrived at
+ * min_request_rate bytes per second on average. */
+static bool
+too_slow(const struct rp_conn *c)
+{
+    int64_t min_rate = c->f->cfg->v.min_request_rate;
+    if (min_rate <= 0 || !rp_http_parser_in_request(c->parser))
+        return false;
+    int64_t elapsed = rp_clock_now_ms() - c->req_started_ms;
+    return elapsed > 1000 && (int64_t)c->req_bytes * 1000 < min_rate * elapsed;
+}
+
+static void
+on_readable(struct rp_conn *c)
+{
+    for (;;) {
+        if (c->kind == RP_CONN_STREAM) {
+            /* Nothing more is expected; read only to notice the peer leaving. */
+            char sink[4096];
+            ssize_t n = recv(c->io.fd, sink, sizeof(sink), 0);
+            if (n == 0) {
+                conn_close(c, "peer closed");
+                return;
+            }
+            if (n < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                    conn_close(c, strerror(errno));
+                return;
+            }
+            continue;
+        }
+        char *dst = rp_buf_reserve(&c->in, READ_CHUNK);
+        if (!dst && c->waiting) {
+            /* Pipelined requests behind one that waits: read on once it is answered
+             * (flush_out watches for reading again). */
+            if (rp_loop_modify(c->f->loop, &c->io, c->io.events & ~(uint32_t)RP_LOOP_READ))
+                conn_close(c, "epoll_ctl failed");
+            return;
+        }
+        if (!dst) {
+            /* The parser's limits are below the buffer's cap, so this is a flood of
+             * pipelined requests: answer what was parsed, then read on. */
+            process_input(c);
+            dst = rp_buf_reserve(&c->in, READ_CHUNK);
+            if (!dst) {
+                c->close_after_write = true;
+                rp_conn_error(c, NULL, 431, "request too large", NULL);
+                flush_out(c);
+                return;
+            }
+        }
+        ssize_t n = recv(c->io.fd, dst, READ_CHUNK, 0);
+        if (n == 0) {
+            if (c->waiting) {
+                conn_close(c, "peer closed");
+                return;
+            }
+            process_input(c);
+            if (!c->closing && c->kind == RP_CONN_HTTP && !c->waiting) {
+                if (c->out.len) {
+                    c->close_after_write = true;
+                    flush_out(c);
+                } else {
+                    conn_close(c, "peer closed");
+                }
+            }
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                conn_close(c, strerror(errno));
+            break;
+        }
+        if (c->waiting) {
+            /* Kept for after the waiting request (the request's own timers stopped). */
+            c->in.len += (size_t)n;
+            continue;
+        }
+        if (c->in.len == 0 && !rp_http_parser_in_request(c->parser)) {
+            c->req_started_ms = rp_clock_now_ms();
+            c->req_bytes = 0;
+        }
+        c->in.len += (size_t)n;
+        c->req_bytes += (size_t)n;
+        touch_http(c);
+        if (too_slow(c)) {
+            c->close_after_write = true;
+            rp_conn_error(c, NULL, 408, "the request arrives slower than min_request_rate", NULL);
+            flush_out(c);
+            return;
+        }
+        if ((size_t)n < READ_CHUNK)
+            break;
+    }
+    if (c->closing || c->kind != RP_CONN_HTTP || c->waiting)
+        return;
+    process_input(c);
+    if (!c->closing && c->kind == RP_CONN_HTTP)
+        flush_out(c);
+}
+
+static void
+conn_io(struct rp_loop_io *io, uint32_t events)
+{
+    struct rp_conn *c = RP_CONTAINER_OF(io, struct rp_conn, io);
+    if (c->closing)
+        return;
+    if (events & RP_LOOP_WRITE) {
+        if (c->kind == RP_CONN_STREAM) {
+            int err = rp_stream_flush(c->stream);
+            if (err && err != -EAGAIN)
+                conn_close(c, "write failed");
+        } else {
+            flush_out(c);
+            if (!c->closing && c->in.len && !c->waiting) {
+                process_input(c);
+                flush_out(c);
+            }
+        }
+    }
+    if (c->closing)
+        return;
+    if (events & (RP_LOOP_READ | RP_LOOP_HUP))
+        on_readable(c);
+}
+
+void
+rp_conn_rerun(struct rp_conn *c, enum rp_conn_call call)
+{
+    const struct rp_http_request *req = rp_http_parser_request(c->parser);
+    c->f->handler(c->f->handler_ctx, c, req, call);
+    if (c->waiting || c->kind != RP_CONN_HTTP || c->closing)
+        return; /* waits again, became a stream, or failed */
+    rp_http_parser_reset(c->parser);
+    rp_buf_consume(&c->in, c->in_fed); /* the answered request's bytes */
+    c->in_fed = 0;
+    process_input(c);
+    if (!c->closing)
+        flush_out(c);
+}
+
+/* ---- accepting ---- */
+
+/* Remembers the peer's address and port (a key and a number, not text: formatting costs
+ * time at accept and 64 bytes per connection, and only the access log shows it). */
+static void
+set_peer(struct rp_conn *c, const struct sockaddr_storage *ss)
+{
+    rp_addr_key_from_sockaddr((const struct sockaddr *)ss, &c->peer_key);
+    if (ss->ss_family == AF_INET)
+        c->peer_port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    else if (ss->ss_family == AF_INET6)
+        c->peer_port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* A connection on socket <fd> (owned from now on), registered for reading. */
+static struct rp_conn *
+conn_new(struct rp_front *f, int fd, enum rp_conn_kind kind, const struct sockaddr_storage *peer)
+{
+    struct rp_conn *c = rp_xcalloc(1, sizeof(*c));
+    c->io.fd = fd;
+    c->io.fn = conn_io;
+    c->f = f;
+    c->kind = kind;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (peer)
+        set_peer(c, peer);
+    else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+        set_peer(c, &ss);
+    c->client_key = c->peer_key;
+    c->last_active_ms = c->opened_ms = rp_clock_now_ms();
+    if (kind == RP_CONN_HTTP) {
+        c->parser = rp_http_parser_new(&f->limits);
+        rp_buf_init(&c->in, f->limits.max_request_line + f->limits.max_header_bytes +
+                                f->limits.max_body + 2 * READ_CHUNK);
+        rp_buf_init(&c->out, 64 * 1024 * 1024);
+    }
+    rp_list_insert_tail(kind == RP_CONN_HTTP ? &f->http : &f->streams, &c->node);
+    rp_stat_add(f->stats, RP_STAT_connections_active, 1);
+    if (rp_loop_add(f->loop, &c->io, RP_LOOP_READ) != 0)
+        conn_close(c, "epoll_ctl failed");
+    return c;
+}
+
+static void
+accept_ready(struct rp_loop_io *io, uint32_t events)
+{
+    (void)events;
+    struct rp_front *f = RP_CONTAINER_OF(io, struct rp_front, listener);
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: stop accepting for a moment instead of spinning. */
+                RP_LOG(RP_LOG_WARN, "accept",
+                       "msg=\"cannot accept: %s; pausing accepts for 100 ms (raise the open "
+                       "files limit for more connections)\"",
+                       strerror(errno));
+                f->accept_paused_until = rp_clock_now_ms() + ACCEPT_PAUSE_MS;
+                rp_loop_modify(f->loop, &f->listener, 0);
+            }
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        rp_stat_add(f->stats, RP_STAT_connections_total, 1);
+        conn_new(f, fd, RP_CONN_HTTP, &ss);
+    }
+}
+
+int
+rp_front_listen(struct rp_front *f, int fd)
+{
+    f->listener.fd = fd;
+    f->listener.fn = accept_ready;
+    return rp_loop_add(f->loop, &f->listener, RP_LOOP_READ);
+}
+
+int64_t
+rp_front_resume_accept(struct rp_front *f, int64_t now)
+{
+    if (!f->accept_paused_until || f->stopping)
+        return INT64_MAX;
+    if (now < f->accept_paused_until)
+        return f->accept_paused_until - now;
+    f->accept_paused_until = 0;
+    rp_loop_modify(f->loop, &f->listener, RP_LOOP_READ);
+    return INT64_MAX;
+}
+
+/* ---- timeouts ---- */
+
+/* Closes HTTP connections past their handshake or idle timeout; returns ms to the next. */
+static int64_t
+sweep_http(struct rp_front *f, int64_t now)
+{
+    const struct rp_config_values *v = &f->cfg->v;
+    int64_t shortest =
+        v->handshake_timeout < v->idle_timeout ? v->handshake_timeout : v->idle_timeout;
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE (pos, tmp, &f->http) {
+        struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
+        int64_t idle = now - c->last_active_ms;
+        if (idle < shortest)
+            return shortest - idle;
+        if (c->waiting || c->out.len)
+            continue;
+        bool mid_request = rp_http_parser_in_request(c->parser) || c->in.len;
+        if (mid_request && idle >= v->handshake_timeout) {
+            c->close_after_write = true;
+            rp_conn_error(c, NULL, 408, "the request did not arrive within handshake_timeout",
+                          NULL);
+            flush_out(c);
+        } else if (!mid_request && idle >= v->idle_timeout) {
+            conn_close(c, "idle_timeout");
+        }
+    }
+    return shortest;
+}
+
+int64_t
+rp_front_sweep(struct rp_front *f, int64_t now)
+{
+    int64_t next = sweep_http(f, now);
+    expire_streams(f);
+    return next;
+}
+
+/* ---- stopping ---- */
+
+void
+rp_front_stop(struct rp_front *f)
+{
+    if (f->stopping)
+        return;
+    f->stopping = true;
+    if (f->listener.fd >= 0) {
+        rp_loop_remove(f->loop, &f->listener);
+        close(f->listener.fd);
+        f->listener.fd = -1;
+    }
+    /* Tell streams when to come back, then let them drain. */
+    char hint[64];
+    size_t n = rp_sse_retry_hint(f->cfg->v.retry, hint, sizeof(hint));
+    rp_fanout_broadcast(f->fanout, hint, n);
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE (pos, tmp, &f->http) {
+        struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
+        if (!c->waiting && !c->out.len && !rp_http_parser_in_request(c->parser) && !c->in.len)
+            conn_close(c, "shutting down");
+        else
+            c->close_after_write = true;
+    }
+}
+
+bool
+rp_front_drained(struct rp_front *f)
+{
+    return rp_fanout_idle(f->fanout) && rp_list_empty(&f->http);
+}
+
+void
+rp_front_close_all(struct rp_front *f)
+{
+    struct rp_list *lists[] = {&f->http, &f->streams};
+    for (size_t i = 0; i < 2; i++) {
+        while (!rp_list_empty(lists[i])) {
+            struct rp_conn *c = RP_CONTAINER_OF(lists[i]->next, struct rp_conn, node);
+            conn_close(c, "shut down");
+        }
+    }
+}
+
+/* ---- hand-over (upgrade) ---- */
+
+void
+rp_conn_export_fini(struct rp_conn_export *e)
+{
+    rp_stream_state_fini(&e->st);
+    free(e->in);
+    free(e->out);
+    e->in = e->out = NULL;
+    e->in_len = e->out_len = 0;
+}
+
+/* Describes <c> into <e> and closes it here without closing its socket (the successor owns
+ * it). False when <c> is not worth handing over (closing, or a stream without state). */
+static bool
+export_conn(struct rp_conn *c, struct rp_conn_export *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->fd = c->io.fd;
+    e->kind = c->kind;
+    e->client_key = c->client_key;
+    if (c->kind == RP_CONN_STREAM) {
+        if (!c->stream)
+            return false;
+        rp_stream_flush(c->stream); /* what the socket takes now, it need not carry */
+        rp_stream_export(c->stream, &e->st);
+    } else {
+        /* Answers first: what the socket takes now is not carried. A request that waits
+         * (slow_policy block, the auth webhook) was not carried out: the successor handles
+         * its bytes again, as it does a request that arrived only in part. */
+        ssize_t sent =
+            c->out.len ? send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+        if (sent > 0)
+            rp_buf_consume(&c->out, (size_t)sent);
+        e->out = rp_xmalloc(c->out.len + 1);
+        memcpy(e->out, c->out.data ? c->out.data : "", c->out.len);
+        e->out_len = c->out.len;
+        e->in = rp_xmalloc(c->in.len + 1);
+        memcpy(e->in, c->in.data ? c->in.data : "", c->in.len);
+        e->in_len = c->in.len;
+        e->close_after_write = c->close_after_write;
+    }
+    return true;
+}
+
+size_t
+rp_front_export(struct rp_front *f, struct rp_conn_export **out, int *listener)
+{
+    f->stopping = true;
+    *listener = f->listener.fd;
+    if (f->listener.fd >= 0)
+        rp_loop_remove(f->loop, &f->listener);
+    f->listener.fd = -1;
+    size_t n = 0, cap = 0;
+    struct rp_list *pos;
+    struct rp_list *lists[] = {&f->streams, &f->http};
+    for (size_t i = 0; i < 2; i++)
+        for (pos = lists[i]->next; pos != lists[i]; pos = pos->next)
+            cap++;
+    struct rp_conn_export *all = rp_xcalloc(cap + 1, sizeof(*all));
+    for (size_t i = 0; i < 2; i++) {
+        while (!rp_list_empty(lists[i])) {
+            struct rp_conn *c = RP_CONTAINER_OF(lists[i]->next, struct rp_conn, node);
+            if (export_conn(c, &all[n])) {
+                n++;
+                rp_loop_remove(f->loop, &c->io);
+                c->io.fd = -1; /* the successor owns the socket now */
+                conn_close(c, "handed over to the new process");
+            } else {
+                rp_conn_export_fini(&all[n]);
+                conn_close(c, "closing during the hand-over");
+            }
+        }
+    }
+    *out = all;
+    return n;
+}
+
+int
+rp_front_adopt(struct rp_front *f, struct rp_conn_export *e)
+{
+    struct rp_conn *c = conn_new(f, e->fd, e->kind, NULL);
+    e->fd = -1; /* the connection owns it now */
+    if (c->closing)
+        return -EIO;
+    c->admitted = true; /* the previous process admitted it */
+    c->client_key = e->client_key;
+    if (e->kind == RP_CONN_HTTP) {
+        /* Its queued answer and unanswered bytes; the first loop turn writes and reads on
+         * (a writable socket runs conn_io's write path, which then parses <in>). */
+        rp_buf_append(&c->out, e->out, e->out_len);
+        rp_buf_append(&c->in, e->in, e->in_len);
+        c->close_after_write = e->close_after_write;
+        if (c->in.len)
+            c->req_started_ms = c->last_active_ms;
+        if (rp_loop_modify(f->loop, &c->io, RP_LOOP_READ | RP_LOOP_WRITE) != 0) {
+            conn_close(c, "epoll_ctl failed");
+            return -EIO;
+        }
+        return 0;
+    }
+    struct rp_stream_open o = {
+        .fd = c->io.fd,
+        .owner = c,
+        .ops = &stream_ops,
+        .filters = (const char *const *)e->st.filters,
+        .n_filters = e->st.n_filters,
+        .head = e->st.pending,
+        .head_len = e->st.pending_len,
+        .adopted = true,
+        .resume_seq = e->st.last_seq,
+        .tagged = e->st.tagged,
+    };
+    const char *why = NULL;
+    c->stream = rp_stream_open(f->fanout, &o, &why);
+    if (!c->stream) {
+        conn_close(c, why ? why : "cannot adopt the stream");
+        return -ENOSPC;
+    }
+    return 0;
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_FRONT_CONN_H
+#define RP_FRONT_CONN_H
+/*
+ * The server side of HTTP/1.1 connections on one worker's loop: accept, read, parse,
+ * respond, keep-alive, the slow-loris and idle guards, event streams, and close. A
+ * `struct rp_front` is one worker's set of connections; it knows no endpoint: every parsed
+ * request goes to the handler the composition root installs (api/). Everything here runs
+ * on the owning worker's thread. State of one connection:
+ *
+ *   HTTP --request--> HTTP (response queued; keep-alive reads the next request)
+ *     |  \--rp_conn_start_stream--> STREAM (until the peer goes, a policy closes it, or stop)
+ *     \--rp_conn_wait--> waiting (front/wait.h: re-run by kind, or answered at its deadline)
+ *   any --error / timeout / close--> closing (freed at the end of the loop turn: rp_front_reap)
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/list.h"
+#include "config/config.h"
+#include "delivery/stream.h"
+#include "front/wait.h"
+#include "http/cors.h"
+#include "http/http_parser.h"
+#include "loop/loop.h"
+#include "net/addr_key.h"
+
+struct rp_front;
+struct rp_conncap;
+struct rp_stats;
+
+enum rp_conn_kind {
+    RP_CONN_HTTP = 0,
+    RP_CONN_STREAM,
+};
+
+struct rp_conn {
+    struct rp_loop_io io;
+    struct rp_front *f;
+    struct rp_list node; /* in the front's http list (by activity), streams, or closing list */
+    enum rp_conn_kind kind;
+    bool closing;
+    bool close_after_write; /* the last response said Connection: close */
+    /* The current request waits (front/wait.h): in the front's list for <wait_kind>. */
+    bool waiting;
+    enum rp_wait_kind wait_kind;
+    struct rp_list wait_node;
+    int64_t wait_deadline_ms;
+    struct rp_addr_key peer_key; /* the TCP peer */
+    struct rp_addr_key
+        client_key;             /* the client: the peer, or X-Forwarded-For from a trusted proxy */
+    bool admitted;              /* the first request passed the per-client checks */
+    struct rp_conncap *cap;     /* counted in this conncap (released at close), or NULL */
+    int64_t req_started_ms;     /* first byte of the request being received */
+    size_t req_bytes;           /* bytes of it received so far */
+    int64_t expires_wall_ms;    /* a stream whose token expires: when (0 = never) */
+    int64_t retry_ms;           /* the stream's `retry:` when not the configured one (storms) */
+    uint64_t auth_mark;         /* the gate's mark while the request waits (rp_gate_ask) */
+    struct rp_list expire_node; /* in the front's expiring list, by expires_wall_ms */
+    struct rp_http_parser *parser;
+    struct rp_buf in;  /* bytes received of requests not yet answered */
+    size_t in_fed;     /* bytes of <in> already given to the parser */
+    struct rp_buf out; /* response bytes not yet written */
+    struct rp_stream *stream;
+    int64_t last_active_ms;
+    int64_t opened_ms;   /* accepted (for the access log) */
+    uint32_t n_requests; /* requests read on this connection */
+    uint16_t peer_port;  /* with peer_key, the TCP peer (formatted only for the access log) */
+};
+
+/* Why the handler is called: a new request, a waiting one re-run after a wake-up, or a
+ * waiting one whose deadline passed (the handler answers why it gave up, by wait_kind). */
+enum rp_conn_call {
+    RP_CONN_CALL_NEW = 0,
+    RP_CONN_CALL_RETRY,
+    RP_CONN_CALL_EXPIRED,
+};
+
+/* Routes <req> and queues its answer, or makes the connection wait (rp_conn_wait) or a
+ * stream (rp_conn_start_stream). */
+typedef void (*rp_conn_handler_fn)(void *ctx, struct rp_conn *c, const struct rp_http_request *req,
+                                   enum rp_conn_call call);
+
+struct rp_front_setup {
+    struct rp_loop *loop;
+    struct rp_fanout *fanout;
+    struct rp_stats *stats;
+    const struct rp_config *cfg; /* the first configuration (rp_front_set_config later) */
+    rp_conn_handler_fn handler;
+    void *handler_ctx;
+};
+
+struct rp_front *rp_front_new(const struct rp_front_setup *setup);
+/* Frees the front; every connection must have been closed and reaped. Accepts NULL. */
+void rp_front_free(struct rp_front *f);
+/* Takes <cfg> for the connections: between loop turns, so no request sees two. */
+void rp_front_set_config(struct rp_front *f, const struct rp_config *cfg);
+const struct rp_config *rp_front_config(const struct rp_front *f);
+/* Accepts connections from the listening socket <fd> (owned by the front from now on). */
+int rp_front_listen(struct rp_front *f, int fd);
+/* Re-enables accepting after a pause for want of descriptors, when due; returns ms until
+ * it is due (or a large value when not paused). */
+int64_t rp_front_resume_accept(struct rp_front *f, int64_t now_ms);
+/* Closes HTTP connections past handshake_timeout / idle_timeout and ends streams whose
+ * token expired; returns ms until the next one may be due. */
+int64_t rp_front_sweep(struct rp_front *f, int64_t now_ms);
+/* Frees the connections closed during this turn, once no callback can still hold them. */
+void rp_front_reap(struct rp_front *f);
+/*
+ * Graceful stop: closes the listener, tells streams when to come back (`retry:`), closes
+ * idle HTTP connections and lets the others finish their answer. rp_front_drained then
+ * says when nothing is left to write.
+ */
+void rp_front_stop(struct rp_front *f);
+bool rp_front_stopping(const struct rp_front *f);
+bool rp_front_drained(struct rp_front *f);
+/* Closes every connection (the end of a stop). */
+void rp_front_close_all(struct rp_front *f);
+struct rp_waits *rp_front_waits(struct rp_front *f);
+
+/* ---- hand-over (upgrade) ---- */
+
+/* One connection handed to the next process. */
+struct rp_conn_export {
+    int fd;
+    enum rp_conn_kind kind;
+    struct rp_addr_key client_key;
+    struct rp_stream_state st; /* a stream's place */
+    char *in;                  /* HTTP: bytes of requests not yet answered */
+    size_t in_len;
+    char *out; /* HTTP: answers not yet written */
+    size_t out_len;
+    bool close_after_write;
+};
+void rp_conn_export_fini(struct rp_conn_export *e);
+/*
+ * Upgrade, old side: stops accepting and describes every connection into the malloc'd
+ * *<out> (streams: their place in the logs; HTTP: their unanswered bytes and queued
+ * answers), keeping the sockets open for the successor; the connections are closed here.
+ * *<listener> is the listening socket (or -1). Returns how many were described.
+ */
+size_t rp_front_export(struct rp_front *f, struct rp_conn_export **out, int *listener);
+/* Upgrade, new side, before the loop runs: serves the connection <e> describes, taking its
+ * socket (e->fd becomes -1). 0, or -errno when it was closed instead. */
+int rp_front_adopt(struct rp_front *f, struct rp_conn_export *e);
+
+/* ---- for the handlers ---- */
+
+/* Queues a response; adds CORS headers for the request's Origin. */
+void rp_conn_respond(struct rp_conn *c, const struct rp_http_request *req, int status,
+                     const char *content_type, const char *extra_headers, const char *body,
+                     size_t body_len);
+/* Queues a JSON error response {"error": <message>, "status": <status>}; <extra_headers>
+ * ("Name: value\r\n" lines) may be NULL. */
+void rp_conn_error(struct rp_conn *c, const struct rp_http_request *req, int status,
+                   const char *message, const char *extra_headers);
+/* Turns the connection into an event stream; false when it was refused and an error
+ * response was queued instead. */
+bool rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
+                          const char *const *filters, size_t n_filters, const char *last_id,
+                          size_t last_id_len);
+/* Schedules the end of the stream at wall-clock <expires_wall_ms> (its token's expiry),
+ * after an `event: auth_expired`; 0 = never. */
+void rp_conn_schedule_expiry(struct rp_conn *c, int64_t expires_wall_ms);
+/* The settings in force on the connection's worker for this loop turn (a reload takes
+ * effect at the next turn), and the CORS rules made from them. */
+const struct rp_config_values *rp_conn_config(const struct rp_conn *c);
+const struct rp_cors *rp_conn_cors(const struct rp_conn *c);
+struct rp_stats *rp_conn_stats(const struct rp_conn *c);
+
+/* ---- for front/wait.c ---- */
+
+/* Calls the handler again for the waiting request (<call> RETRY or EXPIRED); once it is
+ * answered, reads on (the next pipelined request) and writes. */
+void rp_conn_rerun(struct rp_conn *c, enum rp_conn_call call);
+
+#endif

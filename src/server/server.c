@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+#include "server/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/guard.h"
+#include "auth/gate.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/stats.h"
+#include "ops/metrics.h"
+#include "ops/metrics_feed.h"
+#include "server/handover.h"
+#include "server/handover_wire.h"
+#include "server/sd_notify.h"
+#include "server/worker.h"
+
+#define HOUSEKEEPING_MS 1000
+#define LISTEN_BACKLOG 4096
+
+/* Tells systemd (Type=notify) our state; a failure is only logged. */
+static void
+notify_systemd(const char *state)
+{
+    int err = rp_sd_notify(state);
+    if (err)
+        RP_LOG(RP_LOG_WARN, "server", "msg=\"systemd notify failed: %s\"", strerror(-err));
+}
+
+/* Hub hook: the settings that apply to a new topic (its [topic "pattern"] section), from
+ * the configuration of the calling worker's loop turn (or the running one elsewhere). */
+static void
+policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
+{
+    struct rp_server *srv = ctx;
+    const struct rp_config *cfg = rp_worker_thread_config();
+    const struct rp_config_values *v =
+        rp_config_for_topic(cfg ? cfg : atomic_load(&srv->cfg), name, len);
+    out->history = (struct rp_eventlog_limits){
+        .max_count = (uint64_t)v->history_count,
+        .max_bytes = (uint64_t)v->history_bytes,
+        .max_age_ms = v->history_age,
+    };
+    out->slow = (enum rp_slow_policy)v->slow_policy;
+    /* A subscriber closed or held at its lag limit must still find its events in the log
+     * when it resumes: the limits stop at half the history. */
+    uint64_t half_count = out->history.max_count / 2 ? out->history.max_count / 2 : 1;
+    uint64_t half_bytes = out->history.max_bytes / 2 ? out->history.max_bytes / 2 : 1;
+    out->lag_events = (uint64_t)v->lag_events < half_count ? (uint64_t)v->lag_events : half_count;
+    out->lag_bytes = (uint64_t)v->lag_bytes < half_bytes ? (uint64_t)v->lag_bytes : half_bytes;
+}
+
+static void
+topic_advanced(void *ctx, unsigned worker, struct rp_topic *t)
+{
+    struct rp_server *srv = ctx;
+    rp_fanout_notify_advanced(rp_worker_fanout(srv->workers[worker]), t);
+}
+
+static void
+topic_created(void *ctx, unsigned worker, struct rp_topic *t)
+{
+    struct rp_server *srv = ctx;
+    rp_fanout_notify_created(rp_worker_fanout(srv->workers[worker]), t);
+}
+
+/* The gate's hook: a webhook verification others waited for has finished. Any thread. */
+static void
+wake_all_workers(void *ctx)
+{
+    struct rp_server *srv = ctx;
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        if (srv->workers[i])
+            rp_worker_auth_wake(srv->workers[i]);
+}
+
+static bool
+listens_on_loopback(const struct rp_addr *a)
+{
+    struct rp_addr_key k;
+    if (rp_addr_key_from_sockaddr((const struct sockaddr *)&a->ss, &k) != 0)
+        return false;
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    return (rp_addr_key_is_v4(&k) && k.b[12] == 127) || memcmp(k.b, v6_loopback, 16) == 0;
+}
+
+/* The auth gate's settings, from the configuration. */
+static void
+gate_config(const struct rp_config_values *v, struct rp_gate_config *gc)
+{
+    const char *sse_secret = v->sse_secret && *v->sse_secret ? v->sse_secret : getenv("SSE_SECRET");
+    *gc = (struct rp_gate_config){
+        .mode = (enum rp_gate_mode)v->auth_mode,
+        .jwt_secret = v->auth_jwt_secret,
+        .jwt_key_file = v->auth_jwt_key_file,
+        .jwt_jwks_file = v->auth_jwt_jwks_file,
+        .jwt_audience = v->auth_jwt_audience,
+        .jwt_issuer = v->auth_jwt_issuer,
+        .jwt_leeway_ms = v->auth_jwt_leeway,
+        .publisher_key = v->auth_publisher_key,
+        .max_token = (size_t)v->auth_max_token,
+        .webhook_url = v->auth_webhook_url,
+        .webhook_connect_timeout_ms = v->auth_webhook_connect_timeout,
+        .webhook_timeout_ms = v->auth_webhook_timeout,
+        .cache_ttl_ms = v->auth_cache_ttl,
+        .cache_negative_ttl_ms = v->auth_cache_negative_ttl,
+        .cache_size = (size_t)v->auth_cache_size,
+        .breaker_failures = (unsigned)v->auth_breaker_failures,
+        .breaker_error_rate_pct = (unsigned)v->auth_breaker_error_rate,
+        .breaker_min_calls = (unsigned)v->auth_breaker_min_calls,
+        .breaker_window_ms = v->auth_breaker_window,
+        .breaker_open_ms = v->auth_breaker_open,
+        .breaker_probes = (unsigned)v->auth_breaker_probes,
+        .breaker_fallback_cached = v->auth_breaker_fallback == 1,
+        .branca_key_hex = sse_secret ? sse_secret : "",
+        .branca_ttl_ms = v->branca_ttl,
+    };
+}
+
+/* Builds the auth gate and the abuse-control guard from the settings; 0 or -EINVAL with
+ * the reason logged. */
+static int
+start_guards(struct rp_server *srv, const struct rp_config_values *v)
+{
+    struct rp_diag diag = {{0}};
+    if ((enum rp_gate_mode)v->auth_mode == RP_GATE_MODE_NONE) {
+        if (!listens_on_loopback(&srv->addr))
+            RP_LOG(RP_LOG_WARN, "auth",
+                   "msg=\"auth_mode is none and the server listens beyond loopback: anyone who "
+                   "can reach it may subscribe and publish; set auth_mode (see docs/auth.md)\"");
+    } else {
+        struct rp_gate_config gc;
+        gate_config(v, &gc);
+        if (rp_gate_shared_new(&gc, wake_all_workers, srv, &srv->gate, diag.msg,
+                               sizeof(diag.msg)) != 0) {
+            RP_LOG(RP_LOG_ERROR, "auth", "msg=\"%s\"", diag.msg);
+            return -EINVAL;
+        }
+        RP_LOG(RP_LOG_INFO, "auth", "msg=\"auth enabled\" mode=%s",
+               rp_config_choice("auth_mode", v->auth_mode));
+    }
+    struct rp_guard_config gc = {
+        .trusted_proxies = v->trusted_proxies.items,
+        .n_trusted_proxies = v->trusted_proxies.n,
+        .connect_rate = (double)v->connect_rate,
+        .connect_burst = (double)v->connect_burst,
+        .publish_rate = (double)v->publish_rate,
+        .publish_burst = (double)v->publish_burst,
+        .storm_accept_rate = (double)v->storm_accept_rate,
+        .max_connections = v->max_connections,
+        .max_connections_per_ip = v->max_connections_per_ip,
+    };
+    if (rp_guard_new(&gc, &srv->guard, &diag) != 0) {
+        RP_LOG(RP_LOG_ERROR, "server", "msg=\"%s\"", diag.msg);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The node's metrics: every worker's counters summed, and node gauges. Any thread. */
+static void
+render_metrics(void *ctx, bool json, struct rp_buf *out)
+{
+    struct rp_server *srv = ctx;
+    struct rp_stats **stats = rp_xcalloc(srv->n_workers, sizeof(*stats));
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        stats[i] = rp_worker_stats(srv->workers[i]);
+    struct rp_metrics_node node = {
+        .topics = rp_hub_topic_count(srv->hub),
+        .last_seq = rp_hub_last_seq(srv->hub),
+        .uptime_s = (rp_clock_now_ms() - srv->started_ms) / 1000,
+        .workers = srv->n_workers,
+    };
+    struct rp_gate_report gr;
+    rp_gate_report(srv->gate, &gr);
+    node.has_breaker = gr.has_breaker;
+    node.breaker_state = gr.breaker_state;
+    memcpy(node.breaker_transitions, gr.breaker_transitions, sizeof(gr.breaker_transitions));
+    node.auth_cache_entries = gr.cache_entries;
+    rp_hub_log_totals(srv->hub, &node.log_events, &node.log_bytes);
+    rp_metrics_render(stats, srv->n_workers, &node, json, out);
+    free(stats);
+}
+
+/*
+ * The dashboard's feed: one `metrics` event a second on RP_SERVER_METRICS_TOPIC, only while
+ * someone reads it (so an unwatched node's ids and counters are not moved by it).
+ */
+static void
+publish_metrics(struct rp_server *srv)
+{
+    static const char topic[] = RP_SERVER_METRICS_TOPIC;
+    struct rp_topic *t = rp_hub_find(srv->hub, topic, sizeof(topic) - 1);
+    if (!t || rp_topic_subscribers(t) <= 0)
+        return;
+    struct rp_buf totals, b;
+    rp_buf_init(&totals, 1024 * 1024);
+    render_metrics(srv, true, &totals);
+    struct rp_stats **stats = rp_xcalloc(srv->n_workers, sizeof(*stats));
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        stats[i] = rp_worker_stats(srv->workers[i]);
+    struct rp_metrics_feed_node node = {
+        .wall_ms = rp_clock_wall_ms(),
+        .uptime_s = (rp_clock_now_ms() - srv->started_ms) / 1000,
+        .topics = rp_hub_topic_count(srv->hub),
+        .totals_json = totals.data ? totals.data : "{}",
+        .totals_len = totals.data ? totals.len : 2,
+    };
+    rp_buf_init(&b, 2 * 1024 * 1024);
+    rp_metrics_feed_json(stats, srv->n_workers, &node, &b);
+    free(stats);
+    rp_buf_fini(&totals);
+    struct rp_publish_item item = {
+        .topic = topic,
+        .topic_len = sizeof(topic) - 1,
+        .event = "metrics",
+        .event_len = 7,
+        .data = b.data,
+        .data_len = b.len,
+    };
+    struct rp_publish_result res;
+    struct rp_hub_error err;
+    /* A refusal (a slow reader under slow_policy block) just skips this second. */
+    (void)rp_hub_publish(srv->hub, &item, 1, &res, &err);
+    rp_buf_fini(&b);
+}
+
+/*
+ * Raises the open-files limit to its hard cap and says what it allows: clearly, when it is
+ * below the configured capacity (max_connections), else as a warning when it is low.
+ */
+static void
+check_nofile(const struct rp_config_values *v)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    unsigned long long n = (unsigned long long)rl.rlim_cur;
+    unsigned long long usable = n > 64 ? n - 64 : 0; /* listeners, eventfds, logs, webhook */
+    if (v->max_connections > 0 && (unsigned long long)v->max_connections > usable)
+        RP_LOG(RP_LOG_WARN, "server",
+               "msg=\"max_connections is %lld but the open files limit (RLIMIT_NOFILE, hard "
+               "limit %llu) lets this process hold only about %llu connections; raise it "
+               "(ulimit -Hn, systemd LimitNOFILE=) or lower max_connections\"",
+               (long long)v->max_connections, n, usable);
+    else if (v->max_connections == 0 && n < 100000)
+        RP_LOG(RP_LOG_WARN, "server",
+               "msg=\"the open files limit (RLIMIT_NOFILE) is %llu, so this process can hold at "
+               "most about %llu connections; raise it (ulimit -n, systemd LimitNOFILE=) for "
+               "more\"",
+               n, usable);
+    else
+        RP_LOG(RP_LOG_INFO, "server", "msg=\"open files limit\" nofile=%llu", n);
+}
+
+/* The hub, with the handed-over logs when there are any. */
+static int
+start_hub(struct rp_server *srv, const struct rp_config_values *v,
+          const struct rp_handover_state *inherit)
+{
+    struct rp_hub_config hc = {
+        .max_topics = (uint64_t)v->max_topics,
+        .max_data = (uint64_t)v->max_data,
+        .epoch = inherit ? inherit->epoch : 0, /* ids stay valid across an upgrade */
+    };
+    struct rp_hub_hooks hooks = {
+        .policy_for = policy_for,
+        .topic_advanced = topic_advanced,
+        .topic_created = topic_created,
+        .ctx = srv,
+    };
+    srv->hub = rp_hub_new(&hc, &hooks);
+    if (!inherit)
+        return 0;
+    int rc = rp_handover_restore_hub(inherit, srv->hub);
+    if (rc)
+        RP_LOG(RP_LOG_ERROR, "upgrade", "msg=\"cannot restore the handed-over logs: %s\"",
+               strerror(-rc));
+    return rc;
+}
+
+/* One listening socket per worker: handed over by the previous process, or new (the first
+ * picks the port when 0 was asked; the others share it). */
+static int
+open_listener(struct rp_server *srv, unsigned i, struct rp_handover_state *inherit)
+{
+    if (inherit && i < inherit->n_listeners && inherit->listeners[i] >= 0) {
+        int fd = inherit->listeners[i];
+        inherit->listeners[i] = -1;
+        return fd;
+    }
+    int fd = rp_listener_open(&srv->addr, LISTEN_BACKLOG);
+    if (fd < 0) {
+        char where[80];
+        rp_addr_format(&srv->addr, where, sizeof(where));
+        RP_LOG(RP_LOG_ERROR, "listen", "addr=%s msg=\"cannot listen: %s\"", where, strerror(-fd));
+    }
+    return fd;
+}
+
+static int
+start_workers(struct rp_server *srv, struct rp_handover_state *inherit)
+{
+    /* The inherited sockets say where we listen (the port, when 0 was configured). */
+    if (inherit && inherit->n_listeners && inherit->listeners[0] >= 0) {
+        srv->addr.len = sizeof(srv->addr.ss);
+        getsockname(inherit->listeners[0], (struct sockaddr *)&srv->addr.ss, &srv->addr.len);
+    }
+    srv->workers = rp_xcalloc(srv->n_workers, sizeof(*srv->workers));
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        struct rp_worker_setup ws = {
+            .id = i,
+            .hub = srv->hub,
+            .cfg = &srv->cfg,
+            .api = &srv->api,
+            .gate = srv->gate,
+            .listener = open_listener(srv, i, inherit),
+        };
+        struct rp_diag diag = {{0}};
+        if (ws.listener < 0)
+            return ws.listener;
+        int rc = rp_worker_new(&ws, &srv->workers[i], &diag);
+        if (rc) {
+            RP_LOG(RP_LOG_ERROR, "server", "msg=\"cannot start worker %u: %s\"", i, diag.msg);
+            return rc;
+        }
+    }
+    /* Adopted connections are spread over the workers before they run (no locking). */
+    if (inherit)
+        rp_handover_adopt(inherit, srv->workers, srv->n_workers);
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        int err = rp_worker_start(srv->workers[i]);
+        if (err) {
+            RP_LOG(RP_LOG_ERROR, "server", "msg=\"cannot start worker: %s\"", strerror(-err));
+            return err;
+        }
+    }
+    return 0;
+}
+
+int
+rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
+                struct rp_handover_state *inherit)
+{
+    memset(srv, 0, sizeof(*srv));
+    atomic_init(&srv->cfg, cfg);
+    srv->started_ms = rp_clock_now_ms();
+    atomic_init(&srv->stopping, false);
+    atomic_init(&srv->ready, false);
+    const struct rp_config_values *v = &cfg->v;
+    rp_server_apply_logging(v);
+    if (rp_addr_parse(v->listen, &srv->addr) != 0) {
+        RP_LOG(RP_LOG_ERROR, "server",
+               "msg=\"listen: '%s' is not HOST:PORT (for example 127.0.0.1:8080 or [::1]:8080)\"",
+               v->listen);
+        return -EINVAL;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    srv->n_workers = v->workers > 0 ? (unsigned)v->workers : (unsigned)(cores > 0 ? cores : 1);
+    if (srv->n_workers > RP_HUB_MAX_WORKERS)
+        srv->n_workers = RP_HUB_MAX_WORKERS;
+    check_nofile(v);
+    int rc = start_guards(srv, v);
+    if (!rc)
+        rc = start_hub(srv, v, inherit);
+    srv->api = (struct rp_api_node){
+        .hub = srv->hub,
+        .guard = srv->guard,
+        .gate = srv->gate,
+        .render_metrics = render_metrics,
+        .metrics_ctx = srv,
+        .ready = &srv->ready,
+        .stopping = &srv->stopping,
+        .started_ms = srv->started_ms,
+        .n_workers = srv->n_workers,
+    };
+    if (!rc)
+        rc = start_workers(srv, inherit);
+    if (rc) {
+        rp_server_stop(srv);
+        return rc;
+    }
+    char where[80], epoch[16];
+    rp_addr_format(&srv->addr, where, sizeof(where));
+    snprintf(epoch, sizeof(epoch), "%08x", rp_hub_epoch(srv->hub));
+    atomic_store(&srv->ready, true);
+    RP_LOG(RP_LOG_INFO, "server", "msg=\"listening\" addr=%s workers=%u epoch=%s", where,
+           srv->n_workers, epoch);
+    char state[128];
+    snprintf(state, sizeof(state), "READY=1\nSTATUS=listening on %s", where);
+    notify_systemd(state);
+    return 0;
+}
+
+void
+rp_server_apply_logging(const struct rp_config_values *v)
+{
+    enum rp_log_level level;
+    if (rp_log_level_parse(rp_config_choice("log_level", v->log_level), &level) == 0)
+        atomic_store(&rp_log_min_level, level);
+    atomic_store(&rp_log_json, v->log_format == 1);
+}
+
+void
+rp_server_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR2);
+}
+
+void
+rp_server_wait(struct rp_server *srv)
+{
+    sigset_t set;
+    rp_server_signals(&set);
+    struct timespec ts = {.tv_sec = HOUSEKEEPING_MS / 1000, .tv_nsec = 0};
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGUSR2) {
+            if (rp_handover_old_side(srv))
+                return;
+            continue;
+        }
+        if (sig == SIGHUP) {
+            int err = rp_sd_notify_monotonic_reloading();
+            if (err)
+                RP_LOG(RP_LOG_WARN, "server", "msg=\"systemd notify failed: %s\"", strerror(-err));
+            rp_server_reload(srv);
+            notify_systemd("READY=1"); /* also after a failed reload: systemd waits for it */
+            continue;
+        }
+        if (sig == SIGINT || sig == SIGTERM) {
+            RP_LOG(RP_LOG_INFO, "server", "msg=\"shutting down\" signal=%s",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
+            notify_systemd("STOPPING=1");
+            return;
+        }
+        rp_hub_expire(srv->hub, rp_clock_now_ms());
+        publish_metrics(srv);
+        rp_server_free_unused_configs(srv);
+    }
+}
+
+void
+rp_server_stop(struct rp_server *srv)
+{
+    atomic_store(&srv->stopping, true);
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        if (srv->workers[i])
+            rp_worker_stop(srv->workers[i]);
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        if (srv->workers[i])
+            rp_worker_join(srv->workers[i]);
+    /* Workers go before the hub: their streams hold references into topic logs. */
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
+        rp_worker_free(srv->workers[i]);
+        srv->workers[i] = NULL; /* a later worker's gate may still wake the others */
+    }
+    RP_FREE(srv->workers);
+    rp_gate_shared_free(srv->gate);
+    srv->gate = NULL;
+    rp_guard_free(srv->guard);
+    srv->guard = NULL;
+    for (size_t i = 0; i < srv->n_owned; i++)
+        rp_config_free(srv->owned[i]);
+    RP_FREE(srv->owned);
+    srv->n_owned = 0;
+    rp_hub_free(srv->hub);
+    srv->hub = NULL;
+}

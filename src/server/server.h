@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_SERVER_SERVER_H
+#define RP_SERVER_SERVER_H
+/*
+ * The composition root: builds the hub, the abuse-control guard, the auth gate, the API
+ * context and the workers from a configuration snapshot, in dependency order, and takes
+ * them down in reverse. The only module that knows every other one; the workers and the
+ * API see only what it hands them. Start, wait and stop from the main thread; the other
+ * files of server/ (reload, handover, serve) work on this struct from the main thread too.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "base/buf.h"
+#include "config/config.h"
+#include "core/hub.h"
+#include "net/listener.h"
+
+struct rp_worker;
+struct rp_handover_state;
+struct rp_gate_shared;
+struct rp_guard;
+
+/* Loads the configuration again for a reload (SIGHUP): a new config, or NULL when it is
+ * invalid (the reason logged). */
+typedef struct rp_config *(*rp_server_reload_fn)(void *ctx);
+
+struct rp_server {
+    /* The running configuration. Workers take it at a loop boundary (their own snapshot);
+     * the main thread replaces it on reload. The first is borrowed (outlives the server);
+     * reloaded ones are owned, in <owned>, and freed once no worker uses them. */
+    _Atomic(const struct rp_config *) cfg;
+    struct rp_config **owned;
+    size_t n_owned;
+    rp_server_reload_fn reload;
+    void *reload_ctx;
+    struct rp_hub *hub;
+    struct rp_addr addr; /* where it listens (the port filled in when 0 was asked) */
+    unsigned n_workers;
+    struct rp_worker **workers;
+    int64_t started_ms;
+    atomic_bool stopping;
+    atomic_bool ready;           /* every worker started (readiness, /readyz) */
+    struct rp_gate_shared *gate; /* NULL with auth_mode none */
+    struct rp_guard *guard;
+    struct rp_api_node api;
+    /* Upgrade (SIGUSR2): the binary to start (resolved at start, so a deploy that replaces
+     * the file starts the new one) and its arguments; set by serve before waiting. */
+    const char *exe;
+    char **exec_argv;
+    bool upgraded; /* handed over: the successor serves now */
+};
+
+/* The topic the server publishes its metrics to, once a second while it has subscribers
+ * (the dashboard's data): events of type `metrics`, JSON data. */
+#define RP_SERVER_METRICS_TOPIC "_revenprox/metrics"
+
+/* Builds and starts everything: 0, or a negative errno with a message logged. With
+ * <inherit>, takes over what a previous process handed over (its epoch and logs, its
+ * listening sockets and its connections; the descriptors taken are set to -1). */
+int rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
+                    struct rp_handover_state *inherit);
+/* The signals rp_server_wait takes (INT, TERM, HUP, USR2): serve blocks them in every
+ * thread before starting the server, so only the main thread's sigtimedwait sees them. */
+void rp_server_signals(sigset_t *set);
+/* Runs housekeeping (log expiry, the metrics feed, freeing old configurations) until a
+ * SIGINT or SIGTERM arrives or an upgrade handed over; a SIGHUP reloads the configuration
+ * through <srv>->reload (set it before). */
+void rp_server_wait(struct rp_server *srv);
+/* Graceful stop: workers stop accepting, send streams a retry hint, finish within
+ * shutdown_timeout; then everything is freed. */
+void rp_server_stop(struct rp_server *srv);
+/* Applies the level and format of log lines (process-wide). */
+void rp_server_apply_logging(const struct rp_config_values *v);
+
+/* server/reload.c: SIGHUP. */
+void rp_server_reload(struct rp_server *srv);
+/* Frees reloaded configurations no worker uses any more. */
+void rp_server_free_unused_configs(struct rp_server *srv);
+
+#endif
