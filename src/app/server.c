@@ -130,7 +130,8 @@ start_auth(struct rp_server *srv, const struct rp_config_values *v)
             .breaker_window_ms = v->auth_breaker_window,
             .breaker_open_ms = v->auth_breaker_open,
             .breaker_probes = (unsigned)v->auth_breaker_probes,
-            .breaker_fallback_cached = v->auth_breaker_fallback == 1,
+            .breaker_fallback_cached =
+                v->auth_breaker_fallback == RP_CFG_AUTH_BREAKER_FALLBACK_CACHED,
             .branca_key_hex = sse_secret ? sse_secret : "",
             .branca_ttl_ms = v->branca_ttl,
         };
@@ -386,7 +387,7 @@ apply_logging(const struct rp_config_values *v)
     enum rp_log_level level;
     if (rp_log_level_parse(rp_config_choice("log_level", v->log_level), &level) == 0)
         atomic_store(&rp_log_min_level, level);
-    atomic_store(&rp_log_json, v->log_format == 1);
+    atomic_store(&rp_log_json, v->log_format == RP_CFG_LOG_FORMAT_JSON);
 }
 
 /*

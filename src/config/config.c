@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/gate.h"
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "base/log.h"
+#include "core/hub.h"
 #include "core/pattern.h"
 
 /*
@@ -89,6 +92,46 @@ union value {
 
 /* ---- choices of ENUM settings, split once ---- */
 
+/* ENUM fields are read and written as int (union value.e): every generated enum has its size. */
+#define ENUM_IS_INT(setting, count)                                                                \
+    _Static_assert(sizeof(enum rp_cfg_##setting) == sizeof(int), #setting " is not int-sized");
+RP_CFG_ENUM_SETTINGS(ENUM_IS_INT)
+#undef ENUM_IS_INT
+
+/*
+ * The server passes these settings to libraries as the library's enum, by a cast
+ * (app/server.c): each constant must equal the library's. A choice added to or moved in
+ * settings.def without the library's enum following it fails the build here.
+ */
+#define SAME_VALUE(cfg, lib) _Static_assert((int)(cfg) == (int)(lib), #cfg " != " #lib)
+SAME_VALUE(RP_CFG_AUTH_MODE_NONE, RP_GATE_MODE_NONE);
+SAME_VALUE(RP_CFG_AUTH_MODE_JWT, RP_GATE_MODE_JWT);
+SAME_VALUE(RP_CFG_AUTH_MODE_WEBHOOK, RP_GATE_MODE_WEBHOOK);
+SAME_VALUE(RP_CFG_AUTH_MODE_JWT_WEBHOOK, RP_GATE_MODE_JWT_WEBHOOK);
+SAME_VALUE(RP_CFG_AUTH_MODE_BRANCA, RP_GATE_MODE_BRANCA);
+SAME_VALUE(RP_CFG_AUTH_MODE__COUNT, RP_GATE_MODE_BRANCA + 1);
+SAME_VALUE(RP_CFG_SLOW_POLICY_DISCONNECT, RP_SLOW_POLICY_DISCONNECT);
+SAME_VALUE(RP_CFG_SLOW_POLICY_DROP_OLDEST, RP_SLOW_POLICY_DROP_OLDEST);
+SAME_VALUE(RP_CFG_SLOW_POLICY_DROP_NEWEST, RP_SLOW_POLICY_DROP_NEWEST);
+SAME_VALUE(RP_CFG_SLOW_POLICY_BLOCK, RP_SLOW_POLICY_BLOCK);
+SAME_VALUE(RP_CFG_SLOW_POLICY__COUNT, RP_SLOW_POLICY_BLOCK + 1);
+SAME_VALUE(RP_CFG_LOG_LEVEL_DEBUG, RP_LOG_DEBUG);
+SAME_VALUE(RP_CFG_LOG_LEVEL_INFO, RP_LOG_INFO);
+SAME_VALUE(RP_CFG_LOG_LEVEL_WARN, RP_LOG_WARN);
+SAME_VALUE(RP_CFG_LOG_LEVEL_ERROR, RP_LOG_ERROR);
+SAME_VALUE(RP_CFG_LOG_LEVEL__COUNT, RP_LOG_ERROR + 1);
+#undef SAME_VALUE
+
+/* The generated constants, counted per setting; split_choices checks they match. */
+static const struct {
+    const char *setting;
+    int count;
+} generated_counts[] = {
+#define GENERATED_COUNT(setting, count) {#setting, count},
+    RP_CFG_ENUM_SETTINGS(GENERATED_COUNT)
+#undef GENERATED_COUNT
+};
+
 static char choice_text[N_SETTINGS][CHOICES_CAP];
 static const char *choice_ptr[N_SETTINGS][MAX_CHOICES];
 static int n_choices[N_SETTINGS];
@@ -113,6 +156,18 @@ split_choices(void)
             *bar = '\0';
             p = bar + 1;
         }
+    }
+    /* Both come from the same choices strings; this guards the two ways of splitting them. */
+    size_t n_enum = 0;
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        n_enum += settings[i].kind == KIND_ENUM;
+    RP_ASSERT(n_enum == sizeof(generated_counts) / sizeof(generated_counts[0]));
+    for (size_t g = 0; g < n_enum; g++) {
+        size_t i = 0;
+        while (i < N_SETTINGS && strcmp(settings[i].name, generated_counts[g].setting) != 0)
+            i++;
+        RP_ASSERT(i < N_SETTINGS && settings[i].kind == KIND_ENUM);
+        RP_ASSERT(n_choices[i] == generated_counts[g].count);
     }
 }
 
