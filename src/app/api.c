@@ -1070,7 +1070,7 @@ handle_ready(struct rp_conn *c, const struct rp_http_request *req)
         why = "starting";
     else if (atomic_load(&srv->stopping))
         why = "draining";
-    else if (gr.has_breaker && gr.breaker_state == 1)
+    else if (gr.has_breaker && gr.breaker_state == RP_BREAKER_OPEN)
         why = "the auth webhook is unavailable (circuit breaker open)";
     struct rp_buf b;
     rp_buf_init(&b, 256);

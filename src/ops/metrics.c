@@ -227,7 +227,7 @@ rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metri
                                      "# TYPE revenprox_auth_breaker_state gauge\n");
         for (int i = 0; !err && i < 3; i++)
             err = rp_buf_printf(out, "revenprox_auth_breaker_state{state=\"%s\"} %d\n",
-                                breaker_states[i], node->breaker_state == i);
+                                breaker_states[i], node->breaker_state == (enum rp_breaker_state)i);
         if (!err)
             err =
                 rp_buf_append_str(out, "# HELP revenprox_auth_breaker_transitions_total Times the "
