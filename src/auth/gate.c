@@ -187,8 +187,8 @@ rp_gate_report(const struct rp_gate_shared *sh, struct rp_gate_report *out)
     if (!sh || !sh->breaker)
         return;
     out->has_breaker = true;
-    out->breaker_state = (int)rp_breaker_state(sh->breaker);
-    for (int i = 0; i < 3; i++)
+    out->breaker_state = rp_breaker_state(sh->breaker);
+    for (int i = 0; i < RP_BREAKER__COUNT; i++)
         out->breaker_transitions[i] = rp_breaker_transitions(sh->breaker, (enum rp_breaker_state)i);
     out->cache_entries = rp_token_cache_count(sh->cache);
 }

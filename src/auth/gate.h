@@ -23,13 +23,14 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "auth/breaker.h"
 
 struct rp_loop;
 struct rp_stats;
 struct rp_gate;
 struct rp_gate_shared;
 
-/* In the order of the auth_mode setting's choices. */
+/* The auth_mode setting's choices, value for value (config/config.c asserts it). */
 enum rp_gate_mode {
     RP_GATE_MODE_NONE = 0,
     RP_GATE_MODE_JWT,
@@ -83,8 +84,8 @@ enum rp_gate_mode rp_gate_mode(const struct rp_gate_shared *sh);
 /* Node-wide auth figures for /metrics. */
 struct rp_gate_report {
     bool has_breaker;
-    int breaker_state; /* 0 closed, 1 open, 2 half-open */
-    uint64_t breaker_transitions[3];
+    enum rp_breaker_state breaker_state;
+    uint64_t breaker_transitions[RP_BREAKER__COUNT]; /* times it entered each state */
     uint64_t cache_entries;
 };
 void rp_gate_report(const struct rp_gate_shared *sh, struct rp_gate_report *out);

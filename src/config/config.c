@@ -12,6 +12,8 @@
 
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "base/log.h"
+#include "core/hub.h"
 #include "core/pattern.h"
 
 /*
@@ -89,6 +91,22 @@ union value {
 
 /* ---- choices of ENUM settings, split once ---- */
 
+/* ENUM fields are read and written as int (union value.e): every generated enum has its size. */
+#define ENUM_IS_INT(setting, count)                                                                \
+    _Static_assert(sizeof(enum rp_cfg_##setting) == sizeof(int), #setting " is not int-sized");
+RP_CFG_ENUM_SETTINGS(ENUM_IS_INT)
+#undef ENUM_IS_INT
+
+/* The generated constants, counted per setting; split_choices checks they match. */
+static const struct {
+    const char *setting;
+    int count;
+} generated_counts[] = {
+#define GENERATED_COUNT(setting, count) {#setting, count},
+    RP_CFG_ENUM_SETTINGS(GENERATED_COUNT)
+#undef GENERATED_COUNT
+};
+
 static char choice_text[N_SETTINGS][CHOICES_CAP];
 static const char *choice_ptr[N_SETTINGS][MAX_CHOICES];
 static int n_choices[N_SETTINGS];
@@ -113,6 +131,18 @@ split_choices(void)
             *bar = '\0';
             p = bar + 1;
         }
+    }
+    /* Both come from the same choices strings; this guards the two ways of splitting them. */
+    size_t n_enum = 0;
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        n_enum += settings[i].kind == KIND_ENUM;
+    RP_ASSERT(n_enum == sizeof(generated_counts) / sizeof(generated_counts[0]));
+    for (size_t g = 0; g < n_enum; g++) {
+        size_t i = 0;
+        while (i < N_SETTINGS && strcmp(settings[i].name, generated_counts[g].setting) != 0)
+            i++;
+        RP_ASSERT(i < N_SETTINGS && settings[i].kind == KIND_ENUM);
+        RP_ASSERT(n_choices[i] == generated_counts[g].count);
     }
 }
 

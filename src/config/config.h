@@ -18,14 +18,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RP_SETTING_CTYPE_STRING char *
-#define RP_SETTING_CTYPE_SECRET char * /* a STRING masked in `config dump` */
-#define RP_SETTING_CTYPE_INT int64_t
-#define RP_SETTING_CTYPE_SIZE int64_t
-#define RP_SETTING_CTYPE_DURATION int64_t /* milliseconds */
-#define RP_SETTING_CTYPE_BOOL bool
-#define RP_SETTING_CTYPE_ENUM int /* index into the setting's choices */
-#define RP_SETTING_CTYPE_LIST struct rp_config_list
+#include "config/settings_enums.h"
+
+/*
+ * The C type of each setting's field. An ENUM setting's field is its own enum, whose
+ * constants scripts/settings_enums.py generates from the setting's choices in settings.def
+ * (build/src/config/settings_enums.h): settings.def stays the one source of truth, so code
+ * compares `v->log_format == RP_CFG_LOG_FORMAT_JSON`, never a bare index. A constant's value
+ * is its choice's index, as rp_config_choice takes it.
+ */
+#define RP_SETTING_CTYPE_STRING(name) char *
+#define RP_SETTING_CTYPE_SECRET(name) char * /* a STRING masked in `config dump` */
+#define RP_SETTING_CTYPE_INT(name) int64_t
+#define RP_SETTING_CTYPE_SIZE(name) int64_t
+#define RP_SETTING_CTYPE_DURATION(name) int64_t /* milliseconds */
+#define RP_SETTING_CTYPE_BOOL(name) bool
+#define RP_SETTING_CTYPE_ENUM(name) enum rp_cfg_##name /* RP_CFG_<NAME>_<CHOICE> */
+#define RP_SETTING_CTYPE_LIST(name) struct rp_config_list
 
 struct rp_config_list {
     char **items;
@@ -34,7 +43,7 @@ struct rp_config_list {
 
 struct rp_config_values {
 #define RP_SETTING(name, type, def, min, max, choices, scope, reload, help)                        \
-    RP_SETTING_CTYPE_##type name;
+    RP_SETTING_CTYPE_##type(name) name;
 #include "config/settings.def"
 #undef RP_SETTING
 };

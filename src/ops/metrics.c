@@ -1,309 +1,565 @@
 /* SPDX-License-Identifier: MIT */
 #include "ops/metrics.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/auth.h"
 
-static const char *const breaker_states[3] = {"closed", "open", "half_open"};
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
-/* The families that are not one number per stat: summed over workers. */
-struct extra {
-    uint64_t auth_failures_by[RP_STATS_AUTH_REASONS];
-    uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1];
+/*
+ * One table, one walk, two emitters. gather() sums the workers into a snapshot; the
+ * families[] table describes each metric once (its Prometheus name, type and help, its
+ * JSON key, where its numbers are in the snapshot); walk() hands every metric to an
+ * emitter, which alone knows its format: Prometheus text or JSON. A new metric is one row.
+ */
+
+/* Drops by reason, as one labelled family, so one query sums them. */
+static const enum rp_stat_id drop_ids[] = {
+    RP_STAT_drops_oldest,
+    RP_STAT_drops_newest,
+    RP_STAT_drops_expired,
+    RP_STAT_disconnects_slow,
+};
+static const char *const drop_labels[] = {"drop_oldest", "drop_newest", "expired", "disconnect"};
+
+/* Rejections by kind, as one labelled family too. */
+static const enum rp_stat_id ratelimit_ids[] = {
+    RP_STAT_ratelimit_connect, RP_STAT_ratelimit_publish, RP_STAT_ratelimit_per_ip,
+    RP_STAT_ratelimit_total,   RP_STAT_ratelimit_storm,
+};
+static const char *const ratelimit_labels[] = {"connect_rate", "publish_rate", "connections_per_ip",
+                                               "connections", "reconnect_storm"};
+
+_Static_assert(COUNT(drop_ids) == COUNT(drop_labels), "a label per drop reason");
+_Static_assert(COUNT(ratelimit_ids) == COUNT(ratelimit_labels), "a label per rejection kind");
+
+/* Failure reasons by index; RP_AUTH_OK (index 0) is not one. */
+static const char *const auth_labels[] = {
+#define AUTH_LABEL(name, label) label,
+    RP_AUTH_FAILURE_TABLE(AUTH_LABEL)
+#undef AUTH_LABEL
+};
+static const char *const breaker_labels[] = {
+#define BREAKER_LABEL(name, label) label,
+    RP_BREAKER_STATE_TABLE(BREAKER_LABEL)
+#undef BREAKER_LABEL
+};
+_Static_assert(RP_AUTH__COUNT <= RP_STATS_AUTH_REASONS, "base/stats.h counts too few reasons");
+
+/* Connections by state: waiting requests, streams, and the rest (plain HTTP). */
+static const char *const conn_labels[] = {"http", "stream", "waiting"};
+
+/* Everything rendered, summed over the workers; the table points into it by offset. */
+struct snapshot {
+    uint64_t stat[RP_STAT__COUNT];
+    uint64_t drops[COUNT(drop_ids)];
+    uint64_t auth_failures[RP_AUTH__COUNT]; /* by reason; [RP_AUTH_OK] stays 0 */
+    uint64_t ratelimit[COUNT(ratelimit_ids)];
+    int64_t webhook_bounds_ms[RP_STATS_WEBHOOK_BUCKETS];
+    uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1]; /* not cumulative; the last is +Inf */
     uint64_t webhook_ms_sum;
-    uint64_t lag[RP_STATS_LAG_BUCKETS + 1];
+    uint64_t breaker_state; /* enum rp_breaker_state */
+    uint64_t breaker_transitions[COUNT(breaker_labels)];
+    uint64_t conns[COUNT(conn_labels)];
+    int64_t lag_bounds[RP_STATS_LAG_BUCKETS];
+    uint64_t lag[RP_STATS_LAG_BUCKETS + 1]; /* not cumulative; the last is over every bound */
+    uint64_t log_events, log_bytes, auth_cache_entries, topics, last_seq, uptime_s, workers;
+    bool has_breaker;
+    struct rp_stats *const *stats; /* per worker, for the per-worker figures */
+    size_t n_stats;
 };
 
-static void
-sum_extra(struct rp_stats *const *stats, size_t n, struct extra *x)
-{
-    memset(x, 0, sizeof(*x));
-    for (size_t w = 0; w < n; w++) {
-        for (int i = 0; i < RP_STATS_AUTH_REASONS; i++)
-            x->auth_failures_by[i] +=
-                atomic_load_explicit(&stats[w]->auth_failures_by[i], memory_order_relaxed);
-        for (int i = 0; i <= RP_STATS_WEBHOOK_BUCKETS; i++)
-            x->webhook_ms[i] +=
-                atomic_load_explicit(&stats[w]->webhook_ms[i], memory_order_relaxed);
-        x->webhook_ms_sum += atomic_load_explicit(&stats[w]->webhook_ms_sum, memory_order_relaxed);
-        for (int i = 0; i <= RP_STATS_LAG_BUCKETS; i++)
-            x->lag[i] += atomic_load_explicit(&stats[w]->lag[i], memory_order_relaxed);
-    }
-}
+enum shape {
+    SHAPE_SCALAR,      /* one number */
+    SHAPE_LABELLED,    /* one number per label value */
+    SHAPE_ONE_HOT,     /* one of the labels is current: 1 for it, 0 for the others */
+    SHAPE_BUCKETS,     /* counts by upper bound, the last one unbounded */
+    SHAPE_GROUP_BEGIN, /* JSON: the metrics up to SHAPE_GROUP_END form the object <json> */
+    SHAPE_GROUP_END,   /* (Prometheus has no nesting) */
+    SHAPE_PER_WORKER,  /* the worker_columns[] figures of each worker */
+};
 
+enum {
+    M_BREAKER = 1u << 0,       /* only when a webhook breaker exists */
+    M_MS_AS_SECONDS = 1u << 1, /* Prometheus: bounds and sum in seconds, counted in ms */
+    M_JSON_FLAT = 1u << 2,     /* JSON: members "<label>_<value>" in the enclosing object */
+};
+
+/*
+ * One metric. <prom> NULL: not in Prometheus; <json> NULL: not in JSON (unless
+ * M_JSON_FLAT). Prometheus names get the `revenprox_` prefix, and counters a `_total`
+ * suffix where the name lacks it. A BUCKETS metric of type histogram has `_bucket`, `_sum`
+ * and `_count` series in Prometheus and `le_<bound>`, `le_inf`, `sum` keys in JSON; of type
+ * gauge, one cumulative series per bound and `le_<bound>`, `over` keys.
+ */
+struct metric {
+    enum shape shape;
+    const char *prom;
+    const char *type; /* "counter", "gauge" or "histogram" */
+    const char *help;
+    const char *label; /* Prometheus label of LABELLED and ONE_HOT ("reason") */
+    const char *json;
+    unsigned flags;
+    size_t at;                 /* offset of the first value in struct snapshot */
+    size_t n;                  /* values (BUCKETS: bounds, plus the unbounded one) */
+    const char *const *labels; /* LABELLED, ONE_HOT: a label value per value */
+    size_t bounds_at;          /* BUCKETS: offset of the n - 1 int64_t bounds */
+    size_t sum_at;             /* BUCKETS of type histogram: offset of the sum */
+};
+
+#define AT(member) offsetof(struct snapshot, member)
+
+#define SCALAR(prom_, type_, help_, json_, member)                                                 \
+    {                                                                                              \
+        .shape = SHAPE_SCALAR, .prom = prom_, .type = type_, .help = help_, .json = json_,         \
+        .at = AT(member), .n = 1                                                                   \
+    }
+#define LABELLED(prom_, type_, help_, label_, json_, flags_, member, labels_)                      \
+    {                                                                                              \
+        .shape = SHAPE_LABELLED, .prom = prom_, .type = type_, .help = help_, .label = label_,     \
+        .json = json_, .flags = flags_, .at = AT(member), .n = COUNT(labels_), .labels = labels_   \
+    }
+
+/* Every metric after the per-stat ones (walk() adds those from base/stats.h), in order. */
+static const struct metric families[] = {
+    LABELLED("drops_total", "counter",
+             "Events a subscriber did not get, by reason (every one announced with event: resync)",
+             "reason", "drops", 0, drops, drop_labels),
+    {.shape = SHAPE_LABELLED,
+     .prom = "auth_failures_total",
+     .type = "counter",
+     .help = "Requests refused for missing or invalid credentials, by reason",
+     .label = "reason",
+     .json = "auth_failures_by_reason",
+     .at = AT(auth_failures[1]), /* RP_AUTH_OK is not a failure */
+     .n = RP_AUTH__COUNT - 1,
+     .labels = auth_labels + 1},
+    LABELLED("ratelimit_rejections_total", "counter", "Requests refused by abuse control, by kind",
+             "kind", "ratelimit_rejections", 0, ratelimit, ratelimit_labels),
+    {.shape = SHAPE_BUCKETS,
+     .prom = "auth_webhook_duration_seconds",
+     .type = "histogram",
+     .help = "Time the webhook took to answer a verification call",
+     .json = "auth_webhook_latency_ms",
+     .flags = M_MS_AS_SECONDS,
+     .at = AT(webhook_ms),
+     .n = RP_STATS_WEBHOOK_BUCKETS + 1,
+     .bounds_at = AT(webhook_bounds_ms),
+     .sum_at = AT(webhook_ms_sum)},
+    {.shape = SHAPE_GROUP_BEGIN, .json = "auth_breaker", .flags = M_BREAKER},
+    {.shape = SHAPE_ONE_HOT,
+     .prom = "auth_breaker_state",
+     .type = "gauge",
+     .help = "The webhook circuit breaker's state (1 for the current one)",
+     .label = "state",
+     .json = "state",
+     .flags = M_BREAKER,
+     .at = AT(breaker_state),
+     .n = COUNT(breaker_labels),
+     .labels = breaker_labels},
+    LABELLED("auth_breaker_transitions_total", "counter",
+             "Times the webhook circuit breaker entered each state", "to", NULL,
+             M_BREAKER | M_JSON_FLAT, breaker_transitions, breaker_labels),
+    {.shape = SHAPE_GROUP_END, .flags = M_BREAKER},
+    LABELLED("connections", "gauge", "Open connections by state", "state", NULL, 0, conns,
+             conn_labels),
+    {.shape = SHAPE_PER_WORKER},
+    {.shape = SHAPE_BUCKETS,
+     .prom = "subscriber_lag_events",
+     .type = "gauge",
+     .help = "Event streams by how many events they are behind (cumulative, refreshed every 5 s)",
+     .json = "subscriber_lag_events",
+     .at = AT(lag),
+     .n = RP_STATS_LAG_BUCKETS + 1,
+     .bounds_at = AT(lag_bounds)},
+    SCALAR("log_events", "gauge", "Events kept in all topic logs", "log_events", log_events),
+    SCALAR("log_bytes", "gauge", "Bytes of events kept in all topic logs", "log_bytes", log_bytes),
+    SCALAR("auth_cache_entries", "gauge", "Tokens in the verification cache", "auth_cache_entries",
+           auth_cache_entries),
+    SCALAR("topics", "gauge", "Topics the node keeps", "topics", topics),
+    SCALAR("last_sequence", "counter", "Node-wide sequence of the newest event", "last_seq",
+           last_seq),
+    SCALAR("uptime_seconds", "gauge", "Seconds since start", "uptime_seconds", uptime_s),
+    SCALAR("workers", "gauge", "Worker threads", "workers", workers),
+};
+
+/* The per-worker figures (SHAPE_PER_WORKER): how evenly the load spreads. Prometheus has a
+ * family per column, labelled by worker; JSON an object per worker. */
+static const struct column {
+    enum rp_stat_id id;
+    const char *prom; /* NULL: not in Prometheus */
+    const char *type;
+    const char *help;
+    const char *json;
+} worker_columns[] = {
+    {RP_STAT_connections_active, "worker_connections", "gauge", "Open connections per worker",
+     "connections_active"},
+    {RP_STAT_streams_active, "worker_streams", "gauge", "Open event streams per worker",
+     "streams_active"},
+    {RP_STAT_messages_sent, "worker_messages_sent_total", "counter",
+     "Events written to subscribers per worker", "messages_sent"},
+    {RP_STAT_events_published, NULL, NULL, NULL, "events_published"},
+    {RP_STAT_http_requests_total, "worker_http_requests_total", "counter",
+     "HTTP requests handled per worker", "http_requests_total"},
+};
+
+#define STAT_TYPE_COUNTER "counter"
+#define STAT_TYPE_GAUGE "gauge"
 static const struct {
     const char *name;
-    const char *kind;
+    const char *type;
     const char *help;
 } stat_info[RP_STAT__COUNT] = {
-#define RP_STAT_INFO(name, kind, help) {#name, #kind, help},
+#define RP_STAT_INFO(name, kind, help) {#name, STAT_TYPE_##kind, help},
     RP_STATS_TABLE(RP_STAT_INFO)
 #undef RP_STAT_INFO
 };
 
-/* Rejections by kind, as one labelled family. */
-static const struct {
-    enum rp_stat_id id;
-    const char *kind;
-} ratelimit_kinds[] = {
-    {RP_STAT_ratelimit_connect, "connect_rate"},      {RP_STAT_ratelimit_publish, "publish_rate"},
-    {RP_STAT_ratelimit_per_ip, "connections_per_ip"}, {RP_STAT_ratelimit_total, "connections"},
-    {RP_STAT_ratelimit_storm, "reconnect_storm"},
-};
-
-/* Drops by reason, as one labelled family too, so one query sums them. */
-static const struct {
-    enum rp_stat_id id;
-    const char *reason;
-} drop_reasons[] = {
-    {RP_STAT_drops_oldest, "drop_oldest"},
-    {RP_STAT_drops_newest, "drop_newest"},
-    {RP_STAT_drops_expired, "expired"},
-    {RP_STAT_disconnects_slow, "disconnect"},
-};
-
-/* One sample. Prometheus names counters `..._total`: the suffix is added where the stat's
- * own name (kept as is in JSON) lacks it. */
-static int
-prom(struct rp_buf *out, const char *name, const char *kind, const char *help, uint64_t v)
+/* The numbers of <m> in <s>: its values, its bounds, its sum. */
+static const uint64_t *
+values_of(const struct snapshot *s, const struct metric *m)
 {
-    size_t len = strlen(name);
-    const char *suffix =
-        strcmp(kind, "counter") == 0 && (len < 6 || strcmp(name + len - 6, "_total") != 0)
-            ? "_total"
-            : "";
-    return rp_buf_printf(
-        out, "# HELP revenprox_%s%s %s\n# TYPE revenprox_%s%s %s\nrevenprox_%s%s %llu\n", name,
-        suffix, help, name, suffix, kind, name, suffix, (unsigned long long)v);
+    return (const uint64_t *)(const void *)((const char *)s + m->at);
 }
+
+static const int64_t *
+bounds_of(const struct snapshot *s, const struct metric *m)
+{
+    return (const int64_t *)(const void *)((const char *)s + m->bounds_at);
+}
+
+static uint64_t
+sum_of(const struct snapshot *s, const struct metric *m)
+{
+    return *(const uint64_t *)(const void *)((const char *)s + m->sum_at);
+}
+
+static uint64_t
+load(const _Atomic uint64_t *v)
+{
+    return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void
+gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
+       const struct rp_metrics_node *node)
+{
+    memset(s, 0, sizeof(*s));
+    for (size_t w = 0; w < n; w++) {
+        for (int i = 0; i < RP_STAT__COUNT; i++)
+            s->stat[i] += rp_stat_get(stats[w], (enum rp_stat_id)i);
+        for (int i = 1; i < RP_AUTH__COUNT; i++)
+            s->auth_failures[i] += load(&stats[w]->auth_failures_by[i]);
+        for (int i = 0; i <= RP_STATS_WEBHOOK_BUCKETS; i++)
+            s->webhook_ms[i] += load(&stats[w]->webhook_ms[i]);
+        s->webhook_ms_sum += load(&stats[w]->webhook_ms_sum);
+        for (int i = 0; i <= RP_STATS_LAG_BUCKETS; i++)
+            s->lag[i] += load(&stats[w]->lag[i]);
+    }
+    for (size_t i = 0; i < COUNT(drop_ids); i++)
+        s->drops[i] = s->stat[drop_ids[i]];
+    for (size_t i = 0; i < COUNT(ratelimit_ids); i++)
+        s->ratelimit[i] = s->stat[ratelimit_ids[i]];
+    for (int i = 0; i < RP_STATS_WEBHOOK_BUCKETS; i++)
+        s->webhook_bounds_ms[i] = rp_stats_webhook_bounds_ms[i];
+    for (int i = 0; i < RP_STATS_LAG_BUCKETS; i++)
+        s->lag_bounds[i] = (int64_t)rp_stats_lag_bounds[i];
+    uint64_t active = s->stat[RP_STAT_connections_active];
+    uint64_t streams = s->stat[RP_STAT_streams_active];
+    uint64_t waiting = s->stat[RP_STAT_connections_waiting];
+    s->conns[0] = active > streams + waiting ? active - streams - waiting : 0;
+    s->conns[1] = streams;
+    s->conns[2] = waiting;
+    s->has_breaker = node->has_breaker;
+    s->breaker_state = (uint64_t)node->breaker_state;
+    memcpy(s->breaker_transitions, node->breaker_transitions, sizeof(s->breaker_transitions));
+    s->log_events = node->log_events;
+    s->log_bytes = node->log_bytes;
+    s->auth_cache_entries = node->auth_cache_entries;
+    s->topics = node->topics;
+    s->last_seq = node->last_seq;
+    s->uptime_s = (uint64_t)node->uptime_s;
+    s->workers = node->workers;
+    s->stats = stats;
+    s->n_stats = n;
+}
+
+/* ---- the emitters ---- */
+
+struct emitter {
+    int (*metric)(void *ctx, const struct metric *m, const struct snapshot *s);
+    int (*finish)(void *ctx, const struct snapshot *s);
+};
+
+/* Every per-stat metric, then families[]; stops at the first error. */
+static int
+walk(const struct snapshot *s, const struct emitter *e, void *ctx)
+{
+    int err = 0;
+    for (int i = 0; !err && i < RP_STAT__COUNT; i++) {
+        struct metric m = {
+            .shape = SHAPE_SCALAR,
+            /* Its Prometheus form is the family by reason (one name, one TYPE). */
+            .prom = i == RP_STAT_auth_failures ? NULL : stat_info[i].name,
+            .type = stat_info[i].type,
+            .help = stat_info[i].help,
+            .json = stat_info[i].name,
+            .at = AT(stat) + (size_t)i * sizeof(s->stat[0]),
+            .n = 1,
+        };
+        err = e->metric(ctx, &m, s);
+    }
+    for (size_t i = 0; !err && i < COUNT(families); i++) {
+        if ((families[i].flags & M_BREAKER) && !s->has_breaker)
+            continue;
+        err = e->metric(ctx, &families[i], s);
+    }
+    return err ? err : e->finish(ctx, s);
+}
+
+/* -- Prometheus text -- */
+
+/* The HELP and TYPE lines; <name> is the family's full name. */
+static int
+prom_head(struct rp_buf *out, const char *name, const char *type, const char *help)
+{
+    return rp_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int
+prom_buckets(struct rp_buf *out, const char *name, const struct metric *m, const struct snapshot *s)
+{
+    const uint64_t *v = values_of(s, m);
+    const int64_t *bound = bounds_of(s, m);
+    bool histogram = strcmp(m->type, "histogram") == 0;
+    const char *series = histogram ? "_bucket" : "";
+    uint64_t cumulative = 0;
+    int err = 0;
+    for (size_t i = 0; !err && i + 1 < m->n; i++) {
+        cumulative += v[i];
+        if (m->flags & M_MS_AS_SECONDS)
+            err = rp_buf_printf(out, "%s%s{le=\"%g\"} %llu\n", name, series,
+                                (double)bound[i] / 1000.0, (unsigned long long)cumulative);
+        else
+            err = rp_buf_printf(out, "%s%s{le=\"%lld\"} %llu\n", name, series, (long long)bound[i],
+                                (unsigned long long)cumulative);
+    }
+    cumulative += v[m->n - 1];
+    if (!err)
+        err = rp_buf_printf(out, "%s%s{le=\"+Inf\"} %llu\n", name, series,
+                            (unsigned long long)cumulative);
+    if (!err && histogram) {
+        uint64_t sum = sum_of(s, m);
+        if (m->flags & M_MS_AS_SECONDS)
+            err = rp_buf_printf(out, "%s_sum %g\n", name, (double)sum / 1000.0);
+        else
+            err = rp_buf_printf(out, "%s_sum %llu\n", name, (unsigned long long)sum);
+        if (!err)
+            err = rp_buf_printf(out, "%s_count %llu\n", name, (unsigned long long)cumulative);
+    }
+    return err;
+}
+
+static int
+prom_per_worker(struct rp_buf *out, const struct snapshot *s)
+{
+    int err = 0;
+    for (size_t k = 0; !err && k < COUNT(worker_columns); k++) {
+        const struct column *col = &worker_columns[k];
+        if (!col->prom)
+            continue;
+        char name[128];
+        snprintf(name, sizeof(name), "revenprox_%s", col->prom);
+        err = prom_head(out, name, col->type, col->help);
+        for (size_t w = 0; !err && w < s->n_stats; w++)
+            err = rp_buf_printf(out, "%s{worker=\"%zu\"} %llu\n", name, w,
+                                (unsigned long long)rp_stat_get(s->stats[w], col->id));
+    }
+    return err;
+}
+
+static int
+prom_metric(void *ctx, const struct metric *m, const struct snapshot *s)
+{
+    struct rp_buf *out = ctx;
+    if (m->shape == SHAPE_PER_WORKER)
+        return prom_per_worker(out, s);
+    if (!m->prom)
+        return 0; /* not in Prometheus, or a JSON group */
+    size_t len = strlen(m->prom);
+    bool add_total =
+        strcmp(m->type, "counter") == 0 && (len < 6 || strcmp(m->prom + len - 6, "_total") != 0);
+    char name[128];
+    snprintf(name, sizeof(name), "revenprox_%s%s", m->prom, add_total ? "_total" : "");
+    int err = prom_head(out, name, m->type, m->help);
+    const uint64_t *v = values_of(s, m);
+    switch (m->shape) {
+    case SHAPE_SCALAR:
+        return err ? err : rp_buf_printf(out, "%s %llu\n", name, (unsigned long long)v[0]);
+    case SHAPE_LABELLED:
+    case SHAPE_ONE_HOT:
+        for (size_t i = 0; !err && i < m->n; i++) {
+            uint64_t value = m->shape == SHAPE_ONE_HOT ? v[0] == i : v[i];
+            err = rp_buf_printf(out, "%s{%s=\"%s\"} %llu\n", name, m->label, m->labels[i],
+                                (unsigned long long)value);
+        }
+        return err;
+    case SHAPE_BUCKETS:
+        return err ? err : prom_buckets(out, name, m, s);
+    case SHAPE_GROUP_BEGIN:
+    case SHAPE_GROUP_END:
+    case SHAPE_PER_WORKER:
+        break;
+    }
+    return err;
+}
+
+static int
+prom_finish(void *ctx, const struct snapshot *s)
+{
+    (void)ctx;
+    (void)s;
+    return 0;
+}
+
+static const struct emitter prom_emitter = {prom_metric, prom_finish};
+
+/* -- JSON -- */
+
+struct json_out {
+    struct rp_buf *out;
+    bool comma; /* a member precedes in the current object */
+    bool per_worker;
+};
+
+/* Starts the member <key> of the current object: `,"key":`. */
+static int
+json_key(struct json_out *j, const char *prefix, const char *key)
+{
+    int err = rp_buf_printf(j->out, "%s\"%s%s\":", j->comma ? "," : "", prefix, key);
+    j->comma = true;
+    return err;
+}
+
+static int
+json_u64(struct json_out *j, const char *prefix, const char *key, uint64_t v)
+{
+    int err = json_key(j, prefix, key);
+    return err ? err : rp_buf_printf(j->out, "%llu", (unsigned long long)v);
+}
+
+/* `"key":{` opens an object; its members follow. */
+static int
+json_open(struct json_out *j, const char *key)
+{
+    int err = json_key(j, "", key);
+    j->comma = false;
+    return err ? err : rp_buf_append_str(j->out, "{");
+}
+
+static int
+json_close(struct json_out *j)
+{
+    j->comma = true;
+    return rp_buf_append_str(j->out, "}");
+}
+
+static int
+json_buckets(struct json_out *j, const struct metric *m, const struct snapshot *s)
+{
+    const uint64_t *v = values_of(s, m);
+    const int64_t *bound = bounds_of(s, m);
+    bool histogram = strcmp(m->type, "histogram") == 0;
+    int err = json_open(j, m->json);
+    for (size_t i = 0; !err && i + 1 < m->n; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "le_%lld", (long long)bound[i]);
+        err = json_u64(j, "", key, v[i]);
+    }
+    if (!err)
+        err = json_u64(j, "", histogram ? "le_inf" : "over", v[m->n - 1]);
+    if (!err && histogram)
+        err = json_u64(j, "", "sum", sum_of(s, m));
+    return err ? err : json_close(j);
+}
+
+static int
+json_metric(void *ctx, const struct metric *m, const struct snapshot *s)
+{
+    struct json_out *j = ctx;
+    const uint64_t *v = values_of(s, m);
+    int err = 0;
+    switch (m->shape) {
+    case SHAPE_SCALAR:
+        return m->json ? json_u64(j, "", m->json, v[0]) : 0;
+    case SHAPE_LABELLED:
+        if (m->flags & M_JSON_FLAT) {
+            char prefix[32];
+            snprintf(prefix, sizeof(prefix), "%s_", m->label);
+            for (size_t i = 0; !err && i < m->n; i++)
+                err = json_u64(j, prefix, m->labels[i], v[i]);
+            return err;
+        }
+        if (!m->json)
+            return 0;
+        err = json_open(j, m->json);
+        for (size_t i = 0; !err && i < m->n; i++)
+            err = json_u64(j, "", m->labels[i], v[i]);
+        return err ? err : json_close(j);
+    case SHAPE_ONE_HOT:
+        err = json_key(j, "", m->json);
+        return err ? err : rp_buf_printf(j->out, "\"%s\"", v[0] < m->n ? m->labels[v[0]] : "");
+    case SHAPE_BUCKETS:
+        return json_buckets(j, m, s);
+    case SHAPE_GROUP_BEGIN:
+        return json_open(j, m->json);
+    case SHAPE_GROUP_END:
+        return json_close(j);
+    case SHAPE_PER_WORKER:
+        j->per_worker = true; /* JSON keeps the per-worker objects last: see json_finish */
+        return 0;
+    }
+    return 0;
+}
+
+static int
+json_finish(void *ctx, const struct snapshot *s)
+{
+    struct json_out *j = ctx;
+    int err = 0;
+    if (j->per_worker) {
+        err = json_key(j, "", "workers_detail");
+        if (!err)
+            err = rp_buf_append_str(j->out, "[");
+        for (size_t w = 0; !err && w < s->n_stats; w++) {
+            err = rp_buf_printf(j->out, "%s{\"worker\":%zu", w ? "," : "", w);
+            j->comma = true;
+            for (size_t k = 0; !err && k < COUNT(worker_columns); k++)
+                err = json_u64(j, "", worker_columns[k].json,
+                               rp_stat_get(s->stats[w], worker_columns[k].id));
+            if (!err)
+                err = rp_buf_append_str(j->out, "}");
+        }
+        if (!err)
+            err = rp_buf_append_str(j->out, "]");
+    }
+    return err ? err : rp_buf_append_str(j->out, "}\n");
+}
+
+static const struct emitter json_emitter = {json_metric, json_finish};
 
 int
 rp_metrics_render(struct rp_stats *const *stats, size_t n, const struct rp_metrics_node *node,
                   bool json, struct rp_buf *out)
 {
-    uint64_t sum[RP_STAT__COUNT] = {0};
-    struct extra x;
-    sum_extra(stats, n, &x);
-    for (size_t w = 0; w < n; w++)
-        for (int i = 0; i < RP_STAT__COUNT; i++)
-            sum[i] += rp_stat_get(stats[w], (enum rp_stat_id)i);
-    int err = 0;
-    if (json) {
-        err = rp_buf_append_str(out, "{");
-        for (int i = 0; !err && i < RP_STAT__COUNT; i++)
-            err = rp_buf_printf(out, "\"%s\":%llu,", stat_info[i].name, (unsigned long long)sum[i]);
-        if (!err)
-            err = rp_buf_append_str(out, "\"drops\":{");
-        for (size_t i = 0; !err && i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++)
-            err = rp_buf_printf(out, "%s\"%s\":%llu", i ? "," : "", drop_reasons[i].reason,
-                                (unsigned long long)sum[drop_reasons[i].id]);
-        if (!err)
-            err = rp_buf_append_str(out, "},\"auth_failures_by_reason\":{");
-        for (int i = 1, first = 1; !err && i < RP_AUTH__COUNT; i++, first = 0)
-            err = rp_buf_printf(out, "%s\"%s\":%llu", first ? "" : ",",
-                                rp_auth_result_name((enum rp_auth_result)i),
-                                (unsigned long long)x.auth_failures_by[i]);
-        if (!err)
-            err = rp_buf_append_str(out, "},\"ratelimit_rejections\":{");
-        for (size_t i = 0; !err && i < sizeof(ratelimit_kinds) / sizeof(ratelimit_kinds[0]); i++)
-            err = rp_buf_printf(out, "%s\"%s\":%llu", i ? "," : "", ratelimit_kinds[i].kind,
-                                (unsigned long long)sum[ratelimit_kinds[i].id]);
-        if (!err)
-            err = rp_buf_append_str(out, "},\"auth_webhook_latency_ms\":{");
-        for (int i = 0; !err && i <= RP_STATS_WEBHOOK_BUCKETS; i++) {
-            if (i < RP_STATS_WEBHOOK_BUCKETS)
-                err = rp_buf_printf(out, "\"le_%lld\":%llu,",
-                                    (long long)rp_stats_webhook_bounds_ms[i],
-                                    (unsigned long long)x.webhook_ms[i]);
-            else
-                err = rp_buf_printf(out, "\"le_inf\":%llu,\"sum\":%llu",
-                                    (unsigned long long)x.webhook_ms[i],
-                                    (unsigned long long)x.webhook_ms_sum);
-        }
-        if (!err && node->has_breaker)
-            err = rp_buf_printf(out,
-                                "},\"auth_breaker\":{\"state\":\"%s\",\"to_closed\":%llu,"
-                                "\"to_open\":%llu,\"to_half_open\":%llu",
-                                breaker_states[node->breaker_state % 3],
-                                (unsigned long long)node->breaker_transitions[0],
-                                (unsigned long long)node->breaker_transitions[1],
-                                (unsigned long long)node->breaker_transitions[2]);
-        if (!err)
-            err = rp_buf_append_str(out, "},\"subscriber_lag_events\":{");
-        for (int i = 0; !err && i <= RP_STATS_LAG_BUCKETS; i++) {
-            if (i < RP_STATS_LAG_BUCKETS)
-                err = rp_buf_printf(out, "\"le_%llu\":%llu,",
-                                    (unsigned long long)rp_stats_lag_bounds[i],
-                                    (unsigned long long)x.lag[i]);
-            else
-                err = rp_buf_printf(out, "\"over\":%llu", (unsigned long long)x.lag[i]);
-        }
-        if (!err)
-            err = rp_buf_printf(out, "},\"log_events\":%llu,\"log_bytes\":%llu",
-                                (unsigned long long)node->log_events,
-                                (unsigned long long)node->log_bytes);
-        if (!err)
-            err = rp_buf_printf(
-                out,
-                ",\"auth_cache_entries\":%llu,\"topics\":%llu,\"last_seq\":%llu,\"uptime_"
-                "seconds\":%lld,"
-                "\"workers\":%u",
-                (unsigned long long)node->auth_cache_entries, (unsigned long long)node->topics,
-                (unsigned long long)node->last_seq, (long long)node->uptime_s, node->workers);
-        if (!err)
-            err = rp_buf_append_str(out, ",\"workers_detail\":[");
-        for (size_t w = 0; !err && w < n; w++)
-            err = rp_buf_printf(
-                out,
-                "%s{\"worker\":%zu,\"connections_active\":%llu,\"streams_active\":%llu,"
-                "\"messages_sent\":%llu,\"events_published\":%llu,\"http_requests_total\":%llu}",
-                w ? "," : "", w,
-                (unsigned long long)rp_stat_get(stats[w], RP_STAT_connections_active),
-                (unsigned long long)rp_stat_get(stats[w], RP_STAT_streams_active),
-                (unsigned long long)rp_stat_get(stats[w], RP_STAT_messages_sent),
-                (unsigned long long)rp_stat_get(stats[w], RP_STAT_events_published),
-                (unsigned long long)rp_stat_get(stats[w], RP_STAT_http_requests_total));
-        if (!err)
-            err = rp_buf_append_str(out, "]}\n");
-        return err;
-    }
-    for (int i = 0; !err && i < RP_STAT__COUNT; i++) {
-        /* Its Prometheus form is the family by reason below (one name, one TYPE). */
-        if (i == RP_STAT_auth_failures)
-            continue;
-        err = prom(out, stat_info[i].name, stat_info[i].kind[0] == 'C' ? "counter" : "gauge",
-                   stat_info[i].help, sum[i]);
-    }
-    if (!err)
-        err =
-            rp_buf_append_str(out, "# HELP revenprox_drops_total Events a subscriber did not get, "
-                                   "by reason (every one announced with event: resync)\n"
-                                   "# TYPE revenprox_drops_total counter\n");
-    for (size_t i = 0; !err && i < sizeof(drop_reasons) / sizeof(drop_reasons[0]); i++)
-        err = rp_buf_printf(out, "revenprox_drops_total{reason=\"%s\"} %llu\n",
-                            drop_reasons[i].reason, (unsigned long long)sum[drop_reasons[i].id]);
-    if (!err)
-        err = rp_buf_append_str(out,
-                                "# HELP revenprox_auth_failures_total Requests refused for missing "
-                                "or invalid credentials, by reason\n"
-                                "# TYPE revenprox_auth_failures_total counter\n");
-    for (int i = 1; !err && i < RP_AUTH__COUNT; i++)
-        err = rp_buf_printf(out, "revenprox_auth_failures_total{reason=\"%s\"} %llu\n",
-                            rp_auth_result_name((enum rp_auth_result)i),
-                            (unsigned long long)x.auth_failures_by[i]);
-    if (!err)
-        err = rp_buf_append_str(out,
-                                "# HELP revenprox_ratelimit_rejections_total Requests refused by "
-                                "abuse control, by kind\n"
-                                "# TYPE revenprox_ratelimit_rejections_total counter\n");
-    for (size_t i = 0; !err && i < sizeof(ratelimit_kinds) / sizeof(ratelimit_kinds[0]); i++)
-        err =
-            rp_buf_printf(out, "revenprox_ratelimit_rejections_total{kind=\"%s\"} %llu\n",
-                          ratelimit_kinds[i].kind, (unsigned long long)sum[ratelimit_kinds[i].id]);
-    if (!err)
-        err = rp_buf_append_str(out,
-                                "# HELP revenprox_auth_webhook_duration_seconds Time the webhook "
-                                "took to answer a verification call\n"
-                                "# TYPE revenprox_auth_webhook_duration_seconds histogram\n");
-    uint64_t cumulative = 0;
-    for (int i = 0; !err && i <= RP_STATS_WEBHOOK_BUCKETS; i++) {
-        cumulative += x.webhook_ms[i];
-        if (i < RP_STATS_WEBHOOK_BUCKETS)
-            err = rp_buf_printf(
-                out, "revenprox_auth_webhook_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                (double)rp_stats_webhook_bounds_ms[i] / 1000.0, (unsigned long long)cumulative);
-        else
-            err = rp_buf_printf(out,
-                                "revenprox_auth_webhook_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-                                "revenprox_auth_webhook_duration_seconds_sum %g\n"
-                                "revenprox_auth_webhook_duration_seconds_count %llu\n",
-                                (unsigned long long)cumulative, (double)x.webhook_ms_sum / 1000.0,
-                                (unsigned long long)cumulative);
-    }
-    if (!err && node->has_breaker) {
-        err = rp_buf_append_str(out, "# HELP revenprox_auth_breaker_state The webhook circuit "
-                                     "breaker's state (1 for the current one)\n"
-                                     "# TYPE revenprox_auth_breaker_state gauge\n");
-        for (int i = 0; !err && i < 3; i++)
-            err = rp_buf_printf(out, "revenprox_auth_breaker_state{state=\"%s\"} %d\n",
-                                breaker_states[i], node->breaker_state == i);
-        if (!err)
-            err =
-                rp_buf_append_str(out, "# HELP revenprox_auth_breaker_transitions_total Times the "
-                                       "webhook circuit breaker entered each state\n"
-                                       "# TYPE revenprox_auth_breaker_transitions_total counter\n");
-        for (int i = 0; !err && i < 3; i++)
-            err =
-                rp_buf_printf(out, "revenprox_auth_breaker_transitions_total{to=\"%s\"} %llu\n",
-                              breaker_states[i], (unsigned long long)node->breaker_transitions[i]);
-    }
-    /* Connections by state: waiting requests, streams, and the rest (plain HTTP). */
-    uint64_t waiting = sum[RP_STAT_connections_waiting], streams = sum[RP_STAT_streams_active];
-    uint64_t active = sum[RP_STAT_connections_active];
-    uint64_t http = active > streams + waiting ? active - streams - waiting : 0;
-    if (!err)
-        err = rp_buf_printf(out,
-                            "# HELP revenprox_connections Open connections by state\n"
-                            "# TYPE revenprox_connections gauge\n"
-                            "revenprox_connections{state=\"http\"} %llu\n"
-                            "revenprox_connections{state=\"stream\"} %llu\n"
-                            "revenprox_connections{state=\"waiting\"} %llu\n",
-                            (unsigned long long)http, (unsigned long long)streams,
-                            (unsigned long long)waiting);
-    /* Per worker: how evenly the load spreads. */
-    static const struct {
-        enum rp_stat_id id;
-        const char *name, *kind, *help;
-    } per_worker[] = {
-        {RP_STAT_connections_active, "worker_connections", "gauge", "Open connections per worker"},
-        {RP_STAT_streams_active, "worker_streams", "gauge", "Open event streams per worker"},
-        {RP_STAT_messages_sent, "worker_messages_sent_total", "counter",
-         "Events written to subscribers per worker"},
-        {RP_STAT_http_requests_total, "worker_http_requests_total", "counter",
-         "HTTP requests handled per worker"},
-    };
-    for (size_t k = 0; !err && k < sizeof(per_worker) / sizeof(per_worker[0]); k++) {
-        err = rp_buf_printf(out, "# HELP revenprox_%s %s\n# TYPE revenprox_%s %s\n",
-                            per_worker[k].name, per_worker[k].help, per_worker[k].name,
-                            per_worker[k].kind);
-        for (size_t w = 0; !err && w < n; w++)
-            err = rp_buf_printf(out, "revenprox_%s{worker=\"%zu\"} %llu\n", per_worker[k].name, w,
-                                (unsigned long long)rp_stat_get(stats[w], per_worker[k].id));
-    }
-    /* Subscriber lag, a snapshot refreshed every few seconds: cumulative buckets as gauges. */
-    if (!err)
-        err = rp_buf_append_str(out,
-                                "# HELP revenprox_subscriber_lag_events Event streams by how many "
-                                "events they are behind (cumulative, refreshed every 5 s)\n"
-                                "# TYPE revenprox_subscriber_lag_events gauge\n");
-    uint64_t below = 0;
-    for (int i = 0; !err && i <= RP_STATS_LAG_BUCKETS; i++) {
-        below += x.lag[i];
-        if (i < RP_STATS_LAG_BUCKETS)
-            err = rp_buf_printf(out, "revenprox_subscriber_lag_events{le=\"%llu\"} %llu\n",
-                                (unsigned long long)rp_stats_lag_bounds[i],
-                                (unsigned long long)below);
-        else
-            err = rp_buf_printf(out, "revenprox_subscriber_lag_events{le=\"+Inf\"} %llu\n",
-                                (unsigned long long)below);
-    }
-    if (!err)
-        err = prom(out, "log_events", "gauge", "Events kept in all topic logs", node->log_events);
-    if (!err)
-        err = prom(out, "log_bytes", "gauge", "Bytes of events kept in all topic logs",
-                   node->log_bytes);
-    if (!err)
-        err = prom(out, "auth_cache_entries", "gauge", "Tokens in the verification cache",
-                   node->auth_cache_entries);
-    if (!err)
-        err = prom(out, "topics", "gauge", "Topics the node keeps", node->topics);
-    if (!err)
-        err = prom(out, "last_sequence", "counter", "Node-wide sequence of the newest event",
-                   node->last_seq);
-    if (!err)
-        err = prom(out, "uptime_seconds", "gauge", "Seconds since start", (uint64_t)node->uptime_s);
-    if (!err)
-        err = prom(out, "workers", "gauge", "Worker threads", node->workers);
-    return err;
+    struct snapshot s;
+    gather(&s, stats, n, node);
+    if (!json)
+        return walk(&s, &prom_emitter, out);
+    struct json_out j = {.out = out};
+    int err = rp_buf_append_str(out, "{");
+    return err ? err : walk(&s, &json_emitter, &j);
 }

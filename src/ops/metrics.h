@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/breaker.h"
 #include "base/buf.h"
 #include "base/stats.h"
 
@@ -18,11 +19,11 @@ struct rp_metrics_node {
     uint64_t last_seq;
     int64_t uptime_s;
     unsigned workers;
-    /* The webhook's breaker, when a webhook is configured (has_breaker): 0 closed, 1 open,
-     * 2 half-open, and transitions into each state. */
+    /* The webhook's breaker, when a webhook is configured (has_breaker): its state and
+     * the transitions into each state. */
     bool has_breaker;
-    int breaker_state;
-    uint64_t breaker_transitions[3];
+    enum rp_breaker_state breaker_state;
+    uint64_t breaker_transitions[RP_BREAKER__COUNT];
     uint64_t auth_cache_entries;
     uint64_t log_events; /* events kept in all topic logs */
     uint64_t log_bytes;

@@ -26,6 +26,30 @@
 #define HOUSEKEEPING_MS 1000
 #define LISTEN_BACKLOG 4096
 
+/*
+ * The server passes these settings to libraries as the library's enum, by a cast
+ * (here): each constant must equal the library's. A choice added to or moved in
+ * settings.def without the library's enum following it fails the build here.
+ */
+#define SAME_VALUE(cfg, lib) _Static_assert((int)(cfg) == (int)(lib), #cfg " != " #lib)
+SAME_VALUE(RP_CFG_AUTH_MODE_NONE, RP_GATE_MODE_NONE);
+SAME_VALUE(RP_CFG_AUTH_MODE_JWT, RP_GATE_MODE_JWT);
+SAME_VALUE(RP_CFG_AUTH_MODE_WEBHOOK, RP_GATE_MODE_WEBHOOK);
+SAME_VALUE(RP_CFG_AUTH_MODE_JWT_WEBHOOK, RP_GATE_MODE_JWT_WEBHOOK);
+SAME_VALUE(RP_CFG_AUTH_MODE_BRANCA, RP_GATE_MODE_BRANCA);
+SAME_VALUE(RP_CFG_AUTH_MODE__COUNT, RP_GATE_MODE_BRANCA + 1);
+SAME_VALUE(RP_CFG_SLOW_POLICY_DISCONNECT, RP_SLOW_POLICY_DISCONNECT);
+SAME_VALUE(RP_CFG_SLOW_POLICY_DROP_OLDEST, RP_SLOW_POLICY_DROP_OLDEST);
+SAME_VALUE(RP_CFG_SLOW_POLICY_DROP_NEWEST, RP_SLOW_POLICY_DROP_NEWEST);
+SAME_VALUE(RP_CFG_SLOW_POLICY_BLOCK, RP_SLOW_POLICY_BLOCK);
+SAME_VALUE(RP_CFG_SLOW_POLICY__COUNT, RP_SLOW_POLICY_BLOCK + 1);
+SAME_VALUE(RP_CFG_LOG_LEVEL_DEBUG, RP_LOG_DEBUG);
+SAME_VALUE(RP_CFG_LOG_LEVEL_INFO, RP_LOG_INFO);
+SAME_VALUE(RP_CFG_LOG_LEVEL_WARN, RP_LOG_WARN);
+SAME_VALUE(RP_CFG_LOG_LEVEL_ERROR, RP_LOG_ERROR);
+SAME_VALUE(RP_CFG_LOG_LEVEL__COUNT, RP_LOG_ERROR + 1);
+#undef SAME_VALUE
+
 /* Tells systemd (Type=notify) our state; a failure is only logged. */
 static void
 notify_systemd(const char *state)
@@ -119,7 +143,7 @@ gate_config(const struct rp_config_values *v, struct rp_gate_config *gc)
         .breaker_window_ms = v->auth_breaker_window,
         .breaker_open_ms = v->auth_breaker_open,
         .breaker_probes = (unsigned)v->auth_breaker_probes,
-        .breaker_fallback_cached = v->auth_breaker_fallback == 1,
+        .breaker_fallback_cached = v->auth_breaker_fallback == RP_CFG_AUTH_BREAKER_FALLBACK_CACHED,
         .branca_key_hex = sse_secret ? sse_secret : "",
         .branca_ttl_ms = v->branca_ttl,
     };
@@ -131,7 +155,7 @@ static int
 start_guards(struct rp_server *srv, const struct rp_config_values *v)
 {
     struct rp_diag diag = {{0}};
-    if ((enum rp_gate_mode)v->auth_mode == RP_GATE_MODE_NONE) {
+    if (v->auth_mode == RP_CFG_AUTH_MODE_NONE) {
         if (!listens_on_loopback(&srv->addr))
             RP_LOG(RP_LOG_WARN, "auth",
                    "msg=\"auth_mode is none and the server listens beyond loopback: anyone who "
@@ -408,10 +432,9 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
 void
 rp_server_apply_logging(const struct rp_config_values *v)
 {
-    enum rp_log_level level;
-    if (rp_log_level_parse(rp_config_choice("log_level", v->log_level), &level) == 0)
-        atomic_store(&rp_log_min_level, level);
-    atomic_store(&rp_log_json, v->log_format == 1);
+    /* config.c asserts that the log_level choices are enum rp_log_level, in order. */
+    atomic_store(&rp_log_min_level, (enum rp_log_level)v->log_level);
+    atomic_store(&rp_log_json, v->log_format == RP_CFG_LOG_FORMAT_JSON);
 }
 
 void

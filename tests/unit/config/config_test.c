@@ -613,6 +613,48 @@ test_help_and_choices(void **state)
     assert_null(rp_config_choice("nope", 0));
 }
 
+/*
+ * The generated constants of ENUM settings name the choice config.c stores: each one's
+ * value is the index of its text, loading that text gives that constant, and the count
+ * ends the list.
+ */
+static void
+test_enum_constants(void **state)
+{
+    static const struct {
+        const char *setting;
+        int constant;
+        const char *text;
+    } choices[] = {
+#define CHOICE(setting, constant, text) {#setting, constant, text},
+        RP_CFG_ENUM_CHOICES(CHOICE)
+#undef CHOICE
+    };
+    for (size_t i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
+        const char *got = rp_config_choice(choices[i].setting, choices[i].constant);
+        if (!got || strcmp(got, choices[i].text) != 0)
+            fail_msg("%s choice %d is %s, its constant says %s", choices[i].setting,
+                     choices[i].constant, got ? got : "(none)", choices[i].text);
+    }
+#define COUNT(setting, count) assert_null(rp_config_choice(#setting, count));
+    RP_CFG_ENUM_SETTINGS(COUNT)
+#undef COUNT
+
+    struct rp_config *cfg = load_ok("log_format = json\n"
+                                    "auth_mode = jwt+webhook\n"
+                                    "auth_breaker_fallback = cached\n"
+                                    "[topic \"feeds/#\"]\n"
+                                    "slow_policy = drop_newest\n");
+    assert_int_equal(cfg->v.log_format, RP_CFG_LOG_FORMAT_JSON);
+    assert_int_equal(cfg->v.log_level, RP_CFG_LOG_LEVEL_INFO);
+    assert_int_equal(cfg->v.auth_mode, RP_CFG_AUTH_MODE_JWT_WEBHOOK);
+    assert_int_equal(cfg->v.auth_breaker_fallback, RP_CFG_AUTH_BREAKER_FALLBACK_CACHED);
+    assert_int_equal(cfg->v.slow_policy, RP_CFG_SLOW_POLICY_DISCONNECT);
+    assert_int_equal(rp_config_for_topic(cfg, "feeds/a", 7)->slow_policy,
+                     RP_CFG_SLOW_POLICY_DROP_NEWEST);
+    rp_config_free(cfg);
+}
+
 /* Every setting's table row: name, default, environment variable and flag. */
 static const struct {
     const char *name;
@@ -713,6 +755,7 @@ main(void)
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_dump_round_trip),
         cmocka_unit_test(test_help_and_choices),
+        cmocka_unit_test(test_enum_constants),
         cmocka_unit_test(test_docs_list_every_setting),
         cmocka_unit_test(test_example_file_loads),
     };
