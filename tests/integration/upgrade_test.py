@@ -3,6 +3,8 @@
 """Zero-downtime upgrade (SIGUSR2): while events flow, a new process takes over the
 listening sockets and the live streams; every subscriber stays connected on the same TCP
 connection and gets every event exactly once, in order."""
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -164,6 +166,72 @@ def test_failed_hand_over_spreads_reconnects(binary):
             os.unlink(srv.conf.name)
 
 
+def test_keep_alive_publishers_through_upgrades(binary):
+    # Publishers that post back to back on one keep-alive connection each, as a plain
+    # http.client user would, through 10 upgrades in a row: a request in flight at a
+    # hand-over goes to the successor with its socket and is answered there. Every request
+    # gets a 2xx, no connection is reset, and every acknowledged event reaches every
+    # subscriber exactly once, in order.
+    srv = Server(binary, "--history-count", "100000")
+    pid = srv.proc.pid
+    try:
+        topics = ["k/%d" % i for i in range(4)]
+        streams = [Stream(srv.port, "/events/" + t) for t in topics]
+        multi = Stream(srv.port, "/events?topic=k/%2B")
+        acked = [[] for _ in topics]
+        errors = []
+        stop = threading.Event()
+
+        def publisher(k):
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=20)
+            n = 0
+            try:
+                while not stop.is_set():
+                    body = b"%d-%d" % (k, n)
+                    conn.request("POST", "/publish/" + topics[k], body)
+                    resp = conn.getresponse()
+                    answer = resp.read()
+                    if resp.status // 100 != 2:
+                        errors.append("publisher %d: %d %r" % (k, resp.status, answer))
+                        return
+                    acked[k].append((body.decode(), json.loads(answer)["id"]))
+                    n += 1
+                    time.sleep(0.002)
+            except Exception as e:  # noqa: BLE001 - any failure of the connection counts
+                errors.append("publisher %d after %d: %s: %s" % (k, n, type(e).__name__, e))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=publisher, args=(k,)) for k in range(len(topics))]
+        for t in threads:
+            t.start()
+        for _ in range(10):
+            time.sleep(0.3)
+            out = subprocess.run([binary, "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
+                                 capture_output=True, text=True, timeout=40)
+            check(out.returncode == 0, "revenprox upgrade: %r %r" % (out.stdout, out.stderr))
+            pid = wait_pid_change(srv, pid)
+            check(not errors, "no publisher failed: %s" % errors)
+        time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        check(not errors, "no publisher failed: %s" % errors)
+        check(all(len(a) > 50 for a in acked), "publishers kept publishing: %s" %
+              [len(a) for a in acked])
+        for k, s in enumerate(streams):
+            got = [(e["data"], e["id"]) for e in s.events(len(acked[k]), timeout=10)]
+            check(got == acked[k], "stream %d: every acknowledged event once, in order" % k)
+        every = sorted((eid for a in acked for _, eid in a), key=lambda i: int(i.split("-")[1]))
+        got = [e["id"] for e in multi.events(len(every), timeout=10)]
+        check(got == every, "pattern stream: every acknowledged event once, in order")
+        for s in streams + [multi]:
+            s.close()
+    finally:
+        stop_new(srv, pid if pid != srv.proc.pid else None)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_upgrade_keeps_streams, test_failed_start_keeps_old_process,
-                  test_failed_hand_over_spreads_reconnects], sys.argv[1]))
+                  test_failed_hand_over_spreads_reconnects,
+                  test_keep_alive_publishers_through_upgrades], sys.argv[1]))
