@@ -291,7 +291,10 @@ rp_http_query_next(const char *query, size_t query_len, size_t *pos, char *key, 
      * cannot loop. */
     if (!next_span(query, query_len, pos, &s))
         return 0;
-    int err = decode_component(query + s.start, s.eq - s.start, key, cap);
+    /* Callers have passed a value-sized <cap> with a name-sized key buffer, which let a
+     * long name overflow the key: names are capped on their own. */
+    int err = decode_component(query + s.start, s.eq - s.start, key,
+                               cap < RP_HTTP_QUERY_KEY_CAP ? cap : RP_HTTP_QUERY_KEY_CAP);
     if (err)
         return err;
     size_t raw_len;

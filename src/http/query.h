@@ -76,12 +76,16 @@ size_t rp_query_count(const struct rp_query *q, const char *name);
  */
 long rp_query_pct_decode(const char *src, size_t n, char *dst, bool plus_space);
 
+/* The most bytes rp_http_query_next writes to a <key>, NUL included, whatever its <cap>. */
+#define RP_HTTP_QUERY_KEY_CAP 1024
+
 /*
  * Walks a query string without allocating: start with *<pos> = 0; returns 1 and fills
  * <key>/<value> (both percent-decoded, '+' as space, NUL-terminated, at most <cap> bytes
- * each including the NUL) for each parameter, 0 at the end, -EINVAL when a parameter is
- * malformed (bad percent escape, decoded NUL) or -ENOBUFS when it does not fit <cap>; the
- * walk then goes on after it. Prefer rp_query_parse; this stays for callers of old.
+ * each including the NUL, and <key> at most RP_HTTP_QUERY_KEY_CAP) for each parameter, 0 at
+ * the end, -EINVAL when a parameter is malformed (bad percent escape, decoded NUL) or
+ * -ENOBUFS when it does not fit; the walk then goes on after it. Prefer rp_query_parse;
+ * this stays for callers of old.
  */
 int rp_http_query_next(const char *query, size_t query_len, size_t *pos, char *key, char *value,
                        size_t cap);

@@ -314,6 +314,40 @@ test_agrees_with_walker(void **state)
     }
 }
 
+/* A walker's key never takes more than RP_HTTP_QUERY_KEY_CAP bytes, even with a value-sized
+ * <cap>: callers keep names in small buffers. */
+static void
+test_walker_key_cap(void **state)
+{
+    const size_t cap = 64 * 1024 + 1, long_len = 3000;
+    char *q = malloc(2 * long_len + 16), *value = malloc(cap);
+    char key[RP_HTTP_QUERY_KEY_CAP];
+    assert_non_null(q);
+    assert_non_null(value);
+    /* 1023 name bytes fit; 1024 do not; a 3000-byte value does. */
+    memset(q, 'k', RP_HTTP_QUERY_KEY_CAP - 1);
+    size_t n = RP_HTTP_QUERY_KEY_CAP - 1;
+    memcpy(q + n, "=1&", 3);
+    n += 3;
+    memset(q + n, 'k', RP_HTTP_QUERY_KEY_CAP);
+    n += RP_HTTP_QUERY_KEY_CAP;
+    memcpy(q + n, "=2&v=", 5);
+    n += 5;
+    memset(q + n, 'x', long_len);
+    n += long_len;
+    size_t pos = 0;
+    assert_int_equal(rp_http_query_next(q, n, &pos, key, value, cap), 1);
+    assert_int_equal(strlen(key), RP_HTTP_QUERY_KEY_CAP - 1);
+    assert_string_equal(value, "1");
+    assert_int_equal(rp_http_query_next(q, n, &pos, key, value, cap), -ENOBUFS);
+    assert_int_equal(rp_http_query_next(q, n, &pos, key, value, cap), 1);
+    assert_string_equal(key, "v");
+    assert_int_equal(strlen(value), long_len);
+    assert_int_equal(rp_http_query_next(q, n, &pos, key, value, cap), 0);
+    free(q);
+    free(value);
+}
+
 int
 main(void)
 {
@@ -323,6 +357,7 @@ main(void)
         cmocka_unit_test(test_repeated_names), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_caps),           cmocka_unit_test(test_token_value),
         cmocka_unit_test(test_pct_decode),     cmocka_unit_test(test_agrees_with_walker),
+        cmocka_unit_test(test_walker_key_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
