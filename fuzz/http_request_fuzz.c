@@ -20,6 +20,7 @@
 #include "base/buf.h"
 #include "base/utf8.h"
 #include "http/http_parser.h"
+#include "http/query.h"
 #include "http/response.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

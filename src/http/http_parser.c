@@ -9,7 +9,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/buf.h"
-#include "base/hex.h"
+#include "http/query.h"
 
 /*
  * llhttp hands us the request in spans, possibly split across feeds. Each span is copied
@@ -112,36 +112,6 @@ fail(struct rp_http_parser *p, int status, const char *reason)
     return -1;
 }
 
-/*
- * Percent-decodes <n> bytes of <src> into <dst>, which has room for <n> bytes (decoding
- * never grows). '+' becomes a space only when <plus_space>. Returns the decoded length,
- * -EINVAL for a malformed escape, or -EILSEQ for a NUL byte, decoded or raw.
- */
-static long
-pct_decode(const char *src, size_t n, char *dst, bool plus_space)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (c == '%') {
-            if (n - i < 3)
-                return -EINVAL;
-            int hi = rp_hex_value(src[i + 1]);
-            int lo = rp_hex_value(src[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -EINVAL;
-            c = (unsigned char)(hi << 4 | lo);
-            i += 2;
-        } else if (c == '+' && plus_space) {
-            c = ' ';
-        }
-        if (c == '\0')
-            return -EILSEQ;
-        dst[o++] = (char)c;
-    }
-    return (long)o;
-}
-
 /* Adds <n> to the counter <total> under <limit>; past it the request fails with <status>. */
 static int
 add_bytes(struct rp_http_parser *p, size_t *total, size_t limit, size_t n, int status,
@@ -229,7 +199,7 @@ finish_target(struct rp_http_parser *p)
     size_t o = 0;
     if (implicit_slash)
         dst[o++] = '/';
-    long n = pct_decode(t + start, path_end - start, dst + o, false);
+    long n = rp_query_pct_decode(t + start, path_end - start, dst + o, false);
     if (n == -EINVAL)
         return fail(p, 400, "path has a malformed percent escape");
     if (n < 0)
@@ -730,51 +700,4 @@ rp_http_request_header(const struct rp_http_request *req, const char *name)
         if (strcasecmp(req->headers[i].name, name) == 0)
             return req->headers[i].value;
     return NULL;
-}
-
-/* Decodes one query component into <dst> of <cap> bytes, NUL included. */
-static int
-decode_component(const char *src, size_t n, char *dst, size_t cap)
-{
-    /* Decoding never grows, but a short escape may still fit: check the exact length. */
-    size_t out = 0;
-    for (size_t i = 0; i < n; i++, out++)
-        if (src[i] == '%' && n - i >= 3)
-            i += 2;
-    if (out >= cap)
-        return -ENOBUFS;
-    long len = pct_decode(src, n, dst, true);
-    if (len < 0)
-        return -EINVAL;
-    dst[len] = '\0';
-    return 0;
-}
-
-int
-rp_http_query_next(const char *query, size_t query_len, size_t *pos, char *key, char *value,
-                   size_t cap)
-{
-    size_t i = *pos;
-    while (i < query_len && query[i] == '&')
-        i++; /* "a=1&&b=2" has no empty parameter */
-    if (i >= query_len) {
-        *pos = query_len;
-        return 0;
-    }
-    size_t end = i;
-    while (end < query_len && query[end] != '&')
-        end++;
-    size_t eq = i;
-    while (eq < end && query[eq] != '=')
-        eq++;
-    /* Past the parameter even on error, so a caller that skips bad ones cannot loop. */
-    *pos = end;
-    int err = decode_component(query + i, eq - i, key, cap);
-    if (err)
-        return err;
-    if (eq < end)
-        err = decode_component(query + eq + 1, end - eq - 1, value, cap);
-    else
-        err = decode_component("", 0, value, cap);
-    return err ? err : 1;
 }

@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* rp_http_query_next moved to http/query.h; kept visible here for the callers that reach it
+ * through this header, until they parse queries with rp_query_parse. */
+#include "http/query.h"
+
 enum rp_parse_result {
     RP_PARSE_DONE = 0, /* one whole request is ready */
     RP_PARSE_MORE,     /* every byte was consumed; feed more */
@@ -92,13 +96,5 @@ bool rp_http_parser_in_request(const struct rp_http_parser *p);
 
 /* The value of the first header named <name> (case-insensitive), or NULL. */
 const char *rp_http_request_header(const struct rp_http_request *req, const char *name);
-/*
- * Walks a query string: start with *<pos> = 0; returns 1 and fills <key>/<value> (both
- * percent-decoded, '+' as space, NUL-terminated, at most <cap> bytes each including the
- * NUL) for each parameter, 0 at the end, -EINVAL when a parameter is malformed (bad
- * percent escape, decoded NUL) or -ENOBUFS when it does not fit <cap>.
- */
-int rp_http_query_next(const char *query, size_t query_len, size_t *pos, char *key, char *value,
-                       size_t cap);
 
 #endif

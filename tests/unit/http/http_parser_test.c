@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "http/http_parser.h"
+#include "http/query.h"
 
 #define REASON_414 "request line is longer than max_request_line"
 #define REASON_431_BYTES "headers are larger than max_header_bytes"
