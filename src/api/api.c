@@ -6,6 +6,7 @@
  */
 #include "api/api.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,9 @@
 #include "core/event_id.h"
 #include "core/hub.h"
 #include "http/cors.h"
+#include "http/query.h"
 #include "http/response.h"
+#include "http/router.h"
 
 size_t
 rp_api_copy_str(char *dst, size_t cap, const char *src)
@@ -25,15 +28,6 @@ rp_api_copy_str(char *dst, size_t cap, const char *src)
     memcpy(dst, src, n);
     dst[n] = '\0';
     return n;
-}
-
-char *
-rp_api_plus_literal(char *s)
-{
-    for (char *p = s; *p; p++)
-        if (*p == ' ')
-            *p = '+';
-    return s;
 }
 
 void
@@ -121,138 +115,127 @@ answer_expired(struct rp_conn *c, const struct rp_http_request *req)
 
 /* ---- routes ---- */
 
-enum route_match {
-    ROUTE_EXACT = 0, /* the path itself (and with a trailing slash when <slash>) */
-    ROUTE_PREFIX,    /* <path>/<rest>, the rest possibly empty (the handler says what is missing) */
-};
-
-typedef void (*route_fn)(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-                         const char *rest, enum rp_conn_call call);
-
-struct route {
-    const char *path;
-    enum route_match match;
-    bool slash; /* EXACT: "<path>/" matches too */
-    enum rp_http_method method;
-    route_fn fn;
+/* What a route handler needs besides the request. */
+struct call {
+    struct rp_api *a;
+    struct rp_conn *c;
+    enum rp_conn_call why;
 };
 
 static void
-events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, const char *rest,
-       enum rp_conn_call call)
+events(void *ctx, const struct rp_http_request *req, const char *rest)
 {
-    (void)call;
-    rp_api_events(a, c, req, rest);
+    struct call *k = ctx;
+    rp_api_events(k->a, k->c, req, rest);
 }
 
 static void
-publish_json(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-             const char *rest, enum rp_conn_call call)
+publish_json(void *ctx, const struct rp_http_request *req, const char *rest)
 {
+    struct call *k = ctx;
     (void)rest;
-    rp_api_publish_json(a, c, req, call);
+    rp_api_publish_json(k->a, k->c, req, k->why);
 }
 
 static void
-publish_raw(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-            const char *rest, enum rp_conn_call call)
+publish_raw(void *ctx, const struct rp_http_request *req, const char *rest)
 {
-    rp_api_publish_raw(a, c, req, rest, call);
+    struct call *k = ctx;
+    rp_api_publish_raw(k->a, k->c, req, rest, k->why);
 }
 
 static void
-submit(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, const char *rest,
-       enum rp_conn_call call)
+submit(void *ctx, const struct rp_http_request *req, const char *rest)
 {
+    struct call *k = ctx;
     (void)rest;
-    rp_api_submit(a, c, req, call);
+    rp_api_submit(k->a, k->c, req, k->why);
 }
 
 static void
-topics(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, const char *rest,
-       enum rp_conn_call call)
+topic_events(void *ctx, const struct rp_http_request *req, const char *rest)
 {
-    (void)call;
-    if (rest)
-        rp_api_topic(a, c, req, rest);
+    struct call *k = ctx;
+    rp_api_topic_events(k->a, k->c, req, rest);
+}
+
+static void
+topic(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    if (*rest)
+        rp_api_topic_info(k->a, k->c, req, rest);
     else
-        rp_api_topics_list(a, c, req);
+        rp_api_topics_list(k->a, k->c, req);
 }
 
-#define NODE_ROUTE(name, handler)                                                                  \
-    static void name(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,       \
-                     const char *rest, enum rp_conn_call call)                                     \
+/* The endpoints that take only the request. */
+#define PLAIN_ROUTE(name, handler)                                                                 \
+    static void name(void *ctx, const struct rp_http_request *req, const char *rest)               \
     {                                                                                              \
+        struct call *k = ctx;                                                                      \
         (void)rest;                                                                                \
-        (void)call;                                                                                \
-        handler(a, c, req);                                                                        \
+        handler(k->a, k->c, req);                                                                  \
     }
-NODE_ROUTE(route_metrics, rp_api_metrics)
-NODE_ROUTE(health, rp_api_health)
-NODE_ROUTE(ready, rp_api_ready)
-NODE_ROUTE(dashboard, rp_api_dashboard)
-NODE_ROUTE(ping, rp_api_ping)
-NODE_ROUTE(home, rp_api_index)
-#undef NODE_ROUTE
+PLAIN_ROUTE(topics_list, rp_api_topics_list)
+PLAIN_ROUTE(node_metrics, rp_api_metrics)
+PLAIN_ROUTE(health, rp_api_health)
+PLAIN_ROUTE(ready, rp_api_ready)
+PLAIN_ROUTE(dashboard, rp_api_dashboard)
+PLAIN_ROUTE(ping, rp_api_ping)
+PLAIN_ROUTE(home, rp_api_index)
+#undef PLAIN_ROUTE
 
-static const struct route routes[] = {
-    {"/events", ROUTE_EXACT, false, RP_HTTP_METHOD_GET, events},
-    {"/events", ROUTE_PREFIX, false, RP_HTTP_METHOD_GET, events},
-    {"/publish", ROUTE_EXACT, false, RP_HTTP_METHOD_POST, publish_json},
-    {"/publish", ROUTE_PREFIX, false, RP_HTTP_METHOD_POST, publish_raw},
-    {"/submit", ROUTE_EXACT, false, RP_HTTP_METHOD_POST, submit},
-    {"/topics", ROUTE_EXACT, true, RP_HTTP_METHOD_GET, topics},
-    {"/topics", ROUTE_PREFIX, false, RP_HTTP_METHOD_GET, topics},
-    {"/metrics", ROUTE_EXACT, false, RP_HTTP_METHOD_GET, route_metrics},
-    {"/dashboard", ROUTE_EXACT, true, RP_HTTP_METHOD_GET, dashboard},
-    {"/readyz", ROUTE_EXACT, false, RP_HTTP_METHOD_GET, ready},
-    {"/ping", ROUTE_EXACT, false, RP_HTTP_METHOD_GET, ping},
-    {"/healthz", ROUTE_EXACT, false, RP_HTTP_METHOD_GET, health},
-    {"/", ROUTE_EXACT, false, RP_HTTP_METHOD_GET, home},
+/* Tried in order; GET / lists them for people (node.c). */
+static const struct rp_route routes[] = {
+    {"/events", RP_ROUTE_EXACT, RP_ROUTE_GET, events, NULL},
+    {"/events/", RP_ROUTE_PREFIX, RP_ROUTE_GET, events, NULL},
+    {"/publish", RP_ROUTE_EXACT, RP_ROUTE_POST, publish_json, NULL},
+    {"/publish/", RP_ROUTE_PREFIX, RP_ROUTE_POST, publish_raw, NULL},
+    {"/submit", RP_ROUTE_EXACT, RP_ROUTE_POST, submit, NULL},
+    {"/topics", RP_ROUTE_EXACT, RP_ROUTE_GET, topics_list, NULL},
+    {"/topics/", RP_ROUTE_SUFFIX, RP_ROUTE_GET, topic_events, "/events"},
+    {"/topics/", RP_ROUTE_PREFIX, RP_ROUTE_GET, topic, NULL},
+    {"/metrics", RP_ROUTE_EXACT, RP_ROUTE_GET, node_metrics, NULL},
+    {"/dashboard", RP_ROUTE_EXACT, RP_ROUTE_GET, dashboard, NULL},
+    {"/dashboard/", RP_ROUTE_EXACT, RP_ROUTE_GET, dashboard, NULL},
+    {"/readyz", RP_ROUTE_EXACT, RP_ROUTE_GET, ready, NULL},
+    {"/ping", RP_ROUTE_EXACT, RP_ROUTE_GET, ping, NULL},
+    {"/healthz", RP_ROUTE_EXACT, RP_ROUTE_GET, health, NULL},
+    {"/", RP_ROUTE_EXACT, RP_ROUTE_GET, home, NULL},
 };
+static const struct rp_router router = {routes, sizeof(routes) / sizeof(routes[0]), 0};
 
-/* Whether <r> matches <path>; *<rest> is what follows "<path>/" for a PREFIX route. */
-static bool
-route_matches(const struct route *r, const char *path, const char **rest)
-{
-    size_t n = strlen(r->path);
-    *rest = NULL;
-    if (strncmp(path, r->path, n) != 0)
-        return false;
-    if (r->match == ROUTE_EXACT)
-        return path[n] == '\0' || (r->slash && path[n] == '/' && path[n + 1] == '\0');
-    if (path[n] != '/')
-        return false;
-    *rest = path + n + 1;
-    return true;
-}
-
+/* Parses the query once for every handler, then routes. */
 static void
-route(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-      enum rp_conn_call call)
+route(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, enum rp_conn_call why)
 {
-    const struct route *allowed = NULL;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        const char *rest;
-        if (!route_matches(&routes[i], req->path, &rest))
-            continue;
-        if (routes[i].method == req->method) {
-            routes[i].fn(a, c, req, rest, call);
-            return;
-        }
-        allowed = &routes[i];
-    }
-    char msg[300], hdr[64];
-    if (allowed) {
-        /* Every path takes one method today; the table says which. */
-        const char *allow = allowed->method == RP_HTTP_METHOD_GET ? "GET" : "POST";
-        snprintf(msg, sizeof(msg), "%s is not allowed here; use %s", req->method_name, allow);
-        snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
-        rp_conn_error(c, req, 405, msg, hdr);
+    const struct rp_config_values *v = rp_conn_config(c);
+    const struct rp_query_limits limits = {
+        .max_bytes = (size_t)v->max_request_line,
+        .max_params = (size_t)v->max_stream_topics + 8,
+        .max_name = RP_API_QUERY_CAP,
+        .max_value = RP_API_VALUE_CAP,
+    };
+    struct rp_query q = {0};
+    struct rp_query_error qe;
+    if (rp_query_parse(&q, req->query, req->query_len, &limits, &qe) != 0) {
+        rp_conn_error(c, req, qe.status, qe.message, NULL);
         return;
     }
-    snprintf(msg, sizeof(msg), "no such endpoint: %.200s (see GET / for the list)", req->path);
-    rp_conn_error(c, req, 404, msg, NULL);
+    a->query = &q;
+    struct call k = {a, c, why};
+    struct rp_router_miss miss;
+    int rc = rp_router_dispatch(&router, &k, req, &miss);
+    a->query = NULL;
+    rp_query_fini(&q);
+    if (rc == -ENOENT) {
+        char msg[sizeof(miss.message) + 40];
+        snprintf(msg, sizeof(msg), "%s (see GET / for the list)", miss.message);
+        rp_conn_error(c, req, miss.status, msg, NULL);
+    } else if (rc) {
+        rp_conn_error(c, req, miss.status, miss.message, miss.headers);
+    }
 }
 
 void

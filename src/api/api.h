@@ -18,6 +18,7 @@
 #include "front/conn.h"
 
 struct rp_hub;
+struct rp_query;
 struct rp_guard;
 struct rp_gate;
 struct rp_gate_shared;
@@ -45,6 +46,7 @@ struct rp_api {
     const struct rp_api_node *node;
     struct rp_gate *gate; /* the worker's gate; NULL with auth_mode none */
     struct rp_stats *stats;
+    const struct rp_query *query; /* the current request's, parsed once: during a call only */
 };
 
 /* The front's handler (rp_conn_handler_fn; <ctx> is a struct rp_api). */

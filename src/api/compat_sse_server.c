@@ -71,7 +71,7 @@ rp_api_branca_topics(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
                      char **filters, size_t max, int *status, char *msg, size_t msg_cap)
 {
     char *token;
-    size_t len = rp_api_find_token(c, req, &token);
+    size_t len = rp_api_find_token(c, req, a->query, &token);
     struct rp_grant g = {0};
     size_t n = 0;
     uint8_t *payload = NULL;

@@ -55,7 +55,8 @@ find_cookie(const struct rp_http_request *req, const char *name, char *out, size
  * cookie. Returns its length, 0 when there is none.
  */
 size_t
-rp_api_find_token(struct rp_conn *c, const struct rp_http_request *req, char **out)
+rp_api_find_token(struct rp_conn *c, const struct rp_http_request *req,
+                  const struct rp_query *query, char **out)
 {
     char *tok = rp_xmalloc(RP_API_VALUE_CAP);
     *out = tok;
@@ -67,15 +68,12 @@ rp_api_find_token(struct rp_conn *c, const struct rp_http_request *req, char **o
             h++;
         return rp_api_copy_str(tok, RP_API_VALUE_CAP, h);
     }
-    char key[RP_API_QUERY_CAP];
-    size_t pos = 0;
-    while (rp_http_query_next(req->query, req->query_len, &pos, key, tok, RP_API_VALUE_CAP) == 1) {
-        if (strcmp(key, "auth") == 0 || strcmp(key, "token") == 0) {
-            /* Query decoding turns '+' into a space; no token alphabet has spaces. */
-            return strlen(rp_api_plus_literal(tok));
-        }
+    for (size_t i = 0; query && i < query->n_params; i++) {
+        const struct rp_query_param *p = &query->params[i];
+        /* '+' kept: no token alphabet has spaces, some have '+'. */
+        if (strcmp(p->name, "auth") == 0 || strcmp(p->name, "token") == 0)
+            return rp_api_copy_str(tok, RP_API_VALUE_CAP, p->value_plus);
     }
-    tok[0] = '\0';
     const char *cookie = rp_conn_config(c)->auth_cookie;
     if (cookie && *cookie)
         return find_cookie(req, cookie, tok, RP_API_VALUE_CAP);
@@ -164,7 +162,7 @@ rp_api_authorize(struct rp_api *a, struct rp_conn *c, const struct rp_http_reque
     if (!gate)
         return RP_VERDICT_PASS;
     char *token;
-    size_t len = rp_api_find_token(c, req, &token);
+    size_t len = rp_api_find_token(c, req, a->query, &token);
     const char *ua = rp_http_request_header(req, "User-Agent");
     char ip[RP_ADDR_KEY_STRLEN];
     rp_addr_key_format(&c->client_key, ip, sizeof(ip));

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
+#include "http/query.h"
 
 enum rp_verdict {
     RP_VERDICT_PASS = 0, /* the grant covers everything asked */
@@ -23,7 +24,8 @@ enum rp_verdict {
  * header's Bearer token, else the `auth` or `token` query parameter, else the auth_cookie
  * cookie. Returns its length, 0 when there is none.
  */
-size_t rp_api_find_token(struct rp_conn *c, const struct rp_http_request *req, char **out);
+size_t rp_api_find_token(struct rp_conn *c, const struct rp_http_request *req,
+                         const struct rp_query *query, char **out);
 /*
  * Checks that the request's token allows reading (or, with <write>, publishing to) each of
  * the <n> <topics>. With auth_mode none everything passes and <grant> stays zeroed; on

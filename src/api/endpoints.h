@@ -13,7 +13,7 @@
 #include "base/buf.h"
 #include "core/hub.h"
 
-#define RP_API_QUERY_CAP 1024
+#define RP_API_QUERY_CAP 1024            /* a query parameter's name */
 #define RP_API_VALUE_CAP (64 * 1024 + 1) /* a query value: may be a token (auth_max_token) */
 
 /* events.c: GET /events, /events/{filter} */
@@ -34,8 +34,10 @@ void rp_api_reject_publish(struct rp_conn *c, const struct rp_http_request *req,
                            const char *message);
 /* topics.c: GET /topics, /topics/{name}, /topics/{name}/events */
 void rp_api_topics_list(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
-void rp_api_topic(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-                  const char *rest);
+void rp_api_topic_info(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                       const char *name);
+void rp_api_topic_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                         const char *name);
 /* node.c: /metrics, /healthz, /readyz, /dashboard, / */
 void rp_api_metrics(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
 void rp_api_health(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
@@ -56,9 +58,6 @@ size_t rp_api_branca_topics(struct rp_api *a, struct rp_conn *c, const struct rp
 
 /* Copies at most <cap> - 1 bytes of <src> into <dst>; returns the length copied. */
 size_t rp_api_copy_str(char *dst, size_t cap, const char *src);
-/* Query decoding turns '+' into a space (form encoding), but in topic filters '+' is the
- * one-level wildcard, and a space is never valid: so `?topic=a/+` means what it says. */
-char *rp_api_plus_literal(char *s);
 void rp_api_respond_json(struct rp_conn *c, const struct rp_http_request *req, int status,
                          struct rp_buf *b);
 /* Appends the JSON id of <seq> ("epoch-seq"), or null for 0. */

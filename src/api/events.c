@@ -6,6 +6,7 @@
 
 #include "api/credentials.h"
 #include "api/endpoints.h"
+#include "http/query.h"
 #include "api/guard.h"
 #include "auth/gate.h"
 #include "base/alloc.h"
@@ -26,36 +27,24 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
     int status = 0;
 
     struct rp_grant grant = {0};
-    char key[RP_API_QUERY_CAP];
-    char *value = rp_xmalloc(RP_API_VALUE_CAP);
     if (path_filter && *path_filter)
         filters[n++] = rp_xstrdup(path_filter);
     size_t pos = 0;
-    int r;
-    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value,
-                                   RP_API_VALUE_CAP)) == 1) {
-        if (strcmp(key, "topic") == 0) {
-            if (n == max) {
-                snprintf(msg, sizeof(msg),
-                         "a stream may read at most %zu topics and patterns "
-                         "(max_stream_topics)",
-                         max);
-                status = 400;
-                goto out;
-            }
-            filters[n++] = rp_api_plus_literal(rp_xstrdup(value));
-        } else if (strcmp(key, "lastEventId") == 0) {
-            last_id_len = rp_api_copy_str(last_id, sizeof(last_id), value);
-            have_last_id = true;
+    const struct rp_query_param *p;
+    /* '+' is the one-level wildcard in a filter, not a form-encoded space. */
+    while ((p = rp_query_next_named(a->query, "topic", &pos)) != NULL) {
+        if (n == max) {
+            snprintf(msg, sizeof(msg),
+                     "a stream may read at most %zu topics and patterns (max_stream_topics)", max);
+            status = 400;
+            goto out;
         }
+        filters[n++] = rp_xstrdup(p->value_plus);
     }
-    if (r < 0) {
-        snprintf(msg, sizeof(msg),
-                 "the query string is malformed (bad percent-encoding, or a name longer than %d "
-                 "or a value longer than %d bytes)",
-                 RP_API_QUERY_CAP - 1, RP_API_VALUE_CAP - 1);
-        status = 400;
-        goto out;
+    const char *from = rp_query_get(a->query, "lastEventId");
+    if (from) {
+        last_id_len = rp_api_copy_str(last_id, sizeof(last_id), from);
+        have_last_id = true;
     }
     /* The header wins: a browser sends it on reconnect, with a newer id than the URL. */
     const char *hdr = rp_http_request_header(req, "Last-Event-ID");
@@ -103,6 +92,5 @@ out:
     for (size_t i = 0; i < n; i++)
         free(filters[i]);
     free(filters);
-    free(value);
     rp_grant_fini(&grant);
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "api/endpoints.h"
+#include "http/query.h"
 #include "auth/breaker.h"
 #include "auth/gate.h"
 #include "base/clock.h"
@@ -13,7 +14,8 @@
 void
 rp_api_metrics(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
 {
-    bool json = strstr(req->query, "format=json") != NULL;
+    const char *format = rp_query_get(a->query, "format");
+    bool json = format && strcmp(format, "json") == 0;
     struct rp_buf b;
     rp_buf_init(&b, 1024 * 1024);
     a->node->render_metrics(a->node->metrics_ctx, json, &b);

@@ -8,6 +8,7 @@
 
 #include "api/credentials.h"
 #include "api/endpoints.h"
+#include "http/query.h"
 #include "api/guard.h"
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -177,34 +178,17 @@ rp_api_publish_raw(struct rp_api *a, struct rp_conn *c, const struct rp_http_req
                               "request body");
         return;
     }
-    char key[RP_API_QUERY_CAP], value[RP_API_QUERY_CAP], event[RP_API_QUERY_CAP] = "",
-                                                         id[RP_API_QUERY_CAP] = "";
-    bool have_event = false, have_id = false;
-    size_t pos = 0;
-    int r;
-    while ((r = rp_http_query_next(req->query, req->query_len, &pos, key, value,
-                                   RP_API_QUERY_CAP)) == 1) {
-        if (strcmp(key, "event") == 0) {
-            rp_api_copy_str(event, sizeof(event), value);
-            have_event = true;
-        } else if (strcmp(key, "id") == 0) {
-            rp_api_copy_str(id, sizeof(id), value);
-            have_id = true;
-        }
-    }
-    if (r < 0) {
-        rp_conn_error(c, req, 400, "the query string is malformed", NULL);
-        return;
-    }
+    const char *event = rp_query_get(a->query, "event");
+    const char *id = rp_query_get(a->query, "id");
     struct rp_publish_item item = {
         .topic = topic,
         .topic_len = strlen(topic),
-        .event = have_event ? event : NULL,
-        .event_len = strlen(event),
+        .event = event,
+        .event_len = event ? strlen(event) : 0,
         .data = req->body,
         .data_len = req->body_len,
-        .pub_id = have_id ? id : NULL,
-        .pub_id_len = strlen(id),
+        .pub_id = id,
+        .pub_id_len = id ? strlen(id) : 0,
     };
     if (may_publish(a, c, req, &item, 1))
         rp_api_publish_items(a, c, req, &item, 1, false, true, call);

@@ -7,6 +7,7 @@
 
 #include "api/credentials.h"
 #include "api/endpoints.h"
+#include "http/query.h"
 #include "auth/gate.h"
 #include "base/alloc.h"
 #include "core/event_id.h"
@@ -71,11 +72,9 @@ void
 rp_api_topics_list(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
 {
     struct rp_hub *hub = a->node->hub;
-    char key[RP_API_QUERY_CAP], value[RP_API_QUERY_CAP], pattern[RP_API_QUERY_CAP] = "";
-    size_t pos = 0;
-    while (rp_http_query_next(req->query, req->query_len, &pos, key, value, RP_API_QUERY_CAP) == 1)
-        if (strcmp(key, "pattern") == 0)
-            rp_api_copy_str(pattern, sizeof(pattern), rp_api_plus_literal(value));
+    const char *pattern = rp_query_get_plus(a->query, "pattern");
+    if (!pattern)
+        pattern = "";
     if (*pattern) {
         const char *bad = rp_pattern_check(pattern, strlen(pattern));
         if (bad) {
@@ -127,8 +126,9 @@ find_topic(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *re
     return t;
 }
 
-static void
-topic_info(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, const char *name)
+void
+rp_api_topic_info(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                  const char *name)
 {
     struct rp_topic *t = find_topic(a, c, req, name);
     if (!t)
@@ -141,18 +141,17 @@ topic_info(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *re
     rp_buf_fini(&b);
 }
 
-static void
-topic_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-             const char *name)
+void
+rp_api_topic_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                    const char *name)
 {
     struct rp_hub *hub = a->node->hub;
-    char key[RP_API_QUERY_CAP], value[RP_API_QUERY_CAP], msg[300];
+    char msg[300];
     uint64_t after = 0;
     long limit = EVENTS_LIMIT_DEFAULT;
     bool other_epoch = false;
-    size_t pos = 0;
-    while (rp_http_query_next(req->query, req->query_len, &pos, key, value, RP_API_QUERY_CAP) ==
-           1) {
+    for (size_t i = 0; i < a->query->n_params; i++) {
+        const char *key = a->query->params[i].name, *value = a->query->params[i].value;
         if (strcmp(key, "after") == 0 && *value) {
             struct rp_event_id id;
             if (rp_event_id_parse(value, strlen(value), &id) != 0) {
@@ -225,19 +224,4 @@ topic_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
     rp_api_respond_json(c, req, 200, &b);
     rp_buf_fini(&b);
     free(entries);
-}
-
-void
-rp_api_topic(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-             const char *rest)
-{
-    char *name = rp_xstrdup(rest);
-    size_t len = strlen(name);
-    if (len > 7 && strcmp(name + len - 7, "/events") == 0) {
-        name[len - 7] = '\0';
-        topic_events(a, c, req, name);
-    } else {
-        topic_info(a, c, req, name);
-    }
-    free(name);
 }

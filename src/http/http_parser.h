@@ -12,8 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* rp_http_query_next moved to http/query.h; kept visible here for the callers that reach it
- * through this header, until they parse queries with rp_query_parse. */
+/* The query walker (rp_http_query_next) lives in http/query.h with the parser built on it. */
 #include "http/query.h"
 
 enum rp_parse_result {
