@@ -47,6 +47,13 @@ rp_diag_set(struct rp_diag *diag, const char *fmt, ...)
 }
 
 void
+rp_diag_vset(struct rp_diag *diag, const char *fmt, va_list ap)
+{
+    if (diag)
+        format_at(diag, 0, fmt, ap);
+}
+
+void
 rp_diag_prefix(struct rp_diag *diag, const char *fmt, ...)
 {
     if (!diag)

@@ -7,6 +7,7 @@
  * an error code: functions still return -errno. Owned by the caller, usually on its stack;
  * any thread, one writer at a time.
  */
+#include <stdarg.h>
 
 /* The message, always NUL-terminated. Zeroed, it is the empty message. */
 struct rp_diag {
@@ -16,6 +17,9 @@ struct rp_diag {
 /* Sets the message of <diag> from the printf-style <fmt>; what does not fit is cut, never
  * inside a UTF-8 sequence. A NULL <diag> is allowed: the message is dropped. */
 void rp_diag_set(struct rp_diag *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* As rp_diag_set, with the arguments in <ap>: for helpers that fill a diag and return. */
+void rp_diag_vset(struct rp_diag *diag, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Puts the printf-style <fmt> in front of the message of <diag> ("file.conf:3: " before
  * "bad key"); the end of the whole is cut as rp_diag_set cuts. NULL <diag>: nothing. */
 void rp_diag_prefix(struct rp_diag *diag, const char *fmt, ...)
