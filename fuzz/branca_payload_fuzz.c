@@ -15,6 +15,7 @@
 
 #include "auth/auth.h"
 #include "auth/auth_branca.h"
+#include "base/diag.h"
 #include "core/hub.h"
 #include "core/pattern.h"
 
@@ -33,9 +34,10 @@ within(const void *p, size_t len, const uint8_t *buf, size_t buf_len)
 static void
 check_readers(const uint8_t *data, size_t size)
 {
-    char err[128];
+    struct rp_diag diag;
+    const char *err = diag.msg;
     struct rp_grant g = {0};
-    if (rp_branca_read_topics(data, size, &g, err, sizeof(err)) == 0) {
+    if (rp_branca_read_topics(data, size, &g, &diag) == 0) {
         for (size_t i = 0; i < g.n_read; i++)
             if (rp_pattern_check(g.read[i], strlen(g.read[i])) != NULL)
                 abort();
@@ -47,7 +49,7 @@ check_readers(const uint8_t *data, size_t size)
     }
 
     struct rp_branca_events ev;
-    int rc = rp_branca_read_events(data, size, MAX_EVENTS, &ev, err, sizeof(err));
+    int rc = rp_branca_read_events(data, size, MAX_EVENTS, &ev, &diag);
     if (rc == 0) {
         if (ev.n > MAX_EVENTS || (ev.n && !ev.items) || !ev.buf)
             abort();

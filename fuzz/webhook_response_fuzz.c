@@ -15,6 +15,7 @@
 
 #include "auth/auth.h"
 #include "auth/auth_webhook.h"
+#include "base/diag.h"
 #include "core/pattern.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,10 +31,11 @@ check_answer(const char *p, size_t size)
 {
     struct rp_grant g = {0};
     int64_t ttl_ms = -1;
-    char err[96];
-    memset(err, 'x', sizeof(err));
-    enum rp_auth_result r = rp_webhook_parse_answer(p, size, &g, &ttl_ms, err, sizeof(err));
-    if (!memchr(err, '\0', sizeof(err)) || ttl_ms < 0)
+    struct rp_diag diag;
+    memset(&diag, 'x', sizeof(diag));
+    enum rp_auth_result r = rp_webhook_parse_answer(p, size, &g, &ttl_ms, &diag);
+    const char *err = diag.msg;
+    if (!memchr(err, '\0', sizeof(diag.msg)) || ttl_ms < 0)
         abort();
     switch (r) {
     case RP_AUTH_OK:

@@ -47,14 +47,13 @@ rp_api_submit(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         return;
     }
     struct rp_branca_events ev;
-    char why[200];
+    struct rp_diag why;
     const struct rp_config_values *v = rp_conn_config(c);
-    int rc =
-        rp_branca_read_events(payload, payload_len, (size_t)v->max_batch, &ev, why, sizeof(why));
+    int rc = rp_branca_read_events(payload, payload_len, (size_t)v->max_batch, &ev, &why);
     free(payload);
     if (rc) {
         char msg[300];
-        snprintf(msg, sizeof(msg), "the token's payload is not a submission: %s", why);
+        snprintf(msg, sizeof(msg), "the token's payload is not a submission: %.200s", why.msg);
         rp_api_reject_publish(c, req, rc == -E2BIG ? 413 : 400, msg);
         return;
     }
@@ -79,7 +78,7 @@ rp_api_branca_topics(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
     enum rp_auth_result r =
         len ? rp_gate_open_branca(a->gate, token, len, &payload, &payload_len) : RP_AUTH_MISSING;
     free(token);
-    if (r == RP_AUTH_OK && rp_branca_read_topics(payload, payload_len, &g, msg, msg_cap) != 0)
+    if (r == RP_AUTH_OK && rp_branca_read_topics(payload, payload_len, &g, NULL) != 0)
         r = RP_AUTH_MALFORMED;
     free(payload);
     if (r != RP_AUTH_OK) {

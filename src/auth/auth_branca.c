@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "base/diag.h"
 #include "base/hex.h"
 #include "core/hub.h"
 #include "core/pattern.h"
@@ -256,17 +256,6 @@ rp_branca_encode(const uint8_t key[RP_BRANCA_KEY_LEN], const uint8_t *payload, s
 
 /* ---- msgpack payloads ---- */
 
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 /* Reads a big-endian length of <width> bytes at <p>. */
 static uint64_t
 load_be(const uint8_t *p, unsigned width)
@@ -405,7 +394,7 @@ msgpack_bounded(const uint8_t *p, size_t len)
 
 /* Unpacks <p> (one bounded object, nothing after it) into <up>; its strings point into <p>. */
 static int
-unpack_one(const uint8_t *p, size_t len, msgpack_unpacked *up, char *err, size_t err_cap)
+unpack_one(const uint8_t *p, size_t len, msgpack_unpacked *up, struct rp_diag *diag)
 {
     msgpack_unpacked_init(up);
     size_t off = 0;
@@ -413,7 +402,7 @@ unpack_one(const uint8_t *p, size_t len, msgpack_unpacked *up, char *err, size_t
         msgpack_unpack_next(up, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         off != len) {
         msgpack_unpacked_destroy(up);
-        set_err(err, err_cap, "payload is not one well-formed msgpack object");
+        rp_diag_set(diag, "payload is not one well-formed msgpack object");
         return -EINVAL;
     }
     return 0;
@@ -442,7 +431,7 @@ as_string(const msgpack_object *o, const char **s, size_t *n)
  */
 static int
 struct_fields(const msgpack_object *o, const char *const *names, size_t n,
-              const msgpack_object **out, const char *what, char *err, size_t err_cap)
+              const msgpack_object **out, const char *what, struct rp_diag *diag)
 {
     for (size_t f = 0; f < n; f++)
         out[f] = NULL;
@@ -452,7 +441,7 @@ struct_fields(const msgpack_object *o, const char *const *names, size_t n,
         return 0;
     }
     if (o->type != MSGPACK_OBJECT_MAP) {
-        set_err(err, err_cap, "%s: expected a map", what);
+        rp_diag_set(diag, "%s: expected a map", what);
         return -EINVAL;
     }
     for (uint32_t k = 0; k < o->via.map.size; k++) {
@@ -465,7 +454,7 @@ struct_fields(const msgpack_object *o, const char *const *names, size_t n,
             if (strlen(names[f]) != key_len || memcmp(names[f], key, key_len) != 0)
                 continue;
             if (out[f]) {
-                set_err(err, err_cap, "%s: \"%s\" appears twice", what, names[f]);
+                rp_diag_set(diag, "%s: \"%s\" appears twice", what, names[f]);
                 return -EINVAL;
             }
             out[f] = &kv->val;
@@ -477,22 +466,22 @@ struct_fields(const msgpack_object *o, const char *const *names, size_t n,
 /*
  * Unpacks <payload>, which must hold one struct whose only field of interest, <name>, is an
  * array: 0 with <up> to destroy and *<list> pointing into it, or -errno with <up> already
- * destroyed and the reason in <err>.
+ * destroyed and the reason in <diag>.
  */
 static int
 unpack_list(const uint8_t *payload, size_t len, const char *name, msgpack_unpacked *up,
-            const msgpack_object **list, char *err, size_t err_cap)
+            const msgpack_object **list, struct rp_diag *diag)
 {
-    int rc = unpack_one(payload, len, up, err, err_cap);
+    int rc = unpack_one(payload, len, up, diag);
     if (rc)
         return rc;
     const char *const names[] = {name};
-    rc = struct_fields(&up->data, names, 1, list, "payload", err, err_cap);
+    rc = struct_fields(&up->data, names, 1, list, "payload", diag);
     if (!rc && !*list) {
-        set_err(err, err_cap, "payload: missing \"%s\"", name);
+        rp_diag_set(diag, "payload: missing \"%s\"", name);
         rc = -EINVAL;
     } else if (!rc && (*list)->type != MSGPACK_OBJECT_ARRAY) {
-        set_err(err, err_cap, "\"%s\" is not an array", name);
+        rp_diag_set(diag, "\"%s\" is not an array", name);
         rc = -EINVAL;
     }
     if (rc)
@@ -501,13 +490,12 @@ unpack_list(const uint8_t *payload, size_t len, const char *name, msgpack_unpack
 }
 
 int
-rp_branca_read_topics(const uint8_t *payload, size_t len, struct rp_grant *g, char *err,
-                      size_t err_cap)
+rp_branca_read_topics(const uint8_t *payload, size_t len, struct rp_grant *g, struct rp_diag *diag)
 {
-    set_err(err, err_cap, "%s", "");
+    rp_diag_clear(diag);
     msgpack_unpacked up;
     const msgpack_object *list;
-    int rc = unpack_list(payload, len, "topics", &up, &list, err, err_cap);
+    int rc = unpack_list(payload, len, "topics", &up, &list, diag);
     if (rc)
         return rc;
     for (uint32_t i = 0; i < list->via.array.size && !rc; i++) {
@@ -515,9 +503,9 @@ rp_branca_read_topics(const uint8_t *payload, size_t len, struct rp_grant *g, ch
         size_t n;
         rc = -EINVAL;
         if (!as_string(&list->via.array.ptr[i], &s, &n))
-            set_err(err, err_cap, "topics[%u]: not a string", (unsigned)i);
+            rp_diag_set(diag, "topics[%u]: not a string", (unsigned)i);
         else if (rp_grant_add_read(g, s, n) != 0)
-            set_err(err, err_cap, "topics[%u]: %s", (unsigned)i, rp_pattern_check(s, n));
+            rp_diag_set(diag, "topics[%u]: %s", (unsigned)i, rp_pattern_check(s, n));
         else
             rc = 0;
     }
@@ -529,25 +517,25 @@ rp_branca_read_topics(const uint8_t *payload, size_t len, struct rp_grant *g, ch
 
 /* One element of "events" into <it>; <what> names it in messages ("events[3]"). */
 static int
-read_event(const msgpack_object *o, struct rp_publish_item *it, const char *what, char *err,
-           size_t err_cap)
+read_event(const msgpack_object *o, struct rp_publish_item *it, const char *what,
+           struct rp_diag *diag)
 {
     static const char *const names[] = {"topic", "event", "data"};
     const msgpack_object *f[3];
-    int rc = struct_fields(o, names, 3, f, what, err, err_cap);
+    int rc = struct_fields(o, names, 3, f, what, diag);
     if (rc)
         return rc;
     for (size_t k = 0; k < 3; k++) {
         if (k == 1 && (!f[k] || f[k]->type == MSGPACK_OBJECT_NIL))
             continue;
         if (!f[k]) {
-            set_err(err, err_cap, "%s: missing \"%s\"", what, names[k]);
+            rp_diag_set(diag, "%s: missing \"%s\"", what, names[k]);
             return -EINVAL;
         }
         const char *s;
         size_t n;
         if (!as_string(f[k], &s, &n)) {
-            set_err(err, err_cap, "%s: \"%s\" is not a string", what, names[k]);
+            rp_diag_set(diag, "%s: \"%s\" is not a string", what, names[k]);
             return -EINVAL;
         }
         if (k == 0) {
@@ -567,17 +555,17 @@ read_event(const msgpack_object *o, struct rp_publish_item *it, const char *what
 
 int
 rp_branca_read_events(const uint8_t *payload, size_t len, size_t max_events,
-                      struct rp_branca_events *out, char *err, size_t err_cap)
+                      struct rp_branca_events *out, struct rp_diag *diag)
 {
     memset(out, 0, sizeof(*out));
-    set_err(err, err_cap, "%s", "");
+    rp_diag_clear(diag);
     /* The items point into the unpacked strings, which point into this copy. */
     uint8_t *buf = rp_xmalloc(len ? len : 1);
     if (len)
         memcpy(buf, payload, len);
     msgpack_unpacked up;
     const msgpack_object *list;
-    int rc = unpack_list(buf, len, "events", &up, &list, err, err_cap);
+    int rc = unpack_list(buf, len, "events", &up, &list, diag);
     if (rc) {
         free(buf);
         return rc;
@@ -585,7 +573,7 @@ rp_branca_read_events(const uint8_t *payload, size_t len, size_t max_events,
     struct rp_publish_item *items = NULL;
     size_t n = list->via.array.size;
     if (n > max_events) {
-        set_err(err, err_cap, "%zu events, at most %zu allowed", n, max_events);
+        rp_diag_set(diag, "%zu events, at most %zu allowed", n, max_events);
         rc = -E2BIG;
         goto fail;
     }
@@ -594,7 +582,7 @@ rp_branca_read_events(const uint8_t *payload, size_t len, size_t max_events,
     for (size_t i = 0; i < n; i++) {
         char what[32];
         snprintf(what, sizeof(what), "events[%zu]", i);
-        rc = read_event(&list->via.array.ptr[i], &items[i], what, err, err_cap);
+        rc = read_event(&list->via.array.ptr[i], &items[i], what, diag);
         if (rc)
             goto fail;
     }

@@ -14,6 +14,7 @@
 
 #include "auth/auth.h"
 
+struct rp_diag;
 struct rp_publish_item;
 
 #define RP_BRANCA_KEY_LEN 32
@@ -56,9 +57,10 @@ int rp_branca_encode(const uint8_t key[RP_BRANCA_KEY_LEN], const uint8_t *payloa
 
 /* sse-server subscribe payload {"topics": [str..]}: adds each topic to the read filters
  * of the zeroed <g> (each must be a valid topic name or pattern, rp_grant_add_read). 0
- * (also for an empty list), or -EINVAL with <g> zeroed again and a message in <err>. */
-int rp_branca_read_topics(const uint8_t *payload, size_t len, struct rp_grant *g, char *err,
-                          size_t err_cap);
+ * (also for an empty list), or -EINVAL with <g> zeroed again and a message in <diag>
+ * (may be NULL). */
+int rp_branca_read_topics(const uint8_t *payload, size_t len, struct rp_grant *g,
+                          struct rp_diag *diag);
 
 /* A publish batch read from a token. <items> point into <buf>, which the batch owns. */
 struct rp_branca_events {
@@ -72,10 +74,11 @@ struct rp_branca_events {
  * into the batch <out> (free it with rp_branca_events_fini). "event" may be missing, nil
  * or empty (no event type: an SSE "message"); "topic" and "data" are required. Names and
  * data are not checked here (the hub does). 0 (also for no events); -E2BIG for more than
- * <max_events> events; -EINVAL otherwise. On failure <out> is zeroed and <err> says why.
+ * <max_events> events; -EINVAL otherwise. On failure <out> is zeroed and <diag> (may be
+ * NULL) says why.
  */
 int rp_branca_read_events(const uint8_t *payload, size_t len, size_t max_events,
-                          struct rp_branca_events *out, char *err, size_t err_cap);
+                          struct rp_branca_events *out, struct rp_diag *diag);
 /* Frees what <ev> owns and zeroes it; accepts a zeroed batch. */
 void rp_branca_events_fini(struct rp_branca_events *ev);
 

@@ -24,6 +24,7 @@
 
 #include "base/alloc.h"
 #include "base/b64url.h"
+#include "base/diag.h"
 
 /* Key and JWKS files are small; anything bigger is a mistake, not a key. */
 #define KEY_FILE_MAX (1 << 20)
@@ -70,19 +71,17 @@ alg_from_name(const char *name)
     return -1;
 }
 
-static int fail(char *err, size_t err_cap, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int fail(struct rp_diag *diag, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* Writes the message to <err> (when there is room) and returns <code>. */
+/* Sets the message of <diag> (which may be NULL) and returns <code>. */
 static int
-fail(char *err, size_t err_cap, int code, const char *fmt, ...)
+fail(struct rp_diag *diag, int code, const char *fmt, ...)
 {
-    if (err && err_cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_cap, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    rp_diag_vset(diag, fmt, ap);
+    va_end(ap);
     return code;
 }
 
@@ -161,12 +160,12 @@ add_key(struct rp_jwt_keys *ks, enum jwt_alg alg, const char *kid, unsigned char
 
 /* Reads the whole file <path> into a NUL-terminated malloc'd buffer; NULL and *<rc> on error. */
 static char *
-read_file(const char *what, const char *path, size_t *len, int *rc, char *err, size_t err_cap)
+read_file(const char *what, const char *path, size_t *len, int *rc, struct rp_diag *diag)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno ? errno : EIO;
-        *rc = fail(err, err_cap, -e, "%s %s: cannot open: %s", what, path, strerror(e));
+        *rc = fail(diag, -e, "%s %s: cannot open: %s", what, path, strerror(e));
         return NULL;
     }
     char *buf = rp_xmalloc(KEY_FILE_MAX + 1);
@@ -175,12 +174,12 @@ read_file(const char *what, const char *path, size_t *len, int *rc, char *err, s
     fclose(f);
     if (e) {
         free(buf);
-        *rc = fail(err, err_cap, -e, "%s %s: cannot read: %s", what, path, strerror(e));
+        *rc = fail(diag, -e, "%s %s: cannot read: %s", what, path, strerror(e));
         return NULL;
     }
     if (n > KEY_FILE_MAX) {
         free(buf);
-        *rc = fail(err, err_cap, -EFBIG, "%s %s: larger than %d bytes, not a key file", what, path,
+        *rc = fail(diag, -EFBIG, "%s %s: larger than %d bytes, not a key file", what, path,
                    KEY_FILE_MAX);
         return NULL;
     }
@@ -249,18 +248,18 @@ decode_public_pem(const char *text, size_t len)
 }
 
 static int
-load_key_file(struct rp_jwt_keys *ks, const char *path, char *err, size_t err_cap)
+load_key_file(struct rp_jwt_keys *ks, const char *path, struct rp_diag *diag)
 {
     static const char what[] = "jwt key file";
     size_t len = 0;
     int rc;
-    char *text = read_file(what, path, &len, &rc, err, err_cap);
+    char *text = read_file(what, path, &len, &rc, diag);
     if (!text)
         return rc;
     if (strstr(text, "PRIVATE KEY-----")) {
         /* Verification needs only the public half; keep private keys off the server. */
         free(text);
-        return fail(err, err_cap, -EINVAL,
+        return fail(diag, -EINVAL,
                     "%s %s: holds a private key; give the public key "
                     "(openssl pkey -in KEY -pubout)",
                     what, path);
@@ -268,13 +267,12 @@ load_key_file(struct rp_jwt_keys *ks, const char *path, char *err, size_t err_ca
     EVP_PKEY *pkey = decode_public_pem(text, len);
     free(text);
     if (!pkey)
-        return fail(err, err_cap, -EINVAL, "%s %s: no PEM public key or certificate found", what,
-                    path);
+        return fail(diag, -EINVAL, "%s %s: no PEM public key or certificate found", what, path);
     enum jwt_alg alg;
     const char *why = check_pkey(pkey, &alg);
     if (why) {
         EVP_PKEY_free(pkey);
-        return fail(err, err_cap, -EINVAL, "%s %s: %s", what, path, why);
+        return fail(diag, -EINVAL, "%s %s: %s", what, path, why);
     }
     return add_key(ks, alg, NULL, NULL, 0, pkey);
 }
@@ -445,19 +443,19 @@ add_jwk(struct rp_jwt_keys *ks, const json_t *jwk, const char **why)
 }
 
 static int
-load_jwks(struct rp_jwt_keys *ks, const char *path, char *err, size_t err_cap)
+load_jwks(struct rp_jwt_keys *ks, const char *path, struct rp_diag *diag)
 {
     static const char what[] = "jwks file";
     size_t len = 0;
     int rc;
-    char *text = read_file(what, path, &len, &rc, err, err_cap);
+    char *text = read_file(what, path, &len, &rc, diag);
     if (!text)
         return rc;
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     if (!root)
-        return fail(err, err_cap, -EINVAL, "%s %s: not JSON: %s (line %d)", what, path, jerr.text,
+        return fail(diag, -EINVAL, "%s %s: not JSON: %s (line %d)", what, path, jerr.text,
                     jerr.line);
     json_t *list = json_object_get(root, "keys");
     json_t *single[1] = {root};
@@ -471,7 +469,7 @@ load_jwks(struct rp_jwt_keys *ks, const char *path, char *err, size_t err_cap)
         items = single;
     } else {
         json_decref(root);
-        return fail(err, err_cap, -EINVAL, "%s %s: not a JWK set (no \"keys\" array)", what, path);
+        return fail(diag, -EINVAL, "%s %s: not a JWK set (no \"keys\" array)", what, path);
     }
     size_t added = 0;
     for (size_t i = 0; i < n; i++) {
@@ -479,13 +477,13 @@ load_jwks(struct rp_jwt_keys *ks, const char *path, char *err, size_t err_cap)
         rc = add_jwk(ks, items ? items[i] : json_array_get(list, i), &why);
         if (rc < 0) {
             json_decref(root);
-            return fail(err, err_cap, rc, "%s %s: key %zu: %s", what, path, i + 1, why);
+            return fail(diag, rc, "%s %s: key %zu: %s", what, path, i + 1, why);
         }
         added += (size_t)rc;
     }
     json_decref(root);
     if (!added)
-        return fail(err, err_cap, -EINVAL,
+        return fail(diag, -EINVAL,
                     "%s %s: no usable key (RSA, EC P-256 or oct for RS256, ES256 or HS256)", what,
                     path);
     return 0;
@@ -493,26 +491,24 @@ load_jwks(struct rp_jwt_keys *ks, const char *path, char *err, size_t err_cap)
 
 int
 rp_jwt_keys_load(struct rp_jwt_keys **out, const char *secret, const char *key_file,
-                 const char *jwks_file, char *err, size_t err_cap)
+                 const char *jwks_file, struct rp_diag *diag)
 {
     *out = NULL;
-    if (err && err_cap)
-        err[0] = '\0';
+    rp_diag_clear(diag);
     /* Our OpenSSL errors must not linger in the thread's queue (TLS code reads it). */
     ERR_set_mark();
     struct rp_jwt_keys *ks = rp_xcalloc(1, sizeof(*ks));
     int rc = 0;
     ks->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     if (!ks->sha256) {
-        rc = fail(err, err_cap, -ENOSYS, "jwt: OpenSSL provides no SHA-256");
+        rc = fail(diag, -ENOSYS, "jwt: OpenSSL provides no SHA-256");
         goto fail;
     }
     if (secret && *secret) {
         size_t n = strlen(secret);
         if (n < RP_JWT_MIN_SECRET) {
-            rc = fail(err, err_cap, -EINVAL,
-                      "jwt secret: %zu bytes is too short for HS256 (at least %d)", n,
-                      RP_JWT_MIN_SECRET);
+            rc = fail(diag, -EINVAL, "jwt secret: %zu bytes is too short for HS256 (at least %d)",
+                      n, RP_JWT_MIN_SECRET);
             goto fail;
         }
         unsigned char *copy = rp_xmalloc(n);
@@ -521,12 +517,12 @@ rp_jwt_keys_load(struct rp_jwt_keys **out, const char *secret, const char *key_f
         if (rc)
             goto fail;
     }
-    if (key_file && *key_file && (rc = load_key_file(ks, key_file, err, err_cap)) != 0)
+    if (key_file && *key_file && (rc = load_key_file(ks, key_file, diag)) != 0)
         goto fail;
-    if (jwks_file && *jwks_file && (rc = load_jwks(ks, jwks_file, err, err_cap)) != 0)
+    if (jwks_file && *jwks_file && (rc = load_jwks(ks, jwks_file, diag)) != 0)
         goto fail;
     if (ks->n == 0) {
-        rc = fail(err, err_cap, -EINVAL,
+        rc = fail(diag, -EINVAL,
                   "jwt: no key configured (give a secret, a public key file or a JWKS file)");
         goto fail;
     }
@@ -882,10 +878,10 @@ out:
 }
 
 static EVP_PKEY *
-read_private_key(const char *path, char *err, size_t err_cap, int *rc)
+read_private_key(const char *path, struct rp_diag *diag, int *rc)
 {
     size_t len = 0;
-    char *text = read_file("private key file", path, &len, rc, err, err_cap);
+    char *text = read_file("private key file", path, &len, rc, diag);
     if (!text)
         return NULL;
     BIO *bio = BIO_new_mem_buf(text, (int)len);
@@ -894,29 +890,27 @@ read_private_key(const char *path, char *err, size_t err_cap, int *rc)
     OPENSSL_cleanse(text, len);
     free(text);
     if (!pkey)
-        *rc = fail(err, err_cap, -EINVAL,
-                   "private key file %s: no unencrypted PEM private key found", path);
+        *rc =
+            fail(diag, -EINVAL, "private key file %s: no unencrypted PEM private key found", path);
     return pkey;
 }
 
 int
 rp_jwt_sign(const char *secret, const char *private_key_file, const char *kid,
-            const char *claims_json, char **out, char *err, size_t err_cap)
+            const char *claims_json, char **out, struct rp_diag *diag)
 {
     *out = NULL;
-    if (err && err_cap)
-        err[0] = '\0';
+    rp_diag_clear(diag);
     if ((secret == NULL) == (private_key_file == NULL))
-        return fail(err, err_cap, -EINVAL,
-                    "jwt sign: give exactly one of a secret or a private key file");
+        return fail(diag, -EINVAL, "jwt sign: give exactly one of a secret or a private key file");
     if (!claims_json)
-        return fail(err, err_cap, -EINVAL, "jwt sign: no claims");
+        return fail(diag, -EINVAL, "jwt sign: no claims");
 
     json_error_t jerr;
     json_t *claims = json_loads(claims_json, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(claims)) {
         json_decref(claims);
-        return fail(err, err_cap, -EINVAL, "jwt claims: not a JSON object%s%s", claims ? "" : ": ",
+        return fail(diag, -EINVAL, "jwt claims: not a JSON object%s%s", claims ? "" : ": ",
                     claims ? "" : jerr.text);
     }
     ERR_set_mark();
@@ -930,29 +924,29 @@ rp_jwt_sign(const char *secret, const char *private_key_file, const char *kid,
 
     if (secret) {
         if (strlen(secret) < RP_JWT_MIN_SECRET) {
-            rc = fail(err, err_cap, -EINVAL, "jwt secret: too short for HS256 (at least %d bytes)",
+            rc = fail(diag, -EINVAL, "jwt secret: too short for HS256 (at least %d bytes)",
                       RP_JWT_MIN_SECRET);
             goto out;
         }
     } else {
-        pkey = read_private_key(private_key_file, err, err_cap, &rc);
+        pkey = read_private_key(private_key_file, diag, &rc);
         if (!pkey)
             goto out;
         const char *why = check_pkey(pkey, &alg);
         if (why) {
-            rc = fail(err, err_cap, -EINVAL, "private key file %s: %s", private_key_file, why);
+            rc = fail(diag, -EINVAL, "private key file %s: %s", private_key_file, why);
             goto out;
         }
     }
     header = json_pack("{s:s, s:s}", "alg", alg_names[alg], "typ", "JWT");
     if (kid && json_object_set_new(header, "kid", json_string(kid)) != 0) {
-        rc = fail(err, err_cap, -EINVAL, "jwt kid: not valid UTF-8");
+        rc = fail(diag, -EINVAL, "jwt kid: not valid UTF-8");
         goto out;
     }
     h_txt = json_dumps(header, JSON_COMPACT);
     c_txt = json_dumps(claims, JSON_COMPACT);
     if (!h_txt || !c_txt) {
-        rc = fail(err, err_cap, -ENOMEM, "jwt sign: cannot encode the JSON");
+        rc = fail(diag, -ENOMEM, "jwt sign: cannot encode the JSON");
         goto out;
     }
     size_t h_len = strlen(h_txt), c_len = strlen(c_txt);
@@ -973,8 +967,7 @@ rp_jwt_sign(const char *secret, const char *private_key_file, const char *kid,
         rc = sign_pkey(pkey, alg, token, n, &sig, &sig_len);
     }
     if (rc || sig_len > max_sig) {
-        rc =
-            fail(err, err_cap, rc ? rc : -EIO, "jwt sign: the %s signature failed", alg_names[alg]);
+        rc = fail(diag, rc ? rc : -EIO, "jwt sign: the %s signature failed", alg_names[alg]);
         goto out;
     }
     token[n++] = '.';

@@ -22,6 +22,8 @@
 /* Smallest RSA modulus accepted for RS256 (RFC 7518 3.3), in bits. */
 #define RP_JWT_MIN_RSA_BITS 2048
 
+struct rp_diag;
+
 /* An immutable set of verification keys; shareable across threads once built. */
 struct rp_jwt_keys;
 
@@ -33,10 +35,10 @@ struct rp_jwt_keys;
  * oct, optional kid and alg; keys for other algorithms or `use` other than "sig" are
  * skipped; NULL/"" = none). At least one usable key is required. Returns 0 and the set in
  * *<out> (free with rp_jwt_keys_free), or -errno (-ENOENT, -EINVAL, -EFBIG, ...) with a
- * one-line message in <err> (<err_cap> bytes, may be 0) naming the file and what is wrong.
+ * one-line message in <diag> (may be NULL) naming the file and what is wrong.
  */
 int rp_jwt_keys_load(struct rp_jwt_keys **out, const char *secret, const char *key_file,
-                     const char *jwks_file, char *err, size_t err_cap);
+                     const char *jwks_file, struct rp_diag *diag);
 /* Frees <keys>; accepts NULL. */
 void rp_jwt_keys_free(struct rp_jwt_keys *keys);
 /* Number of keys in <keys> (0 for NULL). */
@@ -70,9 +72,9 @@ enum rp_auth_result rp_jwt_verify(const struct rp_jwt_keys *keys, const char *to
  * the (unencrypted) private key in the PEM file <private_key_file> (RSA -> RS256, EC P-256
  * -> ES256); exactly one of the two is non-NULL. Optional <kid> (NULL = none) goes into the
  * header. Returns 0 and a malloc'd NUL-terminated token in *<out> (free() it), or -errno
- * with a one-line message in <err>. Used by `revenprox token` and by tests.
+ * with a one-line message in <diag> (may be NULL). Used by `revenprox token` and by tests.
  */
 int rp_jwt_sign(const char *secret, const char *private_key_file, const char *kid,
-                const char *claims_json, char **out, char *err, size_t err_cap);
+                const char *claims_json, char **out, struct rp_diag *diag);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/diag.h"
 #include "core/pattern.h"
 #include "http/response.h"
 
@@ -66,21 +67,19 @@ rp_webhook_request_body(const char *token, size_t token_len, const char *const *
 
 /* ---- the answer ---- */
 
-static enum rp_auth_result not_understood(struct rp_grant *g, int64_t *ttl_ms, char *err,
-                                          size_t err_cap, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static enum rp_auth_result not_understood(struct rp_grant *g, int64_t *ttl_ms, struct rp_diag *diag,
+                                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static enum rp_auth_result
-not_understood(struct rp_grant *g, int64_t *ttl_ms, char *err, size_t err_cap, const char *fmt, ...)
+not_understood(struct rp_grant *g, int64_t *ttl_ms, struct rp_diag *diag, const char *fmt, ...)
 {
     rp_grant_fini(g);
     *ttl_ms = 0;
-    if (err_cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_cap, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    rp_diag_vset(diag, fmt, ap);
+    va_end(ap);
     return RP_AUTH_UNAVAILABLE;
 }
 
@@ -154,70 +153,66 @@ add_filters(struct rp_grant *g, json_t *arr, bool read, char *why, size_t why_ca
 /* The application's reason, made safe for a key=value log line: control characters become
  * spaces, and truncation does not split a UTF-8 sequence. */
 static void
-copy_reason(char *err, size_t err_cap, const char *reason, size_t len)
+copy_reason(struct rp_diag *diag, const char *reason, size_t len)
 {
-    if (!err_cap)
+    if (!diag)
         return;
     if (!reason)
         len = 0;
-    if (len > err_cap - 1) {
-        len = err_cap - 1;
+    if (len > sizeof(diag->msg) - 1) {
+        len = sizeof(diag->msg) - 1;
         while (len && ((unsigned char)reason[len] & 0xC0) == 0x80)
             len--;
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)reason[i];
-        err[i] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+        diag->msg[i] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
     }
-    err[len] = '\0';
+    diag->msg[len] = '\0';
 }
 
 static enum rp_auth_result
-parse_object(json_t *root, struct rp_grant *g, int64_t *ttl_ms, char *err, size_t err_cap)
+parse_object(json_t *root, struct rp_grant *g, int64_t *ttl_ms, struct rp_diag *diag)
 {
     if (!json_is_object(root))
-        return not_understood(g, ttl_ms, err, err_cap, "the answer is not a JSON object");
+        return not_understood(g, ttl_ms, diag, "the answer is not a JSON object");
     json_t *valid = json_object_get(root, "valid");
     if (!json_is_boolean(valid))
-        return not_understood(g, ttl_ms, err, err_cap,
-                              "the answer has no boolean \"valid\" member");
+        return not_understood(g, ttl_ms, diag, "the answer has no boolean \"valid\" member");
     json_t *v = member(root, "ttl");
     if (v && !seconds_to_ms(v, 0, ttl_ms))
-        return not_understood(g, ttl_ms, err, err_cap,
-                              "\"ttl\" is not a non-negative number of seconds");
+        return not_understood(g, ttl_ms, diag, "\"ttl\" is not a non-negative number of seconds");
 
     if (json_is_false(valid)) {
         /* The refusal is clear whatever the reason's type: a bad reason is only dropped. */
         json_t *reason = member(root, "reason");
-        copy_reason(err, err_cap, json_string_value(reason), json_string_length(reason));
+        copy_reason(diag, json_string_value(reason), json_string_length(reason));
         return RP_AUTH_REJECTED;
     }
 
     v = member(root, "sub");
     if (v) {
         if (!json_is_string(v))
-            return not_understood(g, ttl_ms, err, err_cap, "\"sub\" is not a string");
+            return not_understood(g, ttl_ms, diag, "\"sub\" is not a string");
         g->sub = rp_xstrndup(json_string_value(v), json_string_length(v));
     }
     v = member(root, "exp");
     if (v && (!seconds_to_ms(v, 0, &g->expires_ms) || g->expires_ms <= 0))
-        return not_understood(g, ttl_ms, err, err_cap,
-                              "\"exp\" is not a positive number (unix seconds)");
+        return not_understood(g, ttl_ms, diag, "\"exp\" is not a positive number (unix seconds)");
     char why[160];
     for (int w = 0; w < 2; w++) {
         v = member(root, w ? "write" : "read");
         const char *bad = v ? add_filters(g, v, !w, why, sizeof(why)) : NULL;
         if (bad)
-            return not_understood(g, ttl_ms, err, err_cap, "%s", bad);
+            return not_understood(g, ttl_ms, diag, "%s", bad);
     }
-    if (err_cap)
-        err[0] = '\0';
+    rp_diag_clear(diag);
     return RP_AUTH_OK;
 }
 
 enum rp_auth_result
 rp_webhook_parse_answer(const char *body, size_t len, struct rp_grant *g, int64_t *ttl_ms,
-                        char *err, size_t err_cap)
+                        struct rp_diag *diag)
 {
     *ttl_ms = 0;
     json_error_t je;
@@ -226,9 +221,8 @@ rp_webhook_parse_answer(const char *body, size_t len, struct rp_grant *g, int64_
         json_loadb(body ? body : "", body ? len : 0, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!root)
         /* Position only: the text quotes the input, and answers are not logged. */
-        return not_understood(g, ttl_ms, err, err_cap, "the answer is not JSON (byte %d)",
-                              je.position);
-    enum rp_auth_result r = parse_object(root, g, ttl_ms, err, err_cap);
+        return not_understood(g, ttl_ms, diag, "the answer is not JSON (byte %d)", je.position);
+    enum rp_auth_result r = parse_object(root, g, ttl_ms, diag);
     json_decref(root);
     return r;
 }

@@ -11,6 +11,8 @@
 
 #include "auth/auth.h"
 
+struct rp_diag;
+
 /* Most filters accepted in each of "read" and "write": every stream and publish walks them. */
 #define RP_WEBHOOK_MAX_FILTERS 1024
 
@@ -32,17 +34,17 @@ char *rp_webhook_request_body(const char *token, size_t token_len, const char *c
  *    "exp"?:unix seconds}  or  {"valid":false,"reason"?:string,"ttl"?:seconds}
  * (an optional member may also be null; unknown members are ignored).
  * - RP_AUTH_OK: fills the zeroed <g> (sub, read, write copied; "exp" -> expires_ms) and sets
- *   *<ttl_ms> (0 when absent: the caller's default applies); <err> is "".
- * - RP_AUTH_REJECTED: valid:false; <err> holds the reason (control characters as spaces; ""
+ *   *<ttl_ms> (0 when absent: the caller's default applies); <diag> is "".
+ * - RP_AUTH_REJECTED: valid:false; <diag> holds the reason (control characters as spaces; ""
  *   when absent or not a string), *<ttl_ms> the ttl to remember the refusal for (0 when
  *   absent); <g> stays zeroed.
  * - RP_AUTH_UNAVAILABLE: the answer is not understood (not a JSON object, duplicate keys,
  *   valid missing or not a boolean, a member of the wrong type, a filter that is not a valid
  *   topic name or pattern, more than RP_WEBHOOK_MAX_FILTERS filters, ttl not a non-negative
- *   number, exp not a positive number); <err> says what, <g> stays zeroed, *<ttl_ms> is 0.
- * <err> (<err_cap> bytes, may be NULL when 0) is always NUL-terminated and truncated to fit.
+ *   number, exp not a positive number); <diag> says what, <g> stays zeroed, *<ttl_ms> is 0.
+ * <diag> may be NULL; a reason longer than it holds is cut, never inside a UTF-8 sequence.
  */
 enum rp_auth_result rp_webhook_parse_answer(const char *body, size_t len, struct rp_grant *g,
-                                            int64_t *ttl_ms, char *err, size_t err_cap);
+                                            int64_t *ttl_ms, struct rp_diag *diag);
 
 #endif

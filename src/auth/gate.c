@@ -15,6 +15,7 @@
 #include "auth/token_cache.h"
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/diag.h"
 #include "base/list.h"
 #include "base/log.h"
 #include "base/stats.h"
@@ -79,7 +80,7 @@ on_breaker_transition(void *ctx, enum rp_breaker_state from, enum rp_breaker_sta
 
 int
 rp_gate_shared_new(const struct rp_gate_config *cfg, rp_gate_wake_fn wake_all, void *ctx,
-                   struct rp_gate_shared **out, char *err, size_t err_cap)
+                   struct rp_gate_shared **out, struct rp_diag *diag)
 {
     struct rp_gate_shared *sh = rp_xcalloc(1, sizeof(*sh));
     sh->mode = cfg->mode;
@@ -91,14 +92,14 @@ rp_gate_shared_new(const struct rp_gate_config *cfg, rp_gate_wake_fn wake_all, v
     if (jwt) {
         if (!(cfg->jwt_secret && *cfg->jwt_secret) && !(cfg->jwt_key_file && *cfg->jwt_key_file) &&
             !(cfg->jwt_jwks_file && *cfg->jwt_jwks_file)) {
-            snprintf(err, err_cap,
-                     "auth_mode %s needs a key: set auth_jwt_secret, auth_jwt_key_file or "
-                     "auth_jwt_jwks_file",
-                     cfg->mode == RP_GATE_MODE_JWT ? "jwt" : "jwt+webhook");
+            rp_diag_set(diag,
+                        "auth_mode %s needs a key: set auth_jwt_secret, auth_jwt_key_file or "
+                        "auth_jwt_jwks_file",
+                        cfg->mode == RP_GATE_MODE_JWT ? "jwt" : "jwt+webhook");
             goto fail;
         }
         if (rp_jwt_keys_load(&sh->jwt_keys, cfg->jwt_secret, cfg->jwt_key_file, cfg->jwt_jwks_file,
-                             err, err_cap) != 0)
+                             diag) != 0)
             goto fail;
         sh->jwt_audience = dup_or_null(cfg->jwt_audience);
         sh->jwt_issuer = dup_or_null(cfg->jwt_issuer);
@@ -107,14 +108,14 @@ rp_gate_shared_new(const struct rp_gate_config *cfg, rp_gate_wake_fn wake_all, v
     if (webhook) {
         const char *url = cfg->webhook_url ? cfg->webhook_url : "";
         if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-            snprintf(err, err_cap,
-                     "auth_mode %s needs auth_webhook_url, an http:// or https:// URL (got "
-                     "\"%.200s\")",
-                     cfg->mode == RP_GATE_MODE_WEBHOOK ? "webhook" : "jwt+webhook", url);
+            rp_diag_set(diag,
+                        "auth_mode %s needs auth_webhook_url, an http:// or https:// URL (got "
+                        "\"%.200s\")",
+                        cfg->mode == RP_GATE_MODE_WEBHOOK ? "webhook" : "jwt+webhook", url);
             goto fail;
         }
         if (rp_http_client_global_init() != 0) {
-            snprintf(err, err_cap, "the HTTP client library (libcurl) failed to start");
+            rp_diag_set(diag, "the HTTP client library (libcurl) failed to start");
             goto fail;
         }
         sh->webhook_url = rp_xstrdup(url);
@@ -139,10 +140,11 @@ rp_gate_shared_new(const struct rp_gate_config *cfg, rp_gate_wake_fn wake_all, v
     if (cfg->mode == RP_GATE_MODE_BRANCA) {
         const char *hex = cfg->branca_key_hex ? cfg->branca_key_hex : "";
         if (rp_branca_key_parse(hex, strlen(hex), sh->branca_key) != 0) {
-            snprintf(err, err_cap,
-                     "auth_mode branca needs sse_secret (or the SSE_SECRET environment variable): "
-                     "exactly 64 hex characters, the 32-byte key (got %zu characters)",
-                     strlen(hex));
+            rp_diag_set(
+                diag,
+                "auth_mode branca needs sse_secret (or the SSE_SECRET environment variable): "
+                "exactly 64 hex characters, the 32-byte key (got %zu characters)",
+                strlen(hex));
             goto fail;
         }
         sh->branca_ttl_s = (uint32_t)(cfg->branca_ttl_ms / 1000);
@@ -269,24 +271,24 @@ call_done(void *ctx, const struct rp_http_result *r)
     struct rp_grant grant = {0};
     int64_t ttl_ms = 0;
     enum rp_auth_result result = RP_AUTH_UNAVAILABLE;
-    char why[200] = "";
+    struct rp_diag why = {{0}};
 
     rp_stat_webhook_latency(g->stats, r->elapsed_ms);
     if (r->error) {
-        snprintf(why, sizeof(why), "%s", r->detail && *r->detail ? r->detail : strerror(-r->error));
+        rp_diag_set(&why, "%s", r->detail && *r->detail ? r->detail : strerror(-r->error));
     } else if (r->status == 200) {
-        result = rp_webhook_parse_answer(r->body, r->body_len, &grant, &ttl_ms, why, sizeof(why));
+        result = rp_webhook_parse_answer(r->body, r->body_len, &grant, &ttl_ms, &why);
     } else if (r->status == 401 || r->status == 403) {
         result = RP_AUTH_REJECTED; /* the application said no, in HTTP terms */
     } else {
-        snprintf(why, sizeof(why), "the webhook answered HTTP %d", r->status);
+        rp_diag_set(&why, "the webhook answered HTTP %d", r->status);
     }
     call->http = NULL;
     if (result == RP_AUTH_UNAVAILABLE) {
         rp_stat_add(g->stats, RP_STAT_auth_webhook_failures, 1);
         atomic_fetch_add(&sh->webhook_failures, 1);
         rp_breaker_record(sh->breaker, now, false);
-        RP_LOG(RP_LOG_WARN, "auth", "msg=\"webhook call failed: %s\" elapsed_ms=%lld", why,
+        RP_LOG(RP_LOG_WARN, "auth", "msg=\"webhook call failed: %s\" elapsed_ms=%lld", why.msg,
                (long long)r->elapsed_ms);
         rp_token_cache_abandon(sh->cache, call->token, call->token_len);
     } else {
@@ -436,8 +438,7 @@ rp_gate_verify(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *
         *result = rp_gate_open_branca(g, a->token, a->token_len, &payload, &len);
         if (*result != RP_AUTH_OK)
             return RP_GATE_DONE;
-        char why[160];
-        if (rp_branca_read_topics(payload, len, grant, why, sizeof(why)) != 0)
+        if (rp_branca_read_topics(payload, len, grant, NULL) != 0)
             *result = RP_AUTH_MALFORMED;
         free(payload);
         return RP_GATE_DONE;

@@ -25,6 +25,7 @@
 #include "auth/auth.h"
 #include "auth/breaker.h"
 
+struct rp_diag;
 struct rp_loop;
 struct rp_stats;
 struct rp_gate;
@@ -73,10 +74,11 @@ typedef void (*rp_gate_wake_fn)(void *ctx);
  * Builds the shared part: loads the JWT keys, parses the Branca key, creates the token
  * cache and breaker the mode needs. <wake_all>(<ctx>) is called, from any thread, when a
  * webhook verification that other connections waited for has finished. 0 and *<out>, or
- * -EINVAL with a message for the operator in <err> (a missing key, a bad file).
+ * -EINVAL with a message for the operator in <diag> (a missing key, a bad file; <diag>
+ * may be NULL).
  */
 int rp_gate_shared_new(const struct rp_gate_config *cfg, rp_gate_wake_fn wake_all, void *ctx,
-                       struct rp_gate_shared **out, char *err, size_t err_cap);
+                       struct rp_gate_shared **out, struct rp_diag *diag);
 /* Frees the shared part after every gate using it. Accepts NULL. */
 void rp_gate_shared_free(struct rp_gate_shared *sh);
 enum rp_gate_mode rp_gate_mode(const struct rp_gate_shared *sh);

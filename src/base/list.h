@@ -41,7 +41,9 @@ rp_list_insert_tail(struct rp_list *head, struct rp_list *node)
     head->prev = node;
 }
 
-/* Links <node> right after <pos> (a node or the head). */
+/* Links the unlinked <node> right after <pos>, a linked node or the head (right after the
+ * head is the front). To keep a list ordered, insert after the last node that sorts before
+ * <node>, or after the head. */
 static inline void
 rp_list_insert_after(struct rp_list *pos, struct rp_list *node)
 {

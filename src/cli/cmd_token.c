@@ -197,10 +197,10 @@ rp_cmd_token_main(int argc, char **argv)
     if (!claims)
         goto out;
     claims_txt = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    char err[256] = "";
-    if (!claims_txt || rp_jwt_sign(secret, key_file, kid && *kid ? kid : NULL, claims_txt, &token,
-                                   err, sizeof(err)) != 0) {
-        rp_cmd_errorf("token", "cannot sign the token: %s", err[0] ? err : "out of memory");
+    struct rp_diag err = {{0}};
+    if (!claims_txt ||
+        rp_jwt_sign(secret, key_file, kid && *kid ? kid : NULL, claims_txt, &token, &err) != 0) {
+        rp_cmd_errorf("token", "cannot sign the token: %s", err.msg[0] ? err.msg : "out of memory");
         goto out;
     }
     if (read.n == 0 && write.n == 0)

@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "base/diag.h"
 #include "base/log.h"
 #include "core/hub.h"
 #include "core/pattern.h"
@@ -154,18 +155,6 @@ ensure_choices(void)
 }
 
 /* ---- messages ---- */
-
-static void diag_set(struct rp_diag *diag, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-diag_set(struct rp_diag *diag, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(diag->msg, sizeof(diag->msg), fmt, ap);
-    va_end(ap);
-}
 
 static void text_set(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -778,7 +767,7 @@ apply(struct rp_diag *diag, const char *where, const struct setting *s, const ch
 
     if (parse_value(s, text, &val, what, sizeof(what)) != 0) {
         format_allowed(s, allowed, sizeof(allowed));
-        diag_set(diag, "%s: %s (allowed: %s)", where, what, allowed);
+        rp_diag_set(diag, "%s: %s (allowed: %s)", where, what, allowed);
         return -EINVAL;
     }
     value_store(v, s, &val);
@@ -827,15 +816,16 @@ parse_quoted(struct loader *ld, const char *where, const char **pp, const char *
             if (p + 1 == end)
                 break;
             free(buf);
-            diag_set(ld->diag,
-                     "%s: unknown escape `\\%c` in a quoted value (allowed: \\\" and \\\\)", where,
-                     p[1]);
+            rp_diag_set(ld->diag,
+                        "%s: unknown escape `\\%c` in a quoted value (allowed: \\\" and \\\\)",
+                        where, p[1]);
             return -EINVAL;
         }
         buf[n++] = *p;
     }
     free(buf);
-    diag_set(ld->diag, "%s: missing closing quote (allowed: \"text\", with \\\" and \\\\)", where);
+    rp_diag_set(ld->diag, "%s: missing closing quote (allowed: \"text\", with \\\" and \\\\)",
+                where);
     return -EINVAL;
 }
 
@@ -888,16 +878,16 @@ parse_section(struct loader *ld, const char *p, const char *end)
         ;
     if ((size_t)(p - word) != 5 || strncmp(word, "topic", 5) != 0) {
         if (p > word)
-            diag_set(ld->diag, "%s: unknown section [%.*s] (allowed: %s)", where,
-                     (int)(p - word < 40 ? p - word : 40), word, form);
+            rp_diag_set(ld->diag, "%s: unknown section [%.*s] (allowed: %s)", where,
+                        (int)(p - word < 40 ? p - word : 40), word, form);
         else
-            diag_set(ld->diag, "%s: malformed section header (allowed: %s)", where, form);
+            rp_diag_set(ld->diag, "%s: malformed section header (allowed: %s)", where, form);
         return -EINVAL;
     }
     while (p < end && is_blank(*p))
         p++;
     if (p == end || *p != '"') {
-        diag_set(ld->diag, "%s: the [topic] pattern must be quoted (allowed: %s)", where, form);
+        rp_diag_set(ld->diag, "%s: the [topic] pattern must be quoted (allowed: %s)", where, form);
         return -EINVAL;
     }
     if (parse_quoted(ld, where, &p, end, &pattern) != 0)
@@ -905,16 +895,16 @@ parse_section(struct loader *ld, const char *p, const char *end)
     while (p < end && is_blank(*p))
         p++;
     if (p == end || *p != ']' || !rest_is_empty(p + 1, end)) {
-        diag_set(ld->diag, "%s: malformed section header (allowed: %s)", where, form);
+        rp_diag_set(ld->diag, "%s: malformed section header (allowed: %s)", where, form);
         goto fail;
     }
     const char *why = has_control_char(pattern) ? "contains a control character"
                                                 : rp_pattern_check(pattern, strlen(pattern));
     if (why) {
-        diag_set(ld->diag,
-                 "%s: [topic \"%.*s\"]: invalid pattern: %s (allowed: a topic name whose "
-                 "levels may be + or, last, #)",
-                 where, SHOWN_VALUE_CAP, pattern, why);
+        rp_diag_set(ld->diag,
+                    "%s: [topic \"%.*s\"]: invalid pattern: %s (allowed: a topic name whose "
+                    "levels may be + or, last, #)",
+                    where, SHOWN_VALUE_CAP, pattern, why);
         goto fail;
     }
     open_section(ld, pattern);
@@ -944,10 +934,10 @@ parse_setting_line(struct loader *ld, const char *p, const char *end)
         p++;
     size_t key_len = (size_t)(p - key);
     if (key_len == 0) {
-        diag_set(ld->diag,
-                 "%s:%u: expected `key = value` (allowed: settings, [topic \"PATTERN\"] "
-                 "sections and # comments)",
-                 ld->name, ld->line);
+        rp_diag_set(ld->diag,
+                    "%s:%u: expected `key = value` (allowed: settings, [topic \"PATTERN\"] "
+                    "sections and # comments)",
+                    ld->name, ld->line);
         return -EINVAL;
     }
     text_set(where, sizeof(where), "%s:%u: %.*s", ld->name, ld->line,
@@ -955,24 +945,24 @@ parse_setting_line(struct loader *ld, const char *p, const char *end)
     while (p < end && is_blank(*p))
         p++;
     if (p == end || *p != '=') {
-        diag_set(ld->diag, "%s: expected `=` after the key (allowed: `key = value`)", where);
+        rp_diag_set(ld->diag, "%s: expected `=` after the key (allowed: `key = value`)", where);
         return -EINVAL;
     }
     const struct setting *s = find_setting(key, key_len, false);
     if (!s) {
         const struct setting *near = suggest(key, key_len);
         if (near)
-            diag_set(ld->diag, "%s: unknown setting (did you mean %s?)", where, near->name);
+            rp_diag_set(ld->diag, "%s: unknown setting (did you mean %s?)", where, near->name);
         else
-            diag_set(ld->diag, "%s: unknown setting (see docs/configuration.md)", where);
+            rp_diag_set(ld->diag, "%s: unknown setting (see docs/configuration.md)", where);
         return -EINVAL;
     }
     if (ld->section >= 0 && s->scope != SCOPE_TOPIC) {
         list_topic_settings(what, sizeof(what));
-        diag_set(ld->diag,
-                 "%s: a global setting cannot be set in a [topic] section; move it above the "
-                 "first section (allowed here: %s)",
-                 where, what);
+        rp_diag_set(ld->diag,
+                    "%s: a global setting cannot be set in a [topic] section; move it above the "
+                    "first section (allowed here: %s)",
+                    where, what);
         return -EINVAL;
     }
     p++;
@@ -982,8 +972,9 @@ parse_setting_line(struct loader *ld, const char *p, const char *end)
         if (parse_quoted(ld, where, &p, end, &value) != 0)
             return -EINVAL;
         if (!rest_is_empty(p, end)) {
-            diag_set(ld->diag, "%s: unexpected text after the closing quote (allowed: a # comment)",
-                     where);
+            rp_diag_set(ld->diag,
+                        "%s: unexpected text after the closing quote (allowed: a # comment)",
+                        where);
             goto out;
         }
     } else {
@@ -1013,7 +1004,7 @@ parse_text(struct loader *ld, const char *text, size_t len)
     const char *p = text, *end = text + len;
 
     if (len > FILE_CAP) {
-        diag_set(ld->diag, "%s: the file is larger than 1 MiB (allowed: up to 1 MiB)", ld->name);
+        rp_diag_set(ld->diag, "%s: the file is larger than 1 MiB (allowed: up to 1 MiB)", ld->name);
         return -EINVAL;
     }
     ld->line = 0;
@@ -1022,8 +1013,8 @@ parse_text(struct loader *ld, const char *text, size_t len)
         const char *eol = nl ? nl : end;
         ld->line++;
         if (memchr(p, '\0', (size_t)(eol - p))) {
-            diag_set(ld->diag, "%s:%u: the line contains a NUL byte (allowed: text)", ld->name,
-                     ld->line);
+            rp_diag_set(ld->diag, "%s:%u: the line contains a NUL byte (allowed: text)", ld->name,
+                        ld->line);
             return -EINVAL;
         }
         const char *stop = eol;
@@ -1073,9 +1064,9 @@ apply_env(struct loader *ld, char *const *envp)
             const struct setting *near = suggest(key, key_len);
             if (near) {
                 env_name(near, env, sizeof(env));
-                diag_set(ld->diag, "%s: unknown setting (did you mean %s?)", where, env);
+                rp_diag_set(ld->diag, "%s: unknown setting (did you mean %s?)", where, env);
             } else {
-                diag_set(ld->diag, "%s: unknown setting (see docs/configuration.md)", where);
+                rp_diag_set(ld->diag, "%s: unknown setting (see docs/configuration.md)", where);
             }
             return -EINVAL;
         }
@@ -1099,9 +1090,9 @@ apply_flags(struct loader *ld, int argc, char *const *argv)
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (!is_flag(arg)) {
-            diag_set(ld->diag,
-                     "argument `%.*s`: not a flag (allowed: --name value or --name=value)",
-                     SHOWN_VALUE_CAP, arg);
+            rp_diag_set(ld->diag,
+                        "argument `%.*s`: not a flag (allowed: --name value or --name=value)",
+                        SHOWN_VALUE_CAP, arg);
             return -EINVAL;
         }
         const char *key = arg + 2;
@@ -1120,9 +1111,9 @@ apply_flags(struct loader *ld, int argc, char *const *argv)
             const struct setting *near = suggest(key, key_len);
             if (near) {
                 flag_name(near, flag, sizeof(flag));
-                diag_set(ld->diag, "%s: unknown flag (did you mean --%s?)", where, flag);
+                rp_diag_set(ld->diag, "%s: unknown flag (did you mean --%s?)", where, flag);
             } else {
-                diag_set(ld->diag, "%s: unknown flag (see --help)", where);
+                rp_diag_set(ld->diag, "%s: unknown flag (see --help)", where);
             }
             return -EINVAL;
         }
@@ -1136,7 +1127,7 @@ apply_flags(struct loader *ld, int argc, char *const *argv)
         } else {
             char allowed[CHOICES_CAP + 96];
             format_allowed(s, allowed, sizeof(allowed));
-            diag_set(ld->diag, "%s: missing value (allowed: %s)", where, allowed);
+            rp_diag_set(ld->diag, "%s: missing value (allowed: %s)", where, allowed);
             return -EINVAL;
         }
         if (apply(ld->diag, where, s, value, &ld->cfg->v) != 0)
@@ -1170,7 +1161,7 @@ load(const char *text, size_t len, const char *name, const char *path, char *con
     int err;
 
     ensure_choices();
-    diag->msg[0] = '\0';
+    rp_diag_clear(diag);
     *out = NULL;
     ld.cfg = rp_xcalloc(1, sizeof(*ld.cfg));
     values_set_defaults(&ld.cfg->v);
@@ -1215,10 +1206,10 @@ rp_config_load(const char *path, char *const *envp, int argc, char *const *argv,
     if (path) {
         FILE *f = fopen(path, "rb");
         if (!f) {
-            diag_set(diag,
-                     "%s: cannot open the config file: %s (check the path given with "
-                     "--config)",
-                     path, strerror(errno));
+            rp_diag_set(diag,
+                        "%s: cannot open the config file: %s (check the path given with "
+                        "--config)",
+                        path, strerror(errno));
             *out = NULL;
             return -EINVAL;
         }
@@ -1228,7 +1219,7 @@ rp_config_load(const char *path, char *const *envp, int argc, char *const *argv,
         bool failed = ferror(f) != 0;
         fclose(f);
         if (failed) {
-            diag_set(diag, "%s: cannot read the config file", path);
+            rp_diag_set(diag, "%s: cannot read the config file", path);
             free(text);
             *out = NULL;
             return -EINVAL;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/diag.h"
 #include "config/settings_enums.h"
 
 /*
@@ -59,11 +60,6 @@ struct rp_config {
     struct rp_config_topic *topics; /* in file order; the first matching pattern wins */
     size_t n_topics;
     char *file; /* the config file it was loaded from, or NULL */
-};
-
-/* A user-facing error: "where: what is wrong and what is allowed". */
-struct rp_diag {
-    char msg[512];
 };
 
 /*

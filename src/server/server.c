@@ -163,8 +163,7 @@ start_guards(struct rp_server *srv, const struct rp_config_values *v)
     } else {
         struct rp_gate_config gc;
         gate_config(v, &gc);
-        if (rp_gate_shared_new(&gc, wake_all_workers, srv, &srv->gate, diag.msg,
-                               sizeof(diag.msg)) != 0) {
+        if (rp_gate_shared_new(&gc, wake_all_workers, srv, &srv->gate, &diag) != 0) {
             RP_LOG(RP_LOG_ERROR, "auth", "msg=\"%s\"", diag.msg);
             return -EINVAL;
         }

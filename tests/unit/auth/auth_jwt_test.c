@@ -25,6 +25,7 @@
 
 #include "auth/auth_jwt.h"
 #include "base/b64url.h"
+#include "base/diag.h"
 
 #define NOW_MS 1700000000000LL
 #define NOW_S (NOW_MS / 1000)
@@ -100,11 +101,11 @@ hs256(const char *payload)
 static char *
 sign_ok(const char *secret, const char *key_file, const char *kid, const char *claims)
 {
-    char err[256];
+    struct rp_diag err;
     char *token = NULL;
-    int rc = rp_jwt_sign(secret, key_file, kid, claims, &token, err, sizeof(err));
+    int rc = rp_jwt_sign(secret, key_file, kid, claims, &token, &err);
     if (rc != 0)
-        fail_msg("rp_jwt_sign: %d %s", rc, err);
+        fail_msg("rp_jwt_sign: %d %s", rc, err.msg);
     assert_non_null(token);
     return token;
 }
@@ -112,11 +113,11 @@ sign_ok(const char *secret, const char *key_file, const char *kid, const char *c
 static struct rp_jwt_keys *
 load_ok(const char *secret, const char *key_file, const char *jwks_file)
 {
-    char err[256];
+    struct rp_diag err;
     struct rp_jwt_keys *keys = NULL;
-    int rc = rp_jwt_keys_load(&keys, secret, key_file, jwks_file, err, sizeof(err));
+    int rc = rp_jwt_keys_load(&keys, secret, key_file, jwks_file, &err);
     if (rc != 0)
-        fail_msg("rp_jwt_keys_load: %d %s", rc, err);
+        fail_msg("rp_jwt_keys_load: %d %s", rc, err.msg);
     assert_non_null(keys);
     return keys;
 }
@@ -961,16 +962,16 @@ static void
 expect_load_error(const char *secret, const char *key_file, const char *jwks_file, int want_rc,
                   const char *must_contain)
 {
-    char err[512];
+    struct rp_diag err;
     struct rp_jwt_keys *keys = (struct rp_jwt_keys *)&err; /* must be reset to NULL */
-    int rc = rp_jwt_keys_load(&keys, secret, key_file, jwks_file, err, sizeof(err));
+    int rc = rp_jwt_keys_load(&keys, secret, key_file, jwks_file, &err);
     if (rc != want_rc)
         fail_msg("load(%s, %s): rc %d, want %d (%s)", key_file ? key_file : "-",
-                 jwks_file ? jwks_file : "-", rc, want_rc, err);
+                 jwks_file ? jwks_file : "-", rc, want_rc, err.msg);
     assert_null(keys);
-    if (!strstr(err, must_contain))
-        fail_msg("error '%s' does not mention '%s'", err, must_contain);
-    assert_null(strchr(err, '\n'));
+    if (!strstr(err.msg, must_contain))
+        fail_msg("error '%s' does not mention '%s'", err.msg, must_contain);
+    assert_null(strchr(err.msg, '\n'));
 }
 
 static void
@@ -1047,21 +1048,21 @@ test_keys_load_errors(void **state)
 static void
 test_sign_errors(void **state)
 {
-    char err[256];
-    char *token = (char *)err;
-    assert_int_equal(rp_jwt_sign(SECRET, rsa_priv, NULL, "{}", &token, err, sizeof(err)), -EINVAL);
+    struct rp_diag err;
+    char *token = err.msg;
+    assert_int_equal(rp_jwt_sign(SECRET, rsa_priv, NULL, "{}", &token, &err), -EINVAL);
     assert_null(token);
-    assert_int_equal(rp_jwt_sign(NULL, NULL, NULL, "{}", &token, err, sizeof(err)), -EINVAL);
-    assert_int_equal(rp_jwt_sign(SECRET, NULL, NULL, "[1]", &token, err, sizeof(err)), -EINVAL);
-    assert_int_equal(rp_jwt_sign(SECRET, NULL, NULL, "{", &token, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, "claims"));
-    assert_int_equal(rp_jwt_sign("short", NULL, NULL, "{}", &token, err, sizeof(err)), -EINVAL);
-    assert_int_equal(rp_jwt_sign(NULL, rsa_pub, NULL, "{}", &token, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, rsa_pub));
+    assert_int_equal(rp_jwt_sign(NULL, NULL, NULL, "{}", &token, &err), -EINVAL);
+    assert_int_equal(rp_jwt_sign(SECRET, NULL, NULL, "[1]", &token, &err), -EINVAL);
+    assert_int_equal(rp_jwt_sign(SECRET, NULL, NULL, "{", &token, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "claims"));
+    assert_int_equal(rp_jwt_sign("short", NULL, NULL, "{}", &token, &err), -EINVAL);
+    assert_int_equal(rp_jwt_sign(NULL, rsa_pub, NULL, "{}", &token, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, rsa_pub));
     char missing[160];
     path_in_dir(missing, sizeof(missing), "nope.pem");
-    assert_int_equal(rp_jwt_sign(NULL, missing, NULL, "{}", &token, err, sizeof(err)), -ENOENT);
-    assert_non_null(strstr(err, missing));
+    assert_int_equal(rp_jwt_sign(NULL, missing, NULL, "{}", &token, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, missing));
     assert_null(token);
 }
 

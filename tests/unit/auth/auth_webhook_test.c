@@ -17,6 +17,7 @@
 
 #include "auth/auth.h"
 #include "auth/auth_webhook.h"
+#include "base/diag.h"
 
 /* ---- the request body ---- */
 
@@ -108,7 +109,7 @@ struct answer {
     enum rp_auth_result r;
     struct rp_grant g;
     int64_t ttl_ms;
-    char err[128];
+    struct rp_diag err;
 };
 
 static void
@@ -116,7 +117,7 @@ parse(struct answer *a, const char *body)
 {
     memset(a, 0, sizeof(*a));
     a->ttl_ms = -7; /* must be overwritten */
-    a->r = rp_webhook_parse_answer(body, strlen(body), &a->g, &a->ttl_ms, a->err, sizeof(a->err));
+    a->r = rp_webhook_parse_answer(body, strlen(body), &a->g, &a->ttl_ms, &a->err);
 }
 
 static void
@@ -137,7 +138,7 @@ test_answer_valid(void **state)
     parse(&a, "{\"valid\":true,\"sub\":\"user-42\",\"read\":[\"chat/+\",\"news/#\"],"
               "\"write\":[\"chat/room1\"],\"ttl\":60,\"exp\":1900000000,\"extra\":{\"x\":[1]}}");
     assert_int_equal(a.r, RP_AUTH_OK);
-    assert_string_equal(a.err, "");
+    assert_string_equal(a.err.msg, "");
     assert_string_equal(a.g.sub, "user-42");
     assert_int_equal(a.g.n_read, 2);
     assert_string_equal(a.g.read[0], "chat/+");
@@ -195,7 +196,7 @@ test_answer_ttl(void **state)
         parse(&a, bad[i]);
         assert_int_equal(a.r, RP_AUTH_UNAVAILABLE);
         assert_int_equal(a.ttl_ms, 0);
-        assert_non_null(strstr(a.err, "ttl"));
+        assert_non_null(strstr(a.err.msg, "ttl"));
     }
 }
 
@@ -205,7 +206,7 @@ test_answer_rejected(void **state)
     struct answer a;
     parse(&a, "{\"valid\":false}");
     assert_int_equal(a.r, RP_AUTH_REJECTED);
-    assert_string_equal(a.err, "");
+    assert_string_equal(a.err.msg, "");
     assert_int_equal(a.ttl_ms, 0);
     assert_zero_grant(&a.g);
     /* A reason (control characters made safe for a log line) and a ttl for the refusal; a
@@ -213,29 +214,35 @@ test_answer_rejected(void **state)
     parse(&a, "{\"valid\":false,\"reason\":\"token\\nrevoked\\u0007\",\"ttl\":30,"
               "\"read\":[\"#\"],\"sub\":\"x\"}");
     assert_int_equal(a.r, RP_AUTH_REJECTED);
-    assert_string_equal(a.err, "token revoked ");
+    assert_string_equal(a.err.msg, "token revoked ");
     assert_int_equal(a.ttl_ms, 30000);
     assert_zero_grant(&a.g);
     /* A reason of the wrong type is dropped, the refusal stands. */
     parse(&a, "{\"valid\":false,\"reason\":42}");
     assert_int_equal(a.r, RP_AUTH_REJECTED);
-    assert_string_equal(a.err, "");
+    assert_string_equal(a.err.msg, "");
 }
 
 static void
 test_answer_reason_truncated(void **state)
 {
-    /* "ééé..." cut into a 6-byte buffer keeps whole characters only. */
-    static const char body[] = "{\"valid\":false,\"reason\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}";
+    /* "ééé..." longer than the message holds keeps whole characters only. */
+    struct rp_diag err;
+    char body[64 + 2 * sizeof(err.msg)];
+    size_t n = (size_t)snprintf(body, sizeof(body), "{\"valid\":false,\"reason\":\"");
+    for (size_t i = 0; i < sizeof(err.msg); i++, n += 2)
+        memcpy(body + n, "\xc3\xa9", 2);
+    memcpy(body + n, "\"}", 3);
+    n += 2;
     struct rp_grant g = {0};
     int64_t ttl;
-    char err[6];
-    assert_int_equal(rp_webhook_parse_answer(body, sizeof(body) - 1, &g, &ttl, err, sizeof(err)),
-                     RP_AUTH_REJECTED);
-    assert_string_equal(err, "\xc3\xa9\xc3\xa9");
-    /* No message buffer at all is fine too. */
-    assert_int_equal(rp_webhook_parse_answer(body, sizeof(body) - 1, &g, &ttl, NULL, 0),
-                     RP_AUTH_REJECTED);
+    assert_int_equal(rp_webhook_parse_answer(body, n, &g, &ttl, &err), RP_AUTH_REJECTED);
+    size_t len = strlen(err.msg);
+    assert_int_equal(len, (sizeof(err.msg) - 1) / 2 * 2);
+    for (size_t i = 0; i < len; i += 2)
+        assert_memory_equal(err.msg + i, "\xc3\xa9", 2);
+    /* No message at all is fine too. */
+    assert_int_equal(rp_webhook_parse_answer(body, n, &g, &ttl, NULL), RP_AUTH_REJECTED);
 }
 
 static void
@@ -271,8 +278,8 @@ test_answer_malformed(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct answer a;
         parse(&a, cases[i].body);
-        if (a.r != RP_AUTH_UNAVAILABLE || !strstr(a.err, cases[i].says))
-            fail_msg("case %zu (%s): result %d, message \"%s\"", i, cases[i].body, a.r, a.err);
+        if (a.r != RP_AUTH_UNAVAILABLE || !strstr(a.err.msg, cases[i].says))
+            fail_msg("case %zu (%s): result %d, message \"%s\"", i, cases[i].body, a.r, a.err.msg);
         assert_int_equal(a.ttl_ms, 0);
         assert_zero_grant(&a.g);
     }
@@ -292,8 +299,8 @@ test_answer_invalid_filters(void **state)
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         struct answer a;
         parse(&a, bodies[i]);
-        if (a.r != RP_AUTH_UNAVAILABLE || !strstr(a.err, "not a valid topic filter"))
-            fail_msg("case %zu (%s): result %d, message \"%s\"", i, bodies[i], a.r, a.err);
+        if (a.r != RP_AUTH_UNAVAILABLE || !strstr(a.err.msg, "not a valid topic filter"))
+            fail_msg("case %zu (%s): result %d, message \"%s\"", i, bodies[i], a.r, a.err.msg);
         /* What was copied before the bad filter is gone again. */
         assert_zero_grant(&a.g);
     }
@@ -311,7 +318,7 @@ test_answer_too_many_filters(void **state)
     struct answer a;
     parse(&a, body);
     assert_int_equal(a.r, RP_AUTH_UNAVAILABLE);
-    assert_non_null(strstr(a.err, "more than"));
+    assert_non_null(strstr(a.err.msg, "more than"));
     assert_zero_grant(&a.g);
     /* Exactly the limit is accepted. */
     body[len - 2] = '\0';
@@ -331,13 +338,11 @@ test_answer_not_nul_terminated(void **state)
     static const char buf[] = "{\"valid\":true}{\"garbage\"";
     struct rp_grant g = {0};
     int64_t ttl = 5;
-    char err[64];
-    assert_int_equal(rp_webhook_parse_answer(buf, 14, &g, &ttl, err, sizeof(err)), RP_AUTH_OK);
+    struct rp_diag err;
+    assert_int_equal(rp_webhook_parse_answer(buf, 14, &g, &ttl, &err), RP_AUTH_OK);
     assert_int_equal(ttl, 0);
-    assert_int_equal(rp_webhook_parse_answer(buf, 13, &g, &ttl, err, sizeof(err)),
-                     RP_AUTH_UNAVAILABLE);
-    assert_int_equal(rp_webhook_parse_answer(NULL, 0, &g, &ttl, err, sizeof(err)),
-                     RP_AUTH_UNAVAILABLE);
+    assert_int_equal(rp_webhook_parse_answer(buf, 13, &g, &ttl, &err), RP_AUTH_UNAVAILABLE);
+    assert_int_equal(rp_webhook_parse_answer(NULL, 0, &g, &ttl, &err), RP_AUTH_UNAVAILABLE);
 }
 
 int

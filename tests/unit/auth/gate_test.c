@@ -34,6 +34,7 @@
 #include "auth/auth_jwt.h"
 #include "auth/gate.h"
 #include "base/clock.h"
+#include "base/diag.h"
 #include "base/stats.h"
 #include "loop/loop.h"
 
@@ -224,9 +225,9 @@ gate_up(const struct rp_gate_config *cfg)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    char err[256] = "";
-    if (rp_gate_shared_new(cfg, on_wake_all, f, &f->sh, err, sizeof(err)) != 0)
-        fail_msg("rp_gate_shared_new: %s", err);
+    struct rp_diag err = {{0}};
+    if (rp_gate_shared_new(cfg, on_wake_all, f, &f->sh, &err) != 0)
+        fail_msg("rp_gate_shared_new: %s", err.msg);
     f->loop = rp_loop_new();
     assert_non_null(f->loop);
     f->g = rp_gate_new(f->sh, f->loop, &f->stats, on_wake, f);
@@ -318,14 +319,15 @@ static char *mint(const char *secret, const char *claims, ...)
 static char *
 mint(const char *secret, const char *claims, ...)
 {
-    char json[4096], err[256];
+    char json[4096];
+    struct rp_diag err;
     va_list ap;
     va_start(ap, claims);
     vsnprintf(json, sizeof(json), claims, ap);
     va_end(ap);
     char *token = NULL;
-    if (rp_jwt_sign(secret, NULL, NULL, json, &token, err, sizeof(err)) != 0)
-        fail_msg("rp_jwt_sign: %s", err);
+    if (rp_jwt_sign(secret, NULL, NULL, json, &token, &err) != 0)
+        fail_msg("rp_jwt_sign: %s", err.msg);
     return token;
 }
 
@@ -676,10 +678,10 @@ static void
 expect_config_error(const struct rp_gate_config *cfg, const char *want)
 {
     struct rp_gate_shared *sh = (struct rp_gate_shared *)1;
-    char err[256] = "";
-    assert_int_equal(rp_gate_shared_new(cfg, on_wake_all, NULL, &sh, err, sizeof(err)), -EINVAL);
-    if (!strstr(err, want))
-        fail_msg("message \"%s\" lacks \"%s\"", err, want);
+    struct rp_diag err = {{0}};
+    assert_int_equal(rp_gate_shared_new(cfg, on_wake_all, NULL, &sh, &err), -EINVAL);
+    if (!strstr(err.msg, want))
+        fail_msg("message \"%s\" lacks \"%s\"", err.msg, want);
 }
 
 static void
