@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/diag.h"
 #include "base/alloc.h"
+#include "base/backoff.h"
 #include "base/clock.h"
 #include "base/stats.h"
 #include "net/conncap.h"
@@ -35,8 +37,7 @@ rp_guard_new(const struct rp_guard_config *cfg, struct rp_guard **out, struct rp
     for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
         const char *a = cfg->trusted_proxies[i];
         if (rp_addr_key_parse(a, strlen(a), &g->trusted_proxies[i]) != 0) {
-            snprintf(diag->msg, sizeof(diag->msg),
-                     "trusted_proxies: '%s' is not an IPv4 or IPv6 address", a);
+            rp_diag_set(diag, "trusted_proxies: '%s' is not an IPv4 or IPv6 address", a);
             rp_guard_free(g);
             return -EINVAL;
         }
@@ -172,21 +173,6 @@ rp_guard_publish(struct rp_guard *g, struct rp_conn *c, const struct rp_http_req
     return false;
 }
 
-/* A random delay in [<lo_ms>, <hi_ms>], so clients told to wait do not return together. */
-static int64_t
-jitter_ms(int64_t lo_ms, int64_t hi_ms)
-{
-    static _Thread_local uint64_t state;
-    if (!state)
-        state = (uint64_t)rp_clock_now_ms() * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)&state;
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    if (hi_ms <= lo_ms)
-        return lo_ms;
-    return lo_ms + (int64_t)(state % (uint64_t)(hi_ms - lo_ms + 1));
-}
-
 bool
 rp_guard_stream(struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req)
 {
@@ -197,13 +183,13 @@ rp_guard_stream(struct rp_guard *g, struct rp_conn *c, const struct rp_http_requ
     int64_t now = rp_clock_now_ms();
     if (rp_ratelimit_take(g->storm_limit, &node_key, now) == 0) {
         if (now < atomic_load(&g->storm_until_ms))
-            c->retry_ms = jitter_ms(v->retry > 0 ? v->retry : 1000, v->storm_retry_max);
+            c->retry_ms = rp_backoff_jitter_ms(v->retry > 0 ? v->retry : 1000, v->storm_retry_max);
         return true;
     }
     atomic_store(&g->storm_until_ms, now + STORM_SPREAD_MS);
     rp_stat_add(rp_conn_stats(c), RP_STAT_ratelimit_storm, 1);
     char hdr[64];
-    rp_guard_retry_after(hdr, sizeof(hdr), jitter_ms(1000, v->storm_retry_max));
+    rp_guard_retry_after(hdr, sizeof(hdr), rp_backoff_jitter_ms(1000, v->storm_retry_max));
     rp_conn_error(c, req, 503, "too many clients are connecting at once; retry after the delay",
                   hdr);
     return false;

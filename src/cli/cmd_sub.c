@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "base/alloc.h"
+#include "base/backoff.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "config/config.h"
@@ -357,16 +358,11 @@ connect_once(struct sub *s, const char *url, struct attempt *at)
 
 /* ---- waiting between attempts ---- */
 
+/* <ms> +-20 %, so clients dropped together do not come back together. */
 static uint64_t
 jitter(uint64_t ms)
 {
-    static uint64_t x;
-    if (!x)
-        x = ((uint64_t)rp_clock_now_ms() << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ull;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return ms - ms / 5 + (ms ? x % (2 * (ms / 5) + 1) : 0); /* ms +-20 % */
+    return (uint64_t)rp_backoff_jitter_ms((int64_t)(ms - ms / 5), (int64_t)(ms + ms / 5));
 }
 
 /* The wait before the next attempt: the server's retry time after a stream that worked,

@@ -11,8 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/diag.h"
 #include "base/alloc.h"
-#include "base/hashmap.h"
+#include "base/backoff.h"
 #include "base/log.h"
 #include "server/worker.h"
 #include "sse/sse_frame.h"
@@ -92,8 +93,7 @@ give_up(struct rp_server *srv, struct rp_conn_export *conns, size_t n)
         size_t len = conns[i].out_len;
         char hint[64];
         if (conns[i].kind == RP_CONN_STREAM) {
-            int64_t jitter = base + (int64_t)(rp_hash_bytes(&i, sizeof(i)) % (uint64_t)(4 * base));
-            len = rp_sse_retry_hint(jitter, hint, sizeof(hint));
+            len = rp_sse_retry_hint(rp_backoff_jitter_ms(base, 5 * base), hint, sizeof(hint));
             bytes = hint;
         }
         if (len && send(conns[i].fd, bytes, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
@@ -184,7 +184,7 @@ rp_handover_take(int sock, struct rp_handover_state *st)
     struct rp_diag diag = {{0}};
     int rc = rp_handover_send_byte(sock, 'R');
     if (rc)
-        snprintf(diag.msg, sizeof(diag.msg), "the previous process is gone: %s", strerror(-rc));
+        rp_diag_set(&diag, "the previous process is gone: %s", strerror(-rc));
     else
         rc = rp_handover_receive(sock, st, &diag);
     if (rc)

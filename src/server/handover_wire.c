@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/diag.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "core/hub.h"
@@ -264,7 +265,7 @@ rp_handover_send(int sock, struct rp_hub *hub, const int *listeners, size_t n_li
     int mfd = memfd_create("revenprox-upgrade", MFD_CLOEXEC);
     if (mfd < 0) {
         rc = -errno;
-        snprintf(diag->msg, sizeof(diag->msg), "memfd_create: %s", strerror(errno));
+        rp_diag_set(diag, "memfd_create: %s", strerror(errno));
         goto out;
     }
     for (size_t off = 0; off < b.len;) {
@@ -273,7 +274,7 @@ rp_handover_send(int sock, struct rp_hub *hub, const int *listeners, size_t n_li
             continue;
         if (w <= 0) {
             rc = -errno;
-            snprintf(diag->msg, sizeof(diag->msg), "writing the state: %s", strerror(errno));
+            rp_diag_set(diag, "writing the state: %s", strerror(errno));
             goto out;
         }
         off += (size_t)w;
@@ -291,7 +292,7 @@ rp_handover_send(int sock, struct rp_hub *hub, const int *listeners, size_t n_li
         }
     }
     if (rc)
-        snprintf(diag->msg, sizeof(diag->msg), "sending descriptors: %s", strerror(-rc));
+        rp_diag_set(diag, "sending descriptors: %s", strerror(-rc));
 out:
     if (mfd >= 0)
         close(mfd);
@@ -364,7 +365,7 @@ rp_handover_parse(struct rp_handover_state *out, struct rp_diag *diag)
     bool v1 = false;
     if (!take(&r, magic, sizeof(magic)) || (memcmp(magic, MAGIC, sizeof(magic)) != 0 &&
                                             !(v1 = memcmp(magic, MAGIC_V1, sizeof(magic)) == 0))) {
-        snprintf(diag->msg, sizeof(diag->msg), "the old process speaks another upgrade format");
+        rp_diag_set(diag, "the old process speaks another upgrade format");
         return -EPROTO;
     }
     out->epoch = get_u32(&r);
@@ -402,7 +403,7 @@ rp_handover_parse(struct rp_handover_state *out, struct rp_diag *diag)
     if (!r.bad)
         return 0;
 bad:
-    snprintf(diag->msg, sizeof(diag->msg), "the upgrade state is truncated or malformed");
+    rp_diag_set(diag, "the upgrade state is truncated or malformed");
     return -EPROTO;
 }
 
@@ -417,15 +418,14 @@ rp_handover_receive(int sock, struct rp_handover_state *out, struct rp_diag *dia
     if (rc || tag != 'S' || n != 1) {
         for (size_t i = 0; i < n; i++)
             close(fds[i]);
-        snprintf(diag->msg, sizeof(diag->msg), "no upgrade state arrived (%s)",
-                 rc ? strerror(-rc) : "bad message");
+        rp_diag_set(diag, "no upgrade state arrived (%s)", rc ? strerror(-rc) : "bad message");
         return rc ? rc : -EPROTO;
     }
     int mfd = fds[0];
     off_t size = lseek(mfd, 0, SEEK_END);
     if (size <= 0) {
         close(mfd);
-        snprintf(diag->msg, sizeof(diag->msg), "the upgrade state is empty");
+        rp_diag_set(diag, "the upgrade state is empty");
         return -EPROTO;
     }
     out->buf_len = (size_t)size;
@@ -436,8 +436,7 @@ rp_handover_receive(int sock, struct rp_handover_state *out, struct rp_diag *dia
             continue;
         if (r <= 0) {
             close(mfd);
-            snprintf(diag->msg, sizeof(diag->msg), "reading the upgrade state: %s",
-                     strerror(errno));
+            rp_diag_set(diag, "reading the upgrade state: %s", strerror(errno));
             return -EIO;
         }
         off += (size_t)r;
@@ -455,8 +454,7 @@ rp_handover_receive(int sock, struct rp_handover_state *out, struct rp_diag *dia
         if (rc || tag != 'F' || got + n > total) {
             for (size_t i = 0; i < n; i++)
                 close(fds[i]);
-            snprintf(diag->msg, sizeof(diag->msg), "descriptors missing after %zu of %zu", got,
-                     total);
+            rp_diag_set(diag, "descriptors missing after %zu of %zu", got, total);
             return rc ? rc : -EPROTO;
         }
         for (size_t i = 0; i < n; i++, got++) {

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "auth/gate.h"
+#include "base/diag.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -47,8 +48,14 @@ struct rp_worker {
     size_t n_exported;
     bool leaving; /* stopping: leave the loop once drained or at the deadline */
     int64_t leave_deadline_ms;
-    bool worked; /* the last loop turn handled I/O events */
-    int64_t next_lag_ms;
+    bool done;                         /* leave the loop */
+    bool worked;                       /* the last loop turn handled I/O events */
+    struct rp_loop_timer sweep;        /* heartbeats, HTTP timeouts, token expiry */
+    struct rp_loop_timer lag;          /* the subscriber-lag histogram */
+    struct rp_loop_timer gate_timer;   /* the webhook client's next timeout */
+    struct rp_loop_timer waits_timer;  /* a waiting request's next poll or deadline */
+    struct rp_loop_timer accept_timer; /* the end of an accept pause */
+    struct rp_loop_timer leave_timer;  /* a stopping worker looks again */
 };
 
 static _Thread_local struct rp_worker *this_worker;
@@ -154,10 +161,104 @@ on_stop(struct rp_loop_io *io, uint32_t events)
     rp_front_stop(w->front);
 }
 
-static int64_t
-min_wait(int64_t a, int64_t b)
+/* ---- loop hooks and timers: each concern registers itself ---- */
+
+static void
+on_sweep(struct rp_loop *loop, struct rp_loop_timer *t)
 {
-    return b >= 0 && b < a ? b : a;
+    struct rp_worker *w = RP_CONTAINER_OF(t, struct rp_worker, sweep);
+    int64_t now = rp_clock_now_ms();
+    int64_t hb = rp_fanout_sweep(w->fanout, now, w->cfg->v.heartbeat);
+    int64_t to = rp_front_sweep(w->front, now);
+    int64_t next = hb < to ? hb : to;
+    rp_loop_timer_start_after(loop, t, next < TICK_MS ? next : TICK_MS, on_sweep);
+}
+
+static void
+on_lag(struct rp_loop *loop, struct rp_loop_timer *t)
+{
+    struct rp_worker *w = RP_CONTAINER_OF(t, struct rp_worker, lag);
+    measure_lag(w);
+    rp_loop_timer_start_after(loop, t, LAG_EVERY_MS, on_lag);
+}
+
+/* A timer whose only job is to end the wait: the before-sleep hooks do the work. */
+static void
+wake_only(struct rp_loop *loop, struct rp_loop_timer *t)
+{
+    (void)loop;
+    (void)t;
+}
+
+/* Arms <t> to end the wait in <in_ms> (a negative value or INT64_MAX: not at all). */
+static void
+wake_in(struct rp_loop *loop, struct rp_loop_timer *t, int64_t in_ms)
+{
+    if (in_ms < 0 || in_ms == INT64_MAX)
+        rp_loop_timer_stop(loop, t);
+    else if (!rp_loop_timer_active(t) || t->due_ms != rp_clock_now_ms() + in_ms)
+        rp_loop_timer_start_after(loop, t, in_ms, wake_only);
+}
+
+/* Before sleeping: a reloaded configuration (timeouts and heartbeats may change with it),
+ * whether a stopping worker is done, and the webhook client's, the waiting requests' and
+ * the accept pause's next times. */
+static bool
+before_sleep(struct rp_loop *loop, void *ctx)
+{
+    struct rp_worker *w = ctx;
+    int64_t now = rp_clock_now_ms();
+    if (take_config(w))
+        rp_loop_timer_start_after(loop, &w->sweep, 0, on_sweep);
+    if (w->leaving && (rp_front_drained(w->front) || now >= w->leave_deadline_ms)) {
+        w->done = true;
+        return true;
+    }
+    if (w->gate) {
+        rp_gate_tick(w->gate, now);
+        wake_in(loop, &w->gate_timer, rp_gate_timeout_ms(w->gate, now));
+    }
+    wake_in(loop, &w->waits_timer, rp_waits_run(rp_front_waits(w->front), now));
+    wake_in(loop, &w->accept_timer, rp_front_resume_accept(w->front, now));
+    if (w->leaving)
+        wake_in(loop, &w->leave_timer, STOPPING_POLL_MS);
+    return false;
+}
+
+/*
+ * Last before sleeping after a turn that did work: yield the CPU once. A client our answers
+ * just woke is usually queued on this CPU; it runs now, and its next request is read
+ * without a sleep and a cross-CPU wake-up of this thread (scenario P, 16 publishers: 85k ->
+ * 135k acknowledged/s, a quarter of the context switches, less CPU per publish). With
+ * nothing else to run it returns at once.
+ */
+static bool
+yield_before_sleep(struct rp_loop *loop, void *ctx)
+{
+    struct rp_worker *w = ctx;
+    if (w->worked && rp_loop_wait_ms(loop) != 0)
+        sched_yield();
+    return false;
+}
+
+/* After the turn's I/O: a slice of the fan-out run queue (true while work remains, so the
+ * loop polls its sockets and comes back without sleeping). */
+static bool
+run_fanout(struct rp_loop *loop, void *ctx)
+{
+    (void)loop;
+    struct rp_worker *w = ctx;
+    return rp_fanout_run(w->fanout, FANOUT_BUDGET);
+}
+
+/* Last in a turn: free the connections closed in it. */
+static bool
+reap(struct rp_loop *loop, void *ctx)
+{
+    (void)loop;
+    struct rp_worker *w = ctx;
+    rp_front_reap(w->front);
+    return false;
 }
 
 static void *
@@ -166,53 +267,19 @@ worker_main(void *arg)
     struct rp_worker *w = arg;
     this_worker = w;
     rp_log_set_worker((int)w->id);
-    int64_t next_tick = 0;
-    bool fanout_busy = false;
-    for (;;) {
-        int64_t now = rp_clock_now_ms();
-        if (take_config(w))
-            next_tick = 0; /* timeouts and heartbeats may have changed */
-        const struct rp_config_values *v = &w->cfg->v;
-        if (w->leaving && (rp_front_drained(w->front) || now >= w->leave_deadline_ms))
-            break;
-        int64_t wait = TICK_MS;
-        if (now >= next_tick) {
-            wait = min_wait(wait, rp_fanout_sweep(w->fanout, now, v->heartbeat));
-            wait = min_wait(wait, rp_front_sweep(w->front, now));
-            if (now >= w->next_lag_ms) {
-                measure_lag(w);
-                w->next_lag_ms = now + LAG_EVERY_MS;
-            }
-            next_tick = now + wait;
-        } else {
-            wait = next_tick - now;
-        }
-        if (w->gate) {
-            rp_gate_tick(w->gate, now);
-            wait = min_wait(wait, rp_gate_timeout_ms(w->gate, now));
-        }
-        wait = min_wait(wait, rp_waits_run(rp_front_waits(w->front), now));
-        wait = min_wait(wait, rp_front_resume_accept(w->front, now));
-        if (w->leaving)
-            wait = min_wait(wait, STOPPING_POLL_MS);
-        if (fanout_busy)
-            wait = 0;
-        /* About to sleep after a turn that did work: yield the CPU once first. A client
-         * our answers just woke is usually queued on this CPU; it runs now, and its next
-         * request is read below without a sleep and a cross-CPU wake-up of this thread
-         * (scenario P, 16 publishers: 85k -> 135k acknowledged/s, a quarter of the
-         * context switches, less CPU per publish). With nothing else to run it returns
-         * at once. */
-        if (wait > 0 && w->worked)
-            sched_yield();
-        int rc = rp_loop_run_once(w->loop, (int)(wait > 0 ? wait : 0));
-        w->worked = rc > 0;
-        fanout_busy = rp_fanout_run(w->fanout, FANOUT_BUDGET);
-        rp_front_reap(w->front);
+    rp_loop_timer_start_after(w->loop, &w->sweep, 0, on_sweep);
+    rp_loop_timer_start_after(w->loop, &w->lag, 0, on_lag);
+    rp_loop_hook_add(w->loop, RP_LOOP_BEFORE_SLEEP, before_sleep, w);
+    rp_loop_hook_add(w->loop, RP_LOOP_BEFORE_SLEEP, yield_before_sleep, w);
+    rp_loop_hook_add(w->loop, RP_LOOP_AFTER_TURN, run_fanout, w);
+    rp_loop_hook_add(w->loop, RP_LOOP_AFTER_TURN, reap, w);
+    while (!w->done) {
+        int rc = rp_loop_run_once(w->loop, w->done ? 0 : -1);
         if (rc < 0) {
             RP_LOG(RP_LOG_ERROR, "worker", "msg=\"event loop failed: %s\"", strerror(-rc));
             break;
         }
+        w->worked = rc > 0;
     }
     /* Close whatever is left: streams were told when to retry. */
     rp_front_close_all(w->front);
@@ -237,14 +304,14 @@ rp_worker_new(const struct rp_worker_setup *s, struct rp_worker **out, struct rp
     atomic_init(&w->export_requested, false);
     w->loop = rp_loop_new();
     if (!w->loop) {
-        snprintf(diag->msg, sizeof(diag->msg), "cannot create an event loop");
+        rp_diag_set(diag, "cannot create an event loop");
         goto fail;
     }
     int uring_err = 0;
     bool want_uring = w->cfg->v.io_uring;
     w->fanout = rp_fanout_new(s->hub, s->id, w->loop, &w->stats, want_uring, &uring_err);
     if (!w->fanout) {
-        snprintf(diag->msg, sizeof(diag->msg), "cannot create the fan-out");
+        rp_diag_set(diag, "cannot create the fan-out");
         goto fail;
     }
     if (want_uring && !rp_fanout_uses_io_uring(w->fanout) && s->id == 0)
@@ -266,13 +333,12 @@ rp_worker_new(const struct rp_worker_setup *s, struct rp_worker **out, struct rp
     w->front = rp_front_new(&fs);
     if ((err = rp_wakeup_init(&w->stop_wakeup, w->loop, on_stop)) != 0 ||
         (err = rp_wakeup_init(&w->auth_wakeup, w->loop, on_auth_wake)) != 0) {
-        snprintf(diag->msg, sizeof(diag->msg), "cannot create a wake-up descriptor: %s",
-                 strerror(-err));
+        rp_diag_set(diag, "cannot create a wake-up descriptor: %s", strerror(-err));
         goto fail;
     }
     int fd = s->listener;
     if ((err = rp_front_listen(w->front, fd)) != 0) {
-        snprintf(diag->msg, sizeof(diag->msg), "cannot watch the listener: %s", strerror(-err));
+        rp_diag_set(diag, "cannot watch the listener: %s", strerror(-err));
         goto fail;
     }
     *out = w;
