@@ -14,105 +14,15 @@
 #include "base/log.h"
 #include "auth/auth.h"
 #include "base/stats.h"
+#include "front/front.h"
 #include "http/response.h"
 #include "net/conncap.h"
 #include "sse/sse_frame.h"
 
-#define ACCEPT_BATCH 64
 #define READ_CHUNK 16384
 #define OUT_PAUSE_READ (1024 * 1024) /* stop reading pipelined requests past this backlog */
-#define ACCEPT_PAUSE_MS 100          /* out of descriptors: how long accepting rests */
-
-struct rp_front {
-    struct rp_loop *loop;
-    struct rp_fanout *fanout;
-    struct rp_stats *stats;
-    rp_conn_handler_fn handler;
-    void *handler_ctx;
-    struct rp_loop_io listener;
-    int64_t accept_paused_until;
-    bool stopping;
-    struct rp_list http;     /* HTTP connections, least recently active first */
-    struct rp_list streams;  /* stream connections */
-    struct rp_list closing;  /* freed at the end of the loop turn */
-    struct rp_list expiring; /* streams whose token expires, soonest first */
-    struct rp_waits waits;
-    struct rp_http_limits limits;
-    /* The configuration in force, taken at loop boundaries (rp_front_set_config). */
-    const struct rp_config *cfg;
-    struct rp_cors cors;
-};
 
 static void conn_io(struct rp_loop_io *io, uint32_t events);
-static void accept_ready(struct rp_loop_io *io, uint32_t events);
-
-struct rp_front *
-rp_front_new(const struct rp_front_setup *setup)
-{
-    struct rp_front *f = rp_xcalloc(1, sizeof(*f));
-    f->loop = setup->loop;
-    f->fanout = setup->fanout;
-    f->stats = setup->stats;
-    f->handler = setup->handler;
-    f->handler_ctx = setup->handler_ctx;
-    f->listener.fd = -1;
-    rp_list_init(&f->http);
-    rp_list_init(&f->streams);
-    rp_list_init(&f->closing);
-    rp_list_init(&f->expiring);
-    rp_waits_init(&f->waits, f->stats);
-    rp_front_set_config(f, setup->cfg);
-    return f;
-}
-
-void
-rp_front_free(struct rp_front *f)
-{
-    if (!f)
-        return;
-    if (f->listener.fd >= 0) {
-        rp_loop_remove(f->loop, &f->listener);
-        close(f->listener.fd);
-    }
-    free(f);
-}
-
-void
-rp_front_set_config(struct rp_front *f, const struct rp_config *cfg)
-{
-    const struct rp_config_values *v = &cfg->v;
-    f->cfg = cfg;
-    /* Live parsers point at these limits: the next request read gets the new ones. */
-    f->limits = (struct rp_http_limits){
-        .max_request_line = (size_t)v->max_request_line,
-        .max_header_bytes = (size_t)v->max_header_bytes,
-        .max_headers = (size_t)v->max_headers,
-        .max_body = (size_t)v->max_body,
-    };
-    f->cors = (struct rp_cors){
-        .origins = v->cors_origins.items,
-        .n_origins = v->cors_origins.n,
-        .credentials = v->cors_credentials,
-    };
-}
-
-const struct rp_config *
-rp_front_config(const struct rp_front *f)
-{
-    return f->cfg;
-}
-
-struct rp_waits *
-rp_front_waits(struct rp_front *f)
-{
-    return &f->waits;
-}
-
-bool
-rp_front_stopping(const struct rp_front *f)
-{
-    return f->stopping;
-}
 
 const struct rp_config_values *
 rp_conn_config(const struct rp_conn *c)
@@ -146,8 +56,8 @@ log_safe(const char *text, char *out, size_t cap)
     return out;
 }
 
-static void
-conn_close(struct rp_conn *c, const char *why)
+void
+rp_conn_close(struct rp_conn *c, const char *why)
 {
     if (c->closing)
         return;
@@ -177,23 +87,6 @@ conn_close(struct rp_conn *c, const char *why)
     rp_list_insert_tail(&c->f->closing, &c->node);
 }
 
-void
-rp_front_reap(struct rp_front *f)
-{
-    while (!rp_list_empty(&f->closing)) {
-        struct rp_conn *c = RP_CONTAINER_OF(f->closing.next, struct rp_conn, node);
-        rp_list_remove(&c->node);
-        rp_stream_free(c->stream);
-        rp_http_parser_free(c->parser);
-        rp_buf_fini(&c->in);
-        rp_buf_fini(&c->out);
-        if (c->io.fd >= 0)
-            close(c->io.fd);
-        rp_stat_sub(f->stats, RP_STAT_connections_active, 1);
-        free(c);
-    }
-}
-
 /* ---- writing responses ---- */
 
 static void
@@ -205,11 +98,11 @@ watch(struct rp_conn *c, bool want_write)
     if (c->kind == RP_CONN_HTTP && c->out.len > OUT_PAUSE_READ)
         ev &= ~(uint32_t)RP_LOOP_READ;
     if (rp_loop_modify(c->f->loop, &c->io, ev) != 0)
-        conn_close(c, "epoll_ctl failed");
+        rp_conn_close(c, "epoll_ctl failed");
 }
 
-static void
-flush_out(struct rp_conn *c)
+void
+rp_conn_flush(struct rp_conn *c)
 {
     while (c->out.len) {
         ssize_t n = send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL);
@@ -220,7 +113,7 @@ flush_out(struct rp_conn *c)
             }
             if (errno == EINTR)
                 continue;
-            conn_close(c, strerror(errno));
+            rp_conn_close(c, strerror(errno));
             return;
         }
         rp_buf_consume(&c->out, (size_t)n);
@@ -229,7 +122,7 @@ flush_out(struct rp_conn *c)
         /* Half-close first so the client reads the whole answer before the RST a close
          * with unread input would cause. */
         shutdown(c->io.fd, SHUT_WR);
-        conn_close(c, "response sent with Connection: close");
+        rp_conn_close(c, "response sent with Connection: close");
         return;
     }
     watch(c, false);
@@ -300,7 +193,7 @@ stream_want_write(void *owner, bool on)
 static void
 stream_close(void *owner, const char *why)
 {
-    conn_close(owner, why);
+    rp_conn_close(owner, why);
 }
 
 static const struct rp_stream_owner_ops stream_ops = {
@@ -382,22 +275,6 @@ rp_conn_schedule_expiry(struct rp_conn *c, int64_t expires_wall_ms)
     rp_list_insert_after(pos, &c->expire_node);
 }
 
-/* Ends the streams whose token has expired, telling the client why. */
-static void
-expire_streams(struct rp_front *f)
-{
-    static const char text[] = "event: auth_expired\ndata: {\"reason\":\"the token expired\"}\n\n";
-    int64_t wall = rp_clock_wall_ms();
-    while (!rp_list_empty(&f->expiring)) {
-        struct rp_conn *c = RP_CONTAINER_OF(f->expiring.next, struct rp_conn, expire_node);
-        if (c->expires_wall_ms > wall)
-            break;
-        rp_list_remove(&c->expire_node);
-        rp_stat_auth_failure(f->stats, RP_AUTH_EXPIRED);
-        rp_stream_finish(c->stream, text, sizeof(text) - 1, "token expired");
-    }
-}
-
 /* ---- reading requests ---- */
 
 static void
@@ -471,12 +348,12 @@ on_readable(struct rp_conn *c)
             char sink[4096];
             ssize_t n = recv(c->io.fd, sink, sizeof(sink), 0);
             if (n == 0) {
-                conn_close(c, "peer closed");
+                rp_conn_close(c, "peer closed");
                 return;
             }
             if (n < 0) {
                 if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                    conn_close(c, strerror(errno));
+                    rp_conn_close(c, strerror(errno));
                 return;
             }
             continue;
@@ -486,7 +363,7 @@ on_readable(struct rp_conn *c)
             /* Pipelined requests behind one that waits: read on once it is answered
              * (flush_out watches for reading again). */
             if (rp_loop_modify(c->f->loop, &c->io, c->io.events & ~(uint32_t)RP_LOOP_READ))
-                conn_close(c, "epoll_ctl failed");
+                rp_conn_close(c, "epoll_ctl failed");
             return;
         }
         if (!dst) {
@@ -497,23 +374,23 @@ on_readable(struct rp_conn *c)
             if (!dst) {
                 c->close_after_write = true;
                 rp_conn_error(c, NULL, 431, "request too large", NULL);
-                flush_out(c);
+                rp_conn_flush(c);
                 return;
             }
         }
         ssize_t n = recv(c->io.fd, dst, READ_CHUNK, 0);
         if (n == 0) {
             if (c->waiting) {
-                conn_close(c, "peer closed");
+                rp_conn_close(c, "peer closed");
                 return;
             }
             process_input(c);
             if (!c->closing && c->kind == RP_CONN_HTTP && !c->waiting) {
                 if (c->out.len) {
                     c->close_after_write = true;
-                    flush_out(c);
+                    rp_conn_flush(c);
                 } else {
-                    conn_close(c, "peer closed");
+                    rp_conn_close(c, "peer closed");
                 }
             }
             return;
@@ -522,7 +399,7 @@ on_readable(struct rp_conn *c)
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                conn_close(c, strerror(errno));
+                rp_conn_close(c, strerror(errno));
             break;
         }
         if (c->waiting) {
@@ -540,7 +417,7 @@ on_readable(struct rp_conn *c)
         if (too_slow(c)) {
             c->close_after_write = true;
             rp_conn_error(c, NULL, 408, "the request arrives slower than min_request_rate", NULL);
-            flush_out(c);
+            rp_conn_flush(c);
             return;
         }
         if ((size_t)n < READ_CHUNK)
@@ -550,7 +427,7 @@ on_readable(struct rp_conn *c)
         return;
     process_input(c);
     if (!c->closing && c->kind == RP_CONN_HTTP)
-        flush_out(c);
+        rp_conn_flush(c);
 }
 
 static void
@@ -563,12 +440,12 @@ conn_io(struct rp_loop_io *io, uint32_t events)
         if (c->kind == RP_CONN_STREAM) {
             int err = rp_stream_flush(c->stream);
             if (err && err != -EAGAIN)
-                conn_close(c, "write failed");
+                rp_conn_close(c, "write failed");
         } else {
-            flush_out(c);
+            rp_conn_flush(c);
             if (!c->closing && c->in.len && !c->waiting) {
                 process_input(c);
-                flush_out(c);
+                rp_conn_flush(c);
             }
         }
     }
@@ -590,10 +467,10 @@ rp_conn_rerun(struct rp_conn *c, enum rp_conn_call call)
     c->in_fed = 0;
     process_input(c);
     if (!c->closing)
-        flush_out(c);
+        rp_conn_flush(c);
 }
 
-/* ---- accepting ---- */
+/* ---- new connections ---- */
 
 /* Remembers the peer's address and port (a key and a number, not text: formatting costs
  * time at accept and 64 bytes per connection, and only the access log shows it). */
@@ -608,8 +485,8 @@ set_peer(struct rp_conn *c, const struct sockaddr_storage *ss)
 }
 
 /* A connection on socket <fd> (owned from now on), registered for reading. */
-static struct rp_conn *
-conn_new(struct rp_front *f, int fd, enum rp_conn_kind kind, const struct sockaddr_storage *peer)
+struct rp_conn *
+rp_conn_new(struct rp_front *f, int fd, enum rp_conn_kind kind, const struct sockaddr_storage *peer)
 {
     struct rp_conn *c = rp_xcalloc(1, sizeof(*c));
     c->io.fd = fd;
@@ -633,258 +510,29 @@ conn_new(struct rp_front *f, int fd, enum rp_conn_kind kind, const struct sockad
     rp_list_insert_tail(kind == RP_CONN_HTTP ? &f->http : &f->streams, &c->node);
     rp_stat_add(f->stats, RP_STAT_connections_active, 1);
     if (rp_loop_add(f->loop, &c->io, RP_LOOP_READ) != 0)
-        conn_close(c, "epoll_ctl failed");
+        rp_conn_close(c, "epoll_ctl failed");
     return c;
 }
 
-static void
-accept_ready(struct rp_loop_io *io, uint32_t events)
-{
-    (void)events;
-    struct rp_front *f = RP_CONTAINER_OF(io, struct rp_front, listener);
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* Out of descriptors: stop accepting for a moment instead of spinning. */
-                RP_LOG(RP_LOG_WARN, "accept",
-                       "msg=\"cannot accept: %s; pausing accepts for 100 ms (raise the open "
-                       "files limit for more connections)\"",
-                       strerror(errno));
-                f->accept_paused_until = rp_clock_now_ms() + ACCEPT_PAUSE_MS;
-                rp_loop_modify(f->loop, &f->listener, 0);
-            }
-            return;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        rp_stat_add(f->stats, RP_STAT_connections_total, 1);
-        conn_new(f, fd, RP_CONN_HTTP, &ss);
-    }
-}
-
 int
-rp_front_listen(struct rp_front *f, int fd)
+rp_conn_resume_stream(struct rp_conn *c, const struct rp_stream_state *st)
 {
-    f->listener.fd = fd;
-    f->listener.fn = accept_ready;
-    return rp_loop_add(f->loop, &f->listener, RP_LOOP_READ);
-}
-
-int64_t
-rp_front_resume_accept(struct rp_front *f, int64_t now)
-{
-    if (!f->accept_paused_until || f->stopping)
-        return INT64_MAX;
-    if (now < f->accept_paused_until)
-        return f->accept_paused_until - now;
-    f->accept_paused_until = 0;
-    rp_loop_modify(f->loop, &f->listener, RP_LOOP_READ);
-    return INT64_MAX;
-}
-
-/* ---- timeouts ---- */
-
-/* Closes HTTP connections past their handshake or idle timeout; returns ms to the next. */
-static int64_t
-sweep_http(struct rp_front *f, int64_t now)
-{
-    const struct rp_config_values *v = &f->cfg->v;
-    int64_t shortest =
-        v->handshake_timeout < v->idle_timeout ? v->handshake_timeout : v->idle_timeout;
-    struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE (pos, tmp, &f->http) {
-        struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
-        int64_t idle = now - c->last_active_ms;
-        if (idle < shortest)
-            return shortest - idle;
-        if (c->waiting || c->out.len)
-            continue;
-        bool mid_request = rp_http_parser_in_request(c->parser) || c->in.len;
-        if (mid_request && idle >= v->handshake_timeout) {
-            c->close_after_write = true;
-            rp_conn_error(c, NULL, 408, "the request did not arrive within handshake_timeout",
-                          NULL);
-            flush_out(c);
-        } else if (!mid_request && idle >= v->idle_timeout) {
-            conn_close(c, "idle_timeout");
-        }
-    }
-    return shortest;
-}
-
-int64_t
-rp_front_sweep(struct rp_front *f, int64_t now)
-{
-    int64_t next = sweep_http(f, now);
-    expire_streams(f);
-    return next;
-}
-
-/* ---- stopping ---- */
-
-void
-rp_front_stop(struct rp_front *f)
-{
-    if (f->stopping)
-        return;
-    f->stopping = true;
-    if (f->listener.fd >= 0) {
-        rp_loop_remove(f->loop, &f->listener);
-        close(f->listener.fd);
-        f->listener.fd = -1;
-    }
-    /* Tell streams when to come back, then let them drain. */
-    char hint[64];
-    size_t n = rp_sse_retry_hint(f->cfg->v.retry, hint, sizeof(hint));
-    rp_fanout_broadcast(f->fanout, hint, n);
-    struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE (pos, tmp, &f->http) {
-        struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
-        if (!c->waiting && !c->out.len && !rp_http_parser_in_request(c->parser) && !c->in.len)
-            conn_close(c, "shutting down");
-        else
-            c->close_after_write = true;
-    }
-}
-
-bool
-rp_front_drained(struct rp_front *f)
-{
-    return rp_fanout_idle(f->fanout) && rp_list_empty(&f->http);
-}
-
-void
-rp_front_close_all(struct rp_front *f)
-{
-    struct rp_list *lists[] = {&f->http, &f->streams};
-    for (size_t i = 0; i < 2; i++) {
-        while (!rp_list_empty(lists[i])) {
-            struct rp_conn *c = RP_CONTAINER_OF(lists[i]->next, struct rp_conn, node);
-            conn_close(c, "shut down");
-        }
-    }
-}
-
-/* ---- hand-over (upgrade) ---- */
-
-void
-rp_conn_export_fini(struct rp_conn_export *e)
-{
-    rp_stream_state_fini(&e->st);
-    free(e->in);
-    free(e->out);
-    e->in = e->out = NULL;
-    e->in_len = e->out_len = 0;
-}
-
-/* Describes <c> into <e> and closes it here without closing its socket (the successor owns
- * it). False when <c> is not worth handing over (closing, or a stream without state). */
-static bool
-export_conn(struct rp_conn *c, struct rp_conn_export *e)
-{
-    memset(e, 0, sizeof(*e));
-    e->fd = c->io.fd;
-    e->kind = c->kind;
-    e->client_key = c->client_key;
-    if (c->kind == RP_CONN_STREAM) {
-        if (!c->stream)
-            return false;
-        rp_stream_flush(c->stream); /* what the socket takes now, it need not carry */
-        rp_stream_export(c->stream, &e->st);
-    } else {
-        /* Answers first: what the socket takes now is not carried. A request that waits
-         * (slow_policy block, the auth webhook) was not carried out: the successor handles
-         * its bytes again, as it does a request that arrived only in part. */
-        ssize_t sent =
-            c->out.len ? send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
-        if (sent > 0)
-            rp_buf_consume(&c->out, (size_t)sent);
-        e->out = rp_xmalloc(c->out.len + 1);
-        memcpy(e->out, c->out.data ? c->out.data : "", c->out.len);
-        e->out_len = c->out.len;
-        e->in = rp_xmalloc(c->in.len + 1);
-        memcpy(e->in, c->in.data ? c->in.data : "", c->in.len);
-        e->in_len = c->in.len;
-        e->close_after_write = c->close_after_write;
-    }
-    return true;
-}
-
-size_t
-rp_front_export(struct rp_front *f, struct rp_conn_export **out, int *listener)
-{
-    f->stopping = true;
-    *listener = f->listener.fd;
-    if (f->listener.fd >= 0)
-        rp_loop_remove(f->loop, &f->listener);
-    f->listener.fd = -1;
-    size_t n = 0, cap = 0;
-    struct rp_list *pos;
-    struct rp_list *lists[] = {&f->streams, &f->http};
-    for (size_t i = 0; i < 2; i++)
-        for (pos = lists[i]->next; pos != lists[i]; pos = pos->next)
-            cap++;
-    struct rp_conn_export *all = rp_xcalloc(cap + 1, sizeof(*all));
-    for (size_t i = 0; i < 2; i++) {
-        while (!rp_list_empty(lists[i])) {
-            struct rp_conn *c = RP_CONTAINER_OF(lists[i]->next, struct rp_conn, node);
-            if (export_conn(c, &all[n])) {
-                n++;
-                rp_loop_remove(f->loop, &c->io);
-                c->io.fd = -1; /* the successor owns the socket now */
-                conn_close(c, "handed over to the new process");
-            } else {
-                rp_conn_export_fini(&all[n]);
-                conn_close(c, "closing during the hand-over");
-            }
-        }
-    }
-    *out = all;
-    return n;
-}
-
-int
-rp_front_adopt(struct rp_front *f, struct rp_conn_export *e)
-{
-    struct rp_conn *c = conn_new(f, e->fd, e->kind, NULL);
-    e->fd = -1; /* the connection owns it now */
-    if (c->closing)
-        return -EIO;
-    c->admitted = true; /* the previous process admitted it */
-    c->client_key = e->client_key;
-    if (e->kind == RP_CONN_HTTP) {
-        /* Its queued answer and unanswered bytes; the first loop turn writes and reads on
-         * (a writable socket runs conn_io's write path, which then parses <in>). */
-        rp_buf_append(&c->out, e->out, e->out_len);
-        rp_buf_append(&c->in, e->in, e->in_len);
-        c->close_after_write = e->close_after_write;
-        if (c->in.len)
-            c->req_started_ms = c->last_active_ms;
-        if (rp_loop_modify(f->loop, &c->io, RP_LOOP_READ | RP_LOOP_WRITE) != 0) {
-            conn_close(c, "epoll_ctl failed");
-            return -EIO;
-        }
-        return 0;
-    }
     struct rp_stream_open o = {
         .fd = c->io.fd,
         .owner = c,
         .ops = &stream_ops,
-        .filters = (const char *const *)e->st.filters,
-        .n_filters = e->st.n_filters,
-        .head = e->st.pending,
-        .head_len = e->st.pending_len,
+        .filters = (const char *const *)st->filters,
+        .n_filters = st->n_filters,
+        .head = st->pending,
+        .head_len = st->pending_len,
         .adopted = true,
-        .resume_seq = e->st.last_seq,
-        .tagged = e->st.tagged,
+        .resume_seq = st->last_seq,
+        .tagged = st->tagged,
     };
     const char *why = NULL;
-    c->stream = rp_stream_open(f->fanout, &o, &why);
+    c->stream = rp_stream_open(c->f->fanout, &o, &why);
     if (!c->stream) {
-        conn_close(c, why ? why : "cannot adopt the stream");
+        rp_conn_close(c, why ? why : "cannot adopt the stream");
         return -ENOSPC;
     }
     return 0;

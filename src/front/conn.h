@@ -2,11 +2,11 @@
 #ifndef RP_FRONT_CONN_H
 #define RP_FRONT_CONN_H
 /*
- * The server side of HTTP/1.1 connections on one worker's loop: accept, read, parse,
- * respond, keep-alive, the slow-loris and idle guards, event streams, and close. A
- * `struct rp_front` is one worker's set of connections; it knows no endpoint: every parsed
- * request goes to the handler the composition root installs (api/). Everything here runs
- * on the owning worker's thread. State of one connection:
+ * The server side of one HTTP/1.1 connection: read, parse, respond, keep-alive, the
+ * slow-loris guard, turning into an event stream, and close. It knows no endpoint: every
+ * parsed request goes to the handler the composition root installs (api/), and the
+ * connection belongs to one worker's front (front/front.h). Everything here runs on the
+ * owning worker's thread. State of one connection:
  *
  *   HTTP --request--> HTTP (response queued; keep-alive reads the next request)
  *     |  \--rp_conn_start_stream--> STREAM (until the peer goes, a policy closes it, or stop)
@@ -15,6 +15,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "base/buf.h"
 #include "base/list.h"
@@ -82,43 +83,6 @@ enum rp_conn_call {
 typedef void (*rp_conn_handler_fn)(void *ctx, struct rp_conn *c, const struct rp_http_request *req,
                                    enum rp_conn_call call);
 
-struct rp_front_setup {
-    struct rp_loop *loop;
-    struct rp_fanout *fanout;
-    struct rp_stats *stats;
-    const struct rp_config *cfg; /* the first configuration (rp_front_set_config later) */
-    rp_conn_handler_fn handler;
-    void *handler_ctx;
-};
-
-struct rp_front *rp_front_new(const struct rp_front_setup *setup);
-/* Frees the front; every connection must have been closed and reaped. Accepts NULL. */
-void rp_front_free(struct rp_front *f);
-/* Takes <cfg> for the connections: between loop turns, so no request sees two. */
-void rp_front_set_config(struct rp_front *f, const struct rp_config *cfg);
-const struct rp_config *rp_front_config(const struct rp_front *f);
-/* Accepts connections from the listening socket <fd> (owned by the front from now on). */
-int rp_front_listen(struct rp_front *f, int fd);
-/* Re-enables accepting after a pause for want of descriptors, when due; returns ms until
- * it is due (or a large value when not paused). */
-int64_t rp_front_resume_accept(struct rp_front *f, int64_t now_ms);
-/* Closes HTTP connections past handshake_timeout / idle_timeout and ends streams whose
- * token expired; returns ms until the next one may be due. */
-int64_t rp_front_sweep(struct rp_front *f, int64_t now_ms);
-/* Frees the connections closed during this turn, once no callback can still hold them. */
-void rp_front_reap(struct rp_front *f);
-/*
- * Graceful stop: closes the listener, tells streams when to come back (`retry:`), closes
- * idle HTTP connections and lets the others finish their answer. rp_front_drained then
- * says when nothing is left to write.
- */
-void rp_front_stop(struct rp_front *f);
-bool rp_front_stopping(const struct rp_front *f);
-bool rp_front_drained(struct rp_front *f);
-/* Closes every connection (the end of a stop). */
-void rp_front_close_all(struct rp_front *f);
-struct rp_waits *rp_front_waits(struct rp_front *f);
-
 /* ---- hand-over (upgrade) ---- */
 
 /* One connection handed to the next process. */
@@ -134,17 +98,6 @@ struct rp_conn_export {
     bool close_after_write;
 };
 void rp_conn_export_fini(struct rp_conn_export *e);
-/*
- * Upgrade, old side: stops accepting and describes every connection into the malloc'd
- * *<out> (streams: their place in the logs; HTTP: their unanswered bytes and queued
- * answers), keeping the sockets open for the successor; the connections are closed here.
- * *<listener> is the listening socket (or -1). Returns how many were described.
- */
-size_t rp_front_export(struct rp_front *f, struct rp_conn_export **out, int *listener);
-/* Upgrade, new side, before the loop runs: serves the connection <e> describes, taking its
- * socket (e->fd becomes -1). 0, or -errno when it was closed instead. */
-int rp_front_adopt(struct rp_front *f, struct rp_conn_export *e);
-
 /* ---- for the handlers ---- */
 
 /* Queues a response; adds CORS headers for the request's Origin. */
@@ -169,7 +122,19 @@ const struct rp_config_values *rp_conn_config(const struct rp_conn *c);
 const struct rp_cors *rp_conn_cors(const struct rp_conn *c);
 struct rp_stats *rp_conn_stats(const struct rp_conn *c);
 
-/* ---- for front/wait.c ---- */
+/* ---- for the rest of front/ ---- */
+
+/* A connection on socket <fd> (owned from now on), registered for reading; <peer> is its
+ * address when known (else it is asked for). Closed at once when it cannot be watched. */
+struct rp_conn *rp_conn_new(struct rp_front *f, int fd, enum rp_conn_kind kind,
+                            const struct sockaddr_storage *peer);
+/* Closes <c>: unregistered now, freed by rp_front_reap at the end of the loop turn. */
+void rp_conn_close(struct rp_conn *c, const char *why);
+/* Writes the queued answers; watches for writability when the socket is full. */
+void rp_conn_flush(struct rp_conn *c);
+/* Serves <c> (just adopted from the previous process) as the stream <st> describes. 0, or
+ * -errno when it was closed instead. */
+int rp_conn_resume_stream(struct rp_conn *c, const struct rp_stream_state *st);
 
 /* Calls the handler again for the waiting request (<call> RETRY or EXPIRED); once it is
  * answered, reads on (the next pipelined request) and writes. */

@@ -2,7 +2,7 @@
 #include "front/wait.h"
 
 #include "base/stats.h"
-#include "front/conn.h"
+#include "front/front.h"
 
 /* How often a kind is handled again without being woken (0: only when woken). */
 static const int64_t poll_every_ms[RP_WAIT__COUNT] = {

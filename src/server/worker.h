@@ -14,7 +14,7 @@
 #include "base/stats.h"
 #include "config/config.h"
 #include "delivery/stream.h"
-#include "front/conn.h"
+#include "front/front.h"
 
 struct rp_api_node;
 struct rp_gate_shared;

@@ -26,7 +26,7 @@
 #include "config/config.h"
 #include "core/hub.h"
 #include "delivery/stream.h"
-#include "front/conn.h"
+#include "front/front.h"
 #include "loop/loop.h"
 
 struct fixture {

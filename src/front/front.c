@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+#include "front/front.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/stats.h"
+#include "sse/sse_frame.h"
+
+#define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100 /* out of descriptors: how long accepting rests */
+
+static void accept_ready(struct rp_loop_io *io, uint32_t events);
+
+struct rp_front *
+rp_front_new(const struct rp_front_setup *setup)
+{
+    struct rp_front *f = rp_xcalloc(1, sizeof(*f));
+    f->loop = setup->loop;
+    f->fanout = setup->fanout;
+    f->stats = setup->stats;
+    f->handler = setup->handler;
+    f->handler_ctx = setup->handler_ctx;
+    f->listener.fd = -1;
+    rp_list_init(&f->http);
+    rp_list_init(&f->streams);
+    rp_list_init(&f->closing);
+    rp_list_init(&f->expiring);
+    rp_waits_init(&f->waits, f->stats);
+    rp_front_set_config(f, setup->cfg);
+    return f;
+}
+
+void
+rp_front_free(struct rp_front *f)
+{
+    if (!f)
+        return;
+    if (f->listener.fd >= 0) {
+        rp_loop_remove(f->loop, &f->listener);
+        close(f->listener.fd);
+    }
+    free(f);
+}
+
+void
+rp_front_set_config(struct rp_front *f, const struct rp_config *cfg)
+{
+    const struct rp_config_values *v = &cfg->v;
+    f->cfg = cfg;
+    /* Live parsers point at these limits: the next request read gets the new ones. */
+    f->limits = (struct rp_http_limits){
+        .max_request_line = (size_t)v->max_request_line,
+        .max_header_bytes = (size_t)v->max_header_bytes,
+        .max_headers = (size_t)v->max_headers,
+        .max_body = (size_t)v->max_body,
+    };
+    f->cors = (struct rp_cors){
+        .origins = v->cors_origins.items,
+        .n_origins = v->cors_origins.n,
+        .credentials = v->cors_credentials,
+    };
+}
+
+const struct rp_config *
+rp_front_config(const struct rp_front *f)
+{
+    return f->cfg;
+}
+
+struct rp_waits *
+rp_front_waits(struct rp_front *f)
+{
+    return &f->waits;
+}
+
+bool
+rp_front_stopping(const struct rp_front *f)
+{
+    return f->stopping;
+}
+
+void
+rp_front_reap(struct rp_front *f)
+{
+    while (!rp_list_empty(&f->closing)) {
+        struct rp_conn *c = RP_CONTAINER_OF(f->closing.next, struct rp_conn, node);
+        rp_list_remove(&c->node);
+        rp_stream_free(c->stream);
+        rp_http_parser_free(c->parser);
+        rp_buf_fini(&c->in);
+        rp_buf_fini(&c->out);
+        if (c->io.fd >= 0)
+            close(c->io.fd);
+        rp_stat_sub(f->stats, RP_STAT_connections_active, 1);
+        free(c);
+    }
+}
+
+/* ---- accepting ---- */
+
+static void
+accept_ready(struct rp_loop_io *io, uint32_t events)
+{
+    (void)events;
+    struct rp_front *f = RP_CONTAINER_OF(io, struct rp_front, listener);
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: stop accepting for a moment instead of spinning. */
+                RP_LOG(RP_LOG_WARN, "accept",
+                       "msg=\"cannot accept: %s; pausing accepts for 100 ms (raise the open "
+                       "files limit for more connections)\"",
+                       strerror(errno));
+                f->accept_paused_until = rp_clock_now_ms() + ACCEPT_PAUSE_MS;
+                rp_loop_modify(f->loop, &f->listener, 0);
+            }
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        rp_stat_add(f->stats, RP_STAT_connections_total, 1);
+        rp_conn_new(f, fd, RP_CONN_HTTP, &ss);
+    }
+}
+
+int
+rp_front_listen(struct rp_front *f, int fd)
+{
+    f->listener.fd = fd;
+    f->listener.fn = accept_ready;
+    return rp_loop_add(f->loop, &f->listener, RP_LOOP_READ);
+}
+
+int64_t
+rp_front_resume_accept(struct rp_front *f, int64_t now)
+{
+    if (!f->accept_paused_until || f->stopping)
+        return INT64_MAX;
+    if (now < f->accept_paused_until)
+        return f->accept_paused_until - now;
+    f->accept_paused_until = 0;
+    rp_loop_modify(f->loop, &f->listener, RP_LOOP_READ);
+    return INT64_MAX;
+}
+
+/* Ends the streams whose token has expired, telling the client why. */
+static void
+expire_streams(struct rp_front *f)
+{
+    static const char text[] = "event: auth_expired\ndata: {\"reason\":\"the token expired\"}\n\n";
+    int64_t wall = rp_clock_wall_ms();
+    while (!rp_list_empty(&f->expiring)) {
+        struct rp_conn *c = RP_CONTAINER_OF(f->expiring.next, struct rp_conn, expire_node);
+        if (c->expires_wall_ms > wall)
+            break;
+        rp_list_remove(&c->expire_node);
+        rp_stat_auth_failure(f->stats, RP_AUTH_EXPIRED);
+        rp_stream_finish(c->stream, text, sizeof(text) - 1, "token expired");
+    }
+}
+
+/* ---- timeouts ---- */
+
+/* Closes HTTP connections past their handshake or idle timeout; returns ms to the next. */
+static int64_t
+sweep_http(struct rp_front *f, int64_t now)
+{
+    const struct rp_config_values *v = &f->cfg->v;
+    int64_t shortest =
+        v->handshake_timeout < v->idle_timeout ? v->handshake_timeout : v->idle_timeout;
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE (pos, tmp, &f->http) {
+        struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
+        int64_t idle = now - c->last_active_ms;
+        if (idle < shortest)
+            return shortest - idle;
+        if (c->waiting || c->out.len)
+            continue;
+        bool mid_request = rp_http_parser_in_request(c->parser) || c->in.len;
+        if (mid_request && idle >= v->handshake_timeout) {
+            c->close_after_write = true;
+            rp_conn_error(c, NULL, 408, "the request did not arrive within handshake_timeout",
+                          NULL);
+            rp_conn_flush(c);
+        } else if (!mid_request && idle >= v->idle_timeout) {
+            rp_conn_close(c, "idle_timeout");
+        }
+    }
+    return shortest;
+}
+
+int64_t
+rp_front_sweep(struct rp_front *f, int64_t now)
+{
+    int64_t next = sweep_http(f, now);
+    expire_streams(f);
+    return next;
+}
+
+/* ---- stopping ---- */
+
+void
+rp_front_stop(struct rp_front *f)
+{
+    if (f->stopping)
+        return;
+    f->stopping = true;
+    if (f->listener.fd >= 0) {
+        rp_loop_remove(f->loop, &f->listener);
+        close(f->listener.fd);
+        f->listener.fd = -1;
+    }
+    /* Tell streams when to come back, then let them drain. */
+    char hint[64];
+    size_t n = rp_sse_retry_hint(f->cfg->v.retry, hint, sizeof(hint));
+    rp_fanout_broadcast(f->fanout, hint, n);
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE (pos, tmp, &f->http) {
+        struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
+        if (!c->waiting && !c->out.len && !rp_http_parser_in_request(c->parser) && !c->in.len)
+            rp_conn_close(c, "shutting down");
+        else
+            c->close_after_write = true;
+    }
+}
+
+bool
+rp_front_drained(struct rp_front *f)
+{
+    return rp_fanout_idle(f->fanout) && rp_list_empty(&f->http);
+}
+
+void
+rp_front_close_all(struct rp_front *f)
+{
+    struct rp_list *lists[] = {&f->http, &f->streams};
+    for (size_t i = 0; i < 2; i++) {
+        while (!rp_list_empty(lists[i])) {
+            struct rp_conn *c = RP_CONTAINER_OF(lists[i]->next, struct rp_conn, node);
+            rp_conn_close(c, "shut down");
+        }
+    }
+}
+
+/* ---- hand-over (upgrade) ---- */
+
+void
+rp_conn_export_fini(struct rp_conn_export *e)
+{
+    rp_stream_state_fini(&e->st);
+    free(e->in);
+    free(e->out);
+    e->in = e->out = NULL;
+    e->in_len = e->out_len = 0;
+}
+
+/* Describes <c> into <e> and closes it here without closing its socket (the successor owns
+ * it). False when <c> is not worth handing over (closing, or a stream without state). */
+static bool
+export_conn(struct rp_conn *c, struct rp_conn_export *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->fd = c->io.fd;
+    e->kind = c->kind;
+    e->client_key = c->client_key;
+    if (c->kind == RP_CONN_STREAM) {
+        if (!c->stream)
+            return false;
+        rp_stream_flush(c->stream); /* what the socket takes now, it need not carry */
+        rp_stream_export(c->stream, &e->st);
+    } else {
+        /* Answers first: what the socket takes now is not carried. A request that waits
+         * (slow_policy block, the auth webhook) was not carried out: the successor handles
+         * its bytes again, as it does a request that arrived only in part. */
+        ssize_t sent =
+            c->out.len ? send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+        if (sent > 0)
+            rp_buf_consume(&c->out, (size_t)sent);
+        e->out = rp_xmalloc(c->out.len + 1);
+        memcpy(e->out, c->out.data ? c->out.data : "", c->out.len);
+        e->out_len = c->out.len;
+        e->in = rp_xmalloc(c->in.len + 1);
+        memcpy(e->in, c->in.data ? c->in.data : "", c->in.len);
+        e->in_len = c->in.len;
+        e->close_after_write = c->close_after_write;
+    }
+    return true;
+}
+
+size_t
+rp_front_export(struct rp_front *f, struct rp_conn_export **out, int *listener)
+{
+    f->stopping = true;
+    *listener = f->listener.fd;
+    if (f->listener.fd >= 0)
+        rp_loop_remove(f->loop, &f->listener);
+    f->listener.fd = -1;
+    size_t n = 0, cap = 0;
+    struct rp_list *pos;
+    struct rp_list *lists[] = {&f->streams, &f->http};
+    for (size_t i = 0; i < 2; i++)
+        for (pos = lists[i]->next; pos != lists[i]; pos = pos->next)
+            cap++;
+    struct rp_conn_export *all = rp_xcalloc(cap + 1, sizeof(*all));
+    for (size_t i = 0; i < 2; i++) {
+        while (!rp_list_empty(lists[i])) {
+            struct rp_conn *c = RP_CONTAINER_OF(lists[i]->next, struct rp_conn, node);
+            if (export_conn(c, &all[n])) {
+                n++;
+                rp_loop_remove(f->loop, &c->io);
+                c->io.fd = -1; /* the successor owns the socket now */
+                rp_conn_close(c, "handed over to the new process");
+            } else {
+                rp_conn_export_fini(&all[n]);
+                rp_conn_close(c, "closing during the hand-over");
+            }
+        }
+    }
+    *out = all;
+    return n;
+}
+
+int
+rp_front_adopt(struct rp_front *f, struct rp_conn_export *e)
+{
+    struct rp_conn *c = rp_conn_new(f, e->fd, e->kind, NULL);
+    e->fd = -1; /* the connection owns it now */
+    if (c->closing)
+        return -EIO;
+    c->admitted = true; /* the previous process admitted it */
+    c->client_key = e->client_key;
+    if (e->kind == RP_CONN_HTTP) {
+        /* Its queued answer and unanswered bytes; the first loop turn writes and reads on
+         * (a writable socket runs conn_io's write path, which then parses <in>). */
+        rp_buf_append(&c->out, e->out, e->out_len);
+        rp_buf_append(&c->in, e->in, e->in_len);
+        c->close_after_write = e->close_after_write;
+        if (c->in.len)
+            c->req_started_ms = c->last_active_ms;
+        if (rp_loop_modify(f->loop, &c->io, RP_LOOP_READ | RP_LOOP_WRITE) != 0) {
+            rp_conn_close(c, "epoll_ctl failed");
+            return -EIO;
+        }
+        return 0;
+    }
+    return rp_conn_resume_stream(c, &e->st);
+}
