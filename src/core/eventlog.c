@@ -136,3 +136,11 @@ rp_eventlog_at(const struct rp_eventlog *log, uint64_t i)
     RP_ASSERT(i < log->count);
     return entry(log, i);
 }
+
+uint64_t
+rp_eventlog_bytes_before(const struct rp_eventlog *log, uint64_t idx)
+{
+    RP_ASSERT(idx <= log->count);
+    /* Evicted entries are the bytes appended but no longer kept. */
+    return idx ? entry(log, idx - 1)->end_bytes : log->appended_bytes - log->bytes;
+}

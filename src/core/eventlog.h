@@ -59,6 +59,11 @@ uint64_t rp_eventlog_expire(struct rp_eventlog *log, int64_t now_ms);
 uint64_t rp_eventlog_find_after(const struct rp_eventlog *log, uint64_t after);
 /* The entry at index <i> (0 = oldest); borrowed until the next change of the log. */
 const struct rp_eventlog_entry *rp_eventlog_at(const struct rp_eventlog *log, uint64_t i);
+/*
+ * Bytes appended to <log> before the entry at index <idx> (0 = oldest kept; <idx> may be
+ * count): the bytes of the entries from <idx> on are appended_bytes minus this. O(1).
+ */
+uint64_t rp_eventlog_bytes_before(const struct rp_eventlog *log, uint64_t idx);
 /* True when events with seq > <after> were evicted, so a reader at <after> missed some. */
 static inline int
 rp_eventlog_has_gap(const struct rp_eventlog *log, uint64_t after)

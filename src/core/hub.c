@@ -304,8 +304,7 @@ publish_would_block(struct rp_topic **topics, struct rp_frame **frames, size_t i
     const struct rp_eventlog *log = &t->log;
     uint64_t idx = rp_eventlog_find_after(log, min);
     uint64_t unread = log->count - idx;
-    uint64_t unread_bytes = log->appended_bytes - (idx ? rp_eventlog_at(log, idx - 1)->end_bytes
-                                                       : log->appended_bytes - log->bytes);
+    uint64_t unread_bytes = log->appended_bytes - rp_eventlog_bytes_before(log, idx);
     if (unread &&
         (unread + k > t->policy.lag_events || unread_bytes + add_bytes > t->policy.lag_bytes))
         block = true;
@@ -647,9 +646,7 @@ static void
 fill_lag(const struct rp_eventlog *log, uint64_t after, uint64_t idx, struct rp_topic_lag *lag)
 {
     lag->events = log->count - idx;
-    uint64_t sent_bytes =
-        idx ? rp_eventlog_at(log, idx - 1)->end_bytes : log->appended_bytes - log->bytes;
-    lag->bytes = log->appended_bytes - sent_bytes;
+    lag->bytes = log->appended_bytes - rp_eventlog_bytes_before(log, idx);
     lag->gap = rp_eventlog_has_gap(log, after);
     lag->first_seq = log->count ? rp_eventlog_at(log, 0)->seq : 0;
     lag->last_seq = log->last_seq;
@@ -686,9 +683,7 @@ rp_topic_seq_keeping(struct rp_topic *t, uint64_t events, uint64_t bytes)
     for (uint64_t i = log->count; i-- > 0;) {
         const struct rp_eventlog_entry *e = rp_eventlog_at(log, i);
         uint64_t kept_events = log->count - i;
-        uint64_t before =
-            i ? rp_eventlog_at(log, i - 1)->end_bytes : log->appended_bytes - log->bytes;
-        if (kept_events > events || log->appended_bytes - before > bytes)
+        if (kept_events > events || log->appended_bytes - rp_eventlog_bytes_before(log, i) > bytes)
             break;
         seq = i ? rp_eventlog_at(log, i - 1)->seq : (e->seq - 1);
     }
@@ -704,14 +699,12 @@ rp_topic_seq_within(struct rp_topic *t, uint64_t after, uint64_t events, uint64_
     uint64_t first = rp_eventlog_find_after(log, after);
     uint64_t seq = after;
     if (first < log->count) {
-        uint64_t base =
-            first ? rp_eventlog_at(log, first - 1)->end_bytes : log->appended_bytes - log->bytes;
+        uint64_t base = rp_eventlog_bytes_before(log, first);
         /* Binary search for the last index within both budgets. */
         uint64_t lo = first, hi = log->count; /* answer in [lo, hi) */
         while (hi - lo > 1) {
             uint64_t mid = lo + (hi - lo) / 2;
-            const struct rp_eventlog_entry *e = rp_eventlog_at(log, mid);
-            if (mid - first + 1 <= events && e->end_bytes - base <= bytes)
+            if (mid - first + 1 <= events && rp_eventlog_bytes_before(log, mid + 1) - base <= bytes)
                 lo = mid;
             else
                 hi = mid;

@@ -96,6 +96,28 @@ test_entry_fields(void **state)
 }
 
 static void
+test_bytes_before(void **state)
+{
+    struct rp_eventlog log;
+    init(&log, 3, UINT64_MAX, NO_AGE_LIMIT);
+    assert_int_equal(rp_eventlog_bytes_before(&log, 0), 0);
+    size_t size[5];
+    uint64_t total = 0;
+    for (uint64_t s = 1; s <= 5; s++) {
+        struct rp_frame *f = frame(s, (size_t)(s * 7));
+        size[s - 1] = rp_frame_size(f);
+        total += size[s - 1];
+        rp_eventlog_append(&log, f, s, 0, 0);
+    }
+    /* Kept: seqs 3, 4, 5. Before index 0 are the two evicted entries' bytes. */
+    assert_int_equal(rp_eventlog_bytes_before(&log, 0), size[0] + size[1]);
+    assert_int_equal(rp_eventlog_bytes_before(&log, 1), size[0] + size[1] + size[2]);
+    assert_int_equal(rp_eventlog_bytes_before(&log, 3), total);
+    assert_int_equal(log.appended_bytes - rp_eventlog_bytes_before(&log, 0), log.bytes);
+    rp_eventlog_fini(&log);
+}
+
+static void
 test_count_bound(void **state)
 {
     struct rp_eventlog log;
@@ -368,6 +390,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_log),
         cmocka_unit_test(test_entry_fields),
+        cmocka_unit_test(test_bytes_before),
         cmocka_unit_test(test_count_bound),
         cmocka_unit_test(test_count_bound_of_one),
         cmocka_unit_test(test_byte_bound),
