@@ -673,6 +673,14 @@ rp_topic_read(struct rp_topic *t, uint64_t after, uint64_t upto, struct rp_frame
     return n;
 }
 
+void
+rp_topic_lag(struct rp_topic *t, uint64_t after, struct rp_topic_lag *out)
+{
+    pthread_mutex_lock(&t->lock);
+    fill_lag(&t->log, after, rp_eventlog_find_after(&t->log, after), out);
+    pthread_mutex_unlock(&t->lock);
+}
+
 uint64_t
 rp_topic_seq_keeping(struct rp_topic *t, uint64_t events, uint64_t bytes)
 {

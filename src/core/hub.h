@@ -168,6 +168,8 @@ struct rp_topic_lag {
  */
 size_t rp_topic_read(struct rp_topic *t, uint64_t after, uint64_t upto, struct rp_frame **frames,
                      uint64_t *seqs, size_t max, struct rp_topic_lag *lag);
+/* Fills <out> for a reader of <t> at cursor <after> (rp_topic_read reading nothing). */
+void rp_topic_lag(struct rp_topic *t, uint64_t after, struct rp_topic_lag *out);
 /* The sequence after which at most <events> events and <bytes> bytes remain. */
 uint64_t rp_topic_seq_keeping(struct rp_topic *t, uint64_t events, uint64_t bytes);
 /* The newest sequence <s> such that the events in (<after>, <s>] are at most <events> in

@@ -309,7 +309,7 @@ static uint64_t
 lag_events(struct rp_topic *t, uint64_t after)
 {
     struct rp_topic_lag lag;
-    rp_topic_read(t, after, 0, NULL, NULL, 0, &lag);
+    rp_topic_lag(t, after, &lag);
     return lag.events;
 }
 
@@ -611,7 +611,7 @@ check_lag(struct rp_stream *s, struct link *l)
      * retries would otherwise take once per stream per retry. */
     if (s->catching_up || pol->slow == RP_SLOW_POLICY_BLOCK)
         return;
-    rp_topic_read(t, l->cursor, 0, NULL, NULL, 0, &lag);
+    rp_topic_lag(t, l->cursor, &lag);
     if (lag.events <= pol->lag_events && lag.bytes <= pol->lag_bytes)
         return;
     switch (pol->slow) {
@@ -988,7 +988,7 @@ rp_fanout_lag_histogram(struct rp_fanout *f, const uint64_t *bounds, size_t n_bo
         for (lp = s->links.next; lp != &s->links; lp = lp->next) {
             struct link *l = RP_CONTAINER_OF(lp, struct link, in_stream);
             struct rp_topic_lag lag;
-            rp_topic_read(l->lt->topic, l->cursor, 0, NULL, NULL, 0, &lag);
+            rp_topic_lag(l->lt->topic, l->cursor, &lag);
             behind += lag.events;
         }
         size_t b = 0;

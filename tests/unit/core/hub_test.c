@@ -586,6 +586,30 @@ test_topic_read_and_lag(void **state)
 }
 
 static void
+test_topic_lag_matches_read(void **state)
+{
+    struct fixture *fx = *state;
+    struct rp_hub *hub = fx->hub;
+    for (int i = 0; i < 5; i++)
+        publish1(hub, item("small", "abc")); /* keeps 3: seqs 1 and 2 are evicted */
+    struct rp_topic *t = rp_hub_find(hub, "small", 5);
+    for (uint64_t after = 0; after <= 6; after++) {
+        struct rp_topic_lag by_read, lag;
+        struct rp_frame *frames[1];
+        uint64_t seqs[1];
+        assert_int_equal(rp_topic_read(t, after, 0, frames, seqs, 0, &by_read), 0);
+        rp_topic_lag(t, after, &lag);
+        assert_int_equal(lag.events, by_read.events);
+        assert_int_equal(lag.bytes, by_read.bytes);
+        assert_int_equal(lag.gap, by_read.gap);
+        assert_int_equal(lag.first_seq, 3);
+        assert_int_equal(lag.last_seq, 5);
+        assert_int_equal(lag.events, after >= 5 ? 0 : after <= 2 ? 3 : 5 - after);
+        assert_int_equal(lag.gap, after < 2);
+    }
+}
+
+static void
 test_read_gap(void **state)
 {
     struct fixture *fx = *state;
@@ -857,6 +881,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pending_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_read_and_lag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_topic_lag_matches_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_accessors, setup, teardown),
         cmocka_unit_test(test_threaded_reader_never_misses),
