@@ -239,7 +239,7 @@ fail(struct rp_hub_error *err, int status, size_t index, const char *what, const
 
 /* Every check that needs no lock, so a bad batch is refused before anything is touched. */
 static int
-validate(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+validate(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool system,
          struct rp_hub_error *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -247,6 +247,11 @@ validate(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n
         const char *bad = rp_topic_name_check(it->topic, it->topic_len);
         if (bad)
             return fail(err, 400, i, "invalid topic name: ", bad);
+        if (!system && rp_topic_name_is_system(it->topic, it->topic_len)) {
+            fail(err, 403, i,
+                 "topic names under " RP_TOPIC_SYSTEM_PREFIX " are reserved for the server", NULL);
+            return -EPERM;
+        }
         if (it->event && (bad = rp_frame_check_event(it->event, it->event_len)) != NULL)
             return fail(err, 400, i, "invalid event type: ", bad);
         if (it->event && !rp_utf8_valid(it->event, it->event_len, NULL))
@@ -336,11 +341,11 @@ encode_item(const struct rp_publish_item *it)
     return rp_frame_encode(&spec);
 }
 
-int
-rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
-               struct rp_publish_result *out, struct rp_hub_error *err)
+static int
+publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool system,
+        struct rp_publish_result *out, struct rp_hub_error *err)
 {
-    int rc = validate(hub, items, n, err);
+    int rc = validate(hub, items, n, system, err);
     if (rc)
         return rc;
 
@@ -435,10 +440,24 @@ unlock:
 }
 
 int
+rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+               struct rp_publish_result *out, struct rp_hub_error *err)
+{
+    return publish(hub, items, n, false, out, err);
+}
+
+int
+rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+                      struct rp_publish_result *out, struct rp_hub_error *err)
+{
+    return publish(hub, items, n, true, out, err);
+}
+
+int
 rp_hub_restore(struct rp_hub *hub, const struct rp_publish_item *it, uint64_t seq, int64_t wall_ms)
 {
     struct rp_hub_error err;
-    if (validate(hub, it, 1, &err) != 0)
+    if (validate(hub, it, 1, true, &err) != 0)
         return -EINVAL;
     struct rp_frame *frame = encode_item(it);
     int64_t wall = rp_clock_wall_ms();

@@ -90,13 +90,19 @@ uint64_t rp_hub_last_seq(const struct rp_hub *hub);
 size_t rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out);
 
 /*
- * Publishes <n> events all or nothing. 0 and <out>[i] filled; or -EINVAL (400/413/422:
- * bad topic, event type, data), -EAGAIN (a topic's slow subscribers block publishers;
- * nothing was appended: retry later; the workers of the blocking topic are asked to report
- * their cursors again), -ENOSPC (503: too many topics), with <err> filled.
+ * Publishes <n> events all or nothing, for a public publisher. 0 and <out>[i] filled; or
+ * -EINVAL (400/413/422: bad topic, event type, data), -EPERM (403: a topic under
+ * RP_TOPIC_SYSTEM_PREFIX, which only the server publishes to), -EAGAIN (a topic's slow
+ * subscribers block publishers; nothing was appended: retry later; the workers of the
+ * blocking topic are asked to report their cursors again), -ENOSPC (503: too many topics),
+ * with <err> filled.
  */
 int rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                    struct rp_publish_result *out, struct rp_hub_error *err);
+/* rp_hub_publish for the server's own feeds: topics under RP_TOPIC_SYSTEM_PREFIX are
+ * allowed (any other topic too). Never exposed to a request. */
+int rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+                          struct rp_publish_result *out, struct rp_hub_error *err);
 /*
  * Upgrade: appends <item> with the <seq> and <wall_ms> it had in the process that handed
  * the logs over (same epoch), before anyone reads or publishes. Sequences must increase.

@@ -2,7 +2,6 @@
 #include "core/topic_name.h"
 
 #include <openssl/evp.h>
-#include <stdbool.h>
 #include <string.h>
 
 #include "base/assert.h"
@@ -50,6 +49,13 @@ rp_topic_name_check(const char *name, size_t len)
         p = seg_end + 1;
     }
     return NULL;
+}
+
+bool
+rp_topic_name_is_system(const char *name, size_t len)
+{
+    static const char prefix[] = RP_TOPIC_SYSTEM_PREFIX;
+    return len >= sizeof(prefix) - 1 && memcmp(name, prefix, sizeof(prefix) - 1) == 0;
 }
 
 /* The namespace is kept as its documented string so there is one source of truth. */

@@ -5,9 +5,12 @@
  * Topic names and their UUIDs. A name is 1..RP_TOPIC_NAME_MAX bytes of `a-z A-Z 0-9 - _ .`
  * in segments separated by `/`: no empty segment (no leading, trailing or double `/`), and
  * no segment that is exactly `.` or `..`. `+` and `#` belong to patterns, never to names.
- * Each topic has a UUIDv5 (RFC 9562) of its name under RP_TOPIC_UUID_NAMESPACE.
+ * Each topic has a UUIDv5 (RFC 9562) of its name under RP_TOPIC_UUID_NAMESPACE. Names
+ * under RP_TOPIC_SYSTEM_PREFIX are the server's own (the dashboard's metrics feed): valid
+ * names, which the hub refuses to public publishers.
  * Not responsible for patterns (core/pattern). Pure; any thread.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,9 +18,13 @@
 /* The fixed, documented namespace of topic UUIDs (docs/api.md). */
 #define RP_TOPIC_UUID_NAMESPACE "cf11a541-ad16-4183-9cfe-8876de3cc0b9"
 #define RP_UUID_STR_LEN 36
+/* The namespace of the server's own topics (docs/api.md). */
+#define RP_TOPIC_SYSTEM_PREFIX "_revenprox/"
 
 /* Returns NULL when <name> is a valid topic name, else a static message saying what is wrong. */
 const char *rp_topic_name_check(const char *name, size_t len);
+/* True when <name> is under RP_TOPIC_SYSTEM_PREFIX (one memcmp; <name> need not be valid). */
+bool rp_topic_name_is_system(const char *name, size_t len);
 /* Computes the UUIDv5 of <name> under the topic namespace into <out>. */
 void rp_topic_uuid(const char *name, size_t len, uint8_t out[16]);
 /*

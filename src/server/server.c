@@ -252,7 +252,7 @@ publish_metrics(struct rp_server *srv)
     struct rp_publish_result res;
     struct rp_hub_error err;
     /* A refusal (a slow reader under slow_policy block) just skips this second. */
-    (void)rp_hub_publish(srv->hub, &item, 1, &res, &err);
+    (void)rp_hub_publish_system(srv->hub, &item, 1, &res, &err);
     rp_buf_fini(&b);
 }
 

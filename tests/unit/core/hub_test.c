@@ -276,6 +276,35 @@ test_batch_all_or_nothing(void **state)
 }
 
 static void
+test_system_topics_refused_to_public_publishers(void **state)
+{
+    struct fixture *fx = *state;
+    struct rp_hub *hub = fx->hub;
+    publish1(hub, item("ok", "first"));
+    /* A public publish to a system name is refused whole, with 403 and -EPERM. */
+    struct rp_publish_item batch[3] = {item("new1", "a"), item("_revenprox/metrics", "x"),
+                                       item("ok", "b")};
+    struct rp_publish_result out[3];
+    struct rp_hub_error err = {0};
+    assert_int_equal(rp_hub_publish(hub, batch, 3, out, &err), -EPERM);
+    assert_int_equal(err.status, 403);
+    assert_int_equal(err.index, 1);
+    assert_string_equal(err.message, "topic names under _revenprox/ are reserved for the server");
+    assert_int_equal(rp_hub_last_seq(hub), 1);
+    assert_null(rp_hub_find(hub, "new1", 4));
+    assert_null(rp_hub_find(hub, "_revenprox/metrics", 18));
+    /* Names that only look alike are public. */
+    publish1(hub, item("_revenprox", "x"));
+    publish1(hub, item("revenprox/metrics", "x"));
+    /* The server's own feed goes through the system path; readers find it as any topic. */
+    assert_int_equal(rp_hub_publish_system(hub, batch, 3, out, &err), 0);
+    assert_int_equal(out[1].seq, 5);
+    struct rp_topic *t = rp_hub_find(hub, "_revenprox/metrics", 18);
+    assert_non_null(t);
+    assert_int_equal(rp_topic_last_seq(t), 5);
+}
+
+static void
 test_too_many_topics(void **state)
 {
     struct fixture *fx = *state;
@@ -875,6 +904,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_epoch_and_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_assigns_increasing_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_system_topics_refused_to_public_publishers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_too_many_topics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pub_id_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_advanced_per_worker, setup, teardown),

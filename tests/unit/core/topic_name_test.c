@@ -111,6 +111,22 @@ uuid_str(const char *name, char out[RP_UUID_STR_LEN + 1])
 
 /* Expected values from python3: uuid.uuid5(uuid.UUID(RP_TOPIC_UUID_NAMESPACE), name). */
 static void
+test_system_names(void **state)
+{
+    (void)state;
+    assert_string_equal(RP_TOPIC_SYSTEM_PREFIX, "_revenprox/");
+    assert_true(rp_topic_name_is_system("_revenprox/metrics", 18));
+    assert_true(rp_topic_name_is_system("_revenprox/a/b", 14));
+    assert_null(rp_topic_name_check("_revenprox/metrics", 18)); /* still a valid name */
+    assert_false(rp_topic_name_is_system("_revenprox", 10));    /* the segment alone is not */
+    assert_false(rp_topic_name_is_system("_revenprox/metrics", 10));
+    assert_false(rp_topic_name_is_system("_revenproxy/metrics", 19));
+    assert_false(rp_topic_name_is_system("a/_revenprox/metrics", 20));
+    assert_false(rp_topic_name_is_system("_RevenProx/metrics", 18));
+    assert_false(rp_topic_name_is_system("", 0));
+}
+
+static void
 test_topic_uuid_vectors(void **state)
 {
     static const struct {
@@ -183,6 +199,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_names),
+        cmocka_unit_test(test_system_names),
         cmocka_unit_test(test_length_bounds),
         cmocka_unit_test(test_invalid_names),
         cmocka_unit_test(test_nul_byte_is_invalid),
