@@ -237,32 +237,30 @@ fail(struct rp_hub_error *err, int status, size_t index, const char *what, const
     return -EINVAL;
 }
 
-/* Every check that needs no lock, so a bad batch is refused before anything is touched. */
+/* Every check of item <i> that needs no lock, so a bad batch is refused before anything
+ * is touched. <system>: names under the system prefix are allowed. */
 static int
-validate(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool system,
-         struct rp_hub_error *err)
+validate_item(const struct rp_hub *hub, const struct rp_publish_item *it, size_t i, bool system,
+              struct rp_hub_error *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        const struct rp_publish_item *it = &items[i];
-        const char *bad = rp_topic_name_check(it->topic, it->topic_len);
-        if (bad)
-            return fail(err, 400, i, "invalid topic name: ", bad);
-        if (!system && rp_topic_name_is_system(it->topic, it->topic_len)) {
-            fail(err, 403, i,
-                 "topic names under " RP_TOPIC_SYSTEM_PREFIX " are reserved for the server", NULL);
-            return -EPERM;
-        }
-        if (it->event && (bad = rp_frame_check_event(it->event, it->event_len)) != NULL)
-            return fail(err, 400, i, "invalid event type: ", bad);
-        if (it->event && !rp_utf8_valid(it->event, it->event_len, NULL))
-            return fail(err, 400, i, "invalid event type: ", "not valid UTF-8");
-        if (it->data_len > hub->config.max_data)
-            return fail(err, 413, i, "data is larger than max_data", NULL);
-        if (!rp_utf8_valid(it->data, it->data_len, NULL))
-            return fail(err, 400, i, "data is not valid UTF-8", NULL);
-        if (it->pub_id && (it->pub_id_len == 0 || it->pub_id_len > 128))
-            return fail(err, 400, i, "id must be 1 to 128 bytes", NULL);
+    const char *bad = rp_topic_name_check(it->topic, it->topic_len);
+    if (bad)
+        return fail(err, 400, i, "invalid topic name: ", bad);
+    if (!system && rp_topic_name_is_system(it->topic, it->topic_len)) {
+        fail(err, 403, i,
+             "topic names under " RP_TOPIC_SYSTEM_PREFIX " are reserved for the server", NULL);
+        return -EPERM;
     }
+    if (it->event && (bad = rp_frame_check_event(it->event, it->event_len)) != NULL)
+        return fail(err, 400, i, "invalid event type: ", bad);
+    if (it->event && !rp_utf8_valid(it->event, it->event_len, NULL))
+        return fail(err, 400, i, "invalid event type: ", "not valid UTF-8");
+    if (it->data_len > hub->config.max_data)
+        return fail(err, 413, i, "data is larger than max_data", NULL);
+    if (!rp_utf8_valid(it->data, it->data_len, NULL))
+        return fail(err, 400, i, "data is not valid UTF-8", NULL);
+    if (it->pub_id && (it->pub_id_len == 0 || it->pub_id_len > 128))
+        return fail(err, 400, i, "id must be 1 to 128 bytes", NULL);
     return 0;
 }
 
@@ -324,6 +322,31 @@ publish_would_block(struct rp_topic **topics, struct rp_frame **frames, size_t i
     return block;
 }
 
+/*
+ * Tells each worker with subscribers of a topic of <topics> that it advanced; call after
+ * last_seq was stored. <out> (NULL: every event was appended) marks duplicates, which
+ * advanced nothing.
+ */
+static void
+wake(struct rp_hub *hub, struct rp_topic *const *topics, const struct rp_publish_result *out,
+     size_t n)
+{
+    if (!hub->hooks.topic_advanced)
+        return;
+    /* A run of events of one topic wakes once; compare with the last topic woken, not
+     * the previous item, or an event after a duplicate of its topic wakes nobody. */
+    const struct rp_topic *woken = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if ((out && out[i].duplicate) || topics[i] == woken)
+            continue;
+        woken = topics[i];
+        uint64_t mask = atomic_load(&topics[i]->workers);
+        for (unsigned w = 0; mask; w++, mask >>= 1)
+            if (mask & 1)
+                hub->hooks.topic_advanced(hub->hooks.ctx, w, topics[i]);
+    }
+}
+
 /* The frame of one event, id line left to fill. */
 static struct rp_frame *
 encode_item(const struct rp_publish_item *it)
@@ -345,7 +368,9 @@ static int
 publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool system,
         struct rp_publish_result *out, struct rp_hub_error *err)
 {
-    int rc = validate(hub, items, n, system, err);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = validate_item(hub, &items[i], i, system, err);
     if (rc)
         return rc;
 
@@ -408,20 +433,8 @@ unlock:
 
     /* Wake-ups go after last_seq is published, so a worker woken here reads a snapshot
      * that includes these events. */
-    if (rc == 0 && hub->hooks.topic_advanced) {
-        /* A run of events of one topic wakes once; compare with the last topic woken, not
-         * the previous item, or an event after a duplicate of its topic wakes nobody. */
-        const struct rp_topic *woken = NULL;
-        for (size_t i = 0; i < n; i++) {
-            if (out[i].duplicate || topics[i] == woken)
-                continue;
-            woken = topics[i];
-            uint64_t mask = atomic_load(&topics[i]->workers);
-            for (unsigned w = 0; mask; w++, mask >>= 1)
-                if (mask & 1)
-                    hub->hooks.topic_advanced(hub->hooks.ctx, w, topics[i]);
-        }
-    }
+    if (rc == 0)
+        wake(hub, topics, out, n);
     /* A refused publish asks the workers to report their cursors again: one that caught
      * up since its last report lets the retry through. */
     if (blocked && hub->hooks.topic_advanced) {
@@ -454,38 +467,76 @@ rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *items, s
 }
 
 int
-rp_hub_restore(struct rp_hub *hub, const struct rp_publish_item *it, uint64_t seq, int64_t wall_ms)
+rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
+              struct rp_hub_error *err)
 {
-    struct rp_hub_error err;
-    if (validate(hub, it, 1, true, &err) != 0)
-        return -EINVAL;
-    struct rp_frame *frame = encode_item(it);
-    int64_t wall = rp_clock_wall_ms();
-    /* Keep the event's age: history_age counts from its first append. */
-    int64_t now = rp_clock_now_ms() - (wall > wall_ms ? wall - wall_ms : 0);
-    pthread_mutex_lock(&hub->lock);
-    const char *why = NULL;
-    struct rp_topic *t = topic_get(hub, it->topic, it->topic_len, &why);
-    if (!t || seq < hub->next_seq) {
-        pthread_mutex_unlock(&hub->lock);
-        rp_frame_unref(frame);
-        return t ? -EINVAL : -ENOSPC;
+    struct rp_hub_error scratch;
+    if (!err)
+        err = &scratch;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = validate_item(hub, &evs[i].item, i, true, err);
+        if (rc == 0 && i > 0 && evs[i].seq <= evs[i - 1].seq) {
+            fail(err, 409, i, "sequence numbers of an ingested batch must increase", NULL);
+            rc = -ERANGE;
+        }
     }
-    char id[RP_EVENT_ID_MAX + 1];
-    size_t id_len = rp_hub_format_id(hub, seq, id);
-    rp_frame_set_id(frame, id, id_len);
-    pthread_mutex_lock(&t->lock);
-    rp_eventlog_append(&t->log, frame, seq, now, wall_ms);
-    atomic_store_explicit(&t->last_seq, seq, memory_order_release);
-    pthread_mutex_unlock(&t->lock);
-    hub->next_seq = seq + 1;
-    atomic_store(&hub->last_seq, seq);
+    if (rc || n == 0)
+        return rc;
+
+    struct rp_frame *frames_small[SMALL_BATCH];
+    struct rp_topic *topics_small[SMALL_BATCH];
+    struct rp_frame **frames = n <= SMALL_BATCH ? frames_small : rp_xmalloc(n * sizeof(*frames));
+    struct rp_topic **topics = n <= SMALL_BATCH ? topics_small : rp_xmalloc(n * sizeof(*topics));
+    for (size_t i = 0; i < n; i++) {
+        frames[i] = encode_item(&evs[i].item);
+        char id[RP_EVENT_ID_MAX + 1];
+        size_t id_len = rp_hub_format_id(hub, evs[i].seq, id);
+        rp_frame_set_id(frames[i], id, id_len);
+    }
+    int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
+    pthread_mutex_lock(&hub->lock);
+    if (evs[0].seq < hub->next_seq) {
+        fail(err, 409, 0, "sequence is not after the node's last", NULL);
+        rc = -ERANGE;
+        goto unlock;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *why = NULL;
+        topics[i] = topic_get(hub, evs[i].item.topic, evs[i].item.topic_len, &why);
+        if (!topics[i]) {
+            fail(err, 503, i, "cannot create topic: ", why);
+            rc = -ENOSPC;
+            goto unlock;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct rp_topic *t = topics[i];
+        /* Keep the event's age: history_age counts from its first append. */
+        int64_t age = wall > evs[i].wall_ms ? wall - evs[i].wall_ms : 0;
+        pthread_mutex_lock(&t->lock);
+        rp_eventlog_append(&t->log, frames[i], evs[i].seq, now - age, evs[i].wall_ms);
+        frames[i] = NULL; /* the log owns it now */
+        atomic_store_explicit(&t->last_seq, evs[i].seq, memory_order_release);
+        pthread_mutex_unlock(&t->lock);
+    }
+    hub->next_seq = evs[n - 1].seq + 1;
+    atomic_store(&hub->last_seq, evs[n - 1].seq);
+unlock:
     pthread_mutex_unlock(&hub->lock);
-    return 0;
+    if (rc == 0)
+        wake(hub, topics, NULL, n);
+    for (size_t i = 0; i < n; i++)
+        rp_frame_unref(frames[i]);
+    if (frames != frames_small)
+        free(frames);
+    if (topics != topics_small)
+        free(topics);
+    return rc;
 }
 
 void
-rp_hub_restore_last_seq(struct rp_hub *hub, uint64_t last_seq)
+rp_hub_advance_seq(struct rp_hub *hub, uint64_t last_seq)
 {
     pthread_mutex_lock(&hub->lock);
     if (last_seq >= hub->next_seq) {

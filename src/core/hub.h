@@ -69,6 +69,13 @@ struct rp_publish_item {
     size_t pub_id_len;
 };
 
+/* One event sequenced elsewhere (rp_hub_ingest); borrowed for the call. */
+struct rp_ingest_event {
+    struct rp_publish_item item;
+    uint64_t seq;    /* its sequence on this hub's epoch */
+    int64_t wall_ms; /* when it was first appended (history_age counts from then) */
+};
+
 struct rp_publish_result {
     uint64_t seq;
     bool duplicate; /* an event with the same pub_id was already in the topic's log */
@@ -104,14 +111,24 @@ int rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size
 int rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                           struct rp_publish_result *out, struct rp_hub_error *err);
 /*
- * Upgrade: appends <item> with the <seq> and <wall_ms> it had in the process that handed
- * the logs over (same epoch), before anyone reads or publishes. Sequences must increase.
- * 0, -EINVAL (invalid item, or seq not after the last), -ENOSPC (too many topics).
+ * Appends <n> events that were sequenced elsewhere (the process an upgrade took over from,
+ * the disk log, a cluster peer, an upstream), all or nothing, each with the <seq> and
+ * <wall_ms> it was first given; ids are <seq> on this hub's epoch. Sequences must increase
+ * and the first must be after rp_hub_last_seq(). Topics under RP_TOPIC_SYSTEM_PREFIX are
+ * allowed, publisher ids are not deduplicated and slow_policy block does not hold ingest
+ * back (the events exist already). Like a publish, it stores the new last sequence and then
+ * wakes the workers with subscribers, so it may run while the node serves. 0; or -EINVAL
+ * (400/413: an invalid event), -ERANGE (409: a sequence not increasing, or not after the
+ * last), -ENOSPC (503: too many topics), with <err> (may be NULL) filled.
  */
-int rp_hub_restore(struct rp_hub *hub, const struct rp_publish_item *item, uint64_t seq,
-                   int64_t wall_ms);
-/* Upgrade: continues the node-wide sequence after <last_seq> (events may have been evicted). */
-void rp_hub_restore_last_seq(struct rp_hub *hub, uint64_t last_seq);
+int rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
+                  struct rp_hub_error *err);
+/*
+ * Continues the node-wide sequence after <last_seq> when it is ahead of the hub's (events
+ * up to it were sequenced elsewhere and may all be gone: an upgrade, a peer), and stores it
+ * as the last sequence; never moves back. No event is appended and nobody is woken.
+ */
+void rp_hub_advance_seq(struct rp_hub *hub, uint64_t last_seq);
 /* Events and bytes kept in all logs (for metrics; O(topics)). */
 void rp_hub_log_totals(struct rp_hub *hub, uint64_t *events, uint64_t *bytes);
 /* Evicts events past their age from every log; returns how many. */

@@ -124,7 +124,7 @@ by_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Every event of every log, in sequence order (the order rp_hub_restore needs). */
+/* Every event of every log, in sequence order (the order rp_hub_ingest needs). */
 static void
 encode_logs(struct rp_hub *hub, struct rp_buf *b)
 {
@@ -472,21 +472,26 @@ rp_handover_restore_hub(const struct rp_handover_state *st, struct rp_hub *hub)
 {
     for (size_t i = 0; i < st->n_events; i++) {
         const struct rp_handover_event *e = &st->events[i];
-        struct rp_publish_item item = {
-            .topic = e->topic,
-            .topic_len = e->topic_len,
-            .event = e->event,
-            .event_len = e->event_len,
-            .data = e->data,
-            .data_len = e->data_len,
-            .pub_id = e->pub_id,
-            .pub_id_len = e->pub_id_len,
+        struct rp_ingest_event ev = {
+            .item =
+                {
+                    .topic = e->topic,
+                    .topic_len = e->topic_len,
+                    .event = e->event,
+                    .event_len = e->event_len,
+                    .data = e->data,
+                    .data_len = e->data_len,
+                    .pub_id = e->pub_id,
+                    .pub_id_len = e->pub_id_len,
+                },
+            .seq = e->seq,
+            .wall_ms = e->wall_ms,
         };
-        int rc = rp_hub_restore(hub, &item, e->seq, e->wall_ms);
+        int rc = rp_hub_ingest(hub, &ev, 1, NULL);
         if (rc)
             return rc;
     }
-    rp_hub_restore_last_seq(hub, st->last_seq);
+    rp_hub_advance_seq(hub, st->last_seq);
     return 0;
 }
 

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "base/clock.h"
 #include "core/event_id.h"
 #include "core/hub.h"
 #include "sse/sse_frame.h"
@@ -27,12 +28,15 @@
 #define EPOCH 0x5f3a9c21u
 #define MAX_CALLS 256
 
-/* What the hooks saw. Topics whose name starts with "small" keep only 3 events. */
+/* What the hooks saw. Topics whose name starts with "small" keep only 3 events; those
+ * whose name starts with "aged" keep events 5 s. */
 struct recorder {
     pthread_mutex_t lock;
     size_t n_advanced, n_created;
     unsigned advanced_worker[MAX_CALLS], created_worker[MAX_CALLS];
     struct rp_topic *advanced_topic[MAX_CALLS], *created_topic[MAX_CALLS];
+    uint64_t advanced_last_seq[MAX_CALLS]; /* rp_hub_last_seq() when woken (hub set) */
+    struct rp_hub *hub;
     size_t n_policy;
 };
 
@@ -43,10 +47,11 @@ policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
     r->n_policy++;
     memset(out, 0, sizeof(*out));
     bool small = len >= 5 && memcmp(name, "small", 5) == 0;
+    bool aged = len >= 4 && memcmp(name, "aged", 4) == 0;
     out->history = (struct rp_eventlog_limits){
         .max_count = small ? 3 : 100000,
         .max_bytes = UINT64_MAX,
-        .max_age_ms = INT64_MAX / 4,
+        .max_age_ms = aged ? 5000 : INT64_MAX / 4,
     };
     out->slow = RP_SLOW_POLICY_DROP_OLDEST;
 }
@@ -58,6 +63,7 @@ on_advanced(void *ctx, unsigned worker, struct rp_topic *t)
     pthread_mutex_lock(&r->lock);
     assert_true(r->n_advanced < MAX_CALLS);
     r->advanced_worker[r->n_advanced] = worker;
+    r->advanced_last_seq[r->n_advanced] = r->hub ? rp_hub_last_seq(r->hub) : 0;
     r->advanced_topic[r->n_advanced++] = t;
     pthread_mutex_unlock(&r->lock);
 }
@@ -91,6 +97,7 @@ setup(void **state)
         .ctx = &fx->rec,
     };
     fx->hub = rp_hub_new(&config, &hooks);
+    fx->rec.hub = fx->hub;
     *state = fx;
     return 0;
 }
@@ -544,6 +551,120 @@ test_patterns(void **state)
     assert_int_equal(s.n, rp_hub_topic_count(hub));
 }
 
+static struct rp_ingest_event
+ingest_ev(const char *topic, const char *data, uint64_t seq, int64_t wall_ms)
+{
+    return (struct rp_ingest_event){.item = item(topic, data), .seq = seq, .wall_ms = wall_ms};
+}
+
+static void
+test_ingest_appends_sequenced_events(void **state)
+{
+    struct fixture *fx = *state;
+    struct rp_hub *hub = fx->hub;
+    struct recorder *rec = &fx->rec;
+    struct rp_topic *a = topic(hub, "a");
+    rp_topic_attach(a, 4);
+    int64_t wall = rp_clock_wall_ms();
+    struct rp_ingest_event evs[3] = {ingest_ev("a", "one", 5, wall), ingest_ev("b", "two", 7, wall),
+                                     ingest_ev("_revenprox/metrics", "three", 9, wall)};
+    assert_int_equal(rp_hub_ingest(hub, evs, 3, NULL), 0);
+    assert_int_equal(rp_hub_last_seq(hub), 9);
+    assert_int_equal(rp_topic_last_seq(a), 5);
+    assert_int_equal(rp_topic_last_seq(rp_hub_find(hub, "b", 1)), 7);
+    assert_non_null(rp_hub_find(hub, "_revenprox/metrics", 18)); /* the server's own: allowed */
+
+    /* Woken like a publish, after last_seq was stored. */
+    assert_int_equal(rec->n_advanced, 1);
+    assert_int_equal(count_advanced(rec, 4, a), 1);
+    assert_int_equal(rec->advanced_last_seq[0], 9);
+
+    /* The frames carry the given ids, and the wall time they were first given. */
+    struct rp_topic_entry e[2];
+    assert_int_equal(rp_topic_entries(a, 0, e, 2), 1);
+    assert_int_equal(e[0].seq, 5);
+    assert_int_equal(e[0].wall_ms, wall);
+    char id[RP_EVENT_ID_MAX + 1];
+    size_t id_len = rp_hub_format_id(hub, 5, id);
+    assert_non_null(memmem(e[0].frame->buf, e[0].frame->end, id, id_len));
+    rp_frame_unref(e[0].frame);
+
+    /* The node-wide sequence continues after the last ingested event. */
+    assert_int_equal(publish1(hub, item("a", "four")).seq, 10);
+}
+
+static void
+test_ingest_refusals_change_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    struct rp_hub *hub = fx->hub;
+    publish1(hub, item("a", "x")); /* seq 1 */
+    int64_t wall = rp_clock_wall_ms();
+    struct rp_hub_error err = {0};
+
+    /* Not after the hub's last. */
+    struct rp_ingest_event stale = ingest_ev("new1", "x", 1, wall);
+    assert_int_equal(rp_hub_ingest(hub, &stale, 1, &err), -ERANGE);
+    assert_int_equal(err.status, 409);
+    /* Not increasing within the batch. */
+    struct rp_ingest_event order[2] = {ingest_ev("new1", "x", 5, wall),
+                                       ingest_ev("new1", "y", 5, wall)};
+    assert_int_equal(rp_hub_ingest(hub, order, 2, &err), -ERANGE);
+    assert_int_equal(err.index, 1);
+    /* An invalid event refuses the batch. */
+    struct rp_ingest_event bad[2] = {ingest_ev("new1", "x", 5, wall),
+                                     ingest_ev("new1", "\xff", 6, wall)};
+    assert_int_equal(rp_hub_ingest(hub, bad, 2, &err), -EINVAL);
+    assert_int_equal(err.status, 400);
+    assert_int_equal(err.index, 1);
+    assert_int_equal(rp_hub_ingest(hub, bad, 2, NULL), -EINVAL); /* <err> may be NULL */
+    /* Too many topics: nothing is appended, not even to the topics that exist. */
+    char name[8];
+    for (int i = 0; i < 11; i++) {
+        snprintf(name, sizeof(name), "t%d", i);
+        topic(hub, name);
+    }
+    struct rp_ingest_event full[2] = {ingest_ev("a", "x", 5, wall),
+                                      ingest_ev("one-too-many", "x", 6, wall)};
+    assert_int_equal(rp_hub_ingest(hub, full, 2, &err), -ENOSPC);
+    assert_int_equal(err.status, 503);
+
+    assert_int_equal(rp_hub_last_seq(hub), 1);
+    assert_null(rp_hub_find(hub, "new1", 4));
+    assert_int_equal(rp_topic_last_seq(rp_hub_find(hub, "a", 1)), 1);
+    assert_int_equal(publish1(hub, item("a", "y")).seq, 2);
+}
+
+static void
+test_ingest_keeps_event_age(void **state)
+{
+    struct fixture *fx = *state;
+    struct rp_hub *hub = fx->hub;
+    int64_t wall = rp_clock_wall_ms();
+    /* Ingested 10 s after it was first appended: past the 5 s history_age already. */
+    struct rp_ingest_event evs[2] = {ingest_ev("aged", "old", 3, wall - 10000),
+                                     ingest_ev("aged", "new", 4, wall)};
+    assert_int_equal(rp_hub_ingest(hub, evs, 2, NULL), 0);
+    assert_int_equal(rp_hub_expire(hub, rp_clock_now_ms()), 1);
+    struct rp_topic_stats st;
+    rp_topic_stats(rp_hub_find(hub, "aged", 4), &st);
+    assert_int_equal(st.count, 1);
+    assert_int_equal(st.first_seq, 4);
+}
+
+static void
+test_advance_seq(void **state)
+{
+    struct fixture *fx = *state;
+    struct rp_hub *hub = fx->hub;
+    publish1(hub, item("a", "x"));
+    rp_hub_advance_seq(hub, 100);
+    assert_int_equal(rp_hub_last_seq(hub), 100);
+    rp_hub_advance_seq(hub, 50); /* never back */
+    assert_int_equal(rp_hub_last_seq(hub), 100);
+    assert_int_equal(publish1(hub, item("a", "y")).seq, 101);
+}
+
 static void
 test_topic_read_and_lag(void **state)
 {
@@ -897,6 +1018,90 @@ test_threaded_reader_never_misses(void **state)
         run_threaded_round();
 }
 
+/* --- Threaded: ingest while a publisher publishes and a reader delivers. --- */
+
+#define N_INGEST 3000
+
+struct ingest_run {
+    struct rp_hub *hub;
+    size_t n_ingested, n_published, n_retries;
+};
+
+static void *
+ingester_main(void *arg)
+{
+    struct ingest_run *r = arg;
+    while (r->n_ingested < N_INGEST) {
+        /* Sequenced "elsewhere": after the hub's last, leaving a hole of one. */
+        uint64_t base = rp_hub_last_seq(r->hub) + 2;
+        struct rp_ingest_event evs[2] = {ingest_ev("th/0", "i", base, rp_clock_wall_ms()),
+                                         ingest_ev("th/0", "j", base + 1, rp_clock_wall_ms())};
+        int rc = rp_hub_ingest(r->hub, evs, 2, NULL);
+        if (rc == -ERANGE) {
+            r->n_retries++; /* a publish took the sequence meanwhile */
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        r->n_ingested += 2;
+    }
+    return NULL;
+}
+
+static void *
+ingest_publisher_main(void *arg)
+{
+    struct ingest_run *r = arg;
+    for (; r->n_published < N_INGEST; r->n_published++)
+        publish1(r->hub, item("th/1", "p"));
+    return NULL;
+}
+
+static void
+test_threaded_ingest_while_publishing(void **state)
+{
+    (void)state;
+    struct recorder rec;
+    memset(&rec, 0, sizeof(rec));
+    struct rp_hub_config config = {.max_topics = 4, .max_data = 64, .epoch = 1};
+    struct rp_hub_hooks hooks = {.policy_for = policy_for, .ctx = &rec};
+    struct ingest_run run = {.hub = rp_hub_new(&config, &hooks)};
+    struct rp_topic *t[2] = {topic(run.hub, "th/0"), topic(run.hub, "th/1")};
+    pthread_t ing, pub;
+    assert_int_equal(pthread_create(&ing, NULL, ingester_main, &run), 0);
+    assert_int_equal(pthread_create(&pub, NULL, ingest_publisher_main, &run), 0);
+    /* The reader: every event up to a snapshot of last_seq is in its log, in order. */
+    uint64_t cursor[2] = {0, 0};
+    size_t got[2] = {0, 0};
+    for (bool last = false;;) {
+        uint64_t upto = rp_hub_last_seq(run.hub);
+        for (int k = 0; k < 2; k++) {
+            size_t n;
+            do {
+                struct rp_frame *frames[64];
+                uint64_t seqs[64];
+                n = rp_topic_read(t[k], cursor[k], upto, frames, seqs, 64, NULL);
+                for (size_t i = 0; i < n; i++) {
+                    assert_true(seqs[i] > cursor[k] && seqs[i] <= upto);
+                    cursor[k] = seqs[i];
+                    rp_frame_unref(frames[i]);
+                }
+                got[k] += n;
+            } while (n == 64);
+            cursor[k] = upto; /* delivered everything up to the snapshot */
+        }
+        if (last)
+            break;
+        last = got[0] + got[1] == 2 * N_INGEST;
+        if (!last)
+            sched_yield();
+    }
+    pthread_join(ing, NULL);
+    pthread_join(pub, NULL);
+    assert_int_equal(got[0], N_INGEST);
+    assert_int_equal(got[1], N_INGEST);
+    rp_hub_free(run.hub);
+}
+
 int
 main(void)
 {
@@ -911,11 +1116,16 @@ main(void)
         cmocka_unit_test_setup_teardown(test_topic_advanced_per_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patterns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_appends_sequenced_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_refusals_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_keeps_event_age, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_advance_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_read_and_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_lag_matches_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_accessors, setup, teardown),
         cmocka_unit_test(test_threaded_reader_never_misses),
+        cmocka_unit_test(test_threaded_ingest_while_publishing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
