@@ -31,6 +31,7 @@ struct worker_cursors {
 };
 
 struct rp_topic {
+    struct rp_hub *hub;
     char *name;
     size_t name_len;
     uint8_t uuid[16];
@@ -149,6 +150,7 @@ static struct rp_topic *
 topic_create(struct rp_hub *hub, const char *name, size_t len)
 {
     struct rp_topic *t = rp_xcalloc(1, sizeof(*t));
+    t->hub = hub;
     t->name = rp_xstrndup(name, len);
     t->name_len = len;
     rp_topic_uuid(name, len, t->uuid);
@@ -604,12 +606,30 @@ rp_hub_pattern_add(struct rp_hub *hub, const char *pattern, size_t len, unsigned
         *r = (struct pattern_reg){rp_xstrndup(pattern, len), len, worker, 0};
     }
     r->refs++;
+    /* Collected under the lock, called after it: <fn> attaches, and the topic_interest
+     * hook it may fire must run without the hub lock. */
+    struct rp_topic *small[SMALL_BATCH], **matched = small;
+    size_t n = 0, cap = SMALL_BATCH;
     size_t pos = 0;
     struct rp_topic *t;
-    while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL)
-        if (rp_pattern_matches(pattern, len, t->name, t->name_len))
-            fn(ctx, t);
+    while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL) {
+        if (!rp_pattern_matches(pattern, len, t->name, t->name_len))
+            continue;
+        if (n == cap) {
+            cap *= 2;
+            struct rp_topic **grown = rp_xmalloc(cap * sizeof(*grown));
+            memcpy(grown, matched, n * sizeof(*grown));
+            if (matched != small)
+                free(matched);
+            matched = grown;
+        }
+        matched[n++] = t;
+    }
     pthread_mutex_unlock(&hub->lock);
+    for (size_t i = 0; i < n; i++)
+        fn(ctx, matched[i]);
+    if (matched != small)
+        free(matched);
 }
 
 void
@@ -633,7 +653,18 @@ void
 rp_topic_attach(struct rp_topic *t, unsigned worker)
 {
     RP_ASSERT(worker < RP_HUB_MAX_WORKERS);
-    atomic_fetch_or(&t->workers, (uint64_t)1 << worker);
+    /* The value before the change says who made the transition: exactly one caller sees
+     * 0, however many workers attach at once. */
+    uint64_t before = atomic_fetch_or(&t->workers, (uint64_t)1 << worker);
+    const struct rp_hub_hooks *h = &t->hub->hooks;
+    if (before == 0 && h->topic_interest)
+        h->topic_interest(h->ctx, t, true);
+}
+
+bool
+rp_topic_interested(const struct rp_topic *t)
+{
+    return atomic_load(&t->workers) != 0;
 }
 
 bool
@@ -652,7 +683,11 @@ rp_topic_clear_pending(struct rp_topic *t, unsigned worker)
 void
 rp_topic_detach(struct rp_topic *t, unsigned worker)
 {
-    atomic_fetch_and_explicit(&t->workers, ~((uint64_t)1 << worker), memory_order_acq_rel);
+    uint64_t bit = (uint64_t)1 << worker;
+    uint64_t before = atomic_fetch_and_explicit(&t->workers, ~bit, memory_order_acq_rel);
+    const struct rp_hub_hooks *h = &t->hub->hooks;
+    if (before == bit && h->topic_interest)
+        h->topic_interest(h->ctx, t, false);
 }
 
 void

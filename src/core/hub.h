@@ -43,11 +43,22 @@ struct rp_topic_policy {
 typedef void (*rp_hub_policy_fn)(void *ctx, const char *name, size_t len,
                                  struct rp_topic_policy *out);
 typedef void (*rp_hub_notify_fn)(void *ctx, unsigned worker, struct rp_topic *t);
+/*
+ * The interest in <t> changed: its worker mask went from 0 to non-zero (<on>) or back to 0
+ * (the node gained its first local subscriber of <t>, or lost its last). Called exactly
+ * once per transition, on the thread of the worker that attached or detached, with no hub
+ * lock held (it may call into the hub). Calls for one topic from different workers may
+ * run concurrently and arrive out of order (on from one worker before off from another):
+ * count them (+1/-1, the sum is 1 while interested) or re-read rp_topic_interested().
+ * <t> is borrowed for the call.
+ */
+typedef void (*rp_hub_interest_fn)(void *ctx, struct rp_topic *t, bool on);
 
 struct rp_hub_hooks {
     rp_hub_policy_fn policy_for;     /* required */
     rp_hub_notify_fn topic_advanced; /* after a publish, per worker with subscribers; may be NULL */
     rp_hub_notify_fn topic_created;  /* per worker with a matching pattern; may be NULL */
+    rp_hub_interest_fn topic_interest; /* cluster interest, upstream attach; may be NULL */
     void *ctx;
 };
 
@@ -148,16 +159,19 @@ uint64_t rp_hub_topic_count(struct rp_hub *hub);
 /*
  * Registers <pattern> (a checked filter with wildcards) for <worker>: topics created
  * afterwards that it matches are announced with the topic_created hook. Then calls <fn>
- * for every existing topic it matches, under the same lock, so no topic falls between.
+ * for every topic it matched when it was registered (taken under the same lock, so no
+ * topic falls between; <fn> itself runs after the lock is released, so it may attach).
  */
 void rp_hub_pattern_add(struct rp_hub *hub, const char *pattern, size_t len, unsigned worker,
                         void (*fn)(void *ctx, struct rp_topic *t), void *ctx);
 void rp_hub_pattern_remove(struct rp_hub *hub, const char *pattern, size_t len, unsigned worker);
 
-/* A worker gains its first subscriber of <t> (attach) or loses its last (detach);
- * <n_subs> is added to the topic's subscriber count either way. */
+/* A worker gains its first subscriber of <t> (attach) or loses its last (detach). The
+ * first attach and the last detach of all workers call the topic_interest hook. */
 void rp_topic_attach(struct rp_topic *t, unsigned worker);
 void rp_topic_detach(struct rp_topic *t, unsigned worker);
+/* True while some worker has <t> attached (its worker mask is not 0). */
+bool rp_topic_interested(const struct rp_topic *t);
 void rp_topic_count_subscribers(struct rp_topic *t, int64_t delta);
 /* Wake-up coalescing: true when <t> was not yet pending for <worker> (so the caller
  * queues it); the worker clears the mark before it reads the topic. */

@@ -822,6 +822,125 @@ test_topic_accessors(void **state)
     assert_null(rp_hub_find(fx->hub, "news", 4));
 }
 
+/* --- The topic_interest hook. --- */
+
+struct interest {
+    atomic_long on, off;
+    struct rp_topic *last;
+    struct rp_hub *hub; /* when set, the hook looks the topic up (takes the hub lock) */
+};
+
+static void
+on_interest(void *ctx, struct rp_topic *t, bool on)
+{
+    struct interest *in = ctx;
+    atomic_fetch_add(on ? &in->on : &in->off, 1);
+    if (in->hub) {
+        size_t len;
+        const char *name = rp_topic_name(t, &len);
+        assert_ptr_equal(rp_hub_find(in->hub, name, len), t); /* no hub lock held here */
+        in->last = t;
+    }
+}
+
+static struct rp_hub *
+interest_hub(struct interest *in)
+{
+    struct rp_hub_config config = {.max_topics = 4, .max_data = 64, .epoch = 1};
+    struct rp_hub_hooks hooks = {
+        .policy_for = policy_for, .topic_interest = on_interest, .ctx = in};
+    return rp_hub_new(&config, &hooks);
+}
+
+static void
+attach_as_worker_7(void *ctx, struct rp_topic *t)
+{
+    (void)ctx;
+    rp_topic_attach(t, 7);
+}
+
+static void
+test_interest_hook_on_transitions(void **state)
+{
+    (void)state;
+    static struct interest in;
+    memset(&in, 0, sizeof(in));
+    struct rp_hub *hub = interest_hub(&in);
+    in.hub = hub;
+    struct rp_topic *t = topic(hub, "t");
+    assert_false(rp_topic_interested(t));
+    rp_topic_attach(t, 3); /* 0 -> {3}: on */
+    assert_int_equal(atomic_load(&in.on), 1);
+    assert_ptr_equal(in.last, t);
+    assert_true(rp_topic_interested(t));
+    rp_topic_attach(t, 3); /* again: no transition */
+    rp_topic_attach(t, 63);
+    assert_int_equal(atomic_load(&in.on), 1);
+    rp_topic_detach(t, 3); /* {3, 63} -> {63} */
+    rp_topic_detach(t, 5); /* never attached */
+    assert_int_equal(atomic_load(&in.off), 0);
+    rp_topic_detach(t, 63); /* -> 0: off */
+    assert_int_equal(atomic_load(&in.off), 1);
+    assert_false(rp_topic_interested(t));
+    rp_topic_detach(t, 63); /* already off */
+    assert_int_equal(atomic_load(&in.off), 1);
+    rp_topic_attach(t, 0);
+    assert_int_equal(atomic_load(&in.on), 2);
+
+    /* A pattern registration calls <fn> after releasing the hub lock, so an attach from
+     * <fn> fires the hook without it (the hook above takes the lock). */
+    struct rp_topic *u = topic(hub, "p/u");
+    rp_hub_pattern_add(hub, "p/#", 3, 7, attach_as_worker_7, NULL);
+    assert_int_equal(atomic_load(&in.on), 3);
+    assert_ptr_equal(in.last, u);
+    rp_hub_free(hub);
+}
+
+#define N_INTEREST_THREADS 6
+#define N_INTEREST_ROUNDS 20000
+
+struct interest_thread {
+    struct rp_topic *t;
+    unsigned worker;
+};
+
+static void *
+interest_main(void *arg)
+{
+    struct interest_thread *it = arg;
+    for (int i = 0; i < N_INTEREST_ROUNDS; i++) {
+        rp_topic_attach(it->t, it->worker);
+        if (i % 7 == 0)
+            sched_yield();
+        rp_topic_detach(it->t, it->worker);
+    }
+    return NULL;
+}
+
+static void
+test_interest_hook_once_per_transition_concurrently(void **state)
+{
+    (void)state;
+    static struct interest in;
+    memset(&in, 0, sizeof(in));
+    struct rp_hub *hub = interest_hub(&in);
+    struct rp_topic *t = topic(hub, "t");
+    pthread_t th[N_INTEREST_THREADS];
+    struct interest_thread args[N_INTEREST_THREADS];
+    for (unsigned i = 0; i < N_INTEREST_THREADS; i++) {
+        args[i] = (struct interest_thread){t, i * 10};
+        assert_int_equal(pthread_create(&th[i], NULL, interest_main, &args[i]), 0);
+    }
+    for (unsigned i = 0; i < N_INTEREST_THREADS; i++)
+        pthread_join(th[i], NULL);
+    /* Every 0 -> non-zero transition was followed by one back to 0, each reported once:
+     * a transition reported twice, or missed, leaves the two counts apart. */
+    assert_false(rp_topic_interested(t));
+    assert_true(atomic_load(&in.on) >= 1);
+    assert_int_equal(atomic_load(&in.on), atomic_load(&in.off));
+    rp_hub_free(hub);
+}
+
 /* --- Threaded: 2 publishers, 1 reader that delivers up to rp_hub_last_seq(). --- */
 
 #define N_PUBLISHERS 2
@@ -1124,6 +1243,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_topic_lag_matches_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_accessors, setup, teardown),
+        cmocka_unit_test(test_interest_hook_on_transitions),
+        cmocka_unit_test(test_interest_hook_once_per_transition_concurrently),
         cmocka_unit_test(test_threaded_reader_never_misses),
         cmocka_unit_test(test_threaded_ingest_while_publishing),
     };
