@@ -144,3 +144,10 @@ rp_eventlog_bytes_before(const struct rp_eventlog *log, uint64_t idx)
     /* Evicted entries are the bytes appended but no longer kept. */
     return idx ? entry(log, idx - 1)->end_bytes : log->appended_bytes - log->bytes;
 }
+
+void
+rp_eventlog_forget(struct rp_eventlog *log, uint64_t seq)
+{
+    if (seq > log->evicted_seq)
+        log->evicted_seq = seq;
+}

@@ -36,7 +36,7 @@ struct rp_eventlog {
     uint64_t appended_bytes; /* bytes ever appended */
     uint64_t n_appended;     /* events ever appended */
     uint64_t last_seq;       /* sequence of the newest event ever appended; 0 if none */
-    uint64_t evicted_seq;    /* sequence of the newest evicted event; 0 if none */
+    uint64_t evicted_seq;    /* sequence of the newest evicted (or forgotten) event; 0 if none */
     struct rp_eventlog_limits limits;
 };
 
@@ -64,6 +64,12 @@ const struct rp_eventlog_entry *rp_eventlog_at(const struct rp_eventlog *log, ui
  * count): the bytes of the entries from <idx> on are appended_bytes minus this. O(1).
  */
 uint64_t rp_eventlog_bytes_before(const struct rp_eventlog *log, uint64_t idx);
+/*
+ * Declares that events up to <seq> may have existed and are gone (a topic created again
+ * after an earlier one of its name was reclaimed): a reader before <seq> sees a gap. Only
+ * raises evicted_seq; the next append must still be after last_seq.
+ */
+void rp_eventlog_forget(struct rp_eventlog *log, uint64_t seq);
 /* True when events with seq > <after> were evicted, so a reader at <after> missed some. */
 static inline int
 rp_eventlog_has_gap(const struct rp_eventlog *log, uint64_t after)

@@ -12,6 +12,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/hashmap.h"
+#include "base/qsbr.h"
 #include "base/utf8.h"
 #include "core/event_id.h"
 #include "core/pattern.h"
@@ -23,8 +24,18 @@
  * appends (one critical section per batch, so sequence order is append order across all
  * topics). topic->lock guards one log; it is taken inside hub->lock by writers and alone
  * by readers, so a reader never waits on a whole batch, only on one append.
+ *
+ * Reclamation (docs/internals/hub.md): a topic leaves the table, under hub->lock, only
+ * when nothing can reach it any more: no worker has it attached, none has a note for it
+ * queued, nobody holds it, its log is empty, and every thread that looked it up since has
+ * passed a quiescent state (its handed_out stamp). It is then retired to the QSBR domain,
+ * which frees it once every thread that might still be using it has moved on.
  */
 #define SMALL_BATCH 16
+/* Gap floors of reclaimed topics, by a hash of the name: 512 KiB. */
+#define FLOOR_SLOTS 65536
+/* Topics looked at per topic creation that finds the table full. */
+#define CAP_SCAN 32
 
 struct worker_cursors {
     _Atomic uint64_t c[RP_HUB_MAX_WORKERS];
@@ -42,6 +53,10 @@ struct rp_topic {
     _Atomic uint64_t pending; /* bit w: worker w has this topic in its mailbox */
     _Atomic uint64_t last_seq;
     _Atomic int64_t n_subscribers;
+    _Atomic uint32_t holds; /* rp_topic_hold: kept past quiescent states (queued notes) */
+    /* Under hub->lock: the QSBR epoch in which the hub last handed the topic out, and the
+     * critical section (hub->gen) that did, so it is not reclaimed while still in use. */
+    uint64_t handed_out, gen;
     /* slow_policy block only: per worker, the lowest cursor of its live subscribers
      * (UINT64_MAX: none); publishing waits rather than evict or outrun past the slowest. */
     struct worker_cursors *worker_cursor;
@@ -63,6 +78,13 @@ struct rp_hub {
     size_t n_patterns, patterns_cap;
     uint64_t next_seq;
     _Atomic uint64_t last_seq;
+    /* Reclamation (NULL qsbr: off). floor[h]: the newest seq of any reclaimed topic whose
+     * name hashed to h, the gap floor of a topic created later with such a name. */
+    struct rp_qsbr *qsbr;
+    uint64_t *floor;
+    uint64_t gen;    /* critical sections that hand out topics and use them after */
+    size_t scan_pos; /* where the next scan for a full table resumes */
+    _Atomic uint64_t n_reclaimed;
 };
 
 /* The hub's critical sections are a few hundred nanoseconds: spinning a little before
@@ -75,6 +97,15 @@ short_lock_init(pthread_mutex_t *m)
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
     pthread_mutex_init(m, &attr);
     pthread_mutexattr_destroy(&attr);
+}
+
+/* Every critical section is a new generation: the topics it hands out are not reclaimed
+ * before it ends (a batch uses them after looking up the next, which may reclaim). */
+static void
+hub_lock(struct rp_hub *hub)
+{
+    pthread_mutex_lock(&hub->lock);
+    hub->gen++;
 }
 
 struct rp_hub *
@@ -94,6 +125,10 @@ rp_hub_new(const struct rp_hub_config *config, const struct rp_hub_hooks *hooks)
     }
     hub->next_seq = 1;
     atomic_init(&hub->last_seq, 0);
+    hub->qsbr = config->qsbr;
+    if (hub->qsbr)
+        hub->floor = rp_xcalloc(FLOOR_SLOTS, sizeof(*hub->floor));
+    atomic_init(&hub->n_reclaimed, 0);
     return hub;
 }
 
@@ -107,6 +142,12 @@ topic_free(struct rp_topic *t)
     free(t);
 }
 
+static void
+topic_free_retired(void *ptr)
+{
+    topic_free(ptr);
+}
+
 void
 rp_hub_free(struct rp_hub *hub)
 {
@@ -117,6 +158,7 @@ rp_hub_free(struct rp_hub *hub)
     while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL)
         topic_free(t);
     rp_hashmap_fini(&hub->topics);
+    free(hub->floor);
     for (size_t i = 0; i < hub->n_patterns; i++)
         free(hub->patterns[i].pattern);
     free(hub->patterns);
@@ -145,6 +187,153 @@ rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out)
     return rp_event_id_format(&id, out);
 }
 
+/* ---- reclamation ---- */
+
+static size_t
+floor_slot(const char *name, size_t len)
+{
+    return (size_t)(rp_hash_bytes(name, len) & (FLOOR_SLOTS - 1));
+}
+
+/* Which stamps have passed, remembered for one scan: the stamps in a table are a few
+ * distinct epochs, and each question reads every thread's slot. */
+struct passed_memo {
+    uint64_t yes; /* stamps up to this one have passed */
+    uint64_t no;  /* stamps from this one on have not */
+};
+
+static bool
+stamp_passed(struct rp_hub *hub, struct passed_memo *m, uint64_t stamp)
+{
+    if (stamp <= m->yes)
+        return true;
+    if (stamp >= m->no)
+        return false;
+    if (rp_qsbr_passed(hub->qsbr, stamp)) {
+        m->yes = stamp;
+        return true;
+    }
+    m->no = stamp;
+    return false;
+}
+
+/*
+ * Called with hub->lock held. The guards a worker drops (hold, pending mark) are read
+ * before the worker mask: a worker attaches before it drops them, so once a dropped guard
+ * is seen, its bit is seen too (all sequentially consistent).
+ */
+static bool
+reclaimable(struct rp_hub *hub, struct rp_topic *t, struct passed_memo *m)
+{
+    if (atomic_load(&t->holds) || atomic_load(&t->pending))
+        return false;
+    if (atomic_load(&t->workers) || atomic_load(&t->n_subscribers))
+        return false;
+    /* Appends and expiry hold hub->lock: the count cannot change meanwhile. A topic
+     * handed out by the critical section running now is still in use by it. */
+    if (t->log.count || t->gen == hub->gen)
+        return false;
+    return stamp_passed(hub, m, t->handed_out);
+}
+
+/* Called with hub->lock held: takes <t> out of the table and keeps its gap floor. */
+static void
+unlink_topic(struct rp_hub *hub, struct rp_topic *t)
+{
+    rp_hashmap_remove(&hub->topics, t->name, t->name_len);
+    uint64_t newest = t->log.last_seq > t->log.evicted_seq ? t->log.last_seq : t->log.evicted_seq;
+    uint64_t *floor = &hub->floor[floor_slot(t->name, t->name_len)];
+    if (newest > *floor)
+        *floor = newest;
+    atomic_fetch_add_explicit(&hub->n_reclaimed, 1, memory_order_relaxed);
+}
+
+struct topic_list {
+    struct rp_topic **v;
+    size_t n, cap;
+};
+
+/*
+ * Called with hub->lock held: looks at up to <budget> topics from where the last scan
+ * stopped (wrapping once) and unlinks those that can go; returns how many. Each is retired
+ * at once, or put on <later> (not NULL) for the caller to retire after the lock.
+ */
+static size_t
+reclaim_scan(struct rp_hub *hub, size_t budget, struct topic_list *later)
+{
+    if (!hub->qsbr)
+        return 0;
+    struct passed_memo memo = {0, UINT64_MAX};
+    size_t n = 0;
+    bool wrapped = false;
+    while (budget > 0) {
+        /* Removing leaves a tombstone, so the position stays valid while scanning. */
+        struct rp_topic *t = rp_hashmap_next(&hub->topics, &hub->scan_pos);
+        if (!t) {
+            if (wrapped)
+                break;
+            wrapped = true;
+            hub->scan_pos = 0;
+            continue;
+        }
+        budget--;
+        if (!reclaimable(hub, t, &memo))
+            continue;
+        unlink_topic(hub, t);
+        n++;
+        if (!later) {
+            rp_qsbr_retire(hub->qsbr, t, topic_free_retired);
+            continue;
+        }
+        if (later->n == later->cap) {
+            later->cap = later->cap ? later->cap * 2 : 64;
+            later->v = rp_xrealloc(later->v, later->cap * sizeof(*later->v));
+        }
+        later->v[later->n++] = t;
+    }
+    return n;
+}
+
+size_t
+rp_hub_reclaim(struct rp_hub *hub)
+{
+    if (!hub->qsbr)
+        return 0;
+    struct topic_list later = {NULL, 0, 0};
+    hub_lock(hub);
+    /* Topics handed out until now pass once every thread has moved past this epoch: on
+     * this pass if they already have, or on a later one. */
+    rp_qsbr_advance(hub->qsbr);
+    hub->scan_pos = 0;
+    size_t n = reclaim_scan(hub, hub->topics.count, &later);
+    pthread_mutex_unlock(&hub->lock);
+    /* Retired after the lock (each retire takes the domain's lock): publishers wait for
+     * the scan only. Unlinked first, so no thread finds them again meanwhile. */
+    for (size_t i = 0; i < later.n; i++)
+        rp_qsbr_retire(hub->qsbr, later.v[i], topic_free_retired);
+    free(later.v);
+    return n;
+}
+
+uint64_t
+rp_hub_topics_reclaimed(const struct rp_hub *hub)
+{
+    return atomic_load_explicit(&hub->n_reclaimed, memory_order_relaxed);
+}
+
+void
+rp_topic_hold(struct rp_topic *t)
+{
+    atomic_fetch_add(&t->holds, 1);
+}
+
+void
+rp_topic_release(struct rp_topic *t)
+{
+    uint32_t before = atomic_fetch_sub(&t->holds, 1);
+    RP_ASSERT(before > 0);
+}
+
 /* Called with hub->lock held. Announces the new topic to workers with a matching pattern. */
 static struct rp_topic *
 topic_create(struct rp_hub *hub, const char *name, size_t len)
@@ -157,6 +346,11 @@ topic_create(struct rp_hub *hub, const char *name, size_t len)
     short_lock_init(&t->lock);
     hub->hooks.policy_for(hub->hooks.ctx, name, len, &t->policy);
     rp_eventlog_init(&t->log, &t->policy.history);
+    /* A topic of this name may have been reclaimed with events a reader has not seen:
+     * the gap is announced to readers before it (and, on a hash collision, to a few
+     * readers for whom it is not one). */
+    if (hub->floor)
+        rp_eventlog_forget(&t->log, hub->floor[floor_slot(name, len)]);
     if (t->policy.slow == RP_SLOW_POLICY_BLOCK) {
         t->worker_cursor = rp_xcalloc(1, sizeof(*t->worker_cursor));
         for (unsigned w = 0; w < RP_HUB_MAX_WORKERS; w++)
@@ -171,18 +365,32 @@ topic_create(struct rp_hub *hub, const char *name, size_t len)
     return t;
 }
 
+/* Called with hub->lock held: <t> is handed to the caller, which may use it until its
+ * next quiescent state (and, within a batch, until the critical section ends). */
+static struct rp_topic *
+hand_out(struct rp_hub *hub, struct rp_topic *t)
+{
+    if (hub->qsbr) {
+        t->handed_out = rp_qsbr_epoch(hub->qsbr);
+        t->gen = hub->gen;
+    }
+    return t;
+}
+
 /* Called with hub->lock held. */
 static struct rp_topic *
 topic_get(struct rp_hub *hub, const char *name, size_t len, const char **why)
 {
     struct rp_topic *t = rp_hashmap_get(&hub->topics, name, len);
     if (t)
-        return t;
-    if (hub->topics.count >= hub->config.max_topics) {
+        return hand_out(hub, t);
+    /* max_topics bounds live topics: at the cap, look a bounded way further for some that
+     * are not (their last reader left, their log expired) before refusing. */
+    if (hub->topics.count >= hub->config.max_topics && reclaim_scan(hub, CAP_SCAN, NULL) == 0) {
         *why = "the node keeps as many topics as max_topics allows";
         return NULL;
     }
-    return topic_create(hub, name, len);
+    return hand_out(hub, topic_create(hub, name, len));
 }
 
 struct rp_topic *
@@ -193,7 +401,7 @@ rp_hub_topic(struct rp_hub *hub, const char *name, size_t len, const char **why)
         *why = bad;
         return NULL;
     }
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     struct rp_topic *t = topic_get(hub, name, len, why);
     pthread_mutex_unlock(&hub->lock);
     return t;
@@ -202,8 +410,10 @@ rp_hub_topic(struct rp_hub *hub, const char *name, size_t len, const char **why)
 struct rp_topic *
 rp_hub_find(struct rp_hub *hub, const char *name, size_t len)
 {
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     struct rp_topic *t = rp_hashmap_get(&hub->topics, name, len);
+    if (t)
+        hand_out(hub, t);
     pthread_mutex_unlock(&hub->lock);
     return t;
 }
@@ -211,7 +421,7 @@ rp_hub_find(struct rp_hub *hub, const char *name, size_t len)
 uint64_t
 rp_hub_topic_count(struct rp_hub *hub)
 {
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     uint64_t n = hub->topics.count;
     pthread_mutex_unlock(&hub->lock);
     return n;
@@ -221,12 +431,12 @@ void
 rp_hub_foreach_topic(struct rp_hub *hub, const char *pattern, size_t pattern_len,
                      void (*fn)(void *ctx, struct rp_topic *t), void *ctx)
 {
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     size_t pos = 0;
     struct rp_topic *t;
     while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL)
         if (!pattern || rp_pattern_matches(pattern, pattern_len, t->name, t->name_len))
-            fn(ctx, t);
+            fn(ctx, hand_out(hub, t));
     pthread_mutex_unlock(&hub->lock);
 }
 
@@ -391,7 +601,7 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
 
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
     struct rp_topic *blocked = NULL;
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     for (size_t i = 0; i < n; i++) {
         const char *why = NULL;
         topics[i] = topic_get(hub, items[i].topic, items[i].topic_len, &why);
@@ -497,7 +707,7 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
         rp_frame_set_id(frames[i], id, id_len);
     }
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     if (evs[0].seq < hub->next_seq) {
         fail(err, 409, 0, "sequence is not after the node's last", NULL);
         rc = -ERANGE;
@@ -540,7 +750,7 @@ unlock:
 void
 rp_hub_advance_seq(struct rp_hub *hub, uint64_t last_seq)
 {
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     if (last_seq >= hub->next_seq) {
         hub->next_seq = last_seq + 1;
         atomic_store(&hub->last_seq, last_seq);
@@ -575,7 +785,7 @@ uint64_t
 rp_hub_expire(struct rp_hub *hub, int64_t now_ms)
 {
     uint64_t n = 0;
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     size_t pos = 0;
     struct rp_topic *t;
     while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL) {
@@ -591,7 +801,7 @@ void
 rp_hub_pattern_add(struct rp_hub *hub, const char *pattern, size_t len, unsigned worker,
                    void (*fn)(void *ctx, struct rp_topic *t), void *ctx)
 {
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     struct pattern_reg *r = NULL;
     for (size_t i = 0; i < hub->n_patterns && !r; i++)
         if (hub->patterns[i].worker == worker && hub->patterns[i].len == len &&
@@ -615,6 +825,7 @@ rp_hub_pattern_add(struct rp_hub *hub, const char *pattern, size_t len, unsigned
     while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL) {
         if (!rp_pattern_matches(pattern, len, t->name, t->name_len))
             continue;
+        hand_out(hub, t);
         if (n == cap) {
             cap *= 2;
             struct rp_topic **grown = rp_xmalloc(cap * sizeof(*grown));
@@ -635,7 +846,7 @@ rp_hub_pattern_add(struct rp_hub *hub, const char *pattern, size_t len, unsigned
 void
 rp_hub_pattern_remove(struct rp_hub *hub, const char *pattern, size_t len, unsigned worker)
 {
-    pthread_mutex_lock(&hub->lock);
+    hub_lock(hub);
     for (size_t i = 0; i < hub->n_patterns; i++) {
         struct pattern_reg *r = &hub->patterns[i];
         if (r->worker == worker && r->len == len && memcmp(r->pattern, pattern, len) == 0) {
@@ -755,6 +966,7 @@ fill_lag(const struct rp_eventlog *log, uint64_t after, uint64_t idx, struct rp_
     lag->gap = rp_eventlog_has_gap(log, after);
     lag->first_seq = log->count ? rp_eventlog_at(log, 0)->seq : 0;
     lag->last_seq = log->last_seq;
+    lag->evicted_seq = log->evicted_seq;
 }
 
 size_t

@@ -11,7 +11,15 @@
  *
  * Ordering guarantee: every event with seq <= rp_hub_last_seq() is in its log. A reader
  * that delivers up to that snapshot, in seq order, never skips an event it will see later.
- * Topics live until the hub is freed. Any thread.
+ *
+ * Topics are reclaimed (with a QSBR domain in the config): one that no worker has
+ * attached, none has a note queued for, nobody holds and whose log is empty leaves the
+ * table and is freed once no thread can still be using it; max_topics bounds live topics.
+ * So a thread keeps a topic pointer outside the hub lock only while it is online in the
+ * domain (until its next quiescent state), or longer by attaching or holding the topic.
+ * The thread that calls rp_qsbr_reclaim (housekeeping) needs no slot: frees happen there.
+ * A topic created again gets a gap floor (docs/internals/hub.md): a reader resuming from
+ * an id of the old one is told of a gap. Ids are never reused. Any thread.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +29,7 @@
 
 struct rp_frame;
 struct rp_hub;
+struct rp_qsbr;
 struct rp_topic;
 
 #define RP_HUB_MAX_WORKERS 64
@@ -55,17 +64,24 @@ typedef void (*rp_hub_notify_fn)(void *ctx, unsigned worker, struct rp_topic *t)
 typedef void (*rp_hub_interest_fn)(void *ctx, struct rp_topic *t, bool on);
 
 struct rp_hub_hooks {
-    rp_hub_policy_fn policy_for;     /* required */
-    rp_hub_notify_fn topic_advanced; /* after a publish, per worker with subscribers; may be NULL */
-    rp_hub_notify_fn topic_created;  /* per worker with a matching pattern; may be NULL */
+    rp_hub_policy_fn policy_for; /* required */
+    /* After a publish, per worker with subscribers; may be NULL. A hook that queues <t>
+     * marks it first (rp_topic_mark_pending), which keeps it from being reclaimed. */
+    rp_hub_notify_fn topic_advanced;
+    /* Per worker with a matching pattern, under the hub lock; may be NULL. A hook that
+     * queues <t> holds it (rp_topic_hold) until the note is taken. */
+    rp_hub_notify_fn topic_created;
     rp_hub_interest_fn topic_interest; /* cluster interest, upstream attach; may be NULL */
     void *ctx;
 };
 
 struct rp_hub_config {
-    uint64_t max_topics;
-    uint64_t max_data; /* bytes of one event's data */
-    uint32_t epoch;    /* 0 = pick one at random */
+    uint64_t max_topics; /* live topics */
+    uint64_t max_data;   /* bytes of one event's data */
+    uint32_t epoch;      /* 0 = pick one at random */
+    /* Where unlinked topics are retired (borrowed; outlives the topics retired to it).
+     * NULL: topics are never reclaimed and live until the hub is freed. */
+    struct rp_qsbr *qsbr;
 };
 
 /* One event to publish; everything is borrowed for the call. */
@@ -144,14 +160,27 @@ void rp_hub_advance_seq(struct rp_hub *hub, uint64_t last_seq);
 void rp_hub_log_totals(struct rp_hub *hub, uint64_t *events, uint64_t *bytes);
 /* Evicts events past their age from every log; returns how many. */
 uint64_t rp_hub_expire(struct rp_hub *hub, int64_t now_ms);
+/*
+ * Unlinks every topic that can go (see the top of this file) and retires it to the
+ * config's QSBR domain; returns how many. Starts a new epoch first, so topics looked up
+ * since the last call go on a later one. Housekeeping calls it once a second after
+ * rp_hub_expire, then rp_qsbr_reclaim to free what is past its grace period. O(topics)
+ * under the hub lock. 0 without a domain.
+ */
+size_t rp_hub_reclaim(struct rp_hub *hub);
+/* Topics reclaimed since the hub was created (a counter for metrics). */
+uint64_t rp_hub_topics_reclaimed(const struct rp_hub *hub);
 
-/* The topic named <name>, created with an empty log if needed; NULL with *<why> set when
- * the name is invalid or the topic table is full. */
+/* The topic named <name>, created with an empty log if needed (at max_topics, after trying
+ * to reclaim a few others); NULL with *<why> set when the name is invalid or the topic
+ * table is full. Borrowed until the caller's next quiescent state. */
 struct rp_topic *rp_hub_topic(struct rp_hub *hub, const char *name, size_t len, const char **why);
-/* The topic named <name> if it exists, else NULL. */
+/* The topic named <name> if it exists, else NULL. Borrowed until the caller's next
+ * quiescent state. */
 struct rp_topic *rp_hub_find(struct rp_hub *hub, const char *name, size_t len);
 /* Calls <fn> for each topic (all, or those <pattern> matches when not NULL), under the
- * hub lock: <fn> must be quick and must not call back into the hub. */
+ * hub lock: <fn> must be quick and must not call back into the hub. Each topic is
+ * borrowed until the caller's next quiescent state. */
 void rp_hub_foreach_topic(struct rp_hub *hub, const char *pattern, size_t pattern_len,
                           void (*fn)(void *ctx, struct rp_topic *t), void *ctx);
 uint64_t rp_hub_topic_count(struct rp_hub *hub);
@@ -172,9 +201,18 @@ void rp_topic_attach(struct rp_topic *t, unsigned worker);
 void rp_topic_detach(struct rp_topic *t, unsigned worker);
 /* True while some worker has <t> attached (its worker mask is not 0). */
 bool rp_topic_interested(const struct rp_topic *t);
+/*
+ * Keeps <t> from being reclaimed until the matching rp_topic_release, so a pointer can be
+ * kept past quiescent states (a queued note, a cluster subscription). Call it while <t> is
+ * safe: from a hub hook, or before the caller's next quiescent state after the hub handed
+ * it out. After the release <t> stays valid until the caller's next quiescent state.
+ */
+void rp_topic_hold(struct rp_topic *t);
+void rp_topic_release(struct rp_topic *t);
 void rp_topic_count_subscribers(struct rp_topic *t, int64_t delta);
 /* Wake-up coalescing: true when <t> was not yet pending for <worker> (so the caller
- * queues it); the worker clears the mark before it reads the topic. */
+ * queues it); the worker clears the mark before it reads the topic. A pending topic is
+ * not reclaimed; after clearing, the worker may use it until its next quiescent state. */
 bool rp_topic_mark_pending(struct rp_topic *t, unsigned worker);
 void rp_topic_clear_pending(struct rp_topic *t, unsigned worker);
 /* slow_policy block: <worker> reports the lowest cursor of its live subscribers of <t>
@@ -197,6 +235,9 @@ struct rp_topic_lag {
     bool gap;           /* events after the cursor were already evicted */
     uint64_t first_seq; /* oldest kept event, 0 if the log is empty */
     uint64_t last_seq;  /* newest event, 0 if none ever */
+    /* Newest event known gone: evicted, or (a topic created again) of the earlier topic of
+     * this name; may exceed last_seq. A reader before it missed events. */
+    uint64_t evicted_seq;
 };
 
 /*

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "base/clock.h"
+#include "base/qsbr.h"
 #include "core/event_id.h"
 #include "core/hub.h"
 #include "sse/sse_frame.h"
@@ -822,6 +823,366 @@ test_topic_accessors(void **state)
     assert_null(rp_hub_find(fx->hub, "news", 4));
 }
 
+/* --- Reclamation. --- */
+
+struct reclaim_fixture {
+    struct recorder rec;
+    struct rp_qsbr *q;
+    struct rp_hub *hub;
+};
+
+static struct reclaim_fixture *
+reclaim_fixture_new(uint64_t max_topics)
+{
+    struct reclaim_fixture *rf = calloc(1, sizeof(*rf));
+    pthread_mutex_init(&rf->rec.lock, NULL);
+    rf->q = rp_qsbr_new(8);
+    struct rp_hub_config config = {
+        .max_topics = max_topics, .max_data = 64, .epoch = EPOCH, .qsbr = rf->q};
+    struct rp_hub_hooks hooks = {.policy_for = policy_for, .ctx = &rf->rec};
+    rf->hub = rp_hub_new(&config, &hooks);
+    return rf;
+}
+
+static void
+reclaim_fixture_free(struct reclaim_fixture *rf)
+{
+    rp_hub_free(rf->hub);
+    rp_qsbr_free(rf->q);
+    pthread_mutex_destroy(&rf->rec.lock);
+    free(rf);
+}
+
+/* Evicts every event of the "aged" topics (5 s history) as if 10 s had passed. */
+static void
+expire_all(struct rp_hub *hub)
+{
+    rp_hub_expire(hub, rp_clock_now_ms() + 10000);
+}
+
+#define N_RECLAIM 1000
+
+static void
+test_reclaim_and_recreate(void **state)
+{
+    (void)state;
+    struct reclaim_fixture *rf = reclaim_fixture_new(N_RECLAIM);
+    struct rp_hub *hub = rf->hub;
+    static uint64_t seq[N_RECLAIM];
+    char name[32];
+    for (int i = 0; i < N_RECLAIM; i++) {
+        snprintf(name, sizeof(name), "aged/%d", i);
+        seq[i] = publish1(hub, item(name, "x")).seq;
+    }
+    assert_int_equal(rp_hub_topic_count(hub), N_RECLAIM);
+    /* The table is full of live history: nothing is reclaimed, a new topic is refused. */
+    assert_int_equal(rp_hub_reclaim(hub), 0);
+    struct rp_publish_item more = item("aged/new", "x");
+    struct rp_publish_result res;
+    struct rp_hub_error err;
+    assert_int_equal(rp_hub_publish(hub, &more, 1, &res, &err), -ENOSPC);
+
+    /* Their history expires: every topic goes, and is freed after the grace period. */
+    expire_all(hub);
+    assert_int_equal(rp_hub_reclaim(hub), N_RECLAIM);
+    assert_int_equal(rp_hub_topic_count(hub), 0);
+    assert_int_equal(rp_hub_topics_reclaimed(hub), N_RECLAIM);
+    assert_null(rp_hub_find(hub, "aged/0", 6));
+    assert_int_equal(rp_qsbr_pending(rf->q), N_RECLAIM);
+    assert_int_equal(rp_qsbr_reclaim(rf->q), N_RECLAIM);
+
+    /* Made again: ids go on, and a reader from before the old topic's last event is told
+     * of a gap (the old events are gone), one at or after it is not. */
+    for (int i = 0; i < N_RECLAIM; i++) {
+        snprintf(name, sizeof(name), "aged/%d", i);
+        struct rp_topic *t = topic(hub, name);
+        struct rp_topic_lag lag;
+        rp_topic_lag(t, seq[i] - 1, &lag);
+        assert_true(lag.gap);
+        assert_true(lag.evicted_seq >= seq[i]);
+        rp_topic_lag(t, 0, &lag);
+        assert_true(lag.gap);
+        rp_topic_lag(t, seq[i], &lag);
+        /* Another reclaimed name may share the floor's slot (a spurious, announced gap). */
+        if (lag.gap)
+            assert_true(lag.evicted_seq > seq[i]);
+        assert_int_equal(rp_topic_last_seq(t), 0);
+    }
+    assert_int_equal(publish1(hub, item("aged/0", "y")).seq, seq[N_RECLAIM - 1] + 1);
+    expire_all(hub);
+    assert_int_equal(rp_hub_reclaim(hub), N_RECLAIM);
+    rp_qsbr_reclaim(rf->q);
+    reclaim_fixture_free(rf);
+
+    /* A topic that never had an event leaves no floor (alone in its hub: no collision). */
+    rf = reclaim_fixture_new(4);
+    topic(rf->hub, "fresh");
+    assert_int_equal(rp_hub_reclaim(rf->hub), 1);
+    assert_null(rp_hub_find(rf->hub, "fresh", 5));
+    struct rp_topic_lag lag;
+    rp_topic_lag(topic(rf->hub, "fresh"), 0, &lag);
+    assert_false(lag.gap);
+    rp_qsbr_reclaim(rf->q);
+    reclaim_fixture_free(rf);
+}
+
+static void
+test_reclaim_spares_topics_in_use(void **state)
+{
+    (void)state;
+    struct reclaim_fixture *rf = reclaim_fixture_new(16);
+    struct rp_hub *hub = rf->hub;
+    struct rp_topic *attached = topic(rf->hub, "attached"), *subscribed = topic(hub, "subs"),
+                    *pending = topic(hub, "pending"), *held = topic(hub, "held");
+    publish1(hub, item("full", "x"));
+    topic(hub, "idle");
+    rp_topic_attach(attached, 2);
+    rp_topic_count_subscribers(subscribed, 1);
+    assert_true(rp_topic_mark_pending(pending, 1));
+    rp_topic_hold(held);
+    assert_int_equal(rp_hub_reclaim(hub), 1); /* idle */
+    assert_null(rp_hub_find(hub, "idle", 4));
+    assert_int_equal(rp_hub_topic_count(hub), 5);
+    assert_int_equal(rp_hub_reclaim(hub), 0);
+
+    /* Each goes once what kept it is gone. */
+    rp_topic_detach(attached, 2);
+    rp_topic_count_subscribers(subscribed, -1);
+    rp_topic_clear_pending(pending, 1);
+    rp_topic_release(held);
+    assert_int_equal(rp_hub_reclaim(hub), 4);
+    assert_int_equal(rp_hub_topic_count(hub), 1);
+    assert_non_null(rp_hub_find(hub, "full", 4));
+    assert_int_equal(rp_qsbr_reclaim(rf->q), 5);
+    reclaim_fixture_free(rf);
+}
+
+static void
+test_reclaim_waits_for_threads_that_looked_up(void **state)
+{
+    (void)state;
+    struct reclaim_fixture *rf = reclaim_fixture_new(16);
+    struct rp_hub *hub = rf->hub;
+    struct rp_qsbr_slot *me = rp_qsbr_register(rf->q);
+    rp_qsbr_online(me);
+    struct rp_topic *t = topic(hub, "t");
+    /* Looked up in this turn: it stays in the table, so attaching it now is safe. */
+    assert_int_equal(rp_hub_reclaim(hub), 0);
+    assert_ptr_equal(rp_hub_find(hub, "t", 1), t);
+    rp_qsbr_quiescent(me); /* the next turn: rp_hub_find above was a look-up too */
+    assert_int_equal(rp_hub_reclaim(hub), 0);
+    rp_qsbr_quiescent(me);
+    assert_int_equal(rp_hub_reclaim(hub), 1);
+    /* Unlinked, not freed: this thread is online since before the unlink. */
+    assert_int_equal(rp_qsbr_reclaim(rf->q), 0);
+    size_t len;
+    assert_string_equal(rp_topic_name(t, &len), "t");
+    rp_qsbr_offline(me);
+    assert_int_equal(rp_qsbr_reclaim(rf->q), 1);
+    rp_qsbr_unregister(me);
+    reclaim_fixture_free(rf);
+}
+
+static void
+test_full_table_reclaims_on_demand(void **state)
+{
+    (void)state;
+    struct reclaim_fixture *rf = reclaim_fixture_new(10);
+    struct rp_hub *hub = rf->hub;
+    char name[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "empty/%d", i);
+        topic(hub, name); /* a subscriber came and went: empty and idle */
+    }
+    /* At max_topics a new topic takes the place of idle ones, without waiting for the
+     * housekeeping pass. */
+    struct rp_publish_item batch[2] = {item("empty/0", "a"), item("new", "b")};
+    struct rp_publish_result out[2];
+    struct rp_hub_error err;
+    assert_int_equal(rp_hub_publish(hub, batch, 2, out, &err), 0);
+    /* empty/0 was looked up by this very batch: it got its event, it was not reclaimed. */
+    struct rp_topic *e0 = rp_hub_find(hub, "empty/0", 7);
+    assert_non_null(e0);
+    assert_int_equal(rp_topic_last_seq(e0), out[0].seq);
+    assert_non_null(rp_hub_find(hub, "new", 3));
+    assert_true(rp_hub_topics_reclaimed(hub) >= 1);
+    assert_true(rp_hub_topic_count(hub) <= 10);
+    /* Topics with history are live: a full table of them still refuses. */
+    for (int i = 0; rp_hub_topic_count(hub) < 10; i++) {
+        snprintf(name, sizeof(name), "live/%d", i);
+        publish1(hub, item(name, "x"));
+    }
+    uint64_t reclaimed = rp_hub_topics_reclaimed(hub);
+    struct rp_publish_item one = item("refused", "x");
+    assert_int_equal(rp_hub_publish(hub, &one, 1, out, &err), -ENOSPC);
+    assert_int_equal(err.status, 503);
+    assert_int_equal(rp_hub_topics_reclaimed(hub), reclaimed);
+    rp_qsbr_reclaim(rf->q);
+    reclaim_fixture_free(rf);
+}
+
+static void
+test_no_domain_no_reclaim(void **state)
+{
+    struct fixture *fx = *state;
+    topic(fx->hub, "idle");
+    assert_int_equal(rp_hub_reclaim(fx->hub), 0);
+    assert_non_null(rp_hub_find(fx->hub, "idle", 4));
+    assert_int_equal(rp_hub_topics_reclaimed(fx->hub), 0);
+}
+
+/* Threaded: workers publish, read, attach and hold while housekeeping expires and
+ * reclaims; run under TSan and ASan. A topic a worker has attached or holds must stay the
+ * one its name finds; one it looked up this turn must stay readable. */
+
+#define N_RW_WORKERS 2
+#define N_RW_TOPICS 24
+#define N_RW_TURNS 4000
+
+struct rw_worker {
+    struct reclaim_fixture *rf;
+    unsigned id;
+    uint64_t published;
+    int failures;
+    char why[256];
+};
+
+static atomic_bool rw_done;
+
+static void
+rw_fail(struct rw_worker *w, const char *what, const char *name)
+{
+    if (!w->failures++)
+        snprintf(w->why, sizeof(w->why), "%s: %s", what, name);
+}
+
+static void *
+rw_worker_main(void *arg)
+{
+    struct rw_worker *w = arg;
+    struct rp_hub *hub = w->rf->hub;
+    struct rp_qsbr_slot *slot = rp_qsbr_register(w->rf->q);
+    uint64_t rng = 0x9e3779b97f4a7c15ULL * (w->id + 1);
+    struct rp_topic *mine = NULL; /* attached across turns, as a worker's local topic */
+    struct rp_topic *kept = NULL; /* held across turns, as a queued note */
+    char mine_name[32], kept_name[32], name[32];
+    for (int turn = 0; turn < N_RW_TURNS; turn++) {
+        rp_qsbr_online(slot);
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned k = (unsigned)(rng >> 33) % N_RW_TOPICS;
+        snprintf(name, sizeof(name), "aged/%u", k);
+        struct rp_publish_item it = item(name, "x");
+        struct rp_publish_result res;
+        struct rp_hub_error err;
+        int rc = rp_hub_publish(hub, &it, 1, &res, &err);
+        if (rc)
+            rw_fail(w, err.message, name);
+        else if (res.seq <= w->published)
+            rw_fail(w, "seq went back", name);
+        else
+            w->published = res.seq;
+
+        /* Look up and read in the same turn: never freed under the reader. */
+        snprintf(name, sizeof(name), "aged/%u", (k + 7) % N_RW_TOPICS);
+        struct rp_topic *t = rp_hub_find(hub, name, strlen(name));
+        if (t) {
+            struct rp_topic_lag lag;
+            rp_topic_lag(t, 0, &lag);
+            struct rp_topic_stats st;
+            rp_topic_stats(t, &st);
+            size_t len;
+            if (strcmp(rp_topic_name(t, &len), name) != 0)
+                rw_fail(w, "a topic changed its name", name);
+        }
+
+        /* Attach what was looked up this turn, then keep it across turns. */
+        if (turn % 50 == 0) {
+            if (mine) {
+                if (rp_hub_find(hub, mine_name, strlen(mine_name)) != mine)
+                    rw_fail(w, "an attached topic was reclaimed", mine_name);
+                rp_topic_count_subscribers(mine, -1);
+                rp_topic_detach(mine, w->id);
+            }
+            snprintf(mine_name, sizeof(mine_name), "aged/%u", (k + 3) % N_RW_TOPICS);
+            const char *why = NULL;
+            mine = rp_hub_topic(hub, mine_name, strlen(mine_name), &why);
+            if (mine) {
+                rp_topic_attach(mine, w->id);
+                rp_topic_count_subscribers(mine, 1);
+            }
+        }
+        if (turn % 30 == 0) {
+            if (kept) {
+                if (rp_hub_find(hub, kept_name, strlen(kept_name)) != kept)
+                    rw_fail(w, "a held topic was reclaimed", kept_name);
+                rp_topic_release(kept);
+            }
+            snprintf(kept_name, sizeof(kept_name), "empty/%u/%u", w->id, (k + 5) % 4);
+            const char *why = NULL;
+            kept = rp_hub_topic(hub, kept_name, strlen(kept_name), &why);
+            if (kept)
+                rp_topic_hold(kept);
+        }
+        if (turn % 3 == 0) {
+            rp_qsbr_offline(slot); /* about to sleep */
+            sched_yield();
+        }
+    }
+    rp_qsbr_online(slot);
+    if (mine) {
+        rp_topic_count_subscribers(mine, -1);
+        rp_topic_detach(mine, w->id);
+    }
+    if (kept)
+        rp_topic_release(kept);
+    rp_qsbr_offline(slot);
+    rp_qsbr_unregister(slot);
+    return NULL;
+}
+
+static void *
+rw_housekeeping_main(void *arg)
+{
+    struct reclaim_fixture *rf = arg;
+    while (!atomic_load(&rw_done)) {
+        expire_all(rf->hub);
+        rp_hub_reclaim(rf->hub);
+        rp_qsbr_reclaim(rf->q);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void
+test_threaded_publish_read_reclaim(void **state)
+{
+    (void)state;
+    struct reclaim_fixture *rf = reclaim_fixture_new(64);
+    atomic_store(&rw_done, false);
+    static struct rw_worker workers[N_RW_WORKERS];
+    pthread_t th[N_RW_WORKERS], hk;
+    assert_int_equal(pthread_create(&hk, NULL, rw_housekeeping_main, rf), 0);
+    for (unsigned i = 0; i < N_RW_WORKERS; i++) {
+        workers[i] = (struct rw_worker){.rf = rf, .id = i};
+        assert_int_equal(pthread_create(&th[i], NULL, rw_worker_main, &workers[i]), 0);
+    }
+    for (unsigned i = 0; i < N_RW_WORKERS; i++)
+        pthread_join(th[i], NULL);
+    atomic_store(&rw_done, true);
+    pthread_join(hk, NULL);
+    for (unsigned i = 0; i < N_RW_WORKERS; i++)
+        if (workers[i].failures)
+            fail_msg("worker %u: %d failures, first %s", i, workers[i].failures, workers[i].why);
+    assert_true(rp_hub_topics_reclaimed(rf->hub) > 0);
+    /* Everything can go at the end, and everything retired is freed. */
+    expire_all(rf->hub);
+    rp_hub_reclaim(rf->hub);
+    rp_qsbr_reclaim(rf->q);
+    assert_int_equal(rp_hub_topic_count(rf->hub), 0);
+    assert_int_equal(rp_qsbr_pending(rf->q), 0);
+    reclaim_fixture_free(rf);
+}
+
 /* --- The topic_interest hook. --- */
 
 struct interest {
@@ -1243,6 +1604,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_topic_lag_matches_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_accessors, setup, teardown),
+        cmocka_unit_test(test_reclaim_and_recreate),
+        cmocka_unit_test(test_reclaim_spares_topics_in_use),
+        cmocka_unit_test(test_reclaim_waits_for_threads_that_looked_up),
+        cmocka_unit_test(test_full_table_reclaims_on_demand),
+        cmocka_unit_test_setup_teardown(test_no_domain_no_reclaim, setup, teardown),
+        cmocka_unit_test(test_threaded_publish_read_reclaim),
         cmocka_unit_test(test_interest_hook_on_transitions),
         cmocka_unit_test(test_interest_hook_once_per_transition_concurrently),
         cmocka_unit_test(test_threaded_reader_never_misses),
