@@ -45,7 +45,7 @@ struct link {
     uint64_t cursor; /* last sequence of this topic handed to the socket (or skipped) */
     /* drop_newest: once the cursor reaches skip_from, delivery jumps to skip_to. */
     uint64_t skip_from, skip_to;
-    bool replaying; /* the first read after a resume: a gap then means "expired" */
+    bool replaying; /* first read after a resume or a late attach: a gap means "expired" */
 };
 
 struct rp_stream {
@@ -61,8 +61,9 @@ struct rp_stream {
     struct rp_list write_node;   /* in fanout.by_write, least recently written first */
     struct rp_list dirty_node;   /* in fanout.dirty: has something new to write */
     int64_t last_write_ms;
-    bool tagged;  /* several topics or a pattern: events carry their topic */
-    bool stalled; /* the socket refused bytes; waiting for writability */
+    uint64_t base; /* where it started (the cursor of the topics it had then) */
+    bool tagged;   /* several topics or a pattern: events carry their topic */
+    bool stalled;  /* the socket refused bytes; waiting for writability */
     /* Opened with a Last-Event-ID and not yet caught up once: its replay is not "lag", so
      * slow_policy waits until it has caught up (it can still fall off the log). */
     bool catching_up;
@@ -147,7 +148,11 @@ local_topic_find(struct rp_fanout *f, struct rp_topic *t)
 {
     size_t len;
     const char *name = rp_topic_name(t, &len);
-    return rp_hashmap_get(&f->topics, name, len);
+    struct local_topic *lt = rp_hashmap_get(&f->topics, name, len);
+    /* A topic of this name is reclaimed (and made again) only once no worker has it
+     * attached or queued, so the index never holds another topic of the same name. */
+    RP_ASSERT(!lt || lt->topic == t);
+    return lt;
 }
 
 static struct local_topic *
@@ -171,6 +176,13 @@ local_topic_release(struct rp_fanout *f, struct local_topic *lt)
 {
     if (lt->n_links)
         return;
+    /* A report still due would outlive the attach that keeps the topic from being
+     * reclaimed: drop it (there is no cursor left to report). */
+    size_t kept = 0;
+    for (size_t i = 0; i < f->n_to_report; i++)
+        if (f->to_report[i].topic != lt->topic)
+            f->to_report[kept++] = f->to_report[i];
+    f->n_to_report = kept;
     rp_topic_detach(lt->topic, f->worker);
     size_t len;
     const char *name = rp_topic_name(lt->topic, &len);
@@ -217,8 +229,11 @@ pattern_attach_cb(void *ctx, struct rp_topic *t)
 }
 
 /* Topics created since the last call: link them to the pattern streams they match. A
- * topic created after a pattern was registered holds only events published after it, so
- * its links start at the beginning of its log. */
+ * topic created after a pattern was registered holds only events published after the
+ * stream started, so its links start where the stream did: at the beginning of its log,
+ * or, for a topic created again after one of its name was reclaimed, before the gap floor
+ * only if the stream resumes from before it (then the gap is announced). Each note held
+ * its topic; the hold is dropped once the topic is linked (or matched nobody). */
 static void
 sync_created(struct rp_fanout *f)
 {
@@ -242,12 +257,18 @@ sync_created(struct rp_fanout *f)
                 if (rp_pattern_matches(s->patterns[k], strlen(s->patterns[k]), tname, tlen)) {
                     /* The publish that created the topic saw no subscriber on this worker,
                      * so no note follows: flush on the next wake-up. */
-                    if (stream_attach(s, created[i], 0))
+                    struct link *l = stream_attach(s, created[i], s->base);
+                    if (l) {
+                        /* A gap on its first read is history gone before the link
+                         * started, never lag. */
+                        l->replaying = true;
                         enqueue(f, s);
+                    }
                     break;
                 }
             }
         }
+        rp_topic_release(created[i]);
     }
     free(created);
 }
@@ -393,7 +414,10 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
             rp_stat_add(f->stats, RP_STAT_drops_expired, 1);
             uint64_t from = got ? seqs[0] : lag.first_seq;
             announce(s, l->replaying ? "expired" : "lagged", NULL, t, 0, 0, from);
-            l->cursor = from ? from - 1 : lag.last_seq;
+            /* Nothing kept: past everything gone, which for a topic created again is its
+             * gap floor, beyond its own last event. */
+            uint64_t gone = lag.last_seq > lag.evicted_seq ? lag.last_seq : lag.evicted_seq;
+            l->cursor = from ? from - 1 : gone;
         }
         l->replaying = false;
         if (got == per_link && seqs[got - 1] < limit) {
@@ -708,6 +732,9 @@ rp_fanout_notify_advanced(struct rp_fanout *f, struct rp_topic *t)
 void
 rp_fanout_notify_created(struct rp_fanout *f, struct rp_topic *t)
 {
+    /* Under the hub lock: the topic cannot be reclaimed before this hold, which lasts
+     * until sync_created has linked it (a note may wait across the worker's sleeps). */
+    rp_topic_hold(t);
     pthread_mutex_lock(&f->lock);
     push(&f->created, &f->n_created, &f->cap_created, t);
     atomic_store_explicit(&f->created_pending, f->n_created, memory_order_release);
@@ -900,6 +927,11 @@ rp_fanout_free(struct rp_fanout *f)
         return;
     RP_ASSERT(rp_list_empty(&f->by_write));
     rp_wakeup_fini(&f->wakeup, f->loop);
+    /* Notes never taken keep their topics from being reclaimed: let them go. */
+    for (size_t i = 0; i < f->n_created; i++)
+        rp_topic_release(f->created[i]);
+    for (size_t i = 0; i < f->n_advanced; i++)
+        rp_topic_clear_pending(f->advanced[i], f->worker);
     size_t pos = 0;
     struct local_topic *lt;
     while ((lt = rp_hashmap_next(&f->topics, &pos)) != NULL)
@@ -1069,6 +1101,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         }
     }
     uint64_t base = from == LIVE ? rp_hub_last_seq(f->hub) : from == RESUME ? resume : 0;
+    s->base = base;
     struct rp_list *pos, *tmp;
     RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);

@@ -6,8 +6,10 @@
  * caught up queues no one. Batched writes: more streams than one batch holds, each with
  * more than one write's worth, get every event once and in order; a full socket keeps
  * the rest of a frame and resumes; a topic created meanwhile reaches a pattern stream
- * once. Every case runs with io_uring and with one sendmsg
- * per stream. Streams write to socketpairs the test reads.
+ * once. Topics reclaimed and made again: a resume from before the old topic's last
+ * event announces the gap, a note or a due report never outlives its topic. Every case
+ * runs with io_uring and with one sendmsg per stream. Streams write to socketpairs the
+ * test reads.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,6 +25,9 @@
 
 #include <cmocka.h>
 
+#include "base/clock.h"
+#include "base/qsbr.h"
+#include "core/event_id.h"
 #include "core/hub.h"
 #include "delivery/stream.h"
 #include "loop/loop.h"
@@ -33,6 +38,7 @@
 #define N_EVENTS 150 /* events published to w: more than one read of the log (64) */
 
 struct fixture {
+    struct rp_qsbr *q; /* the reclaim fixtures only */
     struct rp_hub *hub;
     struct rp_loop *loop;
     struct rp_fanout *fanout;
@@ -55,8 +61,10 @@ policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
     (void)name;
     (void)len;
     memset(out, 0, sizeof(*out));
+    /* Topics named gone... keep events 5 s, so a test can expire them and reclaim. */
+    bool gone = len >= 4 && memcmp(name, "gone", 4) == 0;
     out->history = (struct rp_eventlog_limits){
-        .max_count = 1000, .max_bytes = UINT64_MAX, .max_age_ms = INT64_MAX / 4};
+        .max_count = 1000, .max_bytes = UINT64_MAX, .max_age_ms = gone ? 5000 : INT64_MAX / 4};
     if (len == 1 && name[0] == 'w') {
         /* Never lags: these cases are about writing, not about slow readers. */
         out->slow = RP_SLOW_POLICY_DISCONNECT;
@@ -103,26 +111,38 @@ on_close(void *owner, const char *why)
 static const struct rp_stream_owner_ops ops = {.want_write = want_write, .close = on_close};
 
 static struct rp_stream *
-open_stream(struct fixture *fx, const char *topic, int *peer)
+open_stream_from(struct fixture *fx, const char *topic, const char *last_event_id, int *peer)
 {
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     *peer = sv[1];
     fx->last_fd = sv[0];
     const char *filters[1] = {topic};
-    struct rp_stream_open o = {
-        .fd = sv[0], .owner = fx, .ops = &ops, .filters = filters, .n_filters = 1};
+    struct rp_stream_open o = {.fd = sv[0],
+                               .owner = fx,
+                               .ops = &ops,
+                               .filters = filters,
+                               .n_filters = 1,
+                               .last_event_id = last_event_id,
+                               .last_event_id_len = last_event_id ? strlen(last_event_id) : 0};
     const char *why = NULL;
     struct rp_stream *s = rp_stream_open(fx->fanout, &o, &why);
     assert_non_null(s);
     return s;
 }
 
+static struct rp_stream *
+open_stream(struct fixture *fx, const char *topic, int *peer)
+{
+    return open_stream_from(fx, topic, NULL, peer);
+}
+
 static struct fixture *
-fixture_new(bool use_io_uring)
+fixture_new(bool use_io_uring, bool reclaim)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    struct rp_hub_config config = {.max_topics = 10, .max_data = 4096, .epoch = 1};
+    fx->q = reclaim ? rp_qsbr_new(1) : NULL;
+    struct rp_hub_config config = {.max_topics = 10, .max_data = 4096, .epoch = 1, .qsbr = fx->q};
     struct rp_hub_hooks hooks = {.policy_for = policy_for,
                                  .topic_advanced = on_advanced,
                                  .topic_created = on_created,
@@ -140,7 +160,7 @@ fixture_new(bool use_io_uring)
 static int
 setup_block(void **state, bool use_io_uring)
 {
-    struct fixture *fx = fixture_new(use_io_uring);
+    struct fixture *fx = fixture_new(use_io_uring, false);
     fx->a = open_stream(fx, "a", &fx->peer_a);
     for (int i = 0; i < N_BUSY; i++)
         fx->b[i] = open_stream(fx, "b", &fx->peer_b[i]);
@@ -152,7 +172,7 @@ setup_block(void **state, bool use_io_uring)
 static int
 setup_wide(void **state, bool use_io_uring)
 {
-    struct fixture *fx = fixture_new(use_io_uring);
+    struct fixture *fx = fixture_new(use_io_uring, false);
     fx->w[0] = open_stream(fx, "w", &fx->peer_w[0]);
     fx->fd_w0 = fx->last_fd;
     for (int i = 1; i < N_WIDE; i++)
@@ -185,6 +205,27 @@ setup_wide_sendmsg(void **state)
     return setup_wide(state, false);
 }
 
+/* No stream yet; topics are reclaimed (a domain with no thread registered: the test
+ * thread is the housekeeping thread). */
+static int
+setup_reclaim(void **state, bool use_io_uring)
+{
+    *state = fixture_new(use_io_uring, true);
+    return 0;
+}
+
+static int
+setup_reclaim_uring(void **state)
+{
+    return setup_reclaim(state, true);
+}
+
+static int
+setup_reclaim_sendmsg(void **state)
+{
+    return setup_reclaim(state, false);
+}
+
 static void
 close_stream(struct rp_stream *s, int peer)
 {
@@ -206,6 +247,7 @@ teardown(void **state)
     rp_fanout_free(fx->fanout);
     rp_loop_free(fx->loop);
     rp_hub_free(fx->hub);
+    rp_qsbr_free(fx->q);
     free(fx);
     return 0;
 }
@@ -399,6 +441,153 @@ test_a_new_topic_reaches_a_pattern_stream_once(void **state)
     close(peer);
 }
 
+/* Expires the gone... topics as if 10 s had passed, then reclaims and frees. Returns how
+ * many topics were reclaimed. */
+static size_t
+expire_and_reclaim(struct fixture *fx)
+{
+    rp_hub_expire(fx->hub, rp_clock_now_ms() + 10000);
+    size_t n = rp_hub_reclaim(fx->hub);
+    rp_qsbr_reclaim(fx->q);
+    return n;
+}
+
+static uint64_t
+publish_seq(struct fixture *fx, const char *topic, const char *data)
+{
+    struct rp_publish_item it = {
+        .topic = topic, .topic_len = strlen(topic), .data = data, .data_len = strlen(data)};
+    struct rp_publish_result res;
+    struct rp_hub_error err;
+    assert_int_equal(rp_hub_publish(fx->hub, &it, 1, &res, &err), 0);
+    return res.seq;
+}
+
+static void
+run_all(struct fixture *fx)
+{
+    take_notes(fx);
+    while (rp_fanout_run(fx->fanout, 16))
+        ;
+}
+
+static void
+test_resume_into_a_topic_made_again_announces_the_gap(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t s1 = publish_seq(fx, "gone", "g1");
+    uint64_t s2 = publish_seq(fx, "gone", "g2");
+    assert_int_equal(expire_and_reclaim(fx), 1);
+    assert_null(rp_hub_find(fx->hub, "gone", 4));
+    char id1[RP_EVENT_ID_MAX + 1], id2[RP_EVENT_ID_MAX + 1];
+    rp_hub_format_id(fx->hub, s1, id1);
+    rp_hub_format_id(fx->hub, s2, id2);
+
+    /* The client had g1 only: g2 is gone with the old topic, which the stream says. */
+    int p1, p2, p3;
+    struct rp_stream *r1 = open_stream_from(fx, "gone", id1, &p1);
+    const char *got = drain(p1);
+    assert_non_null(strstr(got, "event: resync\n"));
+    assert_non_null(strstr(got, "\"reason\":\"expired\""));
+    assert_non_null(strstr(got, "\"topic\":\"gone\""));
+    /* The client had everything, or starts live: nothing to announce. */
+    struct rp_stream *r2 = open_stream_from(fx, "gone", id2, &p2);
+    assert_null(strstr(drain(p2), "event: resync"));
+    struct rp_stream *r3 = open_stream(fx, "gone", &p3);
+    assert_null(strstr(drain(p3), "event: resync"));
+
+    /* Ids go on; all three get the next event, and the gap is announced once. */
+    uint64_t s3 = publish_seq(fx, "gone", "g3");
+    assert_true(s3 > s2);
+    run_all(fx);
+    got = drain(p1);
+    assert_non_null(strstr(got, "data: g3\n"));
+    assert_null(strstr(got, "event: resync"));
+    assert_non_null(strstr(drain(p2), "data: g3\n"));
+    assert_non_null(strstr(drain(p3), "data: g3\n"));
+    close_stream(r1, p1);
+    close_stream(r2, p2);
+    close_stream(r3, p3);
+}
+
+static void
+test_pattern_resume_into_a_topic_made_again_announces_the_gap(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t s1 = publish_seq(fx, "gone/x", "x1");
+    publish_seq(fx, "gone/x", "x2");
+    assert_int_equal(expire_and_reclaim(fx), 1);
+    char before[RP_EVENT_ID_MAX + 1]; /* the client had x1, not x2 */
+    rp_hub_format_id(fx->hub, s1, before);
+    /* Both open while gone/x does not exist; it is made again by the next publish and
+     * reaches them through a topic_created note. */
+    int pr, pl;
+    struct rp_stream *resumed = open_stream_from(fx, "gone/#", before, &pr);
+    struct rp_stream *live = open_stream(fx, "gone/#", &pl);
+    drain(pr);
+    drain(pl);
+    publish_seq(fx, "gone/x", "again");
+    run_all(fx);
+    const char *got = drain(pr);
+    const char *resync = strstr(got, "event: resync\n");
+    assert_non_null(resync);
+    assert_non_null(strstr(got, "\"reason\":\"expired\""));
+    const char *again = strstr(got, "data: again\n");
+    assert_non_null(again);
+    assert_true(resync < again);
+    got = drain(pl);
+    assert_null(strstr(got, "event: resync"));
+    assert_non_null(strstr(got, "data: again\n"));
+    close_stream(resumed, pr);
+    close_stream(live, pl);
+}
+
+static void
+test_created_notes_hold_their_topic(void **state)
+{
+    struct fixture *fx = *state;
+    int peer;
+    struct rp_stream *ps = open_stream(fx, "h/#", &peer);
+    const char *why = NULL;
+    assert_non_null(rp_hub_topic(fx->hub, "h/y", 3, &why)); /* empty; a note is queued */
+    assert_int_equal(expire_and_reclaim(fx), 0);            /* the note holds it */
+    take_notes(fx);                                         /* linked: attached now */
+    assert_int_equal(expire_and_reclaim(fx), 0);
+    close_stream(ps, peer);
+    assert_int_equal(expire_and_reclaim(fx), 1);
+    assert_null(rp_hub_find(fx->hub, "h/y", 3));
+
+    /* A note nobody takes up any more is let go when it is taken. */
+    ps = open_stream(fx, "h/#", &peer);
+    assert_non_null(rp_hub_topic(fx->hub, "h/z", 3, &why));
+    close_stream(ps, peer);
+    assert_int_equal(expire_and_reclaim(fx), 0);
+    take_notes(fx);
+    assert_int_equal(expire_and_reclaim(fx), 1);
+}
+
+static void
+test_a_due_report_does_not_outlive_its_topic(void **state)
+{
+    struct fixture *fx = *state;
+    /* slow_policy block: each note queues a report, due once the streams queued before
+     * it are written. gone/a's is due after the 20 streams of b. */
+    for (int i = 0; i < N_BUSY; i++)
+        fx->b[i] = open_stream(fx, "b", &fx->peer_b[i]);
+    int peer;
+    struct rp_stream *a = open_stream(fx, "gone/a", &peer);
+    assert_int_equal(publish(fx, "b", "b1"), 0);
+    assert_int_equal(publish(fx, "gone/a", "a1"), 0);
+    take_notes(fx);
+    /* Its stream leaves and the topic goes before the report is due. */
+    close_stream(a, peer);
+    assert_int_equal(expire_and_reclaim(fx), 1);
+    while (rp_fanout_run(fx->fanout, 4))
+        ;
+    for (int i = 0; i < N_BUSY; i++)
+        assert_non_null(strstr(drain(fx->peer_b[i]), "data: b1\n"));
+}
+
 #define BOTH(test, setup)                                                                          \
     cmocka_unit_test_setup_teardown(test, setup##_uring, teardown),                                \
         cmocka_unit_test_setup_teardown(test, setup##_sendmsg, teardown)
@@ -412,6 +601,10 @@ main(void)
         BOTH(test_batches_deliver_every_event_once_in_order, setup_wide),
         BOTH(test_full_socket_keeps_the_rest_and_resumes, setup_wide),
         BOTH(test_a_new_topic_reaches_a_pattern_stream_once, setup_wide),
+        BOTH(test_resume_into_a_topic_made_again_announces_the_gap, setup_reclaim),
+        BOTH(test_pattern_resume_into_a_topic_made_again_announces_the_gap, setup_reclaim),
+        BOTH(test_created_notes_hold_their_topic, setup_reclaim),
+        BOTH(test_a_due_report_does_not_outlive_its_topic, setup_reclaim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
