@@ -1022,6 +1022,46 @@ test_full_table_reclaims_on_demand(void **state)
 }
 
 static void
+test_distinct_topics_churn_under_the_cap(void **state)
+{
+    (void)state;
+    /* The failure this fixes: 100 distinct topics published once, their history expired,
+     * and every new topic refused with 503 although all were empty and unread. */
+    struct reclaim_fixture *rf = reclaim_fixture_new(100);
+    struct rp_hub *hub = rf->hub;
+    struct rp_qsbr_slot *worker = rp_qsbr_register(rf->q);
+    char name[32];
+    int next = 0;
+    rp_qsbr_online(worker);
+    for (; next < 100; next++) {
+        snprintf(name, sizeof(name), "aged/%d", next);
+        publish1(hub, item(name, "x"));
+    }
+    struct rp_publish_item it = item("aged/new", "x");
+    struct rp_publish_result res;
+    struct rp_hub_error err;
+    assert_int_equal(rp_hub_publish(hub, &it, 1, &res, &err), -ENOSPC); /* all live */
+    rp_qsbr_offline(worker);
+    /* Then, each "second": housekeeping expires and reclaims while the worker publishes
+     * to 100 names it never used, and goes to sleep between turns. No 503, ever. */
+    for (int second = 1; second <= 20; second++) {
+        rp_hub_expire(hub, rp_clock_now_ms() + second * 10000);
+        rp_hub_reclaim(hub);
+        rp_qsbr_reclaim(rf->q);
+        for (int i = 0; i < 100; i++, next++) {
+            rp_qsbr_online(worker);
+            snprintf(name, sizeof(name), "aged/%d", next);
+            publish1(hub, item(name, "x"));
+            rp_qsbr_offline(worker);
+        }
+        assert_int_equal(rp_hub_topic_count(hub), 100);
+    }
+    assert_int_equal(rp_hub_topics_reclaimed(hub), 2000);
+    rp_qsbr_unregister(worker);
+    reclaim_fixture_free(rf);
+}
+
+static void
 test_no_domain_no_reclaim(void **state)
 {
     struct fixture *fx = *state;
@@ -1608,6 +1648,7 @@ main(void)
         cmocka_unit_test(test_reclaim_spares_topics_in_use),
         cmocka_unit_test(test_reclaim_waits_for_threads_that_looked_up),
         cmocka_unit_test(test_full_table_reclaims_on_demand),
+        cmocka_unit_test(test_distinct_topics_churn_under_the_cap),
         cmocka_unit_test_setup_teardown(test_no_domain_no_reclaim, setup, teardown),
         cmocka_unit_test(test_threaded_publish_read_reclaim),
         cmocka_unit_test(test_interest_hook_on_transitions),
