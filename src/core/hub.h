@@ -59,7 +59,8 @@ typedef void (*rp_hub_notify_fn)(void *ctx, unsigned worker, struct rp_topic *t)
  * lock held (it may call into the hub). Calls for one topic from different workers may
  * run concurrently and arrive out of order (on from one worker before off from another):
  * count them (+1/-1, the sum is 1 while interested) or re-read rp_topic_interested().
- * <t> is borrowed for the call.
+ * <t> is borrowed for the call; a consumer that keeps it holds it (rp_topic_hold) from
+ * within the call, since after an off the topic may be reclaimed.
  */
 typedef void (*rp_hub_interest_fn)(void *ctx, struct rp_topic *t, bool on);
 
