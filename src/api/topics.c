@@ -181,7 +181,7 @@ rp_api_topic_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_re
     struct rp_topic_entry *entries = rp_xcalloc((size_t)limit + 1, sizeof(*entries));
     size_t n = rp_topic_entries(t, after, entries, (size_t)limit + 1);
     struct rp_topic_lag lag;
-    rp_topic_read(t, after, 0, NULL, NULL, 0, &lag);
+    rp_topic_lag(t, after, &lag);
     bool more = n > (size_t)limit;
     if (more)
         rp_frame_unref(entries[--n].frame);

@@ -12,7 +12,7 @@
 #include "base/clock.h"
 
 #define MAX_EVENTS 256
-#define N_HOOK_KINDS 2
+#define N_HOOK_KINDS 3
 
 struct hook {
     rp_loop_hook_fn fn;
@@ -345,6 +345,8 @@ rp_loop_run_once(struct rp_loop *loop, int max_ms)
     int err = n < 0 && errno != EINTR ? -errno : 0;
     loop->turn_max = -1;
     loop->work = false;
+    run_hooks(loop, RP_LOOP_AFTER_WAIT);
+    loop->work = false; /* only before-sleep and after-turn hooks decide a wait */
     if (err) {
         loop->in_turn = false;
         return err;

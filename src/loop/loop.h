@@ -8,6 +8,7 @@
  * when a hook has work pending); the expired timers; the callbacks of ready fds; the
  * after-turn hooks. Not responsible for sockets, protocols or freeing what callbacks close
  * (an after-turn hook does that). Only called from the owning thread (rp_wakeup crosses).
+ * After-wait hooks run between the wait and everything else.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,6 +103,9 @@ bool rp_loop_timer_active(const struct rp_loop_timer *t);
 enum rp_loop_hook_kind {
     RP_LOOP_BEFORE_SLEEP = 0, /* every turn, before the wait */
     RP_LOOP_AFTER_TURN = 1,   /* every turn, after the timers and fd callbacks */
+    RP_LOOP_AFTER_WAIT = 2,   /* every turn, right after the wait (also a failed one), before
+                               * the timers: a thread that went quiescent to sleep comes back
+                               * here (base/qsbr); what it returns is ignored */
 };
 
 /* Returns true when its owner has work left that should not wait for an fd or a timer (a

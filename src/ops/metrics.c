@@ -67,6 +67,7 @@ struct snapshot {
     int64_t lag_bounds[RP_STATS_LAG_BUCKETS];
     uint64_t lag[RP_STATS_LAG_BUCKETS + 1]; /* not cumulative; the last is over every bound */
     uint64_t log_events, log_bytes, auth_cache_entries, topics, last_seq, uptime_s, workers;
+    uint64_t topics_reclaimed;
     bool has_breaker;
     struct rp_stats *const *stats; /* per worker, for the per-worker figures */
     size_t n_stats;
@@ -86,6 +87,9 @@ enum {
     M_BREAKER = 1u << 0,       /* only when a webhook breaker exists */
     M_MS_AS_SECONDS = 1u << 1, /* Prometheus: bounds and sum in seconds, counted in ms */
     M_JSON_FLAT = 1u << 2,     /* JSON: members "<label>_<value>" in the enclosing object */
+    /* JSON: after workers_detail, so the members before it keep their order as new node
+     * figures are added (readers that match the document's text keep working). */
+    M_JSON_LAST = 1u << 3,
 };
 
 /*
@@ -184,6 +188,14 @@ static const struct metric families[] = {
            last_seq),
     SCALAR("uptime_seconds", "gauge", "Seconds since start", "uptime_seconds", uptime_s),
     SCALAR("workers", "gauge", "Worker threads", "workers", workers),
+    {.shape = SHAPE_SCALAR,
+     .prom = "topics_reclaimed_total",
+     .type = "counter",
+     .help = "Topics freed because they had no subscriber and an empty log",
+     .json = "topics_reclaimed",
+     .flags = M_JSON_LAST,
+     .at = AT(topics_reclaimed),
+     .n = 1},
 };
 
 /* The per-worker figures (SHAPE_PER_WORKER): how evenly the load spreads. Prometheus has a
@@ -283,6 +295,7 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
     s->last_seq = node->last_seq;
     s->uptime_s = (uint64_t)node->uptime_s;
     s->workers = node->workers;
+    s->topics_reclaimed = node->topics_reclaimed;
     s->stats = stats;
     s->n_stats = n;
 }
@@ -433,6 +446,7 @@ struct json_out {
     struct rp_buf *out;
     bool comma; /* a member precedes in the current object */
     bool per_worker;
+    bool finishing; /* json_finish: the M_JSON_LAST members now */
 };
 
 /* Starts the member <key> of the current object: `,"key":`. */
@@ -492,6 +506,8 @@ json_metric(void *ctx, const struct metric *m, const struct snapshot *s)
     struct json_out *j = ctx;
     const uint64_t *v = values_of(s, m);
     int err = 0;
+    if ((m->flags & M_JSON_LAST) && !j->finishing)
+        return 0;
     switch (m->shape) {
     case SHAPE_SCALAR:
         return m->json ? json_u64(j, "", m->json, v[0]) : 0;
@@ -546,6 +562,10 @@ json_finish(void *ctx, const struct snapshot *s)
         if (!err)
             err = rp_buf_append_str(j->out, "]");
     }
+    j->finishing = true;
+    for (size_t i = 0; !err && i < COUNT(families); i++)
+        if (families[i].flags & M_JSON_LAST)
+            err = json_metric(j, &families[i], s);
     return err ? err : rp_buf_append_str(j->out, "}\n");
 }
 

@@ -27,6 +27,7 @@ struct rp_metrics_node {
     uint64_t auth_cache_entries;
     uint64_t log_events; /* events kept in all topic logs */
     uint64_t log_bytes;
+    uint64_t topics_reclaimed; /* topics freed since start */
 };
 
 /* Sums <n> workers' stats and appends the rendering to <out>; 0 or -ENOBUFS. */

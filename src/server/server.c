@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/qsbr.h"
 #include "base/stats.h"
 #include "ops/metrics.h"
 #include "ops/metrics_feed.h"
@@ -201,6 +202,7 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
         .last_seq = rp_hub_last_seq(srv->hub),
         .uptime_s = (rp_clock_now_ms() - srv->started_ms) / 1000,
         .workers = srv->n_workers,
+        .topics_reclaimed = rp_hub_topics_reclaimed(srv->hub),
     };
     struct rp_gate_report gr;
     rp_gate_report(srv->gate, &gr);
@@ -294,7 +296,10 @@ static int
 start_hub(struct rp_server *srv, const struct rp_config_values *v,
           const struct rp_handover_state *inherit)
 {
+    /* A slot per worker; the main thread reclaims, so it needs none. */
+    srv->qsbr = rp_qsbr_new(srv->n_workers);
     struct rp_hub_config hc = {
+        .qsbr = srv->qsbr,
         .max_topics = (uint64_t)v->max_topics,
         .max_data = (uint64_t)v->max_data,
         .epoch = inherit ? inherit->epoch : 0, /* ids stay valid across an upgrade */
@@ -350,6 +355,7 @@ start_workers(struct rp_server *srv, struct rp_handover_state *inherit)
             .cfg = &srv->cfg,
             .api = &srv->api,
             .gate = srv->gate,
+            .qsbr = srv->qsbr,
             .listener = open_listener(srv, i, inherit),
         };
         struct rp_diag diag = {{0}};
@@ -474,6 +480,8 @@ rp_server_wait(struct rp_server *srv)
             return;
         }
         rp_hub_expire(srv->hub, rp_clock_now_ms());
+        rp_hub_reclaim(srv->hub);
+        rp_qsbr_reclaim(srv->qsbr);
         publish_metrics(srv);
         rp_server_free_unused_configs(srv);
     }
@@ -505,4 +513,6 @@ rp_server_stop(struct rp_server *srv)
     srv->n_owned = 0;
     rp_hub_free(srv->hub);
     srv->hub = NULL;
+    rp_qsbr_free(srv->qsbr); /* topics retired and not freed yet */
+    srv->qsbr = NULL;
 }

@@ -12,6 +12,8 @@
 #include "auth/gate.h"
 #include "base/diag.h"
 #include "base/alloc.h"
+#include "base/assert.h"
+#include "base/qsbr.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "loop/wakeup.h"
@@ -30,6 +32,8 @@ struct rp_worker {
     pthread_t thread;
     bool started;
     _Atomic(const struct rp_config *) *running; /* the node's configuration */
+    struct rp_qsbr *qsbr;
+    struct rp_qsbr_slot *slot; /* online during a loop turn, offline while it sleeps */
     /* The snapshot this worker uses, published for reload (rp_worker_config_in_use). */
     _Atomic(const struct rp_config *) in_use;
     const struct rp_config *cfg;
@@ -236,8 +240,23 @@ static bool
 yield_before_sleep(struct rp_loop *loop, void *ctx)
 {
     struct rp_worker *w = ctx;
-    if (w->worked && rp_loop_wait_ms(loop) != 0)
-        sched_yield();
+    if (rp_loop_wait_ms(loop) != 0) {
+        if (w->worked)
+            sched_yield();
+        /* Asleep, the worker holds no topic it has not attached or queued: the hub may
+         * free topics without waiting for it (base/qsbr). */
+        rp_qsbr_offline(w->slot);
+    }
+    return false;
+}
+
+/* Awake again: topics looked up from now on are protected until the next sleep. */
+static bool
+after_wait(struct rp_loop *loop, void *ctx)
+{
+    (void)loop;
+    struct rp_worker *w = ctx;
+    rp_qsbr_online(w->slot);
     return false;
 }
 
@@ -267,10 +286,14 @@ worker_main(void *arg)
     struct rp_worker *w = arg;
     this_worker = w;
     rp_log_set_worker((int)w->id);
+    w->slot = rp_qsbr_register(w->qsbr);
+    RP_ASSERT(w->slot); /* the composition root sized the domain for every worker */
+    rp_qsbr_online(w->slot);
     rp_loop_timer_start_after(w->loop, &w->sweep, 0, on_sweep);
     rp_loop_timer_start_after(w->loop, &w->lag, 0, on_lag);
     rp_loop_hook_add(w->loop, RP_LOOP_BEFORE_SLEEP, before_sleep, w);
     rp_loop_hook_add(w->loop, RP_LOOP_BEFORE_SLEEP, yield_before_sleep, w);
+    rp_loop_hook_add(w->loop, RP_LOOP_AFTER_WAIT, after_wait, w);
     rp_loop_hook_add(w->loop, RP_LOOP_AFTER_TURN, run_fanout, w);
     rp_loop_hook_add(w->loop, RP_LOOP_AFTER_TURN, reap, w);
     while (!w->done) {
@@ -284,6 +307,9 @@ worker_main(void *arg)
     /* Close whatever is left: streams were told when to retry. */
     rp_front_close_all(w->front);
     rp_front_reap(w->front);
+    rp_qsbr_offline(w->slot);
+    rp_qsbr_unregister(w->slot);
+    w->slot = NULL;
     this_worker = NULL;
     return NULL;
 }
@@ -295,6 +321,7 @@ rp_worker_new(const struct rp_worker_setup *s, struct rp_worker **out, struct rp
     int err = -ENOMEM;
     w->id = s->id;
     w->running = s->cfg;
+    w->qsbr = s->qsbr;
     w->cfg = atomic_load(s->cfg);
     atomic_init(&w->in_use, w->cfg);
     w->stop_wakeup.io.fd = -1;

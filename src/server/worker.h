@@ -28,6 +28,7 @@ struct rp_worker_setup {
     _Atomic(const struct rp_config *) *cfg;
     const struct rp_api_node *api;
     struct rp_gate_shared *gate; /* NULL with auth_mode none */
+    struct rp_qsbr *qsbr;        /* the hub's reclamation domain: the worker takes a slot */
     int listener;                /* the listening socket, owned by the worker from now on */
 };
 
