@@ -34,8 +34,11 @@
 #define SMALL_BATCH 16
 /* Gap floors of reclaimed topics, by a hash of the name: 512 KiB. */
 #define FLOOR_SLOTS 65536
-/* Topics looked at per topic creation that finds the table full. */
-#define CAP_SCAN 32
+/* Topics looked at per topic creation that finds the table full (under the hub lock, a few
+ * microseconds). 32 let one publish in a million through to a 503 with 10,000 live topics
+ * of which 7,000 were under a second old; 128 makes a window with nothing to free unlikely
+ * enough that a steady churn below the cap is never refused. */
+#define CAP_SCAN 128
 
 struct worker_cursors {
     _Atomic uint64_t c[RP_HUB_MAX_WORKERS];
@@ -266,6 +269,7 @@ reclaim_scan(struct rp_hub *hub, size_t budget, struct topic_list *later)
     struct passed_memo memo = {0, UINT64_MAX};
     size_t n = 0;
     bool wrapped = false;
+    int64_t now = rp_clock_now_ms();
     while (budget > 0) {
         /* Removing leaves a tombstone, so the position stays valid while scanning. */
         struct rp_topic *t = rp_hashmap_next(&hub->topics, &hub->scan_pos);
@@ -277,6 +281,13 @@ reclaim_scan(struct rp_hub *hub, size_t budget, struct topic_list *later)
             continue;
         }
         budget--;
+        /* Events past their age go now rather than at the next expiry pass: at the cap,
+         * a topic whose history has run out is not a live one. */
+        if (t->log.count && t->log.limits.max_age_ms > 0) {
+            pthread_mutex_lock(&t->lock);
+            rp_eventlog_expire(&t->log, now);
+            pthread_mutex_unlock(&t->lock);
+        }
         if (!reclaimable(hub, t, &memo))
             continue;
         unlink_topic(hub, t);
