@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,58 +12,10 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/diag.h"
-#include "base/log.h"
-#include "core/hub.h"
+#include "config/config_setting.h"
 #include "core/pattern.h"
 
-/*
- * Everything below is driven by the settings[] table, expanded from settings.def: the
- * parser, the environment and flag overlays, dump and help only ever walk that table, so
- * a new setting needs one line in settings.def and nothing here.
- */
-
-enum kind {
-    KIND_STRING = 0,
-    KIND_INT,
-    KIND_SIZE,
-    KIND_DURATION,
-    KIND_BOOL,
-    KIND_ENUM,
-    KIND_LIST,
-    KIND_SECRET, /* a STRING that `config dump` masks */
-};
-
-enum scope {
-    SCOPE_GLOBAL = 0,
-    SCOPE_TOPIC,
-};
-
-struct setting {
-    const char *name;
-    enum kind kind;
-    const char *def;
-    int64_t min;
-    int64_t max;
-    const char *choices; /* '|'-separated, ENUM only */
-    enum scope scope;
-    bool reload;
-    const char *help;
-    size_t offset; /* of the field in struct rp_config_values */
-};
-
-static const struct setting settings[] = {
-#define RP_SETTING(name, type, def, min, max, choices, scope, reload, help)                        \
-    {#name,   KIND_##type,   def,    (int64_t)(min), (int64_t)(max),                               \
-     choices, SCOPE_##scope, reload, help,           offsetof(struct rp_config_values, name)},
-#include "config/settings.def"
-#undef RP_SETTING
-};
-
 enum {
-    N_SETTINGS = sizeof(settings) / sizeof(settings[0]),
-    MAX_CHOICES = 16,
-    CHOICES_CAP = 256,
-    NAME_CAP = 64,          /* longest key considered for lookup and suggestions */
     WHAT_CAP = 320,         /* "what is wrong" part of a message */
     WHERE_CAP = 160,        /* "file:line: key" part of a message */
     SHOWN_VALUE_CAP = 80,   /* longest piece of a bad value quoted back to the user */
@@ -89,70 +40,6 @@ union value {
     int e;
     struct rp_config_list list;
 };
-
-/* ---- choices of ENUM settings, split once ---- */
-
-/* ENUM fields are read and written as int (union value.e): every generated enum has its size. */
-#define ENUM_IS_INT(setting, count)                                                                \
-    _Static_assert(sizeof(enum rp_cfg_##setting) == sizeof(int), #setting " is not int-sized");
-RP_CFG_ENUM_SETTINGS(ENUM_IS_INT)
-#undef ENUM_IS_INT
-
-/* The generated constants, counted per setting; split_choices checks they match. */
-static const struct {
-    const char *setting;
-    int count;
-} generated_counts[] = {
-#define GENERATED_COUNT(setting, count) {#setting, count},
-    RP_CFG_ENUM_SETTINGS(GENERATED_COUNT)
-#undef GENERATED_COUNT
-};
-
-static char choice_text[N_SETTINGS][CHOICES_CAP];
-static const char *choice_ptr[N_SETTINGS][MAX_CHOICES];
-static int n_choices[N_SETTINGS];
-static pthread_once_t choices_once = PTHREAD_ONCE_INIT;
-
-static void
-split_choices(void)
-{
-    for (size_t i = 0; i < N_SETTINGS; i++) {
-        if (settings[i].kind != KIND_ENUM)
-            continue;
-        size_t len = strlen(settings[i].choices);
-        RP_ASSERT(len > 0 && len < CHOICES_CAP);
-        memcpy(choice_text[i], settings[i].choices, len + 1);
-        char *p = choice_text[i];
-        for (;;) {
-            RP_ASSERT(n_choices[i] < MAX_CHOICES);
-            choice_ptr[i][n_choices[i]++] = p;
-            char *bar = strchr(p, '|');
-            if (!bar)
-                break;
-            *bar = '\0';
-            p = bar + 1;
-        }
-    }
-    /* Both come from the same choices strings; this guards the two ways of splitting them. */
-    size_t n_enum = 0;
-    for (size_t i = 0; i < N_SETTINGS; i++)
-        n_enum += settings[i].kind == KIND_ENUM;
-    RP_ASSERT(n_enum == sizeof(generated_counts) / sizeof(generated_counts[0]));
-    for (size_t g = 0; g < n_enum; g++) {
-        size_t i = 0;
-        while (i < N_SETTINGS && strcmp(settings[i].name, generated_counts[g].setting) != 0)
-            i++;
-        RP_ASSERT(i < N_SETTINGS && settings[i].kind == KIND_ENUM);
-        RP_ASSERT(n_choices[i] == generated_counts[g].count);
-    }
-}
-
-static void
-ensure_choices(void)
-{
-    int err = pthread_once(&choices_once, split_choices);
-    RP_ASSERT(err == 0);
-}
 
 /* ---- messages ---- */
 
@@ -198,44 +85,44 @@ format_duration(int64_t ms, char *buf, size_t cap)
 
 /* The range or the choices of <s>, as shown in help and in messages ("100ms to 1h"). */
 static void
-format_range(const struct setting *s, char *buf, size_t cap)
+format_range(const struct rp_config_setting *s, char *buf, size_t cap)
 {
     char lo[32], hi[32];
-    size_t idx = (size_t)(s - settings);
 
     switch (s->kind) {
-    case KIND_INT:
+    case RP_CONFIG_KIND_INT:
         text_set(buf, cap, "%" PRId64 " to %" PRId64, s->min, s->max);
         break;
-    case KIND_SIZE:
+    case RP_CONFIG_KIND_SIZE:
         format_size(s->min, lo, sizeof(lo));
         format_size(s->max, hi, sizeof(hi));
         text_set(buf, cap, "%s to %s", lo, hi);
         break;
-    case KIND_DURATION:
+    case RP_CONFIG_KIND_DURATION:
         format_duration(s->min, lo, sizeof(lo));
         format_duration(s->max, hi, sizeof(hi));
         text_set(buf, cap, "%s to %s", lo, hi);
         break;
-    case KIND_ENUM: {
+    case RP_CONFIG_KIND_ENUM: {
         size_t used = 0;
         buf[0] = '\0';
-        for (int i = 0; i < n_choices[idx] && used < cap; i++) {
-            int n = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", choice_ptr[idx][i]);
+        for (int i = 0; i < rp_config_setting_n_choices(s) && used < cap; i++) {
+            int n = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "",
+                             rp_config_setting_choice(s, i));
             if (n < 0)
                 break;
             used += (size_t)n;
         }
         break;
     }
-    case KIND_BOOL:
+    case RP_CONFIG_KIND_BOOL:
         text_set(buf, cap, "true, false, yes, no, on, off, 1, 0");
         break;
-    case KIND_LIST:
+    case RP_CONFIG_KIND_LIST:
         text_set(buf, cap, "comma-separated items, none empty");
         break;
-    case KIND_STRING:
-    case KIND_SECRET:
+    case RP_CONFIG_KIND_STRING:
+    case RP_CONFIG_KIND_SECRET:
         text_set(buf, cap, "text without control characters");
         break;
     }
@@ -243,29 +130,29 @@ format_range(const struct setting *s, char *buf, size_t cap)
 
 /* What a value of <s> may be, for the "(allowed: ...)" part of a message. */
 static void
-format_allowed(const struct setting *s, char *buf, size_t cap)
+format_allowed(const struct rp_config_setting *s, char *buf, size_t cap)
 {
-    char range[CHOICES_CAP];
+    char range[RP_CONFIG_CHOICES_CAP];
 
     format_range(s, range, sizeof(range));
     switch (s->kind) {
-    case KIND_INT:
+    case RP_CONFIG_KIND_INT:
         text_set(buf, cap, "a whole number from %s", range);
         break;
-    case KIND_SIZE:
+    case RP_CONFIG_KIND_SIZE:
         text_set(buf, cap, "a size from %s, in bytes or with suffix k, m, g", range);
         break;
-    case KIND_DURATION:
+    case RP_CONFIG_KIND_DURATION:
         text_set(buf, cap, "a duration from %s, with suffix ms, s, m, h; a bare number is seconds",
                  range);
         break;
-    case KIND_ENUM:
+    case RP_CONFIG_KIND_ENUM:
         text_set(buf, cap, "one of %s", range);
         break;
-    case KIND_BOOL:
-    case KIND_LIST:
-    case KIND_STRING:
-    case KIND_SECRET:
+    case RP_CONFIG_KIND_BOOL:
+    case RP_CONFIG_KIND_LIST:
+    case RP_CONFIG_KIND_STRING:
+    case RP_CONFIG_KIND_SECRET:
         text_set(buf, cap, "%s", range);
         break;
     }
@@ -440,7 +327,7 @@ parse_list(const char *text, struct rp_config_list *out)
  * returns -EINVAL and writes what is wrong, without the allowed values, to <what>.
  */
 static int
-parse_value(const struct setting *s, const char *text, union value *out, char *what,
+parse_value(const struct rp_config_setting *s, const char *text, union value *out, char *what,
             size_t what_cap)
 {
     int64_t n = 0;
@@ -452,19 +339,18 @@ parse_value(const struct setting *s, const char *text, union value *out, char *w
         return -EINVAL;
     }
     switch (s->kind) {
-    case KIND_STRING:
-    case KIND_SECRET:
+    case RP_CONFIG_KIND_STRING:
+    case RP_CONFIG_KIND_SECRET:
         out->str = rp_xstrdup(text);
         return 0;
-    case KIND_BOOL:
+    case RP_CONFIG_KIND_BOOL:
         if (parse_bool(text, &out->b) == 0)
             return 0;
         text_set(what, what_cap, "`%.*s` is not a boolean", shown, text);
         return -EINVAL;
-    case KIND_ENUM: {
-        size_t idx = (size_t)(s - settings);
-        for (int i = 0; i < n_choices[idx]; i++) {
-            if (same_word(text, choice_ptr[idx][i])) {
+    case RP_CONFIG_KIND_ENUM: {
+        for (int i = 0; i < rp_config_setting_n_choices(s); i++) {
+            if (same_word(text, rp_config_setting_choice(s, i))) {
                 out->e = i;
                 return 0;
             }
@@ -472,18 +358,18 @@ parse_value(const struct setting *s, const char *text, union value *out, char *w
         text_set(what, what_cap, "`%.*s` is not a choice", shown, text);
         return -EINVAL;
     }
-    case KIND_LIST:
+    case RP_CONFIG_KIND_LIST:
         if (parse_list(text, &out->list) == 0)
             return 0;
         text_set(what, what_cap, "`%.*s` has an empty item", shown, text);
         return -EINVAL;
-    case KIND_INT:
+    case RP_CONFIG_KIND_INT:
         err = parse_int(text, &n);
         break;
-    case KIND_SIZE:
+    case RP_CONFIG_KIND_SIZE:
         err = parse_with_unit(text, size_units, &n);
         break;
-    case KIND_DURATION:
+    case RP_CONFIG_KIND_DURATION:
         err = parse_with_unit(text, duration_units, &n);
         break;
     }
@@ -493,9 +379,9 @@ parse_value(const struct setting *s, const char *text, union value *out, char *w
     }
     if (err) {
         static const char *const kind_word[] = {
-            [KIND_INT] = "a whole number",
-            [KIND_SIZE] = "a size",
-            [KIND_DURATION] = "a duration",
+            [RP_CONFIG_KIND_INT] = "a whole number",
+            [RP_CONFIG_KIND_SIZE] = "a size",
+            [RP_CONFIG_KIND_DURATION] = "a duration",
         };
         text_set(what, what_cap, "`%.*s` is not %s", shown, text, kind_word[s->kind]);
         return -EINVAL;
@@ -511,42 +397,42 @@ parse_value(const struct setting *s, const char *text, union value *out, char *w
 /* ---- values ---- */
 
 static void *
-field(struct rp_config_values *v, const struct setting *s)
+field(struct rp_config_values *v, const struct rp_config_setting *s)
 {
     return (char *)v + s->offset;
 }
 
 static const void *
-cfield(const struct rp_config_values *v, const struct setting *s)
+cfield(const struct rp_config_values *v, const struct rp_config_setting *s)
 {
     return (const char *)v + s->offset;
 }
 
 /* Stores <val> as <s> in <v>, freeing what was there and taking ownership of <val>. */
 static void
-value_store(struct rp_config_values *v, const struct setting *s, union value *val)
+value_store(struct rp_config_values *v, const struct rp_config_setting *s, union value *val)
 {
     void *f = field(v, s);
 
     switch (s->kind) {
-    case KIND_STRING:
-    case KIND_SECRET:
+    case RP_CONFIG_KIND_STRING:
+    case RP_CONFIG_KIND_SECRET:
         free(*(char **)f);
         *(char **)f = val->str;
         break;
-    case KIND_LIST:
+    case RP_CONFIG_KIND_LIST:
         list_fini(f);
         *(struct rp_config_list *)f = val->list;
         break;
-    case KIND_INT:
-    case KIND_SIZE:
-    case KIND_DURATION:
+    case RP_CONFIG_KIND_INT:
+    case RP_CONFIG_KIND_SIZE:
+    case RP_CONFIG_KIND_DURATION:
         *(int64_t *)f = val->i;
         break;
-    case KIND_BOOL:
+    case RP_CONFIG_KIND_BOOL:
         *(bool *)f = val->b;
         break;
-    case KIND_ENUM:
+    case RP_CONFIG_KIND_ENUM:
         *(int *)f = val->e;
         break;
     }
@@ -554,30 +440,31 @@ value_store(struct rp_config_values *v, const struct setting *s, union value *va
 
 /* Moves setting <s> from <src> to <dst>; <src>'s field is left empty. */
 static void
-value_move(struct rp_config_values *dst, struct rp_config_values *src, const struct setting *s)
+value_move(struct rp_config_values *dst, struct rp_config_values *src,
+           const struct rp_config_setting *s)
 {
     union value val;
     void *f = field(src, s);
 
     switch (s->kind) {
-    case KIND_STRING:
-    case KIND_SECRET:
+    case RP_CONFIG_KIND_STRING:
+    case RP_CONFIG_KIND_SECRET:
         val.str = *(char **)f;
         *(char **)f = NULL;
         break;
-    case KIND_LIST:
+    case RP_CONFIG_KIND_LIST:
         val.list = *(struct rp_config_list *)f;
         memset(f, 0, sizeof(struct rp_config_list));
         break;
-    case KIND_INT:
-    case KIND_SIZE:
-    case KIND_DURATION:
+    case RP_CONFIG_KIND_INT:
+    case RP_CONFIG_KIND_SIZE:
+    case RP_CONFIG_KIND_DURATION:
         val.i = *(int64_t *)f;
         break;
-    case KIND_BOOL:
+    case RP_CONFIG_KIND_BOOL:
         val.b = *(bool *)f;
         break;
-    case KIND_ENUM:
+    case RP_CONFIG_KIND_ENUM:
         val.e = *(int *)f;
         break;
     }
@@ -587,11 +474,11 @@ value_move(struct rp_config_values *dst, struct rp_config_values *src, const str
 static void
 values_fini(struct rp_config_values *v)
 {
-    for (size_t i = 0; i < N_SETTINGS; i++) {
-        const struct setting *s = &settings[i];
-        if (s->kind == KIND_STRING || s->kind == KIND_SECRET)
+    for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++) {
+        const struct rp_config_setting *s = &rp_config_settings[i];
+        if (s->kind == RP_CONFIG_KIND_STRING || s->kind == RP_CONFIG_KIND_SECRET)
             RP_FREE(*(char **)field(v, s));
-        else if (s->kind == KIND_LIST)
+        else if (s->kind == RP_CONFIG_KIND_LIST)
             list_fini(field(v, s));
     }
 }
@@ -601,12 +488,12 @@ static void
 values_copy(struct rp_config_values *dst, const struct rp_config_values *src)
 {
     memcpy(dst, src, sizeof(*dst));
-    for (size_t i = 0; i < N_SETTINGS; i++) {
-        const struct setting *s = &settings[i];
-        if (s->kind == KIND_STRING || s->kind == KIND_SECRET) {
+    for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++) {
+        const struct rp_config_setting *s = &rp_config_settings[i];
+        if (s->kind == RP_CONFIG_KIND_STRING || s->kind == RP_CONFIG_KIND_SECRET) {
             const char *str = *(char *const *)cfield(src, s);
             *(char **)field(dst, s) = str ? rp_xstrdup(str) : NULL;
-        } else if (s->kind == KIND_LIST) {
+        } else if (s->kind == RP_CONFIG_KIND_LIST) {
             const struct rp_config_list *from = cfield(src, s);
             struct rp_config_list *to = field(dst, s);
             to->items = NULL;
@@ -625,115 +512,16 @@ values_set_defaults(struct rp_config_values *v)
     char what[WHAT_CAP];
 
     memset(v, 0, sizeof(*v));
-    for (size_t i = 0; i < N_SETTINGS; i++) {
+    for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++) {
         union value val;
         /* A default that does not parse is a bug in settings.def, found by any test. */
-        int err = parse_value(&settings[i], settings[i].def, &val, what, sizeof(what));
+        int err = parse_value(&rp_config_settings[i], rp_config_settings[i].def, &val, what,
+                              sizeof(what));
         if (err)
-            fprintf(stderr, "settings.def: %s: bad default: %s\n", settings[i].name, what);
+            fprintf(stderr, "settings.def: %s: bad default: %s\n", rp_config_settings[i].name,
+                    what);
         RP_ASSERT(err == 0);
-        value_store(v, &settings[i], &val);
-    }
-}
-
-/* ---- lookup and suggestions ---- */
-
-/* Writes <len> bytes of <key> to <buf> with `-` as `_` and, if <fold>, in lower case. */
-static bool
-normalize(const char *key, size_t len, bool fold, char *buf)
-{
-    if (len >= NAME_CAP)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = key[i] == '-' ? '_' : key[i];
-        buf[i] = fold ? (char)tolower((unsigned char)c) : c;
-    }
-    buf[len] = '\0';
-    return true;
-}
-
-static const struct setting *
-find_setting(const char *key, size_t len, bool fold)
-{
-    char name[NAME_CAP];
-
-    if (!normalize(key, len, fold, name))
-        return NULL;
-    for (size_t i = 0; i < N_SETTINGS; i++)
-        if (strcmp(settings[i].name, name) == 0)
-            return &settings[i];
-    return NULL;
-}
-
-/* Optimal string alignment distance (edits and adjacent swaps); both shorter than NAME_CAP. */
-static size_t
-edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t d[NAME_CAP][NAME_CAP];
-
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cost = a[i - 1] != b[j - 1];
-            size_t best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < best)
-                best = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    }
-    return d[la][lb];
-}
-
-/* The known setting closest to the unknown <key>, or NULL when none is close. */
-static const struct setting *
-suggest(const char *key, size_t len)
-{
-    char name[NAME_CAP];
-    const struct setting *best = NULL;
-    size_t best_d = SIZE_MAX;
-
-    if (!normalize(key, len, true, name))
-        return NULL;
-    for (size_t i = 0; i < N_SETTINGS; i++) {
-        const char *cand = settings[i].name;
-        size_t d = edit_distance(name, cand);
-        size_t limit = strlen(cand) / 3 > 2 ? strlen(cand) / 3 : 2;
-        bool related = len >= 4 && (strstr(name, cand) || strstr(cand, name));
-        if ((d <= limit || related) && d < best_d) {
-            best = &settings[i];
-            best_d = d;
-        }
-    }
-    return best;
-}
-
-/* Writes the flag spelling of <s> ("max-body") to <buf>. */
-static void
-flag_name(const struct setting *s, char *buf, size_t cap)
-{
-    size_t i = 0;
-    for (; s->name[i] && i + 1 < cap; i++)
-        buf[i] = s->name[i] == '_' ? '-' : s->name[i];
-    buf[i] = '\0';
-}
-
-/* Writes the environment spelling of <s> ("REVENPROX_MAX_BODY") to <buf>. */
-static void
-env_name(const struct setting *s, char *buf, size_t cap)
-{
-    int n = snprintf(buf, cap, "REVENPROX_");
-    for (size_t i = (size_t)n, j = 0; s->name[j] && i + 1 < cap; i++, j++) {
-        buf[i] = (char)toupper((unsigned char)s->name[j]);
-        buf[i + 1] = '\0';
+        value_store(v, &rp_config_settings[i], &val);
     }
 }
 
@@ -741,7 +529,7 @@ env_name(const struct setting *s, char *buf, size_t cap)
 
 /* Which settings a [topic] section names, kept only while loading. */
 struct section_mask {
-    bool set[N_SETTINGS];
+    bool set[RP_CONFIG_N_SETTINGS];
 };
 
 struct loader {
@@ -759,10 +547,10 @@ struct loader {
  * "<where>: what is wrong (allowed: ...)".
  */
 static int
-apply(struct rp_diag *diag, const char *where, const struct setting *s, const char *text,
+apply(struct rp_diag *diag, const char *where, const struct rp_config_setting *s, const char *text,
       struct rp_config_values *v)
 {
-    char what[WHAT_CAP], allowed[CHOICES_CAP + 96];
+    char what[WHAT_CAP], allowed[RP_CONFIG_CHOICES_CAP + 96];
     union value val;
 
     if (parse_value(s, text, &val, what, sizeof(what)) != 0) {
@@ -780,10 +568,11 @@ list_topic_settings(char *buf, size_t cap)
     size_t used = 0;
 
     buf[0] = '\0';
-    for (size_t i = 0; i < N_SETTINGS && used < cap; i++) {
-        if (settings[i].scope != SCOPE_TOPIC)
+    for (size_t i = 0; i < RP_CONFIG_N_SETTINGS && used < cap; i++) {
+        if (rp_config_settings[i].scope != RP_CONFIG_SCOPE_TOPIC)
             continue;
-        int n = snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", settings[i].name);
+        int n =
+            snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", rp_config_settings[i].name);
         if (n < 0)
             break;
         used += (size_t)n;
@@ -941,23 +730,23 @@ parse_setting_line(struct loader *ld, const char *p, const char *end)
         return -EINVAL;
     }
     text_set(where, sizeof(where), "%s:%u: %.*s", ld->name, ld->line,
-             (int)(key_len < NAME_CAP ? key_len : NAME_CAP), key);
+             (int)(key_len < RP_CONFIG_NAME_CAP ? key_len : RP_CONFIG_NAME_CAP), key);
     while (p < end && is_blank(*p))
         p++;
     if (p == end || *p != '=') {
         rp_diag_set(ld->diag, "%s: expected `=` after the key (allowed: `key = value`)", where);
         return -EINVAL;
     }
-    const struct setting *s = find_setting(key, key_len, false);
+    const struct rp_config_setting *s = rp_config_setting_find(key, key_len, false);
     if (!s) {
-        const struct setting *near = suggest(key, key_len);
+        const struct rp_config_setting *near = rp_config_setting_suggest(key, key_len);
         if (near)
             rp_diag_set(ld->diag, "%s: unknown setting (did you mean %s?)", where, near->name);
         else
             rp_diag_set(ld->diag, "%s: unknown setting (see docs/configuration.md)", where);
         return -EINVAL;
     }
-    if (ld->section >= 0 && s->scope != SCOPE_TOPIC) {
+    if (ld->section >= 0 && s->scope != RP_CONFIG_SCOPE_TOPIC) {
         list_topic_settings(what, sizeof(what));
         rp_diag_set(ld->diag,
                     "%s: a global setting cannot be set in a [topic] section; move it above the "
@@ -991,7 +780,7 @@ parse_setting_line(struct loader *ld, const char *p, const char *end)
     } else {
         err = apply(ld->diag, where, s, value, &ld->cfg->topics[ld->section].values);
         if (!err)
-            ld->masks[ld->section].set[s - settings] = true;
+            ld->masks[ld->section].set[s - rp_config_settings] = true;
     }
 out:
     free(value);
@@ -1040,7 +829,7 @@ static int
 apply_env(struct loader *ld, char *const *envp)
 {
     static const char prefix[] = "REVENPROX_";
-    char where[WHERE_CAP], env[NAME_CAP + sizeof(prefix)];
+    char where[WHERE_CAP], env[RP_CONFIG_NAME_CAP + sizeof(prefix)];
 
     for (; envp && *envp; envp++) {
         const char *entry = *envp;
@@ -1053,17 +842,17 @@ apply_env(struct loader *ld, char *const *envp)
             continue;
         int shown = eq - entry < SHOWN_VALUE_CAP ? (int)(eq - entry) : SHOWN_VALUE_CAP;
         text_set(where, sizeof(where), "environment %.*s", shown, entry);
-        const struct setting *s = find_setting(key, key_len, true);
+        const struct rp_config_setting *s = rp_config_setting_find(key, key_len, true);
         /* The variable must be in upper case, as documented. */
         if (s) {
-            env_name(s, env, sizeof(env));
+            rp_config_setting_env_name(s, env, sizeof(env));
             if (strncmp(entry, env, (size_t)(eq - entry)) != 0 || env[eq - entry] != '\0')
                 s = NULL;
         }
         if (!s) {
-            const struct setting *near = suggest(key, key_len);
+            const struct rp_config_setting *near = rp_config_setting_suggest(key, key_len);
             if (near) {
-                env_name(near, env, sizeof(env));
+                rp_config_setting_env_name(near, env, sizeof(env));
                 rp_diag_set(ld->diag, "%s: unknown setting (did you mean %s?)", where, env);
             } else {
                 rp_diag_set(ld->diag, "%s: unknown setting (see docs/configuration.md)", where);
@@ -1085,7 +874,7 @@ is_flag(const char *arg)
 static int
 apply_flags(struct loader *ld, int argc, char *const *argv)
 {
-    char where[WHERE_CAP], flag[NAME_CAP];
+    char where[WHERE_CAP], flag[RP_CONFIG_NAME_CAP];
 
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -1105,12 +894,12 @@ apply_flags(struct loader *ld, int argc, char *const *argv)
             continue;
         }
         text_set(where, sizeof(where), "flag --%.*s",
-                 (int)(key_len < NAME_CAP ? key_len : NAME_CAP), key);
-        const struct setting *s = find_setting(key, key_len, false);
+                 (int)(key_len < RP_CONFIG_NAME_CAP ? key_len : RP_CONFIG_NAME_CAP), key);
+        const struct rp_config_setting *s = rp_config_setting_find(key, key_len, false);
         if (!s) {
-            const struct setting *near = suggest(key, key_len);
+            const struct rp_config_setting *near = rp_config_setting_suggest(key, key_len);
             if (near) {
-                flag_name(near, flag, sizeof(flag));
+                rp_config_setting_flag_name(near, flag, sizeof(flag));
                 rp_diag_set(ld->diag, "%s: unknown flag (did you mean --%s?)", where, flag);
             } else {
                 rp_diag_set(ld->diag, "%s: unknown flag (see --help)", where);
@@ -1122,10 +911,10 @@ apply_flags(struct loader *ld, int argc, char *const *argv)
             value = eq + 1;
         } else if (has_next) {
             value = argv[++i];
-        } else if (s->kind == KIND_BOOL) {
+        } else if (s->kind == RP_CONFIG_KIND_BOOL) {
             value = "true";
         } else {
-            char allowed[CHOICES_CAP + 96];
+            char allowed[RP_CONFIG_CHOICES_CAP + 96];
             format_allowed(s, allowed, sizeof(allowed));
             rp_diag_set(ld->diag, "%s: missing value (allowed: %s)", where, allowed);
             return -EINVAL;
@@ -1145,9 +934,9 @@ finish_sections(struct loader *ld)
     for (size_t t = 0; t < cfg->n_topics; t++) {
         struct rp_config_values merged;
         values_copy(&merged, &cfg->v);
-        for (size_t i = 0; i < N_SETTINGS; i++)
+        for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++)
             if (ld->masks[t].set[i])
-                value_move(&merged, &cfg->topics[t].values, &settings[i]);
+                value_move(&merged, &cfg->topics[t].values, &rp_config_settings[i]);
         values_fini(&cfg->topics[t].values);
         cfg->topics[t].values = merged;
     }
@@ -1160,7 +949,7 @@ load(const char *text, size_t len, const char *name, const char *path, char *con
     struct loader ld = {.section = -1, .diag = diag, .name = name ? name : "<string>"};
     int err;
 
-    ensure_choices();
+    rp_config_setting_init();
     rp_diag_clear(diag);
     *out = NULL;
     ld.cfg = rp_xcalloc(1, sizeof(*ld.cfg));
@@ -1256,17 +1045,6 @@ rp_config_for_topic(const struct rp_config *cfg, const char *name, size_t len)
     return &cfg->v;
 }
 
-const char *
-rp_config_choice(const char *setting, int index)
-{
-    const struct setting *s = find_setting(setting, strlen(setting), false);
-
-    ensure_choices();
-    if (!s || s->kind != KIND_ENUM || index < 0 || index >= n_choices[s - settings])
-        return NULL;
-    return choice_ptr[s - settings][index];
-}
-
 /* ---- dump and help ---- */
 
 static void
@@ -1282,37 +1060,37 @@ print_quoted(FILE *f, const char *s)
 }
 
 static void
-print_value(FILE *f, const struct setting *s, const struct rp_config_values *v)
+print_value(FILE *f, const struct rp_config_setting *s, const struct rp_config_values *v)
 {
     const void *p = cfield(v, s);
     char buf[32];
 
     switch (s->kind) {
-    case KIND_SECRET:
+    case RP_CONFIG_KIND_SECRET:
         /* Never print a secret: only whether one is set. */
         print_quoted(f, *(char *const *)p && **(char *const *)p ? "********" : "");
         break;
-    case KIND_STRING:
+    case RP_CONFIG_KIND_STRING:
         print_quoted(f, *(char *const *)p ? *(char *const *)p : "");
         break;
-    case KIND_INT:
+    case RP_CONFIG_KIND_INT:
         fprintf(f, "%" PRId64, *(const int64_t *)p);
         break;
-    case KIND_SIZE:
+    case RP_CONFIG_KIND_SIZE:
         format_size(*(const int64_t *)p, buf, sizeof(buf));
         fputs(buf, f);
         break;
-    case KIND_DURATION:
+    case RP_CONFIG_KIND_DURATION:
         format_duration(*(const int64_t *)p, buf, sizeof(buf));
         fputs(buf, f);
         break;
-    case KIND_BOOL:
+    case RP_CONFIG_KIND_BOOL:
         fputs(*(const bool *)p ? "true" : "false", f);
         break;
-    case KIND_ENUM:
-        fputs(choice_ptr[s - settings][*(const int *)p], f);
+    case RP_CONFIG_KIND_ENUM:
+        fputs(rp_config_setting_choice(s, *(const int *)p), f);
         break;
-    case KIND_LIST: {
+    case RP_CONFIG_KIND_LIST: {
         const struct rp_config_list *list = p;
         fputc('"', f);
         for (size_t i = 0; i < list->n; i++) {
@@ -1335,23 +1113,23 @@ rp_config_dump(const struct rp_config *cfg, void *out)
 {
     FILE *f = out;
 
-    ensure_choices();
+    rp_config_setting_init();
     fprintf(f, "# Effective configuration (defaults < file < environment < flags)%s%s\n",
             cfg->file ? "; file " : "", cfg->file ? cfg->file : "");
-    for (size_t i = 0; i < N_SETTINGS; i++) {
-        fprintf(f, "%s = ", settings[i].name);
-        print_value(f, &settings[i], &cfg->v);
+    for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++) {
+        fprintf(f, "%s = ", rp_config_settings[i].name);
+        print_value(f, &rp_config_settings[i], &cfg->v);
         fputc('\n', f);
     }
     for (size_t t = 0; t < cfg->n_topics; t++) {
         fputs("\n[topic ", f);
         print_quoted(f, cfg->topics[t].pattern);
         fputs("]\n", f);
-        for (size_t i = 0; i < N_SETTINGS; i++) {
-            if (settings[i].scope != SCOPE_TOPIC)
+        for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++) {
+            if (rp_config_settings[i].scope != RP_CONFIG_SCOPE_TOPIC)
                 continue;
-            fprintf(f, "%s = ", settings[i].name);
-            print_value(f, &settings[i], &cfg->topics[t].values);
+            fprintf(f, "%s = ", rp_config_settings[i].name);
+            print_value(f, &rp_config_settings[i], &cfg->topics[t].values);
             fputc('\n', f);
         }
     }
@@ -1361,34 +1139,37 @@ void
 rp_config_help(void *out)
 {
     static const char *const placeholder[] = {
-        [KIND_STRING] = "TEXT",       [KIND_INT] = "N",         [KIND_SIZE] = "SIZE",
-        [KIND_DURATION] = "DURATION", [KIND_BOOL] = "[BOOL]",   [KIND_ENUM] = "CHOICE",
-        [KIND_LIST] = "LIST",         [KIND_SECRET] = "SECRET",
+        [RP_CONFIG_KIND_STRING] = "TEXT", [RP_CONFIG_KIND_INT] = "N",
+        [RP_CONFIG_KIND_SIZE] = "SIZE",   [RP_CONFIG_KIND_DURATION] = "DURATION",
+        [RP_CONFIG_KIND_BOOL] = "[BOOL]", [RP_CONFIG_KIND_ENUM] = "CHOICE",
+        [RP_CONFIG_KIND_LIST] = "LIST",   [RP_CONFIG_KIND_SECRET] = "SECRET",
     };
     FILE *f = out;
-    char flag[NAME_CAP], env[NAME_CAP + 16], range[CHOICES_CAP];
+    char flag[RP_CONFIG_NAME_CAP], env[RP_CONFIG_NAME_CAP + 16], range[RP_CONFIG_CHOICES_CAP];
 
-    ensure_choices();
+    rp_config_setting_init();
     fputs("Settings (defaults < config file < environment < flags). Sizes take k, m, g;\n"
           "durations take ms, s, m, h (a bare number is seconds).\n",
           f);
-    for (size_t i = 0; i < N_SETTINGS; i++) {
-        const struct setting *s = &settings[i];
-        flag_name(s, flag, sizeof(flag));
-        env_name(s, env, sizeof(env));
+    for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++) {
+        const struct rp_config_setting *s = &rp_config_settings[i];
+        rp_config_setting_flag_name(s, flag, sizeof(flag));
+        rp_config_setting_env_name(s, env, sizeof(env));
         format_range(s, range, sizeof(range));
         fprintf(f, "\n  --%s %s\n      %s\n      env %s; default ", flag, placeholder[s->kind],
                 s->help, env);
-        if (s->kind == KIND_STRING || s->kind == KIND_SECRET || s->kind == KIND_LIST)
+        if (s->kind == RP_CONFIG_KIND_STRING || s->kind == RP_CONFIG_KIND_SECRET ||
+            s->kind == RP_CONFIG_KIND_LIST)
             print_quoted(f, s->def);
         else
             fputs(s->def, f);
-        if (s->kind == KIND_ENUM)
+        if (s->kind == RP_CONFIG_KIND_ENUM)
             fprintf(f, "; one of %s", range);
-        else if (s->kind == KIND_INT || s->kind == KIND_SIZE || s->kind == KIND_DURATION)
+        else if (s->kind == RP_CONFIG_KIND_INT || s->kind == RP_CONFIG_KIND_SIZE ||
+                 s->kind == RP_CONFIG_KIND_DURATION)
             fprintf(f, "; %s", range);
         fprintf(f, "%s%s\n", s->reload ? "; reloadable" : "; needs a restart",
-                s->scope == SCOPE_TOPIC ? "; per [topic]" : "");
+                s->scope == RP_CONFIG_SCOPE_TOPIC ? "; per [topic]" : "");
     }
 }
 
@@ -1396,16 +1177,16 @@ rp_config_help(void *out)
 
 static bool
 value_equal(const struct rp_config_values *a, const struct rp_config_values *b,
-            const struct setting *s)
+            const struct rp_config_setting *s)
 {
     const void *x = cfield(a, s), *y = cfield(b, s);
     switch (s->kind) {
-    case KIND_STRING:
-    case KIND_SECRET: {
+    case RP_CONFIG_KIND_STRING:
+    case RP_CONFIG_KIND_SECRET: {
         const char *p = *(char *const *)x, *q = *(char *const *)y;
         return strcmp(p ? p : "", q ? q : "") == 0;
     }
-    case KIND_LIST: {
+    case RP_CONFIG_KIND_LIST: {
         const struct rp_config_list *l = x, *m = y;
         if (l->n != m->n)
             return false;
@@ -1414,13 +1195,13 @@ value_equal(const struct rp_config_values *a, const struct rp_config_values *b,
                 return false;
         return true;
     }
-    case KIND_INT:
-    case KIND_SIZE:
-    case KIND_DURATION:
+    case RP_CONFIG_KIND_INT:
+    case RP_CONFIG_KIND_SIZE:
+    case RP_CONFIG_KIND_DURATION:
         return *(const int64_t *)x == *(const int64_t *)y;
-    case KIND_BOOL:
+    case RP_CONFIG_KIND_BOOL:
         return *(const bool *)x == *(const bool *)y;
-    case KIND_ENUM:
+    case RP_CONFIG_KIND_ENUM:
         return *(const int *)x == *(const int *)y;
     }
     return true;
@@ -1433,8 +1214,8 @@ rp_config_keep_restart_settings(struct rp_config *next, const struct rp_config *
     size_t n = 0, used = 0;
     if (cap)
         changed[0] = '\0';
-    for (size_t i = 0; i < N_SETTINGS; i++) {
-        const struct setting *s = &settings[i];
+    for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++) {
+        const struct rp_config_setting *s = &rp_config_settings[i];
         if (s->reload || value_equal(&next->v, &running->v, s))
             continue;
         struct rp_config_values tmp;
