@@ -3,6 +3,7 @@
 #include "auth/auth_jwt.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,47 @@ read_private_key(const char *path, struct rp_diag *diag, int *rc)
     return pkey;
 }
 
+/*
+ * Checks the HS256 <secret>, or reads the private key in <private_key_file> into *<pkey>
+ * (the caller frees it, also on failure) and sets *<alg> from it. 0, or -errno with <diag>.
+ */
+static int
+signing_key(const char *secret, const char *private_key_file, EVP_PKEY **pkey, enum rp_jwt_alg *alg,
+            struct rp_diag *diag)
+{
+    int rc = 0;
+
+    if (secret) {
+        if (strlen(secret) < RP_JWT_MIN_SECRET)
+            return rp_jwt_fail(diag, -EINVAL, "jwt secret: too short for HS256 (at least %d bytes)",
+                               RP_JWT_MIN_SECRET);
+        return 0;
+    }
+    *pkey = read_private_key(private_key_file, diag, &rc);
+    if (!*pkey)
+        return rc;
+    const char *why = rp_jwt_check_pkey(*pkey, alg);
+    if (why)
+        return rp_jwt_fail(diag, -EINVAL, "private key file %s: %s", private_key_file, why);
+    return 0;
+}
+
+/* Signs the <input_len> bytes at <input> with <secret> (HS256) or <pkey> into *<sig>. */
+static int
+sign_input(const char *secret, EVP_PKEY *pkey, enum rp_jwt_alg alg, const char *input,
+           size_t input_len, unsigned char **sig, size_t *sig_len)
+{
+    unsigned int mac_len = 0;
+
+    if (!secret)
+        return sign_pkey(pkey, alg, input, input_len, sig, sig_len);
+    *sig = rp_xmalloc(EVP_MAX_MD_SIZE);
+    bool ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)input,
+                   input_len, *sig, &mac_len) != NULL;
+    *sig_len = mac_len;
+    return ok ? 0 : -EIO;
+}
+
 int
 rp_jwt_sign(const char *secret, const char *private_key_file, const char *kid,
             const char *claims_json, char **out, struct rp_diag *diag)
@@ -117,22 +159,9 @@ rp_jwt_sign(const char *secret, const char *private_key_file, const char *kid,
     enum rp_jwt_alg alg = RP_JWT_ALG_HS256;
     int rc = 0;
 
-    if (secret) {
-        if (strlen(secret) < RP_JWT_MIN_SECRET) {
-            rc = rp_jwt_fail(diag, -EINVAL, "jwt secret: too short for HS256 (at least %d bytes)",
-                             RP_JWT_MIN_SECRET);
-            goto out;
-        }
-    } else {
-        pkey = read_private_key(private_key_file, diag, &rc);
-        if (!pkey)
-            goto out;
-        const char *why = rp_jwt_check_pkey(pkey, &alg);
-        if (why) {
-            rc = rp_jwt_fail(diag, -EINVAL, "private key file %s: %s", private_key_file, why);
-            goto out;
-        }
-    }
+    rc = signing_key(secret, private_key_file, &pkey, &alg, diag);
+    if (rc)
+        goto out;
     header = json_pack("{s:s, s:s}", "alg", rp_jwt_alg_name(alg), "typ", "JWT");
     if (kid && json_object_set_new(header, "kid", json_string(kid)) != 0) {
         rc = rp_jwt_fail(diag, -EINVAL, "jwt kid: not valid UTF-8");
@@ -152,16 +181,7 @@ rp_jwt_sign(const char *secret, const char *private_key_file, const char *kid,
     size_t n = rp_b64url_encode((const unsigned char *)h_txt, h_len, token);
     token[n++] = '.';
     n += rp_b64url_encode((const unsigned char *)c_txt, c_len, token + n);
-    if (secret) {
-        unsigned int mac_len = 0;
-        sig = rp_xmalloc(EVP_MAX_MD_SIZE);
-        if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)token, n, sig,
-                  &mac_len))
-            rc = -EIO;
-        sig_len = mac_len;
-    } else {
-        rc = sign_pkey(pkey, alg, token, n, &sig, &sig_len);
-    }
+    rc = sign_input(secret, pkey, alg, token, n, &sig, &sig_len);
     if (rc || sig_len > max_sig) {
         rc = rp_jwt_fail(diag, rc ? rc : -EIO, "jwt sign: the %s signature failed",
                          rp_jwt_alg_name(alg));
