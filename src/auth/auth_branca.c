@@ -266,6 +266,149 @@ load_be(const uint8_t *p, unsigned width)
     return v;
 }
 
+/* What a msgpack type byte says about the rest of its object. */
+enum mp_kind {
+    MP_SCALAR = 0,
+    MP_DATA,
+    MP_ARRAY,
+    MP_MAP,
+};
+
+struct mp_type {
+    enum mp_kind kind;
+    uint64_t skip;     /* payload bytes that follow, when the type byte fixes them */
+    uint64_t children; /* objects that follow, when the type byte counts them */
+    unsigned width;    /* bytes of a length that follows the type byte */
+    uint64_t extra;    /* bytes after that length that are not counted in it */
+};
+
+/* The types whose type byte holds everything: fixint, nil, bool, fixmap, fixarray, fixstr. */
+static bool
+type_fixed(uint8_t b, struct mp_type *t)
+{
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return true;
+    if (b <= 0x8f)
+        t->children = 2u * (b & 0x0f);
+    else if (b <= 0x9f)
+        t->children = b & 0x0f;
+    else if (b <= 0xbf)
+        t->skip = b & 0x1f;
+    else
+        return false;
+    return true;
+}
+
+/* bin 8/16/32, str 8/16/32, ext 8/16/32: a length, then (ext) a type byte, then the data. */
+static bool
+type_data(uint8_t b, struct mp_type *t)
+{
+    switch (b) {
+    case 0xc4:
+    case 0xd9:
+    case 0xc7:
+        t->width = 1;
+        break;
+    case 0xc5:
+    case 0xda:
+    case 0xc8:
+        t->width = 2;
+        break;
+    case 0xc6:
+    case 0xdb:
+    case 0xc9:
+        t->width = 4;
+        break;
+    default:
+        return false;
+    }
+    t->kind = MP_DATA;
+    t->extra = b >= 0xc7 && b <= 0xc9;
+    return true;
+}
+
+/* float 32/64, uint and int 8..64, fixext 1..16 (a type byte, then the data): fixed sizes. */
+static bool
+type_number(uint8_t b, struct mp_type *t)
+{
+    switch (b) {
+    case 0xcc:
+    case 0xd0:
+        t->skip = 1;
+        return true;
+    case 0xcd:
+    case 0xd1:
+    case 0xd4:
+        t->skip = 2;
+        return true;
+    case 0xd5:
+        t->skip = 3;
+        return true;
+    case 0xca:
+    case 0xce:
+    case 0xd2:
+        t->skip = 4;
+        return true;
+    case 0xd6:
+        t->skip = 5;
+        return true;
+    case 0xcb:
+    case 0xcf:
+    case 0xd3:
+        t->skip = 8;
+        return true;
+    case 0xd7:
+        t->skip = 9;
+        return true;
+    case 0xd8:
+        t->skip = 17;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* array 16/32, map 16/32: a count of elements (of pairs, for a map). */
+static bool
+type_container(uint8_t b, struct mp_type *t)
+{
+    if (b < 0xdc || b > 0xdf)
+        return false;
+    t->kind = b <= 0xdd ? MP_ARRAY : MP_MAP;
+    t->width = b == 0xdc || b == 0xde ? 2 : 4;
+    return true;
+}
+
+/*
+ * Reads the head of the object at <p>[*<i>]: its type byte and any length after it, and
+ * advances *<i> past them. Says how many payload bytes (*<skip>) and objects (*<children>)
+ * follow. False for the type byte that is never used (0xc1) and for a length cut short.
+ */
+static bool
+read_head(const uint8_t *p, size_t len, size_t *i, uint64_t *skip, uint64_t *children)
+{
+    struct mp_type t = {0};
+    uint8_t b = p[(*i)++];
+
+    if (!type_fixed(b, &t) && !type_data(b, &t) && !type_number(b, &t) && !type_container(b, &t))
+        return false;
+    if (t.width) {
+        if (len - *i < t.width)
+            return false;
+        uint64_t v = load_be(p + *i, t.width);
+        *i += t.width;
+        if (t.kind == MP_DATA)
+            t.skip = v + t.extra;
+        else if (t.kind == MP_ARRAY)
+            t.children = v;
+        else
+            t.children = 2 * v;
+    }
+    *skip = t.skip;
+    *children = t.children;
+    return true;
+}
+
 /*
  * True when <p> is exactly one msgpack object whose every length and count fits in what
  * is left of the input. msgpack-c allocates an array's or map's elements from the count in
@@ -281,107 +424,9 @@ msgpack_bounded(const uint8_t *p, size_t len)
         if (i >= len)
             return false;
         pending--;
-        uint8_t b = p[i++];
-        uint64_t skip = 0, children = 0;
-        unsigned width = 0; /* bytes of a length that follows the type byte */
-        uint64_t extra = 0; /* bytes after that length that are not counted in it */
-        enum { K_SCALAR, K_DATA, K_ARRAY, K_MAP } kind = K_SCALAR;
-        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-            /* fixint, nil, bool */
-        } else if (b <= 0x8f) {
-            children = 2u * (b & 0x0f);
-        } else if (b <= 0x9f) {
-            children = b & 0x0f;
-        } else if (b <= 0xbf) {
-            skip = b & 0x1f;
-        } else {
-            switch (b) {
-            case 0xc4: /* bin 8/16/32 */
-            case 0xd9: /* str 8 */
-                width = 1, kind = K_DATA;
-                break;
-            case 0xc5:
-            case 0xda:
-                width = 2, kind = K_DATA;
-                break;
-            case 0xc6:
-            case 0xdb:
-                width = 4, kind = K_DATA;
-                break;
-            case 0xc7: /* ext 8/16/32: length, type, data */
-                width = 1, kind = K_DATA, extra = 1;
-                break;
-            case 0xc8:
-                width = 2, kind = K_DATA, extra = 1;
-                break;
-            case 0xc9:
-                width = 4, kind = K_DATA, extra = 1;
-                break;
-            case 0xca: /* float 32/64, uint and int 8..64 */
-                skip = 4;
-                break;
-            case 0xcb:
-                skip = 8;
-                break;
-            case 0xcc:
-            case 0xd0:
-                skip = 1;
-                break;
-            case 0xcd:
-            case 0xd1:
-                skip = 2;
-                break;
-            case 0xce:
-            case 0xd2:
-                skip = 4;
-                break;
-            case 0xcf:
-            case 0xd3:
-                skip = 8;
-                break;
-            case 0xd4: /* fixext 1..16: type, data */
-                skip = 2;
-                break;
-            case 0xd5:
-                skip = 3;
-                break;
-            case 0xd6:
-                skip = 5;
-                break;
-            case 0xd7:
-                skip = 9;
-                break;
-            case 0xd8:
-                skip = 17;
-                break;
-            case 0xdc:
-                width = 2, kind = K_ARRAY;
-                break;
-            case 0xdd:
-                width = 4, kind = K_ARRAY;
-                break;
-            case 0xde:
-                width = 2, kind = K_MAP;
-                break;
-            case 0xdf:
-                width = 4, kind = K_MAP;
-                break;
-            default: /* 0xc1 is never used */
-                return false;
-            }
-        }
-        if (width) {
-            if (len - i < width)
-                return false;
-            uint64_t v = load_be(p + i, width);
-            i += width;
-            if (kind == K_DATA)
-                skip = v + extra;
-            else if (kind == K_ARRAY)
-                children = v;
-            else
-                children = 2 * v;
-        }
+        uint64_t skip, children;
+        if (!read_head(p, len, &i, &skip, &children))
+            return false;
         if (skip > len - i)
             return false;
         i += (size_t)skip;

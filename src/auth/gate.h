@@ -31,7 +31,8 @@ struct rp_stats;
 struct rp_gate;
 struct rp_gate_shared;
 
-/* The auth_mode setting's choices, value for value (config/config.c asserts it). */
+/* The auth_mode setting's choices, value for value (server/server.c, the composition root,
+ * asserts it). */
 enum rp_gate_mode {
     RP_GATE_MODE_NONE = 0,
     RP_GATE_MODE_JWT,

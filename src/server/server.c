@@ -437,7 +437,8 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
 void
 rp_server_apply_logging(const struct rp_config_values *v)
 {
-    /* config.c asserts that the log_level choices are enum rp_log_level, in order. */
+    /* The SAME_VALUE list at the top of server/server.c asserts that the log_level choices
+     * are enum rp_log_level, in order. */
     atomic_store(&rp_log_min_level, (enum rp_log_level)v->log_level);
     atomic_store(&rp_log_json, v->log_format == RP_CFG_LOG_FORMAT_JSON);
 }
