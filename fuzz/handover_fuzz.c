@@ -58,6 +58,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_inside(&st, e->data, e->data_len);
         check_inside(&st, e->pub_id, e->pub_id_len);
     }
+    for (size_t i = 0; i < st.n_gaps; i++)
+        check_inside(&st, st.gaps[i].topic, st.gaps[i].topic_len);
     for (size_t i = 0; i < st.n_conns; i++) {
         const struct rp_conn_export *c = &st.conns[i];
         if (c->fd != -1 || (c->kind != RP_CONN_HTTP && c->kind != RP_CONN_STREAM))

@@ -192,10 +192,54 @@ rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out)
 
 /* ---- reclamation ---- */
 
+/*
+ * FNV-1a, not the keyed table hash: an upgrade hands the floors over by slot, so the
+ * successor must find a name in the same slot. Colliding names on purpose gains an
+ * attacker only an announced resync of its own topics; the table is a fixed array.
+ */
 static size_t
 floor_slot(const char *name, size_t len)
 {
-    return (size_t)(rp_hash_bytes(name, len) & (FLOOR_SLOTS - 1));
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+    return (size_t)(h & (FLOOR_SLOTS - 1));
+}
+
+void
+rp_hub_foreach_floor(struct rp_hub *hub, rp_hub_floor_fn fn, void *ctx)
+{
+    hub_lock(hub);
+    for (uint32_t i = 0; hub->floor && i < FLOOR_SLOTS; i++)
+        if (hub->floor[i])
+            fn(ctx, i, hub->floor[i]);
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void
+rp_hub_raise_floor(struct rp_hub *hub, uint32_t slot, uint64_t seq)
+{
+    hub_lock(hub);
+    if (hub->floor && slot < FLOOR_SLOTS && seq > hub->floor[slot])
+        hub->floor[slot] = seq;
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void
+rp_hub_forget(struct rp_hub *hub, const char *name, size_t len, uint64_t seq)
+{
+    hub_lock(hub);
+    struct rp_topic *t = rp_hashmap_get(&hub->topics, name, len);
+    if (t) {
+        pthread_mutex_lock(&t->lock);
+        rp_eventlog_forget(&t->log, seq);
+        pthread_mutex_unlock(&t->lock);
+    } else if (hub->floor) {
+        uint64_t *floor = &hub->floor[floor_slot(name, len)];
+        if (seq > *floor)
+            *floor = seq;
+    }
+    pthread_mutex_unlock(&hub->lock);
 }
 
 /* Which stamps have passed, remembered for one scan: the stamps in a table are a few
@@ -1060,6 +1104,7 @@ rp_topic_stats(struct rp_topic *t, struct rp_topic_stats *out)
     out->first_seq = t->log.count ? rp_eventlog_at(&t->log, 0)->seq : 0;
     out->last_seq = t->log.last_seq;
     out->n_appended = t->log.n_appended;
+    out->evicted_seq = t->log.evicted_seq;
     pthread_mutex_unlock(&t->lock);
 }
 

@@ -157,6 +157,17 @@ int rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t 
  * as the last sequence; never moves back. No event is appended and nobody is woken.
  */
 void rp_hub_advance_seq(struct rp_hub *hub, uint64_t last_seq);
+/*
+ * What an upgrade hands over besides the events, so that a resume from before them is still
+ * told of the gap: the gap floors of reclaimed topics (by slot of a hash that is the same in
+ * every process) and each topic's evicted sequence. rp_hub_foreach_floor calls <fn> for every
+ * non-zero floor, under the hub lock; rp_hub_raise_floor and rp_hub_forget only ever raise
+ * (rp_hub_forget: the topic's log, or the floor its name will start from when created).
+ */
+typedef void (*rp_hub_floor_fn)(void *ctx, uint32_t slot, uint64_t seq);
+void rp_hub_foreach_floor(struct rp_hub *hub, rp_hub_floor_fn fn, void *ctx);
+void rp_hub_raise_floor(struct rp_hub *hub, uint32_t slot, uint64_t seq);
+void rp_hub_forget(struct rp_hub *hub, const char *name, size_t len, uint64_t seq);
 /* Events and bytes kept in all logs (for metrics; O(topics)). */
 void rp_hub_log_totals(struct rp_hub *hub, uint64_t *events, uint64_t *bytes);
 /* Evicts events past their age from every log; returns how many. */
@@ -264,6 +275,7 @@ struct rp_topic_entry {
 /* Stats of a topic's log, read under its lock. */
 struct rp_topic_stats {
     uint64_t count, bytes, first_seq, last_seq, n_appended;
+    uint64_t evicted_seq; /* events up to it are gone (a resume from before it is told) */
 };
 void rp_topic_stats(struct rp_topic *t, struct rp_topic_stats *out);
 /* Up to <max> entries with seq > <after>; returns how many. */

@@ -172,6 +172,55 @@ encode_logs(struct rp_hub *hub, struct rp_buf *b)
     free(c.topics);
 }
 
+struct gaps {
+    struct rp_buf *b;
+    uint64_t n;
+};
+
+static void
+put_gap(void *ctx, struct rp_topic *t)
+{
+    struct gaps *g = ctx;
+    struct rp_topic_stats st;
+    rp_topic_stats(t, &st);
+    if (!st.evicted_seq)
+        return;
+    size_t len;
+    const char *name = rp_topic_name(t, &len);
+    put_str(g->b, name, len);
+    put_u64(g->b, st.evicted_seq);
+    g->n++;
+}
+
+static void
+put_floor(void *ctx, uint32_t slot, uint64_t seq)
+{
+    struct gaps *g = ctx;
+    put_u32(g->b, slot);
+    put_u64(g->b, seq);
+    g->n++;
+}
+
+/* What is no longer kept: each topic's evicted sequence and the gap floors of reclaimed
+ * topics, so that a resume from before them is still told of the gap after the upgrade.
+ * Each list is its count, then its entries. */
+static void
+encode_gaps(struct rp_hub *hub, struct rp_buf *b)
+{
+    struct rp_buf list;
+    rp_buf_init(&list, STATE_CAP);
+    struct gaps g = {&list, 0};
+    rp_hub_foreach_topic(hub, NULL, 0, put_gap, &g);
+    put_u64(b, g.n);
+    rp_buf_append(b, list.data ? list.data : "", list.len);
+    list.len = 0;
+    g.n = 0;
+    rp_hub_foreach_floor(hub, put_floor, &g);
+    put_u64(b, g.n);
+    rp_buf_append(b, list.data ? list.data : "", list.len);
+    rp_buf_fini(&list);
+}
+
 static void
 encode_conn(struct rp_buf *b, const struct rp_conn_export *e)
 {
@@ -258,6 +307,7 @@ rp_handover_send(int sock, struct rp_hub *hub, const int *listeners, size_t n_li
     put_u64(&b, rp_hub_last_seq(hub));
     put_u64(&b, n_listeners);
     encode_logs(hub, &b);
+    encode_gaps(hub, &b);
     put_u64(&b, n_conns);
     for (size_t i = 0; i < n_conns; i++)
         encode_conn(&b, &conns[i]);
@@ -357,6 +407,31 @@ decode_conn(struct reader *r, struct rp_conn_export *e, bool v1, size_t max)
     e->out = get_bytes(r, &e->out_len);
 }
 
+static int
+decode_gaps(struct reader *r, struct rp_handover_state *out)
+{
+    uint64_t n = get_u64(r);
+    if (r->bad || n > out->buf_len)
+        return -EPROTO;
+    out->gaps = rp_xcalloc(n + 1, sizeof(*out->gaps));
+    for (uint64_t i = 0; i < n && !r->bad; i++) {
+        struct rp_handover_gap *g = &out->gaps[i];
+        g->topic = get_str(r, &g->topic_len);
+        g->seq = get_u64(r);
+        out->n_gaps += !r->bad;
+    }
+    n = get_u64(r);
+    if (r->bad || n > out->buf_len)
+        return -EPROTO;
+    out->floors = rp_xcalloc(n + 1, sizeof(*out->floors));
+    for (uint64_t i = 0; i < n && !r->bad; i++) {
+        out->floors[i].slot = get_u32(r);
+        out->floors[i].seq = get_u64(r);
+        out->n_floors += !r->bad;
+    }
+    return r->bad ? -EPROTO : 0;
+}
+
 int
 rp_handover_parse(struct rp_handover_state *out, struct rp_diag *diag)
 {
@@ -392,6 +467,8 @@ rp_handover_parse(struct rp_handover_state *out, struct rp_diag *diag)
         if (!r.bad)
             out->n_events++;
     }
+    if (!v1 && decode_gaps(&r, out) != 0)
+        goto bad;
     uint64_t n_conns = get_u64(&r);
     if (r.bad || n_conns > out->buf_len)
         goto bad;
@@ -492,6 +569,10 @@ rp_handover_restore_hub(const struct rp_handover_state *st, struct rp_hub *hub)
             return rc;
     }
     rp_hub_advance_seq(hub, st->last_seq);
+    for (size_t i = 0; i < st->n_floors; i++)
+        rp_hub_raise_floor(hub, st->floors[i].slot, st->floors[i].seq);
+    for (size_t i = 0; i < st->n_gaps; i++)
+        rp_hub_forget(hub, st->gaps[i].topic, st->gaps[i].topic_len, st->gaps[i].seq);
     return 0;
 }
 
@@ -509,6 +590,8 @@ rp_handover_state_fini(struct rp_handover_state *st)
     free(st->listeners);
     free(st->conns);
     free(st->events);
+    free(st->gaps);
+    free(st->floors);
     free(st->buf);
     memset(st, 0, sizeof(*st));
 }

@@ -34,6 +34,19 @@ struct rp_handover_event {
     uint32_t pub_id_len;
 };
 
+/* A topic whose events up to <seq> are no longer kept; <topic> points into the buffer. */
+struct rp_handover_gap {
+    const char *topic;
+    uint32_t topic_len;
+    uint64_t seq;
+};
+
+/* A gap floor of reclaimed topics (core/hub.h: rp_hub_raise_floor). */
+struct rp_handover_floor {
+    uint32_t slot;
+    uint64_t seq;
+};
+
 /* What the successor received. */
 struct rp_handover_state {
     uint32_t epoch;
@@ -44,6 +57,10 @@ struct rp_handover_state {
     size_t n_conns;
     struct rp_handover_event *events; /* in sequence order */
     size_t n_events;
+    struct rp_handover_gap *gaps;
+    size_t n_gaps;
+    struct rp_handover_floor *floors;
+    size_t n_floors;
     char *buf; /* the memfd's bytes, which <events> point into */
     size_t buf_len;
 };

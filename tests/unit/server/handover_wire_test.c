@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "base/qsbr.h"
 #include "core/hub.h"
 #include "server/handover_wire.h"
 
@@ -24,19 +25,23 @@ static void
 policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
 {
     (void)ctx;
-    (void)name;
-    (void)len;
     memset(out, 0, sizeof(*out));
-    out->history =
-        (struct rp_eventlog_limits){.max_count = 100, .max_bytes = 1 << 20, .max_age_ms = 3600000};
+    out->history = (struct rp_eventlog_limits){
+        .max_count = len == 5 && memcmp(name, "small", 5) == 0 ? 2 : 100,
+        .max_bytes = 1 << 20,
+        .max_age_ms = 3600000};
     out->lag_events = 50;
     out->lag_bytes = 1 << 19;
 }
 
+static struct rp_qsbr *qsbr; /* with a domain, a hub keeps gap floors */
+
 static struct rp_hub *
 hub_new(uint32_t epoch)
 {
-    struct rp_hub_config cfg = {.max_topics = 100, .max_data = 4096, .epoch = epoch};
+    if (!qsbr)
+        qsbr = rp_qsbr_new(1);
+    struct rp_hub_config cfg = {.max_topics = 100, .max_data = 4096, .epoch = epoch, .qsbr = qsbr};
     struct rp_hub_hooks hooks = {.policy_for = policy_for};
     return rp_hub_new(&cfg, &hooks);
 }
@@ -70,6 +75,12 @@ test_round_trip(void **state)
     publish(hub, "news", NULL, "hello");
     publish(hub, "news", "update", "line one\nline two");
     publish(hub, "sport/uk", NULL, "goal");
+    /* What is no longer kept travels too: "small" keeps 2 events of 3, and a reclaimed
+     * topic's gap floor. */
+    publish(hub, "small", NULL, "s1");
+    publish(hub, "small", NULL, "s2");
+    publish(hub, "small", NULL, "s3");
+    rp_hub_forget(hub, "gone", 4, 2);
     int lsv[2], ssv[2], hsv[2];
     pair(lsv);
     pair(ssv);
@@ -101,8 +112,12 @@ test_round_trip(void **state)
     assert_int_equal(rp_handover_receive(sock[1], &st, &diag), 0);
 
     assert_int_equal(st.epoch, 0x5f3a9c21);
-    assert_int_equal(st.last_seq, 3);
-    assert_int_equal(st.n_events, 3);
+    assert_int_equal(st.last_seq, 6);
+    assert_int_equal(st.n_events, 5);
+    assert_int_equal(st.n_gaps, 1);
+    assert_int_equal(st.gaps[0].seq, 4);
+    assert_int_equal(st.n_floors, 1);
+    assert_int_equal(st.floors[0].seq, 2);
     assert_memory_equal(st.events[1].topic, "news", 4);
     assert_int_equal(st.events[1].seq, 2);
     assert_memory_equal(st.events[1].event, "update", 6);
@@ -132,10 +147,16 @@ test_round_trip(void **state)
     /* The events restore into a new hub with the same ids. */
     struct rp_hub *next = hub_new(st.epoch);
     assert_int_equal(rp_handover_restore_hub(&st, next), 0);
-    assert_int_equal(rp_hub_last_seq(next), 3);
+    assert_int_equal(rp_hub_last_seq(next), 6);
     struct rp_topic *t = rp_hub_find(next, "news", 4);
     assert_non_null(t);
     assert_int_equal(rp_topic_last_seq(t), 2);
+    struct rp_topic_stats ts;
+    rp_topic_stats(rp_hub_find(next, "small", 5), &ts);
+    assert_int_equal(ts.evicted_seq, 4); /* a resume from s1 is still told of the gap */
+    publish(next, "gone", NULL, "again");
+    rp_topic_stats(rp_hub_find(next, "gone", 4), &ts);
+    assert_int_equal(ts.evicted_seq, 2); /* the reclaimed topic's floor came along */
 
     rp_handover_state_fini(&st);
     rp_hub_free(next);
