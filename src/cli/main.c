@@ -57,24 +57,11 @@ usage(FILE *out)
     rp_config_help(out);
 }
 
-/* Finds --config FILE / --config=FILE among the flags. */
-static const char *
-config_path(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            return argv[i + 1];
-        if (strncmp(argv[i], "--config=", 9) == 0)
-            return argv[i] + 9;
-    }
-    return NULL;
-}
-
 static int
 load(int argc, char **argv, struct rp_config **cfg)
 {
     struct rp_diag diag = {{0}};
-    if (rp_config_load(config_path(argc, argv), environ, argc, argv, cfg, &diag) != 0) {
+    if (rp_config_load(rp_config_path_arg(argc, argv), environ, argc, argv, cfg, &diag) != 0) {
         fprintf(stderr, "revenprox: %s\n", diag.msg);
         return -1;
     }

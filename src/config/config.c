@@ -265,3 +265,15 @@ rp_config_keep_restart_settings(struct rp_config *next, const struct rp_config *
     }
     return n;
 }
+
+const char *
+rp_config_path_arg(int argc, char *const *argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return NULL;
+}

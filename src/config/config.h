@@ -84,6 +84,8 @@ int rp_config_load(const char *path, char *const *envp, int argc, char *const *a
 int rp_config_load_string(const char *text, size_t len, const char *name, char *const *envp,
                           int argc, char *const *argv, struct rp_config **out,
                           struct rp_diag *diag);
+/* The FILE of `--config FILE` or `--config=FILE` among the flags <argv>[0..argc), or NULL. */
+const char *rp_config_path_arg(int argc, char *const *argv);
 /* Frees <cfg> and every string it owns; NULL is allowed. */
 void rp_config_free(struct rp_config *cfg);
 /*

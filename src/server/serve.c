@@ -13,19 +13,6 @@
 
 extern char **environ;
 
-/* Finds --config FILE / --config=FILE among the flags. */
-static const char *
-config_path(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            return argv[i + 1];
-        if (strncmp(argv[i], "--config=", 9) == 0)
-            return argv[i] + 9;
-    }
-    return NULL;
-}
-
 /* What a reload loads again: the same file, environment and flags as at start. */
 struct serve_args {
     int argc;
@@ -38,7 +25,7 @@ reload_config(void *ctx)
     const struct serve_args *a = ctx;
     struct rp_config *cfg;
     struct rp_diag diag = {{0}};
-    if (rp_config_load(config_path(a->argc, a->argv), environ, a->argc, a->argv, &cfg, &diag)) {
+    if (rp_config_load(rp_config_path_arg(a->argc, a->argv), environ, a->argc, a->argv, &cfg, &diag)) {
         RP_LOG(RP_LOG_ERROR, "config", "msg=\"%s\"", diag.msg);
         return NULL;
     }
@@ -63,7 +50,7 @@ rp_serve_main(int argc, char **argv, char **exec_argv)
     int upfd = rp_handover_socket();
     struct rp_config *cfg;
     struct rp_diag diag = {{0}};
-    if (rp_config_load(config_path(argc, argv), environ, argc, argv, &cfg, &diag) != 0) {
+    if (rp_config_load(rp_config_path_arg(argc, argv), environ, argc, argv, &cfg, &diag) != 0) {
         fprintf(stderr, "revenprox: %s\n", diag.msg);
         if (upfd >= 0)
             close(upfd); /* the old process sees it and keeps serving */
