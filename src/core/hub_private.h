@@ -111,4 +111,13 @@ topic_free(struct rp_topic *t)
     free(t);
 }
 
+/* Topics unlinked by a scan, for the caller to retire after the lock (reclaim.c). */
+struct topic_list;
+/*
+ * Called with hub->lock held: looks at up to <budget> topics from where the last scan
+ * stopped (wrapping once) and unlinks those that can go; returns how many. Each is retired
+ * at once, or put on <later> (not NULL) for the caller to retire after the lock.
+ */
+size_t rp_hub_reclaim_scan(struct rp_hub *hub, size_t budget, struct topic_list *later);
+
 #endif
