@@ -3,9 +3,10 @@
 #define RP_CORE_HUB_PRIVATE_H
 /*
  * The hub from the inside: the layout of the hub and its topics, and the few helpers that
- * the files implementing core/hub.h share. Not part of the API: only the .c files of
- * src/core include it; everyone else uses core/hub.h, where both structs stay opaque.
- * Threading as in core/hub.h.
+ * the files implementing core/hub.h share (hub.c: the topic table, publish, ingest and
+ * patterns; topic.c: one topic's guards and read side; reclaim.c: reclamation and gap
+ * floors). Not part of the API: only the .c files of src/core include it; everyone else
+ * uses core/hub.h, where both structs stay opaque. Threading as in core/hub.h.
  */
 #include <pthread.h>
 #include <stdatomic.h>
