@@ -15,79 +15,24 @@
 #include "base/qsbr.h"
 #include "base/utf8.h"
 #include "core/event_id.h"
+#include "core/hub_private.h"
 #include "core/pattern.h"
 #include "core/topic_name.h"
 #include "sse/sse_frame.h"
 
-/*
- * Locks: hub->lock guards the topic table, the pattern registry and the order of
- * appends (one critical section per batch, so sequence order is append order across all
- * topics). topic->lock guards one log; it is taken inside hub->lock by writers and alone
- * by readers, so a reader never waits on a whole batch, only on one append.
- *
- * Reclamation (docs/internals/hub.md): a topic leaves the table, under hub->lock, only
- * when nothing can reach it any more: no worker has it attached, none has a note for it
- * queued, nobody holds it, its log is empty, and every thread that looked it up since has
- * passed a quiescent state (its handed_out stamp). It is then retired to the QSBR domain,
- * which frees it once every thread that might still be using it has moved on.
- */
+/* Locks and reclamation: core/hub_private.h. */
 #define SMALL_BATCH 16
-/* Gap floors of reclaimed topics, by a hash of the name: 512 KiB. */
-#define FLOOR_SLOTS 65536
 /* Topics looked at per topic creation that finds the table full (under the hub lock, a few
  * microseconds). 32 let one publish in a million through to a 503 with 10,000 live topics
  * of which 7,000 were under a second old; 128 makes a window with nothing to free unlikely
  * enough that a steady churn below the cap is never refused. */
 #define CAP_SCAN 128
 
-struct worker_cursors {
-    _Atomic uint64_t c[RP_HUB_MAX_WORKERS];
-};
-
-struct rp_topic {
-    struct rp_hub *hub;
-    char *name;
-    size_t name_len;
-    uint8_t uuid[16];
-    pthread_mutex_t lock;
-    struct rp_eventlog log;
-    struct rp_topic_policy policy;
-    _Atomic uint64_t workers; /* bit w: worker w has subscribers */
-    _Atomic uint64_t pending; /* bit w: worker w has this topic in its mailbox */
-    _Atomic uint64_t last_seq;
-    _Atomic int64_t n_subscribers;
-    _Atomic uint32_t holds; /* rp_topic_hold: kept past quiescent states (queued notes) */
-    /* Under hub->lock: the QSBR epoch in which the hub last handed the topic out, and the
-     * critical section (hub->gen) that did, so it is not reclaimed while still in use. */
-    uint64_t handed_out, gen;
-    /* slow_policy block only: per worker, the lowest cursor of its live subscribers
-     * (UINT64_MAX: none); publishing waits rather than evict or outrun past the slowest. */
-    struct worker_cursors *worker_cursor;
-};
-
 struct pattern_reg {
     char *pattern;
     size_t len;
     unsigned worker;
     uint64_t refs;
-};
-
-struct rp_hub {
-    pthread_mutex_t lock;
-    struct rp_hub_config config;
-    struct rp_hub_hooks hooks;
-    struct rp_hashmap topics;
-    struct pattern_reg *patterns;
-    size_t n_patterns, patterns_cap;
-    uint64_t next_seq;
-    _Atomic uint64_t last_seq;
-    /* Reclamation (NULL qsbr: off). floor[h]: the newest seq of any reclaimed topic whose
-     * name hashed to h, the gap floor of a topic created later with such a name. */
-    struct rp_qsbr *qsbr;
-    uint64_t *floor;
-    uint64_t gen;    /* critical sections that hand out topics and use them after */
-    size_t scan_pos; /* where the next scan for a full table resumes */
-    _Atomic uint64_t n_reclaimed;
 };
 
 /* The hub's critical sections are a few hundred nanoseconds: spinning a little before
@@ -100,15 +45,6 @@ short_lock_init(pthread_mutex_t *m)
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
     pthread_mutex_init(m, &attr);
     pthread_mutexattr_destroy(&attr);
-}
-
-/* Every critical section is a new generation: the topics it hands out are not reclaimed
- * before it ends (a batch uses them after looking up the next, which may reclaim). */
-static void
-hub_lock(struct rp_hub *hub)
-{
-    pthread_mutex_lock(&hub->lock);
-    hub->gen++;
 }
 
 struct rp_hub *
@@ -133,22 +69,6 @@ rp_hub_new(const struct rp_hub_config *config, const struct rp_hub_hooks *hooks)
         hub->floor = rp_xcalloc(FLOOR_SLOTS, sizeof(*hub->floor));
     atomic_init(&hub->n_reclaimed, 0);
     return hub;
-}
-
-static void
-topic_free(struct rp_topic *t)
-{
-    rp_eventlog_fini(&t->log);
-    free(t->worker_cursor);
-    pthread_mutex_destroy(&t->lock);
-    free(t->name);
-    free(t);
-}
-
-static void
-topic_free_retired(void *ptr)
-{
-    topic_free(ptr);
 }
 
 void
@@ -188,205 +108,6 @@ rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out)
 {
     struct rp_event_id id = {.epoch = hub->config.epoch, .seq = seq};
     return rp_event_id_format(&id, out);
-}
-
-/* ---- reclamation ---- */
-
-/*
- * FNV-1a, not the keyed table hash: an upgrade hands the floors over by slot, so the
- * successor must find a name in the same slot. Colliding names on purpose gains an
- * attacker only an announced resync of its own topics; the table is a fixed array.
- */
-static size_t
-floor_slot(const char *name, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
-    return (size_t)(h & (FLOOR_SLOTS - 1));
-}
-
-void
-rp_hub_foreach_floor(struct rp_hub *hub, rp_hub_floor_fn fn, void *ctx)
-{
-    hub_lock(hub);
-    for (uint32_t i = 0; hub->floor && i < FLOOR_SLOTS; i++)
-        if (hub->floor[i])
-            fn(ctx, i, hub->floor[i]);
-    pthread_mutex_unlock(&hub->lock);
-}
-
-void
-rp_hub_raise_floor(struct rp_hub *hub, uint32_t slot, uint64_t seq)
-{
-    hub_lock(hub);
-    if (hub->floor && slot < FLOOR_SLOTS && seq > hub->floor[slot])
-        hub->floor[slot] = seq;
-    pthread_mutex_unlock(&hub->lock);
-}
-
-void
-rp_hub_forget(struct rp_hub *hub, const char *name, size_t len, uint64_t seq)
-{
-    hub_lock(hub);
-    struct rp_topic *t = rp_hashmap_get(&hub->topics, name, len);
-    if (t) {
-        pthread_mutex_lock(&t->lock);
-        rp_eventlog_forget(&t->log, seq);
-        pthread_mutex_unlock(&t->lock);
-    } else if (hub->floor) {
-        uint64_t *floor = &hub->floor[floor_slot(name, len)];
-        if (seq > *floor)
-            *floor = seq;
-    }
-    pthread_mutex_unlock(&hub->lock);
-}
-
-/* Which stamps have passed, remembered for one scan: the stamps in a table are a few
- * distinct epochs, and each question reads every thread's slot. */
-struct passed_memo {
-    uint64_t yes; /* stamps up to this one have passed */
-    uint64_t no;  /* stamps from this one on have not */
-};
-
-static bool
-stamp_passed(struct rp_hub *hub, struct passed_memo *m, uint64_t stamp)
-{
-    if (stamp <= m->yes)
-        return true;
-    if (stamp >= m->no)
-        return false;
-    if (rp_qsbr_passed(hub->qsbr, stamp)) {
-        m->yes = stamp;
-        return true;
-    }
-    m->no = stamp;
-    return false;
-}
-
-/*
- * Called with hub->lock held. The guards a worker drops (hold, pending mark) are read
- * before the worker mask: a worker attaches before it drops them, so once a dropped guard
- * is seen, its bit is seen too (all sequentially consistent).
- */
-static bool
-reclaimable(struct rp_hub *hub, struct rp_topic *t, struct passed_memo *m)
-{
-    if (atomic_load(&t->holds) || atomic_load(&t->pending))
-        return false;
-    if (atomic_load(&t->workers) || atomic_load(&t->n_subscribers))
-        return false;
-    /* Appends and expiry hold hub->lock: the count cannot change meanwhile. A topic
-     * handed out by the critical section running now is still in use by it. */
-    if (t->log.count || t->gen == hub->gen)
-        return false;
-    return stamp_passed(hub, m, t->handed_out);
-}
-
-/* Called with hub->lock held: takes <t> out of the table and keeps its gap floor. */
-static void
-unlink_topic(struct rp_hub *hub, struct rp_topic *t)
-{
-    rp_hashmap_remove(&hub->topics, t->name, t->name_len);
-    uint64_t newest = t->log.last_seq > t->log.evicted_seq ? t->log.last_seq : t->log.evicted_seq;
-    uint64_t *floor = &hub->floor[floor_slot(t->name, t->name_len)];
-    if (newest > *floor)
-        *floor = newest;
-    atomic_fetch_add_explicit(&hub->n_reclaimed, 1, memory_order_relaxed);
-}
-
-struct topic_list {
-    struct rp_topic **v;
-    size_t n, cap;
-};
-
-/*
- * Called with hub->lock held: looks at up to <budget> topics from where the last scan
- * stopped (wrapping once) and unlinks those that can go; returns how many. Each is retired
- * at once, or put on <later> (not NULL) for the caller to retire after the lock.
- */
-static size_t
-reclaim_scan(struct rp_hub *hub, size_t budget, struct topic_list *later)
-{
-    if (!hub->qsbr)
-        return 0;
-    struct passed_memo memo = {0, UINT64_MAX};
-    size_t n = 0;
-    bool wrapped = false;
-    int64_t now = rp_clock_now_ms();
-    while (budget > 0) {
-        /* Removing leaves a tombstone, so the position stays valid while scanning. */
-        struct rp_topic *t = rp_hashmap_next(&hub->topics, &hub->scan_pos);
-        if (!t) {
-            if (wrapped)
-                break;
-            wrapped = true;
-            hub->scan_pos = 0;
-            continue;
-        }
-        budget--;
-        /* Events past their age go now rather than at the next expiry pass: at the cap,
-         * a topic whose history has run out is not a live one. */
-        if (t->log.count && t->log.limits.max_age_ms > 0) {
-            pthread_mutex_lock(&t->lock);
-            rp_eventlog_expire(&t->log, now);
-            pthread_mutex_unlock(&t->lock);
-        }
-        if (!reclaimable(hub, t, &memo))
-            continue;
-        unlink_topic(hub, t);
-        n++;
-        if (!later) {
-            rp_qsbr_retire(hub->qsbr, t, topic_free_retired);
-            continue;
-        }
-        if (later->n == later->cap) {
-            later->cap = later->cap ? later->cap * 2 : 64;
-            later->v = rp_xrealloc(later->v, later->cap * sizeof(*later->v));
-        }
-        later->v[later->n++] = t;
-    }
-    return n;
-}
-
-size_t
-rp_hub_reclaim(struct rp_hub *hub)
-{
-    if (!hub->qsbr)
-        return 0;
-    struct topic_list later = {NULL, 0, 0};
-    hub_lock(hub);
-    /* Topics handed out until now pass once every thread has moved past this epoch: on
-     * this pass if they already have, or on a later one. */
-    rp_qsbr_advance(hub->qsbr);
-    hub->scan_pos = 0;
-    size_t n = reclaim_scan(hub, hub->topics.count, &later);
-    pthread_mutex_unlock(&hub->lock);
-    /* Retired after the lock (each retire takes the domain's lock): publishers wait for
-     * the scan only. Unlinked first, so no thread finds them again meanwhile. */
-    for (size_t i = 0; i < later.n; i++)
-        rp_qsbr_retire(hub->qsbr, later.v[i], topic_free_retired);
-    free(later.v);
-    return n;
-}
-
-uint64_t
-rp_hub_topics_reclaimed(const struct rp_hub *hub)
-{
-    return atomic_load_explicit(&hub->n_reclaimed, memory_order_relaxed);
-}
-
-void
-rp_topic_hold(struct rp_topic *t)
-{
-    atomic_fetch_add(&t->holds, 1);
-}
-
-void
-rp_topic_release(struct rp_topic *t)
-{
-    uint32_t before = atomic_fetch_sub(&t->holds, 1);
-    RP_ASSERT(before > 0);
 }
 
 /* Called with hub->lock held. Announces the new topic to workers with a matching pattern. */
@@ -441,7 +162,8 @@ topic_get(struct rp_hub *hub, const char *name, size_t len, const char **why)
         return hand_out(hub, t);
     /* max_topics bounds live topics: at the cap, look a bounded way further for some that
      * are not (their last reader left, their log expired) before refusing. */
-    if (hub->topics.count >= hub->config.max_topics && reclaim_scan(hub, CAP_SCAN, NULL) == 0) {
+    if (hub->topics.count >= hub->config.max_topics &&
+        rp_hub_reclaim_scan(hub, CAP_SCAN, NULL) == 0) {
         *why = "the node keeps as many topics as max_topics allows";
         return NULL;
     }
@@ -913,210 +635,4 @@ rp_hub_pattern_remove(struct rp_hub *hub, const char *pattern, size_t len, unsig
         }
     }
     pthread_mutex_unlock(&hub->lock);
-}
-
-void
-rp_topic_attach(struct rp_topic *t, unsigned worker)
-{
-    RP_ASSERT(worker < RP_HUB_MAX_WORKERS);
-    /* The value before the change says who made the transition: exactly one caller sees
-     * 0, however many workers attach at once. */
-    uint64_t before = atomic_fetch_or(&t->workers, (uint64_t)1 << worker);
-    const struct rp_hub_hooks *h = &t->hub->hooks;
-    if (before == 0 && h->topic_interest)
-        h->topic_interest(h->ctx, t, true);
-}
-
-bool
-rp_topic_interested(const struct rp_topic *t)
-{
-    return atomic_load(&t->workers) != 0;
-}
-
-bool
-rp_topic_mark_pending(struct rp_topic *t, unsigned worker)
-{
-    uint64_t bit = (uint64_t)1 << worker;
-    return !(atomic_fetch_or(&t->pending, bit) & bit);
-}
-
-void
-rp_topic_clear_pending(struct rp_topic *t, unsigned worker)
-{
-    atomic_fetch_and(&t->pending, ~((uint64_t)1 << worker));
-}
-
-void
-rp_topic_detach(struct rp_topic *t, unsigned worker)
-{
-    uint64_t bit = (uint64_t)1 << worker;
-    uint64_t before = atomic_fetch_and_explicit(&t->workers, ~bit, memory_order_acq_rel);
-    const struct rp_hub_hooks *h = &t->hub->hooks;
-    if (before == bit && h->topic_interest)
-        h->topic_interest(h->ctx, t, false);
-}
-
-void
-rp_topic_count_subscribers(struct rp_topic *t, int64_t delta)
-{
-    atomic_fetch_add_explicit(&t->n_subscribers, delta, memory_order_relaxed);
-}
-
-void
-rp_topic_lower_cursor(struct rp_topic *t, unsigned worker, uint64_t cursor)
-{
-    if (!t->worker_cursor)
-        return;
-    _Atomic uint64_t *slot = &t->worker_cursor->c[worker];
-    uint64_t cur = atomic_load(slot);
-    while (cursor < cur && !atomic_compare_exchange_weak(slot, &cur, cursor))
-        ;
-}
-
-void
-rp_topic_report_cursor(struct rp_topic *t, unsigned worker, uint64_t cursor)
-{
-    if (t->worker_cursor)
-        atomic_store(&t->worker_cursor->c[worker], cursor);
-}
-
-const char *
-rp_topic_name(const struct rp_topic *t, size_t *len)
-{
-    if (len)
-        *len = t->name_len;
-    return t->name;
-}
-
-const uint8_t *
-rp_topic_uuid_bytes(const struct rp_topic *t)
-{
-    return t->uuid;
-}
-
-const struct rp_topic_policy *
-rp_topic_policy(const struct rp_topic *t)
-{
-    return &t->policy;
-}
-
-uint64_t
-rp_topic_last_seq(const struct rp_topic *t)
-{
-    return atomic_load_explicit(&t->last_seq, memory_order_acquire);
-}
-
-int64_t
-rp_topic_subscribers(const struct rp_topic *t)
-{
-    return atomic_load_explicit(&t->n_subscribers, memory_order_relaxed);
-}
-
-/* Called with t->lock held. */
-static void
-fill_lag(const struct rp_eventlog *log, uint64_t after, uint64_t idx, struct rp_topic_lag *lag)
-{
-    lag->events = log->count - idx;
-    lag->bytes = log->appended_bytes - rp_eventlog_bytes_before(log, idx);
-    lag->gap = rp_eventlog_has_gap(log, after);
-    lag->first_seq = log->count ? rp_eventlog_at(log, 0)->seq : 0;
-    lag->last_seq = log->last_seq;
-    lag->evicted_seq = log->evicted_seq;
-}
-
-size_t
-rp_topic_read(struct rp_topic *t, uint64_t after, uint64_t upto, struct rp_frame **frames,
-              uint64_t *seqs, size_t max, struct rp_topic_lag *lag)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&t->lock);
-    uint64_t idx = rp_eventlog_find_after(&t->log, after);
-    if (lag)
-        fill_lag(&t->log, after, idx, lag);
-    for (uint64_t i = idx; i < t->log.count && n < max; i++) {
-        const struct rp_eventlog_entry *e = rp_eventlog_at(&t->log, i);
-        if (e->seq > upto)
-            break;
-        frames[n] = rp_frame_ref(e->frame);
-        seqs[n] = e->seq;
-        n++;
-    }
-    pthread_mutex_unlock(&t->lock);
-    return n;
-}
-
-void
-rp_topic_lag(struct rp_topic *t, uint64_t after, struct rp_topic_lag *out)
-{
-    pthread_mutex_lock(&t->lock);
-    fill_lag(&t->log, after, rp_eventlog_find_after(&t->log, after), out);
-    pthread_mutex_unlock(&t->lock);
-}
-
-uint64_t
-rp_topic_seq_keeping(struct rp_topic *t, uint64_t events, uint64_t bytes)
-{
-    pthread_mutex_lock(&t->lock);
-    const struct rp_eventlog *log = &t->log;
-    uint64_t seq = log->last_seq;
-    /* Walk back from the newest while both budgets allow: O(kept), only on a drop. */
-    for (uint64_t i = log->count; i-- > 0;) {
-        const struct rp_eventlog_entry *e = rp_eventlog_at(log, i);
-        uint64_t kept_events = log->count - i;
-        if (kept_events > events || log->appended_bytes - rp_eventlog_bytes_before(log, i) > bytes)
-            break;
-        seq = i ? rp_eventlog_at(log, i - 1)->seq : (e->seq - 1);
-    }
-    pthread_mutex_unlock(&t->lock);
-    return seq;
-}
-
-uint64_t
-rp_topic_seq_within(struct rp_topic *t, uint64_t after, uint64_t events, uint64_t bytes)
-{
-    pthread_mutex_lock(&t->lock);
-    const struct rp_eventlog *log = &t->log;
-    uint64_t first = rp_eventlog_find_after(log, after);
-    uint64_t seq = after;
-    if (first < log->count) {
-        uint64_t base = rp_eventlog_bytes_before(log, first);
-        /* Binary search for the last index within both budgets. */
-        uint64_t lo = first, hi = log->count; /* answer in [lo, hi) */
-        while (hi - lo > 1) {
-            uint64_t mid = lo + (hi - lo) / 2;
-            if (mid - first + 1 <= events && rp_eventlog_bytes_before(log, mid + 1) - base <= bytes)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        seq = rp_eventlog_at(log, lo)->seq;
-    }
-    pthread_mutex_unlock(&t->lock);
-    return seq;
-}
-
-void
-rp_topic_stats(struct rp_topic *t, struct rp_topic_stats *out)
-{
-    pthread_mutex_lock(&t->lock);
-    out->count = t->log.count;
-    out->bytes = t->log.bytes;
-    out->first_seq = t->log.count ? rp_eventlog_at(&t->log, 0)->seq : 0;
-    out->last_seq = t->log.last_seq;
-    out->n_appended = t->log.n_appended;
-    out->evicted_seq = t->log.evicted_seq;
-    pthread_mutex_unlock(&t->lock);
-}
-
-size_t
-rp_topic_entries(struct rp_topic *t, uint64_t after, struct rp_topic_entry *out, size_t max)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&t->lock);
-    for (uint64_t i = rp_eventlog_find_after(&t->log, after); i < t->log.count && n < max; i++) {
-        const struct rp_eventlog_entry *e = rp_eventlog_at(&t->log, i);
-        out[n++] = (struct rp_topic_entry){e->seq, e->wall_ms, rp_frame_ref(e->frame)};
-    }
-    pthread_mutex_unlock(&t->lock);
-    return n;
 }
