@@ -2,9 +2,7 @@
 #include "delivery/stream.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -12,197 +10,19 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/buf.h"
-#include "base/clock.h"
-#include "base/hashmap.h"
 #include "base/list.h"
 #include "core/event_id.h"
 #include "core/pattern.h"
-#include "loop/wakeup.h"
+#include "delivery/delivery_private.h"
 #include "net/sendbatch.h"
 #include "sse/sse_frame.h"
 
-#define READ_BATCH 64       /* frames read from one log per pass */
-#define IOV_BATCH 256       /* iovecs per sendmsg (well under IOV_MAX) */
-#define BATCH_IOV 4096      /* iovecs of all the writes of one batch */
-#define CTL_CAP (64 * 1024) /* control text (head, resync, heartbeats) a stream may queue */
-#define CURSOR_UNSET UINT64_MAX
-
-static const char HEARTBEAT[] = ":\n\n";
-
-/* A topic this worker has streams for. Owned by the fanout's topic index. */
-struct local_topic {
-    struct rp_topic *topic;
-    struct rp_list links;
-    size_t n_links;
-};
-
-/* One topic of one stream. Owned by the stream. */
-struct link {
-    struct rp_list in_topic;  /* in local_topic.links */
-    struct rp_list in_stream; /* in rp_stream.links */
-    struct rp_stream *stream;
-    struct local_topic *lt;
-    uint64_t cursor; /* last sequence of this topic handed to the socket (or skipped) */
-    /* drop_newest: once the cursor reaches skip_from, delivery jumps to skip_to. */
-    uint64_t skip_from, skip_to;
-    bool replaying; /* first read after a resume or a late attach: a gap means "expired" */
-};
-
-struct rp_stream {
-    struct rp_fanout *f;
-    int fd;
-    void *owner;
-    const struct rp_stream_owner_ops *ops;
-    struct rp_list links;
-    size_t n_links;
-    char **patterns;
-    size_t n_patterns;
-    struct rp_list pattern_node; /* in fanout.pattern_streams when n_patterns > 0 */
-    struct rp_list write_node;   /* in fanout.by_write, least recently written first */
-    struct rp_list dirty_node;   /* in fanout.dirty: has something new to write */
-    int64_t last_write_ms;
-    uint64_t base; /* where it started (the cursor of the topics it had then) */
-    bool tagged;   /* several topics or a pattern: events carry their topic */
-    bool stalled;  /* the socket refused bytes; waiting for writability */
-    /* Opened with a Last-Event-ID and not yet caught up once: its replay is not "lag", so
-     * slow_policy waits until it has caught up (it can still fall off the log). */
-    bool catching_up;
-    bool closing;
-    bool finishing; /* rp_stream_finish: no more events; close once ctl is written */
-    const char *finish_why;
-    struct rp_frame *partial; /* a frame the socket took only part of (a reference) */
-    size_t partial_off;
-    struct rp_buf ctl; /* whole SSE lines to send before the next frame */
-};
-
-/* A frame chosen for the next write. */
-struct item {
-    struct rp_frame *frame;
-    uint64_t seq;
-    struct link *link;
-};
-
-/* One stream's next sendmsg: its iovecs are in fanout.iov, the frames it carries in
- * fanout.items[first_item ..]. Built by plan_write, settled by plan_done. */
-struct plan {
-    struct rp_stream *s;
-    struct msghdr msg;
-    size_t first_item, n_items;
-    size_t partial_len, ctl_len;
-    bool more; /* the stream has more to write than this */
-};
-
-/* A block-policy topic whose cursors this worker reports once <ticket> streams have been
- * taken from the run queue. */
-struct report {
-    struct rp_topic *topic;
-    uint64_t ticket;
-};
-
-struct rp_fanout {
-    struct rp_hub *hub;
-    unsigned worker;
-    struct rp_loop *loop;
-    struct rp_stats *stats;
-    struct rp_hashmap topics; /* topic name -> struct local_topic */
-    struct rp_list pattern_streams;
-    struct rp_list by_write;
-    struct rp_list dirty; /* the run queue: streams with something new to write */
-    struct rp_wakeup wakeup;
-    /* Mailbox, filled by publishing threads. */
-    pthread_mutex_t lock;
-    struct rp_topic **advanced, **created;
-    size_t n_advanced, cap_advanced, n_created, cap_created;
-    atomic_size_t created_pending;
-    /* Run queue counters: streams queued and taken since the start. A note's report is due
-     * once `dequeued` reaches the `enqueued` it saw (the queue is first in, first out). */
-    uint64_t enqueued, dequeued;
-    /* Owner thread: block-policy topics whose cursors to report, oldest note first, each
-     * due once the streams queued for its note are written; and scratch. */
-    struct report *to_report;
-    size_t n_to_report, cap_to_report;
-    struct rp_topic **work;
-    size_t cap_work;
-    /* The writes of one batch (rp_fanout_run) or of one rp_stream_flush. Everything a
-     * plan points to stays put until it is settled: iovecs in a fixed array, frames by
-     * reference, control text in a buffer only its own stream appends to. */
-    struct rp_sendbatch *sender;
-    bool io_uring_counted; /* in the workers_io_uring gauge */
-    struct plan plans[RP_SENDBATCH_MAX];
-    struct rp_send sends[RP_SENDBATCH_MAX];
-    struct iovec *iov; /* BATCH_IOV */
-    size_t n_iov;
-    struct item *items;
-    size_t n_items, cap_items;
-    bool in_batch;
-};
-
-static void stream_close(struct rp_stream *s, const char *why);
 static void check_lag(struct rp_stream *s, struct link *l);
-static void report_cursors(struct rp_fanout *f, struct local_topic *lt);
 
-/* ---- local topic index ---- */
+/* ---- links ---- */
 
-static struct local_topic *
-local_topic_find(struct rp_fanout *f, struct rp_topic *t)
-{
-    size_t len;
-    const char *name = rp_topic_name(t, &len);
-    struct local_topic *lt = rp_hashmap_get(&f->topics, name, len);
-    /* A topic of this name is reclaimed (and made again) only once no worker has it
-     * attached or queued, so the index never holds another topic of the same name. */
-    RP_ASSERT(!lt || lt->topic == t);
-    return lt;
-}
-
-static struct local_topic *
-local_topic_get(struct rp_fanout *f, struct rp_topic *t)
-{
-    struct local_topic *lt = local_topic_find(f, t);
-    if (lt)
-        return lt;
-    lt = rp_xcalloc(1, sizeof(*lt));
-    lt->topic = t;
-    rp_list_init(&lt->links);
-    size_t len;
-    const char *name = rp_topic_name(t, &len);
-    rp_hashmap_put(&f->topics, name, len, lt);
-    rp_topic_attach(t, f->worker);
-    return lt;
-}
-
-static void
-local_topic_release(struct rp_fanout *f, struct local_topic *lt)
-{
-    if (lt->n_links)
-        return;
-    /* A report still due would outlive the attach that keeps the topic from being
-     * reclaimed: drop it (there is no cursor left to report). */
-    size_t kept = 0;
-    for (size_t i = 0; i < f->n_to_report; i++)
-        if (f->to_report[i].topic != lt->topic)
-            f->to_report[kept++] = f->to_report[i];
-    f->n_to_report = kept;
-    rp_topic_detach(lt->topic, f->worker);
-    size_t len;
-    const char *name = rp_topic_name(lt->topic, &len);
-    rp_hashmap_remove(&f->topics, name, len);
-    free(lt);
-}
-
-/* Puts <s> on the run queue unless it is there already. */
-static void
-enqueue(struct rp_fanout *f, struct rp_stream *s)
-{
-    if (rp_list_linked(&s->dirty_node))
-        return;
-    rp_list_insert_tail(&f->dirty, &s->dirty_node);
-    f->enqueued++;
-}
-
-/* Links <s> to <t> unless it already is; the cursor is set by the caller or stays unset. */
-static struct link *
-stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
+struct link *
+rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
 {
     struct rp_list *pos, *tmp;
     RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
@@ -212,7 +32,7 @@ stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
     }
     struct link *l = rp_xcalloc(1, sizeof(*l));
     l->stream = s;
-    l->lt = local_topic_get(s->f, t);
+    l->lt = rp_fanout_topic_get(s->f, t);
     l->cursor = cursor;
     rp_list_insert_tail(&l->lt->links, &l->in_topic);
     l->lt->n_links++;
@@ -225,52 +45,7 @@ stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
 static void
 pattern_attach_cb(void *ctx, struct rp_topic *t)
 {
-    stream_attach(ctx, t, CURSOR_UNSET);
-}
-
-/* Topics created since the last call: link them to the pattern streams they match. A
- * topic created after a pattern was registered holds only events published after the
- * stream started, so its links start where the stream did: at the beginning of its log,
- * or, for a topic created again after one of its name was reclaimed, before the gap floor
- * only if the stream resumes from before it (then the gap is announced). Each note held
- * its topic; the hold is dropped once the topic is linked (or matched nobody). */
-static void
-sync_created(struct rp_fanout *f)
-{
-    if (atomic_load_explicit(&f->created_pending, memory_order_acquire) == 0)
-        return;
-    pthread_mutex_lock(&f->lock);
-    struct rp_topic **created = f->created;
-    size_t n = f->n_created;
-    f->created = NULL;
-    f->n_created = f->cap_created = 0;
-    atomic_store_explicit(&f->created_pending, 0, memory_order_relaxed);
-    pthread_mutex_unlock(&f->lock);
-
-    for (size_t i = 0; i < n; i++) {
-        size_t tlen;
-        const char *tname = rp_topic_name(created[i], &tlen);
-        struct rp_list *pos, *tmp;
-        RP_LIST_FOREACH_SAFE (pos, tmp, &f->pattern_streams) {
-            struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, pattern_node);
-            for (size_t k = 0; k < s->n_patterns; k++) {
-                if (rp_pattern_matches(s->patterns[k], strlen(s->patterns[k]), tname, tlen)) {
-                    /* The publish that created the topic saw no subscriber on this worker,
-                     * so no note follows: flush on the next wake-up. */
-                    struct link *l = stream_attach(s, created[i], s->base);
-                    if (l) {
-                        /* A gap on its first read is history gone before the link
-                         * started, never lag. */
-                        l->replaying = true;
-                        enqueue(f, s);
-                    }
-                    break;
-                }
-            }
-        }
-        rp_topic_release(created[i]);
-    }
-    free(created);
+    rp_stream_attach(ctx, t, CURSOR_UNSET);
 }
 
 /* ---- announcements ---- */
@@ -335,14 +110,6 @@ lag_events(struct rp_topic *t, uint64_t after)
 }
 
 /* ---- writing ---- */
-
-static void
-touch(struct rp_stream *s)
-{
-    s->last_write_ms = rp_clock_now_ms();
-    rp_list_remove(&s->write_node);
-    rp_list_insert_tail(&s->f->by_write, &s->write_node);
-}
 
 static void
 set_stalled(struct rp_stream *s, bool stalled)
@@ -668,146 +435,27 @@ check_lag(struct rp_stream *s, struct link *l)
     }
 }
 
-static void
-stream_close(struct rp_stream *s, const char *why)
-{
-    if (s->closing)
-        return;
-    s->closing = true;
-    s->ops->close(s->owner, why);
-}
+/* ---- the run queue ---- */
 
-static void
-flush_or_close(struct rp_stream *s)
+void
+rp_stream_topic_advanced(struct rp_fanout *f, struct local_topic *lt)
 {
-    int err = rp_stream_flush(s);
-    if (err && err != -EAGAIN)
-        stream_close(s, err == -EPIPE ? "peer closed" : strerror(-err));
-}
-
-/*
- * slow_policy block: tells the hub the lowest cursor of this worker's live streams of
- * <lt>'s topic, so publishers wait for the slowest instead of outrunning it. Streams that
- * are replaying do not hold publishers back (they may fall off the log: announced).
- */
-static void
-report_cursors(struct rp_fanout *f, struct local_topic *lt)
-{
-    if (rp_topic_policy(lt->topic)->slow != RP_SLOW_POLICY_BLOCK)
-        return;
-    uint64_t min = UINT64_MAX;
-    struct rp_list *pos;
-    for (pos = lt->links.next; pos != &lt->links; pos = pos->next) {
+    struct rp_topic *t = lt->topic;
+    /* Only links behind the topic's last event have anything to write: a note that
+     * asks for a report (a refused publish) or repeats one already served queues no
+     * one, so the run queue drains and the report is not held back. */
+    uint64_t last = rp_topic_last_seq(t);
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE (pos, tmp, &lt->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_topic);
-        if (!l->stream->closing && !l->stream->catching_up && l->cursor < min)
-            min = l->cursor;
+        struct rp_stream *s = l->stream;
+        if (s->closing)
+            continue;
+        if (s->stalled)
+            check_lag(s, l);
+        else if (l->cursor == CURSOR_UNSET || l->cursor < last || l->skip_from)
+            enqueue(f, s);
     }
-    rp_topic_report_cursor(lt->topic, f->worker, min);
-}
-
-/* ---- mailbox ---- */
-
-static void
-push(struct rp_topic ***arr, size_t *n, size_t *cap, struct rp_topic *t)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *arr = rp_xrealloc(*arr, *cap * sizeof(**arr));
-    }
-    (*arr)[(*n)++] = t;
-}
-
-void
-rp_fanout_notify_advanced(struct rp_fanout *f, struct rp_topic *t)
-{
-    /* One note per topic until the worker takes it: a burst of publishes costs one wake-up. */
-    if (!rp_topic_mark_pending(t, f->worker))
-        return;
-    pthread_mutex_lock(&f->lock);
-    push(&f->advanced, &f->n_advanced, &f->cap_advanced, t);
-    pthread_mutex_unlock(&f->lock);
-    rp_wakeup_signal(&f->wakeup);
-}
-
-void
-rp_fanout_notify_created(struct rp_fanout *f, struct rp_topic *t)
-{
-    /* Under the hub lock: the topic cannot be reclaimed before this hold, which lasts
-     * until sync_created has linked it (a note may wait across the worker's sleeps). */
-    rp_topic_hold(t);
-    pthread_mutex_lock(&f->lock);
-    push(&f->created, &f->n_created, &f->cap_created, t);
-    atomic_store_explicit(&f->created_pending, f->n_created, memory_order_release);
-    pthread_mutex_unlock(&f->lock);
-    rp_wakeup_signal(&f->wakeup);
-}
-
-static void
-on_wakeup(struct rp_loop_io *io, uint32_t events)
-{
-    (void)events;
-    struct rp_fanout *f = RP_CONTAINER_OF(io, struct rp_fanout, wakeup.io);
-    rp_wakeup_drain(&f->wakeup);
-    sync_created(f);
-
-    pthread_mutex_lock(&f->lock);
-    struct rp_topic **work = f->advanced;
-    size_t n = f->n_advanced, cap = f->cap_advanced;
-    f->advanced = f->work;
-    f->cap_advanced = f->cap_work;
-    f->n_advanced = 0;
-    pthread_mutex_unlock(&f->lock);
-    f->work = work;
-    f->cap_work = cap;
-
-    for (size_t i = 0; i < n; i++) {
-        struct rp_topic *t = work[i];
-        rp_topic_clear_pending(t, f->worker);
-        struct local_topic *lt = local_topic_find(f, t);
-        if (!lt)
-            continue; /* its last stream went away after the note was queued */
-        /* Only links behind the topic's last event have anything to write: a note that
-         * asks for a report (a refused publish) or repeats one already served queues no
-         * one, so the run queue drains and the report is not held back. */
-        uint64_t last = rp_topic_last_seq(t);
-        struct rp_list *pos, *tmp;
-        RP_LIST_FOREACH_SAFE (pos, tmp, &lt->links) {
-            struct link *l = RP_CONTAINER_OF(pos, struct link, in_topic);
-            struct rp_stream *s = l->stream;
-            if (s->closing)
-                continue;
-            if (s->stalled)
-                check_lag(s, l);
-            else if (l->cursor == CURSOR_UNSET || l->cursor < last || l->skip_from)
-                enqueue(f, s);
-        }
-        if (rp_topic_policy(t)->slow == RP_SLOW_POLICY_BLOCK) {
-            if (f->n_to_report == f->cap_to_report) {
-                f->cap_to_report = f->cap_to_report ? f->cap_to_report * 2 : 16;
-                f->to_report = rp_xrealloc(f->to_report, f->cap_to_report * sizeof(*f->to_report));
-            }
-            f->to_report[f->n_to_report++] = (struct report){t, f->enqueued};
-        }
-    }
-}
-
-/* Reports the block-policy topics whose queued streams have all been written (all of them
- * when the run queue is empty), so a publisher waits for the slowest stream, not for this
- * worker to run out of work. */
-static void
-report_due(struct rp_fanout *f, bool all)
-{
-    size_t done = 0;
-    while (done < f->n_to_report && (all || f->to_report[done].ticket <= f->dequeued)) {
-        struct local_topic *lt = local_topic_find(f, f->to_report[done].topic);
-        if (lt)
-            report_cursors(f, lt);
-        done++;
-    }
-    if (done == 0)
-        return;
-    f->n_to_report -= done;
-    memmove(f->to_report, f->to_report + done, f->n_to_report * sizeof(*f->to_report));
 }
 
 /* Puts <s>, taken from the run queue for a write that left more to write, back at its
@@ -872,174 +520,11 @@ run_batch(struct rp_fanout *f, size_t budget)
 }
 
 bool
-rp_fanout_run(struct rp_fanout *f, size_t budget)
+rp_stream_run_queue(struct rp_fanout *f, size_t budget)
 {
     while (budget > 0 && !rp_list_empty(&f->dirty))
         budget -= run_batch(f, budget);
-    bool busy = !rp_list_empty(&f->dirty);
-    report_due(f, !busy);
-    return busy;
-}
-
-bool
-rp_fanout_uses_io_uring(const struct rp_fanout *f)
-{
-    return rp_sendbatch_uses_io_uring(f->sender);
-}
-
-/* ---- fanout ---- */
-
-struct rp_fanout *
-rp_fanout_new(struct rp_hub *hub, unsigned worker, struct rp_loop *loop, struct rp_stats *stats,
-              bool use_io_uring, int *io_uring_why)
-{
-    struct rp_fanout *f = rp_xcalloc(1, sizeof(*f));
-    f->hub = hub;
-    f->worker = worker;
-    f->loop = loop;
-    f->stats = stats;
-    rp_hashmap_init(&f->topics);
-    rp_list_init(&f->pattern_streams);
-    rp_list_init(&f->by_write);
-    rp_list_init(&f->dirty);
-    pthread_mutex_init(&f->lock, NULL);
-    atomic_init(&f->created_pending, 0);
-    if (rp_wakeup_init(&f->wakeup, loop, on_wakeup) != 0) {
-        rp_hashmap_fini(&f->topics);
-        pthread_mutex_destroy(&f->lock);
-        free(f);
-        return NULL;
-    }
-    f->sender = rp_sendbatch_new(use_io_uring, io_uring_why);
-    f->io_uring_counted = rp_sendbatch_uses_io_uring(f->sender);
-    if (f->io_uring_counted)
-        rp_stat_add(stats, RP_STAT_workers_io_uring, 1);
-    f->iov = rp_xcalloc(BATCH_IOV, sizeof(*f->iov));
-    f->cap_items = READ_BATCH; /* never NULL, even for a stream with no topic yet */
-    f->items = rp_xcalloc(f->cap_items, sizeof(*f->items));
-    return f;
-}
-
-void
-rp_fanout_free(struct rp_fanout *f)
-{
-    if (!f)
-        return;
-    RP_ASSERT(rp_list_empty(&f->by_write));
-    rp_wakeup_fini(&f->wakeup, f->loop);
-    /* Notes never taken keep their topics from being reclaimed: let them go. */
-    for (size_t i = 0; i < f->n_created; i++)
-        rp_topic_release(f->created[i]);
-    for (size_t i = 0; i < f->n_advanced; i++)
-        rp_topic_clear_pending(f->advanced[i], f->worker);
-    size_t pos = 0;
-    struct local_topic *lt;
-    while ((lt = rp_hashmap_next(&f->topics, &pos)) != NULL)
-        free(lt);
-    rp_hashmap_fini(&f->topics);
-    pthread_mutex_destroy(&f->lock);
-    free(f->advanced);
-    free(f->created);
-    free(f->work);
-    free(f->to_report);
-    free(f->items);
-    free(f->iov);
-    if (f->io_uring_counted)
-        rp_stat_sub(f->stats, RP_STAT_workers_io_uring, 1);
-    rp_sendbatch_free(f->sender);
-    free(f);
-}
-
-int64_t
-rp_fanout_sweep(struct rp_fanout *f, int64_t now_ms, int64_t heartbeat_ms)
-{
-    while (!rp_list_empty(&f->by_write)) {
-        struct rp_stream *s = RP_CONTAINER_OF(f->by_write.next, struct rp_stream, write_node);
-        int64_t idle = now_ms - s->last_write_ms;
-        if (idle < heartbeat_ms)
-            return heartbeat_ms - idle;
-        /* Moving it to the tail first keeps a stalled or closing stream from being
-         * looked at again in this sweep. */
-        touch(s);
-        if (s->closing || s->stalled || s->partial || s->ctl.len)
-            continue;
-        if (rp_buf_append(&s->ctl, HEARTBEAT, sizeof(HEARTBEAT) - 1) == 0) {
-            rp_stat_add(f->stats, RP_STAT_heartbeats_sent, 1);
-            flush_or_close(s);
-        }
-    }
-    return heartbeat_ms;
-}
-
-void
-rp_fanout_broadcast(struct rp_fanout *f, const char *text, size_t len)
-{
-    /* Writing moves a stream to the tail of by_write, so walk a counted number of heads,
-     * moving each to the tail first: every stream is visited exactly once. */
-    size_t n = 0;
-    for (struct rp_list *pos = f->by_write.next; pos != &f->by_write; pos = pos->next)
-        n++;
-    while (n--) {
-        struct rp_stream *s = RP_CONTAINER_OF(f->by_write.next, struct rp_stream, write_node);
-        rp_list_remove(&s->write_node);
-        rp_list_insert_tail(&f->by_write, &s->write_node);
-        if (s->closing)
-            continue;
-        if (rp_buf_append(&s->ctl, text, len) != 0)
-            stream_close(s, "shutting down");
-        else
-            flush_or_close(s);
-    }
-}
-
-void
-rp_stream_finish(struct rp_stream *s, const char *text, size_t len, const char *why)
-{
-    if (s->closing || s->finishing)
-        return;
-    s->finishing = true;
-    s->finish_why = why;
-    if (rp_buf_append(&s->ctl, text, len) != 0)
-        stream_close(s, why);
-    else
-        flush_or_close(s);
-}
-
-void
-rp_fanout_lag_histogram(struct rp_fanout *f, const uint64_t *bounds, size_t n_bounds,
-                        uint64_t *counts)
-{
-    memset(counts, 0, (n_bounds + 1) * sizeof(*counts));
-    struct rp_list *pos;
-    for (pos = f->by_write.next; pos != &f->by_write; pos = pos->next) {
-        struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, write_node);
-        if (s->closing)
-            continue;
-        uint64_t behind = 0;
-        struct rp_list *lp;
-        for (lp = s->links.next; lp != &s->links; lp = lp->next) {
-            struct link *l = RP_CONTAINER_OF(lp, struct link, in_stream);
-            struct rp_topic_lag lag;
-            rp_topic_lag(l->lt->topic, l->cursor, &lag);
-            behind += lag.events;
-        }
-        size_t b = 0;
-        while (b < n_bounds && behind > bounds[b])
-            b++;
-        counts[b]++;
-    }
-}
-
-bool
-rp_fanout_idle(struct rp_fanout *f)
-{
-    struct rp_list *pos;
-    for (pos = f->by_write.next; pos != &f->by_write; pos = pos->next) {
-        struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, write_node);
-        if (!s->closing && (s->partial || s->ctl.len))
-            return false;
-    }
-    return true;
+    return !rp_list_empty(&f->dirty);
 }
 
 /* ---- streams ---- */
@@ -1097,7 +582,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
                 rp_stream_free(s);
                 return NULL;
             }
-            stream_attach(s, t, CURSOR_UNSET);
+            rp_stream_attach(s, t, CURSOR_UNSET);
         }
     }
     uint64_t base = from == LIVE ? rp_hub_last_seq(f->hub) : from == RESUME ? resume : 0;
@@ -1140,6 +625,19 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     rp_stat_add(f->stats, RP_STAT_streams_total, 1);
     flush_or_close(s);
     return s;
+}
+
+void
+rp_stream_finish(struct rp_stream *s, const char *text, size_t len, const char *why)
+{
+    if (s->closing || s->finishing)
+        return;
+    s->finishing = true;
+    s->finish_why = why;
+    if (rp_buf_append(&s->ctl, text, len) != 0)
+        stream_close(s, why);
+    else
+        flush_or_close(s);
 }
 
 void
@@ -1214,7 +712,7 @@ rp_stream_free(struct rp_stream *s)
          * report only holds publishers back until the next walk reports again. */
         if (l->lt->n_links == 0)
             rp_topic_report_cursor(l->lt->topic, f->worker, UINT64_MAX);
-        local_topic_release(f, l->lt);
+        rp_fanout_topic_release(f, l->lt);
         free(l);
     }
     for (size_t i = 0; i < s->n_patterns; i++) {

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "delivery/fanout.h"
 #include "sse/sse_frame.h"
 
 #define ACCEPT_BATCH 64

@@ -13,7 +13,7 @@
 
 #include "base/stats.h"
 #include "config/config.h"
-#include "delivery/stream.h"
+#include "delivery/fanout.h"
 #include "front/front.h"
 
 struct rp_api_node;

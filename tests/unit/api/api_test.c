@@ -25,7 +25,7 @@
 #include "base/clock.h"
 #include "config/config.h"
 #include "core/hub.h"
-#include "delivery/stream.h"
+#include "delivery/fanout.h"
 #include "front/front.h"
 #include "loop/loop.h"
 

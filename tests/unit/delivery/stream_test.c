@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of delivery/stream's run queue. With slow_policy block: a worker reports a
+ * Unit tests of the run queue (delivery/). With slow_policy block: a worker reports a
  * topic's cursors as soon as the streams queued for that topic's note are written (not
  * only when its whole run queue is empty), and a note for a topic whose streams are all
  * caught up queues no one. Batched writes: more streams than one batch holds, each with
@@ -29,6 +29,7 @@
 #include "base/qsbr.h"
 #include "core/event_id.h"
 #include "core/hub.h"
+#include "delivery/fanout.h"
 #include "delivery/stream.h"
 #include "loop/loop.h"
 
