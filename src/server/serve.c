@@ -25,7 +25,8 @@ reload_config(void *ctx)
     const struct serve_args *a = ctx;
     struct rp_config *cfg;
     struct rp_diag diag = {{0}};
-    if (rp_config_load(rp_config_path_arg(a->argc, a->argv), environ, a->argc, a->argv, &cfg, &diag)) {
+    if (rp_config_load(rp_config_path_arg(a->argc, a->argv), environ, a->argc, a->argv, &cfg,
+                       &diag)) {
         RP_LOG(RP_LOG_ERROR, "config", "msg=\"%s\"", diag.msg);
         return NULL;
     }
