@@ -336,6 +336,35 @@ wake(struct rp_hub *hub, struct rp_topic *const *topics, const struct rp_publish
     }
 }
 
+/* A batch's frames and topics: small batches (nearly every publish) keep them on the
+ * stack. Frames still set at the end (not taken by a log) are dropped. */
+struct batch {
+    struct rp_frame **frames;
+    struct rp_topic **topics;
+    struct rp_frame *frames_small[SMALL_BATCH];
+    struct rp_topic *topics_small[SMALL_BATCH];
+};
+
+static inline void
+batch_init(struct batch *b, size_t n)
+{
+    b->frames = n <= SMALL_BATCH ? b->frames_small : rp_xmalloc(n * sizeof(*b->frames));
+    b->topics = n <= SMALL_BATCH ? b->topics_small : rp_xmalloc(n * sizeof(*b->topics));
+    memset(b->frames, 0, n * sizeof(*b->frames));
+    memset(b->topics, 0, n * sizeof(*b->topics));
+}
+
+static inline void
+batch_fini(struct batch *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        rp_frame_unref(b->frames[i]);
+    if (b->frames != b->frames_small)
+        free(b->frames);
+    if (b->topics != b->topics_small)
+        free(b->topics);
+}
+
 /* The frame of one event, id line left to fill. */
 static struct rp_frame *
 encode_item(const struct rp_publish_item *it)
@@ -364,13 +393,10 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
         return rc;
 
     /* Encoding is the costly part; it happens before the lock. */
-    /* Small batches (nearly every publish) keep their bookkeeping on the stack. */
-    struct rp_frame *frames_small[SMALL_BATCH];
-    struct rp_topic *topics_small[SMALL_BATCH];
-    struct rp_frame **frames = n <= SMALL_BATCH ? frames_small : rp_xmalloc(n * sizeof(*frames));
-    struct rp_topic **topics = n <= SMALL_BATCH ? topics_small : rp_xmalloc(n * sizeof(*topics));
-    memset(frames, 0, n * sizeof(*frames));
-    memset(topics, 0, n * sizeof(*topics));
+    struct batch bm;
+    batch_init(&bm, n);
+    struct rp_frame **frames = bm.frames;
+    struct rp_topic **topics = bm.topics;
     for (size_t i = 0; i < n; i++) {
         const struct rp_publish_item *it = &items[i];
         frames[i] = encode_item(it);
@@ -432,12 +458,7 @@ unlock:
             if (mask & 1)
                 hub->hooks.topic_advanced(hub->hooks.ctx, w, blocked);
     }
-    for (size_t i = 0; i < n; i++)
-        rp_frame_unref(frames[i]);
-    if (frames != frames_small)
-        free(frames);
-    if (topics != topics_small)
-        free(topics);
+    batch_fini(&bm, n);
     return rc;
 }
 
@@ -473,10 +494,10 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
     if (rc || n == 0)
         return rc;
 
-    struct rp_frame *frames_small[SMALL_BATCH];
-    struct rp_topic *topics_small[SMALL_BATCH];
-    struct rp_frame **frames = n <= SMALL_BATCH ? frames_small : rp_xmalloc(n * sizeof(*frames));
-    struct rp_topic **topics = n <= SMALL_BATCH ? topics_small : rp_xmalloc(n * sizeof(*topics));
+    struct batch bm;
+    batch_init(&bm, n);
+    struct rp_frame **frames = bm.frames;
+    struct rp_topic **topics = bm.topics;
     for (size_t i = 0; i < n; i++) {
         frames[i] = encode_item(&evs[i].item);
         char id[RP_EVENT_ID_MAX + 1];
@@ -515,12 +536,7 @@ unlock:
     pthread_mutex_unlock(&hub->lock);
     if (rc == 0)
         wake(hub, topics, NULL, n);
-    for (size_t i = 0; i < n; i++)
-        rp_frame_unref(frames[i]);
-    if (frames != frames_small)
-        free(frames);
-    if (topics != topics_small)
-        free(topics);
+    batch_fini(&bm, n);
     return rc;
 }
 
