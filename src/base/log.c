@@ -34,7 +34,31 @@ rp_log_set_worker(int worker)
     log_worker = worker;
 }
 
-/* Appends <c> to <out> as JSON string content. */
+const char *
+rp_log_escape(const char *text, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t pos = 0;
+    for (const char *p = text ? text : "-"; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        bool plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+        if (pos + (plain ? 1 : 4) >= cap)
+            break;
+        if (plain) {
+            out[pos++] = (char)c;
+        } else {
+            out[pos++] = '\\';
+            out[pos++] = 'x';
+            out[pos++] = hex[c >> 4];
+            out[pos++] = hex[c & 15];
+        }
+    }
+    out[pos] = '\0';
+    return out;
+}
+
+/* Appends <c> to <out> as JSON string content. Bytes from 0x80 are written as \u00NN: a log
+ * line is valid JSON whatever bytes reached it (values from clients are escaped before). */
 static size_t
 json_char(char *out, size_t pos, size_t cap, char c)
 {
@@ -43,7 +67,7 @@ json_char(char *out, size_t pos, size_t cap, char c)
     if (c == '"' || c == '\\') {
         out[pos++] = '\\';
         out[pos++] = c;
-    } else if ((unsigned char)c < 0x20) {
+    } else if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x80) {
         pos += (size_t)snprintf(out + pos, cap - pos, "\\u%04x", (unsigned char)c);
     } else {
         out[pos++] = c;

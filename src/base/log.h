@@ -7,6 +7,7 @@
  * Never log tokens, cookies or bodies. Any thread.
  */
 #include <stdbool.h>
+#include <stddef.h>
 
 enum rp_log_level {
     RP_LOG_DEBUG = 0,
@@ -25,6 +26,14 @@ void rp_log_set_worker(int worker);
 extern _Atomic bool rp_log_json;
 void rp_log_write(enum rp_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Copies <text> (NULL: "-") into <out> (<cap> bytes, at least 5) as a value safe inside a
+ * quoted log field: bytes outside printable ASCII, '"' and '\\' become `\xNN`, so text a
+ * client chose (a path, a header) can neither forge a line nor break a JSON log. Cut at
+ * <cap> - 1 bytes, never inside an escape. Returns <out>.
+ */
+const char *rp_log_escape(const char *text, char *out, size_t cap);
 
 #define RP_LOG(level, component, ...)                                                              \
     do {                                                                                           \

@@ -138,6 +138,24 @@ finish_sections(struct rp_config_loader *ld)
     }
 }
 
+/* Settings each valid alone that make no sense together. */
+static int
+check_combinations(const struct rp_config_values *v, struct rp_diag *diag)
+{
+    if (v->cors_credentials) {
+        for (size_t i = 0; i < v->cors_origins.n; i++) {
+            if (strcmp(v->cors_origins.items[i], "*") == 0) {
+                rp_diag_set(diag, "cors_origins: \"*\" cannot be combined with "
+                                  "cors_credentials = true (browsers refuse credentials for "
+                                  "any origin, and echoing every Origin would let any site "
+                                  "read with the user's cookies); list the origins instead");
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
 static int
 load(const char *text, size_t len, const char *name, const char *path, char *const *envp, int argc,
      char *const *argv, struct rp_config **out, struct rp_diag *diag)
@@ -161,6 +179,9 @@ load(const char *text, size_t len, const char *name, const char *path, char *con
     if (err)
         goto fail;
     finish_sections(&ld);
+    err = check_combinations(&ld.cfg->v, diag);
+    if (err)
+        goto fail;
     if (path)
         ld.cfg->file = rp_xstrdup(path);
     free(ld.masks);

@@ -44,18 +44,6 @@ rp_conn_stats(const struct rp_conn *c)
 
 /* ---- closing ---- */
 
-/* Copies <text> into <out> with double quotes turned into single ones, so it can stand as
- * a quoted log value. */
-static const char *
-log_safe(const char *text, char *out, size_t cap)
-{
-    size_t i = 0;
-    for (; text && text[i] && i + 1 < cap; i++)
-        out[i] = text[i] == '"' ? '\'' : (text[i] == '\n' ? ' ' : text[i]);
-    out[i] = '\0';
-    return out;
-}
-
 void
 rp_conn_close(struct rp_conn *c, const char *why)
 {
@@ -72,7 +60,8 @@ rp_conn_close(struct rp_conn *c, const char *why)
                "event=close conn=%d peer=%s client=%s kind=%s requests=%u duration_ms=%lld "
                "why=\"%s\"",
                c->io.fd, peer, client, c->kind == RP_CONN_STREAM ? "stream" : "http", c->n_requests,
-               (long long)(rp_clock_now_ms() - c->opened_ms), log_safe(why, safe, sizeof(safe)));
+               (long long)(rp_clock_now_ms() - c->opened_ms),
+               rp_log_escape(why, safe, sizeof(safe)));
     }
     c->closing = true;
     if (c->io.fd >= 0)
@@ -168,8 +157,8 @@ rp_conn_error(struct rp_conn *c, const struct rp_http_request *req, int status, 
         RP_LOG(RP_LOG_INFO, "access",
                "event=refused conn=%d client=%s method=%s path=\"%s\" status=%d msg=\"%s\"",
                c->io.fd, client, req ? req->method_name : "-",
-               log_safe(req ? req->path : "-", path, sizeof(path)), status,
-               log_safe(message, safe, sizeof(safe)));
+               rp_log_escape(req ? req->path : "-", path, sizeof(path)), status,
+               rp_log_escape(message, safe, sizeof(safe)));
     }
     struct rp_buf body;
     rp_buf_init(&body, 4096);

@@ -507,6 +507,27 @@ test_unknown_keys(void **state)
     expect_file_error(long_key, "t.conf:1:", "unknown setting", NULL);
 }
 
+/* Each valid alone, refused together: credentials for any origin would let every site read
+ * with the user's cookies. Listing the origins is fine. */
+static void
+test_cors_any_origin_with_credentials(void **state)
+{
+    expect_file_error("cors_origins = *\ncors_credentials = true\n", "cors_origins",
+                      "cannot be combined with cors_credentials = true", "list the origins", NULL);
+    expect_file_error("cors_origins = \"https://a.example, *\"\ncors_credentials = true\n",
+                      "cannot be combined", NULL);
+    struct rp_config *cfg;
+    struct rp_diag diag = {{0}};
+    static const char ok[] = "cors_origins = https://a.example\ncors_credentials = true\n";
+    assert_int_equal(
+        rp_config_load_string(ok, sizeof(ok) - 1, "t.conf", NULL, 0, NULL, &cfg, &diag), 0);
+    rp_config_free(cfg);
+    static const char any[] = "cors_origins = *\n";
+    assert_int_equal(
+        rp_config_load_string(any, sizeof(any) - 1, "t.conf", NULL, 0, NULL, &cfg, &diag), 0);
+    rp_config_free(cfg);
+}
+
 static void
 test_env_errors(void **state)
 {
@@ -757,6 +778,7 @@ main(void)
         cmocka_unit_test(test_help_and_choices),
         cmocka_unit_test(test_enum_constants),
         cmocka_unit_test(test_docs_list_every_setting),
+        cmocka_unit_test(test_cors_any_origin_with_credentials),
         cmocka_unit_test(test_example_file_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
