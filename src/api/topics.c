@@ -187,12 +187,17 @@ rp_api_topic_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_re
         rp_frame_unref(entries[--n].frame);
 
     struct rp_buf b;
-    rp_buf_init(&b, EVENTS_BODY_CAP + 8 * (size_t)RP_FRAME_ID_MAX + 1024 + 6 * 1048576);
+    /* Room for the page and for one event of any allowed size, JSON-escaped (6 bytes a byte
+     * at worst): the first event always fits. */
+    size_t one = 6 * (size_t)rp_conn_config(c)->max_data + 1024;
+    rp_buf_init(&b, EVENTS_BODY_CAP + 8 * (size_t)RP_FRAME_ID_MAX +
+                        (one > 6 * 1048576 ? one : 6 * 1048576));
     rp_buf_printf(&b, "{\"topic\":\"%s\",\"events\":[", name);
     for (size_t i = 0; i < n; i++) {
         struct rp_frame *f = entries[i].frame;
-        if (b.len > EVENTS_BODY_CAP || b.len + 6 * (size_t)f->data_len + 1024 > b.cap) {
-            /* Big events: answer with what fits; "more" says to ask again after the last. */
+        if (i > 0 && (b.len > EVENTS_BODY_CAP || b.len + 6 * (size_t)f->data_len + 1024 > b.cap)) {
+            /* Big events: answer with what fits, always at least one (a page of nothing
+             * would say "more" forever); "more" says to ask again after the last. */
             for (size_t k = i; k < n; k++)
                 rp_frame_unref(entries[k].frame);
             more = true;

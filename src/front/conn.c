@@ -21,6 +21,7 @@
 
 #define READ_CHUNK 16384
 #define OUT_PAUSE_READ (1024 * 1024) /* stop reading pipelined requests past this backlog */
+#define STREAM_INPUT_CAP (64 * 1024) /* bytes a client may send on its event stream */
 
 static void conn_io(struct rp_loop_io *io, uint32_t events);
 
@@ -93,10 +94,15 @@ watch(struct rp_conn *c, bool want_write)
 void
 rp_conn_flush(struct rp_conn *c)
 {
+    bool progress = false;
     while (c->out.len) {
         ssize_t n = send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                /* A reader that takes some of its answer is not idle (the sweep closes one
+                 * that takes none for idle_timeout). */
+                if (progress)
+                    c->last_active_ms = rp_clock_now_ms();
                 watch(c, true);
                 return;
             }
@@ -106,6 +112,7 @@ rp_conn_flush(struct rp_conn *c)
             return;
         }
         rp_buf_consume(&c->out, (size_t)n);
+        progress = true;
     }
     if (c->close_after_write) {
         /* Half-close first so the client reads the whole answer before the RST a close
@@ -241,6 +248,7 @@ rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
         return false;
     }
     rp_buf_fini(&c->out); /* its bytes went out in the head */
+    c->req_bytes = 0;     /* from now on: what the client sends on its stream */
     rp_http_parser_free(c->parser);
     c->parser = NULL;
     rp_buf_fini(&c->in);
@@ -333,19 +341,20 @@ on_readable(struct rp_conn *c)
 {
     for (;;) {
         if (c->kind == RP_CONN_STREAM) {
-            /* Nothing more is expected; read only to notice the peer leaving. */
+            /* Nothing is expected on an event stream: read to notice the peer leaving, one
+             * buffer a turn (a flood cannot hold the loop), and close a client that keeps
+             * sending (req_bytes counts what it sent since the stream began). */
             char sink[4096];
             ssize_t n = recv(c->io.fd, sink, sizeof(sink), 0);
             if (n == 0) {
                 rp_conn_close(c, "peer closed");
-                return;
-            }
-            if (n < 0) {
+            } else if (n < 0) {
                 if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                     rp_conn_close(c, strerror(errno));
-                return;
+            } else if ((c->req_bytes += (size_t)n) > STREAM_INPUT_CAP) {
+                rp_conn_close(c, "the client keeps sending on an event stream");
             }
-            continue;
+            return;
         }
         char *dst = rp_buf_reserve(&c->in, READ_CHUNK);
         if (!dst && c->waiting) {

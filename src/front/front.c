@@ -175,32 +175,52 @@ expire_streams(struct rp_front *f)
 
 /* ---- timeouts ---- */
 
-/* Closes HTTP connections past their handshake or idle timeout; returns ms to the next. */
+/*
+ * Closes HTTP connections past a deadline; returns ms to the next. Every connection is
+ * looked at (once a tick): a request's deadline runs from its first byte, whatever trickled
+ * in since, so the list's order (by last activity) says nothing about it.
+ *   - an answer the client does not read: closed after idle_timeout without progress;
+ *   - a request still arriving: 408 handshake_timeout after its first byte;
+ *   - an idle keep-alive connection: closed after idle_timeout.
+ * A request that waits has its own deadline (front/wait.h).
+ */
 static int64_t
 sweep_http(struct rp_front *f, int64_t now)
 {
     const struct rp_config_values *v = &f->cfg->v;
-    int64_t shortest =
-        v->handshake_timeout < v->idle_timeout ? v->handshake_timeout : v->idle_timeout;
+    int64_t next = v->handshake_timeout < v->idle_timeout ? v->handshake_timeout : v->idle_timeout;
     struct rp_list *pos, *tmp;
     RP_LIST_FOREACH_SAFE (pos, tmp, &f->http) {
         struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
-        int64_t idle = now - c->last_active_ms;
-        if (idle < shortest)
-            return shortest - idle;
-        if (c->waiting || c->out.len)
+        if (c->waiting)
             continue;
-        bool mid_request = rp_http_parser_in_request(c->parser) || c->in.len;
-        if (mid_request && idle >= v->handshake_timeout) {
-            c->close_after_write = true;
-            rp_conn_error(c, NULL, 408, "the request did not arrive within handshake_timeout",
-                          NULL);
-            rp_conn_flush(c);
-        } else if (!mid_request && idle >= v->idle_timeout) {
-            rp_conn_close(c, "idle_timeout");
+        int64_t due;
+        if (c->out.len) {
+            due = c->last_active_ms + v->idle_timeout;
+            if (now >= due) {
+                rp_conn_close(c, "the client did not read its answer within idle_timeout");
+                continue;
+            }
+        } else if (rp_http_parser_in_request(c->parser) || c->in.len) {
+            due = c->req_started_ms + v->handshake_timeout;
+            if (now >= due) {
+                c->close_after_write = true;
+                rp_conn_error(c, NULL, 408, "the request did not arrive within handshake_timeout",
+                              NULL);
+                rp_conn_flush(c);
+                continue;
+            }
+        } else {
+            due = c->last_active_ms + v->idle_timeout;
+            if (now >= due) {
+                rp_conn_close(c, "idle_timeout");
+                continue;
+            }
         }
+        if (due - now < next)
+            next = due - now;
     }
-    return shortest;
+    return next;
 }
 
 int64_t
@@ -231,10 +251,13 @@ rp_front_stop(struct rp_front *f)
     struct rp_list *pos, *tmp;
     RP_LIST_FOREACH_SAFE (pos, tmp, &f->http) {
         struct rp_conn *c = RP_CONTAINER_OF(pos, struct rp_conn, node);
-        if (!c->waiting && !c->out.len && !rp_http_parser_in_request(c->parser) && !c->in.len)
+        bool mid_request = rp_http_parser_in_request(c->parser) || c->in.len;
+        if (!c->waiting && !c->out.len && !mid_request)
             rp_conn_close(c, "shutting down");
-        else
-            c->close_after_write = true;
+        else if (!c->waiting && !mid_request)
+            c->close_after_write = true; /* its answer is being written: then close */
+        /* A request still arriving, or waiting, is answered (with Connection: close, as
+         * every answer while stopping) within shutdown_timeout. */
     }
 }
 
