@@ -12,6 +12,15 @@
 #include "base/alloc.h"
 #include "core/pattern.h"
 
+static bool
+has_filter(char *const *filters, size_t n, const char *filter)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(filters[i], filter) == 0)
+            return true;
+    return false;
+}
+
 void
 rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
               const char *path_filter)
@@ -33,6 +42,8 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
     const struct rp_query_param *p;
     /* '+' is the one-level wildcard in a filter, not a form-encoded space. */
     while ((p = rp_query_next_named(a->query, "topic", &pos)) != NULL) {
+        if (has_filter(filters, n, p->value_plus))
+            continue; /* the same filter twice reads the same events once */
         if (n == max) {
             snprintf(msg, sizeof(msg),
                      "a stream may read at most %zu topics and patterns (max_stream_topics)", max);

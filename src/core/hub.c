@@ -208,13 +208,19 @@ void
 rp_hub_foreach_topic(struct rp_hub *hub, const char *pattern, size_t pattern_len,
                      void (*fn)(void *ctx, struct rp_topic *t), void *ctx)
 {
+    /* The table is copied under the lock (a pointer a topic) and walked after it: a
+     * listing of 100,000 topics, their stats and JSON, must not stall every publish. */
     hub_lock(hub);
-    size_t pos = 0;
+    size_t n = 0, pos = 0;
+    struct rp_topic **all = rp_xmalloc((hub->topics.count + 1) * sizeof(*all));
     struct rp_topic *t;
     while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL)
-        if (!pattern || rp_pattern_matches(pattern, pattern_len, t->name, t->name_len))
-            fn(ctx, hand_out(hub, t));
+        all[n++] = hand_out(hub, t);
     pthread_mutex_unlock(&hub->lock);
+    for (size_t i = 0; i < n; i++)
+        if (!pattern || rp_pattern_matches(pattern, pattern_len, all[i]->name, all[i]->name_len))
+            fn(ctx, all[i]);
+    free(all);
 }
 
 static int

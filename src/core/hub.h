@@ -190,9 +190,10 @@ struct rp_topic *rp_hub_topic(struct rp_hub *hub, const char *name, size_t len, 
 /* The topic named <name> if it exists, else NULL. Borrowed until the caller's next
  * quiescent state. */
 struct rp_topic *rp_hub_find(struct rp_hub *hub, const char *name, size_t len);
-/* Calls <fn> for each topic (all, or those <pattern> matches when not NULL), under the
- * hub lock: <fn> must be quick and must not call back into the hub. Each topic is
- * borrowed until the caller's next quiescent state. */
+/* Calls <fn> for each topic that existed at the call (all, or those <pattern> matches when
+ * not NULL), without the hub lock: the table is copied first, so a long walk never holds
+ * publishing up. Each topic is borrowed until the caller's next quiescent state (a topic
+ * reclaimed meanwhile is still valid memory, with an empty log). */
 void rp_hub_foreach_topic(struct rp_hub *hub, const char *pattern, size_t pattern_len,
                           void (*fn)(void *ctx, struct rp_topic *t), void *ctx);
 uint64_t rp_hub_topic_count(struct rp_hub *hub);

@@ -155,6 +155,8 @@ struct rp_fanout {
 
 /* ---- calls between the two files ---- */
 
+/* fanout.c: the local topic of <t>, or NULL when no stream of this worker reads it. */
+struct local_topic *rp_fanout_topic_find(struct rp_fanout *f, struct rp_topic *t);
 /* fanout.c: the local topic of <t>, created (and the worker attached to <t>) if missing. */
 struct local_topic *rp_fanout_topic_get(struct rp_fanout *f, struct rp_topic *t);
 /* fanout.c: frees <lt> once it has no link left (and drops its report still due). */

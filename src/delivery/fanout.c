@@ -19,8 +19,8 @@ static const char HEARTBEAT[] = ":\n\n";
 
 /* ---- local topic index ---- */
 
-static struct local_topic *
-local_topic_find(struct rp_fanout *f, struct rp_topic *t)
+struct local_topic *
+rp_fanout_topic_find(struct rp_fanout *f, struct rp_topic *t)
 {
     size_t len;
     const char *name = rp_topic_name(t, &len);
@@ -34,7 +34,7 @@ local_topic_find(struct rp_fanout *f, struct rp_topic *t)
 struct local_topic *
 rp_fanout_topic_get(struct rp_fanout *f, struct rp_topic *t)
 {
-    struct local_topic *lt = local_topic_find(f, t);
+    struct local_topic *lt = rp_fanout_topic_find(f, t);
     if (lt)
         return lt;
     lt = rp_xcalloc(1, sizeof(*lt));
@@ -187,7 +187,7 @@ on_wakeup(struct rp_loop_io *io, uint32_t events)
     for (size_t i = 0; i < n; i++) {
         struct rp_topic *t = work[i];
         rp_topic_clear_pending(t, f->worker);
-        struct local_topic *lt = local_topic_find(f, t);
+        struct local_topic *lt = rp_fanout_topic_find(f, t);
         if (!lt)
             continue; /* its last stream went away after the note was queued */
         rp_stream_topic_advanced(f, lt);
@@ -209,7 +209,7 @@ report_due(struct rp_fanout *f, bool all)
 {
     size_t done = 0;
     while (done < f->n_to_report && (all || f->to_report[done].ticket <= f->dequeued)) {
-        struct local_topic *lt = local_topic_find(f, f->to_report[done].topic);
+        struct local_topic *lt = rp_fanout_topic_find(f, f->to_report[done].topic);
         if (lt)
             report_cursors(f, lt);
         done++;

@@ -24,11 +24,20 @@ static void check_lag(struct rp_stream *s, struct link *l);
 struct link *
 rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
 {
-    struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
-        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
-        if (l->lt->topic == t)
-            return NULL;
+    /* Already linked? Walk the shorter of the stream's links and the topic's: a pattern
+     * stream over 100,000 topics, or a topic with 10,000 streams, then costs O(1) per
+     * link instead of O(n) (O(n^2) for the whole attach, under which publishing stalled). */
+    struct local_topic *lt = rp_fanout_topic_find(s->f, t);
+    if (lt && lt->n_links < s->n_links) {
+        struct rp_list *pos;
+        for (pos = lt->links.next; pos != &lt->links; pos = pos->next)
+            if (RP_CONTAINER_OF(pos, struct link, in_topic)->stream == s)
+                return NULL;
+    } else if (lt) {
+        struct rp_list *pos;
+        for (pos = s->links.next; pos != &s->links; pos = pos->next)
+            if (RP_CONTAINER_OF(pos, struct link, in_stream)->lt == lt)
+                return NULL;
     }
     struct link *l = rp_xcalloc(1, sizeof(*l));
     l->stream = s;
