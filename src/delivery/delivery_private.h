@@ -203,6 +203,21 @@ stream_close(struct rp_stream *s, const char *why)
     s->ops->close(s->owner, why);
 }
 
+/*
+ * Closes a stream for being too slow, abortively (SO_LINGER 0: a reset, not a FIN): the
+ * megabytes its socket still queues are dropped now instead of lingering in the kernel as
+ * an orphan, which many stalled readers would otherwise pile up against the host's TCP
+ * memory. The client resumes from the last event it read whole, as after any drop.
+ */
+static inline void
+stream_close_slow(struct rp_stream *s, const char *why)
+{
+    struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
+    if (!s->closing)
+        setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close));
+    stream_close(s, why);
+}
+
 static inline void
 flush_or_close(struct rp_stream *s)
 {

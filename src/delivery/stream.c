@@ -107,7 +107,7 @@ announce(struct rp_stream *s, const char *reason, const char *policy, struct rp_
     if (!err)
         err = rp_buf_append_str(b, "}\n\n");
     if (err)
-        stream_close(s, "too many announcements queued for a stalled stream");
+        stream_close_slow(s, "too many announcements queued for a stalled stream");
 }
 
 static uint64_t
@@ -417,7 +417,7 @@ check_lag(struct rp_stream *s, struct link *l)
     switch (pol->slow) {
     case RP_SLOW_POLICY_DISCONNECT:
         rp_stat_add(f->stats, RP_STAT_disconnects_slow, 1);
-        stream_close(s, "subscriber over its lag limit (slow_policy disconnect)");
+        stream_close_slow(s, "subscriber over its lag limit (slow_policy disconnect)");
         break;
     case RP_SLOW_POLICY_DROP_OLDEST: {
         /* Keep the newest half of the limit, so the next drop is not one event away. */

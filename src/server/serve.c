@@ -48,6 +48,13 @@ own_exe(void)
 int
 rp_serve_main(int argc, char **argv, char **exec_argv)
 {
+    /* Signals are taken synchronously by the main thread; workers never see them. Blocked
+     * before anything else: a SIGHUP (or SIGTERM) arriving while a large configuration
+     * loads waits for the server instead of killing the process. */
+    sigset_t set;
+    rp_server_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
     int upfd = rp_handover_socket();
     struct rp_config *cfg;
     struct rp_diag diag = {{0}};
@@ -57,11 +64,6 @@ rp_serve_main(int argc, char **argv, char **exec_argv)
             close(upfd); /* the old process sees it and keeps serving */
         return 2;
     }
-    /* Signals are taken synchronously by the main thread; workers never see them. */
-    sigset_t set;
-    rp_server_signals(&set);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     struct rp_server srv;
     struct rp_handover_state inherit = {0};

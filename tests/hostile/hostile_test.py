@@ -234,6 +234,39 @@ def test_a_pattern_over_many_topics_does_not_freeze_publishing(binary):
         s.close()
 
 
+def test_a_signal_during_a_slow_start_waits(binary):
+    # A large configuration (3,000 [topic] sections, 3,000 origins) takes a while to load; a
+    # SIGHUP arriving meanwhile (a config tool, a log rotation) must not kill the process.
+    conf = 'cors_origins = "' + ", ".join("https://o%d.example" % i for i in range(3000)) + '"\n'
+    conf += "".join('[topic "s/%d/#"]\nhistory_count = %d\n' % (i, 10 + i) for i in range(3000))
+    path = "/tmp/rp-hostile-%d.conf" % os.getpid()
+    with open(path, "w") as f:
+        f.write(conf)
+    proc = subprocess.Popen([binary, "serve", "--config", path, "--listen", "127.0.0.1:0"],
+                            stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.15)
+        proc.send_signal(signal.SIGHUP)
+        port = None
+        deadline = time.monotonic() + 30
+        while port is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            if b'msg="listening"' in line:
+                port = int(line.split(b"addr=127.0.0.1:")[1].split()[0])
+        check(port is not None, "the server survives the signal and starts (exit %r)" %
+              proc.poll())
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        check(s.recv(100).startswith(b"HTTP/1.1 200"), "and serves")
+        s.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        os.unlink(path)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_slowloris_deadline_runs_from_the_first_byte,
                   test_slowloris_default_minimum_rate,
@@ -243,4 +276,5 @@ if __name__ == "__main__":
                   test_sigterm_answers_a_request_still_arriving,
                   test_a_big_event_does_not_block_paging,
                   test_logged_paths_cannot_forge_lines,
-                  test_a_pattern_over_many_topics_does_not_freeze_publishing], sys.argv[1]))
+                  test_a_pattern_over_many_topics_does_not_freeze_publishing,
+                  test_a_signal_during_a_slow_start_waits], sys.argv[1]))

@@ -53,14 +53,17 @@ def test_stalled_reader_does_not_delay_others(binary):
         m = srv.metrics()
         check(m["disconnects_slow"] >= 1, "disconnects_slow is %d" % m["disconnects_slow"])
         check(m["drops"]["disconnect"] == m["disconnects_slow"], "drops by reason disagree")
+        # Closed abortively (a reset: the megabytes its socket queued are dropped at once,
+        # not left to the kernel), so what it had not read yet may be gone with it; it
+        # resumes from the last event it read whole.
         n, closed = 0, False
         try:
             while True:
                 stalled.next_event(timeout=5)
                 n += 1
-        except EOFError:
+        except ConnectionResetError:
             closed = True
-        check(closed and 0 < n < 2000, "stalled reader read %d events, closed=%s" % (n, closed))
+        check(closed and n < 2000, "stalled reader read %d events, reset=%s" % (n, closed))
 
 
 def test_drop_oldest_announces_and_skips(binary):
