@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 
 #include "base/alloc.h"
+#include "base/hashmap.h"
 #include "base/assert.h"
 #include "base/buf.h"
 #include "base/list.h"
@@ -538,6 +539,32 @@ rp_stream_run_queue(struct rp_fanout *f, size_t budget)
 
 /* ---- streams ---- */
 
+/* An adopted stream's links take the places the previous process handed over, by topic
+ * name (a map, so a pattern stream over many topics stays linear). */
+static void
+place_cursors(struct rp_stream *s, const struct rp_stream_cursor *cursors, size_t n)
+{
+    struct rp_hashmap by_topic;
+    rp_hashmap_init(&by_topic);
+    for (size_t i = 0; i < n; i++)
+        rp_hashmap_put(&by_topic, cursors[i].topic, strlen(cursors[i].topic),
+                       (void *)(uintptr_t)(i + 1)); /* its index, + 1 (never NULL) */
+    struct rp_list *pos;
+    for (pos = s->links.next; pos != &s->links; pos = pos->next) {
+        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        size_t len;
+        const char *name = rp_topic_name(l->lt->topic, &len);
+        uintptr_t at = (uintptr_t)rp_hashmap_get(&by_topic, name, len);
+        if (!at)
+            continue;
+        const struct rp_stream_cursor *c = &cursors[at - 1];
+        l->cursor = c->cursor;
+        l->skip_from = c->skip_from;
+        l->skip_to = c->skip_to;
+    }
+    rp_hashmap_fini(&by_topic);
+}
+
 struct rp_stream *
 rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char **why)
 {
@@ -597,6 +624,8 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     uint64_t base = from == LIVE ? rp_hub_last_seq(f->hub) : from == RESUME ? resume : 0;
     s->base = base;
     struct rp_list *pos, *tmp;
+    if (o->n_cursors)
+        place_cursors(s, o->cursors, o->n_cursors);
     RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
         if (l->cursor == CURSOR_UNSET)
@@ -659,6 +688,7 @@ rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out)
         out->filters[out->n_filters++] = rp_xstrdup(s->patterns[i]);
     /* Delivery is in sequence order across the links, so the highest cursor says where
      * the stream is: everything up to it was handed over (or skipped by a policy). */
+    out->cursors = rp_xcalloc(s->n_links + 1, sizeof(*out->cursors));
     struct rp_list *pos;
     for (pos = s->links.next; pos != &s->links; pos = pos->next) {
         const struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
@@ -667,6 +697,9 @@ rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out)
         out->filters[out->n_filters++] = rp_xstrndup(name, len);
         if (l->cursor != CURSOR_UNSET && l->cursor > out->last_seq)
             out->last_seq = l->cursor;
+        if (l->cursor != CURSOR_UNSET)
+            out->cursors[out->n_cursors++] = (struct rp_stream_cursor){
+                rp_xstrndup(name, len), l->cursor, l->skip_from, l->skip_to};
     }
     size_t cap = s->ctl.len;
     struct iovec piece[2];
@@ -699,6 +732,9 @@ rp_stream_state_fini(struct rp_stream_state *st)
     for (size_t i = 0; i < st->n_filters; i++)
         free(st->filters[i]);
     free(st->filters);
+    for (size_t i = 0; i < st->n_cursors; i++)
+        free(st->cursors[i].topic);
+    free(st->cursors);
     free(st->pending);
     memset(st, 0, sizeof(*st));
 }

@@ -41,13 +41,24 @@ struct rp_stream_open {
     const char *head; /* bytes sent first: the HTTP response head, opening comment, retry */
     size_t head_len;
     /* An adopted stream (upgrade): resume right after <resume_seq> of this hub's epoch,
-     * with no resync announcement, and tag events when <tagged>. */
+     * with no resync announcement, and tag events when <tagged>; each topic named in
+     * <cursors> resumes from its own place instead. */
     bool adopted;
     uint64_t resume_seq;
     bool tagged;
+    const struct rp_stream_cursor *cursors;
+    size_t n_cursors;
 };
 
 /* What an upgrade hands to the next process for one stream (rp_stream_export). */
+/* One topic's place in a stream: topics lag apart under drop_oldest and drop_newest, so
+ * the stream's highest cursor alone would skip a lagging topic's events. */
+struct rp_stream_cursor {
+    char *topic;
+    uint64_t cursor;             /* last sequence of the topic handed to the socket */
+    uint64_t skip_from, skip_to; /* drop_newest: the range being skipped (0, 0: none) */
+};
+
 struct rp_stream_state {
     char **filters; /* the stream's patterns and the topics it reads */
     size_t n_filters;
@@ -56,6 +67,8 @@ struct rp_stream_state {
     char *pending; /* bytes owed to the socket before the next event (a partly written
                     * frame's rest, queued control lines) */
     size_t pending_len;
+    struct rp_stream_cursor *cursors; /* per topic (none from a version-1 hand-over) */
+    size_t n_cursors;
 };
 /* Describes <s> for an upgrade into the zeroed <out>; the stream is not changed. */
 void rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out);

@@ -526,6 +526,8 @@ rp_conn_resume_stream(struct rp_conn *c, const struct rp_stream_state *st)
         .adopted = true,
         .resume_seq = st->last_seq,
         .tagged = st->tagged,
+        .cursors = st->cursors,
+        .n_cursors = st->n_cursors,
     };
     const char *why = NULL;
     c->stream = rp_stream_open(c->f->fanout, &o, &why);

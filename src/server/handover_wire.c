@@ -234,6 +234,13 @@ encode_conn(struct rp_buf *b, const struct rp_conn_export *e)
         for (size_t k = 0; k < st->n_filters; k++)
             put_str(b, st->filters[k], strlen(st->filters[k]));
         put_str(b, st->pending, st->pending_len);
+        put_u32(b, (uint32_t)st->n_cursors);
+        for (size_t k = 0; k < st->n_cursors; k++) {
+            put_str(b, st->cursors[k].topic, strlen(st->cursors[k].topic));
+            put_u64(b, st->cursors[k].cursor);
+            put_u64(b, st->cursors[k].skip_from);
+            put_u64(b, st->cursors[k].skip_to);
+        }
         return;
     }
     put_u32(b, e->close_after_write);
@@ -352,7 +359,7 @@ out:
 
 /* A stream's place: its filters, last sequence and bytes owed. */
 static void
-decode_stream(struct reader *r, struct rp_stream_state *st, size_t max)
+decode_stream(struct reader *r, struct rp_stream_state *st, bool v1, size_t max)
 {
     st->last_seq = get_u64(r);
     st->tagged = get_u32(r) != 0;
@@ -372,6 +379,23 @@ decode_stream(struct reader *r, struct rp_stream_state *st, size_t max)
     st->pending = rp_xmalloc(plen + 1);
     memcpy(st->pending, p, plen);
     st->pending_len = plen;
+    if (v1)
+        return; /* version 1 carried the highest cursor only */
+    n = get_u32(r);
+    if (r->bad || n > max) {
+        r->bad = true;
+        return;
+    }
+    st->cursors = rp_xcalloc(n + 1, sizeof(*st->cursors));
+    for (uint32_t k = 0; k < n && !r->bad; k++) {
+        uint32_t len;
+        const char *topic = get_str(r, &len);
+        struct rp_stream_cursor *c = &st->cursors[st->n_cursors++];
+        c->topic = rp_xstrndup(topic, len);
+        c->cursor = get_u64(r);
+        c->skip_from = get_u64(r);
+        c->skip_to = get_u64(r);
+    }
 }
 
 /* A malloc'd copy of a length-prefixed byte string. */
@@ -399,7 +423,7 @@ decode_conn(struct reader *r, struct rp_conn_export *e, bool v1, size_t max)
     if (!v1)
         take(r, e->client_key.b, sizeof(e->client_key.b));
     if (e->kind == RP_CONN_STREAM) {
-        decode_stream(r, &e->st, max);
+        decode_stream(r, &e->st, v1, max);
         return;
     }
     e->close_after_write = get_u32(r) != 0;

@@ -252,8 +252,40 @@ def test_upgrade_keeps_what_was_evicted(binary):
         stop_new(srv, pid if pid != srv.proc.pid else None)
 
 
+def test_upgrade_keeps_each_topics_place(binary):
+    # A stalled two-topic stream under drop_oldest: topic a runs far ahead (its oldest events
+    # dropped), topic b's five events still wait. The upgrade hands over each topic's place,
+    # not only the highest, so b's five events still arrive.
+    srv = Server(binary, "--slow-policy", "drop_oldest", "--lag-events", "20",
+                 "--history-count", "1000", "--stream-sndbuf", "4096")
+    pid = srv.proc.pid
+    try:
+        s = Stream(srv.port, "/events?topic=a&topic=b", rcvbuf=4096)
+        pad = b"p" * 1000
+        for i in range(30):
+            srv.request("POST", "/publish/a", b"a%d " % i + pad)
+        for i in range(5):
+            srv.request("POST", "/publish/b", b"b%d" % i)
+        for i in range(200):
+            srv.request("POST", "/publish/a", b"a%d " % (30 + i) + pad)
+        out = subprocess.run([binary, "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
+                             capture_output=True, text=True, timeout=40)
+        check(out.returncode == 0, "revenprox upgrade: %r" % out.stderr)
+        pid = wait_pid_change(srv, pid)
+        srv.request("POST", "/publish/b", b"last")
+        got = []
+        while not got or got[-1] != "last":
+            got.append(s.next_event(timeout=10)["data"])
+        bs = [d for d in got if d.startswith("b")]
+        check(bs == ["b0", "b1", "b2", "b3", "b4"], "every event of the lagging topic: %r" % bs)
+        s.close()
+    finally:
+        stop_new(srv, pid if pid != srv.proc.pid else None)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_upgrade_keeps_streams, test_failed_start_keeps_old_process,
                   test_failed_hand_over_spreads_reconnects,
                   test_keep_alive_publishers_through_upgrades,
-                  test_upgrade_keeps_what_was_evicted], sys.argv[1]))
+                  test_upgrade_keeps_what_was_evicted,
+                  test_upgrade_keeps_each_topics_place], sys.argv[1]))

@@ -86,6 +86,7 @@ test_round_trip(void **state)
     pair(ssv);
     pair(hsv);
     char *filters[] = {"news", "sport/+"};
+    struct rp_stream_cursor cursors[] = {{"news", 2, 0, 0}, {"sport/uk", 1, 7, 9}};
     struct rp_conn_export conns[2] = {
         {.fd = ssv[0],
          .kind = RP_CONN_STREAM,
@@ -94,7 +95,9 @@ test_round_trip(void **state)
                 .last_seq = 2,
                 .tagged = true,
                 .pending = "retry: 1000\n\n",
-                .pending_len = 13}},
+                .pending_len = 13,
+                .cursors = cursors,
+                .n_cursors = 2}},
         {.fd = hsv[0],
          .kind = RP_CONN_HTTP,
          .in = "POST /publish/news HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
@@ -132,6 +135,12 @@ test_round_trip(void **state)
     assert_int_equal(s->st.last_seq, 2);
     assert_true(s->st.tagged);
     assert_int_equal(s->st.pending_len, 13);
+    /* Each topic's own place travels: a lagging topic is not skipped to the highest. */
+    assert_int_equal(s->st.n_cursors, 2);
+    assert_string_equal(s->st.cursors[1].topic, "sport/uk");
+    assert_int_equal(s->st.cursors[1].cursor, 1);
+    assert_int_equal(s->st.cursors[1].skip_from, 7);
+    assert_int_equal(s->st.cursors[1].skip_to, 9);
     assert_int_equal(h->kind, RP_CONN_HTTP);
     assert_int_equal(h->in_len, 52);
     assert_memory_equal(h->in, conns[1].in, 52);
