@@ -186,23 +186,27 @@ PLAIN_ROUTE(ping, rp_api_ping)
 PLAIN_ROUTE(home, rp_api_index)
 #undef PLAIN_ROUTE
 
+/* A GET route answers HEAD too: the same status and headers, no body (front/conn.c drops
+ * it; a stream is not opened). */
+#define GET_OR_HEAD (RP_ROUTE_GET | RP_ROUTE_HEAD)
+
 /* Tried in order; GET / lists them for people (node.c). */
 static const struct rp_route routes[] = {
-    {"/events", RP_ROUTE_EXACT, RP_ROUTE_GET, events, NULL},
-    {"/events/", RP_ROUTE_PREFIX, RP_ROUTE_GET, events, NULL},
+    {"/events", RP_ROUTE_EXACT, GET_OR_HEAD, events, NULL},
+    {"/events/", RP_ROUTE_PREFIX, GET_OR_HEAD, events, NULL},
     {"/publish", RP_ROUTE_EXACT, RP_ROUTE_POST, publish_json, NULL},
     {"/publish/", RP_ROUTE_PREFIX, RP_ROUTE_POST, publish_raw, NULL},
     {"/submit", RP_ROUTE_EXACT, RP_ROUTE_POST, submit, NULL},
-    {"/topics", RP_ROUTE_EXACT, RP_ROUTE_GET, topics_list, NULL},
-    {"/topics/", RP_ROUTE_SUFFIX, RP_ROUTE_GET, topic_events, "/events"},
-    {"/topics/", RP_ROUTE_PREFIX, RP_ROUTE_GET, topic, NULL},
-    {"/metrics", RP_ROUTE_EXACT, RP_ROUTE_GET, node_metrics, NULL},
-    {"/dashboard", RP_ROUTE_EXACT, RP_ROUTE_GET, dashboard, NULL},
-    {"/dashboard/", RP_ROUTE_EXACT, RP_ROUTE_GET, dashboard, NULL},
-    {"/readyz", RP_ROUTE_EXACT, RP_ROUTE_GET, ready, NULL},
-    {"/ping", RP_ROUTE_EXACT, RP_ROUTE_GET, ping, NULL},
-    {"/healthz", RP_ROUTE_EXACT, RP_ROUTE_GET, health, NULL},
-    {"/", RP_ROUTE_EXACT, RP_ROUTE_GET, home, NULL},
+    {"/topics", RP_ROUTE_EXACT, GET_OR_HEAD, topics_list, NULL},
+    {"/topics/", RP_ROUTE_SUFFIX, GET_OR_HEAD, topic_events, "/events"},
+    {"/topics/", RP_ROUTE_PREFIX, GET_OR_HEAD, topic, NULL},
+    {"/metrics", RP_ROUTE_EXACT, GET_OR_HEAD, node_metrics, NULL},
+    {"/dashboard", RP_ROUTE_EXACT, GET_OR_HEAD, dashboard, NULL},
+    {"/dashboard/", RP_ROUTE_EXACT, GET_OR_HEAD, dashboard, NULL},
+    {"/readyz", RP_ROUTE_EXACT, GET_OR_HEAD, ready, NULL},
+    {"/ping", RP_ROUTE_EXACT, GET_OR_HEAD, ping, NULL},
+    {"/healthz", RP_ROUTE_EXACT, GET_OR_HEAD, health, NULL},
+    {"/", RP_ROUTE_EXACT, GET_OR_HEAD, home, NULL},
 };
 static const struct rp_router router = {routes, sizeof(routes) / sizeof(routes[0]), 0};
 

@@ -89,6 +89,12 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
             goto out;
         }
     }
+    if (req->method == RP_HTTP_METHOD_HEAD) {
+        /* What a GET would start, without starting it. */
+        rp_conn_respond(c, req, 200, "text/event-stream; charset=utf-8",
+                        "Cache-Control: no-store\r\n", "", 0);
+        goto out;
+    }
     if (!rp_guard_stream(a->node->guard, c, req))
         goto out;
     if (rp_api_authorize(a, c, req, false, (const char *const *)filters, n, &grant) !=

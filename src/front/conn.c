@@ -145,10 +145,13 @@ rp_conn_respond(struct rp_conn *c, const struct rp_http_request *req, int status
         c->close_after_write = true;
     if (status >= 400)
         rp_stat_add(c->f->stats, RP_STAT_http_errors_total, 1);
+    size_t before = c->out.len;
     if (rp_http_response_write(&c->out, status, content_type, extra_headers, body, body_len,
                                keep) != 0) {
         /* Only a pipelined backlog past the output cap gets here. */
         c->close_after_write = true;
+    } else if (req && req->method == RP_HTTP_METHOD_HEAD && c->out.len - before >= body_len) {
+        c->out.len -= body_len; /* HEAD: the headers a GET would get (its length too), no body */
     }
     rp_buf_fini(&hdrs);
 }

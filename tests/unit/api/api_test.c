@@ -235,7 +235,27 @@ test_wrong_method_says_what_is_allowed(void **state)
     assert_non_null(strstr(r, "GET is not allowed here; use POST"));
     r = exchange("POST /topics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 405 "));
-    assert_non_null(strstr(r, "Allow: GET\r\n"));
+    assert_non_null(strstr(r, "Allow: GET, HEAD\r\n"));
+}
+
+/* HEAD gets what GET would, without the body; on /events, without a stream. */
+static void
+test_head_is_get_without_a_body(void **state)
+{
+    (void)state;
+    char *r = exchange("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_non_null(strstr(r, "HTTP/1.1 200 "));
+    assert_non_null(strstr(r, "Content-Type: application/json"));
+    assert_null(strstr(r, "\"status\":\"ok\""));
+    const char *len = strstr(r, "Content-Length: ");
+    assert_non_null(len);
+    assert_true(strtol(len + 16, NULL, 10) > 0);            /* the length a GET's body has */
+    assert_string_equal(strstr(r, "\r\n\r\n"), "\r\n\r\n"); /* nothing after the headers */
+    r = exchange("HEAD /events/news HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n"
+                 "Host: x\r\n\r\n");
+    assert_non_null(strstr(r, "Content-Type: text/event-stream"));
+    assert_non_null(strstr(r, "\"status\":\"ok\"")); /* no stream: the next request is read */
+    assert_null(strstr(r, ":ok"));
 }
 
 static void
@@ -329,6 +349,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_batch_is_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_method_says_what_is_allowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_path_is_404, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_is_get_without_a_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_info_and_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_gets_what_is_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_requests_are_answered_in_order, setup,
