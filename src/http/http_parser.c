@@ -334,6 +334,11 @@ on_header_field_complete(llhttp_t *llh)
         return 0;
     struct hdr_span *s = &p->spans[p->n_headers];
     s->name_len = p->hdr.len - s->name_off;
+    /* llhttp 8 refuses "Host\t: x" but lets "Host : x" through; RFC 9112 5.1 refuses both
+     * (a proxy in front may read another header than we do). */
+    if (memchr(p->hdr.data + s->name_off, ' ', s->name_len) ||
+        memchr(p->hdr.data + s->name_off, '\t', s->name_len))
+        return fail(p, 400, "whitespace between a header name and its colon");
     if (rp_buf_append(&p->hdr, "", 1) != 0)
         return fail(p, 431, "headers are larger than max_header_bytes");
     s->value_off = p->hdr.len;
@@ -377,6 +382,16 @@ on_header_value_complete(llhttp_t *llh)
         return fail(p, 431, "headers are larger than max_header_bytes");
     p->n_headers++;
     return 0;
+}
+
+/* How many headers are named <name> (lower case). */
+static size_t
+count_headers(const struct rp_http_parser *p, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_headers; i++)
+        n += strcasecmp(p->hdr.data + p->spans[i].name_off, name) == 0;
+    return n;
 }
 
 /* True when the request has "Expect: 100-continue" (RFC 9110 10.1.1). */
@@ -427,6 +442,9 @@ on_headers_complete(llhttp_t *llh)
     /* A request line without a version ("GET /") reaches here as HTTP/0.9. */
     if (!version_supported(llh))
         return fail(p, 505, "HTTP version not supported; use HTTP/1.1");
+    /* RFC 9112 3.2: two Host headers are refused (a proxy in front may route by the other). */
+    if (count_headers(p, "host") > 1)
+        return fail(p, 400, "more than one Host header");
     bool has_length = (llh->flags & F_CONTENT_LENGTH) != 0;
     bool chunked = (llh->flags & F_CHUNKED) != 0;
     /*

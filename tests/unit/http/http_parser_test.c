@@ -555,6 +555,12 @@ test_malformed(void **state)
     expect_error(p, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n: trailer\r\n\r\n",
                  400, "header with an empty name");
     expect_error(p, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, NULL);
+    /* RFC 9112: no whitespace before the colon, one Host (a proxy may read another). */
+    expect_error(p, "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400,
+                 "whitespace between a header name and its colon");
+    expect_error(p, "GET / HTTP/1.1\r\nHost\t: x\r\n\r\n", 400, NULL);
+    expect_error(p, "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400,
+                 "more than one Host header");
     expect_error(p, "GET /%zz HTTP/1.1\r\n\r\n", 400, "path has a malformed percent escape");
     expect_error(p, "GET /a%2 HTTP/1.1\r\n\r\n", 400, "path has a malformed percent escape");
     expect_error(p, "GET /a%00b HTTP/1.1\r\n\r\n", 400, "path decodes to a NUL byte");
