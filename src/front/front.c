@@ -305,6 +305,11 @@ export_conn(struct rp_conn *c, struct rp_conn_export *e)
             return false;
         rp_stream_flush(c->stream); /* what the socket takes now, it need not carry */
         rp_stream_export(c->stream, &e->st);
+        /* Freed now, not at the end of the turn: the fan-out runs after this callback, and
+         * a write it made to the socket would reach the client a second time from the
+         * successor (which resumes from the place exported above). */
+        rp_stream_free(c->stream);
+        c->stream = NULL;
     } else {
         /* Answers first: what the socket takes now is not carried. A request that waits
          * (slow_policy block, the auth webhook) was not carried out: the successor handles
