@@ -72,22 +72,10 @@ rp_front_set_config(struct rp_front *f, const struct rp_config *cfg)
     };
 }
 
-const struct rp_config *
-rp_front_config(const struct rp_front *f)
-{
-    return f->cfg;
-}
-
 struct rp_waits *
 rp_front_waits(struct rp_front *f)
 {
     return &f->waits;
-}
-
-bool
-rp_front_stopping(const struct rp_front *f)
-{
-    return f->stopping;
 }
 
 void

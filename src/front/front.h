@@ -47,7 +47,6 @@ struct rp_front *rp_front_new(const struct rp_front_setup *setup);
 void rp_front_free(struct rp_front *f);
 /* Takes <cfg> for the connections: between loop turns, so no request sees two. */
 void rp_front_set_config(struct rp_front *f, const struct rp_config *cfg);
-const struct rp_config *rp_front_config(const struct rp_front *f);
 /* Accepts connections from the listening socket <fd> (owned by the front from now on). */
 int rp_front_listen(struct rp_front *f, int fd);
 /* Re-enables accepting after a pause for want of descriptors, when due; returns ms until
@@ -64,7 +63,6 @@ void rp_front_reap(struct rp_front *f);
  * says when nothing is left to write.
  */
 void rp_front_stop(struct rp_front *f);
-bool rp_front_stopping(const struct rp_front *f);
 bool rp_front_drained(struct rp_front *f);
 /* Closes every connection (the end of a stop). */
 void rp_front_close_all(struct rp_front *f);

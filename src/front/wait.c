@@ -49,15 +49,6 @@ rp_waits_wake(struct rp_waits *w, enum rp_wait_kind kind)
     w->woken[kind] = true;
 }
 
-bool
-rp_waits_empty(const struct rp_waits *w)
-{
-    for (int k = 0; k < RP_WAIT__COUNT; k++)
-        if (!rp_list_empty(&w->list[k]))
-            return false;
-    return true;
-}
-
 /* Handles every request of <kind> again (answering those past their deadline). */
 static void
 run_kind(struct rp_waits *w, enum rp_wait_kind kind, int64_t now)

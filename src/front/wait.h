@@ -53,7 +53,5 @@ void rp_waits_wake(struct rp_waits *w, enum rp_wait_kind kind);
  * looked at on the next run. Returns ms until a poll or a deadline is next due (-1: none).
  */
 int64_t rp_waits_run(struct rp_waits *w, int64_t now_ms);
-/* True when no request waits. */
-bool rp_waits_empty(const struct rp_waits *w);
 
 #endif

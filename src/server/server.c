@@ -189,14 +189,22 @@ start_guards(struct rp_server *srv, const struct rp_config_values *v)
     return 0;
 }
 
+/* Every worker's counters, in worker order (malloc'd; the caller frees the array). */
+static struct rp_stats **
+workers_stats(struct rp_server *srv)
+{
+    struct rp_stats **stats = rp_xcalloc(srv->n_workers, sizeof(*stats));
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        stats[i] = rp_worker_stats(srv->workers[i]);
+    return stats;
+}
+
 /* The node's metrics: every worker's counters summed, and node gauges. Any thread. */
 static void
 render_metrics(void *ctx, bool json, struct rp_buf *out)
 {
     struct rp_server *srv = ctx;
-    struct rp_stats **stats = rp_xcalloc(srv->n_workers, sizeof(*stats));
-    for (unsigned i = 0; i < srv->n_workers; i++)
-        stats[i] = rp_worker_stats(srv->workers[i]);
+    struct rp_stats **stats = workers_stats(srv);
     struct rp_metrics_node node = {
         .topics = rp_hub_topic_count(srv->hub),
         .last_seq = rp_hub_last_seq(srv->hub),
@@ -229,9 +237,7 @@ publish_metrics(struct rp_server *srv)
     struct rp_buf totals, b;
     rp_buf_init(&totals, 1024 * 1024);
     render_metrics(srv, true, &totals);
-    struct rp_stats **stats = rp_xcalloc(srv->n_workers, sizeof(*stats));
-    for (unsigned i = 0; i < srv->n_workers; i++)
-        stats[i] = rp_worker_stats(srv->workers[i]);
+    struct rp_stats **stats = workers_stats(srv);
     struct rp_metrics_feed_node node = {
         .wall_ms = rp_clock_wall_ms(),
         .uptime_s = (rp_clock_now_ms() - srv->started_ms) / 1000,
