@@ -318,28 +318,45 @@ publish_would_block(struct rp_topic **topics, struct rp_frame **frames, size_t i
 }
 
 /*
- * Tells each worker with subscribers of a topic of <topics> that it advanced; call after
- * last_seq was stored. <out> (NULL: every event was appended) marks duplicates, which
- * advanced nothing.
+ * Queues a note for each worker with subscribers of a topic of <topics>. <out> (NULL:
+ * every event was appended) marks duplicates, which advanced nothing. Returns the workers
+ * to wake once the hub lock is released. A publish calls it twice:
+ * - under the hub lock, after the topics' last_seq and before the hub's: a worker that
+ *   reads the hub's sequence finds the notes of every event up to it queued (the order
+ *   of a stream over many topics depends on it, see topic_advanced);
+ * - after storing the hub's sequence, for a worker that attached meanwhile: seq_cst pairs
+ *   with rp_topic_attach, so a stream that registers, then reads the hub's sequence, and
+ *   this publish cannot both miss (the topic's pending mark makes a second note to the
+ *   same worker free until it is taken).
  */
-static void
-wake(struct rp_hub *hub, struct rp_topic *const *topics, const struct rp_publish_result *out,
-     size_t n)
+static uint64_t
+note_advanced(struct rp_hub *hub, struct rp_topic *const *topics,
+              const struct rp_publish_result *out, size_t n)
 {
     if (!hub->hooks.topic_advanced)
-        return;
-    /* A run of events of one topic wakes once; compare with the last topic woken, not
-     * the previous item, or an event after a duplicate of its topic wakes nobody. */
-    const struct rp_topic *woken = NULL;
+        return 0;
+    /* A run of events of one topic notes once; compare with the last topic noted, not
+     * the previous item, or an event after a duplicate of its topic notes nobody. */
+    const struct rp_topic *noted = NULL;
+    uint64_t woken = 0;
     for (size_t i = 0; i < n; i++) {
-        if ((out && out[i].duplicate) || topics[i] == woken)
+        if ((out && out[i].duplicate) || topics[i] == noted)
             continue;
-        woken = topics[i];
+        noted = topics[i];
         uint64_t mask = atomic_load(&topics[i]->workers);
+        woken |= mask;
         for (unsigned w = 0; mask; w++, mask >>= 1)
             if (mask & 1)
                 hub->hooks.topic_advanced(hub->hooks.ctx, w, topics[i]);
     }
+    return woken;
+}
+
+static void
+wake_workers(struct rp_hub *hub, uint64_t workers)
+{
+    if (workers && hub->hooks.workers_wake)
+        hub->hooks.workers_wake(hub->hooks.ctx, workers);
 }
 
 /* A batch's frames and topics: small batches (nearly every publish) keep them on the
@@ -410,6 +427,7 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
 
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
     struct rp_topic *blocked = NULL;
+    uint64_t woken = 0;
     hub_lock(hub);
     for (size_t i = 0; i < n; i++) {
         const char *why = NULL;
@@ -448,22 +466,17 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
         }
         pthread_mutex_unlock(&t->lock);
     }
+    woken = note_advanced(hub, topics, out, n);
     atomic_store(&hub->last_seq, hub->next_seq - 1);
 unlock:
-    pthread_mutex_unlock(&hub->lock);
-
-    /* Wake-ups go after last_seq is published, so a worker woken here reads a snapshot
-     * that includes these events. */
-    if (rc == 0)
-        wake(hub, topics, out, n);
     /* A refused publish asks the workers to report their cursors again: one that caught
      * up since its last report lets the retry through. */
-    if (blocked && hub->hooks.topic_advanced) {
-        uint64_t mask = atomic_load(&blocked->workers);
-        for (unsigned w = 0; mask; w++, mask >>= 1)
-            if (mask & 1)
-                hub->hooks.topic_advanced(hub->hooks.ctx, w, blocked);
-    }
+    if (blocked)
+        woken = note_advanced(hub, &blocked, NULL, 1);
+    pthread_mutex_unlock(&hub->lock);
+    if (rc == 0)
+        woken |= note_advanced(hub, topics, out, n);
+    wake_workers(hub, woken);
     batch_fini(&bm, n);
     return rc;
 }
@@ -510,6 +523,7 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
         size_t id_len = rp_hub_format_id(hub, evs[i].seq, id);
         rp_frame_set_id(frames[i], id, id_len);
     }
+    uint64_t woken = 0;
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
     hub_lock(hub);
     if (evs[0].seq < hub->next_seq) {
@@ -537,11 +551,13 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
         pthread_mutex_unlock(&t->lock);
     }
     hub->next_seq = evs[n - 1].seq + 1;
+    woken = note_advanced(hub, topics, NULL, n);
     atomic_store(&hub->last_seq, evs[n - 1].seq);
 unlock:
     pthread_mutex_unlock(&hub->lock);
     if (rc == 0)
-        wake(hub, topics, NULL, n);
+        woken |= note_advanced(hub, topics, NULL, n);
+    wake_workers(hub, woken);
     batch_fini(&bm, n);
     return rc;
 }

@@ -66,9 +66,16 @@ typedef void (*rp_hub_interest_fn)(void *ctx, struct rp_topic *t, bool on);
 
 struct rp_hub_hooks {
     rp_hub_policy_fn policy_for; /* required */
-    /* After a publish, per worker with subscribers; may be NULL. A hook that queues <t>
-     * marks it first (rp_topic_mark_pending), which keeps it from being reclaimed. */
+    /* Per worker with subscribers of a topic a publish advanced, under the hub lock and
+     * before the hub's last sequence moves past the event, so a worker that reads that
+     * sequence finds the note already queued (a stream over many topics reads only the
+     * topics with notes, yet still writes in sequence order). It only queues: no system
+     * call, no lock but the queue's. A hook that queues <t> marks it first
+     * (rp_topic_mark_pending), which keeps it from being reclaimed. May be NULL. */
     rp_hub_notify_fn topic_advanced;
+    /* After the hub lock is released: wake the workers in <workers> (a bit per worker)
+     * that topic_advanced queued notes for. May be NULL. */
+    void (*workers_wake)(void *ctx, uint64_t workers);
     /* Per worker with a matching pattern, under the hub lock; may be NULL. A hook that
      * queues <t> holds it (rp_topic_hold) until the note is taken. */
     rp_hub_notify_fn topic_created;

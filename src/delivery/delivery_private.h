@@ -56,6 +56,7 @@ struct local_topic {
 struct link {
     struct rp_list in_topic;  /* in local_topic.links */
     struct rp_list in_stream; /* in rp_stream.links */
+    struct rp_list in_behind; /* in rp_stream.behind while it may have unread events */
     struct rp_stream *stream;
     struct local_topic *lt;
     uint64_t cursor; /* last sequence of this topic handed to the socket (or skipped) */
@@ -71,6 +72,11 @@ struct rp_stream {
     const struct rp_stream_owner_ops *ops;
     struct rp_list links;
     size_t n_links;
+    /* The links that may have events to read: a link joins when its topic advances (or
+     * when it is attached) and leaves when a read finds it caught up, so a write costs
+     * the links that moved, not every topic a pattern matched. */
+    struct rp_list behind;
+    size_t n_behind;
     char **patterns;
     size_t n_patterns;
     struct rp_list pattern_node; /* in fanout.pattern_streams when n_patterns > 0 */
@@ -129,7 +135,7 @@ struct rp_fanout {
     pthread_mutex_t lock;
     struct rp_topic **advanced, **created;
     size_t n_advanced, cap_advanced, n_created, cap_created;
-    atomic_size_t created_pending;
+    atomic_size_t created_pending, advanced_pending;
     /* Run queue counters: streams queued and taken since the start. A note's report is due
      * once `dequeued` reaches the `enqueued` it saw (the queue is first in, first out). */
     uint64_t enqueued, dequeued;
@@ -164,6 +170,9 @@ void rp_fanout_topic_release(struct rp_fanout *f, struct local_topic *lt);
 /* fanout.c: takes the "topic created" notes and links the pattern streams they match;
  * called through sync_created only when notes are pending. */
 void rp_fanout_take_created(struct rp_fanout *f);
+/* fanout.c: takes the "topic advanced" notes; called through sync_advanced only when
+ * notes are pending. */
+void rp_fanout_take_advanced(struct rp_fanout *f);
 
 /* stream.c: links <s> to <t> unless it already is (NULL then); the cursor is <cursor>. */
 struct link *rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor);
@@ -175,6 +184,16 @@ void rp_stream_topic_advanced(struct rp_fanout *f, struct local_topic *lt);
 bool rp_stream_run_queue(struct rp_fanout *f, size_t budget);
 
 /* ---- small helpers both files use ---- */
+
+/* Marks <l> as possibly having events to read (see rp_stream.behind). */
+static inline void
+mark_behind(struct link *l)
+{
+    if (rp_list_linked(&l->in_behind))
+        return;
+    rp_list_insert_tail(&l->stream->behind, &l->in_behind);
+    l->stream->n_behind++;
+}
 
 /* Puts <s> on the run queue unless it is there already. */
 static inline void
@@ -233,6 +252,14 @@ sync_created(struct rp_fanout *f)
 {
     if (atomic_load_explicit(&f->created_pending, memory_order_acquire) != 0)
         rp_fanout_take_created(f);
+}
+
+/* Notes of topics advanced since the last call (rp_fanout_take_advanced). */
+static inline void
+sync_advanced(struct rp_fanout *f)
+{
+    if (atomic_load_explicit(&f->advanced_pending, memory_order_acquire) != 0)
+        rp_fanout_take_advanced(f);
 }
 
 #endif

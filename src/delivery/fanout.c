@@ -142,15 +142,28 @@ push(struct rp_topic ***arr, size_t *n, size_t *cap, struct rp_topic *t)
 }
 
 void
-rp_fanout_notify_advanced(struct rp_fanout *f, struct rp_topic *t)
+rp_fanout_note_advanced(struct rp_fanout *f, struct rp_topic *t)
 {
     /* One note per topic until the worker takes it: a burst of publishes costs one wake-up. */
     if (!rp_topic_mark_pending(t, f->worker))
         return;
     pthread_mutex_lock(&f->lock);
     push(&f->advanced, &f->n_advanced, &f->cap_advanced, t);
+    atomic_store_explicit(&f->advanced_pending, f->n_advanced, memory_order_release);
     pthread_mutex_unlock(&f->lock);
+}
+
+void
+rp_fanout_wake(struct rp_fanout *f)
+{
     rp_wakeup_signal(&f->wakeup);
+}
+
+void
+rp_fanout_notify_advanced(struct rp_fanout *f, struct rp_topic *t)
+{
+    rp_fanout_note_advanced(f, t);
+    rp_fanout_wake(f);
 }
 
 void
@@ -166,20 +179,18 @@ rp_fanout_notify_created(struct rp_fanout *f, struct rp_topic *t)
     rp_wakeup_signal(&f->wakeup);
 }
 
-static void
-on_wakeup(struct rp_loop_io *io, uint32_t events)
+/* Takes the "topic advanced" notes: marks the links behind, queues their streams, and
+ * keeps the block-policy topics to report. Through sync_advanced, when notes are pending. */
+void
+rp_fanout_take_advanced(struct rp_fanout *f)
 {
-    (void)events;
-    struct rp_fanout *f = RP_CONTAINER_OF(io, struct rp_fanout, wakeup.io);
-    rp_wakeup_drain(&f->wakeup);
-    sync_created(f);
-
     pthread_mutex_lock(&f->lock);
     struct rp_topic **work = f->advanced;
     size_t n = f->n_advanced, cap = f->cap_advanced;
     f->advanced = f->work;
     f->cap_advanced = f->cap_work;
     f->n_advanced = 0;
+    atomic_store_explicit(&f->advanced_pending, 0, memory_order_relaxed);
     pthread_mutex_unlock(&f->lock);
     f->work = work;
     f->cap_work = cap;
@@ -199,6 +210,16 @@ on_wakeup(struct rp_loop_io *io, uint32_t events)
             f->to_report[f->n_to_report++] = (struct report){t, f->enqueued};
         }
     }
+}
+
+static void
+on_wakeup(struct rp_loop_io *io, uint32_t events)
+{
+    (void)events;
+    struct rp_fanout *f = RP_CONTAINER_OF(io, struct rp_fanout, wakeup.io);
+    rp_wakeup_drain(&f->wakeup);
+    sync_created(f);
+    sync_advanced(f);
 }
 
 /* Reports the block-policy topics whose queued streams have all been written (all of them
@@ -251,6 +272,7 @@ rp_fanout_new(struct rp_hub *hub, unsigned worker, struct rp_loop *loop, struct 
     rp_list_init(&f->dirty);
     pthread_mutex_init(&f->lock, NULL);
     atomic_init(&f->created_pending, 0);
+    atomic_init(&f->advanced_pending, 0);
     if (rp_wakeup_init(&f->wakeup, loop, on_wakeup) != 0) {
         rp_hashmap_fini(&f->topics);
         pthread_mutex_destroy(&f->lock);

@@ -32,6 +32,10 @@ bool rp_fanout_uses_io_uring(const struct rp_fanout *f);
 void rp_fanout_free(struct rp_fanout *f);
 /* Hub hooks, any thread: queue a note and wake the worker (coalesced). */
 void rp_fanout_notify_advanced(struct rp_fanout *f, struct rp_topic *t);
+/* The two halves of rp_fanout_notify_advanced, for the hub's topic_advanced hook (called
+ * under the hub lock: queue only) and its workers_wake hook (after it). */
+void rp_fanout_note_advanced(struct rp_fanout *f, struct rp_topic *t);
+void rp_fanout_wake(struct rp_fanout *f);
 void rp_fanout_notify_created(struct rp_fanout *f, struct rp_topic *t);
 /*
  * Flushes up to <budget> streams of the run queue (streams whose topics advanced since

@@ -48,6 +48,7 @@ rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
     l->lt->n_links++;
     rp_list_insert_tail(&s->links, &l->in_stream);
     s->n_links++;
+    mark_behind(l); /* its first read finds out whether it has anything */
     rp_topic_count_subscribers(t, 1);
     return l;
 }
@@ -134,19 +135,31 @@ set_stalled(struct rp_stream *s, bool stalled)
     s->ops->want_write(s->owner, stalled);
 }
 
+/* Takes <l> off its stream's behind list when a read found nothing after its cursor and
+ * its topic has nothing newer: an event published later comes with a note that marks it
+ * again (the topic's last_seq is stored before the note is sent). */
+static void
+settle_behind(struct link *l)
+{
+    if (l->skip_from || l->cursor < rp_topic_last_seq(l->lt->topic))
+        return;
+    rp_list_remove(&l->in_behind);
+    l->stream->n_behind--;
+}
+
 /*
- * Reads up to a batch of frames after each link's cursor, up to <upto>, merged in
- * sequence order into f->items after the f->n_items in use. Returns how many; *<more> when
- * some log had more.
+ * Reads up to a batch of frames after the cursor of each link that may be behind, up to
+ * <upto>, merged in sequence order into f->items after the f->n_items in use. Returns how
+ * many; *<more> when some log had more.
  */
 static size_t
 gather(struct rp_stream *s, uint64_t upto, bool *more)
 {
     struct rp_fanout *f = s->f;
-    size_t per_link = s->n_links <= 1 ? READ_BATCH : READ_BATCH / s->n_links;
+    size_t per_link = s->n_behind <= 1 ? READ_BATCH : READ_BATCH / s->n_behind;
     if (per_link < 4)
         per_link = 4;
-    size_t need = f->n_items + per_link * s->n_links;
+    size_t need = f->n_items + per_link * s->n_behind;
     if (need > f->cap_items) {
         f->items = rp_xrealloc(f->items, need * sizeof(*f->items));
         f->cap_items = need;
@@ -159,8 +172,8 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
     *more = false;
 
     struct rp_list *pos, *tmp;
-    RP_LIST_FOREACH_SAFE (pos, tmp, &s->links) {
-        struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+    RP_LIST_FOREACH_SAFE (pos, tmp, &s->behind) {
+        struct link *l = RP_CONTAINER_OF(pos, struct link, in_behind);
         struct rp_topic *t = l->lt->topic;
         /* Lag is lag whether the socket or this worker is behind: a publisher outrunning
          * the fan-out meets the policy too (block holds it, drops are announced). */
@@ -197,6 +210,8 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
             l->cursor = from ? from - 1 : gone;
         }
         l->replaying = false;
+        if (got == 0 && !lag.gap)
+            settle_behind(l);
         if (got == per_link && seqs[got - 1] < limit) {
             limit = seqs[got - 1];
             *more = true;
@@ -225,14 +240,17 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
 
 /*
  * The sequence up to which the next writes read: read the snapshot first, then take new
- * topics (which may queue pattern streams), so a topic whose events are in the snapshot
- * was announced before the snapshot was published.
+ * topics (which may queue pattern streams) and the notes of advanced topics (which mark
+ * links behind). The hub queues both before it publishes the sequence, so every link
+ * with an event in the snapshot is on its stream's behind list: a stream over many
+ * topics reads only those and still writes in sequence order.
  */
 static uint64_t
 snapshot(struct rp_fanout *f)
 {
     uint64_t upto = rp_hub_last_seq(f->hub);
     sync_created(f);
+    sync_advanced(f);
     return upto;
 }
 
@@ -461,6 +479,8 @@ rp_stream_topic_advanced(struct rp_fanout *f, struct local_topic *lt)
         struct rp_stream *s = l->stream;
         if (s->closing)
             continue;
+        if (l->cursor == CURSOR_UNSET || l->cursor < last || l->skip_from)
+            mark_behind(l);
         if (s->stalled)
             check_lag(s, l);
         else if (l->cursor == CURSOR_UNSET || l->cursor < last || l->skip_from)
@@ -574,6 +594,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     s->owner = o->owner;
     s->ops = o->ops;
     rp_list_init(&s->links);
+    rp_list_init(&s->behind);
     rp_buf_init(&s->ctl, CTL_CAP + o->head_len);
     rp_buf_append(&s->ctl, o->head, o->head_len);
     s->tagged = o->n_filters > 1 || o->tagged;
@@ -752,6 +773,7 @@ rp_stream_free(struct rp_stream *s)
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
         rp_topic_count_subscribers(l->lt->topic, -1);
         rp_list_remove(&l->in_topic);
+        rp_list_remove(&l->in_behind);
         l->lt->n_links--;
         /* A stream leaving can only raise this worker's lowest cursor; the stale, lower
          * report only holds publishers back until the next walk reports again. */

@@ -87,7 +87,16 @@ static void
 topic_advanced(void *ctx, unsigned worker, struct rp_topic *t)
 {
     struct rp_server *srv = ctx;
-    rp_fanout_notify_advanced(rp_worker_fanout(srv->workers[worker]), t);
+    rp_fanout_note_advanced(rp_worker_fanout(srv->workers[worker]), t);
+}
+
+static void
+workers_wake(void *ctx, uint64_t workers)
+{
+    struct rp_server *srv = ctx;
+    for (unsigned w = 0; workers; w++, workers >>= 1)
+        if (workers & 1)
+            rp_fanout_wake(rp_worker_fanout(srv->workers[w]));
 }
 
 static void
@@ -313,6 +322,7 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
     struct rp_hub_hooks hooks = {
         .policy_for = policy_for,
         .topic_advanced = topic_advanced,
+        .workers_wake = workers_wake,
         .topic_created = topic_created,
         .ctx = srv,
     };

@@ -36,7 +36,9 @@ struct recorder {
     size_t n_advanced, n_created;
     unsigned advanced_worker[MAX_CALLS], created_worker[MAX_CALLS];
     struct rp_topic *advanced_topic[MAX_CALLS], *created_topic[MAX_CALLS];
-    uint64_t advanced_last_seq[MAX_CALLS]; /* rp_hub_last_seq() when woken (hub set) */
+    uint64_t advanced_last_seq[MAX_CALLS]; /* rp_hub_last_seq() when noted (hub set) */
+    uint64_t woken;                        /* workers_wake: the workers of the last call */
+    uint64_t woken_last_seq;               /* and rp_hub_last_seq() then */
     struct rp_hub *hub;
     size_t n_policy;
 };
@@ -63,9 +65,27 @@ on_advanced(void *ctx, unsigned worker, struct rp_topic *t)
     struct recorder *r = ctx;
     pthread_mutex_lock(&r->lock);
     assert_true(r->n_advanced < MAX_CALLS);
+    /* As a worker's queue does (rp_topic_mark_pending): a note already queued since the
+     * last reset is not queued again. */
+    for (size_t i = 0; i < r->n_advanced; i++) {
+        if (r->advanced_worker[i] == worker && r->advanced_topic[i] == t) {
+            pthread_mutex_unlock(&r->lock);
+            return;
+        }
+    }
     r->advanced_worker[r->n_advanced] = worker;
     r->advanced_last_seq[r->n_advanced] = r->hub ? rp_hub_last_seq(r->hub) : 0;
     r->advanced_topic[r->n_advanced++] = t;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void
+on_wake(void *ctx, uint64_t workers)
+{
+    struct recorder *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    r->woken = workers;
+    r->woken_last_seq = r->hub ? rp_hub_last_seq(r->hub) : 0;
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -94,6 +114,7 @@ setup(void **state)
     struct rp_hub_hooks hooks = {
         .policy_for = policy_for,
         .topic_advanced = on_advanced,
+        .workers_wake = on_wake,
         .topic_created = on_created,
         .ctx = &fx->rec,
     };
@@ -408,6 +429,7 @@ test_topic_advanced_per_worker(void **state)
 
     publish1(hub, item("t", "1"));
     assert_int_equal(rec->n_advanced, 3);
+    assert_int_equal(rec->woken, (uint64_t)1 | (uint64_t)1 << 5 | (uint64_t)1 << 63);
     assert_int_equal(count_advanced(rec, 0, t), 1);
     assert_int_equal(count_advanced(rec, 5, t), 1);
     assert_int_equal(count_advanced(rec, 63, t), 1);
@@ -575,10 +597,13 @@ test_ingest_appends_sequenced_events(void **state)
     assert_int_equal(rp_topic_last_seq(rp_hub_find(hub, "b", 1)), 7);
     assert_non_null(rp_hub_find(hub, "_revenprox/metrics", 18)); /* the server's own: allowed */
 
-    /* Woken like a publish, after last_seq was stored. */
+    /* Noted like a publish: queued before last_seq moved (a worker that reads 9 finds the
+     * note), woken after. */
     assert_int_equal(rec->n_advanced, 1);
     assert_int_equal(count_advanced(rec, 4, a), 1);
-    assert_int_equal(rec->advanced_last_seq[0], 9);
+    assert_int_equal(rec->advanced_last_seq[0], 0);
+    assert_int_equal(rec->woken, (uint64_t)1 << 4);
+    assert_int_equal(rec->woken_last_seq, 9);
 
     /* The frames carry the given ids, and the wall time they were first given. */
     struct rp_topic_entry e[2];
