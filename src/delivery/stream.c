@@ -175,9 +175,11 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
     RP_LIST_FOREACH_SAFE (pos, tmp, &s->behind) {
         struct link *l = RP_CONTAINER_OF(pos, struct link, in_behind);
         struct rp_topic *t = l->lt->topic;
-        /* Lag is lag whether the socket or this worker is behind: a publisher outrunning
-         * the fan-out meets the policy too (block holds it, drops are announced). */
-        check_lag(s, l);
+        /* Only a stream whose socket refused bytes meets its policy: a reader that keeps
+         * up is not charged for a worker busy with others (a publisher outrunning the
+         * fan-out meets the log's bounds instead: the gap is announced). */
+        if (s->stalled)
+            check_lag(s, l);
         if (s->closing) {
             while (n > 0)
                 rp_frame_unref(items[--n].frame);
