@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The API's entry: admits a connection's first request (api/guard.h), answers CORS
- * preflights, refuses cross-site publishes, and routes by the table below to the endpoint
- * groups (one file each). A waiting request that gave up is answered here, by why it waited.
+ * The API's entry: admits a connection's first request (api/guard.h), refuses a Host it
+ * does not answer for, answers CORS preflights, refuses cross-site publishes, and routes
+ * by the table below to the endpoint groups (one file each). A waiting request that gave
+ * up is answered here, by why it waited.
  */
 #include "api/api.h"
 
@@ -84,6 +85,16 @@ origin_may_post(struct rp_conn *c, const struct rp_http_request *req)
     const char *host = rp_http_request_header(req, "Host");
     const char *sep = strstr(origin, "://");
     return host && sep && strcmp(sep + 3, host) == 0;
+}
+
+/*
+ * Health and readiness probes are answered whatever their Host: load balancers probe by
+ * names the node is not told about, and the answers reveal nothing a page could misuse.
+ */
+static bool
+is_probe(const struct rp_http_request *req)
+{
+    return strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0;
 }
 
 /* A waiting request whose deadline passed: why it gave up, by what it waited for. */
@@ -252,6 +263,8 @@ rp_api_handle(void *ctx, struct rp_conn *c, const struct rp_http_request *req,
         return;
     }
     if (!c->admitted && !rp_guard_admit(a->node->guard, c, req))
+        return;
+    if (!is_probe(req) && !rp_guard_host(c, req))
         return;
     if (req->method == RP_HTTP_METHOD_OPTIONS) {
         preflight(c, req);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "api/guard.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/diag.h"
 #include "base/alloc.h"
@@ -192,5 +194,102 @@ rp_guard_stream(struct rp_guard *g, struct rp_conn *c, const struct rp_http_requ
     rp_guard_retry_after(hdr, sizeof(hdr), rp_backoff_jitter_ms(1000, v->storm_retry_max));
     rp_conn_error(c, req, 503, "too many clients are connecting at once; retry after the delay",
                   hdr);
+    return false;
+}
+
+/* ---- Host allow-list ---- */
+
+#define HOST_CAP 256 /* a DNS name is at most 253 bytes */
+
+/*
+ * The host of <text> ("name", "name:port", "[v6]:port", as in Host or listen), without
+ * brackets or a final dot, lower-cased, into <out>; *<ip> says whether it is an IP address.
+ * False when <text> is not host[:port].
+ */
+static bool
+host_part(const char *text, char out[HOST_CAP], bool *ip)
+{
+    const char *end;
+    size_t n;
+    if (text[0] == '[') {
+        end = strchr(text, ']');
+        n = end ? (size_t)(end - text - 1) : 0;
+        if (n == 0 || n >= HOST_CAP)
+            return false;
+        memcpy(out, text + 1, n);
+        end++;
+    } else {
+        end = text + strcspn(text, ":");
+        n = (size_t)(end - text);
+        if (n == 0 || n >= HOST_CAP)
+            return false;
+        memcpy(out, text, n);
+        if (n > 1 && out[n - 1] == '.')
+            n--;
+    }
+    out[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(out[i] >= 'A' && out[i] <= 'Z' ? out[i] - 'A' + 'a' : out[i]);
+    unsigned char addr[16];
+    *ip = inet_pton(text[0] == '[' ? AF_INET6 : AF_INET, out, addr) == 1;
+    if (text[0] == '[' && !*ip)
+        return false;
+    if (*end == ':')
+        end += 1 + strspn(end + 1, "0123456789");
+    return *end == '\0';
+}
+
+/* <host> (as host_part leaves it) ends with <suffix> (".example.com"), after a label. */
+static bool
+has_suffix(const char *host, const char *suffix)
+{
+    size_t h = strlen(host), s = strlen(suffix);
+    return h > s && strcasecmp(host + h - s, suffix) == 0;
+}
+
+/* <host> matches the allowed_hosts entry <entry>: `*`, `*.suffix`, or a host[:port]. */
+static bool
+entry_matches(const char *host, const char *entry)
+{
+    char name[HOST_CAP];
+    bool ip;
+    if (strcmp(entry, "*") == 0)
+        return true;
+    if (strncmp(entry, "*.", 2) == 0)
+        return has_suffix(host, entry + 1);
+    return host_part(entry, name, &ip) && strcmp(host, name) == 0;
+}
+
+bool
+rp_guard_host_allowed(const struct rp_config_values *v, const char *host)
+{
+    char name[HOST_CAP], listen[HOST_CAP];
+    bool ip, listen_ip;
+    const struct rp_config_list *allowed = &v->allowed_hosts;
+    if (allowed->n == 0 && v->auth_mode != RP_CFG_AUTH_MODE_NONE)
+        return true; /* a rebinding page has no credentials */
+    if (!host_part(host, name, &ip))
+        return false;
+    for (size_t i = 0; i < allowed->n; i++)
+        if (entry_matches(name, allowed->items[i]))
+            return true;
+    if (allowed->n > 0)
+        return false;
+    /* An IP address is never rebound: a page on it is on that address. */
+    return ip || strcmp(name, "localhost") == 0 || has_suffix(name, ".localhost") ||
+           (host_part(v->listen, listen, &listen_ip) && strcmp(name, listen) == 0);
+}
+
+bool
+rp_guard_host(struct rp_conn *c, const struct rp_http_request *req)
+{
+    const char *host = rp_http_request_header(req, "Host");
+    if (!host || rp_guard_host_allowed(rp_conn_config(c), host))
+        return true;
+    rp_stat_add(rp_conn_stats(c), RP_STAT_hosts_refused, 1);
+    rp_conn_error(c, req, 421,
+                  "this server does not answer for that Host name (DNS rebinding guard); "
+                  "see allowed_hosts",
+                  NULL);
     return false;
 }

@@ -5,8 +5,9 @@
  * Abuse control in front of every endpoint: who the client is (the TCP peer, or the
  * X-Forwarded-For address a trusted proxy names), connection caps per client and in all,
  * per-client rates for new connections and publishes, and the node-wide reconnect-storm
- * guard. Each check that refuses queues the answer itself (status, message, Retry-After)
- * and counts it. Node-wide and shared by every worker's thread (the limiters lock).
+ * guard, and the Host allow-list against DNS rebinding. Each check that refuses queues the
+ * answer itself (status, message, Retry-After) and counts it. Node-wide and shared by every
+ * worker's thread (the limiters lock).
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -46,6 +47,20 @@ bool rp_guard_publish(struct rp_guard *g, struct rp_conn *c, const struct rp_htt
  * queued.
  */
 bool rp_guard_stream(struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req);
+/*
+ * DNS rebinding: a page on a name its attacker points at us (127.0.0.1) is same-origin with
+ * us for the browser, and sends that name in Host. False, with a 421 queued and counted,
+ * when <req>'s Host is not one rp_guard_host_allowed accepts under the connection's
+ * settings. A request without Host (HTTP/1.0) passes: browsers always send one.
+ */
+bool rp_guard_host(struct rp_conn *c, const struct rp_http_request *req);
+/*
+ * True when the Host value <host> may be served under <v>: a name allowed_hosts lists
+ * (`*`: any; `*.example.com`: its subdomains); when allowed_hosts is empty, any host with
+ * an auth_mode, else only IP addresses, `localhost`, `*.localhost` and the host of
+ * `listen`. The port is ignored, names compare case-insensitively, a final dot is dropped.
+ */
+bool rp_guard_host_allowed(const struct rp_config_values *v, const char *host);
 /* The `Retry-After: <seconds>` header line for a wait of <ms> (at least one second). */
 void rp_guard_retry_after(char *hdr, size_t cap, int64_t ms);
 

@@ -45,7 +45,9 @@
     X(ratelimit_publish, COUNTER, "Publishes refused by publish_rate")                             \
     X(ratelimit_per_ip, COUNTER, "Connections refused by max_connections_per_ip")                  \
     X(ratelimit_total, COUNTER, "Connections refused by max_connections")                          \
-    X(ratelimit_storm, COUNTER, "Event streams refused by the reconnect-storm guard")
+    X(ratelimit_storm, COUNTER, "Event streams refused by the reconnect-storm guard")              \
+    X(hosts_refused, COUNTER,                                                                      \
+      "Requests refused with 421: their Host is not allowed (allowed_hosts)")
 
 enum rp_stat_id {
 #define RP_STAT_ENUM(name, kind, help) RP_STAT_##name,

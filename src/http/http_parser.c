@@ -33,6 +33,14 @@
  *
  * Pausing llhttp in on_message_complete is what stops a feed after exactly one request;
  * reset re-initialises llhttp, so the next request starts from a clean state.
+ *
+ * Strict line ends: Debian's llhttp 8.1 sources, built as they come (no LLHTTP_STRICT_MODE,
+ * which would also refuse raw bytes over 0x7f in targets; no lenient flag governs this),
+ * take any byte for the LF after a chunk size line's CR or after the CR of the blank line
+ * ending the head or trailers, and any two for the CRLF after chunk data ("3\r\nabcXX0\r\n
+ * \r\n" is the body "abc"): a smuggling primitive behind a proxy. The callbacks after those
+ * line ends pause llhttp; feed checks the bytes before the pause (the last two of earlier
+ * feeds are kept), then resumes.
  */
 
 /*
@@ -43,6 +51,10 @@
 #define HDR_ALLOC_MIN 16
 
 #define REASON_BAD_TE "unsupported Transfer-Encoding; only chunked is accepted"
+#define REASON_CHUNK_LINE "malformed chunked body: a chunk size line must end with CRLF"
+#define REASON_CHUNK_DATA "malformed chunked body: chunk data must be followed by CRLF"
+#define REASON_CHUNK_END "malformed chunked body: the trailer section must end with CRLF"
+#define REASON_HEAD_END "malformed request: the header section must end with an empty line"
 
 /*
  * Bytes of the request line that llhttp reports in no span: the space after the method
@@ -89,7 +101,10 @@ struct rp_http_parser {
     bool headers_done; /* later header fields are trailers */
     bool complete;     /* on_message_complete fired: the request is ready */
     bool keep_alive;
-    bool expect_continue; /* the client waits for "100 Continue" before sending its body */
+    bool expect_continue;     /* the client waits for "100 Continue" before sending its body */
+    const char *check_reason; /* a line end to check at the pause (see the top), or NULL */
+    bool check_crlf;          /* it is CRLF; else LF alone will do (the head's end) */
+    char tail[2]; /* the last two bytes of earlier feeds, for a check at a feed's start */
 
     struct rp_http_error err; /* status 0 while no error */
     struct rp_http_request req;
@@ -432,6 +447,15 @@ only_chunked_coding(const struct rp_http_parser *p)
     return true;
 }
 
+/* Pauses llhttp so that feed checks the line end just consumed, failing with <reason>. */
+static int
+check_line_end(struct rp_http_parser *p, bool crlf, const char *reason)
+{
+    p->check_reason = reason;
+    p->check_crlf = crlf;
+    return HPE_PAUSED;
+}
+
 static int
 on_headers_complete(llhttp_t *llh)
 {
@@ -459,7 +483,10 @@ on_headers_complete(llhttp_t *llh)
         return fail(p, 413, "body is larger than max_body");
     if ((chunked || (has_length && llh->content_length > 0)) && expects_continue(p))
         p->expect_continue = true;
-    return 0;
+    /* RFC 9112 3.2; HTTP/1.0 had no Host. Checked last, so a framing error is named first. */
+    if (llh->http_minor == 1 && count_headers(p, "host") == 0)
+        return fail(p, 400, "HTTP/1.1 request without a Host header");
+    return check_line_end(p, false, REASON_HEAD_END);
 }
 
 bool
@@ -477,7 +504,15 @@ on_chunk_header(llhttp_t *llh)
     struct rp_http_parser *p = parser_of(llh);
     if (llh->content_length > p->limits.max_body - p->body.len)
         return fail(p, 413, "body is larger than max_body");
-    return 0;
+    return check_line_end(p, true, REASON_CHUNK_LINE);
+}
+
+/* After a chunk's data, or after the trailer section that follows the last chunk. */
+static int
+on_chunk_complete(llhttp_t *llh)
+{
+    bool last = (llh->flags & F_TRAILING) != 0;
+    return check_line_end(parser_of(llh), true, last ? REASON_CHUNK_END : REASON_CHUNK_DATA);
 }
 
 static int
@@ -515,6 +550,7 @@ static const llhttp_settings_t settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_chunk_header = on_chunk_header,
+    .on_chunk_complete = on_chunk_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -635,6 +671,39 @@ rp_http_parser_free(struct rp_http_parser *p)
     free(p);
 }
 
+/* The pending line-end check at <pos>: false (and the error recorded) when it fails. */
+static bool
+line_end_ok(struct rp_http_parser *p, const char *data, const char *pos)
+{
+    size_t off = (size_t)(pos - data);
+    char last = off >= 1 ? pos[-1] : p->tail[1];
+    char before = off >= 2 ? pos[-2] : off == 1 ? p->tail[1] : p->tail[0];
+    const char *reason = p->check_reason;
+    p->check_reason = NULL;
+    if (last == '\n' && (!p->check_crlf || before == '\r'))
+        return true;
+    fail(p, 400, reason);
+    return false;
+}
+
+/* Runs llhttp over <data>, resuming after each line-end check that passes. */
+static llhttp_errno_t
+execute(struct rp_http_parser *p, const char *data, size_t len)
+{
+    const char *at = data;
+    for (;;) {
+        llhttp_errno_t e = llhttp_execute(&p->llh, at, len - (size_t)(at - data));
+        if (e != HPE_PAUSED || !p->check_reason)
+            return e;
+        const char *pos = llhttp_get_error_pos(&p->llh);
+        RP_ASSERT(pos >= at && pos <= data + len);
+        if (!line_end_ok(p, data, pos))
+            return HPE_USER;
+        llhttp_resume(&p->llh);
+        at = pos;
+    }
+}
+
 enum rp_parse_result
 rp_http_parser_feed(struct rp_http_parser *p, const char *data, size_t len, size_t *consumed)
 {
@@ -646,9 +715,13 @@ rp_http_parser_feed(struct rp_http_parser *p, const char *data, size_t len, size
     if (len == 0)
         return RP_PARSE_MORE;
 
-    llhttp_errno_t e = llhttp_execute(&p->llh, data, len);
+    llhttp_errno_t e = execute(p, data, len);
     if (e == HPE_OK) {
         *consumed = len;
+        for (size_t i = len > 2 ? len - 2 : 0; i < len; i++) { /* for line_end_ok */
+            p->tail[0] = p->tail[1];
+            p->tail[1] = data[i];
+        }
         return RP_PARSE_MORE;
     }
     const char *pos = llhttp_get_error_pos(&p->llh);
@@ -701,6 +774,7 @@ rp_http_parser_reset(struct rp_http_parser *p)
     p->complete = false;
     p->keep_alive = false;
     p->expect_continue = false;
+    p->check_reason = NULL;
     p->err = (struct rp_http_error){0, NULL};
     memset(&p->req, 0, sizeof(p->req));
 }

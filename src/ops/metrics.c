@@ -196,6 +196,15 @@ static const struct metric families[] = {
      .flags = M_JSON_LAST,
      .at = AT(topics_reclaimed),
      .n = 1},
+    /* A stat, but in JSON after workers_detail, where new figures go (see M_JSON_LAST). */
+    {.shape = SHAPE_SCALAR,
+     .prom = "hosts_refused_total",
+     .type = "counter",
+     .help = "Requests refused with 421: their Host is not allowed (allowed_hosts)",
+     .json = "hosts_refused",
+     .flags = M_JSON_LAST,
+     .at = AT(stat[RP_STAT_hosts_refused]),
+     .n = 1},
 };
 
 /* The per-worker figures (SHAPE_PER_WORKER): how evenly the load spreads. Prometheus has a
@@ -313,6 +322,8 @@ walk(const struct snapshot *s, const struct emitter *e, void *ctx)
 {
     int err = 0;
     for (int i = 0; !err && i < RP_STAT__COUNT; i++) {
+        if (i == RP_STAT_hosts_refused)
+            continue; /* in families[] */
         struct metric m = {
             .shape = SHAPE_SCALAR,
             /* Its Prometheus form is the family by reason (one name, one TYPE). */

@@ -49,7 +49,7 @@ def test_slowloris_deadline_runs_from_the_first_byte(binary):
         s = socket.create_connection(("127.0.0.1", srv.port))
         start = time.monotonic()
         answer = b""
-        for ch in b"GET /healthz HTTP/1.1\r\nHost: x\r\n":
+        for ch in b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n":
             try:
                 s.sendall(bytes([ch]))
             except OSError:
@@ -106,7 +106,7 @@ def test_unread_answers_are_not_kept(binary):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             s.connect(("127.0.0.1", srv.port))
-            s.sendall(b"GET /topics/big/events?limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /topics/big/events?limit=1000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
             socks.append(s)
         time.sleep(5)
         m = srv.metrics()
@@ -155,7 +155,7 @@ def test_sigterm_answers_a_request_still_arriving(binary):
     with Server(binary, "--max-body", "2m", "--shutdown-timeout", "10s") as srv:
         body = b"y" * (1024 * 1024)
         s = socket.create_connection(("127.0.0.1", srv.port))
-        s.sendall(b"POST /publish/late HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" %
+        s.sendall(b"POST /publish/late HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" %
                   len(body) + body[:len(body) // 2])
         time.sleep(0.3)
         srv.proc.send_signal(signal.SIGTERM)
@@ -191,7 +191,7 @@ def test_logged_paths_cannot_forge_lines(binary):
     with Server(binary, "--access-log", "true", "--log-format", "json") as srv:
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.sendall(b"GET /nope%0d%0a%7b%22level%22%3a%22error%22%7d%1b%5b31m%ff HTTP/1.1\r\n"
-                  b"Host: x\r\nConnection: close\r\n\r\n")
+                  b"Host: localhost\r\nConnection: close\r\n\r\n")
         s.settimeout(5)
         while s.recv(4096):
             pass
@@ -217,7 +217,7 @@ def test_a_pattern_over_many_topics_does_not_freeze_publishing(binary):
             check(status == 200, "topics created")
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.sendall(b"GET /events?" + b"&".join([b"topic=%23"] * 64) + b" HTTP/1.1\r\n"
-                  b"Host: x\r\n\r\n")
+                  b"Host: localhost\r\n\r\n")
         time.sleep(0.05)
         start = time.monotonic()
         status, _ = srv.request("POST", "/publish/t/1", b"during", timeout=30)
@@ -280,7 +280,7 @@ def test_a_signal_during_a_slow_start_waits(binary):
         check(port is not None, "the server survives the signal and starts (exit %r)" %
               proc.poll())
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         check(s.recv(100).startswith(b"HTTP/1.1 200"), "and serves")
         s.close()
     finally:

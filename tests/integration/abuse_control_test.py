@@ -31,7 +31,7 @@ def raw(port, request, source="127.0.0.1", timeout=5):
 
 
 def get(port, path, source="127.0.0.1", headers=""):
-    return raw(port, ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n" %
+    return raw(port, ("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n" %
                       (path, headers)).encode(), source)
 
 
@@ -54,7 +54,7 @@ def test_connect_rate_per_address(binary):
 def test_publish_rate_and_keepalive(binary):
     with Server(binary, "--publish-rate", "2", "--publish-burst", "2") as srv:
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
-        req = b"POST /publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"
+        req = b"POST /publish/t HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx"
         statuses = []
         for _ in range(4):
             s.sendall(req)
@@ -76,7 +76,7 @@ def test_connection_caps(binary):
         sock = socket.socket()
         sock.bind(("127.0.0.2", 0))
         sock.connect(("127.0.0.1", srv.port))
-        sock.sendall(b"GET /events/t HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /events/t HTTP/1.1\r\nHost: localhost\r\n\r\n")
         check(sock.recv(100).startswith(b"HTTP/1.1 200"), "another address still gets in")
         status, _, body = get(srv.port, "/healthz", source="127.0.0.3")
         check(status == 503 and b"max_connections" in body, "past the total cap: 503")
@@ -136,7 +136,7 @@ def test_slow_loris(binary):
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         start = time.monotonic()
         answer = b""
-        for ch in b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n":
+        for ch in b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n":
             try:
                 s.sendall(bytes([ch]))
             except OSError:

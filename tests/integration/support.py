@@ -61,7 +61,7 @@ class Server:
     def request(self, method, path, body=b"", headers=None, timeout=10):
         """One request on a fresh connection: (status, parsed JSON or text)."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-        h = "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n" % (
+        h = "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: %d\r\n" % (
             method, path, len(body))
         for k, v in (headers or {}).items():
             h += "%s: %s\r\n" % (k, v)
@@ -97,7 +97,7 @@ class Stream:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(10)
         self.sock.connect(("127.0.0.1", port))
-        req = "GET %s HTTP/1.1\r\nHost: x\r\n" % path
+        req = "GET %s HTTP/1.1\r\nHost: localhost\r\n" % path
         for k, v in (headers or {}).items():
             req += "%s: %s\r\n" % (k, v)
         self.sock.sendall(req.encode() + b"\r\n")

@@ -17,7 +17,7 @@ from support import Server, Stream, check, run, seq  # noqa: E402
 def pipelined_publishes(port, paths, body=b"x"):
     """POSTs every path on one keep-alive connection, pipelined; the (status, body) list."""
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
-    req = b"".join(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" %
+    req = b"".join(b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n%s" %
                    (p.encode(), len(body), body) for p in paths)
     s.sendall(req)
     answers, buf = [], b""

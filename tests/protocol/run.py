@@ -7,8 +7,12 @@ Each tests/protocol/cases/NNN-name.case is a script of steps, one per `% ` line:
   % config                 settings for this case (config-file syntax), before any step
   % send NAME              bytes to send on connection NAME (opened on first use); lines end
                            with CRLF; escapes \\r \\n \\t \\xNN; `{=var}` is substituted;
-                           `Content-Length: auto` is replaced by the body's length
-  % send-raw NAME          as send, but lines end with LF and the final newline is dropped
+                           `Content-Length: auto` is replaced by the body's length; an
+                           HTTP/1.1 head without a Host line gets `Host: localhost` after its
+                           request line, as every client sends one (write `Host:` lines to
+                           test Host itself)
+  % send-raw NAME          as send, but lines end with LF and the final newline is dropped;
+                           the bytes are sent as written (no Host is added)
   % response NAME          read one HTTP response: the first line is the status line (exact),
                            then header lines that must be present (any order); after a blank
                            line, the whole body (patterns allowed). An event stream's body is
@@ -179,6 +183,9 @@ def build_send(step, env):
     else:
         head, body = lines, b""
     head = [("Content-Length: %d" % len(body)) if l == "Content-Length: auto" else l for l in head]
+    if (head and re.fullmatch(r"[A-Z]+ \S+ HTTP/1\.1", head[0])
+            and not any(l.lower().startswith("host:") for l in head)):
+        head.insert(1, "Host: localhost")
     return unescape("\r\n".join(head)) + b"\r\n\r\n" + body
 
 

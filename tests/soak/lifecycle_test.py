@@ -83,7 +83,7 @@ def test_a_million_distinct_topics(binary):
             if sent < total and now >= due:
                 n = min(chunk, total - sent)
                 sock.sendall(b"".join(
-                    b"POST /publish/s/%d HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx" %
+                    b"POST /publish/s/%d HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx" %
                     (sent + i) for i in range(n)))
                 sent += n
             if answered < sent:

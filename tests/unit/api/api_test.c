@@ -201,7 +201,8 @@ static void
 test_publish_answers_the_id(void **state)
 {
     (void)state;
-    char *r = exchange("POST /publish/news HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    char *r = exchange(
+        "POST /publish/news HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
     assert_non_null(strstr(r, "HTTP/1.1 200 "));
     assert_non_null(strstr(r, "{\"id\":\"0a0b0c0d-1\",\"topic\":\"news\",\"duplicate\":false}"));
     struct rp_topic *t = rp_hub_find(fx->hub, "news", 4);
@@ -213,7 +214,8 @@ static void
 test_batch_is_all_or_nothing(void **state)
 {
     (void)state;
-    const char *head = "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    const char *head =
+        "POST /publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n";
     char *r = exchange(
         with_body(head, "[{\"topic\":\"a\",\"data\":\"1\"},{\"topic\":\"b\",\"data\":\"2\"}]"));
     assert_non_null(strstr(r, "HTTP/1.1 200 "));
@@ -229,11 +231,11 @@ static void
 test_wrong_method_says_what_is_allowed(void **state)
 {
     (void)state;
-    char *r = exchange("GET /publish/news HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *r = exchange("GET /publish/news HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 405 "));
     assert_non_null(strstr(r, "Allow: POST\r\n"));
     assert_non_null(strstr(r, "GET is not allowed here; use POST"));
-    r = exchange("POST /topics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    r = exchange("POST /topics HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 405 "));
     assert_non_null(strstr(r, "Allow: GET, HEAD\r\n"));
 }
@@ -243,7 +245,7 @@ static void
 test_head_is_get_without_a_body(void **state)
 {
     (void)state;
-    char *r = exchange("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *r = exchange("HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 200 "));
     assert_non_null(strstr(r, "Content-Type: application/json"));
     assert_null(strstr(r, "\"status\":\"ok\""));
@@ -251,8 +253,8 @@ test_head_is_get_without_a_body(void **state)
     assert_non_null(len);
     assert_true(strtol(len + 16, NULL, 10) > 0);            /* the length a GET's body has */
     assert_string_equal(strstr(r, "\r\n\r\n"), "\r\n\r\n"); /* nothing after the headers */
-    r = exchange("HEAD /events/news HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n"
-                 "Host: x\r\n\r\n");
+    r = exchange("HEAD /events/news HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\n"
+                 "Host: localhost\r\n\r\n");
     assert_non_null(strstr(r, "Content-Type: text/event-stream"));
     assert_non_null(strstr(r, "\"status\":\"ok\"")); /* no stream: the next request is read */
     assert_null(strstr(r, ":ok"));
@@ -262,7 +264,7 @@ static void
 test_unknown_path_is_404(void **state)
 {
     (void)state;
-    char *r = exchange("GET /nothing/here HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *r = exchange("GET /nothing/here HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 404 "));
     assert_non_null(strstr(r, "no such endpoint: /nothing/here"));
 }
@@ -271,15 +273,16 @@ static void
 test_topic_info_and_log(void **state)
 {
     (void)state;
-    exchange("POST /publish/room/1?event=joined HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"
-             "ann");
-    char *r = exchange("GET /topics/room/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    exchange(
+        "POST /publish/room/1?event=joined HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\n"
+        "ann");
+    char *r = exchange("GET /topics/room/1 HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 200 "));
     assert_non_null(strstr(r, "\"name\":\"room/1\""));
     assert_non_null(strstr(r, "\"events\":1"));
-    r = exchange("GET /topics/room/1/events HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = exchange("GET /topics/room/1/events HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_non_null(strstr(r, "\"event\":\"joined\",\"data\":\"ann\""));
-    r = exchange("GET /topics/room/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = exchange("GET /topics/room/2 HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 404 "));
 }
 
@@ -287,11 +290,11 @@ static void
 test_stream_gets_what_is_published(void **state)
 {
     (void)state;
-    int fd = connect_with("GET /events/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    int fd = connect_with("GET /events/live HTTP/1.1\r\nHost: localhost\r\n\r\n");
     char *head = received(fd);
     assert_non_null(strstr(head, "HTTP/1.1 200 OK\r\n"));
     assert_non_null(strstr(head, "Content-Type: text/event-stream"));
-    exchange("POST /publish/live HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+    exchange("POST /publish/live HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi");
     char *frames = received(fd);
     assert_non_null(strstr(frames, "id: 0a0b0c0d-1\ndata: hi\n\n"));
     close(fd);
@@ -301,9 +304,9 @@ static void
 test_pipelined_requests_are_answered_in_order(void **state)
 {
     (void)state;
-    char *r = exchange("POST /publish/p HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1"
-                       "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-                       "POST /publish/p HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n2");
+    char *r = exchange("POST /publish/p HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\n1"
+                       "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                       "POST /publish/p HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\n2");
     char *a = strstr(r, "\"id\":\"0a0b0c0d-1\"");
     char *b = strstr(r, "\"status\":\"ok\"");
     char *c = strstr(r, "\"id\":\"0a0b0c0d-2\"");
@@ -317,11 +320,12 @@ static void
 test_cross_site_publish_is_refused(void **state)
 {
     (void)state;
-    char *r = exchange("POST /publish/x HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n"
-                       "Content-Length: 1\r\n\r\n1");
+    char *r =
+        exchange("POST /publish/x HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\n"
+                 "Content-Length: 1\r\n\r\n1");
     assert_non_null(strstr(r, "HTTP/1.1 403 "));
     assert_null(rp_hub_find(fx->hub, "x", 1));
-    r = exchange("POST /publish/x HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n"
+    r = exchange("POST /publish/x HTTP/1.1\r\nHost: localhost\r\nOrigin: https://app.example\r\n"
                  "Content-Length: 1\r\n\r\n1");
     assert_non_null(strstr(r, "HTTP/1.1 200 "));
     assert_non_null(strstr(r, "Access-Control-Allow-Origin: https://app.example\r\n"));
@@ -331,12 +335,12 @@ static void
 test_node_endpoints(void **state)
 {
     (void)state;
-    char *r = exchange("GET /metrics?format=json HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *r = exchange("GET /metrics?format=json HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_non_null(strstr(r, "{\"metrics\":true}"));
-    r = exchange("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = exchange("GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_non_null(strstr(r, "{\"ready\":true}"));
     atomic_store(&fx->stopping, true);
-    r = exchange("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = exchange("GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 503 "));
     assert_non_null(strstr(r, "\"reason\":\"draining\""));
 }

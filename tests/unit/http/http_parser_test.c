@@ -118,7 +118,7 @@ test_methods(void **state)
     struct rp_http_parser *p = default_parser();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char buf[128];
-        snprintf(buf, sizeof(buf), "%s /x HTTP/1.1\r\n\r\n", cases[i].name);
+        snprintf(buf, sizeof(buf), "%s /x HTTP/1.1\r\nHost: h\r\n\r\n", cases[i].name);
         const struct rp_http_request *req = parse_ok(p, buf);
         assert_int_equal(req->method, cases[i].method);
         assert_string_equal(req->method_name, cases[i].name);
@@ -131,8 +131,8 @@ static void
 test_query_and_percent_decoding(void **state)
 {
     struct rp_http_parser *p = default_parser();
-    const struct rp_http_request *req =
-        parse_ok(p, "GET /events/a%20b%2Fc+d%7e?topic=a%2Fb&x=1+2#frag HTTP/1.1\r\n\r\n");
+    const struct rp_http_request *req = parse_ok(
+        p, "GET /events/a%20b%2Fc+d%7e?topic=a%2Fb&x=1+2#frag HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_string_equal(req->target, "/events/a%20b%2Fc+d%7e?topic=a%2Fb&x=1+2#frag");
     assert_int_equal(req->target_len, strlen(req->target));
     /* '+' is a literal in a path; only the query treats it as a space. */
@@ -142,19 +142,19 @@ test_query_and_percent_decoding(void **state)
     assert_int_equal(req->query_len, 17);
     rp_http_parser_reset(p);
 
-    req = parse_ok(p, "GET /?a=1 HTTP/1.1\r\n\r\n");
+    req = parse_ok(p, "GET /?a=1 HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_string_equal(req->path, "/");
     assert_string_equal(req->query, "a=1");
     rp_http_parser_reset(p);
 
-    req = parse_ok(p, "GET /p? HTTP/1.1\r\n\r\n");
+    req = parse_ok(p, "GET /p? HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_string_equal(req->path, "/p");
     assert_string_equal(req->query, "");
     assert_int_equal(req->query_len, 0);
     rp_http_parser_reset(p);
 
     /* UTF-8 in escapes is passed through as bytes. */
-    req = parse_ok(p, "GET /t/%C3%A9t%C3%A9 HTTP/1.1\r\n\r\n");
+    req = parse_ok(p, "GET /t/%C3%A9t%C3%A9 HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_string_equal(req->path, "/t/\xc3\xa9t\xc3\xa9");
     assert_int_equal(req->path_len, 8);
     rp_http_parser_free(p);
@@ -165,24 +165,25 @@ test_absolute_form(void **state)
 {
     struct rp_http_parser *p = default_parser();
     const struct rp_http_request *req =
-        parse_ok(p, "GET http://example.com:8080/a%20b?x=1 HTTP/1.1\r\n\r\n");
+        parse_ok(p, "GET http://example.com:8080/a%20b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_string_equal(req->target, "http://example.com:8080/a%20b?x=1");
     assert_string_equal(req->path, "/a b");
     assert_string_equal(req->query, "x=1");
     rp_http_parser_reset(p);
 
-    req = parse_ok(p, "GET HTTPS://example.com?x HTTP/1.1\r\n\r\n");
+    req = parse_ok(p, "GET HTTPS://example.com?x HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_string_equal(req->path, "/");
     assert_int_equal(req->path_len, 1);
     assert_string_equal(req->query, "x");
     rp_http_parser_reset(p);
 
-    req = parse_ok(p, "GET http://example.com HTTP/1.1\r\n\r\n");
+    req = parse_ok(p, "GET http://example.com HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_string_equal(req->path, "/");
     assert_string_equal(req->query, "");
     rp_http_parser_reset(p);
 
-    expect_error(p, "GET http:///x HTTP/1.1\r\n\r\n", 400, "request target has an empty host");
+    expect_error(p, "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+                 "request target has an empty host");
     rp_http_parser_free(p);
 }
 
@@ -227,7 +228,7 @@ test_content_length_body(void **state)
     const char *json = "{\"topic\":\"news\",\"data\":\"hello\"}";
     char buf[256];
     snprintf(buf, sizeof(buf),
-             "POST /publish HTTP/1.1\r\nContent-Type: application/json\r\n"
+             "POST /publish HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
              "Content-Length: %zu\r\n\r\n%s",
              strlen(json), json);
     const struct rp_http_request *req = parse_ok(p, buf);
@@ -240,7 +241,7 @@ test_content_length_body(void **state)
     rp_http_parser_reset(p);
 
     /* Content-Length: 0 is a valid empty body. */
-    req = parse_ok(p, "PUT /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    req = parse_ok(p, "PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
     assert_int_equal(req->method, RP_HTTP_METHOD_PUT);
     assert_int_equal(req->body_len, 0);
     assert_string_equal(req->body, "");
@@ -251,7 +252,7 @@ static void
 test_chunked_body(void **state)
 {
     struct rp_http_parser *p = default_parser();
-    const struct rp_http_request *req = parse_ok(p, "POST /publish/news HTTP/1.1\r\n"
+    const struct rp_http_request *req = parse_ok(p, "POST /publish/news HTTP/1.1\r\nHost: h\r\n"
                                                     "Transfer-Encoding: Chunked \r\n"
                                                     "\r\n"
                                                     "5\r\nhello\r\n"
@@ -262,8 +263,8 @@ test_chunked_body(void **state)
     assert_int_equal(req->body_len, 12);
     assert_string_equal(req->body, "hello, world");
     /* Trailers are counted against the limits but not stored as headers. */
-    assert_int_equal(req->n_headers, 1);
-    assert_string_equal(req->headers[0].name, "Transfer-Encoding");
+    assert_int_equal(req->n_headers, 2);
+    assert_string_equal(req->headers[1].name, "Transfer-Encoding");
     assert_null(rp_http_request_header(req, "X-Trailer"));
     assert_true(req->keep_alive);
     rp_http_parser_free(p);
@@ -273,9 +274,9 @@ static void
 test_pipelined(void **state)
 {
     struct rp_http_parser *p = default_parser();
-    const char *first = "POST /publish/a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+    const char *first = "POST /publish/a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
     const char *second = "GET /events/b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n";
-    const char *third = "\r\nDELETE /c HTTP/1.1\r\n\r\n";
+    const char *third = "\r\nDELETE /c HTTP/1.1\r\nHost: h\r\n\r\n";
     char buf[512];
     snprintf(buf, sizeof(buf), "%s%s%s", first, second, third);
     size_t len = strlen(buf), off = 0, consumed = SIZE_MAX;
@@ -306,7 +307,7 @@ test_pipelined(void **state)
     req = rp_http_parser_request(p);
     assert_int_equal(req->method, RP_HTTP_METHOD_DELETE);
     assert_string_equal(req->path, "/c");
-    assert_int_equal(req->n_headers, 0);
+    assert_int_equal(req->n_headers, 1);
     off += consumed;
     assert_int_equal(off, len);
     rp_http_parser_free(p);
@@ -390,7 +391,7 @@ test_in_request(void **state)
     assert_false(rp_http_parser_in_request(p));
     assert_int_equal(feed_str(p, "G", &consumed), RP_PARSE_MORE);
     assert_true(rp_http_parser_in_request(p));
-    assert_int_equal(feed_str(p, "ET / HTTP/1.1\r\n\r\n", &consumed), RP_PARSE_DONE);
+    assert_int_equal(feed_str(p, "ET / HTTP/1.1\r\nHost: h\r\n\r\n", &consumed), RP_PARSE_DONE);
     assert_false(rp_http_parser_in_request(p));
     rp_http_parser_reset(p);
     assert_false(rp_http_parser_in_request(p));
@@ -409,7 +410,7 @@ test_request_line_limit(void **state)
     memset(line, 'a', sizeof(line));
     line[0] = '/';
     line[64 - 13] = '\0';
-    snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\n\r\n", line);
+    snprintf(buf, sizeof(buf), "GET %s HTTP/1.0\r\n\r\n", line);
     assert_int_equal(strlen(buf), 64 + 4);
     const struct rp_http_request *req = parse_ok(p, buf);
     assert_int_equal(req->target_len, 64 - 13);
@@ -417,7 +418,7 @@ test_request_line_limit(void **state)
 
     line[64 - 13] = 'a';
     line[64 - 12] = '\0';
-    snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\n\r\n", line);
+    snprintf(buf, sizeof(buf), "GET %s HTTP/1.0\r\n\r\n", line);
     expect_error(p, buf, 414, REASON_414);
 
     /* An over-long target is refused as it streams, before the line ends. */
@@ -437,24 +438,25 @@ test_header_bytes_limit(void **state)
     /* Names and values count, not the ": " and CRLF around them: 5 + 251 = 256. */
     memset(value, 'v', sizeof(value));
     value[251] = '\0';
-    snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nX-Big: %s\r\n\r\n", value);
+    snprintf(buf, sizeof(buf), "GET / HTTP/1.0\r\nX-Big: %s\r\n\r\n", value);
     const struct rp_http_request *req = parse_ok(p, buf);
     assert_int_equal(req->headers[0].value_len, 251);
     rp_http_parser_reset(p);
 
     value[251] = 'v';
     value[252] = '\0';
-    snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nX-Big: %s\r\n\r\n", value);
+    snprintf(buf, sizeof(buf), "GET / HTTP/1.0\r\nX-Big: %s\r\n\r\n", value);
     expect_error(p, buf, 431, REASON_431_BYTES);
 
     /* Many small headers add up. */
-    snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nA: %.100s\r\nB: %.100s\r\nC: %.100s\r\n\r\n",
+    snprintf(buf, sizeof(buf), "GET / HTTP/1.0\r\nA: %.100s\r\nB: %.100s\r\nC: %.100s\r\n\r\n",
              value, value, value);
     expect_error(p, buf, 431, REASON_431_BYTES);
 
     /* Trailers count as well. */
     snprintf(buf, sizeof(buf),
-             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: %s\r\n\r\n", value);
+             "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: %s\r\n\r\n",
+             value);
     expect_error(p, buf, 431, REASON_431_BYTES);
     rp_http_parser_free(p);
 }
@@ -464,11 +466,11 @@ test_header_count_limit(void **state)
 {
     struct rp_http_parser *p = new_parser(8192, 16384, 4, 1024);
     const struct rp_http_request *req =
-        parse_ok(p, "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n");
+        parse_ok(p, "GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n");
     assert_int_equal(req->n_headers, 4);
     assert_string_equal(rp_http_request_header(req, "d"), "4");
     rp_http_parser_reset(p);
-    expect_error(p, "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", 431,
+    expect_error(p, "GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", 431,
                  REASON_431_COUNT);
     rp_http_parser_free(p);
 }
@@ -479,7 +481,8 @@ test_body_limit_content_length(void **state)
     struct rp_http_parser *p = new_parser(8192, 16384, 64, 1024);
     char *buf = malloc(2048);
     assert_non_null(buf);
-    int n = snprintf(buf, 2048, "POST /publish HTTP/1.1\r\nContent-Length: 1024\r\n\r\n");
+    int n =
+        snprintf(buf, 2048, "POST /publish HTTP/1.1\r\nHost: h\r\nContent-Length: 1024\r\n\r\n");
     memset(buf + n, 'b', 1024);
     buf[n + 1024] = '\0';
     const struct rp_http_request *req = parse_ok(p, buf);
@@ -489,8 +492,9 @@ test_body_limit_content_length(void **state)
     rp_http_parser_reset(p);
 
     /* Refused on the header alone, before any of the body is sent. */
-    expect_error(p, "POST /publish HTTP/1.1\r\nContent-Length: 1025\r\n\r\n", 413, REASON_413);
-    expect_error(p, "POST /publish HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413,
+    expect_error(p, "POST /publish HTTP/1.1\r\nHost: h\r\nContent-Length: 1025\r\n\r\n", 413,
+                 REASON_413);
+    expect_error(p, "POST /publish HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999\r\n\r\n", 413,
                  REASON_413);
     free(buf);
     rp_http_parser_free(p);
@@ -503,7 +507,8 @@ test_body_limit_chunked(void **state)
     char *buf = malloc(4096);
     assert_non_null(buf);
     /* 512 + 512 = 1024: exactly at the limit. */
-    int n = snprintf(buf, 4096, "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    int n =
+        snprintf(buf, 4096, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
     for (int i = 0; i < 2; i++) {
         n += snprintf(buf + n, 4096 - (size_t)n, "200\r\n");
         memset(buf + n, 'c', 512);
@@ -520,8 +525,8 @@ test_body_limit_chunked(void **state)
     expect_error(p, buf, 413, REASON_413);
 
     /* A single chunk that announces more than the limit. */
-    expect_error(p, "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n401\r\nabc", 413,
-                 REASON_413);
+    expect_error(p, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n401\r\nabc",
+                 413, REASON_413);
     free(buf);
     rp_http_parser_free(p);
 }
@@ -531,10 +536,10 @@ test_length_required(void **state)
 {
     struct rp_http_parser *p = default_parser();
     expect_error(p, "POST /publish HTTP/1.1\r\nHost: a\r\n\r\n", 411, REASON_411);
-    expect_error(p, "PUT /x HTTP/1.1\r\n\r\n", 411, REASON_411);
+    expect_error(p, "PUT /x HTTP/1.1\r\nHost: h\r\n\r\n", 411, REASON_411);
     expect_error(p, "POST /publish HTTP/1.0\r\n\r\n", 411, REASON_411);
     /* Other methods have no body without the headers. */
-    const struct rp_http_request *req = parse_ok(p, "DELETE /x HTTP/1.1\r\n\r\n");
+    const struct rp_http_request *req = parse_ok(p, "DELETE /x HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_int_equal(req->method, RP_HTTP_METHOD_DELETE);
     assert_int_equal(req->body_len, 0);
     rp_http_parser_free(p);
@@ -545,15 +550,18 @@ test_malformed(void **state)
 {
     struct rp_http_parser *p = default_parser();
     expect_error(p, "GARBAGE\r\n\r\n", 400, "malformed request line: unknown method");
-    expect_error(p, "get / HTTP/1.1\r\n\r\n", 400, "malformed request line: unknown method");
+    expect_error(p, "get / HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+                 "malformed request line: unknown method");
     expect_error(p, "GET / XTTP/1.1\r\n\r\n", 400, NULL);
-    expect_error(p, "GET x HTTP/1.1\r\n\r\n", 400, NULL);
-    expect_error(p, "GET /a b HTTP/1.1\r\n\r\n", 400, NULL);
+    expect_error(p, "GET x HTTP/1.1\r\nHost: h\r\n\r\n", 400, NULL);
+    expect_error(p, "GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400, NULL);
     expect_error(p, "GET / HTTP/1.1\r\nHost example\r\n\r\n", 400, NULL);
-    expect_error(p, "GET / HTTP/1.1\r\nA: b\x01\r\n\r\n", 400, NULL);
-    expect_error(p, "GET / HTTP/1.1\r\n: value\r\n\r\n", 400, "header with an empty name");
-    expect_error(p, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n: trailer\r\n\r\n",
-                 400, "header with an empty name");
+    expect_error(p, "GET / HTTP/1.1\r\nHost: h\r\nA: b\x01\r\n\r\n", 400, NULL);
+    expect_error(p, "GET / HTTP/1.1\r\nHost: h\r\n: value\r\n\r\n", 400,
+                 "header with an empty name");
+    expect_error(
+        p, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n: trailer\r\n\r\n",
+        400, "header with an empty name");
     expect_error(p, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, NULL);
     /* RFC 9112: no whitespace before the colon, one Host (a proxy may read another). */
     expect_error(p, "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400,
@@ -561,30 +569,127 @@ test_malformed(void **state)
     expect_error(p, "GET / HTTP/1.1\r\nHost\t: x\r\n\r\n", 400, NULL);
     expect_error(p, "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400,
                  "more than one Host header");
-    expect_error(p, "GET /%zz HTTP/1.1\r\n\r\n", 400, "path has a malformed percent escape");
-    expect_error(p, "GET /a%2 HTTP/1.1\r\n\r\n", 400, "path has a malformed percent escape");
-    expect_error(p, "GET /a%00b HTTP/1.1\r\n\r\n", 400, "path decodes to a NUL byte");
-    expect_error(p, "CONNECT example.com:443 HTTP/1.1\r\n\r\n", 400,
+    expect_error(p, "GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+                 "path has a malformed percent escape");
+    expect_error(p, "GET /a%2 HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+                 "path has a malformed percent escape");
+    expect_error(p, "GET /a%00b HTTP/1.1\r\nHost: h\r\n\r\n", 400, "path decodes to a NUL byte");
+    expect_error(p, "CONNECT example.com:443 HTTP/1.1\r\nHost: h\r\n\r\n", 400,
                  "request target must be a path starting with '/'");
-    expect_error(p, "OPTIONS * HTTP/1.1\r\n\r\n", 400,
+    expect_error(p, "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 400,
                  "request target must be a path starting with '/'");
-    expect_error(p, "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400,
+    expect_error(p, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n", 400,
                  "invalid Content-Length");
-    expect_error(p, "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, NULL);
-    expect_error(p, "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    expect_error(p, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                  400, NULL);
-    expect_error(p, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
+    expect_error(
+        p, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        400, NULL);
+    expect_error(p, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
                  "invalid chunk size in chunked body");
-    expect_error(p, "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
+    expect_error(p, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
                  "unsupported Transfer-Encoding; only chunked is accepted");
-    expect_error(p, "GET / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400,
+    expect_error(p, "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400,
                  "unsupported Transfer-Encoding; only chunked is accepted");
-    expect_error(p, "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400,
+    expect_error(p, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400,
                  "unsupported Transfer-Encoding; only chunked is accepted");
-    expect_error(p,
-                 "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
-                 "\r\n",
-                 400, "unsupported Transfer-Encoding; only chunked is accepted");
+    expect_error(
+        p,
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+        "\r\n",
+        400, "unsupported Transfer-Encoding; only chunked is accepted");
+    rp_http_parser_free(p);
+}
+
+#define CHUNKED_HEAD "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+#define REASON_CHUNK_LINE "malformed chunked body: a chunk size line must end with CRLF"
+#define REASON_CHUNK_DATA "malformed chunked body: chunk data must be followed by CRLF"
+#define REASON_CHUNK_END "malformed chunked body: the trailer section must end with CRLF"
+
+/* Feeds <s> byte by byte and expects the error <reason> (400) at the byte it names. */
+static void
+expect_error_bytewise(struct rp_http_parser *p, const char *s, const char *reason)
+{
+    size_t len = strlen(s), consumed = SIZE_MAX;
+    enum rp_parse_result r = RP_PARSE_MORE;
+    for (size_t i = 0; i < len && r == RP_PARSE_MORE; i++)
+        r = rp_http_parser_feed(p, s + i, 1, &consumed);
+    assert_int_equal(r, RP_PARSE_ERROR);
+    assert_int_equal(rp_http_parser_error(p).status, 400);
+    assert_string_equal(rp_http_parser_error(p).reason, reason);
+    rp_http_parser_reset(p);
+}
+
+/*
+ * RFC 9112 7.1: every chunk size line and every chunk's data end with CRLF, and so does the
+ * trailer section. llhttp's loose build takes any bytes there; a front proxy that does not
+ * would frame another request than we do.
+ */
+static void
+test_strict_chunk_framing(void **state)
+{
+    struct rp_http_parser *p = default_parser();
+    expect_error(p, CHUNKED_HEAD "3\r\nabcXX0\r\n\r\n", 400, REASON_CHUNK_DATA);
+    expect_error(p, CHUNKED_HEAD "3\r\nabc\n0\r\n\r\n", 400, REASON_CHUNK_DATA);
+    expect_error(p, CHUNKED_HEAD "3\r\nabc\r\r0\r\n\r\n", 400, REASON_CHUNK_DATA);
+    expect_error(p, CHUNKED_HEAD "3\rXabc\r\n0\r\n\r\n", 400, REASON_CHUNK_LINE);
+    expect_error(p, CHUNKED_HEAD "3;a=b\r\rabc\r\n0\r\n\r\n", 400, REASON_CHUNK_LINE);
+    expect_error(p, CHUNKED_HEAD "3\r\nabc\r\n0\rX\r\n", 400, REASON_CHUNK_LINE);
+    expect_error(p, CHUNKED_HEAD "3\r\nabc\r\n0\r\n\rX", 400, REASON_CHUNK_END);
+    expect_error(p, CHUNKED_HEAD "3\r\nabc\r\n0\r\nT: 1\r\n\rX", 400, REASON_CHUNK_END);
+    /* llhttp itself refuses a bare LF or whitespace after the size, and a non-hex size. */
+    expect_error(p, CHUNKED_HEAD "3\nabc\r\n0\r\n\r\n", 400, NULL);
+    expect_error(p, CHUNKED_HEAD "3 \r\nabc\r\n0\r\n\r\n", 400, NULL);
+    expect_error(p, CHUNKED_HEAD " 3\r\nabc\r\n0\r\n\r\n", 400, NULL);
+    expect_error(p, CHUNKED_HEAD "+3\r\nabc\r\n0\r\n\r\n", 400, NULL);
+    expect_error(p, CHUNKED_HEAD "3; a\r\nabc\r\n0\r\n\r\n", 400, NULL);
+    /* The same, with the line end split across reads. */
+    expect_error_bytewise(p, CHUNKED_HEAD "3\r\nabcXX0\r\n\r\n", REASON_CHUNK_DATA);
+    expect_error_bytewise(p, CHUNKED_HEAD "3\rXabc\r\n0\r\n\r\n", REASON_CHUNK_LINE);
+    expect_error_bytewise(p, CHUNKED_HEAD "3\r\nabc\r\n0\r\n\rX", REASON_CHUNK_END);
+    size_t consumed = SIZE_MAX;
+    const char *s = CHUNKED_HEAD "3\r\nabcX";
+    assert_int_equal(feed_str(p, s, &consumed), RP_PARSE_MORE);
+    assert_int_equal(feed_str(p, "X0\r\n\r\n", &consumed), RP_PARSE_ERROR);
+    assert_string_equal(rp_http_parser_error(p).reason, REASON_CHUNK_DATA);
+    rp_http_parser_reset(p);
+
+    /* Well-formed: extensions, trailers, and every line end split across reads. */
+    const struct rp_http_request *req =
+        parse_ok(p, CHUNKED_HEAD "3;a=b\r\nabc\r\n0\r\nT: 1\r\n\r\n");
+    assert_string_equal(req->body, "abc");
+    rp_http_parser_reset(p);
+    feed_bytewise_ok(p, CHUNKED_HEAD "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    assert_string_equal(rp_http_parser_request(p)->body, "abcde");
+    rp_http_parser_free(p);
+}
+
+/* The blank line that ends the head is CRLF, or LF alone (RFC 9112 2.2), never CR and more. */
+static void
+test_head_end(void **state)
+{
+    struct rp_http_parser *p = default_parser();
+    expect_error(p, "GET / HTTP/1.1\r\nHost: h\r\n\rX", 400,
+                 "malformed request: the header section must end with an empty line");
+    expect_error_bytewise(p, "GET / HTTP/1.1\r\nHost: h\r\n\rX",
+                          "malformed request: the header section must end with an empty line");
+    rp_http_parser_free(p);
+}
+
+/* RFC 9112 3.2: an HTTP/1.1 request names its Host; HTTP/1.0 had no such header. */
+static void
+test_host_required(void **state)
+{
+    struct rp_http_parser *p = default_parser();
+    expect_error(p, "GET / HTTP/1.1\r\n\r\n", 400, "HTTP/1.1 request without a Host header");
+    expect_error(p, "POST /p HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 400,
+                 "HTTP/1.1 request without a Host header");
+    const struct rp_http_request *req = parse_ok(p, "GET / HTTP/1.0\r\n\r\n");
+    assert_int_equal(req->http_minor, 0);
+    rp_http_parser_reset(p);
+    /* An empty Host is what RFC 9112 asks of a client whose target has no authority. */
+    req = parse_ok(p, "GET / HTTP/1.1\r\nHost:\r\n\r\n");
+    assert_string_equal(rp_http_request_header(req, "host"), "");
     rp_http_parser_free(p);
 }
 
@@ -596,12 +701,12 @@ test_error_is_sticky(void **state)
     assert_int_equal(feed_str(p, "BAD / HTTP/1.1\r\n", &consumed), RP_PARSE_ERROR);
     struct rp_http_error err = rp_http_parser_error(p);
     assert_int_equal(err.status, 400);
-    assert_int_equal(feed_str(p, "GET / HTTP/1.1\r\n\r\n", &consumed), RP_PARSE_ERROR);
+    assert_int_equal(feed_str(p, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &consumed), RP_PARSE_ERROR);
     assert_int_equal(consumed, 0);
     assert_int_equal(rp_http_parser_error(p).status, 400);
     rp_http_parser_reset(p);
     assert_int_equal(rp_http_parser_error(p).status, 0);
-    const struct rp_http_request *req = parse_ok(p, "GET /ok HTTP/1.1\r\n\r\n");
+    const struct rp_http_request *req = parse_ok(p, "GET /ok HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_string_equal(req->path, "/ok");
     rp_http_parser_free(p);
 }
@@ -620,7 +725,7 @@ test_versions_and_keep_alive(void **state)
     assert_true(req->keep_alive);
     rp_http_parser_reset(p);
 
-    req = parse_ok(p, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    req = parse_ok(p, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     assert_false(req->keep_alive);
     rp_http_parser_reset(p);
 
@@ -635,9 +740,10 @@ static void
 test_upgrade_is_parsed_not_honoured(void **state)
 {
     struct rp_http_parser *p = default_parser();
-    const char *s = "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    const char *s =
+        "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
     char buf[256];
-    snprintf(buf, sizeof(buf), "%sGET /next HTTP/1.1\r\n\r\n", s);
+    snprintf(buf, sizeof(buf), "%sGET /next HTTP/1.1\r\nHost: h\r\n\r\n", s);
     size_t consumed = SIZE_MAX;
     assert_int_equal(feed_str(p, buf, &consumed), RP_PARSE_DONE);
     assert_int_equal(consumed, strlen(s));
@@ -654,26 +760,27 @@ test_reuse_after_reset(void **state)
     struct rp_http_parser *p = default_parser();
     char *big = malloc(200001);
     assert_non_null(big);
-    int n = snprintf(big, 200001,
-                     "POST /a?q=1 HTTP/1.1\r\nA: 1\r\nB: 2\r\nContent-Length: %d\r\n\r\n", 100000);
+    int n = snprintf(
+        big, 200001,
+        "POST /a?q=1 HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nContent-Length: %d\r\n\r\n", 100000);
     memset(big + n, 'z', 100000);
     big[n + 100000] = '\0';
     const struct rp_http_request *req = parse_ok(p, big);
     assert_int_equal(req->body_len, 100000);
-    assert_int_equal(req->n_headers, 3);
+    assert_int_equal(req->n_headers, 4);
     rp_http_parser_reset(p);
 
     /* Nothing of the previous request shows through. */
-    req = parse_ok(p, "GET /b HTTP/1.1\r\n\r\n");
+    req = parse_ok(p, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_string_equal(req->path, "/b");
     assert_string_equal(req->query, "");
-    assert_int_equal(req->n_headers, 0);
+    assert_int_equal(req->n_headers, 1);
     assert_null(rp_http_request_header(req, "A"));
     assert_int_equal(req->body_len, 0);
     assert_string_equal(req->body, "");
     rp_http_parser_reset(p);
 
-    req = parse_ok(p, "POST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\nok");
+    req = parse_ok(p, "POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
     assert_string_equal(req->body, "ok");
     free(big);
     rp_http_parser_free(p);
@@ -786,6 +893,9 @@ main(void)
         cmocka_unit_test(test_body_limit_chunked),
         cmocka_unit_test(test_length_required),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_strict_chunk_framing),
+        cmocka_unit_test(test_head_end),
+        cmocka_unit_test(test_host_required),
         cmocka_unit_test(test_error_is_sticky),
         cmocka_unit_test(test_versions_and_keep_alive),
         cmocka_unit_test(test_upgrade_is_parsed_not_honoured),
