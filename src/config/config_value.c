@@ -268,6 +268,7 @@ static int
 parse_list(const char *text, struct rp_config_list *out)
 {
     const char *p = text;
+    size_t cap = 0;
 
     out->items = NULL;
     out->n = 0;
@@ -287,7 +288,10 @@ parse_list(const char *text, struct rp_config_list *out)
             list_fini(out);
             return -EINVAL;
         }
-        out->items = rp_xrealloc(out->items, (out->n + 1) * sizeof(out->items[0]));
+        if (out->n == cap) { /* doubling: one item at a time made long lists quadratic */
+            cap = cap ? 2 * cap : 8;
+            out->items = rp_xrealloc(out->items, cap * sizeof(out->items[0]));
+        }
         out->items[out->n++] = rp_xstrndup(start, (size_t)(stop - start));
         if (!comma)
             return 0;
