@@ -50,9 +50,11 @@ rp_guard_new(const struct rp_guard_config *cfg, struct rp_guard **out, struct rp
         g->publish_limit = rp_ratelimit_new(cfg->publish_rate, cfg->publish_burst, MAX_CLIENT_KEYS);
     if (cfg->storm_accept_rate > 0)
         g->storm_limit = rp_ratelimit_new(cfg->storm_accept_rate, cfg->storm_accept_rate, 1);
-    if (cfg->max_connections > 0 || cfg->max_connections_per_ip > 0)
+    if (cfg->max_connections > 0 || cfg->max_connections_per_ip > 0) {
         g->conncap = rp_conncap_new((size_t)cfg->max_connections_per_ip,
                                     (size_t)cfg->max_connections, MAX_CLIENT_KEYS);
+        rp_conncap_set_proxies(g->conncap, g->trusted_proxies, g->n_trusted_proxies);
+    }
     *out = g;
     return 0;
 }
@@ -68,6 +70,12 @@ rp_guard_free(struct rp_guard *g)
     rp_conncap_free(g->conncap);
     free(g->trusted_proxies);
     free(g);
+}
+
+struct rp_conncap *
+rp_guard_conncap(struct rp_guard *g)
+{
+    return g->conncap;
 }
 
 void
@@ -124,9 +132,11 @@ rp_guard_admit(struct rp_guard *g, struct rp_conn *c, const struct rp_http_reque
     char hdr[64], msg[200], ip[RP_ADDR_KEY_STRLEN];
     c->admitted = true;
     resolve_client(g, c, req);
-    if (g->conncap) {
-        int rc = rp_conncap_acquire(g->conncap, &c->client_key);
-        if (rc == -EMFILE) {
+    /* The front counted the connection when it accepted it; one from a trusted proxy only
+     * in the total, until now that the client is known. */
+    if (c->cap && !c->cap_keyed) {
+        int rc = rp_conncap_acquire_key(c->cap, &c->client_key);
+        if (rc == -ENOSPC) {
             rp_stat_add(stats, RP_STAT_ratelimit_total, 1);
             c->close_after_write = true;
             rp_conn_error(c, req, 503, "the server holds max_connections connections; retry later",
@@ -143,7 +153,7 @@ rp_guard_admit(struct rp_guard *g, struct rp_conn *c, const struct rp_http_reque
             rp_conn_error(c, req, 429, msg, "Retry-After: 1\r\n");
             return false;
         }
-        c->cap = g->conncap;
+        c->cap_keyed = true;
     }
     if (g->connect_limit) {
         int64_t wait = rp_ratelimit_take(g->connect_limit, &c->client_key, rp_clock_now_ms());

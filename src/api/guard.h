@@ -26,16 +26,21 @@ struct rp_guard_config {
     int64_t max_connections_per_ip;
 };
 
+struct rp_conncap;
 struct rp_guard;
 
 /* 0 and *<out>, or -EINVAL with <diag> naming the bad setting. */
 int rp_guard_new(const struct rp_guard_config *cfg, struct rp_guard **out, struct rp_diag *diag);
 /* Frees the guard once no worker uses it. Accepts NULL. */
 void rp_guard_free(struct rp_guard *g);
+/* The connection caps (net/conncap.h), which each worker's front applies at accept; NULL
+ * when both max_connections settings are 0. Borrowed, valid until rp_guard_free. */
+struct rp_conncap *rp_guard_conncap(struct rp_guard *g);
 
 /*
- * The first request of a connection: finds the client and applies the per-client limits
- * (concurrent connections, connect_rate). False when a refusal was queued.
+ * The first request of a connection: finds the client and applies the per-client limits:
+ * connect_rate, and max_connections_per_ip to a client behind a trusted proxy (the front
+ * counted every other connection at accept). False when a refusal was queued.
  */
 bool rp_guard_admit(struct rp_guard *g, struct rp_conn *c, const struct rp_http_request *req);
 /* publish_rate: false when a 429 was queued. */

@@ -121,19 +121,40 @@ apply_flags(struct rp_config_loader *ld, int argc, char *const *argv)
     return 0;
 }
 
-/* Gives every [topic] section the final globals, with its own keys on top. */
+/*
+ * A [topic] section shares the globals' strings and lists instead of copying them (a copy
+ * per section made a file with a long cors_origins and thousands of sections cost
+ * sections x origins: 15 s and 3.3 GB), so it owns nothing but numbers, bools and enums:
+ * a TOPIC-scope setting may be nothing else.
+ */
+#define OWNS_STRING 1
+#define OWNS_SECRET 1
+#define OWNS_LIST 1
+#define OWNS_INT 0
+#define OWNS_SIZE 0
+#define OWNS_DURATION 0
+#define OWNS_BOOL 0
+#define OWNS_ENUM 0
+#define IS_TOPIC_TOPIC 1
+#define IS_TOPIC_GLOBAL 0
+#define RP_SETTING(name, type, def, min, max, choices, scope, reload, help)                        \
+    _Static_assert(!(IS_TOPIC_##scope && OWNS_##type),                                             \
+                   #name ": a [topic] setting must be a number, a bool or an enum");
+#include "config/settings.def"
+#undef RP_SETTING
+
+/* Gives every [topic] section the final globals, with its own keys on top: a copy of the
+ * numbers, the globals' strings and lists borrowed. Linear in the sections. */
 static void
 finish_sections(struct rp_config_loader *ld)
 {
     struct rp_config *cfg = ld->cfg;
 
     for (size_t t = 0; t < cfg->n_topics; t++) {
-        struct rp_config_values merged;
-        rp_config_values_copy(&merged, &cfg->v);
+        struct rp_config_values merged = cfg->v;
         for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++)
             if (ld->masks[t].set[i])
-                rp_config_value_move(&merged, &cfg->topics[t].values, &rp_config_settings[i]);
-        rp_config_values_fini(&cfg->topics[t].values);
+                rp_config_value_share(&merged, &cfg->topics[t].values, &rp_config_settings[i]);
         cfg->topics[t].values = merged;
     }
 }
@@ -185,11 +206,13 @@ load(const char *text, size_t len, const char *name, const char *path, char *con
     if (path)
         ld.cfg->file = rp_xstrdup(path);
     free(ld.masks);
+    rp_hashmap_fini(&ld.sections);
     *out = ld.cfg;
     return 0;
 
 fail:
     free(ld.masks);
+    rp_hashmap_fini(&ld.sections);
     rp_config_free(ld.cfg);
     return err;
 }
@@ -242,10 +265,8 @@ rp_config_free(struct rp_config *cfg)
     if (!cfg)
         return;
     rp_config_values_fini(&cfg->v);
-    for (size_t i = 0; i < cfg->n_topics; i++) {
-        free(cfg->topics[i].pattern);
-        rp_config_values_fini(&cfg->topics[i].values);
-    }
+    for (size_t i = 0; i < cfg->n_topics; i++)
+        free(cfg->topics[i].pattern); /* their values own nothing (finish_sections) */
     free(cfg->topics);
     free(cfg->file);
     free(cfg);
@@ -273,10 +294,10 @@ rp_config_keep_restart_settings(struct rp_config *next, const struct rp_config *
         const struct rp_config_setting *s = &rp_config_settings[i];
         if (s->reload || rp_config_value_equal(&next->v, &running->v, s))
             continue;
-        struct rp_config_values tmp;
-        rp_config_values_copy(&tmp, &running->v);
-        rp_config_value_move(&next->v, &tmp, s); /* takes the running value */
-        rp_config_values_fini(&tmp);
+        rp_config_value_copy(&next->v, &running->v, s);
+        /* The sections borrowed the value just freed: they share the new one. */
+        for (size_t t = 0; s->scope == RP_CONFIG_SCOPE_GLOBAL && t < next->n_topics; t++)
+            rp_config_value_share(&next->topics[t].values, &next->v, s);
         if (used < cap) {
             int w = snprintf(changed + used, cap - used, "%s%s", n ? ", " : "", s->name);
             if (w > 0)

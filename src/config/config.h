@@ -52,7 +52,10 @@ struct rp_config_values {
 /* One [topic "pattern"] section: the TOPIC-scope settings it sets, over the globals. */
 struct rp_config_topic {
     char *pattern;
-    struct rp_config_values values; /* globals with this section's keys applied */
+    /* The globals with this section's keys applied. Its strings and lists are the globals'
+     * own (shared, not copied: a section costs the same whatever the lists hold); TOPIC-scope
+     * settings are never strings or lists. */
+    struct rp_config_values values;
 };
 
 struct rp_config {

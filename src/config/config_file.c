@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,17 +79,17 @@ rest_is_empty(const char *p, const char *end)
     return p == end || *p == '#';
 }
 
-/* Makes the section for <pattern> current, continuing an earlier one with that pattern. */
+/* Makes the section for <pattern> current, continuing an earlier one with that pattern
+ * (found by hash: a scan of the earlier sections made many sections cost their square). */
 static void
 open_section(struct rp_config_loader *ld, const char *pattern)
 {
     struct rp_config *cfg = ld->cfg;
 
-    for (size_t i = 0; i < cfg->n_topics; i++) {
-        if (strcmp(cfg->topics[i].pattern, pattern) == 0) {
-            ld->section = (long)i;
-            return;
-        }
+    uintptr_t known = (uintptr_t)rp_hashmap_get(&ld->sections, pattern, strlen(pattern));
+    if (known) {
+        ld->section = (long)(known - 1);
+        return;
     }
     if (cfg->n_topics == ld->topics_cap) {
         ld->topics_cap = ld->topics_cap ? ld->topics_cap * 2 : 4;
@@ -100,6 +101,8 @@ open_section(struct rp_config_loader *ld, const char *pattern)
     memset(&ld->masks[cfg->n_topics], 0, sizeof(ld->masks[0]));
     t->pattern = rp_xstrdup(pattern);
     ld->section = (long)cfg->n_topics++;
+    /* The key is the section's own copy of the pattern, which lives as long as the config. */
+    rp_hashmap_put(&ld->sections, t->pattern, strlen(t->pattern), (void *)(uintptr_t)cfg->n_topics);
 }
 
 static int

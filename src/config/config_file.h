@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/hashmap.h"
 #include "config/config.h"
 #include "config/config_setting.h"
 
@@ -22,10 +23,12 @@ struct rp_config_section_mask {
     bool set[RP_CONFIG_N_SETTINGS];
 };
 
-/* One load in progress; owned by the load, which frees <masks>. */
+/* One load in progress; owned by the load, which frees <masks> and <sections> (zeroed is
+ * empty). */
 struct rp_config_loader {
     struct rp_config *cfg;
     struct rp_config_section_mask *masks; /* parallel to cfg->topics */
+    struct rp_hashmap sections;           /* pattern -> index + 1 in cfg->topics */
     size_t topics_cap;
     const char *name; /* of the file, for messages */
     unsigned line;

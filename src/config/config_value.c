@@ -268,6 +268,7 @@ static int
 parse_list(const char *text, struct rp_config_list *out)
 {
     const char *p = text;
+    size_t cap = 0;
 
     out->items = NULL;
     out->n = 0;
@@ -287,7 +288,10 @@ parse_list(const char *text, struct rp_config_list *out)
             list_fini(out);
             return -EINVAL;
         }
-        out->items = rp_xrealloc(out->items, (out->n + 1) * sizeof(out->items[0]));
+        if (out->n == cap) { /* doubling: one item at a time made long lists quadratic */
+            cap = cap ? 2 * cap : 8;
+            out->items = rp_xrealloc(out->items, cap * sizeof(out->items[0]));
+        }
         out->items[out->n++] = rp_xstrndup(start, (size_t)(stop - start));
         if (!comma)
             return 0;
@@ -407,38 +411,6 @@ value_store(struct rp_config_values *v, const struct rp_config_setting *s,
 }
 
 void
-rp_config_value_move(struct rp_config_values *dst, struct rp_config_values *src,
-                     const struct rp_config_setting *s)
-{
-    union rp_config_value val;
-    void *f = field(src, s);
-
-    switch (s->kind) {
-    case RP_CONFIG_KIND_STRING:
-    case RP_CONFIG_KIND_SECRET:
-        val.str = *(char **)f;
-        *(char **)f = NULL;
-        break;
-    case RP_CONFIG_KIND_LIST:
-        val.list = *(struct rp_config_list *)f;
-        memset(f, 0, sizeof(struct rp_config_list));
-        break;
-    case RP_CONFIG_KIND_INT:
-    case RP_CONFIG_KIND_SIZE:
-    case RP_CONFIG_KIND_DURATION:
-        val.i = *(int64_t *)f;
-        break;
-    case RP_CONFIG_KIND_BOOL:
-        val.b = *(bool *)f;
-        break;
-    case RP_CONFIG_KIND_ENUM:
-        val.e = *(int *)f;
-        break;
-    }
-    value_store(dst, s, &val);
-}
-
-void
 rp_config_values_fini(struct rp_config_values *v)
 {
     for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++) {
@@ -450,26 +422,74 @@ rp_config_values_fini(struct rp_config_values *v)
     }
 }
 
-void
-rp_config_values_copy(struct rp_config_values *dst, const struct rp_config_values *src)
+static void
+list_copy(struct rp_config_list *to, const struct rp_config_list *from)
 {
-    memcpy(dst, src, sizeof(*dst));
-    for (size_t i = 0; i < RP_CONFIG_N_SETTINGS; i++) {
-        const struct rp_config_setting *s = &rp_config_settings[i];
-        if (s->kind == RP_CONFIG_KIND_STRING || s->kind == RP_CONFIG_KIND_SECRET) {
-            const char *str = *(char *const *)rp_config_field(src, s);
-            *(char **)field(dst, s) = str ? rp_xstrdup(str) : NULL;
-        } else if (s->kind == RP_CONFIG_KIND_LIST) {
-            const struct rp_config_list *from = rp_config_field(src, s);
-            struct rp_config_list *to = field(dst, s);
-            to->items = NULL;
-            if (from->n) {
-                to->items = rp_xmalloc(from->n * sizeof(to->items[0]));
-                for (size_t j = 0; j < from->n; j++)
-                    to->items[j] = rp_xstrdup(from->items[j]);
-            }
-        }
+    to->n = from->n;
+    to->items = NULL;
+    if (from->n) {
+        to->items = rp_xmalloc(from->n * sizeof(to->items[0]));
+        for (size_t j = 0; j < from->n; j++)
+            to->items[j] = rp_xstrdup(from->items[j]);
     }
+}
+
+void
+rp_config_value_copy(struct rp_config_values *dst, const struct rp_config_values *src,
+                     const struct rp_config_setting *s)
+{
+    union rp_config_value val;
+    const void *f = rp_config_field(src, s);
+
+    switch (s->kind) {
+    case RP_CONFIG_KIND_STRING:
+    case RP_CONFIG_KIND_SECRET:
+        val.str = *(char *const *)f ? rp_xstrdup(*(char *const *)f) : NULL;
+        break;
+    case RP_CONFIG_KIND_LIST:
+        list_copy(&val.list, f);
+        break;
+    case RP_CONFIG_KIND_INT:
+    case RP_CONFIG_KIND_SIZE:
+    case RP_CONFIG_KIND_DURATION:
+        val.i = *(const int64_t *)f;
+        break;
+    case RP_CONFIG_KIND_BOOL:
+        val.b = *(const bool *)f;
+        break;
+    case RP_CONFIG_KIND_ENUM:
+        val.e = *(const int *)f;
+        break;
+    }
+    value_store(dst, s, &val);
+}
+
+void
+rp_config_value_share(struct rp_config_values *dst, const struct rp_config_values *src,
+                      const struct rp_config_setting *s)
+{
+    size_t size = 0;
+    switch (s->kind) {
+    case RP_CONFIG_KIND_STRING:
+    case RP_CONFIG_KIND_SECRET:
+        size = sizeof(char *);
+        break;
+    case RP_CONFIG_KIND_LIST:
+        size = sizeof(struct rp_config_list);
+        break;
+    case RP_CONFIG_KIND_INT:
+    case RP_CONFIG_KIND_SIZE:
+    case RP_CONFIG_KIND_DURATION:
+        size = sizeof(int64_t);
+        break;
+    case RP_CONFIG_KIND_BOOL:
+        size = sizeof(bool);
+        break;
+    case RP_CONFIG_KIND_ENUM:
+        size = sizeof(int);
+        break;
+    }
+    memcpy(field(dst, s), rp_config_field(src, s), size);
 }
 
 void

@@ -5,7 +5,7 @@
  * The values of settings: text to value (and, when it does not parse, the message that says
  * what is wrong and what is allowed), value to text (sizes and durations in their largest
  * exact unit, ranges and choices), and the fields of struct rp_config_values by setting:
- * store, move, copy, compare, free. Internal to config/. Not responsible for where a text
+ * store, copy, share, compare, free. Internal to config/. Not responsible for where a text
  * comes from (file, environment or flag). No state: any thread, once rp_config_setting_init
  * has split the choices.
  */
@@ -66,16 +66,19 @@ int rp_config_value_apply(struct rp_diag *diag, const char *where,
                           struct rp_config_values *v);
 /* The field of <s> in <v>; borrowed from <v>. */
 const void *rp_config_field(const struct rp_config_values *v, const struct rp_config_setting *s);
-/* Moves setting <s> from <src> to <dst>, freeing what <dst> held; <src>'s field is left empty. */
-void rp_config_value_move(struct rp_config_values *dst, struct rp_config_values *src,
+/* Replaces <dst>'s value of <s> with a deep copy of <src>'s, freeing what <dst> held. */
+void rp_config_value_copy(struct rp_config_values *dst, const struct rp_config_values *src,
                           const struct rp_config_setting *s);
+/* Gives <dst> <src>'s value of <s> without copying it: a string or list is then <src>'s,
+ * borrowed (valid while <src> holds it; never freed through <dst>), and what <dst> held
+ * is overwritten, not freed. */
+void rp_config_value_share(struct rp_config_values *dst, const struct rp_config_values *src,
+                           const struct rp_config_setting *s);
 /* True when <a> and <b> hold the same value of <s> (a NULL string equals ""). */
 bool rp_config_value_equal(const struct rp_config_values *a, const struct rp_config_values *b,
                            const struct rp_config_setting *s);
 /* Sets every field of <v> (not freed first) to its default from settings.def. */
 void rp_config_values_set_defaults(struct rp_config_values *v);
-/* Makes <dst> a deep copy of <src>; <dst> is overwritten, not freed. */
-void rp_config_values_copy(struct rp_config_values *dst, const struct rp_config_values *src);
 /* Frees the strings and lists <v> owns and leaves them empty; <v> itself is the caller's. */
 void rp_config_values_fini(struct rp_config_values *v);
 

@@ -71,7 +71,7 @@ rp_conn_close(struct rp_conn *c, const char *why)
     rp_conn_unwait(c);
     rp_list_remove(&c->expire_node);
     if (c->cap) {
-        rp_conncap_release(c->cap, &c->client_key);
+        rp_conncap_release(c->cap, c->cap_keyed ? &c->client_key : NULL);
         c->cap = NULL;
     }
     rp_list_insert_tail(&c->f->closing, &c->node);

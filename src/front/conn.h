@@ -53,6 +53,7 @@ struct rp_conn {
         client_key;             /* the client: the peer, or X-Forwarded-For from a trusted proxy */
     bool admitted;              /* the first request passed the per-client checks */
     struct rp_conncap *cap;     /* counted in this conncap (released at close), or NULL */
+    bool cap_keyed;             /* counted there under client_key too, not the total alone */
     int64_t req_started_ms;     /* first byte of the request being received */
     size_t req_bytes;           /* bytes of it received so far */
     int64_t expires_wall_ms;    /* a stream whose token expires: when (0 = never) */

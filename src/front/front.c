@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "delivery/fanout.h"
+#include "net/conncap.h"
 #include "sse/sse_frame.h"
 
 #define ACCEPT_BATCH 64
@@ -31,6 +33,7 @@ rp_front_new(const struct rp_front_setup *setup)
     f->stats = setup->stats;
     f->handler = setup->handler;
     f->handler_ctx = setup->handler_ctx;
+    f->conncap = setup->conncap;
     f->listener.fd = -1;
     rp_list_init(&f->http);
     rp_list_init(&f->streams);
@@ -97,6 +100,65 @@ rp_front_reap(struct rp_front *f)
 
 /* ---- accepting ---- */
 
+/*
+ * Refuses the connection <fd> that rp_conncap_acquire found over a cap (<err>): a short
+ * answer with Connection: close, written only if the socket takes it now (a new socket's
+ * buffer is empty, so it does; no retry, nothing kept), then closed. What the client sent
+ * already is read first (one read of at most 4 KiB), so that the close sends a FIN rather
+ * than a reset that could discard the answer before the client reads it.
+ */
+static void
+refuse_over_cap(struct rp_front *f, int fd, int err)
+{
+    bool per_addr = err == -EUSERS;
+    const char *msg = per_addr ? "this address already has max_connections_per_ip connections open"
+                               : "the server holds max_connections connections; retry later";
+    int status = per_addr ? 429 : 503;
+    char body[160], out[512], in[4096];
+    int body_len = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d}\n", msg, status);
+    int n =
+        snprintf(out, sizeof(out),
+                 "HTTP/1.1 %s\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+                 "Connection: close\r\nContent-Length: %d\r\n\r\n%s",
+                 per_addr ? "429 Too Many Requests" : "503 Service Unavailable", body_len, body);
+    rp_stat_add(f->stats, per_addr ? RP_STAT_ratelimit_per_ip : RP_STAT_ratelimit_total, 1);
+    (void)!recv(fd, in, sizeof(in), MSG_DONTWAIT);
+    if (n > 0 && (size_t)n < sizeof(out))
+        (void)!send(fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    close(fd);
+}
+
+/* Counts the accepted <fd> from <ss> in the caps and serves it, or refuses it when over a
+ * cap. A trusted proxy's connection counts in the total only until its first request names
+ * the client (api/guard counts that one under its address). */
+static void
+serve_accepted(struct rp_front *f, int fd, const struct sockaddr_storage *ss)
+{
+    struct rp_addr_key peer;
+    bool keyed = false;
+    if (f->conncap) {
+        if (rp_addr_key_from_sockaddr((const struct sockaddr *)ss, &peer) != 0)
+            memset(&peer, 0, sizeof(peer));
+        keyed = !rp_conncap_is_proxy(f->conncap, &peer);
+        int err = rp_conncap_acquire(f->conncap, keyed ? &peer : NULL);
+        if (err) {
+            refuse_over_cap(f, fd, err);
+            return;
+        }
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct rp_conn *c = rp_conn_new(f, fd, RP_CONN_HTTP, ss);
+    if (!f->conncap)
+        return;
+    if (c->closing) { /* closed at once: it never held the slot */
+        rp_conncap_release(f->conncap, keyed ? &peer : NULL);
+        return;
+    }
+    c->cap = f->conncap;
+    c->cap_keyed = keyed;
+}
+
 static void
 accept_ready(struct rp_loop_io *io, uint32_t events)
 {
@@ -118,10 +180,8 @@ accept_ready(struct rp_loop_io *io, uint32_t events)
             }
             return;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         rp_stat_add(f->stats, RP_STAT_connections_total, 1);
-        rp_conn_new(f, fd, RP_CONN_HTTP, &ss);
+        serve_accepted(f, fd, &ss);
     }
 }
 
@@ -359,6 +419,13 @@ rp_front_adopt(struct rp_front *f, struct rp_conn_export *e)
         return -EIO;
     c->admitted = true; /* the previous process admitted it */
     c->client_key = e->client_key;
+    if (f->conncap) {
+        /* Open already, so never refused: counted past the caps if need be (a successor
+         * with lower caps refuses new connections until enough of these close). */
+        c->cap = f->conncap;
+        c->cap_keyed = !rp_conncap_is_proxy(f->conncap, &c->client_key);
+        rp_conncap_adopt(f->conncap, c->cap_keyed ? &c->client_key : NULL);
+    }
     if (e->kind == RP_CONN_HTTP) {
         /* Its queued answer and unanswered bytes; the first loop turn writes and reads on
          * (a writable socket runs conn_io's write path, which then parses <in>). */

@@ -19,6 +19,7 @@ struct rp_front {
     struct rp_stats *stats;
     rp_conn_handler_fn handler;
     void *handler_ctx;
+    struct rp_conncap *conncap; /* node-wide connection caps, or NULL; borrowed */
     struct rp_loop_io listener;
     int64_t accept_paused_until;
     bool stopping;
@@ -38,6 +39,9 @@ struct rp_front_setup {
     struct rp_fanout *fanout;
     struct rp_stats *stats;
     const struct rp_config *cfg; /* the first configuration (rp_front_set_config later) */
+    /* Counts every connection from accept (or adoption) to close; NULL without caps.
+     * Borrowed: it outlives the front. */
+    struct rp_conncap *conncap;
     rp_conn_handler_fn handler;
     void *handler_ctx;
 };
@@ -47,7 +51,10 @@ struct rp_front *rp_front_new(const struct rp_front_setup *setup);
 void rp_front_free(struct rp_front *f);
 /* Takes <cfg> for the connections: between loop turns, so no request sees two. */
 void rp_front_set_config(struct rp_front *f, const struct rp_config *cfg);
-/* Accepts connections from the listening socket <fd> (owned by the front from now on). */
+/* Accepts connections from the listening socket <fd> (owned by the front from now on). A
+ * connection over a cap of the conncap is answered at once (429 max_connections_per_ip, 503
+ * max_connections; a few hundred bytes the socket takes without waiting, or nothing when
+ * it does not) and closed, before anything is allocated for it. */
 int rp_front_listen(struct rp_front *f, int fd);
 /* Re-enables accepting after a pause for want of descriptors, when due; returns ms until
  * it is due (or a large value when not paused). */

@@ -30,6 +30,8 @@ struct rp_conncap {
      * so neither ever exceeds its cap, not even for a moment. */
     _Atomic size_t total;
     _Atomic size_t n_keys;
+    struct rp_addr_key *proxies; /* counted in the total only when accepted */
+    size_t n_proxies;
     struct stripe stripes[N_STRIPES];
 };
 
@@ -63,6 +65,7 @@ rp_conncap_free(struct rp_conncap *cap)
         rp_hashmap_fini(&s->map);
         pthread_mutex_destroy(&s->mu);
     }
+    free(cap->proxies);
     free(cap);
 }
 
@@ -86,19 +89,47 @@ reserve(_Atomic size_t *v, size_t max)
     return true;
 }
 
-int
-rp_conncap_acquire(struct rp_conncap *cap, const struct rp_addr_key *key)
+void
+rp_conncap_set_proxies(struct rp_conncap *cap, const struct rp_addr_key *keys, size_t n)
 {
+    free(cap->proxies);
+    cap->proxies = n ? rp_xmalloc(n * sizeof(*keys)) : NULL;
+    if (n)
+        memcpy(cap->proxies, keys, n * sizeof(*keys));
+    cap->n_proxies = n;
+}
+
+bool
+rp_conncap_is_proxy(const struct rp_conncap *cap, const struct rp_addr_key *key)
+{
+    for (size_t i = 0; i < cap->n_proxies; i++)
+        if (rp_addr_key_equal(&cap->proxies[i], key))
+            return true;
+    return false;
+}
+
+/* Counts one connection: in the total when <total>, under <key> when not NULL; <force>
+ * passes every cap (a connection that is open already). */
+static int
+acquire(struct rp_conncap *cap, const struct rp_addr_key *key, bool total, bool force)
+{
+    if (!key) {
+        if (force)
+            atomic_fetch_add_explicit(&cap->total, 1, memory_order_relaxed);
+        else if (total && !reserve(&cap->total, cap->max_total))
+            return -EMFILE;
+        return 0;
+    }
     struct stripe *s = stripe_of(cap, key);
     int err = 0;
 
     pthread_mutex_lock(&s->mu);
     struct entry *e = rp_hashmap_get(&s->map, (const char *)key->b, sizeof(key->b));
-    if (e && cap->max_per_addr && e->count >= cap->max_per_addr) {
+    if (!force && e && cap->max_per_addr && e->count >= cap->max_per_addr) {
         err = -EUSERS;
         goto out;
     }
-    if (!reserve(&cap->total, cap->max_total)) {
+    if (total && !reserve(&cap->total, force ? 0 : cap->max_total)) {
         err = -EMFILE;
         goto out;
     }
@@ -106,8 +137,9 @@ rp_conncap_acquire(struct rp_conncap *cap, const struct rp_addr_key *key)
         e->count++;
         goto out;
     }
-    if (!reserve(&cap->n_keys, cap->max_keys)) {
-        atomic_fetch_sub_explicit(&cap->total, 1, memory_order_relaxed);
+    if (!reserve(&cap->n_keys, force ? 0 : cap->max_keys)) {
+        if (total)
+            atomic_fetch_sub_explicit(&cap->total, 1, memory_order_relaxed);
         err = -ENOSPC;
         goto out;
     }
@@ -120,9 +152,33 @@ out:
     return err;
 }
 
+int
+rp_conncap_acquire(struct rp_conncap *cap, const struct rp_addr_key *key)
+{
+    return acquire(cap, key, true, false);
+}
+
+int
+rp_conncap_acquire_key(struct rp_conncap *cap, const struct rp_addr_key *key)
+{
+    return acquire(cap, key, false, false);
+}
+
+void
+rp_conncap_adopt(struct rp_conncap *cap, const struct rp_addr_key *key)
+{
+    int err = acquire(cap, key, true, true);
+    RP_ASSERT(err == 0);
+}
+
 void
 rp_conncap_release(struct rp_conncap *cap, const struct rp_addr_key *key)
 {
+    if (!key) {
+        size_t was = atomic_fetch_sub_explicit(&cap->total, 1, memory_order_relaxed);
+        RP_ASSERT(was > 0);
+        return;
+    }
     struct stripe *s = stripe_of(cap, key);
 
     pthread_mutex_lock(&s->mu);

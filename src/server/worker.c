@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/guard.h"
 #include "auth/gate.h"
 #include "base/diag.h"
 #include "base/alloc.h"
@@ -354,6 +355,7 @@ rp_worker_new(const struct rp_worker_setup *s, struct rp_worker **out, struct rp
         .fanout = w->fanout,
         .stats = &w->stats,
         .cfg = w->cfg,
+        .conncap = rp_guard_conncap(s->api->guard),
         .handler = rp_api_handle,
         .handler_ctx = &w->api,
     };

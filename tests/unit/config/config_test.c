@@ -333,10 +333,50 @@ test_sections_see_final_globals(void **state)
     assert_int_equal(cfg->v.lag_events, 9);
     assert_int_equal(v->cors_origins.n, 2);
     assert_string_equal(v->cors_origins.items[1], "y");
-    /* The section owns its own copies. */
-    assert_ptr_not_equal(v->cors_origins.items, cfg->v.cors_origins.items);
-    assert_ptr_not_equal(v->listen, cfg->v.listen);
+    /* The section shares the globals' strings and lists: thousands of sections do not copy
+     * a long list thousands of times. */
+    assert_ptr_equal(v->cors_origins.items, cfg->v.cors_origins.items);
+    assert_ptr_equal(v->listen, cfg->v.listen);
     rp_config_free(cfg);
+}
+
+/* A reload puts back the running value of a restart-only setting; the sections, which
+ * shared the value it replaced, share the one put back (freed memory otherwise: ASan). */
+static void
+test_reload_keeps_restart_settings_in_sections(void **state)
+{
+    static const char old_text[] = "trusted_proxies = 10.0.0.1, 10.0.0.2\n"
+                                   "listen = 127.0.0.1:1\n"
+                                   "cors_origins = a\n"
+                                   "[topic \"t/#\"]\nlag_events = 3\n";
+    static const char new_text[] = "trusted_proxies = 10.0.0.9\n"
+                                   "listen = 127.0.0.1:2\n"
+                                   "cors_origins = b, c\n"
+                                   "[topic \"t/#\"]\nlag_events = 4\n"
+                                   "[topic \"u/#\"]\nhistory_count = 5\n";
+    struct rp_config *running = NULL, *next = NULL;
+    struct rp_diag diag;
+    assert_int_equal(
+        rp_config_load_string(old_text, strlen(old_text), "a.conf", NULL, 0, NULL, &running, &diag),
+        0);
+    assert_int_equal(
+        rp_config_load_string(new_text, strlen(new_text), "b.conf", NULL, 0, NULL, &next, &diag),
+        0);
+    char changed[128];
+    assert_int_equal(rp_config_keep_restart_settings(next, running, changed, sizeof(changed)), 2);
+    assert_string_equal(changed, "listen, trusted_proxies");
+    rp_config_free(running);
+    for (size_t t = 0; t < next->n_topics; t++) {
+        const struct rp_config_values *v = &next->topics[t].values;
+        assert_ptr_equal(v->trusted_proxies.items, next->v.trusted_proxies.items);
+        assert_int_equal(v->trusted_proxies.n, 2);
+        assert_string_equal(v->trusted_proxies.items[1], "10.0.0.2");
+        assert_string_equal(v->listen, "127.0.0.1:1");
+        assert_int_equal(v->cors_origins.n, 2); /* reloadable: the new value */
+    }
+    assert_int_equal(rp_config_for_topic(next, "t/1", 3)->lag_events, 4);
+    assert_int_equal(rp_config_for_topic(next, "u/1", 3)->history_count, 5);
+    rp_config_free(next);
 }
 
 static void
@@ -765,6 +805,7 @@ main(void)
         cmocka_unit_test(test_quoting),
         cmocka_unit_test(test_topic_sections),
         cmocka_unit_test(test_sections_see_final_globals),
+        cmocka_unit_test(test_reload_keeps_restart_settings_in_sections),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_value_errors),

@@ -2,7 +2,9 @@
 /*
  * Unit tests of net/conncap: the per-address, total and address-table caps with their
  * distinct error codes, release freeing the slot and dropping empty entries, unlimited
- * caps, and several threads acquiring and releasing without ever passing the total cap.
+ * caps, trusted proxies counted in the total first and under their client later, adopted
+ * connections counted past the caps, and several threads acquiring and releasing without
+ * ever passing the total cap.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -168,6 +170,58 @@ test_v4_and_mapped_share_a_count(void **state)
     rp_conncap_free(cap);
 }
 
+static void
+test_proxy_counted_in_total_then_by_client(void **state)
+{
+    struct rp_conncap *cap = rp_conncap_new(1, 3, 0);
+    struct rp_addr_key proxy = key(9), client = key(1);
+    rp_conncap_set_proxies(cap, &proxy, 1);
+    assert_true(rp_conncap_is_proxy(cap, &proxy));
+    assert_false(rp_conncap_is_proxy(cap, &client));
+    /* Accepted from the proxy: the total only, so the proxy is not held to one. */
+    assert_int_equal(rp_conncap_acquire(cap, NULL), 0);
+    assert_int_equal(rp_conncap_acquire(cap, NULL), 0);
+    assert_int_equal(rp_conncap_total(cap), 2);
+    assert_int_equal(rp_conncap_count(cap, &proxy), 0);
+    /* The first requests name the same client: the second is over its cap. */
+    assert_int_equal(rp_conncap_acquire_key(cap, &client), 0);
+    assert_int_equal(rp_conncap_acquire_key(cap, &client), -EUSERS);
+    assert_int_equal(rp_conncap_count(cap, &client), 1);
+    assert_int_equal(rp_conncap_total(cap), 2);
+    assert_int_equal(rp_conncap_acquire(cap, NULL), 0);
+    assert_int_equal(rp_conncap_acquire(cap, NULL), -EMFILE);
+    rp_conncap_release(cap, &client);
+    rp_conncap_release(cap, NULL);
+    rp_conncap_release(cap, NULL);
+    assert_int_equal(rp_conncap_total(cap), 0);
+    assert_int_equal(rp_conncap_n_keys(cap), 0);
+    rp_conncap_set_proxies(cap, NULL, 0);
+    assert_false(rp_conncap_is_proxy(cap, &proxy));
+    rp_conncap_free(cap);
+}
+
+static void
+test_adopted_past_the_caps(void **state)
+{
+    struct rp_conncap *cap = rp_conncap_new(1, 2, 1);
+    struct rp_addr_key a = key(1), b = key(2);
+    rp_conncap_adopt(cap, &a);
+    rp_conncap_adopt(cap, &a);
+    rp_conncap_adopt(cap, &b);
+    rp_conncap_adopt(cap, NULL);
+    assert_int_equal(rp_conncap_total(cap), 4);
+    assert_int_equal(rp_conncap_count(cap, &a), 2);
+    assert_int_equal(rp_conncap_acquire(cap, &a), -EUSERS);
+    assert_int_equal(acquire(cap, 3), -EMFILE);
+    rp_conncap_release(cap, &a);
+    rp_conncap_release(cap, &b);
+    rp_conncap_release(cap, NULL);
+    assert_int_equal(acquire(cap, 3), -ENOSPC); /* a still holds the one address slot */
+    rp_conncap_release(cap, &a);
+    assert_int_equal(acquire(cap, 3), 0);
+    rp_conncap_free(cap);
+}
+
 #define N_THREADS 4
 #define N_ROUNDS 20000
 #define TOTAL_CAP 10
@@ -233,6 +287,8 @@ main(void)
         cmocka_unit_test(test_unlimited),
         cmocka_unit_test(test_address_table_cap),
         cmocka_unit_test(test_v4_and_mapped_share_a_count),
+        cmocka_unit_test(test_proxy_counted_in_total_then_by_client),
+        cmocka_unit_test(test_adopted_past_the_caps),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
