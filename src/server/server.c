@@ -297,6 +297,27 @@ check_nofile(const struct rp_config_values *v)
         RP_LOG(RP_LOG_INFO, "server", "msg=\"open files limit\" nofile=%llu", n);
 }
 
+/* Restores the handed-over logs into the new hub, trimmed to this process's limits. */
+static int
+restore_hub(struct rp_server *srv, const struct rp_config_values *v,
+            const struct rp_handover_state *inherit)
+{
+    struct rp_handover_trim trim;
+    int rc = rp_handover_restore_hub(inherit, srv->hub, (uint64_t)v->max_data, &trim);
+    if (rc) {
+        RP_LOG(RP_LOG_ERROR, "upgrade", "msg=\"cannot restore the handed-over logs: %s\"",
+               strerror(-rc));
+        return rc;
+    }
+    if (trim.events)
+        RP_LOG(RP_LOG_WARN, "upgrade",
+               "msg=\"handed-over events over max_data are not kept, nor older ones of their "
+               "topics: those logs start after them, and a client resuming from before is told "
+               "(event: resync)\" events=%zu topics=%zu max_data=%lld",
+               trim.events, trim.topics, (long long)v->max_data);
+    return 0;
+}
+
 /* The hub, with the handed-over logs when there are any. */
 static int
 start_hub(struct rp_server *srv, const struct rp_config_values *v,
@@ -310,6 +331,10 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .max_data = (uint64_t)v->max_data,
         .epoch = inherit ? inherit->epoch : 0, /* ids stay valid across an upgrade */
     };
+    /* Every handed-over topic is adopted, more than a lowered max_topics too: the cap is
+     * set once the connections are adopted (adopt_inherited). */
+    if (inherit)
+        hc.max_topics = UINT64_MAX;
     struct rp_hub_hooks hooks = {
         .policy_for = policy_for,
         .topic_advanced = topic_advanced,
@@ -317,13 +342,26 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .ctx = srv,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
-    if (!inherit)
-        return 0;
-    int rc = rp_handover_restore_hub(inherit, srv->hub);
-    if (rc)
-        RP_LOG(RP_LOG_ERROR, "upgrade", "msg=\"cannot restore the handed-over logs: %s\"",
-               strerror(-rc));
-    return rc;
+    return inherit ? restore_hub(srv, v, inherit) : 0;
+}
+
+/*
+ * Upgrade, new side: the connections are spread over the workers before they run (no
+ * locking), every handed-over topic still allowed; then the configured cap applies.
+ */
+static void
+adopt_inherited(struct rp_server *srv, struct rp_handover_state *inherit)
+{
+    rp_handover_adopt(inherit, srv->workers, srv->n_workers);
+    uint64_t cap = (uint64_t)atomic_load(&srv->cfg)->v.max_topics;
+    rp_hub_set_max_topics(srv->hub, cap);
+    uint64_t n = rp_hub_topic_count(srv->hub);
+    if (n > cap)
+        RP_LOG(RP_LOG_WARN, "upgrade",
+               "msg=\"more topics were handed over than max_topics allows: all are kept, and "
+               "new topics are refused until reclamation brings the count under it\" "
+               "topics=%llu max_topics=%llu",
+               (unsigned long long)n, (unsigned long long)cap);
 }
 
 /* One listening socket per worker: handed over by the previous process, or new (the first
@@ -373,9 +411,8 @@ start_workers(struct rp_server *srv, struct rp_handover_state *inherit)
             return rc;
         }
     }
-    /* Adopted connections are spread over the workers before they run (no locking). */
     if (inherit)
-        rp_handover_adopt(inherit, srv->workers, srv->n_workers);
+        adopt_inherited(srv, inherit);
     for (unsigned i = 0; i < srv->n_workers; i++) {
         int err = rp_worker_start(srv->workers[i]);
         if (err) {

@@ -60,8 +60,9 @@ struct rp_server {
 #define RP_SERVER_METRICS_TOPIC "_revenprox/metrics"
 
 /* Builds and starts everything: 0, or a negative errno with a message logged. With
- * <inherit>, takes over what a previous process handed over (its epoch and logs, its
- * listening sockets and its connections; the descriptors taken are set to -1). */
+ * <inherit>, takes over what a previous process handed over (its epoch and logs, trimmed
+ * to this configuration's limits, its listening sockets and its connections; the
+ * descriptors taken are set to -1). */
 int rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
                     struct rp_handover_state *inherit);
 /* The signals rp_server_wait takes (INT, TERM, HUP, USR2): serve blocks them in every
