@@ -513,6 +513,7 @@ int
 rp_handover_receive(int sock, struct rp_handover_state *out, struct rp_diag *diag)
 {
     memset(out, 0, sizeof(*out));
+    out->peer = -1;
     int fds[FDS_PER_MSG];
     size_t n = 0;
     char tag = 0;
@@ -664,6 +665,7 @@ rp_handover_state_fini(struct rp_handover_state *st)
     free(st->floors);
     free(st->buf);
     memset(st, 0, sizeof(*st));
+    st->peer = -1;
 }
 
 int

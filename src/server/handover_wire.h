@@ -63,6 +63,7 @@ struct rp_handover_state {
     size_t n_floors;
     char *buf; /* the memfd's bytes, which <events> point into */
     size_t buf_len;
+    int peer; /* the socket to the previous process (server/handover.c; borrowed), or -1 */
 };
 
 /* Old side: sends the hub's logs, <listeners> and <conns>. 0 or -errno, <diag> filled. */

@@ -2,6 +2,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,12 +347,15 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
 }
 
 /*
- * Upgrade, new side: the connections are spread over the workers before they run (no
- * locking), every handed-over topic still allowed; then the configured cap applies.
+ * Upgrade, new side, once everything that can fail is built: the previous process lets go
+ * (rp_handover_commit), then the connections are spread over the workers before they run
+ * (no locking). Nothing touches a handed-over socket before the commit, so until then the
+ * previous process can take everything back.
  */
 static void
 adopt_inherited(struct rp_server *srv, struct rp_handover_state *inherit)
 {
+    rp_handover_commit(inherit);
     rp_handover_adopt(inherit, srv->workers, srv->n_workers);
     uint64_t cap = (uint64_t)atomic_load(&srv->cfg)->v.max_topics;
     rp_hub_set_max_topics(srv->hub, cap);
@@ -365,14 +369,24 @@ adopt_inherited(struct rp_server *srv, struct rp_handover_state *inherit)
 }
 
 /* One listening socket per worker: handed over by the previous process, or new (the first
- * picks the port when 0 was asked; the others share it). */
+ * picks the port when 0 was asked; the others share it). <first> is worker 0's, or -1. */
 static int
-open_listener(struct rp_server *srv, unsigned i, struct rp_handover_state *inherit)
+open_listener(struct rp_server *srv, unsigned i, struct rp_handover_state *inherit, int first)
 {
     if (inherit && i < inherit->n_listeners && inherit->listeners[i] >= 0) {
         int fd = inherit->listeners[i];
         inherit->listeners[i] = -1;
         return fd;
+    }
+    /* More workers than handed-over sockets: they share one rather than open another, which
+     * would take connections before the hand-over is committed, and lose them if it fails. */
+    if (inherit && first >= 0) {
+        int fd = fcntl(first, F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0)
+            return fd;
+        RP_LOG(RP_LOG_ERROR, "listen", "msg=\"cannot share the listening socket: %s\"",
+               strerror(errno));
+        return -EMFILE;
     }
     int fd = rp_listener_open(&srv->addr, LISTEN_BACKLOG);
     if (fd < 0) {
@@ -392,6 +406,7 @@ start_workers(struct rp_server *srv, struct rp_handover_state *inherit)
         getsockname(inherit->listeners[0], (struct sockaddr *)&srv->addr.ss, &srv->addr.len);
     }
     srv->workers = rp_xcalloc(srv->n_workers, sizeof(*srv->workers));
+    int first = -1;
     for (unsigned i = 0; i < srv->n_workers; i++) {
         struct rp_worker_setup ws = {
             .id = i,
@@ -400,11 +415,13 @@ start_workers(struct rp_server *srv, struct rp_handover_state *inherit)
             .api = &srv->api,
             .gate = srv->gate,
             .qsbr = srv->qsbr,
-            .listener = open_listener(srv, i, inherit),
+            .listener = open_listener(srv, i, inherit, first),
         };
         struct rp_diag diag = {{0}};
         if (ws.listener < 0)
             return ws.listener;
+        if (i == 0)
+            first = ws.listener;
         int rc = rp_worker_new(&ws, &srv->workers[i], &diag);
         if (rc) {
             RP_LOG(RP_LOG_ERROR, "server", "msg=\"cannot start worker %u: %s\"", i, diag.msg);
