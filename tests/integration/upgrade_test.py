@@ -97,6 +97,12 @@ def test_upgrade_keeps_streams(binary):
         stop_new(srv, new_pid)
 
 
+def log_text(srv):
+    srv.log.flush()
+    fd = srv.log.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
+
+
 def stop_new(srv, pid):
     if pid:
         os.kill(pid, signal.SIGTERM)
@@ -146,11 +152,7 @@ def test_failed_hand_over_keeps_serving(binary):
             f.write("auth_mode = jwt\nauth_jwt_key_file = /nonexistent/revenprox.pem\n")
         srv.proc.send_signal(signal.SIGUSR2)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            srv.log.flush()
-            fd = srv.log.fileno()
-            if b"still serving" in os.pread(fd, os.fstat(fd).st_size, 0):
-                break
+        while "still serving" not in log_text(srv) and time.monotonic() < deadline:
             time.sleep(0.05)
         check(srv.proc.poll() is None and health(srv)["pid"] == pid,
               "the old process still serves")
@@ -174,12 +176,11 @@ def test_failed_hand_over_keeps_serving(binary):
         stop_new(srv, pid if pid != srv.proc.pid else None)
 
 
-def test_keep_alive_publishers_through_upgrades(binary):
-    # Publishers that post back to back on one keep-alive connection each, as a plain
-    # http.client user would, through 10 upgrades in a row: a request in flight at a
-    # hand-over goes to the successor with its socket and is answered there. Every request
-    # gets a 2xx, no connection is reset, and every acknowledged event reaches every
-    # subscriber exactly once, in order.
+def publishers_through(binary, steps):
+    """Four publishers post back to back on one keep-alive connection each, as a plain
+    http.client user would, while each of <steps> (srv, pid) -> pid runs in turn. Every
+    request gets a 2xx, no connection is reset, and every acknowledged event reaches every
+    subscriber exactly once, in order."""
     srv = Server(binary, "--history-count", "100000")
     pid = srv.proc.pid
     try:
@@ -213,12 +214,9 @@ def test_keep_alive_publishers_through_upgrades(binary):
         threads = [threading.Thread(target=publisher, args=(k,)) for k in range(len(topics))]
         for t in threads:
             t.start()
-        for _ in range(10):
+        for step in steps:
             time.sleep(0.3)
-            out = subprocess.run([binary, "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
-                                 capture_output=True, text=True, timeout=40)
-            check(out.returncode == 0, "revenprox upgrade: %r %r" % (out.stdout, out.stderr))
-            pid = wait_pid_change(srv, pid)
+            pid = step(srv, pid)
             check(not errors, "no publisher failed: %s" % errors)
         time.sleep(0.3)
         stop.set()
@@ -237,6 +235,42 @@ def test_keep_alive_publishers_through_upgrades(binary):
             s.close()
     finally:
         stop_new(srv, pid if pid != srv.proc.pid else None)
+
+
+def upgrade_step(srv, pid):
+    out = subprocess.run([srv.proc.args[0], "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
+                         capture_output=True, text=True, timeout=40)
+    check(out.returncode == 0, "revenprox upgrade: %r %r" % (out.stdout, out.stderr))
+    return wait_pid_change(srv, pid)
+
+
+def failed_upgrade_step(srv, pid):
+    # The successor says ready, then cannot start: its JWT key file is missing.
+    with open(srv.conf.name, "w") as f:
+        f.write("auth_mode = jwt\nauth_jwt_key_file = /nonexistent/revenprox.pem\n")
+    before = log_text(srv).count("still serving")
+    os.kill(pid, signal.SIGUSR2)
+    deadline = time.monotonic() + 15
+    while log_text(srv).count("still serving") == before:
+        check(time.monotonic() < deadline, "the failed upgrade is logged")
+        time.sleep(0.02)
+    with open(srv.conf.name, "w") as f:
+        f.write("")
+    check(health(srv)["pid"] == pid, "the old process still serves")
+    return pid
+
+
+def test_keep_alive_publishers_through_upgrades(binary):
+    # 10 upgrades in a row: a request in flight at a hand-over goes to the successor with
+    # its socket and is answered there.
+    publishers_through(binary, [upgrade_step] * 10)
+
+
+def test_keep_alive_publishers_through_failed_upgrades(binary):
+    # Three hand-overs fail after the old process quiesced, with requests in flight: it
+    # takes every connection back as it left it and answers them itself, streams resume
+    # where they were; then a good upgrade.
+    publishers_through(binary, [failed_upgrade_step] * 3 + [upgrade_step])
 
 
 def test_upgrade_keeps_what_was_evicted(binary):
@@ -295,5 +329,6 @@ if __name__ == "__main__":
     sys.exit(run([test_upgrade_keeps_streams, test_failed_start_keeps_old_process,
                   test_failed_hand_over_keeps_serving,
                   test_keep_alive_publishers_through_upgrades,
+                  test_keep_alive_publishers_through_failed_upgrades,
                   test_upgrade_keeps_what_was_evicted,
                   test_upgrade_keeps_each_topics_place], sys.argv[1]))
