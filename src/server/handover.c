@@ -203,7 +203,7 @@ failure_reason(int r, const struct rp_diag *diag)
     if (r == -EPIPE)
         return "the new process went away before taking over";
     if (r == -ETIMEDOUT)
-        return "the new process did not take over in time";
+        return "the new process did not take over within 30 s"; /* TAKE_OVER_TIMEOUT_MS */
     return r < 0 ? strerror(-r) : "the new process sent an unexpected message";
 }
 
