@@ -13,12 +13,13 @@
  *   new: load config, send "R", receive, restore hub, build workers, "K", wait "G" (or
  *        the old side gone), adopt connections, start workers, serve
  *
- * The commit ("K") is the successor's last step that can fail, and it touches no
- * handed-over socket before it: so until "K" the old process still owns every connection
- * exactly as it left it. If anything else comes first (the successor exits, crashes,
- * refuses the state, or stays silent for 30 s), the old process stops it and gives the
- * listeners and connections back to its workers, which run again: still serving, and a
- * later SIGUSR2 tries again. "G" closes the race of a "K" sent as the old side gives up.
+ * The successor commits ("K") after every step that can fail but starting its worker
+ * threads, and touches no handed-over socket before it: so until "K" the old process
+ * still owns every connection exactly as it left it. If anything else comes first (the
+ * successor exits, crashes, refuses the state, or stays silent for 30 s), the old process
+ * stops it and gives the listeners and connections back to its workers, which run again:
+ * still serving, and a later SIGUSR2 tries again. "G" closes the race of a "K" sent as the
+ * old side gives up.
  */
 #include <stdbool.h>
 
