@@ -71,7 +71,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rp_hub_config cfg = {.max_topics = 16, .max_data = 1024, .epoch = st.epoch | 1};
     struct rp_hub_hooks hooks = {.policy_for = policy_for};
     struct rp_hub *hub = rp_hub_new(&cfg, &hooks);
-    if (rp_handover_restore_hub(&st, hub) == 0 && rp_hub_last_seq(hub) < st.last_seq)
+    if (rp_handover_restore_hub(&st, hub, cfg.max_data, NULL) == 0 &&
+        rp_hub_last_seq(hub) < st.last_seq)
         abort();
     rp_hub_free(hub);
     rp_handover_state_fini(&st);

@@ -205,6 +205,14 @@ rp_hub_topic_count(struct rp_hub *hub)
 }
 
 void
+rp_hub_set_max_topics(struct rp_hub *hub, uint64_t max_topics)
+{
+    hub_lock(hub);
+    hub->config.max_topics = max_topics;
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void
 rp_hub_foreach_topic(struct rp_hub *hub, const char *pattern, size_t pattern_len,
                      void (*fn)(void *ctx, struct rp_topic *t), void *ctx)
 {

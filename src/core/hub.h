@@ -204,6 +204,13 @@ struct rp_topic *rp_hub_find(struct rp_hub *hub, const char *name, size_t len);
 void rp_hub_foreach_topic(struct rp_hub *hub, const char *pattern, size_t pattern_len,
                           void (*fn)(void *ctx, struct rp_topic *t), void *ctx);
 uint64_t rp_hub_topic_count(struct rp_hub *hub);
+/*
+ * Sets max_topics. Lowering it below the live topics removes none: they stay until
+ * reclamation frees them, and while the count is at or over the cap a new topic is created
+ * only in place of one reclaimed for it (the count never grows). So an upgrade adopts every
+ * handed-over topic under a hub created without a cap, then sets the configured one.
+ */
+void rp_hub_set_max_topics(struct rp_hub *hub, uint64_t max_topics);
 
 /*
  * Registers <pattern> (a checked filter with wildcards) for <worker>: topics created

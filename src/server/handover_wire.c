@@ -13,6 +13,7 @@
 #include "base/diag.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/hashmap.h"
 #include "core/hub.h"
 #include "sse/sse_frame.h"
 
@@ -512,6 +513,7 @@ int
 rp_handover_receive(int sock, struct rp_handover_state *out, struct rp_diag *diag)
 {
     memset(out, 0, sizeof(*out));
+    out->peer = -1;
     int fds[FDS_PER_MSG];
     size_t n = 0;
     char tag = 0;
@@ -568,36 +570,81 @@ rp_handover_receive(int sock, struct rp_handover_state *out, struct rp_diag *dia
     return 0;
 }
 
-int
-rp_handover_restore_hub(const struct rp_handover_state *st, struct rp_hub *hub)
+/*
+ * Where each topic's restored log starts: per topic with an event over <max_data>, the
+ * index (+ 1, never NULL) of its newest such event, in <cuts> by topic name (keys point
+ * into the state's buffer). Events are in sequence order, so the last one seen is the
+ * newest.
+ */
+static void
+find_cuts(const struct rp_handover_state *st, uint64_t max_data, struct rp_hashmap *cuts)
 {
     for (size_t i = 0; i < st->n_events; i++) {
         const struct rp_handover_event *e = &st->events[i];
-        struct rp_ingest_event ev = {
-            .item =
-                {
-                    .topic = e->topic,
-                    .topic_len = e->topic_len,
-                    .event = e->event,
-                    .event_len = e->event_len,
-                    .data = e->data,
-                    .data_len = e->data_len,
-                    .pub_id = e->pub_id,
-                    .pub_id_len = e->pub_id_len,
-                },
-            .seq = e->seq,
-            .wall_ms = e->wall_ms,
-        };
-        int rc = rp_hub_ingest(hub, &ev, 1, NULL);
-        if (rc)
-            return rc;
+        if (e->data_len > max_data)
+            rp_hashmap_put(cuts, e->topic, e->topic_len, (void *)(uintptr_t)(i + 1));
     }
-    rp_hub_advance_seq(hub, st->last_seq);
-    for (size_t i = 0; i < st->n_floors; i++)
-        rp_hub_raise_floor(hub, st->floors[i].slot, st->floors[i].seq);
-    for (size_t i = 0; i < st->n_gaps; i++)
-        rp_hub_forget(hub, st->gaps[i].topic, st->gaps[i].topic_len, st->gaps[i].seq);
-    return 0;
+}
+
+static int
+ingest_one(struct rp_hub *hub, const struct rp_handover_event *e)
+{
+    struct rp_ingest_event ev = {
+        .item =
+            {
+                .topic = e->topic,
+                .topic_len = e->topic_len,
+                .event = e->event,
+                .event_len = e->event_len,
+                .data = e->data,
+                .data_len = e->data_len,
+                .pub_id = e->pub_id,
+                .pub_id_len = e->pub_id_len,
+            },
+        .seq = e->seq,
+        .wall_ms = e->wall_ms,
+    };
+    return rp_hub_ingest(hub, &ev, 1, NULL);
+}
+
+int
+rp_handover_restore_hub(const struct rp_handover_state *st, struct rp_hub *hub, uint64_t max_data,
+                        struct rp_handover_trim *trim)
+{
+    struct rp_handover_trim scratch;
+    if (!trim)
+        trim = &scratch;
+    *trim = (struct rp_handover_trim){0};
+    struct rp_hashmap cuts;
+    rp_hashmap_init(&cuts);
+    find_cuts(st, max_data, &cuts);
+    int rc = 0;
+    for (size_t i = 0; i < st->n_events && !rc; i++) {
+        const struct rp_handover_event *e = &st->events[i];
+        uintptr_t cut = cuts.count ? (uintptr_t)rp_hashmap_get(&cuts, e->topic, e->topic_len) : 0;
+        if (cut && e->seq <= st->events[cut - 1].seq)
+            trim->events++;
+        else
+            rc = ingest_one(hub, e);
+    }
+    if (!rc) {
+        rp_hub_advance_seq(hub, st->last_seq);
+        for (size_t i = 0; i < st->n_floors; i++)
+            rp_hub_raise_floor(hub, st->floors[i].slot, st->floors[i].seq);
+        for (size_t i = 0; i < st->n_gaps; i++)
+            rp_hub_forget(hub, st->gaps[i].topic, st->gaps[i].topic_len, st->gaps[i].seq);
+        /* The cut is recorded like an eviction (or, for a topic left with nothing, as the
+         * floor it starts from when created again). */
+        size_t pos = 0;
+        void *v;
+        while ((v = rp_hashmap_next(&cuts, &pos)) != NULL) {
+            const struct rp_handover_event *e = &st->events[(uintptr_t)v - 1];
+            rp_hub_forget(hub, e->topic, e->topic_len, e->seq);
+            trim->topics++;
+        }
+    }
+    rp_hashmap_fini(&cuts);
+    return rc;
 }
 
 void
@@ -618,6 +665,7 @@ rp_handover_state_fini(struct rp_handover_state *st)
     free(st->floors);
     free(st->buf);
     memset(st, 0, sizeof(*st));
+    st->peer = -1;
 }
 
 int

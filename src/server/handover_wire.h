@@ -63,6 +63,7 @@ struct rp_handover_state {
     size_t n_floors;
     char *buf; /* the memfd's bytes, which <events> point into */
     size_t buf_len;
+    int peer; /* the socket to the previous process (server/handover.c; borrowed), or -1 */
 };
 
 /* Old side: sends the hub's logs, <listeners> and <conns>. 0 or -errno, <diag> filled. */
@@ -76,8 +77,21 @@ int rp_handover_receive(int sock, struct rp_handover_state *out, struct rp_diag 
  * malformed state. Untrusted input as far as memory safety goes (fuzz/handover_fuzz.c).
  */
 int rp_handover_parse(struct rp_handover_state *out, struct rp_diag *diag);
-/* New side: appends the received events to <hub> (created with the received epoch). */
-int rp_handover_restore_hub(const struct rp_handover_state *st, struct rp_hub *hub);
+/* What rp_handover_restore_hub left out to fit this process's limits. */
+struct rp_handover_trim {
+    size_t events; /* events not restored */
+    size_t topics; /* topics whose log now starts later than the old process's did */
+};
+/*
+ * New side: appends the received events to <hub> (created with the received epoch). An
+ * event whose data is over <max_data> (the limit was lowered) is not restored, nor is any
+ * older event of its topic: a log only ever loses its oldest events, so the topic's
+ * evicted sequence says exactly what is gone and a reader resuming from before it is told
+ * (`event: resync`). <trim> (may be NULL) counts what was left out. 0, or the hub's -errno
+ * for an event it refuses otherwise (topics over its max_topics: see rp_hub_set_max_topics).
+ */
+int rp_handover_restore_hub(const struct rp_handover_state *st, struct rp_hub *hub,
+                            uint64_t max_data, struct rp_handover_trim *trim);
 /* Frees <st>; file descriptors still in it (not taken: set to -1) are closed. */
 void rp_handover_state_fini(struct rp_handover_state *st);
 /* One-byte messages of the handshake (R: successor ready to receive, K: taken over). */

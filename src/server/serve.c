@@ -75,7 +75,7 @@ rp_serve_main(int argc, char **argv, char **exec_argv)
     }
     int rc = rp_server_start(&srv, cfg, upfd >= 0 ? &inherit : NULL);
     if (upfd >= 0) {
-        rp_handover_finish(upfd, rc == 0);
+        close(upfd); /* before committing, this tells the old process to serve on */
         rp_handover_state_fini(&inherit); /* closes what was not taken */
     }
     if (rc != 0) {
@@ -92,5 +92,5 @@ rp_serve_main(int argc, char **argv, char **exec_argv)
     RP_LOG(RP_LOG_INFO, "server",
            srv.upgraded ? "msg=\"stopped: the new process serves\"" : "msg=\"stopped\"");
     rp_config_free(cfg);
-    return 0;
+    return srv.resume_failed ? 1 : 0; /* so a service manager restarts it */
 }

@@ -2,6 +2,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +307,27 @@ check_nofile(const struct rp_config_values *v)
         RP_LOG(RP_LOG_INFO, "server", "msg=\"open files limit\" nofile=%llu", n);
 }
 
+/* Restores the handed-over logs into the new hub, trimmed to this process's limits. */
+static int
+restore_hub(struct rp_server *srv, const struct rp_config_values *v,
+            const struct rp_handover_state *inherit)
+{
+    struct rp_handover_trim trim;
+    int rc = rp_handover_restore_hub(inherit, srv->hub, (uint64_t)v->max_data, &trim);
+    if (rc) {
+        RP_LOG(RP_LOG_ERROR, "upgrade", "msg=\"cannot restore the handed-over logs: %s\"",
+               strerror(-rc));
+        return rc;
+    }
+    if (trim.events)
+        RP_LOG(RP_LOG_WARN, "upgrade",
+               "msg=\"handed-over events over max_data are not kept, nor older ones of their "
+               "topics: those logs start after them, and a client resuming from before is told "
+               "(event: resync)\" events=%zu topics=%zu max_data=%lld",
+               trim.events, trim.topics, (long long)v->max_data);
+    return 0;
+}
+
 /* The hub, with the handed-over logs when there are any. */
 static int
 start_hub(struct rp_server *srv, const struct rp_config_values *v,
@@ -319,6 +341,10 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .max_data = (uint64_t)v->max_data,
         .epoch = inherit ? inherit->epoch : 0, /* ids stay valid across an upgrade */
     };
+    /* Every handed-over topic is adopted, more than a lowered max_topics too: the cap is
+     * set once the connections are adopted (adopt_inherited). */
+    if (inherit)
+        hc.max_topics = UINT64_MAX;
     struct rp_hub_hooks hooks = {
         .policy_for = policy_for,
         .topic_advanced = topic_advanced,
@@ -327,24 +353,50 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .ctx = srv,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
-    if (!inherit)
-        return 0;
-    int rc = rp_handover_restore_hub(inherit, srv->hub);
-    if (rc)
-        RP_LOG(RP_LOG_ERROR, "upgrade", "msg=\"cannot restore the handed-over logs: %s\"",
-               strerror(-rc));
-    return rc;
+    return inherit ? restore_hub(srv, v, inherit) : 0;
+}
+
+/*
+ * Upgrade, new side, once everything that can fail is built: the previous process lets go
+ * (rp_handover_commit), then the connections are spread over the workers before they run
+ * (no locking). Nothing touches a handed-over socket before the commit, so until then the
+ * previous process can take everything back.
+ */
+static void
+adopt_inherited(struct rp_server *srv, struct rp_handover_state *inherit)
+{
+    rp_handover_commit(inherit);
+    rp_handover_adopt(inherit, srv->workers, srv->n_workers);
+    uint64_t cap = (uint64_t)atomic_load(&srv->cfg)->v.max_topics;
+    rp_hub_set_max_topics(srv->hub, cap);
+    uint64_t n = rp_hub_topic_count(srv->hub);
+    if (n > cap)
+        RP_LOG(RP_LOG_WARN, "upgrade",
+               "msg=\"more topics were handed over than max_topics allows: all are kept, and "
+               "new topics are refused until reclamation brings the count under it\" "
+               "topics=%llu max_topics=%llu",
+               (unsigned long long)n, (unsigned long long)cap);
 }
 
 /* One listening socket per worker: handed over by the previous process, or new (the first
- * picks the port when 0 was asked; the others share it). */
+ * picks the port when 0 was asked; the others share it). <first> is worker 0's, or -1. */
 static int
-open_listener(struct rp_server *srv, unsigned i, struct rp_handover_state *inherit)
+open_listener(struct rp_server *srv, unsigned i, struct rp_handover_state *inherit, int first)
 {
     if (inherit && i < inherit->n_listeners && inherit->listeners[i] >= 0) {
         int fd = inherit->listeners[i];
         inherit->listeners[i] = -1;
         return fd;
+    }
+    /* More workers than handed-over sockets: they share one rather than open another, which
+     * would take connections before the hand-over is committed, and lose them if it fails. */
+    if (inherit && first >= 0) {
+        int fd = fcntl(first, F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0)
+            return fd;
+        RP_LOG(RP_LOG_ERROR, "listen", "msg=\"cannot share the listening socket: %s\"",
+               strerror(errno));
+        return -EMFILE;
     }
     int fd = rp_listener_open(&srv->addr, LISTEN_BACKLOG);
     if (fd < 0) {
@@ -364,6 +416,7 @@ start_workers(struct rp_server *srv, struct rp_handover_state *inherit)
         getsockname(inherit->listeners[0], (struct sockaddr *)&srv->addr.ss, &srv->addr.len);
     }
     srv->workers = rp_xcalloc(srv->n_workers, sizeof(*srv->workers));
+    int first = -1;
     for (unsigned i = 0; i < srv->n_workers; i++) {
         struct rp_worker_setup ws = {
             .id = i,
@@ -372,20 +425,21 @@ start_workers(struct rp_server *srv, struct rp_handover_state *inherit)
             .api = &srv->api,
             .gate = srv->gate,
             .qsbr = srv->qsbr,
-            .listener = open_listener(srv, i, inherit),
+            .listener = open_listener(srv, i, inherit, first),
         };
         struct rp_diag diag = {{0}};
         if (ws.listener < 0)
             return ws.listener;
+        if (i == 0)
+            first = ws.listener;
         int rc = rp_worker_new(&ws, &srv->workers[i], &diag);
         if (rc) {
             RP_LOG(RP_LOG_ERROR, "server", "msg=\"cannot start worker %u: %s\"", i, diag.msg);
             return rc;
         }
     }
-    /* Adopted connections are spread over the workers before they run (no locking). */
     if (inherit)
-        rp_handover_adopt(inherit, srv->workers, srv->n_workers);
+        adopt_inherited(srv, inherit);
     for (unsigned i = 0; i < srv->n_workers; i++) {
         int err = rp_worker_start(srv->workers[i]);
         if (err) {

@@ -52,7 +52,8 @@ struct rp_server {
      * the file starts the new one) and its arguments; set by serve before waiting. */
     const char *exe;
     char **exec_argv;
-    bool upgraded; /* handed over: the successor serves now */
+    bool upgraded;      /* handed over: the successor serves now */
+    bool resume_failed; /* a hand-over failed and the workers could not run again */
 };
 
 /* The topic the server publishes its metrics to, once a second while it has subscribers
@@ -60,8 +61,10 @@ struct rp_server {
 #define RP_SERVER_METRICS_TOPIC "_revenprox/metrics"
 
 /* Builds and starts everything: 0, or a negative errno with a message logged. With
- * <inherit>, takes over what a previous process handed over (its epoch and logs, its
- * listening sockets and its connections; the descriptors taken are set to -1). */
+ * <inherit>, takes over what a previous process handed over (its epoch and logs, trimmed
+ * to this configuration's limits, its listening sockets and its connections; the
+ * descriptors taken are set to -1), committing to it (rp_handover_commit) only once
+ * everything else is built. */
 int rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
                     struct rp_handover_state *inherit);
 /* The signals rp_server_wait takes (INT, TERM, HUP, USR2): serve blocks them in every

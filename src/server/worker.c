@@ -308,11 +308,33 @@ worker_main(void *arg)
     /* Close whatever is left: streams were told when to retry. */
     rp_front_close_all(w->front);
     rp_front_reap(w->front);
+    /* The loop as it was found, so that the worker can run again (rp_worker_resume). */
+    rp_loop_hook_remove(w->loop, RP_LOOP_BEFORE_SLEEP, before_sleep, w);
+    rp_loop_hook_remove(w->loop, RP_LOOP_BEFORE_SLEEP, yield_before_sleep, w);
+    rp_loop_hook_remove(w->loop, RP_LOOP_AFTER_WAIT, after_wait, w);
+    rp_loop_hook_remove(w->loop, RP_LOOP_AFTER_TURN, run_fanout, w);
+    rp_loop_hook_remove(w->loop, RP_LOOP_AFTER_TURN, reap, w);
     rp_qsbr_offline(w->slot);
     rp_qsbr_unregister(w->slot);
     w->slot = NULL;
     this_worker = NULL;
     return NULL;
+}
+
+/* The worker's connections, on its loop, answered by its API. */
+static struct rp_front *
+new_front(struct rp_worker *w)
+{
+    struct rp_front_setup fs = {
+        .loop = w->loop,
+        .fanout = w->fanout,
+        .stats = &w->stats,
+        .cfg = w->cfg,
+        .conncap = rp_guard_conncap(w->api.node->guard),
+        .handler = rp_api_handle,
+        .handler_ctx = &w->api,
+    };
+    return rp_front_new(&fs);
 }
 
 int
@@ -350,16 +372,7 @@ rp_worker_new(const struct rp_worker_setup *s, struct rp_worker **out, struct rp
     if (s->gate)
         w->gate = rp_gate_new(s->gate, w->loop, &w->stats, gate_wake, w);
     w->api = (struct rp_api){.node = s->api, .gate = w->gate, .stats = &w->stats};
-    struct rp_front_setup fs = {
-        .loop = w->loop,
-        .fanout = w->fanout,
-        .stats = &w->stats,
-        .cfg = w->cfg,
-        .conncap = rp_guard_conncap(s->api->guard),
-        .handler = rp_api_handle,
-        .handler_ctx = &w->api,
-    };
-    w->front = rp_front_new(&fs);
+    w->front = new_front(w);
     if ((err = rp_wakeup_init(&w->stop_wakeup, w->loop, on_stop)) != 0 ||
         (err = rp_wakeup_init(&w->auth_wakeup, w->loop, on_auth_wake)) != 0) {
         rp_diag_set(diag, "cannot create a wake-up descriptor: %s", strerror(-err));
@@ -421,6 +434,20 @@ rp_worker_take_export(struct rp_worker *w, int *listener, struct rp_conn_export 
     w->exported = NULL;
     w->n_exported = 0;
     return n;
+}
+
+int
+rp_worker_resume(struct rp_worker *w, int listener)
+{
+    RP_ASSERT(!w->started && atomic_load(&w->export_requested));
+    /* A front that exported is stopped for good (and empty: its connections were reaped
+     * when the loop ended); a new one takes its place. */
+    rp_front_free(w->front);
+    w->front = new_front(w);
+    w->done = w->leaving = false;
+    atomic_store(&w->export_requested, false);
+    /* On failure too, the front owns <listener> and closes it when freed. */
+    return listener < 0 ? 0 : rp_front_listen(w->front, listener);
 }
 
 int

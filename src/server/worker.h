@@ -57,8 +57,13 @@ const struct rp_config *rp_worker_thread_config(void);
  * owns the descriptors and descriptions). */
 void rp_worker_export(struct rp_worker *w);
 size_t rp_worker_take_export(struct rp_worker *w, int *listener, struct rp_conn_export **conns);
-/* Upgrade, new side, before rp_worker_start: serves the connection <e> describes; takes its
- * descriptor (e->fd becomes -1). 0, or -errno when it was closed instead. */
+/* Upgrade, old side, after the export was joined and the hand-over failed: makes the worker
+ * ready to run again (rp_worker_adopt, then rp_worker_start) accepting on <listener> (taken,
+ * even on failure; -1 for none). 0, or -errno. */
+int rp_worker_resume(struct rp_worker *w, int listener);
+/* Upgrade, before rp_worker_start (new side, or old side after rp_worker_resume): serves the
+ * connection <e> describes; takes its descriptor (e->fd becomes -1). 0, or -errno when it
+ * was closed instead. */
 int rp_worker_adopt(struct rp_worker *w, struct rp_conn_export *e);
 
 #endif

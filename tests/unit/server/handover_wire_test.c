@@ -155,7 +155,7 @@ test_round_trip(void **state)
 
     /* The events restore into a new hub with the same ids. */
     struct rp_hub *next = hub_new(st.epoch);
-    assert_int_equal(rp_handover_restore_hub(&st, next), 0);
+    assert_int_equal(rp_handover_restore_hub(&st, next, 4096, NULL), 0);
     assert_int_equal(rp_hub_last_seq(next), 6);
     struct rp_topic *t = rp_hub_find(next, "news", 4);
     assert_non_null(t);
@@ -208,6 +208,85 @@ test_reads_the_previous_version(void **state)
     rp_handover_state_fini(&st);
 }
 
+/* Publishes <data> as <n> copies of <c>; returns its sequence. */
+static uint64_t
+publish_sized(struct rp_hub *hub, const char *topic, char c, size_t n)
+{
+    char *data = malloc(n + 1);
+    memset(data, c, n);
+    data[n] = '\0';
+    publish(hub, topic, NULL, data);
+    free(data);
+    return rp_hub_last_seq(hub);
+}
+
+static void
+test_restore_fits_lowered_limits(void **state)
+{
+    (void)state;
+    /* The successor's max_data is 1024 (the old one's 4096) and its max_topics 2. */
+    struct rp_hub *hub = hub_new(0x11);
+    uint64_t a1 = publish_sized(hub, "a", 'x', 10);
+    uint64_t big_a = publish_sized(hub, "a", 'y', 3000);
+    uint64_t a3 = publish_sized(hub, "a", 'z', 10);
+    uint64_t b1 = publish_sized(hub, "b", 'x', 10);
+    uint64_t big_c = publish_sized(hub, "c", 'y', 2000);
+    publish_sized(hub, "d", 'x', 10);
+    int sock[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sock), 0);
+    struct rp_diag diag = {{0}};
+    assert_int_equal(rp_handover_send(sock[0], hub, NULL, 0, NULL, 0, &diag), 0);
+    struct rp_handover_state st;
+    assert_int_equal(rp_handover_receive(sock[1], &st, &diag), 0);
+
+    /* Adopted without a cap on topics, then given the configured one. */
+    struct rp_hub_config cfg = {
+        .max_topics = UINT64_MAX, .max_data = 1024, .epoch = st.epoch, .qsbr = qsbr};
+    struct rp_hub_hooks hooks = {.policy_for = policy_for};
+    struct rp_hub *next = rp_hub_new(&cfg, &hooks);
+    struct rp_handover_trim trim;
+    assert_int_equal(rp_handover_restore_hub(&st, next, 1024, &trim), 0);
+    rp_hub_set_max_topics(next, 2);
+    assert_int_equal(trim.events, 3); /* a1, the big one of a, and c's */
+    assert_int_equal(trim.topics, 2);
+    assert_int_equal(rp_hub_last_seq(next), rp_hub_last_seq(hub));
+
+    /* "a" starts after its big event, recorded as evicted: a resume from a1 is told. */
+    struct rp_topic_stats ts;
+    rp_topic_stats(rp_hub_find(next, "a", 1), &ts);
+    assert_int_equal(ts.count, 1);
+    assert_int_equal(ts.first_seq, a3);
+    assert_int_equal(ts.evicted_seq, big_a);
+    assert_true(a1 < ts.evicted_seq);
+    rp_topic_stats(rp_hub_find(next, "b", 1), &ts);
+    assert_int_equal(ts.first_seq, b1);
+    assert_int_equal(ts.evicted_seq, 0);
+
+    /* Three topics over a cap of two: all kept, existing ones take events, new ones are
+     * refused, "c" (nothing left of it) included, which starts after its big event. */
+    assert_int_equal(rp_hub_topic_count(next), 3);
+    struct rp_publish_item it = {.topic = "b", .topic_len = 1, .data = "ok", .data_len = 2};
+    struct rp_publish_result res;
+    struct rp_hub_error err;
+    assert_int_equal(rp_hub_publish(next, &it, 1, &res, &err), 0);
+    it.topic = "new";
+    it.topic_len = 3;
+    assert_int_equal(rp_hub_publish(next, &it, 1, &res, &err), -ENOSPC);
+    assert_int_equal(err.status, 503);
+    rp_hub_set_max_topics(next, 10);
+    it.topic = "c";
+    it.topic_len = 1;
+    assert_int_equal(rp_hub_publish(next, &it, 1, &res, &err), 0);
+    rp_topic_stats(rp_hub_find(next, "c", 1), &ts);
+    assert_int_equal(ts.evicted_seq, big_c);
+
+    rp_handover_state_fini(&st);
+    rp_hub_free(next);
+    rp_hub_free(hub);
+    close(sock[0]);
+    close(sock[1]);
+}
+
 static void
 test_refuses_truncated_and_foreign_states(void **state)
 {
@@ -231,6 +310,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_reads_the_previous_version),
+        cmocka_unit_test(test_restore_fits_lowered_limits),
         cmocka_unit_test(test_refuses_truncated_and_foreign_states),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
