@@ -37,10 +37,10 @@ def test_stalled_streams_cost_a_fast_reader_nothing(binary):
         stalled = []
         for _ in range(STALLED):
             s = socket.create_connection(("127.0.0.1", srv.port))
-            s.sendall(b"GET /events/s HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /events/s HTTP/1.1\r\nHost: localhost\r\n\r\n")
             stalled.append(s)
         fast = socket.create_connection(("127.0.0.1", srv.port))
-        fast.sendall(b"GET /events/s HTTP/1.1\r\nHost: x\r\n\r\n")
+        fast.sendall(b"GET /events/s HTTP/1.1\r\nHost: localhost\r\n\r\n")
         got = bytearray()
         done = threading.Event()
 
