@@ -21,6 +21,11 @@ def rss_kib(pid):
     return 0
 
 
+def sanitized(binary):
+    with open(binary, "rb") as f:
+        return b"AddressSanitizer" in f.read()
+
+
 def raw(port, data, timeout=10):
     """Sends <data> on a fresh connection, asking for the connection to close after the
     answer; returns the answer (b"" if closed unanswered), or only its head when it is an
@@ -83,8 +88,20 @@ class Watch:
         self.stop.set()
         for t in self.threads:
             t.join(60)
-        got = [e["data"] for e in self.stream.events(self.sent, timeout=20)]
+        got = []
+        try:
+            while len(got) < self.sent:
+                ev = self.stream.next_event(timeout=5)  # heartbeats come every 15 s
+                got.append(ev["data"] if "event" not in ev else "%s: %s" % (ev["event"],
+                                                                          ev["data"]))
+        except (OSError, EOFError):
+            pass
         self.stream.close()
+        if len(got) != self.sent or got != ["c%d" % i for i in range(self.sent)]:
+            missing = sorted(set("c%d" % i for i in range(self.sent)) - set(got))
+            print("calm subscriber: %d of %d; missing %r; others %r" %
+                  (len(got), self.sent, missing[:20], [g for g in got if not
+                                                      g.startswith("c")][:5]))
         check(self.sent > 20, "the calm publisher kept publishing (%d)" % self.sent)
         check(got == ["c%d" % i for i in range(self.sent)],
               "the calm subscriber got every event once, in order")
@@ -96,7 +113,11 @@ class Watch:
 def test_many_attacks_at_once(binary):
     # 300 streams that never read (small receive buffers), a flood of 30,000 distinct
     # topics, 300 pattern streams opened and dropped, and a reconnect flood, together.
-    with Server(binary, "--max-topics", "5000", "--history-age", "2s") as srv:
+    # The flood's topics age out in 2 s so they can be freed; the calm topic keeps a minute,
+    # so a worker busy for seconds with the attack delays the calm subscriber but cannot
+    # make it miss anything.
+    with Server(binary, "--max-topics", "5000", "--history-age", "2s",
+                config='[topic "calm"]\nhistory_age = 60s\n') as srv:
         base = rss_kib(srv.proc.pid)
         watch = Watch(srv)
         stalled = [Stream(srv.port, "/events?topic=s/%d&topic=flood/%%23" % i, rcvbuf=4096)
@@ -109,7 +130,7 @@ def test_many_attacks_at_once(binary):
 
         def churn_patterns():
             for i in range(300):
-                s = socket.create_connection(("127.0.0.1", srv.port))
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
                 s.sendall(b"GET /events?topic=flood/%%2B/%d&topic=%%23 HTTP/1.1\r\n"
                           b"Host: localhost\r\n\r\n" % i)
                 s.recv(100)
@@ -117,7 +138,7 @@ def test_many_attacks_at_once(binary):
 
         def reconnect_flood():
             for i in range(600):
-                s = socket.create_connection(("127.0.0.1", srv.port))
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
                 s.sendall(b"GET /events/s/%d HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 0-%d\r\n\r\n"
                           % (i % 50, i))
                 s.close()
@@ -134,7 +155,9 @@ def test_many_attacks_at_once(binary):
             t.join()
         worst = watch.finish()
         print("healthz worst %.0f ms; RSS %d KiB at start, peak %d KiB" % (worst, base, peak))
-        check(peak - base < 256 * 1024, "memory stays bounded (grew %d KiB)" % (peak - base))
+        # Sanitizer builds keep freed memory in quarantine and shadow every byte.
+        bound = 1024 * 1024 if sanitized(binary) else 256 * 1024
+        check(peak - base < bound, "memory stays bounded (grew %d KiB)" % (peak - base))
         for s in stalled:
             s.close()
 

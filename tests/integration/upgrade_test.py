@@ -304,12 +304,13 @@ def test_upgrade_keeps_each_topics_place(binary):
     try:
         s = Stream(srv.port, "/events?topic=a&topic=b", rcvbuf=4096)
         pad = b"p" * 1000
-        for i in range(30):
+        # 100 KB of a first: the stream is stalled (its socket full) before b's events.
+        for i in range(100):
             srv.request("POST", "/publish/a", b"a%d " % i + pad)
         for i in range(5):
             srv.request("POST", "/publish/b", b"b%d" % i)
         for i in range(200):
-            srv.request("POST", "/publish/a", b"a%d " % (30 + i) + pad)
+            srv.request("POST", "/publish/a", b"a%d " % (100 + i) + pad)
         out = subprocess.run([binary, "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
                              capture_output=True, text=True, timeout=40)
         check(out.returncode == 0, "revenprox upgrade: %r" % out.stderr)
