@@ -144,6 +144,10 @@ def test_adopted_connections_count(binary):
             except (OSError, ValueError, KeyError, TypeError):
                 pass
             time.sleep(0.1)
+        if pid == srv.proc.pid:
+            srv.log.flush()
+            fd = srv.log.fileno()
+            print(os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")[-3000:])
         check(pid != srv.proc.pid, "the upgrade happened")
         base = open_fds(pid)
         late = attack(srv.port, "127.0.0.2", PER_IP, trickle_every=1000)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -414,6 +415,71 @@ count_advanced(const struct recorder *r, unsigned worker, const struct rp_topic 
     for (size_t i = 0; i < r->n_advanced; i++)
         n += r->advanced_worker[i] == worker && r->advanced_topic[i] == t;
     return n;
+}
+
+/* A listing's callback that waits for a publish from another thread. */
+struct listing_wait {
+    struct rp_hub *hub;
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    bool published;
+    bool timed_out;
+    size_t calls;
+};
+
+static void *
+publish_while_listing(void *arg)
+{
+    struct listing_wait *lw = arg;
+    publish1(lw->hub, item("during", "1"));
+    pthread_mutex_lock(&lw->lock);
+    lw->published = true;
+    pthread_cond_signal(&lw->done);
+    pthread_mutex_unlock(&lw->lock);
+    return NULL;
+}
+
+static void
+wait_for_publish(void *ctx, struct rp_topic *t)
+{
+    (void)t;
+    struct listing_wait *lw = ctx;
+    if (lw->calls++ > 0)
+        return;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, publish_while_listing, lw), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&lw->lock);
+    while (!lw->published && !lw->timed_out)
+        lw->timed_out = pthread_cond_timedwait(&lw->done, &lw->lock, &until) == ETIMEDOUT;
+    pthread_mutex_unlock(&lw->lock);
+    if (lw->timed_out)
+        return; /* the publisher is stuck on the hub lock: leak it, the test fails below */
+    pthread_join(th, NULL);
+}
+
+/* A listing (GET /topics, metrics) walks the topics without the hub lock: a publish goes
+ * through while the walk's callback is still running. Holding the lock for the walk used
+ * to hold every publisher of the node for a listing of 100,000 topics. */
+static void
+test_foreach_topic_does_not_hold_publishers(void **state)
+{
+    struct fixture *fx = *state;
+    topic(fx->hub, "a");
+    topic(fx->hub, "b");
+    /* Static: on failure the stuck publisher finishes after this test returns. */
+    static struct listing_wait lw;
+    lw = (struct listing_wait){.hub = fx->hub};
+    pthread_mutex_init(&lw.lock, NULL);
+    pthread_cond_init(&lw.done, NULL);
+    rp_hub_foreach_topic(fx->hub, NULL, 0, wait_for_publish, &lw);
+    assert_false(lw.timed_out);
+    assert_true(lw.published);
+    assert_int_equal(lw.calls, 2);
+    pthread_cond_destroy(&lw.done);
+    pthread_mutex_destroy(&lw.lock);
 }
 
 static void
@@ -1659,6 +1725,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_too_many_topics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pub_id_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_advanced_per_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_topic_does_not_hold_publishers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pending_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_appends_sequenced_events, setup, teardown),
