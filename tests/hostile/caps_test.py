@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from support import Server, Stream, check, run  # noqa: E402
+from support import Server, Stream, check, log_text, run, stop_new  # noqa: E402
 
 PER_IP = 50
 TOTAL = 100
@@ -145,9 +145,7 @@ def test_adopted_connections_count(binary):
                 pass
             time.sleep(0.1)
         if pid == srv.proc.pid:
-            srv.log.flush()
-            fd = srv.log.fileno()
-            print(os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")[-3000:])
+            print(log_text(srv)[-3000:])
         check(pid != srv.proc.pid, "the upgrade happened")
         base = open_fds(pid)
         late = attack(srv.port, "127.0.0.2", PER_IP, trickle_every=1000)
@@ -158,18 +156,7 @@ def test_adopted_connections_count(binary):
         for s in socks + late:
             s.close()
     finally:
-        if pid != srv.proc.pid:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
-        if srv.proc.poll() is None:
-            srv.stop()
-        else:
-            os.unlink(srv.conf.name)
+        stop_new(srv, pid if pid != srv.proc.pid else None)
 
 
 def test_trusted_proxy_counts_its_clients(binary):

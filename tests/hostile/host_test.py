@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import sys
 import time
 
@@ -21,28 +20,9 @@ from support import Server, Stream, check, run  # noqa: E402
 JWT_SECRET = b"host-allow-list-secret-of-32-bytes!!"
 
 
-def raw(port, method, path, host, body=b"", headers=None):
-    """One request with the Host <host> on a fresh connection: (status, parsed body)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    h = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (method, path, host)
-    if method == "POST":
-        h += "Content-Length: %d\r\n" % len(body)
-    for k, v in (headers or {}).items():
-        h += "%s: %s\r\n" % (k, v)
-    s.sendall(h.encode() + b"\r\n" + body)
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    head, _, rest = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1])
-    try:
-        return status, json.loads(rest)
-    except ValueError:
-        return status, rest.decode("utf-8", "replace")
+def as_host(srv, method, path, host, body=b"", headers=None):
+    """One request with the Host <host>: (status, parsed body)."""
+    return srv.request(method, path, body, headers, host=host)
 
 
 def hs256(claims):
@@ -61,25 +41,25 @@ def published(srv, topic):
 def test_rebinding_page_is_refused_without_auth(binary):
     with Server(binary) as srv:
         evil = "attacker.example:%d" % srv.port
-        status, body = raw(srv.port, "POST", "/publish/t", evil, b"forged",
+        status, body = as_host(srv, "POST", "/publish/t", evil, b"forged",
                            {"Origin": "http://" + evil, "Content-Type": "text/plain"})
         check(status == 421, "the rebinding POST gets 421, not %d: %r" % (status, body))
         check("allowed_hosts" in body["error"], "the message names the setting: %r" % body)
-        status, body = raw(srv.port, "GET", "/events/t", evil,
+        status, body = as_host(srv, "GET", "/events/t", evil,
                            headers={"Accept": "text/event-stream"})
         check(status == 421, "the rebinding stream gets 421, not %d" % status)
         for path in ("/topics", "/metrics", "/", "/dashboard"):
-            check(raw(srv.port, "GET", path, "ATTACKER.example")[0] == 421,
+            check(as_host(srv, "GET", path, "ATTACKER.example")[0] == 421,
                   "%s refuses the name too" % path)
         check(published(srv, "t") == 0, "nothing was published")
         # Probes by any name still work (load balancers use names the node is not told).
-        check(raw(srv.port, "GET", "/healthz", evil)[0] == 200, "/healthz answers any Host")
-        check(raw(srv.port, "GET", "/readyz", evil)[0] == 200, "/readyz answers any Host")
+        check(as_host(srv, "GET", "/healthz", evil)[0] == 200, "/healthz answers any Host")
+        check(as_host(srv, "GET", "/readyz", evil)[0] == 200, "/readyz answers any Host")
 
         # The server's own names: its address, with or without the port, and localhost.
         for host in ("127.0.0.1:%d" % srv.port, "127.0.0.1", "localhost:%d" % srv.port,
                      "localhost"):
-            status, body = raw(srv.port, "POST", "/publish/t", host, b"ok",
+            status, body = as_host(srv, "POST", "/publish/t", host, b"ok",
                                {"Origin": "http://" + host})
             check(status == 200, "Host %s may publish: %d %r" % (host, status, body))
         s = Stream(srv.port, "/events/t")
@@ -96,16 +76,16 @@ def test_allowed_hosts_with_auth(binary):
     with Server(binary, config=config) as srv:
         token = hs256({"sub": "a", "exp": int(time.time()) + 600, "read": ["#"], "write": ["#"]})
         auth = {"Authorization": "Bearer " + token}
-        status, body = raw(srv.port, "POST", "/publish/t", "Events.Example:%d" % srv.port, b"x",
+        status, body = as_host(srv, "POST", "/publish/t", "Events.Example:%d" % srv.port, b"x",
                            auth)
         check(status == 200, "the listed name publishes: %d %r" % (status, body))
         for host in ("attacker.example", "127.0.0.1:%d" % srv.port, "localhost",
                      "sub.events.example"):
-            status, body = raw(srv.port, "POST", "/publish/t", host, b"y", auth)
+            status, body = as_host(srv, "POST", "/publish/t", host, b"y", auth)
             check(status == 421, "Host %s is not listed: %d %r" % (host, status, body))
-            check(raw(srv.port, "GET", "/events/t", host, headers=auth)[0] == 421,
+            check(as_host(srv, "GET", "/events/t", host, headers=auth)[0] == 421,
                   "nor may it read (%s)" % host)
-        status, body = raw(srv.port, "GET", "/topics/t", "events.example", headers=auth)
+        status, body = as_host(srv, "GET", "/topics/t", "events.example", headers=auth)
         check(status == 200 and body["published"] == 1, "one publish only: %r" % body)
 
 
@@ -114,10 +94,10 @@ def test_auth_without_list_keeps_names_working(binary):
     config = "auth_mode = jwt\nauth_jwt_secret = %s\n" % JWT_SECRET.decode()
     with Server(binary, config=config) as srv:
         token = hs256({"sub": "a", "exp": int(time.time()) + 600, "write": ["#"]})
-        status, body = raw(srv.port, "POST", "/publish/t", "push.example", b"x",
+        status, body = as_host(srv, "POST", "/publish/t", "push.example", b"x",
                            {"Authorization": "Bearer " + token})
         check(status == 200, "a name with a token publishes: %d %r" % (status, body))
-        status, _ = raw(srv.port, "POST", "/publish/t", "attacker.example", b"x")
+        status, _ = as_host(srv, "POST", "/publish/t", "attacker.example", b"x")
         check(status == 401, "and without a token it is auth that refuses: %d" % status)
 
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from support import Server, Stream, check, run  # noqa: E402
+from support import Server, Stream, check, log_text, run  # noqa: E402
 
 
 def healthz_ms(srv):
@@ -37,10 +37,6 @@ def closed_within(sock, seconds):
     return False
 
 
-def log_text(srv):
-    srv.log.flush()
-    fd = srv.log.fileno()
-    return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
 
 
 def test_slowloris_deadline_runs_from_the_first_byte(binary):

@@ -12,33 +12,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from support import Server, Stream, check, run  # noqa: E402
+from support import Server, Stream, check, health, log_text, run, wait_pid_change  # noqa: E402
 
 
-def health(srv):
-    status, body = srv.request("GET", "/healthz", timeout=5)
-    check(status == 200, "healthz answers")
-    return body
 
 
-def wait_pid_change(srv, old_pid, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            pid = health(srv)["pid"]
-            if pid != old_pid:
-                return pid
-        except (OSError, AssertionError, KeyError, ValueError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError("no new process answered within %ds (old process %s)" % (
-        timeout, "exited %s" % srv.proc.poll() if srv.proc.poll() is not None else "alive"))
 
 
-def log_text(srv):
-    srv.log.flush()
-    fd = srv.log.fileno()
-    return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
 
 
 def rewrite(srv, text):

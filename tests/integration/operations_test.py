@@ -12,12 +12,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from support import Server, Stream, check, run  # noqa: E402
+from support import Server, Stream, check, log_text, run  # noqa: E402
 
 
-def log_text(srv):
-    srv.log.seek(0)
-    return srv.log.read().decode("utf-8", "replace")
 
 
 def wait_log(srv, needle, timeout=5):

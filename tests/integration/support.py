@@ -58,11 +58,11 @@ class Server:
             sys.stderr.write(self.log.read().decode("utf-8", "replace")[-3000:])
         return rc
 
-    def request(self, method, path, body=b"", headers=None, timeout=10):
+    def request(self, method, path, body=b"", headers=None, timeout=10, host="localhost"):
         """One request on a fresh connection: (status, parsed JSON or text)."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-        h = "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: %d\r\n" % (
-            method, path, len(body))
+        h = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Length: %d\r\n" % (
+            method, path, host, len(body))
         for k, v in (headers or {}).items():
             h += "%s: %s\r\n" % (k, v)
         s.sendall(h.encode() + b"\r\n" + body)
@@ -143,6 +143,51 @@ class Stream:
 
 def seq(event_id):
     return int(event_id.split("-")[1])
+
+
+def log_text(srv):
+    """What the server has logged so far."""
+    srv.log.flush()
+    fd = srv.log.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
+
+
+def health(srv, timeout=5):
+    status, body = srv.request("GET", "/healthz", timeout=timeout)
+    check(status == 200, "healthz answers")
+    return body
+
+
+def wait_pid_change(srv, old_pid, timeout=15):
+    """The pid of the process that answers once an upgrade replaced <old_pid>."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid = health(srv)["pid"]
+            if pid != old_pid:
+                return pid
+        except (OSError, AssertionError, KeyError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("no new process answered within %ds (old process %s)" % (
+        timeout, "exited %s" % srv.proc.poll() if srv.proc.poll() is not None else "alive"))
+
+
+def stop_new(srv, pid):
+    """Stops the server, and the successor <pid> an upgrade started (None: none did)."""
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+    if srv.proc.poll() is None:
+        srv.stop()
+    else:
+        os.unlink(srv.conf.name)
 
 
 def check(cond, what):

@@ -13,26 +13,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from support import Server, Stream, check, run  # noqa: E402
+from support import (Server, Stream, check, health, log_text, run,  # noqa: E402
+                     stop_new, wait_pid_change)
 
 
-def health(srv):
-    status, body = srv.request("GET", "/healthz")
-    check(status == 200, "healthz answers")
-    return body
 
 
-def wait_pid_change(srv, old_pid, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            pid = health(srv)["pid"]
-            if pid != old_pid:
-                return pid
-        except (OSError, AssertionError, KeyError, ValueError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError("no new process answered within %ds" % timeout)
 
 
 def test_upgrade_keeps_streams(binary):
@@ -97,26 +83,8 @@ def test_upgrade_keeps_streams(binary):
         stop_new(srv, new_pid)
 
 
-def log_text(srv):
-    srv.log.flush()
-    fd = srv.log.fileno()
-    return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
 
 
-def stop_new(srv, pid):
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-    if srv.proc.poll() is None:
-        srv.stop()
-    else:
-        os.unlink(srv.conf.name)
 
 
 def test_failed_start_keeps_old_process(binary):
