@@ -94,7 +94,8 @@ origin_may_post(struct rp_conn *c, const struct rp_http_request *req)
 static bool
 is_probe(const struct rp_http_request *req)
 {
-    return strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0;
+    return strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/health") == 0 ||
+           strcmp(req->path, "/readyz") == 0;
 }
 
 /* A waiting request whose deadline passed: why it gave up, by what it waited for. */
@@ -191,6 +192,7 @@ topic(void *ctx, const struct rp_http_request *req, const char *rest)
 PLAIN_ROUTE(topics_list, rp_api_topics_list)
 PLAIN_ROUTE(node_metrics, rp_api_metrics)
 PLAIN_ROUTE(health, rp_api_health)
+PLAIN_ROUTE(health_documented, rp_api_health_documented)
 PLAIN_ROUTE(ready, rp_api_ready)
 PLAIN_ROUTE(dashboard, rp_api_dashboard)
 PLAIN_ROUTE(ping, rp_api_ping)
@@ -217,6 +219,7 @@ static const struct rp_route routes[] = {
     {"/readyz", RP_ROUTE_EXACT, GET_OR_HEAD, ready, NULL},
     {"/ping", RP_ROUTE_EXACT, GET_OR_HEAD, ping, NULL},
     {"/healthz", RP_ROUTE_EXACT, GET_OR_HEAD, health, NULL},
+    {"/health", RP_ROUTE_EXACT, GET_OR_HEAD, health_documented, NULL},
     {"/", RP_ROUTE_EXACT, GET_OR_HEAD, home, NULL},
 };
 static const struct rp_router router = {routes, sizeof(routes) / sizeof(routes[0]), 0};

@@ -35,6 +35,8 @@ struct rp_api_node {
     struct rp_gate_shared *gate;      /* NULL with auth_mode none */
     rp_api_metrics_fn render_metrics; /* /metrics */
     void *metrics_ctx;
+    /* Open connections of every worker (/health); any thread; <metrics_ctx> is its ctx. */
+    uint64_t (*connections)(void *ctx);
     const atomic_bool *ready;    /* every worker started (/readyz) */
     const atomic_bool *stopping; /* draining (/healthz, /readyz) */
     int64_t started_ms;

@@ -38,9 +38,11 @@ void rp_api_topic_info(struct rp_api *a, struct rp_conn *c, const struct rp_http
                        const char *name);
 void rp_api_topic_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                          const char *name);
-/* node.c: /metrics, /healthz, /readyz, /dashboard, / */
+/* node.c: /metrics, /healthz, /health, /readyz, /dashboard, / */
 void rp_api_metrics(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
 void rp_api_health(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
+void rp_api_health_documented(struct rp_api *a, struct rp_conn *c,
+                              const struct rp_http_request *req);
 void rp_api_ready(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
 void rp_api_dashboard(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
 void rp_api_index(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);

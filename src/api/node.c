@@ -40,6 +40,26 @@ rp_api_health(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
 }
 
 /*
+ * The health check of the documented RevenProx, for load balancers configured by its
+ * documentation: {"status":"healthy","connections":N,"uptime_seconds":N}, 503 with
+ * "status":"draining" while the node drains.
+ */
+void
+rp_api_health_documented(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    const struct rp_api_node *node = a->node;
+    bool stopping = atomic_load(node->stopping);
+    uint64_t conns = node->connections ? node->connections(node->metrics_ctx) : 0;
+    struct rp_buf b;
+    rp_buf_init(&b, 256);
+    rp_buf_printf(&b, "{\"status\":\"%s\",\"connections\":%llu,\"uptime_seconds\":%lld}\n",
+                  stopping ? "draining" : "healthy", (unsigned long long)conns,
+                  (long long)((rp_clock_now_ms() - node->started_ms) / 1000));
+    rp_api_respond_json(c, req, stopping ? 503 : 200, &b);
+    rp_buf_fini(&b);
+}
+
+/*
  * Readiness: whether a load balancer should send new clients here. Not while starting or
  * draining, nor while a dependency the auth mode needs (the webhook) is known to be down.
  */
@@ -88,6 +108,7 @@ rp_api_index(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
         "\"GET /events/{topic}\",\"GET /events?topic=a&topic=b\","
         "\"POST /publish\",\"POST /publish/{topic}\","
         "\"GET /topics\",\"GET /topics/{topic}\",\"GET /topics/{topic}/events\","
-        "\"GET /metrics\",\"GET /healthz\",\"GET /readyz\",\"GET /dashboard\"]}\n";
+        "\"GET /metrics\",\"GET /healthz\",\"GET /health\",\"GET /readyz\","
+        "\"GET /dashboard\"]}\n";
     rp_conn_respond(c, req, 200, "application/json", NULL, body, sizeof(body) - 1);
 }

@@ -209,6 +209,17 @@ workers_stats(struct rp_server *srv)
     return stats;
 }
 
+/* Every worker's open connections (/health). Any thread. */
+static uint64_t
+connections_open(void *ctx)
+{
+    struct rp_server *srv = ctx;
+    uint64_t n = 0;
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        n += rp_stat_get(rp_worker_stats(srv->workers[i]), RP_STAT_connections_active);
+    return n;
+}
+
 /* The node's metrics: every worker's counters summed, and node gauges. Any thread. */
 static void
 render_metrics(void *ctx, bool json, struct rp_buf *out)
@@ -481,6 +492,7 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         .gate = srv->gate,
         .render_metrics = render_metrics,
         .metrics_ctx = srv,
+        .connections = connections_open,
         .ready = &srv->ready,
         .stopping = &srv->stopping,
         .started_ms = srv->started_ms,

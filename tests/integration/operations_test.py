@@ -73,6 +73,23 @@ def test_readyz(binary):
         check(srv.request("GET", "/healthz")[0] == 200, "but alive")
 
 
+def test_documented_health_check(binary):
+    # GET /health answers as the documented RevenProx's does, for load balancers set up by
+    # its documentation: status, open connections and uptime, on any Host.
+    with Server(binary) as srv:
+        streams = [Stream(srv.port, "/events/h") for _ in range(3)]
+        status, body = srv.request("GET", "/health", host="lb.internal")
+        check(status == 200 and body["status"] == "healthy", "healthy: %r" % (body,))
+        check(set(body) == {"status", "connections", "uptime_seconds"}, "the documented body")
+        check(body["connections"] >= 4, "counts the three streams and itself: %r" % (body,))
+        for s in streams:
+            s.close()
+        deadline = time.monotonic() + 5
+        while srv.request("GET", "/health")[1]["connections"] > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(srv.request("GET", "/health")[1]["connections"] == 1, "closed ones are not counted")
+
+
 def test_access_log_never_shows_tokens(binary):
     with Server(binary, "--log-format", "json", "--auth-mode", "jwt", "--auth-jwt-secret",
                 "access-log-test-secret-of-32-bytes!") as srv:
@@ -193,7 +210,8 @@ def test_fanout_with_io_uring_on_and_off(binary):
 
 
 if __name__ == "__main__":
-    sys.exit(run([test_sighup_reload, test_readyz, test_access_log_never_shows_tokens,
+    sys.exit(run([test_sighup_reload, test_readyz, test_documented_health_check,
+                  test_access_log_never_shows_tokens,
                   test_prometheus_names, test_load_metrics, test_open_files_limit_is_reported,
                   test_fanout_with_io_uring_on_and_off],
                  sys.argv[1]))
