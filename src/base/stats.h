@@ -64,6 +64,10 @@ enum rp_stat_id {
 static const uint64_t rp_stats_lag_bounds[RP_STATS_LAG_BUCKETS] = {0, 10, 100, 1000, 10000, 100000};
 static const int64_t rp_stats_webhook_bounds_ms[RP_STATS_WEBHOOK_BUCKETS] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+/* How long connections stayed open: from a request's round trip to a day-long stream. */
+#define RP_STATS_CONN_BUCKETS 10
+static const int64_t rp_stats_conn_bounds_ms[RP_STATS_CONN_BUCKETS] = {
+    100, 1000, 10000, 60000, 300000, 900000, 3600000, 14400000, 43200000, 86400000};
 
 struct rp_stats {
     _Atomic uint64_t v[RP_STAT__COUNT];
@@ -71,6 +75,9 @@ struct rp_stats {
     /* Non-cumulative: bucket i counts calls <= bound i and > bound i-1; the last slot is +Inf. */
     _Atomic uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1];
     _Atomic uint64_t webhook_ms_sum;
+    /* Connections closed, by how long they were open (non-cumulative, like webhook_ms). */
+    _Atomic uint64_t conn_ms[RP_STATS_CONN_BUCKETS + 1];
+    _Atomic uint64_t conn_ms_sum;
     /* Gauges, refreshed every few seconds by the worker: its streams by how many events
      * they are behind (non-cumulative; the last slot is over every bound). */
     _Atomic uint64_t lag[RP_STATS_LAG_BUCKETS + 1];
@@ -102,15 +109,30 @@ rp_stat_auth_failure(struct rp_stats *s, unsigned reason)
         atomic_fetch_add_explicit(&s->auth_failures_by[reason], 1, memory_order_relaxed);
 }
 
+/* Counts <ms> in the histogram <buckets> (<n> bounds, then +Inf) and adds it to <sum>. */
+static inline void
+rp_stat_observe(_Atomic uint64_t *buckets, _Atomic uint64_t *sum, const int64_t *bounds,
+                unsigned n, int64_t ms)
+{
+    unsigned i = 0;
+    while (i < n && ms > bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(sum, (uint64_t)(ms > 0 ? ms : 0), memory_order_relaxed);
+}
+
 static inline void
 rp_stat_webhook_latency(struct rp_stats *s, int64_t ms)
 {
-    unsigned i = 0;
-    while (i < RP_STATS_WEBHOOK_BUCKETS && ms > rp_stats_webhook_bounds_ms[i])
-        i++;
-    atomic_fetch_add_explicit(&s->webhook_ms[i], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->webhook_ms_sum, (uint64_t)(ms > 0 ? ms : 0),
-                              memory_order_relaxed);
+    rp_stat_observe(s->webhook_ms, &s->webhook_ms_sum, rp_stats_webhook_bounds_ms,
+                    RP_STATS_WEBHOOK_BUCKETS, ms);
+}
+
+static inline void
+rp_stat_conn_duration(struct rp_stats *s, int64_t ms)
+{
+    rp_stat_observe(s->conn_ms, &s->conn_ms_sum, rp_stats_conn_bounds_ms, RP_STATS_CONN_BUCKETS,
+                    ms);
 }
 
 #endif

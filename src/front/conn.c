@@ -65,6 +65,7 @@ rp_conn_close(struct rp_conn *c, const char *why)
                rp_log_escape(why, safe, sizeof(safe)));
     }
     c->closing = true;
+    rp_stat_conn_duration(c->f->stats, rp_clock_now_ms() - c->opened_ms);
     if (c->io.fd >= 0)
         rp_loop_remove(c->f->loop, &c->io);
     rp_list_remove(&c->node);

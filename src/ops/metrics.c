@@ -61,6 +61,9 @@ struct snapshot {
     int64_t webhook_bounds_ms[RP_STATS_WEBHOOK_BUCKETS];
     uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1]; /* not cumulative; the last is +Inf */
     uint64_t webhook_ms_sum;
+    int64_t conn_bounds_ms[RP_STATS_CONN_BUCKETS];
+    uint64_t conn_ms[RP_STATS_CONN_BUCKETS + 1];
+    uint64_t conn_ms_sum;
     uint64_t breaker_state; /* enum rp_breaker_state */
     uint64_t breaker_transitions[COUNT(breaker_labels)];
     uint64_t conns[COUNT(conn_labels)];
@@ -69,6 +72,7 @@ struct snapshot {
     uint64_t log_events, log_bytes, auth_cache_entries, topics, last_seq, uptime_s, workers;
     uint64_t topics_reclaimed;
     bool has_breaker;
+    const struct rp_process_stats *process; /* NULL: none */
     struct rp_stats *const *stats; /* per worker, for the per-worker figures */
     size_t n_stats;
 };
@@ -153,6 +157,16 @@ static const struct metric families[] = {
      .n = RP_STATS_WEBHOOK_BUCKETS + 1,
      .bounds_at = AT(webhook_bounds_ms),
      .sum_at = AT(webhook_ms_sum)},
+    {.shape = SHAPE_BUCKETS,
+     .prom = "connection_duration_seconds",
+     .type = "histogram",
+     .help = "How long closed connections (requests and streams) were open",
+     .json = "connection_duration_ms",
+     .flags = M_MS_AS_SECONDS,
+     .at = AT(conn_ms),
+     .n = RP_STATS_CONN_BUCKETS + 1,
+     .bounds_at = AT(conn_bounds_ms),
+     .sum_at = AT(conn_ms_sum)},
     {.shape = SHAPE_GROUP_BEGIN, .json = "auth_breaker", .flags = M_BREAKER},
     {.shape = SHAPE_ONE_HOT,
      .prom = "auth_breaker_state",
@@ -277,6 +291,9 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
         for (int i = 0; i <= RP_STATS_WEBHOOK_BUCKETS; i++)
             s->webhook_ms[i] += load(&stats[w]->webhook_ms[i]);
         s->webhook_ms_sum += load(&stats[w]->webhook_ms_sum);
+        for (int i = 0; i <= RP_STATS_CONN_BUCKETS; i++)
+            s->conn_ms[i] += load(&stats[w]->conn_ms[i]);
+        s->conn_ms_sum += load(&stats[w]->conn_ms_sum);
         for (int i = 0; i <= RP_STATS_LAG_BUCKETS; i++)
             s->lag[i] += load(&stats[w]->lag[i]);
     }
@@ -286,6 +303,8 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
         s->ratelimit[i] = s->stat[ratelimit_ids[i]];
     for (int i = 0; i < RP_STATS_WEBHOOK_BUCKETS; i++)
         s->webhook_bounds_ms[i] = rp_stats_webhook_bounds_ms[i];
+    for (int i = 0; i < RP_STATS_CONN_BUCKETS; i++)
+        s->conn_bounds_ms[i] = rp_stats_conn_bounds_ms[i];
     for (int i = 0; i < RP_STATS_LAG_BUCKETS; i++)
         s->lag_bounds[i] = (int64_t)rp_stats_lag_bounds[i];
     uint64_t active = s->stat[RP_STAT_connections_active];
@@ -305,6 +324,7 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
     s->uptime_s = (uint64_t)node->uptime_s;
     s->workers = node->workers;
     s->topics_reclaimed = node->topics_reclaimed;
+    s->process = node->process;
     s->stats = stats;
     s->n_stats = n;
 }
@@ -441,12 +461,34 @@ prom_metric(void *ctx, const struct metric *m, const struct snapshot *s)
     return err;
 }
 
+/* The process's figures, unprefixed: the names every Prometheus client library exports,
+ * so the usual dashboards and alerts find them. */
 static int
 prom_finish(void *ctx, const struct snapshot *s)
 {
-    (void)ctx;
-    (void)s;
-    return 0;
+    struct rp_buf *out = ctx;
+    const struct rp_process_stats *p = s->process;
+    if (!p)
+        return 0;
+    return rp_buf_printf(
+        out,
+        "# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.\n"
+        "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"
+        "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+        "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %llu\n"
+        "# HELP process_open_fds Open file descriptors.\n"
+        "# TYPE process_open_fds gauge\nprocess_open_fds %llu\n"
+        "# HELP process_max_fds The open files limit.\n"
+        "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n"
+        "# HELP process_threads Threads of the process.\n"
+        "# TYPE process_threads gauge\nprocess_threads %llu\n"
+        "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
+        "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.2f\n",
+        p->cpu_seconds, (unsigned long long)p->rss_bytes, (unsigned long long)p->vsize_bytes,
+        (unsigned long long)p->open_fds, (unsigned long long)p->max_fds,
+        (unsigned long long)p->threads, p->start_time_s);
 }
 
 static const struct emitter prom_emitter = {prom_metric, prom_finish};
@@ -577,6 +619,16 @@ json_finish(void *ctx, const struct snapshot *s)
     for (size_t i = 0; !err && i < COUNT(families); i++)
         if (families[i].flags & M_JSON_LAST)
             err = json_metric(j, &families[i], s);
+    const struct rp_process_stats *p = s->process;
+    if (!err && p)
+        err = rp_buf_printf(j->out,
+                            ",\"process\":{\"cpu_seconds\":%.2f,\"resident_memory_bytes\":%llu,"
+                            "\"virtual_memory_bytes\":%llu,\"open_fds\":%llu,\"max_fds\":%llu,"
+                            "\"threads\":%llu,\"start_time_seconds\":%.2f}",
+                            p->cpu_seconds, (unsigned long long)p->rss_bytes,
+                            (unsigned long long)p->vsize_bytes, (unsigned long long)p->open_fds,
+                            (unsigned long long)p->max_fds, (unsigned long long)p->threads,
+                            p->start_time_s);
     return err ? err : rp_buf_append_str(j->out, "}\n");
 }
 

@@ -13,6 +13,7 @@
 #include "auth/breaker.h"
 #include "base/buf.h"
 #include "base/stats.h"
+#include "ops/process.h"
 
 struct rp_metrics_node {
     uint64_t topics;
@@ -28,6 +29,9 @@ struct rp_metrics_node {
     uint64_t log_events; /* events kept in all topic logs */
     uint64_t log_bytes;
     uint64_t topics_reclaimed; /* topics freed since start */
+    /* The process's own figures, rendered under the standard process_* names (Prometheus)
+     * or as "process" (JSON); NULL: none. */
+    const struct rp_process_stats *process;
 };
 
 /* Sums <n> workers' stats and appends the rendering to <out>; 0 or -ENOBUFS. */

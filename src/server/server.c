@@ -233,6 +233,9 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
         .workers = srv->n_workers,
         .topics_reclaimed = rp_hub_topics_reclaimed(srv->hub),
     };
+    struct rp_process_stats process;
+    if (rp_process_read(&process) == 0)
+        node.process = &process;
     struct rp_gate_report gr;
     rp_gate_report(srv->gate, &gr);
     node.has_breaker = gr.has_breaker;

@@ -123,7 +123,8 @@ def test_prometheus_names(binary):
     types = dict(type_lines)
     check(len(types) == len(type_lines), "no metric family is declared twice")
     for name, kind in types.items():
-        check(name.startswith("revenprox_"), "prefixed: " + name)
+        # Ours are prefixed; the process's figures keep the names every client library uses.
+        check(name.startswith("revenprox_") or name.startswith("process_"), "prefixed: " + name)
         if kind == "counter":
             check(name.endswith("_total"), "a counter ends in _total: " + name)
         samples = [l for l in text.splitlines() if l.startswith(name) and not l.startswith("#")]
@@ -132,6 +133,40 @@ def test_prometheus_names(binary):
                  "revenprox_messages_sent_total", "revenprox_bytes_sent_total",
                  "revenprox_auth_cache_hits_total", "revenprox_auth_failures_total"):
         check(name in types, "%s is exported" % name)
+
+
+def test_process_and_connection_metrics(binary):
+    # The process's own figures, read from /proc, and how long closed connections were
+    # open: both move with what the node does.
+    with Server(binary) as srv:
+        def sample(name):
+            text = srv.request("GET", "/metrics")[1]
+            return float([l.split()[1] for l in text.splitlines()
+                          if l.split(" ")[0] == name][0])
+        fds = sample("process_open_fds")
+        check(sample("process_max_fds") >= fds > 0, "open and max descriptors")
+        check(sample("process_resident_memory_bytes") > 1 << 20, "resident memory")
+        check(abs(sample("process_start_time_seconds") - time.time()) < 60, "start time")
+        closed = sample("revenprox_connection_duration_seconds_count")
+        streams = [Stream(srv.port, "/events/p") for _ in range(20)]
+        check(sample("process_open_fds") >= fds + 20, "the streams' descriptors are counted")
+        time.sleep(1.1)
+        for s in streams:
+            s.close()
+        deadline = time.monotonic() + 5
+        while (sample("revenprox_connection_duration_seconds_count") < closed + 20 and
+               time.monotonic() < deadline):
+            time.sleep(0.05)
+        text = srv.request("GET", "/metrics")[1]
+        over_1s = [l for l in text.splitlines()
+                   if l.startswith('revenprox_connection_duration_seconds_bucket{le="10"}')]
+        under_1s = [l for l in text.splitlines()
+                    if l.startswith('revenprox_connection_duration_seconds_bucket{le="1"}')]
+        check(float(over_1s[0].split()[1]) - float(under_1s[0].split()[1]) >= 20,
+              "20 streams closed after more than a second: %r %r" % (under_1s, over_1s))
+        cpu = sample("process_cpu_seconds_total")
+        srv.publish([{"topic": "p", "data": "x" * 1000} for _ in range(2000)])
+        check(sample("process_cpu_seconds_total") >= cpu, "CPU time does not go back")
 
 
 def test_load_metrics(binary):
@@ -212,6 +247,7 @@ def test_fanout_with_io_uring_on_and_off(binary):
 if __name__ == "__main__":
     sys.exit(run([test_sighup_reload, test_readyz, test_documented_health_check,
                   test_access_log_never_shows_tokens,
-                  test_prometheus_names, test_load_metrics, test_open_files_limit_is_reported,
+                  test_prometheus_names, test_process_and_connection_metrics, test_load_metrics,
+                  test_open_files_limit_is_reported,
                   test_fanout_with_io_uring_on_and_off],
                  sys.argv[1]))

@@ -54,10 +54,23 @@ fill_workers(void)
         for (int i = 0; i <= RP_STATS_WEBHOOK_BUCKETS; i++)
             atomic_store(&s->webhook_ms[i], (uint64_t)((i + w) % 3));
         atomic_store(&s->webhook_ms_sum, 12345 + w);
+        for (int i = 0; i <= RP_STATS_CONN_BUCKETS; i++)
+            atomic_store(&s->conn_ms[i], (uint64_t)((2 * i + w) % 5));
+        atomic_store(&s->conn_ms_sum, 3600000 + w);
         for (int i = 0; i <= RP_STATS_LAG_BUCKETS; i++)
             atomic_store(&s->lag[i], (uint64_t)(i + 1 + w));
     }
 }
+
+static const struct rp_process_stats busy_process = {
+    .cpu_seconds = 12.5,
+    .rss_bytes = 31457280,
+    .vsize_bytes = 1073741824,
+    .open_fds = 42,
+    .max_fds = 20000,
+    .start_time_s = 1796000000,
+    .threads = 4,
+};
 
 static const struct rp_metrics_node busy_node = {
     .topics = 12,
@@ -70,6 +83,7 @@ static const struct rp_metrics_node busy_node = {
     .auth_cache_entries = 5,
     .log_events = 100,
     .log_bytes = 20000,
+    .process = &busy_process,
 };
 
 /* Renders the two workers with <node>; the caller frees the text. */
