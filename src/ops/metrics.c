@@ -73,7 +73,7 @@ struct snapshot {
     uint64_t topics_reclaimed;
     bool has_breaker;
     const struct rp_process_stats *process; /* NULL: none */
-    struct rp_stats *const *stats; /* per worker, for the per-worker figures */
+    struct rp_stats *const *stats;          /* per worker, for the per-worker figures */
     size_t n_stats;
 };
 

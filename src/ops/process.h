@@ -9,12 +9,12 @@
 #include <stdint.h>
 
 struct rp_process_stats {
-    double cpu_seconds;     /* user + system */
-    uint64_t rss_bytes;     /* resident memory */
-    uint64_t vsize_bytes;   /* virtual memory */
-    uint64_t open_fds;      /* descriptors open now */
-    uint64_t max_fds;       /* the soft open files limit */
-    double start_time_s;    /* since the Unix epoch */
+    double cpu_seconds;   /* user + system */
+    uint64_t rss_bytes;   /* resident memory */
+    uint64_t vsize_bytes; /* virtual memory */
+    uint64_t open_fds;    /* descriptors open now */
+    uint64_t max_fds;     /* the soft open files limit */
+    double start_time_s;  /* since the Unix epoch */
     uint64_t threads;
 };
 
