@@ -111,8 +111,8 @@ rp_stat_auth_failure(struct rp_stats *s, unsigned reason)
 
 /* Counts <ms> in the histogram <buckets> (<n> bounds, then +Inf) and adds it to <sum>. */
 static inline void
-rp_stat_observe(_Atomic uint64_t *buckets, _Atomic uint64_t *sum, const int64_t *bounds,
-                unsigned n, int64_t ms)
+rp_stat_observe(_Atomic uint64_t *buckets, _Atomic uint64_t *sum, const int64_t *bounds, unsigned n,
+                int64_t ms)
 {
     unsigned i = 0;
     while (i < n && ms > bounds[i])
