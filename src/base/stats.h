@@ -64,6 +64,10 @@ enum rp_stat_id {
 static const uint64_t rp_stats_lag_bounds[RP_STATS_LAG_BUCKETS] = {0, 10, 100, 1000, 10000, 100000};
 static const int64_t rp_stats_webhook_bounds_ms[RP_STATS_WEBHOOK_BUCKETS] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+/* Publish to write: from the hub's append to the socket taking the event. */
+#define RP_STATS_DELIVERY_BUCKETS 12
+static const int64_t rp_stats_delivery_bounds_ms[RP_STATS_DELIVERY_BUCKETS] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 /* How long connections stayed open: from a request's round trip to a day-long stream. */
 #define RP_STATS_CONN_BUCKETS 10
 static const int64_t rp_stats_conn_bounds_ms[RP_STATS_CONN_BUCKETS] = {
@@ -75,6 +79,9 @@ struct rp_stats {
     /* Non-cumulative: bucket i counts calls <= bound i and > bound i-1; the last slot is +Inf. */
     _Atomic uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1];
     _Atomic uint64_t webhook_ms_sum;
+    /* Live writes, by how long their first event waited since it was appended. */
+    _Atomic uint64_t delivery_ms[RP_STATS_DELIVERY_BUCKETS + 1];
+    _Atomic uint64_t delivery_ms_sum;
     /* Connections closed, by how long they were open (non-cumulative, like webhook_ms). */
     _Atomic uint64_t conn_ms[RP_STATS_CONN_BUCKETS + 1];
     _Atomic uint64_t conn_ms_sum;
@@ -126,6 +133,13 @@ rp_stat_webhook_latency(struct rp_stats *s, int64_t ms)
 {
     rp_stat_observe(s->webhook_ms, &s->webhook_ms_sum, rp_stats_webhook_bounds_ms,
                     RP_STATS_WEBHOOK_BUCKETS, ms);
+}
+
+static inline void
+rp_stat_delivery_latency(struct rp_stats *s, int64_t ms)
+{
+    rp_stat_observe(s->delivery_ms, &s->delivery_ms_sum, rp_stats_delivery_bounds_ms,
+                    RP_STATS_DELIVERY_BUCKETS, ms);
 }
 
 static inline void

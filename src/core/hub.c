@@ -467,6 +467,7 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
             char id[RP_EVENT_ID_MAX + 1];
             size_t id_len = rp_hub_format_id(hub, seq, id);
             rp_frame_set_id(frames[i], id, id_len);
+            frames[i]->appended_ms = now;
             rp_eventlog_append(&t->log, frames[i], seq, now, wall);
             frames[i] = NULL; /* the log owns it now */
             atomic_store_explicit(&t->last_seq, seq, memory_order_release);
@@ -553,6 +554,7 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
         /* Keep the event's age: history_age counts from its first append. */
         int64_t age = wall > evs[i].wall_ms ? wall - evs[i].wall_ms : 0;
         pthread_mutex_lock(&t->lock);
+        frames[i]->appended_ms = now - age;
         rp_eventlog_append(&t->log, frames[i], evs[i].seq, now - age, evs[i].wall_ms);
         frames[i] = NULL; /* the log owns it now */
         atomic_store_explicit(&t->last_seq, evs[i].seq, memory_order_release);

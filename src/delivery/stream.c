@@ -341,8 +341,13 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
         res = 0;
     }
     size_t left = (size_t)res, total = p->partial_len + p->ctl_len;
-    if (res > 0)
+    if (res > 0) {
         touch(s);
+        /* One sample a write (its oldest event), for live streams: a replay's wait is the
+         * client's absence, not delivery latency. */
+        if (p->n_items && !s->catching_up)
+            rp_stat_delivery_latency(f->stats, s->last_write_ms - items[0].frame->appended_ms);
+    }
     if (s->partial) {
         if (left >= p->partial_len) {
             left -= p->partial_len;

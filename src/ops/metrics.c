@@ -61,6 +61,9 @@ struct snapshot {
     int64_t webhook_bounds_ms[RP_STATS_WEBHOOK_BUCKETS];
     uint64_t webhook_ms[RP_STATS_WEBHOOK_BUCKETS + 1]; /* not cumulative; the last is +Inf */
     uint64_t webhook_ms_sum;
+    int64_t delivery_bounds_ms[RP_STATS_DELIVERY_BUCKETS];
+    uint64_t delivery_ms[RP_STATS_DELIVERY_BUCKETS + 1];
+    uint64_t delivery_ms_sum;
     int64_t conn_bounds_ms[RP_STATS_CONN_BUCKETS];
     uint64_t conn_ms[RP_STATS_CONN_BUCKETS + 1];
     uint64_t conn_ms_sum;
@@ -157,6 +160,17 @@ static const struct metric families[] = {
      .n = RP_STATS_WEBHOOK_BUCKETS + 1,
      .bounds_at = AT(webhook_bounds_ms),
      .sum_at = AT(webhook_ms_sum)},
+    {.shape = SHAPE_BUCKETS,
+     .prom = "delivery_latency_seconds",
+     .type = "histogram",
+     .help = "From a publish's append to a live subscriber's socket taking it (one sample a "
+             "write: its oldest event)",
+     .json = "delivery_latency_ms",
+     .flags = M_MS_AS_SECONDS,
+     .at = AT(delivery_ms),
+     .n = RP_STATS_DELIVERY_BUCKETS + 1,
+     .bounds_at = AT(delivery_bounds_ms),
+     .sum_at = AT(delivery_ms_sum)},
     {.shape = SHAPE_BUCKETS,
      .prom = "connection_duration_seconds",
      .type = "histogram",
@@ -291,6 +305,9 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
         for (int i = 0; i <= RP_STATS_WEBHOOK_BUCKETS; i++)
             s->webhook_ms[i] += load(&stats[w]->webhook_ms[i]);
         s->webhook_ms_sum += load(&stats[w]->webhook_ms_sum);
+        for (int i = 0; i <= RP_STATS_DELIVERY_BUCKETS; i++)
+            s->delivery_ms[i] += load(&stats[w]->delivery_ms[i]);
+        s->delivery_ms_sum += load(&stats[w]->delivery_ms_sum);
         for (int i = 0; i <= RP_STATS_CONN_BUCKETS; i++)
             s->conn_ms[i] += load(&stats[w]->conn_ms[i]);
         s->conn_ms_sum += load(&stats[w]->conn_ms_sum);
@@ -305,6 +322,8 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
         s->webhook_bounds_ms[i] = rp_stats_webhook_bounds_ms[i];
     for (int i = 0; i < RP_STATS_CONN_BUCKETS; i++)
         s->conn_bounds_ms[i] = rp_stats_conn_bounds_ms[i];
+    for (int i = 0; i < RP_STATS_DELIVERY_BUCKETS; i++)
+        s->delivery_bounds_ms[i] = rp_stats_delivery_bounds_ms[i];
     for (int i = 0; i < RP_STATS_LAG_BUCKETS; i++)
         s->lag_bounds[i] = (int64_t)rp_stats_lag_bounds[i];
     uint64_t active = s->stat[RP_STAT_connections_active];

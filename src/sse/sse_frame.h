@@ -32,6 +32,8 @@ struct rp_frame {
     uint32_t pub_id_off, pub_id_len;       /* the publisher's idempotency key, or 0,0 */
     uint32_t topic_len;
     uint32_t data_len; /* length of the data as published */
+    /* Monotonic ms when the hub appended it (0 until then): the delivery latency's start. */
+    int64_t appended_ms;
     char buf[];
 };
 

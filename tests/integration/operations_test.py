@@ -165,8 +165,15 @@ def test_process_and_connection_metrics(binary):
         check(float(over_1s[0].split()[1]) - float(under_1s[0].split()[1]) >= 20,
               "20 streams closed after more than a second: %r %r" % (under_1s, over_1s))
         cpu = sample("process_cpu_seconds_total")
-        srv.publish([{"topic": "p", "data": "x" * 1000} for _ in range(2000)])
+        writes = sample("revenprox_delivery_latency_seconds_count")
+        live = Stream(srv.port, "/events/p")
+        for i in range(5):
+            srv.publish([{"topic": "p", "data": "l%d" % i}])
+            check(live.next_event()["data"] == "l%d" % i, "delivered")
+        check(sample("revenprox_delivery_latency_seconds_count") >= writes + 5,
+              "each live write is one latency sample")
         check(sample("process_cpu_seconds_total") >= cpu, "CPU time does not go back")
+        live.close()
 
 
 def test_load_metrics(binary):

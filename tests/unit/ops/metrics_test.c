@@ -57,6 +57,9 @@ fill_workers(void)
         for (int i = 0; i <= RP_STATS_CONN_BUCKETS; i++)
             atomic_store(&s->conn_ms[i], (uint64_t)((2 * i + w) % 5));
         atomic_store(&s->conn_ms_sum, 3600000 + w);
+        for (int i = 0; i <= RP_STATS_DELIVERY_BUCKETS; i++)
+            atomic_store(&s->delivery_ms[i], (uint64_t)((i + 2 * w) % 4));
+        atomic_store(&s->delivery_ms_sum, 5000 + w);
         for (int i = 0; i <= RP_STATS_LAG_BUCKETS; i++)
             atomic_store(&s->lag[i], (uint64_t)(i + 1 + w));
     }
