@@ -12,7 +12,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from support import Server, Stream, check, health, log_text, run, wait_pid_change  # noqa: E402
+from support import (Server, Stream, check, health, log_text, run,  # noqa: E402
+                     terminate, wait_pid_change)
 
 
 
@@ -38,17 +39,7 @@ def upgrade(srv, pid):
 def stop(srv, pid):
     """Stops whichever process serves now (<pid>) and cleans up."""
     if pid and pid != srv.proc.pid:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        terminate(pid)
     rc = srv.stop() if srv.proc.poll() is None else os.unlink(srv.conf.name) or 0
     time.sleep(0.2)  # the last lines of the log
     text = log_text(srv)

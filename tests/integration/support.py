@@ -173,17 +173,25 @@ def wait_pid_change(srv, old_pid, timeout=15):
         timeout, "exited %s" % srv.proc.poll() if srv.proc.poll() is not None else "alive"))
 
 
+def terminate(pid, timeout=10):
+    """SIGTERM to <pid> (not a child of ours), then waits up to <timeout> s for it to go."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
 def stop_new(srv, pid):
     """Stops the server, and the successor <pid> an upgrade started (None: none did)."""
     if pid:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        terminate(pid)
     if srv.proc.poll() is None:
         srv.stop()
     else:
