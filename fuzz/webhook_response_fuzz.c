@@ -33,7 +33,7 @@ check_answer(const char *p, size_t size)
     int64_t ttl_ms = -1;
     struct rp_diag diag;
     memset(&diag, 'x', sizeof(diag));
-    enum rp_auth_result r = rp_webhook_parse_answer(p, size, &g, &ttl_ms, &diag);
+    enum rp_auth_result r = rp_webhook_parse_answer(p, size, &g, &ttl_ms, NULL, &diag);
     const char *err = diag.msg;
     if (!memchr(err, '\0', sizeof(diag.msg)) || ttl_ms < 0)
         abort();

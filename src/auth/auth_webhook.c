@@ -172,7 +172,8 @@ copy_reason(struct rp_diag *diag, const char *reason, size_t len)
 }
 
 static enum rp_auth_result
-parse_object(json_t *root, struct rp_grant *g, int64_t *ttl_ms, struct rp_diag *diag)
+parse_object(json_t *root, struct rp_grant *g, int64_t *ttl_ms, bool *filters_given,
+             struct rp_diag *diag)
 {
     if (!json_is_object(root))
         return not_understood(g, ttl_ms, diag, "the answer is not a JSON object");
@@ -202,6 +203,8 @@ parse_object(json_t *root, struct rp_grant *g, int64_t *ttl_ms, struct rp_diag *
     char why[160];
     for (int w = 0; w < 2; w++) {
         v = member(root, w ? "write" : "read");
+        if (v && filters_given)
+            *filters_given = true;
         const char *bad = v ? add_filters(g, v, !w, why, sizeof(why)) : NULL;
         if (bad)
             return not_understood(g, ttl_ms, diag, "%s", bad);
@@ -212,9 +215,11 @@ parse_object(json_t *root, struct rp_grant *g, int64_t *ttl_ms, struct rp_diag *
 
 enum rp_auth_result
 rp_webhook_parse_answer(const char *body, size_t len, struct rp_grant *g, int64_t *ttl_ms,
-                        struct rp_diag *diag)
+                        bool *filters_given, struct rp_diag *diag)
 {
     *ttl_ms = 0;
+    if (filters_given)
+        *filters_given = false;
     json_error_t je;
     /* Duplicate keys are refused: {"valid":false,"valid":true} must not mean either. */
     json_t *root =
@@ -222,7 +227,7 @@ rp_webhook_parse_answer(const char *body, size_t len, struct rp_grant *g, int64_
     if (!root)
         /* Position only: the text quotes the input, and answers are not logged. */
         return not_understood(g, ttl_ms, diag, "the answer is not JSON (byte %d)", je.position);
-    enum rp_auth_result r = parse_object(root, g, ttl_ms, diag);
+    enum rp_auth_result r = parse_object(root, g, ttl_ms, filters_given, diag);
     json_decref(root);
     return r;
 }

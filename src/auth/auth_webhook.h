@@ -6,6 +6,7 @@
  * parsing of its answer into a grant. Not responsible for sending the request (that is
  * client/http_client), caching answers or circuit breaking. Pure; any thread.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,8 +44,11 @@ char *rp_webhook_request_body(const char *token, size_t token_len, const char *c
  *   topic name or pattern, more than RP_WEBHOOK_MAX_FILTERS filters, ttl not a non-negative
  *   number, exp not a positive number); <diag> says what, <g> stays zeroed, *<ttl_ms> is 0.
  * <diag> may be NULL; a reason longer than it holds is cut, never inside a UTF-8 sequence.
+ * *<filters_given> (may be NULL) says whether the answer had "read" or "write" (even
+ * empty): {"valid":true} without them grants what was asked, which only the caller knows.
  */
 enum rp_auth_result rp_webhook_parse_answer(const char *body, size_t len, struct rp_grant *g,
-                                            int64_t *ttl_ms, struct rp_diag *diag);
+                                            int64_t *ttl_ms, bool *filters_given,
+                                            struct rp_diag *diag);
 
 #endif

@@ -45,13 +45,19 @@ struct rp_gate_shared {
     uint32_t branca_ttl_s;
 };
 
-/* One webhook call in flight; owns a copy of the token (the cache key). */
+/* One webhook call in flight; owns a copy of the token and of the question (the two cache
+ * keys its answer may resolve) and what was asked, for an answer that grants just that. */
 struct call {
     struct rp_list node; /* in gate.calls */
     struct rp_gate *g;
     struct rp_http_call *http;
     char *token;
     size_t token_len;
+    char *question;
+    size_t question_len;
+    char **topics;
+    size_t n_topics;
+    bool publish;
 };
 
 struct rp_gate {
@@ -221,6 +227,11 @@ call_free(struct call *call)
     rp_list_remove(&call->node);
     OPENSSL_cleanse(call->token, call->token_len);
     free(call->token);
+    OPENSSL_cleanse(call->question, call->question_len);
+    free(call->question);
+    for (size_t i = 0; i < call->n_topics; i++)
+        free(call->topics[i]);
+    free(call->topics);
     free(call);
 }
 
@@ -260,6 +271,42 @@ grant_write_all(struct rp_grant *grant)
     rp_grant_add_write(grant, "#", 1);
 }
 
+/*
+ * The cache key of one question: the action, the topics asked and the token. An answer
+ * that does not say what it grants ({"valid":true} alone) or a refusal answers only this
+ * question; a grant with filters answers any question of the token and is kept under the
+ * token itself. Starts with a byte no token has (rp_gate_verify refuses control bytes), so
+ * it never meets a token's key.
+ */
+static char *
+question_key(const struct rp_gate_ask *a, size_t *len)
+{
+    size_t n = 3 + strlen(a->action) + a->token_len;
+    for (size_t i = 0; i < a->n_topics; i++)
+        n += strlen(a->topics[i]) + 1;
+    char *k = rp_xmalloc(n), *p = k;
+    *p++ = '\x01';
+    p = stpcpy(p, a->action) + 1; /* the NUL ends the action */
+    for (size_t i = 0; i < a->n_topics; i++)
+        p = stpcpy(p, a->topics[i]) + 1;
+    *p++ = '\x01';
+    memcpy(p, a->token, a->token_len);
+    *len = (size_t)(p - k) + a->token_len;
+    return k;
+}
+
+/* {"valid":true} alone: exactly what the call asked, read or write. */
+static void
+grant_asked(const struct call *call, struct rp_grant *grant)
+{
+    for (size_t i = 0; i < call->n_topics; i++) {
+        if (call->publish)
+            rp_grant_add_write(grant, call->topics[i], strlen(call->topics[i]));
+        else
+            rp_grant_add_read(grant, call->topics[i], strlen(call->topics[i]));
+    }
+}
+
 /* The webhook answered (or failed): cache the answer, tell the breaker, wake waiters. */
 static void
 call_done(void *ctx, const struct rp_http_result *r)
@@ -272,12 +319,14 @@ call_done(void *ctx, const struct rp_http_result *r)
     int64_t ttl_ms = 0;
     enum rp_auth_result result = RP_AUTH_UNAVAILABLE;
     struct rp_diag why = {{0}};
+    bool filters_given = false;
 
     rp_stat_webhook_latency(g->stats, r->elapsed_ms);
     if (r->error) {
         rp_diag_set(&why, "%s", r->detail && *r->detail ? r->detail : strerror(-r->error));
     } else if (r->status == 200) {
-        result = rp_webhook_parse_answer(r->body, r->body_len, &grant, &ttl_ms, &why);
+        result = rp_webhook_parse_answer(r->body, r->body_len, &grant, &ttl_ms, &filters_given,
+                                         &why);
     } else if (r->status == 401 || r->status == 403) {
         result = RP_AUTH_REJECTED; /* the application said no, in HTTP terms */
     } else {
@@ -291,14 +340,40 @@ call_done(void *ctx, const struct rp_http_result *r)
         RP_LOG(RP_LOG_WARN, "auth", "msg=\"webhook call failed: %s\" elapsed_ms=%lld", why.msg,
                (long long)r->elapsed_ms);
         rp_token_cache_abandon(sh->cache, call->token, call->token_len);
-    } else {
+    } else if (result == RP_AUTH_OK && filters_given) {
         rp_breaker_record(sh->breaker, now, true);
         rp_token_cache_resolve(sh->cache, call->token, call->token_len, now, rp_clock_wall_ms(),
-                               result, result == RP_AUTH_OK ? &grant : NULL, ttl_ms);
+                               result, &grant, ttl_ms);
+    } else {
+        rp_breaker_record(sh->breaker, now, true);
+        if (result == RP_AUTH_OK)
+            grant_asked(call, &grant);
+        rp_token_cache_resolve(sh->cache, call->question, call->question_len, now,
+                               rp_clock_wall_ms(), result, result == RP_AUTH_OK ? &grant : NULL,
+                               ttl_ms);
+        rp_token_cache_abandon(sh->cache, call->token, call->token_len);
     }
     rp_grant_fini(&grant);
     call_free(call);
     g->wake(g->wake_ctx);
+}
+
+/* A call to the webhook for <a>, whose token is PENDING in the cache now. */
+static struct call *
+call_new(struct rp_gate *g, const struct rp_gate_ask *a, char *question, size_t question_len)
+{
+    struct call *call = rp_xcalloc(1, sizeof(*call));
+    call->g = g;
+    call->token = rp_xstrndup(a->token, a->token_len);
+    call->token_len = a->token_len;
+    call->question = question;
+    call->question_len = question_len;
+    call->topics = rp_xcalloc(a->n_topics + 1, sizeof(char *));
+    for (size_t i = 0; i < a->n_topics; i++)
+        call->topics[call->n_topics++] = rp_xstrdup(a->topics[i]);
+    call->publish = strcmp(a->action, "publish") == 0;
+    rp_list_insert_tail(&g->calls, &call->node);
+    return call;
 }
 
 static enum rp_gate_status
@@ -307,15 +382,28 @@ ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *gra
 {
     struct rp_gate_shared *sh = g->sh;
     int64_t now = rp_clock_now_ms();
-    bool open = rp_breaker_state(sh->breaker) != RP_BREAKER_CLOSED;
-    enum rp_token_cache_lookup l = rp_token_cache_lookup(
-        sh->cache, a->token, a->token_len, now, open && sh->fallback_cached, result, grant);
-    if (l == RP_TOKEN_CACHE_HIT) {
+    bool stale = rp_breaker_state(sh->breaker) != RP_BREAKER_CLOSED && sh->fallback_cached;
+    /* A grant with filters is the token's, kept under the token; an answer that grants what
+     * was asked, or a refusal, is the question's (see question_key). */
+    size_t q_len;
+    char *q = question_key(a, &q_len);
+    if (rp_token_cache_peek(sh->cache, q, q_len, now, stale, result, grant) ==
+        RP_TOKEN_CACHE_HIT) {
+        OPENSSL_cleanse(q, q_len);
+        free(q);
         rp_stat_add(g->stats, RP_STAT_auth_cache_hits, 1);
         return RP_GATE_DONE;
     }
+    enum rp_token_cache_lookup l =
+        rp_token_cache_lookup(sh->cache, a->token, a->token_len, now, stale, result, grant);
     uint64_t failures = atomic_load(&sh->webhook_failures);
-    if (l == RP_TOKEN_CACHE_PENDING) {
+    if (l != RP_TOKEN_CACHE_MISS) {
+        OPENSSL_cleanse(q, q_len);
+        free(q);
+        if (l == RP_TOKEN_CACHE_HIT) {
+            rp_stat_add(g->stats, RP_STAT_auth_cache_hits, 1);
+            return RP_GATE_DONE;
+        }
         if (a->wait_mark && !*a->wait_mark)
             *a->wait_mark = failures + 1;
         return RP_GATE_WAIT;
@@ -326,6 +414,8 @@ ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *gra
     bool failed_meanwhile = a->wait_mark && *a->wait_mark && failures + 1 > *a->wait_mark;
     if (failed_meanwhile || !g->http || !rp_breaker_allow(sh->breaker, now)) {
         rp_token_cache_abandon(sh->cache, a->token, a->token_len);
+        OPENSSL_cleanse(q, q_len);
+        free(q);
         *result = RP_AUTH_UNAVAILABLE;
         int64_t after = g->http ? rp_breaker_retry_after_ms(sh->breaker, now) : 5000;
         *retry_after_ms = after > 0 ? after : 1000;
@@ -334,11 +424,7 @@ ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *gra
     size_t body_len = 0;
     char *body = rp_webhook_request_body(a->token, a->token_len, a->topics, a->n_topics, a->ip,
                                          a->user_agent ? a->user_agent : "", a->action, &body_len);
-    struct call *call = rp_xcalloc(1, sizeof(*call));
-    call->g = g;
-    call->token = rp_xstrndup(a->token, a->token_len);
-    call->token_len = a->token_len;
-    rp_list_insert_tail(&g->calls, &call->node);
+    struct call *call = call_new(g, a, q, q_len);
     struct rp_http_post post = {
         .url = sh->webhook_url,
         .content_type = "application/json",
@@ -386,6 +472,14 @@ rp_gate_verify(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *
     if (a->token_len > sh->max_token) {
         *result = RP_AUTH_TOO_LARGE;
         return RP_GATE_DONE;
+    }
+    /* No token format has control bytes; refusing them keeps the webhook's question keys
+     * (question_key) apart from tokens in the cache. */
+    for (size_t i = 0; i < a->token_len; i++) {
+        if ((unsigned char)a->token[i] < 0x20 || a->token[i] == 0x7f) {
+            *result = RP_AUTH_MALFORMED;
+            return RP_GATE_DONE;
+        }
     }
     if (sh->publisher_key && strlen(sh->publisher_key) == a->token_len &&
         CRYPTO_memcmp(sh->publisher_key, a->token, a->token_len) == 0) {

@@ -196,6 +196,27 @@ rp_token_cache_lookup(struct rp_token_cache *cache, const char *token, size_t le
     return ret;
 }
 
+enum rp_token_cache_lookup
+rp_token_cache_peek(struct rp_token_cache *cache, const char *token, size_t len, int64_t now_ms,
+                    bool allow_stale, enum rp_auth_result *result, struct rp_grant *grant)
+{
+    struct rp_token_cache *c = cache;
+    unsigned char key[SHA256_DIGEST_LENGTH];
+    enum rp_token_cache_lookup ret = RP_TOKEN_CACHE_MISS;
+    token_key(token, len, key);
+    pthread_mutex_lock(&c->mu);
+    struct entry *e = rp_hashmap_get(&c->map, (const char *)key, sizeof(key));
+    if (e && !e->pending && now_ms < e->expires_ms) {
+        touch(c, e);
+        ret = hit(c, e, false, result, grant);
+    } else if (e && allow_stale && stale_usable(e, now_ms)) {
+        touch(c, e);
+        ret = hit(c, e, true, result, grant);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ret;
+}
+
 /* With c->mu held: ends <e>'s PENDING state without an answer. Returns whether waiters
  * must be woken. */
 static bool

@@ -17,7 +17,8 @@ from support import Server, Stream, check, run  # noqa: E402
 
 class Webhook:
     """The application's verifier. Tokens "good-..." may read news/# and write news/+,
-    "bad-..." are refused. `delay` slows every answer, `fail` answers 500, stop() takes it
+    "bad-..." are refused, "plain-..." get a bare {"valid": true} (no filters) when every
+    topic asked is in `plain_topics`, else {"valid": false}. `delay` slows every answer, `fail` answers 500, stop() takes it
     down (connections are then refused)."""
 
     def __init__(self):
@@ -27,6 +28,7 @@ class Webhook:
         self.fail = False
         self.ttl = None
         self.down = False
+        self.plain_topics = {"news/a"}
         self.lock = threading.Lock()
         hook = self
 
@@ -47,6 +49,9 @@ class Webhook:
                 time.sleep(hook.delay)
                 if hook.fail:
                     answer, status = b'{"error":"down for maintenance"}', 500
+                elif body["token"].startswith("plain-"):
+                    ok = all(t in hook.plain_topics for t in body["topics"])
+                    answer, status = json.dumps({"valid": ok}).encode(), 200
                 elif body["token"].startswith("good-"):
                     a = {"valid": True, "sub": body["token"], "read": ["news/#"],
                          "write": ["news/+"]}
@@ -148,6 +153,32 @@ def test_refusals_and_negative_cache(binary):
         m = srv.metrics()["auth_failures_by_reason"]
         check(m["rejected"] == 3 and m["forbidden"] == 2 and m["missing"] == 1,
               "failures by reason: %r" % m)
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+def test_valid_alone_grants_what_was_asked(binary):
+    # A webhook that answers {"valid": true} without saying what it grants (the documented
+    # RevenProx's contract: verify, then stream) grants exactly the topics it was asked
+    # about, for the action asked; a refusal answers that question only.
+    hook = Webhook()
+    srv = server_for(binary, hook)
+    try:
+        s = Stream(srv.port, "/events/news/a", bearer("plain-1"))
+        check(s.head.startswith("HTTP/1.1 200"), "valid alone admits the stream: %r" % s.head)
+        status, body = srv.request("GET", "/events/news/b", headers=bearer("plain-1"))
+        check(status == 401, "another topic is asked about again, and refused: %r" % (body,))
+        check(hook.count("plain-1") == 2, "two questions, two calls: %d" % hook.count("plain-1"))
+        s2 = Stream(srv.port, "/events/news/a", bearer("plain-1"))
+        check(s2.head.startswith("HTTP/1.1 200"), "the same question again: admitted")
+        check(hook.count("plain-1") == 2, "from the cache: %d" % hook.count("plain-1"))
+        status, _ = srv.request("POST", "/publish/news/a", b"x", bearer("plain-1"))
+        check(status == 200, "publishing is its own question, granted for that topic")
+        check(hook.bodies[-1]["action"] == "publish", "asked as a publish")
+        check(s.next_event()["data"] == "x" and s2.next_event()["data"] == "x", "delivered")
+        s.close()
+        s2.close()
     finally:
         check(srv.stop() == 0, "server exits cleanly")
         hook.stop()
@@ -346,7 +377,7 @@ def test_auth_settings_checked_at_start(binary):
 
 
 if __name__ == "__main__":
-    sys.exit(run([test_one_call_for_many_connections, test_refusals_and_negative_cache,
+    sys.exit(run([test_one_call_for_many_connections, test_refusals_and_negative_cache, test_valid_alone_grants_what_was_asked,
                   test_ttl_expiry, test_lru_eviction, test_breaker_transitions,
                   test_fallback_cached_while_open, test_down_webhook_never_stalls_delivery,
                   test_jwt_then_webhook, test_auth_settings_checked_at_start],

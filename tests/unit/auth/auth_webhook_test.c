@@ -117,7 +117,7 @@ parse(struct answer *a, const char *body)
 {
     memset(a, 0, sizeof(*a));
     a->ttl_ms = -7; /* must be overwritten */
-    a->r = rp_webhook_parse_answer(body, strlen(body), &a->g, &a->ttl_ms, &a->err);
+    a->r = rp_webhook_parse_answer(body, strlen(body), &a->g, &a->ttl_ms, NULL, &a->err);
 }
 
 static void
@@ -236,13 +236,13 @@ test_answer_reason_truncated(void **state)
     n += 2;
     struct rp_grant g = {0};
     int64_t ttl;
-    assert_int_equal(rp_webhook_parse_answer(body, n, &g, &ttl, &err), RP_AUTH_REJECTED);
+    assert_int_equal(rp_webhook_parse_answer(body, n, &g, &ttl, NULL, &err), RP_AUTH_REJECTED);
     size_t len = strlen(err.msg);
     assert_int_equal(len, (sizeof(err.msg) - 1) / 2 * 2);
     for (size_t i = 0; i < len; i += 2)
         assert_memory_equal(err.msg + i, "\xc3\xa9", 2);
     /* No message at all is fine too. */
-    assert_int_equal(rp_webhook_parse_answer(body, n, &g, &ttl, NULL), RP_AUTH_REJECTED);
+    assert_int_equal(rp_webhook_parse_answer(body, n, &g, &ttl, NULL, NULL), RP_AUTH_REJECTED);
 }
 
 static void
@@ -339,10 +339,10 @@ test_answer_not_nul_terminated(void **state)
     struct rp_grant g = {0};
     int64_t ttl = 5;
     struct rp_diag err;
-    assert_int_equal(rp_webhook_parse_answer(buf, 14, &g, &ttl, &err), RP_AUTH_OK);
+    assert_int_equal(rp_webhook_parse_answer(buf, 14, &g, &ttl, NULL, &err), RP_AUTH_OK);
     assert_int_equal(ttl, 0);
-    assert_int_equal(rp_webhook_parse_answer(buf, 13, &g, &ttl, &err), RP_AUTH_UNAVAILABLE);
-    assert_int_equal(rp_webhook_parse_answer(NULL, 0, &g, &ttl, &err), RP_AUTH_UNAVAILABLE);
+    assert_int_equal(rp_webhook_parse_answer(buf, 13, &g, &ttl, NULL, &err), RP_AUTH_UNAVAILABLE);
+    assert_int_equal(rp_webhook_parse_answer(NULL, 0, &g, &ttl, NULL, &err), RP_AUTH_UNAVAILABLE);
 }
 
 int
