@@ -325,8 +325,8 @@ call_done(void *ctx, const struct rp_http_result *r)
     if (r->error) {
         rp_diag_set(&why, "%s", r->detail && *r->detail ? r->detail : strerror(-r->error));
     } else if (r->status == 200) {
-        result = rp_webhook_parse_answer(r->body, r->body_len, &grant, &ttl_ms, &filters_given,
-                                         &why);
+        result =
+            rp_webhook_parse_answer(r->body, r->body_len, &grant, &ttl_ms, &filters_given, &why);
     } else if (r->status == 401 || r->status == 403) {
         result = RP_AUTH_REJECTED; /* the application said no, in HTTP terms */
     } else {
@@ -387,8 +387,7 @@ ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *gra
      * was asked, or a refusal, is the question's (see question_key). */
     size_t q_len;
     char *q = question_key(a, &q_len);
-    if (rp_token_cache_peek(sh->cache, q, q_len, now, stale, result, grant) ==
-        RP_TOKEN_CACHE_HIT) {
+    if (rp_token_cache_peek(sh->cache, q, q_len, now, stale, result, grant) == RP_TOKEN_CACHE_HIT) {
         OPENSSL_cleanse(q, q_len);
         free(q);
         rp_stat_add(g->stats, RP_STAT_auth_cache_hits, 1);

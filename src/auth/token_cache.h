@@ -82,8 +82,7 @@ enum rp_token_cache_lookup rp_token_cache_lookup(struct rp_token_cache *cache, c
  * answer someone may have stored under <token> without ever verifying it by that key. */
 enum rp_token_cache_lookup rp_token_cache_peek(struct rp_token_cache *cache, const char *token,
                                                size_t len, int64_t now_ms, bool allow_stale,
-                                               enum rp_auth_result *result,
-                                               struct rp_grant *grant);
+                                               enum rp_auth_result *result, struct rp_grant *grant);
 /*
  * Stores the verifier's answer <result> for <token> at monotonic <now_ms> and wall-clock
  * <now_wall_ms> (which only serves to turn grant->expires_ms into monotonic time).
