@@ -103,9 +103,11 @@ rp_segment_scan_fini(struct rp_segment_scan *s)
 static int
 fill(struct rp_segment_scan *s, size_t need)
 {
-    memmove(s->buf, s->buf + s->pos, s->len - s->pos);
-    s->len -= s->pos;
-    s->pos = 0;
+    if (s->pos) {
+        memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+        s->len -= s->pos;
+        s->pos = 0;
+    }
     size_t want = need > SCAN_CHUNK ? need : SCAN_CHUNK;
     if (want > s->cap) {
         s->cap = want;
