@@ -97,6 +97,15 @@ rp_record_encode(uint32_t epoch, const struct rp_ingest_event *ev, void *out)
     return n;
 }
 
+size_t
+rp_record_peek(const void *p, uint64_t *seq, int64_t *wall_ms)
+{
+    const unsigned char *h = p;
+    *seq = get64(h + 16);
+    *wall_ms = (int64_t)get64(h + 24);
+    return get32(h);
+}
+
 /* The header's own rules, before the CRC is worth computing; NULL when they hold. */
 static const char *
 check_header(const unsigned char *h, size_t rec_len)

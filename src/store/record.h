@@ -43,6 +43,9 @@ size_t rp_record_size(const struct rp_ingest_event *ev);
 /* Writes <ev> of <epoch> at <out> (rp_record_size(<ev>) bytes, which the caller has room
  * for); returns that size. */
 size_t rp_record_encode(uint32_t epoch, const struct rp_ingest_event *ev, void *out);
+/* The length, sequence and wall time of a record this process encoded (trusted bytes, at
+ * least RP_RECORD_HEADER): what indexing a write needs, without a second CRC pass. */
+size_t rp_record_peek(const void *p, uint64_t *seq, int64_t *wall_ms);
 /*
  * Decodes the record at the start of <p> (<len> bytes, untrusted), accepting none longer
  * than <max> (at most RP_RECORD_MAX). DONE: <ev> (pointing into <p>), *<epoch> and

@@ -301,20 +301,18 @@ encode_batch(struct store *s, const struct rp_logengine_batch *b, size_t *len)
         *len += rp_record_encode(b->epoch, &b->evs[i], s->wbuf + *len);
 }
 
-/* Indexes the records of [<from>, <from> + <len>) of the write buffer, now at file offset
- * <off> of <g>, and grows <g> by them. Under the lock. */
+/* Indexes the <len> bytes of records at the start of the write buffer, just written at
+ * the end of <g>, and grows <g> by them. Under the lock. */
 static void
 commit_written(struct store *s, struct seg *g, size_t len)
 {
     for (size_t p = 0; p < len;) {
-        struct rp_ingest_event ev;
-        uint32_t epoch;
-        size_t size;
-        const char *why;
-        rp_record_decode(s->wbuf + p, len - p, RP_RECORD_MAX, &ev, &epoch, &size, &why);
-        rp_segment_index_add(&g->index, ev.seq, g->size + p, RP_SEGMENT_INDEX_BYTES);
-        g->last_seq = ev.seq;
-        g->last_wall_ms = ev.wall_ms;
+        uint64_t seq;
+        int64_t wall_ms;
+        size_t size = rp_record_peek(s->wbuf + p, &seq, &wall_ms);
+        rp_segment_index_add(&g->index, seq, g->size + p, RP_SEGMENT_INDEX_BYTES);
+        g->last_seq = seq;
+        g->last_wall_ms = wall_ms;
         p += size;
     }
     g->size += len;
