@@ -155,7 +155,17 @@ leave_failed(struct store *s)
         s->hooks.state_changed(s->hooks.ctx, 0);
 }
 
-/* Frees the durable batches of <list>, releases their queue room and moves durable_seq. */
+static void
+count_list(const struct rp_logengine_batch *list, uint64_t *events, uint64_t *bytes)
+{
+    *events = *bytes = 0;
+    for (; list; list = list->link) {
+        *events += list->n;
+        *bytes += list->bytes;
+    }
+}
+
+/* Frees the durable batches of <list> and moves durable_seq. */
 static void
 made_durable(struct store *s, struct rp_logengine_batch *list)
 {
@@ -170,25 +180,36 @@ made_durable(struct store *s, struct rp_logengine_batch *list)
     }
     if (!events)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->q_events -= events;
-    s->q_bytes -= bytes;
-    pthread_mutex_unlock(&s->lock);
+    if (s->cfg.fsync != RP_STORE_FSYNC_NONE) {
+        pthread_mutex_lock(&s->lock);
+        s->u_events -= events;
+        s->u_bytes -= bytes;
+        pthread_mutex_unlock(&s->lock);
+    }
     atomic_store_explicit(&s->durable, last, memory_order_release);
     if (s->hooks.durable_advanced)
         s->hooks.durable_advanced(s->hooks.ctx, last);
 }
 
-/* Puts <list> (the oldest accepted batches) back at the front of the queue. */
+/* Puts <list> (the oldest accepted batches) back at the front of the queue; <written>:
+ * they come from the unsynced list, so their room moves back to the queue. */
 static void
-requeue(struct store *s, struct rp_logengine_batch *list)
+requeue(struct store *s, struct rp_logengine_batch *list, bool written)
 {
     if (!list)
         return;
     struct rp_logengine_batch *tail = list;
     while (tail->link)
         tail = tail->link;
+    uint64_t events, bytes;
+    count_list(list, &events, &bytes);
     pthread_mutex_lock(&s->lock);
+    if (written) {
+        s->u_events -= events;
+        s->u_bytes -= bytes;
+        s->q_events += events;
+        s->q_bytes += bytes;
+    }
     tail->link = s->q_head;
     s->q_head = list;
     if (!s->q_tail)
@@ -239,7 +260,7 @@ rewind_unsynced(struct store *s)
     s->last_written = g->last_seq;
     struct rp_logengine_batch *list = s->unsynced_head;
     s->unsynced_head = s->unsynced_tail = NULL;
-    requeue(s, list);
+    requeue(s, list, true);
 }
 
 /* Seals the active segment and starts one named <first_seq>. */
@@ -349,13 +370,24 @@ write_batches(struct store *s, struct rp_logengine_batch *list)
             s->fo->truncate(s->fo->ctx, g->fd, g->size);
             break;
         }
+        last->link = NULL;
+        uint64_t events, bytes;
+        count_list(list, &events, &bytes);
         pthread_mutex_lock(&s->lock);
         commit_written(s, g, len);
+        /* Queue room is released at the write: under interval the unsynced batches are
+         * bounded by an early fsync instead, or one interval's appends would have to fit
+         * in the queue (it capped interval at queue_events appends a second). */
+        s->q_events -= events;
+        s->q_bytes -= bytes;
+        if (s->cfg.fsync != RP_STORE_FSYNC_NONE) {
+            s->u_events += events;
+            s->u_bytes += bytes;
+        }
         pthread_mutex_unlock(&s->lock);
         atomic_fetch_add(&s->stored_bytes, len);
         s->last_written = g->last_seq;
         s->last_epoch = last->epoch;
-        last->link = NULL;
         if (s->cfg.fsync == RP_STORE_FSYNC_NONE) {
             made_durable(s, list);
         } else {
@@ -367,7 +399,7 @@ write_batches(struct store *s, struct rp_logengine_batch *list)
         }
         list = end;
     }
-    requeue(s, list);
+    requeue(s, list, false);
     return rc;
 }
 
@@ -419,11 +451,14 @@ retention(struct store *s)
 }
 
 static bool
-sync_due(const struct store *s, int64_t now, bool closing)
+sync_due(struct store *s, int64_t now, bool closing)
 {
     if (!s->unsynced_head)
         return false;
-    return closing || s->cfg.fsync == RP_STORE_FSYNC_ALWAYS ||
+    pthread_mutex_lock(&s->lock);
+    bool full = s->u_events >= s->cfg.queue_events || s->u_bytes >= s->cfg.queue_bytes;
+    pthread_mutex_unlock(&s->lock);
+    return closing || full || s->cfg.fsync == RP_STORE_FSYNC_ALWAYS ||
            now - s->last_fsync_ms >= (int64_t)s->cfg.fsync_interval_ms;
 }
 
@@ -584,7 +619,7 @@ disk_info(struct rp_logengine *e, struct rp_logengine_info *out)
     out->failed = atomic_load(&s->failed);
     out->durable_seq = disk_durable_seq(e);
     pthread_mutex_lock(&s->lock);
-    out->queued_events = s->q_events;
+    out->queued_events = s->q_events + s->u_events;
     pthread_mutex_unlock(&s->lock);
     out->stored_bytes = atomic_load(&s->stored_bytes);
     out->n_segments = atomic_load(&s->n_segments);

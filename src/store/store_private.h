@@ -45,7 +45,8 @@ struct store {
     pthread_cond_t wake;
     /* Accepted and not yet written, oldest first. */
     struct rp_logengine_batch *q_head, *q_tail;
-    uint64_t q_events, q_bytes; /* queued plus written-not-durable */
+    uint64_t q_events, q_bytes; /* queued, not yet written: what append's caps count */
+    uint64_t u_events, u_bytes; /* written, not yet durable (held for a rewrite) */
     uint64_t last_accepted;     /* highest sequence append took */
     bool closing;
     struct seg **segs; /* oldest first; the last is the active one */
