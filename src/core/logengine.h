@@ -85,7 +85,7 @@ struct rp_logengine_hooks {
 struct rp_logengine_info {
     /* At open */
     uint32_t epoch;           /* of the newest record; 0 when the engine holds none */
-    uint64_t first_seq;       /* oldest kept event, 0 if none */
+    uint64_t first_seq;       /* oldest kept event, 0 if none (kept current) */
     uint64_t last_seq;        /* newest intact event, 0 if none */
     uint64_t reserved_seq;    /* the previous run handed out at most up to here */
     bool unclean;             /* the previous run did not close the engine */

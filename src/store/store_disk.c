@@ -543,7 +543,12 @@ writer_main(void *arg)
             break;
         retried_at_close = rc != 0;
     }
-    if (!atomic_load(&s->failed) && mark_write(s, s->last_written, true) != 0)
+    /* A clean close leaves no gap (the next run goes on after the last record), but never
+     * gives back what an unclean stop before this run reserved: the hub of this run went
+     * on after it, and clients may hold ids from the run before. */
+    uint64_t keep =
+        s->last_written > s->opened.reserved_seq ? s->last_written : s->opened.reserved_seq;
+    if (!atomic_load(&s->failed) && mark_write(s, keep, true) != 0)
         RP_LOG(RP_LOG_WARN, "store", "msg=\"cannot mark the log closed\" dir=\"%s\"", s->dir);
     return NULL;
 }
@@ -620,6 +625,8 @@ disk_info(struct rp_logengine *e, struct rp_logengine_info *out)
     out->durable_seq = disk_durable_seq(e);
     pthread_mutex_lock(&s->lock);
     out->queued_events = s->q_events + s->u_events;
+    /* Retention moves the oldest kept event. */
+    out->first_seq = s->n_segs && s->segs[0]->index.n ? s->segs[0]->index.e[0].seq : 0;
     pthread_mutex_unlock(&s->lock);
     out->stored_bytes = atomic_load(&s->stored_bytes);
     out->n_segments = atomic_load(&s->n_segments);

@@ -289,6 +289,13 @@ crash_run(enum rp_store_fsync policy, uint32_t seed, unsigned crash_at, enum cra
     assert_true(info.reserved_seq >= handed);
     assert_true(rp_logengine_reserved_seq(h.e) > info.reserved_seq);
     assert_loads_exactly(h.e, 1, info.last_seq);
+    /* A clean close without appends keeps what the unclean stop had reserved. */
+    uint64_t reserved = info.reserved_seq;
+    rp_logengine_close(h.e);
+    assert_int_equal(hopen(&h, &cfg), 0);
+    rp_logengine_info(h.e, &info);
+    assert_false(info.unclean);
+    assert_int_equal(info.reserved_seq, reserved);
     /* The log goes on after the reservation, as the hub would continue it. */
     uint64_t first = info.reserved_seq + 1;
     assert_int_equal(append(&h, first, 3), 0);
