@@ -101,6 +101,8 @@ mark_write(struct store *s, uint64_t reserved, bool clean)
         rc = s->fo->fsync(s->fo->ctx, s->mark_fd);
     if (rc == 0)
         atomic_store_explicit(&s->reserved, reserved, memory_order_release);
+    else
+        s->mark_gen--; /* retry into the same slot: the other one holds the last good mark */
     return rc;
 }
 
