@@ -431,6 +431,101 @@ test_retention_drops_whole_segments(void **state)
     free(l.seqs);
     rp_logengine_close(h.e);
     crashfs_free(h.fs);
+
+    /* By bytes: the oldest go until the rest fit (the active segment always stays). */
+    h = (struct harness){.fs = crashfs_new(8)};
+    cfg = (struct rp_store_config){.segment_bytes = 1024, .retain_bytes = 2500};
+    assert_int_equal(hopen(&h, &cfg), 0);
+    for (uint64_t s = 1; s <= 400; s += 4)
+        assert_int_equal(append(&h, s, 4), 0);
+    assert_true(wait_durable(&h, 400));
+    for (int i = 0; i < 2000; i++) {
+        rp_logengine_info(h.e, &info);
+        if (info.stored_bytes <= 2500)
+            break;
+        sleep_ms(1);
+    }
+    assert_true(info.stored_bytes <= 2500 && info.n_segments >= 2);
+    assert_true(info.first_seq > 1);
+    rp_logengine_close(h.e);
+    crashfs_free(h.fs);
+}
+
+static void
+policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->history = (struct rp_eventlog_limits){
+        .max_count = 100000, .max_bytes = UINT64_MAX, .max_age_ms = INT64_MAX / 4};
+}
+
+static int
+ingest(void *ctx, uint32_t epoch, const struct rp_ingest_event *evs, size_t n)
+{
+    struct rp_hub_error err;
+    return rp_hub_ingest(ctx, evs, n, &err);
+}
+
+/* What load delivers is exactly what the hub's ingest takes, batch for batch. */
+static void
+test_load_feeds_the_hub(void **state)
+{
+    struct harness h = {.fs = crashfs_new(6)};
+    assert_int_equal(hopen(&h, NULL), 0);
+    for (uint64_t s = 1; s <= 300; s += 6)
+        assert_int_equal(append(&h, s, 6), 0);
+    assert_true(wait_durable(&h, 300));
+    rp_logengine_close(h.e);
+    assert_int_equal(hopen(&h, NULL), 0);
+    struct rp_logengine_info info;
+    rp_logengine_info(h.e, &info);
+    struct rp_hub_config hc = {.max_topics = 100, .max_data = 1 << 20, .epoch = info.epoch};
+    struct rp_hub_hooks hooks = {.policy_for = policy_for};
+    struct rp_hub *hub = rp_hub_new(&hc, &hooks);
+    assert_int_equal(rp_logengine_load(h.e, 0, ingest, hub), 0);
+    assert_int_equal(rp_hub_epoch(hub), 5);
+    assert_int_equal(rp_hub_last_seq(hub), 300);
+    struct rp_topic *t = rp_hub_find(hub, "t1", 2);
+    assert_non_null(t);
+    struct rp_topic_stats st;
+    rp_topic_stats(t, &st);
+    assert_int_equal(st.count, 100);
+    assert_int_equal(st.first_seq, 1);
+    assert_int_equal(st.last_seq, 298);
+    rp_hub_advance_seq(hub, info.reserved_seq);
+    assert_int_equal(rp_hub_last_seq(hub), 300);
+    rp_hub_free(hub);
+    rp_logengine_close(h.e);
+    crashfs_free(h.fs);
+}
+
+static void
+test_interval_and_none(void **state)
+{
+    struct harness h = {.fs = crashfs_new(7)};
+    struct rp_store_config cfg = {.fsync = RP_STORE_FSYNC_INTERVAL, .fsync_interval_ms = 2000};
+    assert_int_equal(hopen(&h, &cfg), 0);
+    assert_int_equal(append(&h, 1, 10), 0);
+    sleep_ms(50);
+    /* Written, not yet synced: not durable under interval. */
+    assert_int_equal(rp_logengine_durable_seq(h.e), 0);
+    struct rp_logengine_info info;
+    rp_logengine_info(h.e, &info);
+    assert_int_equal(info.queued_events, 10);
+    assert_true(wait_durable(&h, 10));
+    rp_logengine_info(h.e, &info);
+    assert_int_equal(info.n_fsyncs, 1);
+    assert_int_equal(info.queued_events, 0);
+    rp_logengine_close(h.e);
+
+    cfg = (struct rp_store_config){.fsync = RP_STORE_FSYNC_NONE};
+    assert_int_equal(hopen(&h, &cfg), 0);
+    assert_int_equal(append(&h, 11, 10), 0);
+    assert_true(wait_durable(&h, 20));
+    rp_logengine_info(h.e, &info);
+    assert_int_equal(info.n_fsyncs, 0);
+    rp_logengine_close(h.e);
+    crashfs_free(h.fs);
 }
 
 /* Group commit over real files: threads append (in sequence order, as the hub does) while
@@ -519,6 +614,8 @@ main(void)
         cmocka_unit_test(test_crash_at_every_sync),
         cmocka_unit_test(test_enospc_fails_then_recovers),
         cmocka_unit_test(test_retention_drops_whole_segments),
+        cmocka_unit_test(test_load_feeds_the_hub),
+        cmocka_unit_test(test_interval_and_none),
         cmocka_unit_test(test_group_commit_from_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
