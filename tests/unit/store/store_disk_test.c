@@ -528,6 +528,65 @@ test_interval_and_none(void **state)
     crashfs_free(h.fs);
 }
 
+/* Readers walk segments (holding references) while the writer rolls and retention drops. */
+struct reader_arg {
+    struct harness *h;
+    _Atomic bool *stop;
+    bool bad;
+    uint64_t reads;
+};
+
+static int
+check_order(void *ctx, uint32_t epoch, const struct rp_ingest_event *evs, size_t n)
+{
+    uint64_t *last = ctx;
+    for (size_t i = 0; i < n; i++) {
+        if (evs[i].seq <= *last)
+            return -EPROTO;
+        *last = evs[i].seq;
+    }
+    return 0;
+}
+
+static void *
+reader_main(void *arg)
+{
+    struct reader_arg *r = arg;
+    while (!atomic_load(r->stop)) {
+        uint64_t last = 0, durable = rp_logengine_durable_seq(r->h->e);
+        uint64_t after = durable > 100 ? durable - 100 : 0;
+        if (rp_logengine_read(r->h->e, "t2", 2, after, 50, check_order, &last) != 0 ||
+            rp_logengine_load(r->h->e, 0, check_order, &(uint64_t){0}) != 0)
+            r->bad = true;
+        r->reads++;
+    }
+    return NULL;
+}
+
+static void
+test_reads_during_rolls_and_retention(void **state)
+{
+    struct harness h = {.fs = crashfs_new(9)};
+    struct rp_store_config cfg = {.segment_bytes = 1024, .retain_segments = 3};
+    assert_int_equal(hopen(&h, &cfg), 0);
+    _Atomic bool stop = false;
+    struct reader_arg r[2] = {{.h = &h, .stop = &stop}, {.h = &h, .stop = &stop}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, reader_main, &r[i]);
+    for (uint64_t s = 1; s <= 3000; s += 2)
+        assert_int_equal(append(&h, s, 2), 0);
+    assert_true(wait_durable(&h, 3000));
+    atomic_store(&stop, true);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_false(r[i].bad);
+        assert_true(r[i].reads > 0);
+    }
+    rp_logengine_close(h.e);
+    crashfs_free(h.fs);
+}
+
 /* Group commit over real files: threads append (in sequence order, as the hub does) while
  * the writer syncs; one fsync covers many appends. */
 struct gc_shared {
@@ -616,6 +675,7 @@ main(void)
         cmocka_unit_test(test_retention_drops_whole_segments),
         cmocka_unit_test(test_load_feeds_the_hub),
         cmocka_unit_test(test_interval_and_none),
+        cmocka_unit_test(test_reads_during_rolls_and_retention),
         cmocka_unit_test(test_group_commit_from_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
