@@ -545,6 +545,12 @@ writer_main(void *arg)
             break;
         retried_at_close = rc != 0;
     }
+    /* Under none nothing was synced: the clean mark must not claim data the kernel still
+     * holds, so every segment is synced first (cheap for those with nothing dirty). */
+    if (s->cfg.fsync == RP_STORE_FSYNC_NONE && !atomic_load(&s->failed))
+        for (size_t i = 0; i < s->n_segs; i++)
+            if (s->fo->fsync(s->fo->ctx, s->segs[i]->fd) != 0)
+                atomic_store(&s->failed, -EIO);
     /* A clean close leaves no gap (the next run goes on after the last record), but never
      * gives back what an unclean stop before this run reserved: the hub of this run went
      * on after it, and clients may hold ids from the run before. */
