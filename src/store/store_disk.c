@@ -51,15 +51,15 @@ now_ns(void)
 }
 
 void
-store_path(const struct store *s, const char *name, char *out)
+rp_store_disk_path(const struct rp_store_disk *s, const char *name, char *out)
 {
     snprintf(out, PATH_MAX, "%s/%s", s->dir, name);
 }
 
-struct seg *
-store_seg_new(uint64_t first_seq, int fd)
+struct rp_store_seg *
+rp_store_disk_seg_new(uint64_t first_seq, int fd)
 {
-    struct seg *g = rp_xcalloc(1, sizeof(*g));
+    struct rp_store_seg *g = rp_xcalloc(1, sizeof(*g));
     g->first_seq = first_seq;
     g->fd = fd;
     g->refs = 1;
@@ -67,7 +67,7 @@ store_seg_new(uint64_t first_seq, int fd)
 }
 
 void
-store_seg_unref(struct store *s, struct seg *g)
+rp_store_disk_seg_unref(struct rp_store_disk *s, struct rp_store_seg *g)
 {
     if (--g->refs > 0)
         return;
@@ -76,15 +76,15 @@ store_seg_unref(struct store *s, struct seg *g)
     free(g);
 }
 
-static struct seg *
-active(const struct store *s)
+static struct rp_store_seg *
+active(const struct rp_store_disk *s)
 {
     return s->n_segs ? s->segs[s->n_segs - 1] : NULL;
 }
 
 /* The mark: <reserved> (and <epoch>, <clean>) in slot gen % 2, then fsync. */
 static int
-mark_write(struct store *s, uint64_t reserved, bool clean)
+mark_write(struct rp_store_disk *s, uint64_t reserved, bool clean)
 {
     unsigned char b[MARK_SLOT] = {0};
     uint64_t gen = ++s->mark_gen;
@@ -108,7 +108,7 @@ mark_write(struct store *s, uint64_t reserved, bool clean)
 
 /* Reads the newer valid slot: 0 with the fields set, or -ENOENT when neither is valid. */
 static int
-mark_read(struct store *s, uint64_t *reserved, bool *clean, uint32_t *epoch)
+mark_read(struct rp_store_disk *s, uint64_t *reserved, bool *clean, uint32_t *epoch)
 {
     unsigned char b[2 * MARK_SLOT] = {0};
     ssize_t got = s->fo->pread(s->fo->ctx, s->mark_fd, b, sizeof(b), 0);
@@ -136,7 +136,7 @@ mark_read(struct store *s, uint64_t *reserved, bool *clean, uint32_t *epoch)
 }
 
 static void
-enter_failed(struct store *s, int err)
+enter_failed(struct rp_store_disk *s, int err)
 {
     s->next_retry_ms = rp_clock_now_ms() + s->cfg.retry_ms;
     if (atomic_exchange(&s->failed, err) != 0)
@@ -148,7 +148,7 @@ enter_failed(struct store *s, int err)
 }
 
 static void
-leave_failed(struct store *s)
+leave_failed(struct rp_store_disk *s)
 {
     if (atomic_exchange(&s->failed, 0) == 0)
         return;
@@ -169,7 +169,7 @@ count_list(const struct rp_logengine_batch *list, uint64_t *events, uint64_t *by
 
 /* Frees the durable batches of <list> and moves durable_seq. */
 static void
-made_durable(struct store *s, struct rp_logengine_batch *list)
+made_durable(struct rp_store_disk *s, struct rp_logengine_batch *list)
 {
     uint64_t events = 0, bytes = 0, last = 0;
     while (list) {
@@ -196,7 +196,7 @@ made_durable(struct store *s, struct rp_logengine_batch *list)
 /* Puts <list> (the oldest accepted batches) back at the front of the queue; <written>:
  * they come from the unsynced list, so their room moves back to the queue. */
 static void
-requeue(struct store *s, struct rp_logengine_batch *list, bool written)
+requeue(struct rp_store_disk *s, struct rp_logengine_batch *list, bool written)
 {
     if (!list)
         return;
@@ -221,9 +221,9 @@ requeue(struct store *s, struct rp_logengine_batch *list, bool written)
 
 /* fsyncs the active segment; everything written so far becomes durable. */
 static int
-sync_active(struct store *s)
+sync_active(struct rp_store_disk *s)
 {
-    struct seg *g = active(s);
+    struct rp_store_seg *g = active(s);
     if (!g || !s->unsynced_head)
         return 0;
     int64_t t0 = now_ns();
@@ -247,9 +247,9 @@ sync_active(struct store *s)
  * batches again later.
  */
 static void
-rewind_unsynced(struct store *s)
+rewind_unsynced(struct rp_store_disk *s)
 {
-    struct seg *g = active(s);
+    struct rp_store_seg *g = active(s);
     if (!g || !s->unsynced_head)
         return;
     s->fo->truncate(s->fo->ctx, g->fd, s->synced_size);
@@ -267,7 +267,7 @@ rewind_unsynced(struct store *s)
 
 /* Seals the active segment and starts one named <first_seq>. */
 static int
-roll(struct store *s, uint64_t first_seq)
+roll(struct rp_store_disk *s, uint64_t first_seq)
 {
     int rc = 0;
     if (s->cfg.fsync != RP_STORE_FSYNC_NONE)
@@ -276,7 +276,7 @@ roll(struct store *s, uint64_t first_seq)
         return rc;
     char name[RP_SEGMENT_NAME_MAX], path[PATH_MAX];
     rp_segment_name(first_seq, name);
-    store_path(s, name, path);
+    rp_store_disk_path(s, name, path);
     /* A file of that name can only be an empty leftover of a roll that failed later:
      * every record in the log has a smaller sequence. */
     int fd = s->fo->open(s->fo->ctx, path, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -287,7 +287,7 @@ roll(struct store *s, uint64_t first_seq)
         s->fo->close(s->fo->ctx, fd);
         return rc;
     }
-    struct seg *g = store_seg_new(first_seq, fd);
+    struct rp_store_seg *g = rp_store_disk_seg_new(first_seq, fd);
     pthread_mutex_lock(&s->lock);
     if (s->n_segs == s->cap_segs) {
         s->cap_segs = s->cap_segs ? s->cap_segs * 2 : 16;
@@ -313,7 +313,7 @@ batch_size(const struct rp_logengine_batch *b)
 
 /* Encodes <b> at the end of the write buffer. */
 static void
-encode_batch(struct store *s, const struct rp_logengine_batch *b, size_t *len)
+encode_batch(struct rp_store_disk *s, const struct rp_logengine_batch *b, size_t *len)
 {
     size_t need = *len + batch_size(b);
     if (need > s->wcap) {
@@ -327,7 +327,7 @@ encode_batch(struct store *s, const struct rp_logengine_batch *b, size_t *len)
 /* Indexes the <len> bytes of records at the start of the write buffer, just written at
  * the end of <g>, and grows <g> by them. Under the lock. */
 static void
-commit_written(struct store *s, struct seg *g, size_t len)
+commit_written(struct rp_store_disk *s, struct rp_store_seg *g, size_t len)
 {
     for (size_t p = 0; p < len;) {
         uint64_t seq;
@@ -347,11 +347,11 @@ commit_written(struct store *s, struct seg *g, size_t len)
  * is returned.
  */
 static int
-write_batches(struct store *s, struct rp_logengine_batch *list)
+write_batches(struct rp_store_disk *s, struct rp_logengine_batch *list)
 {
     int rc = 0;
     while (list) {
-        struct seg *g = active(s);
+        struct rp_store_seg *g = active(s);
         size_t first_size = batch_size(list);
         if (!g || (g->size > 0 && g->size + first_size > s->cfg.segment_bytes))
             rc = roll(s, list->evs[0].seq);
@@ -408,7 +408,7 @@ write_batches(struct store *s, struct rp_logengine_batch *list)
 /* Raises the reservation before the hub can reach it: a mark write per reserve_ahead / 2
  * sequences, so its fsync is lost in the noise. */
 static int
-maybe_reserve(struct store *s)
+maybe_reserve(struct rp_store_disk *s)
 {
     uint64_t r = atomic_load_explicit(&s->reserved, memory_order_relaxed);
     uint64_t high =
@@ -420,14 +420,14 @@ maybe_reserve(struct store *s)
 
 /* Drops whole oldest segments past the retention limits; never the active one. */
 static void
-retention(struct store *s)
+retention(struct rp_store_disk *s)
 {
     int64_t now = rp_clock_wall_ms();
     uint64_t dropped[64];
     size_t n = 0;
     pthread_mutex_lock(&s->lock);
     while (s->n_segs > 1 && n < 64) {
-        struct seg *g = s->segs[0];
+        struct rp_store_seg *g = s->segs[0];
         uint64_t total = atomic_load(&s->stored_bytes);
         bool drop = (s->cfg.retain_segments && s->n_segs > s->cfg.retain_segments) ||
                     (s->cfg.retain_bytes && total > s->cfg.retain_bytes) ||
@@ -439,13 +439,13 @@ retention(struct store *s)
         atomic_fetch_sub(&s->stored_bytes, g->size);
         atomic_fetch_sub(&s->n_segments, 1);
         dropped[n++] = g->first_seq;
-        store_seg_unref(s, g); /* a reader still holding it keeps it until it lets go */
+        rp_store_disk_seg_unref(s, g); /* a reader still holding it keeps it until it lets go */
     }
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < n; i++) {
         char name[RP_SEGMENT_NAME_MAX], path[PATH_MAX];
         rp_segment_name(dropped[i], name);
-        store_path(s, name, path);
+        rp_store_disk_path(s, name, path);
         int rc = s->fo->unlink(s->fo->ctx, path);
         RP_LOG(rc ? RP_LOG_WARN : RP_LOG_INFO, "store",
                "msg=\"retention dropped a segment\" segment=%s err=%d", name, rc);
@@ -453,7 +453,7 @@ retention(struct store *s)
 }
 
 static bool
-sync_due(struct store *s, int64_t now, bool closing)
+sync_due(struct rp_store_disk *s, int64_t now, bool closing)
 {
     if (!s->unsynced_head)
         return false;
@@ -466,7 +466,7 @@ sync_due(struct store *s, int64_t now, bool closing)
 
 /* When the writer must wake up without an append: the next timer. */
 static int64_t
-next_timer(const struct store *s)
+next_timer(const struct rp_store_disk *s)
 {
     int64_t t = s->next_retention_ms;
     if (atomic_load(&s->failed) && s->next_retry_ms < t)
@@ -478,7 +478,7 @@ next_timer(const struct store *s)
 
 /* Waits for work; returns the batches to write (the whole queue) and *<closing>. */
 static struct rp_logengine_batch *
-wait_for_work(struct store *s, bool *closing)
+wait_for_work(struct rp_store_disk *s, bool *closing)
 {
     pthread_mutex_lock(&s->lock);
     for (;;) {
@@ -503,7 +503,7 @@ wait_for_work(struct store *s, bool *closing)
 
 /* One turn: write what was taken, sync by policy, reserve ahead. 0 or the first error. */
 static int
-writer_turn(struct store *s, struct rp_logengine_batch *list, bool closing)
+writer_turn(struct rp_store_disk *s, struct rp_logengine_batch *list, bool closing)
 {
     bool was_failed = atomic_load(&s->failed) != 0;
     int rc = write_batches(s, list);
@@ -523,7 +523,7 @@ writer_turn(struct store *s, struct rp_logengine_batch *list, bool closing)
 static void *
 writer_main(void *arg)
 {
-    struct store *s = arg;
+    struct rp_store_disk *s = arg;
     bool retried_at_close = false;
     for (;;) {
         bool closing;
@@ -562,7 +562,7 @@ writer_main(void *arg)
 }
 
 static bool
-append_valid(const struct store *s, const struct rp_logengine_batch *b)
+append_valid(const struct rp_store_disk *s, const struct rp_logengine_batch *b)
 {
     if (b->n == 0)
         return false;
@@ -578,7 +578,7 @@ append_valid(const struct store *s, const struct rp_logengine_batch *b)
 static int
 disk_append(struct rp_logengine *e, struct rp_logengine_batch *b)
 {
-    struct store *s = (struct store *)e;
+    struct rp_store_disk *s = (struct rp_store_disk *)e;
     if (!append_valid(s, b))
         return -EINVAL;
     int rc = 0;
@@ -613,21 +613,21 @@ disk_append(struct rp_logengine *e, struct rp_logengine_batch *b)
 static uint64_t
 disk_durable_seq(const struct rp_logengine *e)
 {
-    const struct store *s = (const struct store *)e;
+    const struct rp_store_disk *s = (const struct rp_store_disk *)e;
     return atomic_load_explicit(&s->durable, memory_order_acquire);
 }
 
 static uint64_t
 disk_reserved_seq(const struct rp_logengine *e)
 {
-    const struct store *s = (const struct store *)e;
+    const struct rp_store_disk *s = (const struct rp_store_disk *)e;
     return atomic_load_explicit(&s->reserved, memory_order_acquire);
 }
 
 static void
 disk_info(struct rp_logengine *e, struct rp_logengine_info *out)
 {
-    struct store *s = (struct store *)e;
+    struct rp_store_disk *s = (struct rp_store_disk *)e;
     *out = s->opened;
     out->failed = atomic_load(&s->failed);
     out->durable_seq = disk_durable_seq(e);
@@ -645,7 +645,7 @@ disk_info(struct rp_logengine *e, struct rp_logengine_info *out)
 static void
 disk_close(struct rp_logengine *e)
 {
-    struct store *s = (struct store *)e;
+    struct rp_store_disk *s = (struct rp_store_disk *)e;
     if (s->thread_started) {
         pthread_mutex_lock(&s->lock);
         s->closing = true;
@@ -668,7 +668,7 @@ disk_close(struct rp_logengine *e)
         RP_LOG(RP_LOG_ERROR, "store",
                "msg=\"closed with events not durable\" dir=\"%s\" events=%" PRIu64, s->dir, lost);
     for (size_t i = 0; i < s->n_segs; i++)
-        store_seg_unref(s, s->segs[i]);
+        rp_store_disk_seg_unref(s, s->segs[i]);
     if (s->mark_fd >= 0)
         s->fo->close(s->fo->ctx, s->mark_fd);
     pthread_cond_destroy(&s->wake);
@@ -684,8 +684,8 @@ static const struct rp_logengine_ops disk_ops = {
     .append = disk_append,
     .durable_seq = disk_durable_seq,
     .reserved_seq = disk_reserved_seq,
-    .load = store_load,
-    .read = store_read,
+    .load = rp_store_scan_load,
+    .read = rp_store_scan_read,
     .info = disk_info,
     .close = disk_close,
 };
@@ -713,10 +713,10 @@ fill_defaults(struct rp_store_config *c)
 
 /* Reads the mark (creating the file) and writes the reservation for this run. */
 static int
-open_mark(struct store *s)
+open_mark(struct rp_store_disk *s)
 {
     char path[PATH_MAX];
-    store_path(s, MARK_NAME, path);
+    rp_store_disk_path(s, MARK_NAME, path);
     s->mark_fd = s->fo->open(s->fo->ctx, path, O_RDWR | O_CREAT, 0644);
     if (s->mark_fd < 0)
         return s->mark_fd;
@@ -744,9 +744,9 @@ open_mark(struct store *s)
 }
 
 static int
-start(struct store *s)
+start(struct rp_store_disk *s)
 {
-    int rc = store_recover(s);
+    int rc = rp_store_scan_recover(s);
     if (rc == 0)
         rc = open_mark(s);
     if (rc)
@@ -772,7 +772,7 @@ int
 rp_store_disk_open(const struct rp_store_config *config, const struct rp_logengine_hooks *hooks,
                    struct rp_logengine **out)
 {
-    struct store *s = rp_xcalloc(1, sizeof(*s));
+    struct rp_store_disk *s = rp_xcalloc(1, sizeof(*s));
     s->base.ops = &disk_ops;
     s->cfg = *config;
     fill_defaults(&s->cfg);

@@ -22,7 +22,7 @@
 
 struct rp_fileops;
 
-struct seg {
+struct rp_store_seg {
     uint64_t first_seq; /* from the file name */
     uint64_t last_seq;  /* newest record, 0 if none */
     int64_t last_wall_ms;
@@ -32,7 +32,7 @@ struct seg {
     struct rp_segment_index index;
 };
 
-struct store {
+struct rp_store_disk {
     struct rp_logengine base;
     struct rp_store_config cfg; /* defaults filled in; cfg.dir points at <dir> */
     char *dir;
@@ -49,7 +49,7 @@ struct store {
     uint64_t u_events, u_bytes; /* written, not yet durable (held for a rewrite) */
     uint64_t last_accepted;     /* highest sequence append took */
     bool closing;
-    struct seg **segs; /* oldest first; the last is the active one */
+    struct rp_store_seg **segs; /* oldest first; the last is the active one */
     size_t n_segs, cap_segs;
 
     /* Writer thread only. */
@@ -72,18 +72,18 @@ struct store {
 };
 
 /* The path of <name> in the store's directory, into <out> (PATH_MAX bytes). */
-void store_path(const struct store *s, const char *name, char *out);
+void rp_store_disk_path(const struct rp_store_disk *s, const char *name, char *out);
 /* A new segment struct for <first_seq> on <fd> (size 0, no index), one ref. */
-struct seg *store_seg_new(uint64_t first_seq, int fd);
+struct rp_store_seg *rp_store_disk_seg_new(uint64_t first_seq, int fd);
 /* Drops one ref of <g>; the last closes its descriptor and frees it. Under the lock. */
-void store_seg_unref(struct store *s, struct seg *g);
+void rp_store_disk_seg_unref(struct rp_store_disk *s, struct rp_store_seg *g);
 
 /* Recovery at open (store_scan.c): lists and checks the segments, truncates the newest's
  * bad tail, fills s->segs and s->opened. 0 or -errno. */
-int store_recover(struct store *s);
+int rp_store_scan_recover(struct rp_store_disk *s);
 /* The load and read ops (store_scan.c). */
-int store_load(struct rp_logengine *e, uint64_t after, rp_logengine_event_fn fn, void *ctx);
-int store_read(struct rp_logengine *e, const char *topic, size_t len, uint64_t after, size_t max,
-               rp_logengine_event_fn fn, void *ctx);
+int rp_store_scan_load(struct rp_logengine *e, uint64_t after, rp_logengine_event_fn fn, void *ctx);
+int rp_store_scan_read(struct rp_logengine *e, const char *topic, size_t len, uint64_t after,
+                       size_t max, rp_logengine_event_fn fn, void *ctx);
 
 #endif

@@ -58,7 +58,7 @@ cmp_u64(const void *a, const void *b)
  * byte at a time past anything else, so it finds records behind a corrupt one.
  */
 static uint64_t
-count_intact(struct store *s, int fd, uint64_t from, uint64_t end, uint64_t last)
+count_intact(struct rp_store_disk *s, int fd, uint64_t from, uint64_t end, uint64_t last)
 {
     if (end - from > COUNT_TAIL_MAX)
         return 0;
@@ -96,7 +96,8 @@ count_intact(struct store *s, int fd, uint64_t from, uint64_t end, uint64_t last
  * record ends the segment there; the newest segment's file is cut back to it.
  */
 static int
-check_segment(struct store *s, struct seg *g, uint64_t file_size, uint64_t *prev_last, bool newest)
+check_segment(struct rp_store_disk *s, struct rp_store_seg *g, uint64_t file_size,
+              uint64_t *prev_last, bool newest)
 {
     struct rp_segment_scan sc;
     rp_segment_scan_init(&sc, s->fo, g->fd, 0, file_size, s->cfg.max_record);
@@ -142,7 +143,7 @@ check_segment(struct store *s, struct seg *g, uint64_t file_size, uint64_t *prev
 }
 
 static void
-push_seg(struct store *s, struct seg *g)
+push_seg(struct rp_store_disk *s, struct rp_store_seg *g)
 {
     if (s->n_segs == s->cap_segs) {
         s->cap_segs = s->cap_segs ? s->cap_segs * 2 : 16;
@@ -154,18 +155,19 @@ push_seg(struct store *s, struct seg *g)
 /* Opens and checks the segment <first_seq>; *<out> is NULL when it held nothing and was
  * removed (an older segment with no valid record is of no use to anyone). */
 static int
-recover_one(struct store *s, uint64_t first_seq, bool newest, uint64_t *prev_last, struct seg **out)
+recover_one(struct rp_store_disk *s, uint64_t first_seq, bool newest, uint64_t *prev_last,
+            struct rp_store_seg **out)
 {
     char name[RP_SEGMENT_NAME_MAX], path[PATH_MAX];
     rp_segment_name(first_seq, name);
-    store_path(s, name, path);
+    rp_store_disk_path(s, name, path);
     *out = NULL;
     int fd = s->fo->open(s->fo->ctx, path, O_RDWR, 0);
     if (fd < 0)
         return fd;
     uint64_t size = 0;
     int rc = s->fo->size(s->fo->ctx, fd, &size);
-    struct seg *g = store_seg_new(first_seq, fd);
+    struct rp_store_seg *g = rp_store_disk_seg_new(first_seq, fd);
     if (rc == 0)
         rc = check_segment(s, g, size, prev_last, newest);
     if (rc == 0 && (g->last_seq != 0 || newest)) {
@@ -184,7 +186,7 @@ recover_one(struct store *s, uint64_t first_seq, bool newest, uint64_t *prev_las
 }
 
 int
-store_recover(struct store *s)
+rp_store_scan_recover(struct rp_store_disk *s)
 {
     struct names nm = {0};
     int rc = s->fo->list(s->fo->ctx, s->dir, collect_name, &nm);
@@ -192,7 +194,7 @@ store_recover(struct store *s)
         qsort(nm.seqs, nm.n, sizeof(*nm.seqs), cmp_u64);
     uint64_t prev_last = 0;
     for (size_t i = 0; rc == 0 && i < nm.n; i++) {
-        struct seg *g;
+        struct rp_store_seg *g;
         rc = recover_one(s, nm.seqs[i], i + 1 == nm.n, &prev_last, &g);
         if (rc == 0 && g) {
             if (g->last_seq && g->index.n && s->opened.first_seq == 0)
@@ -241,7 +243,8 @@ wanted(const struct walk *w, const struct rp_ingest_event *ev)
 
 /* Delivers the wanted records of [<start>, <end>) of <g>. */
 static int
-walk_segment(struct store *s, struct seg *g, uint64_t start, uint64_t end, struct walk *w)
+walk_segment(struct rp_store_disk *s, struct rp_store_seg *g, uint64_t start, uint64_t end,
+             struct walk *w)
 {
     struct rp_segment_scan sc;
     rp_segment_scan_init(&sc, s->fo, g->fd, start, end, s->cfg.max_record);
@@ -277,7 +280,7 @@ walk_segment(struct store *s, struct seg *g, uint64_t start, uint64_t end, struc
 /* The first segment that may hold a record after <after>: the last one starting at or
  * before <after> + 1, or the first. Under the lock. */
 static size_t
-find_seg(const struct store *s, uint64_t after)
+find_seg(const struct rp_store_disk *s, uint64_t after)
 {
     size_t lo = 0, hi = s->n_segs;
     while (lo < hi) {
@@ -291,20 +294,20 @@ find_seg(const struct store *s, uint64_t after)
 }
 
 static int
-walk(struct store *s, struct walk *w)
+walk(struct rp_store_disk *s, struct walk *w)
 {
     int rc = 0;
     pthread_mutex_lock(&s->lock);
     size_t i = find_seg(s, w->after);
     while (rc == 0 && w->left > 0 && i < s->n_segs) {
-        struct seg *g = s->segs[i];
+        struct rp_store_seg *g = s->segs[i];
         uint64_t first = g->first_seq, end = g->size;
         uint64_t start = rp_segment_index_find(&g->index, w->after);
         g->refs++;
         pthread_mutex_unlock(&s->lock);
         rc = walk_segment(s, g, start, end, w);
         pthread_mutex_lock(&s->lock);
-        store_seg_unref(s, g);
+        rp_store_disk_seg_unref(s, g);
         /* The array may have changed meanwhile (a roll, retention): find the next anew. */
         for (i = 0; i < s->n_segs && s->segs[i]->first_seq <= first; i++)
             ;
@@ -314,23 +317,23 @@ walk(struct store *s, struct walk *w)
 }
 
 int
-store_load(struct rp_logengine *e, uint64_t after, rp_logengine_event_fn fn, void *ctx)
+rp_store_scan_load(struct rp_logengine *e, uint64_t after, rp_logengine_event_fn fn, void *ctx)
 {
     struct walk *w = rp_xcalloc(1, sizeof(*w));
     *w = (struct walk){.after = after, .left = SIZE_MAX, .fn = fn, .ctx = ctx};
-    int rc = walk((struct store *)e, w);
+    int rc = walk((struct rp_store_disk *)e, w);
     free(w);
     return rc;
 }
 
 int
-store_read(struct rp_logengine *e, const char *topic, size_t len, uint64_t after, size_t max,
-           rp_logengine_event_fn fn, void *ctx)
+rp_store_scan_read(struct rp_logengine *e, const char *topic, size_t len, uint64_t after,
+                   size_t max, rp_logengine_event_fn fn, void *ctx)
 {
     struct walk *w = rp_xcalloc(1, sizeof(*w));
     *w = (struct walk){
         .topic = topic, .topic_len = len, .after = after, .left = max, .fn = fn, .ctx = ctx};
-    int rc = walk((struct store *)e, w);
+    int rc = walk((struct rp_store_disk *)e, w);
     free(w);
     return rc;
 }
