@@ -78,6 +78,12 @@ struct rp_store_seg *rp_store_disk_seg_new(uint64_t first_seq, int fd);
 /* Drops one ref of <g>; the last closes its descriptor and frees it. Under the lock. */
 void rp_store_disk_seg_unref(struct rp_store_disk *s, struct rp_store_seg *g);
 
+/* The mark (store_mark.c). write: <reserved> with the clean flag <clean>, then fsync; on
+ * success reserved_seq moves. open: reads it (creating the file), fills s->opened's
+ * unclean, epoch and reserved_seq, and writes this run's reservation. 0 or -errno. */
+int rp_store_mark_write(struct rp_store_disk *s, uint64_t reserved, bool clean);
+int rp_store_mark_open(struct rp_store_disk *s);
+
 /* Recovery at open (store_scan.c): lists and checks the segments, truncates the newest's
  * bad tail, fills s->segs and s->opened. 0 or -errno. */
 int rp_store_scan_recover(struct rp_store_disk *s);
