@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The disk log's write side: open, append, the writer thread, the mark, retention, close.
- * The read side is store_scan.c; the shared state and its locking are in store_private.h.
+ * The disk log's write side: open, append, the writer thread, retention, close. The read
+ * side is store_scan.c, the mark store_mark.c; the shared state and its locking are in
+ * store_private.h.
  *
  * Writer loop, one turn:
  *   wait  until appends are queued (and no retry is pending), a timer is due
