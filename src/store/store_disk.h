@@ -8,8 +8,9 @@
  * them into few writes and syncs by policy:
  *   always    one fsync after each group of writes, covering every append queued before it
  *             (group commit); durable_seq moves after the fsync. Loses nothing acknowledged.
- *   interval  fsync at least every fsync_interval_ms while something is unsynced;
- *             durable_seq moves after each fsync. A power loss can lose what was written in
+ *   interval  fsync at least every fsync_interval_ms while something is unsynced (and
+ *             early at queue_events or queue_bytes unsynced); durable_seq moves after
+ *             each fsync. A power loss can lose what was written in
  *             the last interval (never what durable_seq covered); a process crash loses
  *             nothing written.
  *   none      durable_seq moves after the write, before any fsync: a process crash loses
