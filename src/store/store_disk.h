@@ -44,8 +44,8 @@ struct rp_store_config {
     enum rp_store_fsync fsync;
     uint32_t fsync_interval_ms;       /* 1000 */
     uint64_t segment_bytes;           /* a segment is rolled past this size; 64 MiB */
-    uint64_t queue_events;            /* accepted, not yet durable; 65536 */
-    uint64_t queue_bytes;             /* 64 MiB */
+    uint64_t queue_events;            /* accepted, not yet written (and unsynced); 65536 */
+    uint64_t queue_bytes;             /* the same in bytes; 64 MiB */
     uint64_t retain_segments;         /* 0: no limit */
     uint64_t retain_bytes;            /* 0: no limit */
     int64_t retain_age_ms;            /* by the newest record's wall time; 0: no limit */
