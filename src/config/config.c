@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/diag.h"
 #include "config/config_file.h"
 #include "config/config_setting.h"
+#include "config/config_toml.h"
 #include "config/config_value.h"
 #include "core/pattern.h"
 
@@ -190,7 +192,10 @@ load(const char *text, size_t len, const char *name, const char *path, char *con
     ld.cfg = rp_xcalloc(1, sizeof(*ld.cfg));
     rp_config_values_set_defaults(&ld.cfg->v);
     /* Sections hold only the keys they name until finish_sections(). */
-    err = text ? rp_config_file_parse(&ld, text, len) : 0;
+    if (text && rp_config_toml_named(ld.name))
+        err = rp_config_toml_parse(&ld, text, len);
+    else
+        err = text ? rp_config_file_parse(&ld, text, len) : 0;
     if (err)
         goto fail;
     err = apply_env(&ld, envp);
@@ -268,6 +273,9 @@ rp_config_free(struct rp_config *cfg)
     for (size_t i = 0; i < cfg->n_topics; i++)
         free(cfg->topics[i].pattern); /* their values own nothing (finish_sections) */
     free(cfg->topics);
+    for (size_t i = 0; i < cfg->n_notices; i++)
+        free(cfg->notices[i]);
+    free(cfg->notices);
     free(cfg->file);
     free(cfg);
 }
@@ -317,5 +325,6 @@ rp_config_path_arg(int argc, char *const *argv)
         if (strncmp(argv[i], "--config=", 9) == 0)
             return argv[i] + 9;
     }
-    return NULL;
+    /* The documented RevenProx reads this file by default; deployments rely on it. */
+    return access(RP_CONFIG_DEFAULT_PATH, F_OK) == 0 ? RP_CONFIG_DEFAULT_PATH : NULL;
 }

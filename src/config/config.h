@@ -63,6 +63,10 @@ struct rp_config {
     struct rp_config_topic *topics; /* in file order; the first matching pattern wins */
     size_t n_topics;
     char *file; /* the config file it was loaded from, or NULL */
+    /* Keys of a TOML file that were read but are not honoured, one line each ("file:line:
+     * [nng] peer_addresses: not honoured: ..."), for the server to log once at start. */
+    char **notices;
+    size_t n_notices;
 };
 
 /*
@@ -87,7 +91,13 @@ int rp_config_load(const char *path, char *const *envp, int argc, char *const *a
 int rp_config_load_string(const char *text, size_t len, const char *name, char *const *envp,
                           int argc, char *const *argv, struct rp_config **out,
                           struct rp_diag *diag);
-/* The FILE of `--config FILE` or `--config=FILE` among the flags <argv>[0..argc), or NULL. */
+/* Read when no --config is given and it exists, relative to the working directory. */
+#define RP_CONFIG_DEFAULT_PATH "config/proxy.toml"
+/*
+ * The FILE of `--config FILE` or `--config=FILE` among the flags <argv>[0..argc); else
+ * RP_CONFIG_DEFAULT_PATH when that file exists; else NULL. A file whose name ends in
+ * `.toml` is read as TOML (docs/configuration.md), any other in our own syntax.
+ */
 const char *rp_config_path_arg(int argc, char *const *argv);
 /* Frees <cfg> and every string it owns; NULL is allowed. */
 void rp_config_free(struct rp_config *cfg);

@@ -105,6 +105,23 @@ open_section(struct rp_config_loader *ld, const char *pattern)
     rp_hashmap_put(&ld->sections, t->pattern, strlen(t->pattern), (void *)(uintptr_t)cfg->n_topics);
 }
 
+int
+rp_config_file_section(struct rp_config_loader *ld, const char *where, const char *pattern)
+{
+    const char *why = rp_config_has_control_char(pattern)
+                          ? "contains a control character"
+                          : rp_pattern_check(pattern, strlen(pattern));
+    if (why) {
+        rp_diag_set(ld->diag,
+                    "%s: [topic \"%.*s\"]: invalid pattern: %s (allowed: a topic name whose "
+                    "levels may be + or, last, #)",
+                    where, RP_CONFIG_SHOWN_VALUE_CAP, pattern, why);
+        return -EINVAL;
+    }
+    open_section(ld, pattern);
+    return 0;
+}
+
 static int
 parse_section(struct rp_config_loader *ld, const char *p, const char *end)
 {
@@ -141,23 +158,36 @@ parse_section(struct rp_config_loader *ld, const char *p, const char *end)
         rp_diag_set(ld->diag, "%s: malformed section header (allowed: %s)", where, form);
         goto fail;
     }
-    const char *why = rp_config_has_control_char(pattern)
-                          ? "contains a control character"
-                          : rp_pattern_check(pattern, strlen(pattern));
-    if (why) {
-        rp_diag_set(ld->diag,
-                    "%s: [topic \"%.*s\"]: invalid pattern: %s (allowed: a topic name whose "
-                    "levels may be + or, last, #)",
-                    where, RP_CONFIG_SHOWN_VALUE_CAP, pattern, why);
+    if (rp_config_file_section(ld, where, pattern) != 0)
         goto fail;
-    }
-    open_section(ld, pattern);
     free(pattern);
     return 0;
 
 fail:
     free(pattern);
     return -EINVAL;
+}
+
+int
+rp_config_file_set(struct rp_config_loader *ld, const char *where,
+                   const struct rp_config_setting *s, const char *text)
+{
+    char what[RP_CONFIG_WHAT_CAP];
+
+    if (ld->section >= 0 && s->scope != RP_CONFIG_SCOPE_TOPIC) {
+        list_topic_settings(what, sizeof(what));
+        rp_diag_set(ld->diag,
+                    "%s: a global setting cannot be set in a [topic] section; move it above the "
+                    "first section (allowed here: %s)",
+                    where, what);
+        return -EINVAL;
+    }
+    if (ld->section < 0)
+        return rp_config_value_apply(ld->diag, where, s, text, &ld->cfg->v);
+    int err = rp_config_value_apply(ld->diag, where, s, text, &ld->cfg->topics[ld->section].values);
+    if (!err)
+        ld->masks[ld->section].set[s - rp_config_settings] = true;
+    return err;
 }
 
 static bool
@@ -169,7 +199,7 @@ is_key_char(char c)
 static int
 parse_setting_line(struct rp_config_loader *ld, const char *p, const char *end)
 {
-    char where[RP_CONFIG_WHERE_CAP], what[RP_CONFIG_WHAT_CAP];
+    char where[RP_CONFIG_WHERE_CAP];
     const char *key = p;
     char *value = NULL;
     int err = -EINVAL;
@@ -201,14 +231,6 @@ parse_setting_line(struct rp_config_loader *ld, const char *p, const char *end)
             rp_diag_set(ld->diag, "%s: unknown setting (see docs/configuration.md)", where);
         return -EINVAL;
     }
-    if (ld->section >= 0 && s->scope != RP_CONFIG_SCOPE_TOPIC) {
-        list_topic_settings(what, sizeof(what));
-        rp_diag_set(ld->diag,
-                    "%s: a global setting cannot be set in a [topic] section; move it above the "
-                    "first section (allowed here: %s)",
-                    where, what);
-        return -EINVAL;
-    }
     p++;
     while (p < end && rp_config_is_blank(*p))
         p++;
@@ -230,14 +252,7 @@ parse_setting_line(struct rp_config_loader *ld, const char *p, const char *end)
             stop--;
         value = rp_xstrndup(p, (size_t)(stop - p));
     }
-    if (ld->section < 0) {
-        err = rp_config_value_apply(ld->diag, where, s, value, &ld->cfg->v);
-    } else {
-        err =
-            rp_config_value_apply(ld->diag, where, s, value, &ld->cfg->topics[ld->section].values);
-        if (!err)
-            ld->masks[ld->section].set[s - rp_config_settings] = true;
-    }
+    err = rp_config_file_set(ld, where, s, value);
 out:
     free(value);
     return err;

@@ -43,5 +43,19 @@ struct rp_config_loader {
  * ...)"); on failure the config is partly filled, for the caller to free.
  */
 int rp_config_file_parse(struct rp_config_loader *ld, const char *text, size_t len);
+/*
+ * Makes the [topic] section of <pattern> current in <ld>, continuing an earlier one with the
+ * same pattern; the TOML reader's way into sections. 0, or -EINVAL with <ld>'s diag filled
+ * as "<where>: [topic "...."]: invalid pattern: ...". Set ld->section to -1 to return to
+ * the global scope.
+ */
+int rp_config_file_section(struct rp_config_loader *ld, const char *where, const char *pattern);
+/*
+ * Applies the text <text> to setting <s> in <ld>'s current scope (the globals, or the
+ * current section, where only TOPIC-scope settings are allowed). 0, or -EINVAL with <ld>'s
+ * diag filled as "<where>: what is wrong (allowed: ...)".
+ */
+int rp_config_file_set(struct rp_config_loader *ld, const char *where,
+                       const struct rp_config_setting *s, const char *text);
 
 #endif
