@@ -150,7 +150,8 @@ int
 rp_cmd_load_config(const struct rp_cmd_args *a, struct rp_config **out)
 {
     struct rp_diag diag = {{0}};
-    if (rp_config_load(a->config_file, environ, a->n_settings, a->settings, out, &diag) != 0) {
+    const char *file = a->config_file ? a->config_file : rp_config_path_arg(0, NULL);
+    if (rp_config_load(file, environ, a->n_settings, a->settings, out, &diag) != 0) {
         rp_cmd_errorf(a->cmd, "%s", diag.msg);
         fprintf(stderr,
                 "  (`revenprox %s --help` lists the command's options; settings such as "

@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ usage(FILE *out)
             "\n"
             "Usage:\n"
             "  revenprox serve [--config FILE] [--SETTING VALUE ...]   run the server\n"
+            "  revenprox --config FILE [--SETTING VALUE ...]         the same\n"
             "  revenprox config dump [--config FILE] [--SETTING VALUE ...]\n"
             "                                     print the effective configuration\n"
             "  revenprox pub TOPIC [DATA|-] [--event TYPE] [--id KEY]\n"
@@ -51,7 +53,9 @@ usage(FILE *out)
             "\n"
             "Every setting can be given in the config file, as REVENPROX_<NAME> in the\n"
             "environment, or as a flag (later wins: defaults < file < environment < flags).\n"
-            "Without a config file the embedded defaults apply (listen on 127.0.0.1:8080).\n"
+            "Without --config, config/proxy.toml is read when it exists; without a config\n"
+            "file the embedded defaults apply (listen on 127.0.0.1:8080). A file named\n"
+            "*.toml is TOML (the documented RevenProx's file loads as it is).\n"
             "\n",
             VERSION);
     rp_config_help(out);
@@ -93,14 +97,17 @@ main(int argc, char **argv)
         printf("revenprox %s\n", VERSION);
         return 0;
     }
-    if (strcmp(argv[1], "serve") == 0) {
-        for (int i = 2; i < argc; i++) {
+    /* `revenprox --config FILE` is how the documented RevenProx starts: it means serve. */
+    bool bare = strcmp(argv[1], "--config") == 0 || strncmp(argv[1], "--config=", 9) == 0;
+    if (strcmp(argv[1], "serve") == 0 || bare) {
+        int skip = bare ? 1 : 2;
+        for (int i = skip; i < argc; i++) {
             if (strcmp(argv[i], "--help") == 0) {
                 usage(stdout);
                 return 0;
             }
         }
-        return rp_serve_main(argc - 2, argv + 2, argv);
+        return rp_serve_main(argc - skip, argv + skip, argv);
     }
     if (strcmp(argv[1], "pub") == 0)
         return run_tool(rp_cmd_pub_main, argc - 2, argv + 2);

@@ -82,6 +82,12 @@ rp_serve_main(int argc, char **argv, char **exec_argv)
         rp_config_free(cfg);
         return 1;
     }
+    /* Once per start, after the log settings of the file apply: not at every reload. */
+    for (size_t i = 0; i < cfg->n_notices; i++) {
+        char esc[600];
+        RP_LOG(RP_LOG_WARN, "config", "msg=\"%s\"",
+               rp_log_escape(cfg->notices[i], esc, sizeof(esc)));
+    }
     srv.exe = own_exe();
     srv.exec_argv = exec_argv;
     struct serve_args args = {argc, argv};
