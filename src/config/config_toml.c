@@ -315,10 +315,12 @@ map_key(struct toml_load *tl, const char *table, const char *key, const struct r
     if (!d) {
         list_keys(table, keys, sizeof(keys));
         rp_diag_set(tl->ld->diag,
-                    "%s: unknown key (allowed %s%s%s: %s; this RevenProx's own settings go under "
-                    "[revenprox])",
-                    where, table[0] ? "in [" : "at the top level", table, table[0] ? "]" : "",
-                    keys);
+                    "%s: unknown key (allowed %s%s%s: %s%s; this RevenProx's own settings go "
+                    "under [revenprox])",
+                    where, table[0] ? "in [" : "at the top level", table, table[0] ? "]" : "", keys,
+                    table[0] ? ""
+                             : " and the tables [http], [jwt_verifier], [nng], "
+                               "[distributed_state], [limits]");
         return -EINVAL;
     }
     if (d->conv == CONV_LATER)
