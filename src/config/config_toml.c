@@ -559,7 +559,7 @@ finish_auth(struct toml_load *tl)
         add_notice(
             tl, url, "jwt_verifier", "webhook_url",
             "the webhook is called, but with this RevenProx's request shape (docs/api.md), "
-            "not the documented {\"jwt\", \"topic\"}: this build has no " WEBHOOK_FORMAT_SETTING);
+            "not the documented {jwt, topic} shape: this build has no " WEBHOOK_FORMAT_SETTING);
     return 0;
 }
 
