@@ -299,7 +299,7 @@ parse_escape(struct parser *ps, struct sbuf *b)
     ps->p++;
     uint32_t cp = 0;
     for (int i = 0; i < digits; i++, ps->p++) {
-        int h = ps->p < ps->end ? rp_toml_hex_value(*ps->p) : -1;
+        int h = ps->p < ps->end ? rp_toml_number_hex(*ps->p) : -1;
         if (h < 0)
             return fail_at(ps, at, "escape \\%c needs %d hexadecimal digits",
                            digits == 4 ? 'u' : 'U', digits);
@@ -651,7 +651,7 @@ parse_value(struct parser *ps, struct rp_toml_value *out)
         ps->p++;
     size_t n = (size_t)(ps->p - word);
     bool colon = ps->p < ps->end && *ps->p == ':';
-    if (rp_toml_word_parse(word, n, colon, out, &why))
+    if (rp_toml_number_parse(word, n, colon, out, &why))
         return fail_at(ps, word, "%s: `%.*s`", why, (int)(n < 40 ? n : 40), word);
     return 0;
 }

@@ -14,7 +14,7 @@
 
 /* The digits kept for strtoll/strtod; a word longer than the cap is refused first. */
 struct digits {
-    char s[RP_TOML_WORD_CAP + 1];
+    char s[RP_TOML_NUMBER_CAP + 1];
     size_t n;
 };
 
@@ -34,12 +34,12 @@ scan_digits(const char *s, size_t n, size_t *i, int base, struct digits *d)
 {
     int count = 0;
     while (*i < n) {
-        int h = rp_toml_hex_value(s[*i]);
+        int h = rp_toml_number_hex(s[*i]);
         if (h >= 0 && h < base) {
             keep(d, s[(*i)++]);
             count++;
         } else if (s[*i] == '_') {
-            int next = *i + 1 < n ? rp_toml_hex_value(s[*i + 1]) : -1;
+            int next = *i + 1 < n ? rp_toml_number_hex(s[*i + 1]) : -1;
             if (!count || next < 0 || next >= base)
                 return -1;
             (*i)++;
@@ -67,7 +67,7 @@ parse_prefixed(const char *s, size_t n, struct rp_toml_value *out, const char **
         return -EINVAL;
     }
     for (int k = 0; k < count; k++) {
-        uint64_t h = (uint64_t)rp_toml_hex_value(d.s[k]);
+        uint64_t h = (uint64_t)rp_toml_number_hex(d.s[k]);
         if (v > ((uint64_t)INT64_MAX - h) / (uint64_t)base) {
             *why = "the integer does not fit in 64 bits";
             return -EINVAL;
@@ -130,7 +130,7 @@ bad:
 }
 
 int
-rp_toml_hex_value(char c)
+rp_toml_number_hex(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -142,8 +142,8 @@ rp_toml_hex_value(char c)
 }
 
 int
-rp_toml_word_parse(const char *s, size_t n, bool colon_follows, struct rp_toml_value *out,
-                   const char **why)
+rp_toml_number_parse(const char *s, size_t n, bool colon_follows, struct rp_toml_value *out,
+                     const char **why)
 {
     const char *u = n && (s[0] == '+' || s[0] == '-') ? s + 1 : s;
     size_t un = n - (size_t)(u - s);
@@ -167,7 +167,7 @@ rp_toml_word_parse(const char *s, size_t n, bool colon_follows, struct rp_toml_v
                "{an = inline_table})";
         return -EINVAL;
     }
-    if (n > RP_TOML_WORD_CAP) {
+    if (n > RP_TOML_NUMBER_CAP) {
         *why = "the number is too long";
         return -EINVAL;
     }

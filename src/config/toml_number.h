@@ -13,7 +13,7 @@
 #include "config/toml.h"
 
 enum {
-    RP_TOML_WORD_CAP = 128, /* longest number accepted, in bytes */
+    RP_TOML_NUMBER_CAP = 128, /* longest number accepted, in bytes */
 };
 
 /*
@@ -21,9 +21,9 @@ enum {
  * <colon_follows>: a `:` comes right after the word (a time of day). 0, or -EINVAL with
  * *<why> a static message.
  */
-int rp_toml_word_parse(const char *s, size_t n, bool colon_follows, struct rp_toml_value *out,
-                       const char **why);
+int rp_toml_number_parse(const char *s, size_t n, bool colon_follows, struct rp_toml_value *out,
+                         const char **why);
 /* The value of hexadecimal digit <c>, or -1. */
-int rp_toml_hex_value(char c);
+int rp_toml_number_hex(char c);
 
 #endif
