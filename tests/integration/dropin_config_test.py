@@ -8,6 +8,7 @@ drop_newest), and each key it does not honour is named once in the log."""
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -286,6 +287,13 @@ def test_documented_file_as_written(binary):
         check_drop_newest(srv)
         time.sleep(0.3)
         check_caps(srv)
+        # A reload reads the TOML file again and does not repeat the notices.
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "configuration reloaded" not in log_text(srv) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check("configuration reloaded" in log_text(srv), "SIGHUP reloads the TOML file")
+        check_notices_once(srv, binary, srv.conf.name)
     finally:
         rc = srv.stop()
         hook.stop()
