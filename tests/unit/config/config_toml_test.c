@@ -290,6 +290,30 @@ test_refusals(void **state)
     refused("[jwt_verifier]\nrequire_authentication = \"yes\"\n", "expected a boolean", NULL);
 }
 
+/* The example in docs/ loads as TOML by its name, and maps as its comments say. */
+static void
+test_example_file_loads(void **state)
+{
+    (void)state;
+    const char *root = getenv("RP_SOURCE_ROOT");
+    char path[4096];
+    if (!root)
+        fail_msg("RP_SOURCE_ROOT is not set");
+    snprintf(path, sizeof(path), "%s/docs/proxy.example.toml", root);
+    struct rp_config *cfg = NULL;
+    struct rp_diag diag;
+    if (rp_config_load(path, NULL, 0, NULL, &cfg, &diag) != 0 || !cfg)
+        fail_msg("%s", diag.msg);
+    assert_string_equal(cfg->v.listen, "0.0.0.0:8080");
+    assert_int_equal(cfg->v.history_count, 2000);
+    assert_int_equal(cfg->v.connect_rate, 2);
+    assert_int_equal(cfg->v.auth_mode, RP_CFG_AUTH_MODE_WEBHOOK);
+    assert_int_equal(cfg->n_topics, 1);
+    assert_int_equal(cfg->v.allowed_hosts.n, 1);
+    assert_true(cfg->n_notices >= 14);
+    rp_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -300,6 +324,7 @@ main(void)
         cmocka_unit_test(test_auth_mapping),
         cmocka_unit_test(test_limits_and_metrics_notices),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_example_file_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
