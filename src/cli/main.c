@@ -29,6 +29,7 @@ usage(FILE *out)
             "Usage:\n"
             "  revenprox serve [--config FILE] [--SETTING VALUE ...]   run the server\n"
             "  revenprox --config FILE [--SETTING VALUE ...]         the same\n"
+            "  revenprox                          the same, when config/proxy.toml exists\n"
             "  revenprox config dump [--config FILE] [--SETTING VALUE ...]\n"
             "                                     print the effective configuration\n"
             "  revenprox pub TOPIC [DATA|-] [--event TYPE] [--id KEY]\n"
@@ -88,6 +89,9 @@ run_tool(int (*tool)(int, char **), int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    /* The documented RevenProx starts with no arguments and reads config/proxy.toml. */
+    if (argc < 2 && access(RP_CONFIG_DEFAULT_PATH, F_OK) == 0)
+        return rp_serve_main(0, argv + 1, argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);

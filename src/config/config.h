@@ -13,6 +13,8 @@
  * header starts a section whose keys (TOPIC-scope settings only) apply to topics matching
  * PATTERN; a repeated pattern continues the earlier section. There is no way back to the
  * global scope after the first section, and within one scope a repeated key's last value wins.
+ * A file whose name ends in `.toml` is TOML instead (config/config_toml.h): the documented
+ * RevenProx's keys through one mapping table, ours under [revenprox].
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -137,8 +137,8 @@ class Webhook:
 
 
 class DropinServer(Server):
-    """The server started as the documented RevenProx starts: `revenprox --config FILE`
-    (or, with cwd and no args, config/proxy.toml of the working directory). No flags."""
+    """The server started as the documented RevenProx starts: `revenprox --config FILE`,
+    or `revenprox` alone in a directory with config/proxy.toml. No flags."""
 
     def __init__(self, binary, text, port, args=None, cwd=None, path=None):
         if path is None:
@@ -306,7 +306,8 @@ def test_default_file_in_working_directory(binary):
         os.mkdir(os.path.join(d, "config"))
         text = ('[http]\nbind_address = "127.0.0.1:%d"\ncors_allowed_origins = ["*"]\n'
                 'backpressure_policy = "drop_newest"\n' % port)
-        srv = DropinServer(binary, text, port, args=["serve"], cwd=d,
+        # No arguments at all, as the documented server starts.
+        srv = DropinServer(binary, text, port, args=[], cwd=d,
                            path=os.path.join(d, "config", "proxy.toml"))
         try:
             status, head = raw_get(srv.port, "/events/t", {"Origin": "https://any.example"})
