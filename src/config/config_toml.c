@@ -487,7 +487,8 @@ finish_rate_limit(struct toml_load *tl)
     }
     if (per->u.i == 0)
         return apply_text(tl, where, "connect_rate", "0");
-    snprintf(text, sizeof(text), "%" PRId64, (per->u.i + window - 1) / window);
+    /* Rounded up without overflow: per and window may be anything up to INT64_MAX. */
+    snprintf(text, sizeof(text), "%" PRId64, per->u.i / window + (per->u.i % window != 0));
     if (apply_text(tl, where, "connect_rate", text))
         return -EINVAL;
     snprintf(text, sizeof(text), "%" PRId64, per->u.i);
@@ -508,7 +509,11 @@ finish_queue(struct toml_load *tl)
     if (!q || tl->ours[hc - rp_config_settings] || tl->ld->cfg->v.history_count >= 2 * q->u.i)
         return 0;
     where_of(tl, q, "http", "max_message_queue_size", where, sizeof(where));
-    snprintf(text, sizeof(text), "%" PRId64, 2 * q->u.i);
+    /* <q> passed lag_events' range (at most 10,000,000), so twice it cannot overflow; it is
+     * capped at history_count's own maximum. */
+    int64_t want = 2 * q->u.i;
+    const int64_t history_max = hc->max;
+    snprintf(text, sizeof(text), "%" PRId64, want < history_max ? want : history_max);
     return apply_text(tl, where, "history_count", text);
 }
 

@@ -265,6 +265,33 @@ test_limits_and_metrics_notices(void **state)
     rp_config_free(cfg);
 }
 
+/* Conversions at the edges of 64 bits and of our ranges: refused or capped, never wrapped. */
+static void
+test_conversion_edges(void **state)
+{
+    (void)state;
+    struct rp_config *cfg = load("[http]\nrate_limit_per_ip = 999999999\n"
+                                 "rate_limit_window_sec = 9223372036854775807\n"
+                                 "max_message_queue_size = 10000000\n");
+    assert_int_equal(cfg->v.connect_rate, 1);
+    assert_int_equal(cfg->v.connect_burst, 999999999);
+    assert_int_equal(cfg->v.lag_events, 10000000);
+    assert_int_equal(cfg->v.history_count, 10000000); /* capped at its maximum */
+    rp_config_free(cfg);
+    cfg = load("[http]\nrate_limit_per_ip = 0\n");
+    assert_int_equal(cfg->v.connect_rate, 0);
+    rp_config_free(cfg);
+
+    refused("[http]\nrate_limit_per_ip = 9223372036854775807\nrate_limit_window_sec = 1\n",
+            "rate_limit_per_ip", NULL);
+    refused("[http]\nrate_limit_per_ip = 10\nrate_limit_window_sec = 0\n",
+            "proxy.toml:2:21:", "a window of 1 second or more", NULL);
+    refused("[http]\nkeepalive_interval_sec = 9223372036854775807\n", "too large", NULL);
+    refused("[jwt_verifier]\ntimeout_ms = -9223372036854775808\n", "(as auth_webhook_timeout)",
+            NULL);
+    refused("[http]\nmax_connections = 1.5\n", "expected an integer, not a float", NULL);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -323,6 +350,7 @@ main(void)
         cmocka_unit_test(test_our_settings_under_revenprox),
         cmocka_unit_test(test_auth_mapping),
         cmocka_unit_test(test_limits_and_metrics_notices),
+        cmocka_unit_test(test_conversion_edges),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_example_file_loads),
     };
