@@ -82,7 +82,8 @@ collect(struct rp_server *srv, struct handed *h)
         if (l >= 0)
             h->listeners[h->n_listeners++] = l;
         h->conns = rp_xrealloc(h->conns, (h->n_conns + n + 1) * sizeof(*h->conns));
-        memcpy(h->conns + h->n_conns, c, n * sizeof(*c));
+        if (n) /* a worker with none may give NULL, which memcpy must not get */
+            memcpy(h->conns + h->n_conns, c, n * sizeof(*c));
         h->n_conns += n;
         free(c);
     }

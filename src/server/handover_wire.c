@@ -148,7 +148,8 @@ encode_logs(struct rp_hub *hub, struct rp_buf *b)
             all[n_all++] = (struct entry_ref){e[k].seq, e[k].wall_ms, e[k].frame, c.topics[i]};
         free(e);
     }
-    qsort(all, n_all, sizeof(*all), by_seq);
+    if (n_all) /* qsort's pointer must not be NULL, even for no element */
+        qsort(all, n_all, sizeof(*all), by_seq);
     put_u64(b, n_all);
     struct rp_buf data;
     rp_buf_init(&data, STATE_CAP);
@@ -378,7 +379,8 @@ decode_stream(struct reader *r, struct rp_stream_state *st, bool v1, size_t max)
     uint32_t plen;
     const char *p = get_str(r, &plen);
     st->pending = rp_xmalloc(plen + 1);
-    memcpy(st->pending, p, plen);
+    if (plen)
+        memcpy(st->pending, p, plen);
     st->pending_len = plen;
     if (v1)
         return; /* version 1 carried the highest cursor only */
@@ -406,7 +408,8 @@ get_bytes(struct reader *r, size_t *len)
     uint32_t n;
     const char *p = get_str(r, &n);
     char *copy = rp_xmalloc((size_t)n + 1);
-    memcpy(copy, p, n);
+    if (n)
+        memcpy(copy, p, n);
     *len = n;
     return copy;
 }
