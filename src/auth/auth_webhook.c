@@ -13,6 +13,7 @@
 #include "base/buf.h"
 #include "base/diag.h"
 #include "core/pattern.h"
+#include "core/topic_name.h"
 #include "http/response.h"
 
 /* ---- the request ---- */
@@ -60,6 +61,28 @@ rp_webhook_request_body(const char *token, size_t token_len, const char *const *
     append_string(&b, action, action_len);
     rp_buf_append_str(&b, "}");
     /* The storage is the caller's now: rp_buf allocates with malloc and keeps room for NUL. */
+    rp_buf_cstr(&b);
+    *len = b.len;
+    return b.data;
+}
+
+char *
+rp_webhook_request_body_documented(const char *token, size_t token_len, const char *topic,
+                                   size_t *len)
+{
+    uint8_t uuid[16];
+    rp_topic_uuid(topic, strlen(topic), uuid);
+    struct rp_buf b;
+    rp_buf_init(&b, 6 * token_len + 64);
+    rp_buf_append_str(&b, "{\"jwt\":");
+    append_string(&b, token ? token : "", token ? token_len : 0);
+    rp_buf_append_str(&b, ",\"topic\":\"");
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        char two[2] = {hex[uuid[i] >> 4], hex[uuid[i] & 15]};
+        rp_buf_append(&b, two, 2);
+    }
+    rp_buf_append_str(&b, "\"}");
     rp_buf_cstr(&b);
     *len = b.len;
     return b.data;

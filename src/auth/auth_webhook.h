@@ -30,6 +30,14 @@ char *rp_webhook_request_body(const char *token, size_t token_len, const char *c
                               const char *action, size_t *len);
 
 /*
+ * The documented RevenProx's request for one topic: {"jwt":<token>,"topic":<the topic's
+ * UUID (v5, as core/topic_name) as 32 lowercase hex digits>}. Returns a malloc'd
+ * NUL-terminated body and its length in *<len>.
+ */
+char *rp_webhook_request_body_documented(const char *token, size_t token_len, const char *topic,
+                                         size_t *len);
+
+/*
  * Parses the application's answer <body> (<len> bytes, need not be NUL-terminated):
  *   {"valid":true,"sub"?:string,"read"?:[filter..],"write"?:[filter..],"ttl"?:seconds,
  *    "exp"?:unix seconds}  or  {"valid":false,"reason"?:string,"ttl"?:seconds}

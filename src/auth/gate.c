@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "client/http_client.h"
+#include "core/pattern.h"
 
 _Static_assert(RP_AUTH__COUNT <= RP_STATS_AUTH_REASONS, "base/stats.h counts too few reasons");
 
@@ -37,6 +38,8 @@ struct rp_gate_shared {
     char *webhook_url;
     int64_t webhook_connect_timeout_ms;
     int64_t webhook_timeout_ms;
+    bool webhook_documented;
+    unsigned webhook_retries;
     bool fallback_cached;
     struct rp_token_cache *cache;
     struct rp_breaker *breaker;
@@ -58,6 +61,12 @@ struct call {
     char **topics;
     size_t n_topics;
     bool publish;
+    /* The request, kept for retries: made attempt + 1 times so far; when due_ms is set, the
+     * next one waits for it (http is NULL meanwhile). */
+    char *body;
+    size_t body_len;
+    unsigned attempt;
+    int64_t due_ms;
 };
 
 struct rp_gate {
@@ -126,6 +135,8 @@ rp_gate_shared_new(const struct rp_gate_config *cfg, rp_gate_wake_fn wake_all, v
         }
         sh->webhook_url = rp_xstrdup(url);
         sh->webhook_connect_timeout_ms = cfg->webhook_connect_timeout_ms;
+        sh->webhook_documented = cfg->webhook_documented;
+        sh->webhook_retries = cfg->webhook_retries;
         sh->webhook_timeout_ms = cfg->webhook_timeout_ms;
         sh->fallback_cached = cfg->breaker_fallback_cached;
         struct rp_breaker_config bc = {
@@ -229,6 +240,9 @@ call_free(struct call *call)
     free(call->token);
     OPENSSL_cleanse(call->question, call->question_len);
     free(call->question);
+    if (call->body)
+        OPENSSL_cleanse(call->body, call->body_len);
+    free(call->body);
     for (size_t i = 0; i < call->n_topics; i++)
         free(call->topics[i]);
     free(call->topics);
@@ -244,6 +258,7 @@ rp_gate_free(struct rp_gate *g)
         struct call *call = RP_CONTAINER_OF(g->calls.next, struct call, node);
         rp_http_call_cancel(call->http);
         rp_token_cache_abandon(g->sh->cache, call->token, call->token_len);
+        rp_token_cache_abandon(g->sh->cache, call->question, call->question_len);
         call_free(call);
     }
     rp_http_client_free(g->http);
@@ -253,14 +268,27 @@ rp_gate_free(struct rp_gate *g)
 int
 rp_gate_timeout_ms(const struct rp_gate *g, int64_t now_ms)
 {
-    return g->http ? rp_http_client_timeout_ms(g->http, now_ms) : -1;
+    int t = g->http ? rp_http_client_timeout_ms(g->http, now_ms) : -1;
+    for (struct rp_list *pos = g->calls.next; pos != &g->calls; pos = pos->next) {
+        const struct call *call = RP_CONTAINER_OF(pos, struct call, node);
+        if (!call->due_ms)
+            continue;
+        int64_t left = call->due_ms > now_ms ? call->due_ms - now_ms : 0;
+        if (t < 0 || left < t)
+            t = (int)left;
+    }
+    return t;
 }
+
+static void post_due(struct rp_gate *g, int64_t now_ms);
 
 void
 rp_gate_tick(struct rp_gate *g, int64_t now_ms)
 {
-    if (g->http)
+    if (g->http) {
         rp_http_client_tick(g->http, now_ms);
+        post_due(g, now_ms);
+    }
 }
 
 /* ---- verification ---- */
@@ -307,7 +335,56 @@ grant_asked(const struct call *call, struct rp_grant *grant)
     }
 }
 
-/* The webhook answered (or failed): cache the answer, tell the breaker, wake waiters. */
+/* The call failed for good (or could not be made): its keys are no longer PENDING. */
+static void
+call_failed(struct call *call)
+{
+    rp_token_cache_abandon(call->g->sh->cache, call->token, call->token_len);
+    rp_token_cache_abandon(call->g->sh->cache, call->question, call->question_len);
+}
+
+static void call_done(void *ctx, const struct rp_http_result *r);
+
+/* Sends <call>'s request; 0, or the client's error (too many calls in flight). */
+static int
+post(struct call *call)
+{
+    struct rp_gate_shared *sh = call->g->sh;
+    struct rp_http_post req = {
+        .url = sh->webhook_url,
+        .content_type = "application/json",
+        .body = call->body,
+        .body_len = call->body_len,
+        .connect_timeout_ms = sh->webhook_connect_timeout_ms,
+        .total_timeout_ms = sh->webhook_timeout_ms,
+        .max_body = WEBHOOK_MAX_BODY,
+    };
+    call->due_ms = 0;
+    return rp_http_client_post(call->g->http, &req, call_done, call, &call->http);
+}
+
+/* Retries whose back-off has passed. */
+static void
+post_due(struct rp_gate *g, int64_t now_ms)
+{
+    bool woke = false;
+    struct rp_list *pos, *tmp;
+    RP_LIST_FOREACH_SAFE (pos, tmp, &g->calls) {
+        struct call *call = RP_CONTAINER_OF(pos, struct call, node);
+        if (!call->due_ms || call->due_ms > now_ms)
+            continue;
+        if (post(call) != 0) {
+            call_failed(call);
+            call_free(call);
+            woke = true;
+        }
+    }
+    if (woke)
+        g->wake(g->wake_ctx);
+}
+
+/* The webhook answered (or failed): cache the answer, tell the breaker, wake waiters. A
+ * failure is first retried, auth_webhook_retries times, after 100, 200, 300 ms, ... */
 static void
 call_done(void *ctx, const struct rp_http_result *r)
 {
@@ -333,21 +410,34 @@ call_done(void *ctx, const struct rp_http_result *r)
         rp_diag_set(&why, "the webhook answered HTTP %d", r->status);
     }
     call->http = NULL;
+    if (result == RP_AUTH_UNAVAILABLE && call->attempt < sh->webhook_retries) {
+        call->attempt++;
+        call->due_ms = now + 100 * (int64_t)call->attempt;
+        RP_LOG(RP_LOG_INFO, "auth", "msg=\"webhook call failed: %s; retry %u of %u in %lld ms\"",
+               why.msg, call->attempt, sh->webhook_retries, (long long)(call->due_ms - now));
+        rp_grant_fini(&grant);
+        return;
+    }
     if (result == RP_AUTH_UNAVAILABLE) {
         rp_stat_add(g->stats, RP_STAT_auth_webhook_failures, 1);
         atomic_fetch_add(&sh->webhook_failures, 1);
         rp_breaker_record(sh->breaker, now, false);
         RP_LOG(RP_LOG_WARN, "auth", "msg=\"webhook call failed: %s\" elapsed_ms=%lld", why.msg,
                (long long)r->elapsed_ms);
-        rp_token_cache_abandon(sh->cache, call->token, call->token_len);
-    } else if (result == RP_AUTH_OK && filters_given) {
+        call_failed(call);
+    } else if (result == RP_AUTH_OK && filters_given && !sh->webhook_documented) {
+        /* (The documented webhook answers one topic: whatever else it says, its valid
+         * answers that topic, below.) */
         rp_breaker_record(sh->breaker, now, true);
         rp_token_cache_resolve(sh->cache, call->token, call->token_len, now, rp_clock_wall_ms(),
                                result, &grant, ttl_ms);
     } else {
         rp_breaker_record(sh->breaker, now, true);
-        if (result == RP_AUTH_OK)
+        if (result == RP_AUTH_OK) {
+            rp_grant_fini(&grant);
+            memset(&grant, 0, sizeof(grant));
             grant_asked(call, &grant);
+        }
         rp_token_cache_resolve(sh->cache, call->question, call->question_len, now,
                                rp_clock_wall_ms(), result, result == RP_AUTH_OK ? &grant : NULL,
                                ttl_ms);
@@ -358,9 +448,11 @@ call_done(void *ctx, const struct rp_http_result *r)
     g->wake(g->wake_ctx);
 }
 
-/* A call to the webhook for <a>, whose token is PENDING in the cache now. */
-static struct call *
-call_new(struct rp_gate *g, const struct rp_gate_ask *a, char *question, size_t question_len)
+/* A call to the webhook for <a> (its <body>, taken), whose token or question is PENDING in
+ * the cache now; sent, or freed with its keys abandoned. 0 or -EAGAIN. */
+static int
+start_call(struct rp_gate *g, const struct rp_gate_ask *a, char *question, size_t question_len,
+           char *body, size_t body_len)
 {
     struct call *call = rp_xcalloc(1, sizeof(*call));
     call->g = g;
@@ -372,8 +464,51 @@ call_new(struct rp_gate *g, const struct rp_gate_ask *a, char *question, size_t 
     for (size_t i = 0; i < a->n_topics; i++)
         call->topics[call->n_topics++] = rp_xstrdup(a->topics[i]);
     call->publish = strcmp(a->action, "publish") == 0;
+    call->body = body;
+    call->body_len = body_len;
     rp_list_insert_tail(&g->calls, &call->node);
-    return call;
+    if (post(call) != 0) {
+        /* Too many calls in flight (or the client refused): the breaker is not told, the
+         * webhook did nothing wrong. */
+        call_failed(call);
+        call_free(call);
+        return -EAGAIN;
+    }
+    rp_stat_add(g->stats, RP_STAT_auth_webhook_calls, 1);
+    return 0;
+}
+
+/* Whether this gate may call the webhook now; if not, *<result> and *<retry_after_ms> say
+ * why the request cannot be verified. */
+static bool
+may_call(struct rp_gate *g, const struct rp_gate_ask *a, int64_t now, uint64_t failures,
+         enum rp_auth_result *result, int64_t *retry_after_ms)
+{
+    struct rp_gate_shared *sh = g->sh;
+    /* Not when this request already waited for a call that failed: the breaker, not each
+     * waiting request, decides when to try again. */
+    bool failed_meanwhile = a->wait_mark && *a->wait_mark && failures + 1 > *a->wait_mark;
+    if (!failed_meanwhile && g->http && rp_breaker_allow(sh->breaker, now))
+        return true;
+    *result = RP_AUTH_UNAVAILABLE;
+    int64_t after = g->http ? rp_breaker_retry_after_ms(sh->breaker, now) : 5000;
+    *retry_after_ms = after > 0 ? after : 1000;
+    return false;
+}
+
+static enum rp_gate_status
+wait_for(const struct rp_gate_ask *a, uint64_t failures)
+{
+    if (a->wait_mark && !*a->wait_mark)
+        *a->wait_mark = failures + 1;
+    return RP_GATE_WAIT;
+}
+
+static void
+free_key(char *k, size_t len)
+{
+    OPENSSL_cleanse(k, len);
+    free(k);
 }
 
 static enum rp_gate_status
@@ -388,8 +523,7 @@ ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *gra
     size_t q_len;
     char *q = question_key(a, &q_len);
     if (rp_token_cache_peek(sh->cache, q, q_len, now, stale, result, grant) == RP_TOKEN_CACHE_HIT) {
-        OPENSSL_cleanse(q, q_len);
-        free(q);
+        free_key(q, q_len);
         rp_stat_add(g->stats, RP_STAT_auth_cache_hits, 1);
         return RP_GATE_DONE;
     }
@@ -397,57 +531,111 @@ ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *gra
         rp_token_cache_lookup(sh->cache, a->token, a->token_len, now, stale, result, grant);
     uint64_t failures = atomic_load(&sh->webhook_failures);
     if (l != RP_TOKEN_CACHE_MISS) {
-        OPENSSL_cleanse(q, q_len);
-        free(q);
+        free_key(q, q_len);
         if (l == RP_TOKEN_CACHE_HIT) {
             rp_stat_add(g->stats, RP_STAT_auth_cache_hits, 1);
             return RP_GATE_DONE;
         }
-        if (a->wait_mark && !*a->wait_mark)
-            *a->wait_mark = failures + 1;
-        return RP_GATE_WAIT;
+        return wait_for(a, failures);
     }
     rp_stat_add(g->stats, RP_STAT_auth_cache_misses, 1);
-    /* A miss: this gate verifies the token, unless the breaker or the client says no, or
-     * this request already waited for a call that failed. */
-    bool failed_meanwhile = a->wait_mark && *a->wait_mark && failures + 1 > *a->wait_mark;
-    if (failed_meanwhile || !g->http || !rp_breaker_allow(sh->breaker, now)) {
+    if (!may_call(g, a, now, failures, result, retry_after_ms)) {
         rp_token_cache_abandon(sh->cache, a->token, a->token_len);
-        OPENSSL_cleanse(q, q_len);
-        free(q);
-        *result = RP_AUTH_UNAVAILABLE;
-        int64_t after = g->http ? rp_breaker_retry_after_ms(sh->breaker, now) : 5000;
-        *retry_after_ms = after > 0 ? after : 1000;
+        free_key(q, q_len);
         return RP_GATE_DONE;
     }
     size_t body_len = 0;
     char *body = rp_webhook_request_body(a->token, a->token_len, a->topics, a->n_topics, a->ip,
                                          a->user_agent ? a->user_agent : "", a->action, &body_len);
-    struct call *call = call_new(g, a, q, q_len);
-    struct rp_http_post post = {
-        .url = sh->webhook_url,
-        .content_type = "application/json",
-        .body = body,
-        .body_len = body_len,
-        .connect_timeout_ms = sh->webhook_connect_timeout_ms,
-        .total_timeout_ms = sh->webhook_timeout_ms,
-        .max_body = WEBHOOK_MAX_BODY,
-    };
-    int rc = rp_http_client_post(g->http, &post, call_done, call, &call->http);
-    free(body);
-    if (rc) {
-        /* Too many calls in flight (or the client refused): the breaker is not told, the
-         * webhook did nothing wrong. */
-        rp_token_cache_abandon(sh->cache, a->token, a->token_len);
-        call_free(call);
+    if (start_call(g, a, q, q_len, body, body_len) != 0) {
         *result = RP_AUTH_UNAVAILABLE;
         *retry_after_ms = 1000;
         return RP_GATE_DONE;
     }
-    rp_stat_add(g->stats, RP_STAT_auth_webhook_calls, 1);
-    if (a->wait_mark && !*a->wait_mark)
-        *a->wait_mark = failures + 1;
-    return RP_GATE_WAIT;
+    return wait_for(a, failures);
+}
+
+/*
+ * The documented webhook: one question a topic ({"jwt","topic"}), each cached on its own
+ * (with the action: its request carries none, so a subscription and a publish are asked
+ * apart). Done when every topic has its answer: all valid grants them (read, or write for a
+ * publish), one refusal refuses. A pattern names no topic, so it is not asked about and is
+ * granted nothing (403 then).
+ */
+static enum rp_gate_status
+ask_documented(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *grant,
+               enum rp_auth_result *result, int64_t *retry_after_ms)
+{
+    struct rp_gate_shared *sh = g->sh;
+    *result = RP_AUTH_OK;
+    bool publish = strcmp(a->action, "publish") == 0;
+    int64_t now = rp_clock_now_ms();
+    bool stale = rp_breaker_state(sh->breaker) != RP_BREAKER_CLOSED && sh->fallback_cached;
+    uint64_t failures = atomic_load(&sh->webhook_failures);
+    bool waiting = false, refused = false;
+    for (size_t i = 0; i < a->n_topics && !refused; i++) {
+        const char *topic = a->topics[i];
+        if (rp_pattern_has_wildcard(topic, strlen(topic)))
+            continue;
+        struct rp_gate_ask one = *a;
+        one.topics = &a->topics[i];
+        one.n_topics = 1;
+        size_t q_len;
+        char *q = question_key(&one, &q_len);
+        enum rp_auth_result r;
+        struct rp_grant got = {0};
+        enum rp_token_cache_lookup l =
+            rp_token_cache_lookup(sh->cache, q, q_len, now, stale, &r, &got);
+        rp_grant_fini(&got);
+        if (l == RP_TOKEN_CACHE_HIT) {
+            rp_stat_add(g->stats, RP_STAT_auth_cache_hits, 1);
+            refused = r != RP_AUTH_OK;
+            if (refused)
+                *result = r;
+            else if (publish)
+                rp_grant_add_write(grant, topic, strlen(topic));
+            else
+                rp_grant_add_read(grant, topic, strlen(topic));
+        } else if (l == RP_TOKEN_CACHE_PENDING) {
+            waiting = true;
+        } else {
+            rp_stat_add(g->stats, RP_STAT_auth_cache_misses, 1);
+            if (!may_call(g, a, now, failures, result, retry_after_ms)) {
+                rp_token_cache_abandon(sh->cache, q, q_len);
+                free_key(q, q_len);
+                return RP_GATE_DONE;
+            }
+            size_t body_len;
+            char *body =
+                rp_webhook_request_body_documented(a->token, a->token_len, topic, &body_len);
+            if (start_call(g, &one, q, q_len, body, body_len) != 0) {
+                *result = RP_AUTH_UNAVAILABLE;
+                *retry_after_ms = 1000;
+                return RP_GATE_DONE;
+            }
+            waiting = true;
+            continue;
+        }
+        free_key(q, q_len);
+    }
+    if (refused || waiting) {
+        rp_grant_fini(grant);
+        memset(grant, 0, sizeof(*grant));
+    }
+    if (refused)
+        return RP_GATE_DONE;
+    if (waiting)
+        return wait_for(a, failures);
+    return RP_GATE_DONE;
+}
+
+static enum rp_gate_status
+ask(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *grant,
+    enum rp_auth_result *result, int64_t *retry_after_ms)
+{
+    if (g->sh->webhook_documented)
+        return ask_documented(g, a, grant, result, retry_after_ms);
+    return ask_webhook(g, a, grant, result, retry_after_ms);
 }
 
 /* Tokens that are not JWTs for our keys go to the webhook in jwt+webhook mode; a JWT our
@@ -521,10 +709,10 @@ rp_gate_verify(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *
         }
         if (sh->mode == RP_GATE_MODE_JWT || !jwt_not_ours(*result))
             return RP_GATE_DONE;
-        return ask_webhook(g, a, grant, result, retry_after_ms);
+        return ask(g, a, grant, result, retry_after_ms);
     }
     case RP_GATE_MODE_WEBHOOK:
-        return ask_webhook(g, a, grant, result, retry_after_ms);
+        return ask(g, a, grant, result, retry_after_ms);
     case RP_GATE_MODE_BRANCA: {
         uint8_t *payload = NULL;
         size_t len = 0;

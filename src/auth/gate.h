@@ -55,6 +55,8 @@ struct rp_gate_config {
     const char *webhook_url;
     int64_t webhook_connect_timeout_ms;
     int64_t webhook_timeout_ms;
+    bool webhook_documented;  /* the documented request: {"jwt","topic"}, one call a topic */
+    unsigned webhook_retries; /* after 100, 200, 300 ms, ... */
     int64_t cache_ttl_ms;
     int64_t cache_negative_ttl_ms;
     size_t cache_size;

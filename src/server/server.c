@@ -145,6 +145,8 @@ gate_config(const struct rp_config_values *v, struct rp_gate_config *gc)
         .webhook_url = v->auth_webhook_url,
         .webhook_connect_timeout_ms = v->auth_webhook_connect_timeout,
         .webhook_timeout_ms = v->auth_webhook_timeout,
+        .webhook_documented = v->auth_webhook_format == RP_CFG_AUTH_WEBHOOK_FORMAT_DOCUMENTED,
+        .webhook_retries = (unsigned)v->auth_webhook_retries,
         .cache_ttl_ms = v->auth_cache_ttl,
         .cache_negative_ttl_ms = v->auth_cache_negative_ttl,
         .cache_size = (size_t)v->auth_cache_size,

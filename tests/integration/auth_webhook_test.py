@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -81,6 +82,55 @@ class Webhook:
         self.down = True
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class DocumentedWebhook:
+    """A verifier written to the documented RevenProx's contract: POST {"jwt", "topic": the
+    topic's UUID as 32 hex digits}, answer {"valid": bool}. Tokens "ok-..." are valid for the
+    UUIDs in `allowed`; the first `fail_first` calls get a 500."""
+
+    def __init__(self):
+        self.bodies = []
+        self.allowed = set()
+        self.fail_first = 0
+        self.lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with hook.lock:
+                    hook.bodies.append(body)
+                    failing = len(hook.bodies) <= hook.fail_first
+                if failing:
+                    answer, status = b'{"error":"busy"}', 500
+                else:
+                    ok = body["jwt"].startswith("ok-") and body["topic"] in hook.allowed
+                    answer, status = json.dumps({"valid": ok}).encode(), 200
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/verify" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def topic_uuid_hex(topic):
+    """A topic's UUID as docs/api.md derives it, as 32 hex digits (the documented form)."""
+    return uuid.uuid5(uuid.UUID("cf11a541-ad16-4183-9cfe-8876de3cc0b9"), topic).hex
 
 
 def server_for(binary, hook, extra=""):
@@ -179,6 +229,62 @@ def test_valid_alone_grants_what_was_asked(binary):
         check(s.next_event()["data"] == "x" and s2.next_event()["data"] == "x", "delivered")
         s.close()
         s2.close()
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+def test_documented_webhook_contract(binary):
+    # auth_webhook_format = documented: one call a topic with {"jwt", "topic": UUID hex},
+    # {"valid": true} admits, one refused topic refuses the request; a publish is asked
+    # apart (the request has no action) and allowed for the topics the answer validates.
+    hook = DocumentedWebhook()
+    srv = server_for(binary, hook, "auth_webhook_format = documented\nauth_publisher_key = pk\n")
+    try:
+        a, b = topic_uuid_hex("news/a"), topic_uuid_hex("news/b")
+        check(len(a) == 32 and all(c in "0123456789abcdef" for c in a), "32 hex digits")
+        hook.allowed = {a}
+        s = Stream(srv.port, "/events/news/a", bearer("ok-1"))
+        check(s.head.startswith("HTTP/1.1 200"), "valid admits: %r" % s.head)
+        check(hook.bodies[-1] == {"jwt": "ok-1", "topic": a}, "the documented request: %r" %
+              hook.bodies[-1])
+        status, _ = srv.request("GET", "/events?topic=news/a&topic=news/b", headers=bearer("ok-1"))
+        check(status == 401, "one refused topic refuses the request: %d" % status)
+        check(sum(1 for x in hook.bodies if x["topic"] == b) == 1 and len(hook.bodies) == 2,
+              "news/a came from the cache, news/b was asked once: %r" % hook.bodies)
+        status, _ = srv.request("POST", "/publish/news/a", b"x", bearer("ok-1"))
+        check(status == 200 and len(hook.bodies) == 3, "a publish is its own question: %d" %
+              status)
+        check(s.next_event()["data"] == "x", "and delivered")
+        status, _ = srv.request("POST", "/publish/news/b", b"y", bearer("ok-1"))
+        check(status == 401, "not to a topic the webhook refuses: %d" % status)
+        s.close()
+    finally:
+        check(srv.stop() == 0, "server exits cleanly")
+        hook.stop()
+
+
+def test_documented_webhook_retries(binary):
+    # retry_attempts: a failed call is retried after 100, 200, 300 ms before the request is
+    # answered 503; the client only waits.
+    hook = DocumentedWebhook()
+    srv = server_for(binary, hook, "auth_webhook_format = documented\n"
+                     "auth_webhook_retries = 3\nauth_publisher_key = pk\n")
+    try:
+        hook.allowed = {topic_uuid_hex("news/r")}
+        hook.fail_first = 2
+        start = time.monotonic()
+        s = Stream(srv.port, "/events/news/r", bearer("ok-2"))
+        took = time.monotonic() - start
+        check(s.head.startswith("HTTP/1.1 200"), "admitted after two failures: %r" % s.head)
+        check(len(hook.bodies) == 3, "three calls: %d" % len(hook.bodies))
+        check(took >= 0.3, "after 100 + 200 ms of back-off (%.2f s)" % took)
+        s.close()
+        hook.bodies.clear()
+        hook.fail_first = 10
+        status, _ = srv.request("GET", "/events/news/r", headers=bearer("ok-3"))
+        check(status == 503 and len(hook.bodies) == 4, "1 + 3 retries, then 503: %d, %d calls" %
+              (status, len(hook.bodies)))
     finally:
         check(srv.stop() == 0, "server exits cleanly")
         hook.stop()
@@ -378,6 +484,7 @@ def test_auth_settings_checked_at_start(binary):
 
 if __name__ == "__main__":
     sys.exit(run([test_one_call_for_many_connections, test_refusals_and_negative_cache, test_valid_alone_grants_what_was_asked,
+                  test_documented_webhook_contract, test_documented_webhook_retries,
                   test_ttl_expiry, test_lru_eviction, test_breaker_transitions,
                   test_fallback_cached_while_open, test_down_webhook_never_stalls_delivery,
                   test_jwt_then_webhook, test_auth_settings_checked_at_start],
