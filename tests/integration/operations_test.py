@@ -90,6 +90,24 @@ def test_documented_health_check(binary):
         check(srv.request("GET", "/health")[1]["connections"] == 1, "closed ones are not counted")
 
 
+def test_documented_metric_names_exist(binary):
+    # Every series docs/dropin.md maps a documented metric to is exported (the breaker's
+    # only with a webhook), each under one name.
+    with Server(binary, config="auth_mode = webhook\nauth_webhook_url = http://127.0.0.1:9/x\n"
+                "auth_publisher_key = pk\n") as srv:
+        text = srv.request("GET", "/metrics")[1]
+    names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
+    for name in ("revenprox_connections_active", "revenprox_ratelimit_rejections_total",
+                 "revenprox_hosts_refused_total", "revenprox_connection_duration_seconds",
+                 "revenprox_drops_total", "revenprox_delivery_latency_seconds",
+                 "revenprox_auth_cache_hits_total", "revenprox_auth_cache_misses_total",
+                 "revenprox_auth_failures_total", "revenprox_auth_breaker_state",
+                 "process_resident_memory_bytes", "process_cpu_seconds_total",
+                 "process_open_fds", "revenprox_topics"):
+        check(name in names, "%s is exported" % name)
+    check('revenprox_auth_breaker_state{state="open"} 0' in text, "the breaker is closed: 0")
+
+
 def test_access_log_never_shows_tokens(binary):
     with Server(binary, "--log-format", "json", "--auth-mode", "jwt", "--auth-jwt-secret",
                 "access-log-test-secret-of-32-bytes!") as srv:
@@ -253,6 +271,7 @@ def test_fanout_with_io_uring_on_and_off(binary):
 
 if __name__ == "__main__":
     sys.exit(run([test_sighup_reload, test_readyz, test_documented_health_check,
+                  test_documented_metric_names_exist,
                   test_access_log_never_shows_tokens,
                   test_prometheus_names, test_process_and_connection_metrics, test_load_metrics,
                   test_open_files_limit_is_reported,
