@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { createHash } from 'node:crypto';
 import {
     startServer, startProxy, publish, publishJson, waitUntil, headerOf, hs256, launchBrowser,
 } from './support.mjs';
@@ -396,4 +397,58 @@ test('auth: a page subscribes with a token in a cookie; the stream ends when the
         ['auth_expired', id, '{"reason":"the token expired"}'],
     ]);
     assert.ok(Date.now() / 1000 >= exp, 'not closed before exp');
+});
+
+// ---- a webhook written to the documented RevenProx's contract: POST {"jwt", "topic": the
+// topic's UUIDv5 as 32 hex digits}, answer {"valid": bool} (auth_webhook_format documented).
+
+/** The topic's UUID as docs/api.md derives it, as 32 hex digits. */
+function topicUuidHex(topic) {
+    const ns = Buffer.from('cf11a541ad1641839cfe8876de3cc0b9', 'hex');
+    const h = createHash('sha1').update(ns).update(topic, 'utf8').digest();
+    h[6] = (h[6] & 0x0f) | 0x50;
+    h[8] = (h[8] & 0x3f) | 0x80;
+    return h.subarray(0, 16).toString('hex');
+}
+
+/** The application's verifier: tokens "ok-..." are valid for `allowed` topic UUIDs. */
+async function startDocumentedWebhook(t, allowed) {
+    const asked = [];
+    const server = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => { body += c; });
+        req.on('end', () => {
+            const q = JSON.parse(body);
+            asked.push(q);
+            const valid = q.jwt.startsWith('ok-') && allowed.has(q.topic);
+            res.writeHead(200, { 'Content-Type': 'application/json' });
+            res.end(JSON.stringify({ valid }));
+        });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(resolve));
+    });
+    return { url: `http://127.0.0.1:${server.address().port}/verify`, asked };
+}
+
+test('a documented-contract webhook admits a browser EventSource and refuses another token', { timeout: TEST_TIMEOUT }, async (t) => {
+    const site = await startPageServer(t, '127.0.0.2');
+    const hook = await startDocumentedWebhook(t, new Set([topicUuidHex('news/uk')]));
+    const server = await startServer(t, ['--auth-mode', 'webhook', '--auth-webhook-url', hook.url,
+        '--auth-webhook-format', 'documented', '--auth-publisher-key', 'e2e-publisher-key',
+        '--cors-origins', site.origin, '--cors-credentials', 'true']);
+    const client = await openPage(t, site.origin, `${server.url}/events/news/uk?auth=ok-page`);
+    await client.waitOpen();
+    assert.deepEqual(hook.asked, [{ jwt: 'ok-page', topic: topicUuidHex('news/uk') }]);
+    const id = (await publish(server, 'news/uk', 'verified, then streamed', asPublisher)).id;
+    await client.waitReceived(1);
+    assert.deepEqual((await client.received()).map((e) => [e.id, e.data]),
+        [[id, 'verified, then streamed']]);
+
+    const refused = await openPage(t, site.origin, `${server.url}/events/news/uk?auth=no-page`);
+    await refused.page.waitForFunction(() => window.es.readyState === 2, null, { timeout: 8000 });
+    assert.equal((await refused.state()).opens, 0);
+    await server.stop();
 });
