@@ -519,7 +519,9 @@ ask_webhook(struct rp_gate *g, const struct rp_gate_ask *a, struct rp_grant *gra
     int64_t now = rp_clock_now_ms();
     bool stale = rp_breaker_state(sh->breaker) != RP_BREAKER_CLOSED && sh->fallback_cached;
     /* A grant with filters is the token's, kept under the token; an answer that grants what
-     * was asked, or a refusal, is the question's (see question_key). */
+     * was asked, or a refusal, is the question's (see question_key). The question is peeked
+     * first: a token lookup that misses inserts a PENDING entry, which in a full cache would
+     * evict the very answer the question holds. */
     size_t q_len;
     char *q = question_key(a, &q_len);
     if (rp_token_cache_peek(sh->cache, q, q_len, now, stale, result, grant) == RP_TOKEN_CACHE_HIT) {

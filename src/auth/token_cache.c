@@ -153,6 +153,26 @@ become_pending(struct entry *e, int64_t now_ms)
     e->pending_since_ms = now_ms;
 }
 
+/* With c->mu held: whether <e> holds an answer a lookup may use now (a fresh one, or with
+ * <allow_stale> an expired grant whose own expiry has not passed); if so, hands it out. */
+static bool
+answered(struct rp_token_cache *c, struct entry *e, int64_t now_ms, bool allow_stale,
+         enum rp_auth_result *result, struct rp_grant *grant)
+{
+    if (!e->pending && now_ms < e->expires_ms) {
+        touch(c, e);
+        hit(c, e, false, result, grant);
+        return true;
+    }
+    if (allow_stale && stale_usable(e, now_ms)) {
+        if (!e->pending)
+            touch(c, e);
+        hit(c, e, true, result, grant);
+        return true;
+    }
+    return false;
+}
+
 enum rp_token_cache_lookup
 rp_token_cache_lookup(struct rp_token_cache *cache, const char *token, size_t len, int64_t now_ms,
                       bool allow_stale, enum rp_auth_result *result, struct rp_grant *grant)
@@ -164,10 +184,10 @@ rp_token_cache_lookup(struct rp_token_cache *cache, const char *token, size_t le
 
     pthread_mutex_lock(&c->mu);
     struct entry *e = rp_hashmap_get(&c->map, (const char *)key, sizeof(key));
-    if (e && e->pending) {
-        if (allow_stale && stale_usable(e, now_ms)) {
-            ret = hit(c, e, true, result, grant);
-        } else if (now_ms - e->pending_since_ms >= RP_TOKEN_CACHE_PENDING_MAX_MS) {
+    if (e && answered(c, e, now_ms, allow_stale, result, grant)) {
+        ret = RP_TOKEN_CACHE_HIT;
+    } else if (e && e->pending) {
+        if (now_ms - e->pending_since_ms >= RP_TOKEN_CACHE_PENDING_MAX_MS) {
             /* Its verifier never came back: this caller takes over. */
             e->pending_since_ms = now_ms;
             c->stats.misses++;
@@ -176,12 +196,6 @@ rp_token_cache_lookup(struct rp_token_cache *cache, const char *token, size_t le
             c->stats.pending++;
             ret = RP_TOKEN_CACHE_PENDING;
         }
-    } else if (e && now_ms < e->expires_ms) {
-        touch(c, e);
-        ret = hit(c, e, false, result, grant);
-    } else if (e && allow_stale && stale_usable(e, now_ms)) {
-        touch(c, e);
-        ret = hit(c, e, true, result, grant);
     } else if (e) {
         become_pending(e, now_ms);
         c->stats.misses++;
@@ -202,19 +216,12 @@ rp_token_cache_peek(struct rp_token_cache *cache, const char *token, size_t len,
 {
     struct rp_token_cache *c = cache;
     unsigned char key[SHA256_DIGEST_LENGTH];
-    enum rp_token_cache_lookup ret = RP_TOKEN_CACHE_MISS;
     token_key(token, len, key);
     pthread_mutex_lock(&c->mu);
     struct entry *e = rp_hashmap_get(&c->map, (const char *)key, sizeof(key));
-    if (e && !e->pending && now_ms < e->expires_ms) {
-        touch(c, e);
-        ret = hit(c, e, false, result, grant);
-    } else if (e && allow_stale && stale_usable(e, now_ms)) {
-        touch(c, e);
-        ret = hit(c, e, true, result, grant);
-    }
+    bool got = e && answered(c, e, now_ms, allow_stale, result, grant);
     pthread_mutex_unlock(&c->mu);
-    return ret;
+    return got ? RP_TOKEN_CACHE_HIT : RP_TOKEN_CACHE_MISS;
 }
 
 /* With c->mu held: ends <e>'s PENDING state without an answer. Returns whether waiters
