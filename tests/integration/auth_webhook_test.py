@@ -16,20 +16,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 from support import Server, Stream, check, run  # noqa: E402
 
 
-class Webhook:
-    """The application's verifier. Tokens "good-..." may read news/# and write news/+,
-    "bad-..." are refused, "plain-..." get a bare {"valid": true} (no filters) when every
-    topic asked is in `plain_topics`, else {"valid": false}. `delay` slows every answer, `fail` answers 500, stop() takes it
-    down (connections are then refused)."""
+class JsonWebhook:
+    """A loopback application answering POST /verify with JSON: subclasses say what
+    (answer(body) -> (status, bytes)); stop() takes it down."""
 
     def __init__(self):
-        self.calls = {}
         self.bodies = []
-        self.delay = 0.0
-        self.fail = False
-        self.ttl = None
         self.down = False
-        self.plain_topics = {"news/a"}
         self.lock = threading.Lock()
         hook = self
 
@@ -45,22 +38,8 @@ class Webhook:
                     return
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with hook.lock:
-                    hook.calls[body["token"]] = hook.calls.get(body["token"], 0) + 1
                     hook.bodies.append(body)
-                time.sleep(hook.delay)
-                if hook.fail:
-                    answer, status = b'{"error":"down for maintenance"}', 500
-                elif body["token"].startswith("plain-"):
-                    ok = all(t in hook.plain_topics for t in body["topics"])
-                    answer, status = json.dumps({"valid": ok}).encode(), 200
-                elif body["token"].startswith("good-"):
-                    a = {"valid": True, "sub": body["token"], "read": ["news/#"],
-                         "write": ["news/+"]}
-                    if hook.ttl is not None:
-                        a["ttl"] = hook.ttl
-                    answer, status = json.dumps(a).encode(), 200
-                else:
-                    answer, status = b'{"valid":false,"reason":"unknown token"}', 200
+                status, answer = hook.answer(body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
@@ -73,10 +52,6 @@ class Webhook:
         self.url = "http://127.0.0.1:%d/verify" % self.port
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def count(self, token):
-        with self.lock:
-            return self.calls.get(token, 0)
-
     def stop(self):
         # Kept-alive connections outlive the listener: they must fail too.
         self.down = True
@@ -84,48 +59,58 @@ class Webhook:
         self.httpd.server_close()
 
 
-class DocumentedWebhook:
+class Webhook(JsonWebhook):
+    """The application's verifier. Tokens "good-..." may read news/# and write news/+,
+    "bad-..." are refused, "plain-..." get a bare {"valid": true} (no filters) when every
+    topic asked is in `plain_topics`, else {"valid": false}. `delay` slows every answer,
+    `fail` answers 500."""
+
+    def __init__(self):
+        self.calls = {}
+        self.delay = 0.0
+        self.fail = False
+        self.ttl = None
+        self.plain_topics = {"news/a"}
+        super().__init__()
+
+    def answer(self, body):
+        with self.lock:
+            self.calls[body["token"]] = self.calls.get(body["token"], 0) + 1
+        time.sleep(self.delay)
+        if self.fail:
+            return 500, b'{"error":"down for maintenance"}'
+        if body["token"].startswith("plain-"):
+            ok = all(t in self.plain_topics for t in body["topics"])
+            return 200, json.dumps({"valid": ok}).encode()
+        if body["token"].startswith("good-"):
+            a = {"valid": True, "sub": body["token"], "read": ["news/#"], "write": ["news/+"]}
+            if self.ttl is not None:
+                a["ttl"] = self.ttl
+            return 200, json.dumps(a).encode()
+        return 200, b'{"valid":false,"reason":"unknown token"}'
+
+    def count(self, token):
+        with self.lock:
+            return self.calls.get(token, 0)
+
+
+class DocumentedWebhook(JsonWebhook):
     """A verifier written to the documented RevenProx's contract: POST {"jwt", "topic": the
     topic's UUID as 32 hex digits}, answer {"valid": bool}. Tokens "ok-..." are valid for the
     UUIDs in `allowed`; the first `fail_first` calls get a 500."""
 
     def __init__(self):
-        self.bodies = []
         self.allowed = set()
         self.fail_first = 0
-        self.lock = threading.Lock()
-        hook = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with hook.lock:
-                    hook.bodies.append(body)
-                    failing = len(hook.bodies) <= hook.fail_first
-                if failing:
-                    answer, status = b'{"error":"busy"}', 500
-                else:
-                    ok = body["jwt"].startswith("ok-") and body["topic"] in hook.allowed
-                    answer, status = json.dumps({"valid": ok}).encode(), 200
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = "http://127.0.0.1:%d/verify" % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def answer(self, body):
+        with self.lock:
+            failing = len(self.bodies) <= self.fail_first
+        if failing:
+            return 500, b'{"error":"busy"}'
+        ok = body["jwt"].startswith("ok-") and body["topic"] in self.allowed
+        return 200, json.dumps({"valid": ok}).encode()
 
 
 def topic_uuid_hex(topic):
@@ -227,6 +212,12 @@ def test_valid_alone_grants_what_was_asked(binary):
         check(status == 200, "publishing is its own question, granted for that topic")
         check(hook.bodies[-1]["action"] == "publish", "asked as a publish")
         check(s.next_event()["data"] == "x" and s2.next_event()["data"] == "x", "delivered")
+        # A control byte in a token (it could make a token read as a question's cache key):
+        # refused before any call.
+        calls = len(hook.bodies)
+        status, body = srv.request("GET", "/events/news/a?auth=plain-%01news%2Fa")
+        check(status == 401 and "malformed" in body["error"], "refused: %d %r" % (status, body))
+        check(len(hook.bodies) == calls, "without a webhook call")
         s.close()
         s2.close()
     finally:
