@@ -572,6 +572,25 @@ parse_array(struct parser *ps, struct rp_toml_value *out)
     }
 }
 
+/* `key = value` at <ps>, stored (dotted keys included) into <tab>; <k> is the caller's to
+ * free, filled or not. Both a line and an inline table's members are this. */
+static int
+parse_key_value(struct parser *ps, struct rp_toml_table *tab, struct keypath *k)
+{
+    struct rp_toml_value v = {0};
+    if (parse_key(ps, k))
+        return -EINVAL;
+    if (ps->p == ps->end || *ps->p != '=')
+        return fail_at(ps, ps->p, "expected `=` after the key (key = value)");
+    ps->p++;
+    skip_ws(ps);
+    if (parse_value(ps, &v)) {
+        value_fini(&v);
+        return -EINVAL;
+    }
+    return set_dotted(ps, tab, k, &v) ? -EINVAL : 0;
+}
+
 static int
 parse_inline_table(struct parser *ps, struct rp_toml_value *out)
 {
@@ -585,21 +604,8 @@ parse_inline_table(struct parser *ps, struct rp_toml_value *out)
         return 0;
     }
     for (;;) {
-        struct rp_toml_value v = {0};
         skip_ws(ps);
-        if (parse_key(ps, &k))
-            goto fail;
-        if (ps->p == ps->end || *ps->p != '=') {
-            fail_at(ps, ps->p, "expected `=` after the key");
-            goto fail;
-        }
-        ps->p++;
-        skip_ws(ps);
-        if (parse_value(ps, &v)) {
-            value_fini(&v);
-            goto fail;
-        }
-        if (set_dotted(ps, out->u.tab, &k, &v))
+        if (parse_key_value(ps, out->u.tab, &k))
             goto fail;
         keypath_fini(&k);
         skip_ws(ps);
@@ -719,28 +725,9 @@ static int
 parse_keyval(struct parser *ps)
 {
     struct keypath k = {0};
-    struct rp_toml_value v = {0};
-
-    if (parse_key(ps, &k))
-        goto fail;
-    if (ps->p == ps->end || *ps->p != '=') {
-        fail_at(ps, ps->p, "expected `=` after the key (allowed: key = value)");
-        goto fail;
-    }
-    ps->p++;
-    skip_ws(ps);
-    if (parse_value(ps, &v)) {
-        value_fini(&v);
-        goto fail;
-    }
-    if (set_dotted(ps, ps->cur, &k, &v))
-        goto fail;
+    int err = parse_key_value(ps, ps->cur, &k);
     keypath_fini(&k);
-    return expect_line_end(ps, "a value");
-
-fail:
-    keypath_fini(&k);
-    return -EINVAL;
+    return err ? err : expect_line_end(ps, "a value");
 }
 
 int
