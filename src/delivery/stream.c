@@ -214,6 +214,11 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
         l->replaying = false;
         if (got == 0 && !lag.gap)
             settle_behind(l);
+        /* A note can arrive before the hub's sequence covers its event (notes are queued
+         * first, see snapshot()): come back with a newer snapshot rather than wait for a
+         * note that was already taken. */
+        if (rp_topic_last_seq(t) > upto)
+            *more = true;
         if (got == per_link && seqs[got - 1] < limit) {
             limit = seqs[got - 1];
             *more = true;
