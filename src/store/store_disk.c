@@ -380,7 +380,6 @@ retention(struct rp_store_disk *s)
         memmove(s->segs, s->segs + 1, (s->n_segs - 1) * sizeof(*s->segs));
         s->n_segs--;
         atomic_fetch_sub(&s->stored_bytes, g->size);
-        atomic_fetch_sub(&s->n_segments, 1);
         dropped[n++] = g->first_seq;
         rp_store_disk_seg_unref(s, g); /* a reader still holding it keeps it until it lets go */
     }
@@ -392,6 +391,8 @@ retention(struct rp_store_disk *s)
         int rc = s->fo->unlink(s->fo->ctx, path);
         RP_LOG(rc ? RP_LOG_WARN : RP_LOG_INFO, "store",
                "msg=\"retention dropped a segment\" segment=%s err=%d", name, rc);
+        /* Counted down only once the file is gone, so the count says what is on disk. */
+        atomic_fetch_sub(&s->n_segments, 1);
     }
 }
 

@@ -339,7 +339,8 @@ test_enospc_fails_then_recovers(void **state)
     struct rp_logengine_info info;
     for (int i = 0; i < 2000; i++) {
         rp_logengine_info(h.e, &info);
-        if (info.failed)
+        /* The hook runs on the writer thread just after the state flips: wait for both. */
+        if (info.failed && atomic_load(&h.state))
             break;
         sleep_ms(1);
     }
