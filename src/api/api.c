@@ -261,6 +261,10 @@ rp_api_handle(void *ctx, struct rp_conn *c, const struct rp_http_request *req,
               enum rp_conn_call call)
 {
     struct rp_api *a = ctx;
+    if (c->held) {
+        rp_api_publish_durable(a, c, req, call);
+        return;
+    }
     if (call == RP_CONN_CALL_EXPIRED) {
         answer_expired(c, req);
         return;

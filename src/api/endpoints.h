@@ -29,6 +29,10 @@ void rp_api_publish_raw(struct rp_api *a, struct rp_conn *c, const struct rp_htt
 void rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                           const struct rp_publish_item *items, size_t n, bool batch, bool ids,
                           enum rp_conn_call call);
+/* A publish whose answer waits for the log engine (fsync always), re-run: the answer goes
+ * out once its events are durable, waits on, or (past its deadline) becomes a 503. */
+void rp_api_publish_durable(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                            enum rp_conn_call call);
 /* Refuses a publish request: counted, and answered with <status> and <message>. */
 void rp_api_reject_publish(struct rp_conn *c, const struct rp_http_request *req, int status,
                            const char *message);

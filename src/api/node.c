@@ -76,6 +76,13 @@ rp_api_ready(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
         why = "draining";
     else if (gr.has_breaker && gr.breaker_state == RP_BREAKER_OPEN)
         why = "the auth webhook is unavailable (circuit breaker open)";
+    int log_err = rp_hub_engine_error(node->hub);
+    char log_why[128];
+    if (!why && log_err) {
+        snprintf(log_why, sizeof(log_why),
+                 "the event log cannot be written (%s): publishes are refused", strerror(-log_err));
+        why = log_why;
+    }
     struct rp_buf b;
     rp_buf_init(&b, 256);
     if (why)

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/stats.h"
 #include "core/event_id.h"
+#include "core/logengine.h"
 #include "http/publish_json.h"
 #include "http/response.h"
 
@@ -28,6 +29,20 @@ json_content_type(const char *ct)
     if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
         return true;
     return len > 5 && strncasecmp(ct + len - 5, "+json", 5) == 0;
+}
+
+/* How long a publish under fsync always waits for its events to become durable. */
+#define DURABLE_WAIT_MS 10000
+
+/* fsync always: the answer just queued waits until the log has made <newest> durable. */
+static void
+hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest)
+{
+    if (!a->node->wait_durable)
+        return;
+    struct rp_logengine *engine = rp_hub_engine(a->node->hub);
+    if (engine && rp_logengine_durable_seq(engine) < newest)
+        rp_conn_hold_answer(c, newest, rp_clock_now_ms() + DURABLE_WAIT_MS);
 }
 
 /* Publishes <items> and answers (with the ids, or with an empty 200 when not <ids>);
@@ -58,18 +73,23 @@ rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
         else
             snprintf(msg, sizeof(msg), "%s", err.message);
         rp_stat_add(stats, RP_STAT_publish_rejected_total, 1);
-        rp_conn_error(c, req, err.status, msg, rc == -EAGAIN ? "Retry-After: 1\r\n" : NULL);
+        bool retry = rc == -EAGAIN || rc == -EBUSY || rc == -EIO;
+        rp_conn_error(c, req, err.status, msg, retry ? "Retry-After: 1\r\n" : NULL);
         if (res != res_small)
             free(res);
         return;
     }
-    uint64_t appended = 0;
-    for (size_t i = 0; i < n; i++)
+    uint64_t appended = 0, newest = 0;
+    for (size_t i = 0; i < n; i++) {
         appended += !res[i].duplicate;
+        if (res[i].seq > newest)
+            newest = res[i].seq; /* a duplicate's original may not be durable yet either */
+    }
     rp_stat_add(stats, RP_STAT_events_published, appended);
     rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
     if (!ids) {
         rp_conn_respond(c, req, 200, NULL, NULL, "", 0);
+        hold_until_durable(a, c, newest);
         if (res != res_small)
             free(res);
         return;
@@ -105,9 +125,36 @@ rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
         rp_buf_append_str(&b, "]}\n");
     }
     rp_api_respond_json(c, req, 200, &b);
+    hold_until_durable(a, c, newest);
     rp_buf_fini(&b);
     if (res != res_small)
         free(res);
+}
+
+void
+rp_api_publish_durable(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                       enum rp_conn_call call)
+{
+    struct rp_logengine *engine = rp_hub_engine(a->node->hub);
+    if (!engine || rp_logengine_durable_seq(engine) >= c->held_seq) {
+        rp_conn_release_answer(c);
+        return;
+    }
+    if (call == RP_CONN_CALL_RETRY) {
+        rp_conn_wait(c, RP_WAIT_DURABLE, 0); /* keeps its first deadline */
+        return;
+    }
+    rp_conn_drop_answer(c);
+    rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+    char id[RP_EVENT_ID_MAX + 1];
+    rp_hub_format_id(a->node->hub, c->held_seq, id);
+    char msg[400];
+    snprintf(msg, sizeof(msg),
+             "the event log did not make this publish durable within %d s (the disk is failing "
+             "or too slow): its events (up to id %s) were delivered to subscribers but may not "
+             "survive a crash; publishing them again with the same publisher id is safe",
+             DURABLE_WAIT_MS / 1000, id);
+    rp_conn_error(c, req, 503, msg, "Retry-After: 1\r\n");
 }
 
 /* Refuses a publish request: counted, and answered with <status> and <message>. */

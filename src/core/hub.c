@@ -16,6 +16,7 @@
 #include "base/utf8.h"
 #include "core/event_id.h"
 #include "core/hub_private.h"
+#include "core/logengine.h"
 #include "core/pattern.h"
 #include "core/topic_name.h"
 #include "sse/sse_frame.h"
@@ -68,6 +69,7 @@ rp_hub_new(const struct rp_hub_config *config, const struct rp_hub_hooks *hooks)
     if (hub->qsbr)
         hub->floor = rp_xcalloc(FLOOR_SLOTS, sizeof(*hub->floor));
     atomic_init(&hub->n_reclaimed, 0);
+    rp_hub_engine_init(hub);
     return hub;
 }
 
@@ -85,6 +87,7 @@ rp_hub_free(struct rp_hub *hub)
     for (size_t i = 0; i < hub->n_patterns; i++)
         free(hub->patterns[i].pattern);
     free(hub->patterns);
+    rp_hub_engine_fini(hub);
     pthread_mutex_destroy(&hub->lock);
     free(hub);
 }
@@ -127,6 +130,7 @@ topic_create(struct rp_hub *hub, const char *name, size_t len)
      * readers for whom it is not one). */
     if (hub->floor)
         rp_eventlog_forget(&t->log, hub->floor[floor_slot(name, len)]);
+    rp_eventlog_forget(&t->log, hub->lost_seq);
     if (t->policy.slow == RP_SLOW_POLICY_BLOCK) {
         t->worker_cursor = rp_xcalloc(1, sizeof(*t->worker_cursor));
         for (unsigned w = 0; w < RP_HUB_MAX_WORKERS; w++)
@@ -434,6 +438,7 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
     }
 
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
+    struct rp_logengine_batch *kept = rp_hub_engine_batch(hub, items, n, wall);
     struct rp_topic *blocked = NULL;
     uint64_t woken = 0;
     hub_lock(hub);
@@ -456,6 +461,8 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
             goto unlock;
         }
     }
+    if ((rc = rp_hub_engine_refuses(hub, n, err)) != 0)
+        goto unlock;
     for (size_t i = 0; i < n; i++) {
         struct rp_topic *t = topics[i];
         pthread_mutex_lock(&t->lock);
@@ -472,8 +479,14 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
             frames[i] = NULL; /* the log owns it now */
             atomic_store_explicit(&t->last_seq, seq, memory_order_release);
             out[i] = (struct rp_publish_result){.seq = seq, .duplicate = false};
+            if (kept)
+                kept->evs[i].seq = seq;
         }
         pthread_mutex_unlock(&t->lock);
+    }
+    if (kept) {
+        rp_hub_engine_queue(hub, kept);
+        kept = NULL;
     }
     woken = note_advanced(hub, topics, out, n);
     atomic_store(&hub->last_seq, hub->next_seq - 1);
@@ -487,6 +500,10 @@ unlock:
         woken |= note_advanced(hub, topics, out, n);
     wake_workers(hub, woken);
     batch_fini(&bm, n);
+    if (kept)
+        rp_logengine_batch_free(kept); /* refused: nothing was sequenced */
+    else if (rc == 0 && hub->engine)
+        rp_hub_engine_drain(hub);
     return rc;
 }
 

@@ -29,6 +29,7 @@
 
 struct rp_frame;
 struct rp_hub;
+struct rp_logengine;
 struct rp_qsbr;
 struct rp_topic;
 
@@ -137,7 +138,8 @@ size_t rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out);
  * RP_TOPIC_SYSTEM_PREFIX, which only the server publishes to), -EAGAIN (a topic's slow
  * subscribers block publishers; nothing was appended: retry later; the workers of the
  * blocking topic are asked to report their cursors again), -ENOSPC (503: too many topics),
- * with <err> filled.
+ * -EIO (507 on a full disk, else 503: the log engine cannot write), -EBUSY (503: the log
+ * engine is behind; retry shortly), with <err> filled.
  */
 int rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                    struct rp_publish_result *out, struct rp_hub_error *err);
@@ -164,6 +166,35 @@ int rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t 
  * as the last sequence; never moves back. No event is appended and nobody is woken.
  */
 void rp_hub_advance_seq(struct rp_hub *hub, uint64_t last_seq);
+/*
+ * The log engine that keeps what this hub commits (core/logengine.h); NULL (the default):
+ * memory only. From then on every published batch is handed to it in sequence order,
+ * after the hub lock is released and never on a path that waits for the disk; events
+ * taken in by rp_hub_ingest are not (they come from an engine, or were appended by the
+ * process an upgrade took over from). A publish is refused instead of sequenced while the
+ * engine is failed (rp_hub_engine_state), its queue is full, or its reservation does not
+ * cover the new sequences: see rp_hub_publish. Set it while nothing publishes (at start,
+ * or with the workers quiesced for an upgrade); setting NULL hands over what is pending
+ * first. Not owned.
+ */
+void rp_hub_set_engine(struct rp_hub *hub, struct rp_logengine *engine);
+struct rp_logengine *rp_hub_engine(const struct rp_hub *hub);
+/* The engine's state_changed hook: <err> < 0 refuses publishes until it is called with 0. */
+void rp_hub_engine_state(struct rp_hub *hub, int err);
+/* The engine's failed state as last reported: a negative errno, or 0. */
+int rp_hub_engine_error(const struct rp_hub *hub);
+/* The engine's durable_advanced hook: hands over batches it refused while its queue was
+ * full. Any thread, no lock held. */
+void rp_hub_engine_progress(struct rp_hub *hub);
+/* Hands every pending batch to the engine now. Any thread, no hub lock held. */
+void rp_hub_engine_drain(struct rp_hub *hub);
+/*
+ * Events up to <seq> are gone for every topic, existing or created later: an unclean stop
+ * lost what a previous run sequenced after its last durable event, some of which may have
+ * reached clients. A reader resuming from before <seq> is told of a gap (event: resync).
+ */
+void rp_hub_forget_all(struct rp_hub *hub, uint64_t seq);
+
 /*
  * What an upgrade hands over besides the events, so that a resume from before them is still
  * told of the gap: the gap floors of reclaimed topics (by slot of a hash that is the same in

@@ -60,6 +60,8 @@ struct rp_topic {
 };
 
 struct pattern_reg;
+struct rp_logengine;
+struct rp_logengine_batch;
 
 struct rp_hub {
     pthread_mutex_t lock;
@@ -77,6 +79,16 @@ struct rp_hub {
     uint64_t gen;    /* critical sections that hand out topics and use them after */
     size_t scan_pos; /* where the next scan for a full table resumes */
     _Atomic uint64_t n_reclaimed;
+    /* Under lock: events up to it are gone for every topic, old and new (rp_hub_forget_all). */
+    uint64_t lost_seq;
+    /* The log engine (hub_engine.c); NULL: memory only. Committed batches wait on the
+     * pending list (pend_lock; in sequence order) until a thread holding append_lock hands
+     * them over. */
+    struct rp_logengine *engine;
+    pthread_mutex_t append_lock, pend_lock;
+    struct rp_logengine_batch *pend_head, **pend_tail;
+    _Atomic int engine_err;   /* the engine's failed state: a negative errno, or 0 */
+    _Atomic bool engine_full; /* it refused a batch: publishes are refused until a drain */
 };
 
 /* Every critical section is a new generation: the topics it hands out are not reclaimed
@@ -120,5 +132,19 @@ struct topic_list;
  * at once, or put on <later> (not NULL) for the caller to retire after the lock.
  */
 size_t rp_hub_reclaim_scan(struct rp_hub *hub, size_t budget, struct topic_list *later);
+
+/* The engine side of a publish (hub_engine.c). */
+void rp_hub_engine_init(struct rp_hub *hub);
+void rp_hub_engine_fini(struct rp_hub *hub);
+/* A copy of <items> for the engine, sequences to fill under the lock; NULL without one. */
+struct rp_logengine_batch *rp_hub_engine_batch(struct rp_hub *hub,
+                                               const struct rp_publish_item *items, size_t n,
+                                               int64_t wall_ms);
+/* Called with hub->lock held before sequencing <n> events: 0, or -EIO (the engine failed:
+ * 507 on a full disk, else 503) or -EBUSY (503: its queue is full or its reservation is
+ * behind) with <err> filled. */
+int rp_hub_engine_refuses(struct rp_hub *hub, size_t n, struct rp_hub_error *err);
+/* Called with hub->lock held: queues <b> (owned; its events with seq 0 are left out). */
+void rp_hub_engine_queue(struct rp_hub *hub, struct rp_logengine_batch *b);
 
 #endif

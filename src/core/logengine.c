@@ -9,6 +9,9 @@
 #include "base/alloc.h"
 #include "core/hub.h"
 
+const int64_t rp_logengine_fsync_bounds_us[RP_LOGENGINE_FSYNC_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000};
+
 /* Copies <len> bytes of <s> to *<p> (NULL stays NULL) and moves *<p> past them. */
 static const char *
 copy_str(char **p, const char *s, size_t len)

@@ -39,6 +39,10 @@
 
 struct rp_ingest_event;
 
+/* fsync latency buckets (info.fsync_us): upper bounds in microseconds, then the rest. */
+#define RP_LOGENGINE_FSYNC_BUCKETS 10
+extern const int64_t rp_logengine_fsync_bounds_us[RP_LOGENGINE_FSYNC_BUCKETS];
+
 /*
  * One committed batch: <n> events in increasing sequence order, all of epoch <epoch>. The
  * events' strings point into the batch's own allocation (rp_logengine_batch_new copies
@@ -99,6 +103,7 @@ struct rp_logengine_info {
     uint64_t n_segments;    /* files, for engines that have them */
     uint64_t n_fsyncs;
     uint64_t fsync_ns_total; /* time spent in fsync, for the mean latency */
+    uint64_t fsync_us[RP_LOGENGINE_FSYNC_BUCKETS + 1]; /* fsyncs by latency (not cumulative) */
 };
 
 struct rp_logengine;

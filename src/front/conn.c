@@ -96,8 +96,9 @@ void
 rp_conn_flush(struct rp_conn *c)
 {
     bool progress = false;
-    while (c->out.len) {
-        ssize_t n = send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+    while (c->held ? c->held_at : c->out.len) {
+        size_t len = c->held ? c->held_at : c->out.len;
+        ssize_t n = send(c->io.fd, c->out.data, len, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 /* A reader that takes some of its answer is not idle (the sweep closes one
@@ -113,7 +114,13 @@ rp_conn_flush(struct rp_conn *c)
             return;
         }
         rp_buf_consume(&c->out, (size_t)n);
+        if (c->held)
+            c->held_at -= (size_t)n;
         progress = true;
+    }
+    if (c->held) {
+        watch(c, false);
+        return;
     }
     if (c->close_after_write) {
         /* Half-close first so the client reads the whole answer before the RST a close
@@ -147,6 +154,7 @@ rp_conn_respond(struct rp_conn *c, const struct rp_http_request *req, int status
     if (status >= 400)
         rp_stat_add(c->f->stats, RP_STAT_http_errors_total, 1);
     size_t before = c->out.len;
+    c->answer_at = before;
     if (rp_http_response_write(&c->out, status, content_type, extra_headers, body, body_len,
                                keep) != 0) {
         /* Only a pipelined backlog past the output cap gets here. */
@@ -178,6 +186,29 @@ rp_conn_error(struct rp_conn *c, const struct rp_http_request *req, int status, 
     rp_buf_printf(&body, "\",\"status\":%d}\n", status);
     rp_conn_respond(c, req, status, "application/json", extra_headers, body.data, body.len);
     rp_buf_fini(&body);
+}
+
+void
+rp_conn_hold_answer(struct rp_conn *c, uint64_t seq, int64_t deadline_ms)
+{
+    c->held = true;
+    c->held_at = c->answer_at;
+    c->held_seq = seq;
+    rp_conn_wait(c, RP_WAIT_DURABLE, deadline_ms);
+}
+
+void
+rp_conn_release_answer(struct rp_conn *c)
+{
+    c->held = false;
+}
+
+void
+rp_conn_drop_answer(struct rp_conn *c)
+{
+    if (c->held)
+        c->out.len = c->held_at;
+    c->held = false;
 }
 
 /* ---- streams ---- */

@@ -64,6 +64,12 @@ struct rp_conn {
     struct rp_buf in;  /* bytes received of requests not yet answered */
     size_t in_fed;     /* bytes of <in> already given to the parser */
     struct rp_buf out; /* response bytes not yet written */
+    size_t answer_at;  /* where in <out> the last answer queued starts */
+    /* An answer held back until the log engine makes <held_seq> durable (fsync always):
+     * nothing from <held_at> on is written meanwhile. */
+    bool held;
+    size_t held_at;
+    uint64_t held_seq;
     struct rp_stream *stream;
     int64_t last_active_ms;
     int64_t opened_ms;   /* accepted (for the access log) */
@@ -109,6 +115,17 @@ void rp_conn_respond(struct rp_conn *c, const struct rp_http_request *req, int s
  * ("Name: value\r\n" lines) may be NULL. */
 void rp_conn_error(struct rp_conn *c, const struct rp_http_request *req, int status,
                    const char *message, const char *extra_headers);
+/*
+ * Holds the answer just queued (by the last rp_conn_respond) until the handler releases it:
+ * the request waits (RP_WAIT_DURABLE, until <deadline_ms>) and nothing from that answer on
+ * is written. <seq> is what it waits for, for the handler to check when it is re-run. An
+ * upgrade hands the answer over as written: the old side makes the log durable first.
+ */
+void rp_conn_hold_answer(struct rp_conn *c, uint64_t seq, int64_t deadline_ms);
+/* The held answer goes out (release) or is taken back, for the handler to answer instead
+ * (drop). */
+void rp_conn_release_answer(struct rp_conn *c);
+void rp_conn_drop_answer(struct rp_conn *c);
 /* Turns the connection into an event stream; false when it was refused and an error
  * response was queued instead. */
 bool rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,

@@ -359,6 +359,14 @@ export_conn(struct rp_conn *c, struct rp_conn_export *e)
         rp_stream_free(c->stream);
         c->stream = NULL;
     } else {
+        /* A publish whose answer waits for the log was carried out: the old side makes the
+         * log durable before the hand-over goes on, so the answer goes over as it is and
+         * its request is not handled again. */
+        if (c->held) {
+            rp_buf_consume(&c->in, c->in_fed);
+            c->in_fed = 0;
+            c->held = false;
+        }
         /* Answers first: what the socket takes now is not carried. A request that waits
          * (slow_policy block, the auth webhook) was not carried out: the successor handles
          * its bytes again, as it does a request that arrived only in part. */

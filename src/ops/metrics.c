@@ -74,7 +74,11 @@ struct snapshot {
     uint64_t lag[RP_STATS_LAG_BUCKETS + 1]; /* not cumulative; the last is over every bound */
     uint64_t log_events, log_bytes, auth_cache_entries, topics, last_seq, uptime_s, workers;
     uint64_t topics_reclaimed;
-    bool has_breaker;
+    bool has_breaker, has_log;
+    uint64_t store_bytes, store_segments, durable_lag, records_dropped, log_failed;
+    int64_t fsync_bounds_us[RP_LOGENGINE_FSYNC_BUCKETS];
+    uint64_t fsync_us[RP_LOGENGINE_FSYNC_BUCKETS + 1];
+    uint64_t fsync_us_sum;
     const struct rp_process_stats *process; /* NULL: none */
     struct rp_stats *const *stats;          /* per worker, for the per-worker figures */
     size_t n_stats;
@@ -97,6 +101,8 @@ enum {
     /* JSON: after workers_detail, so the members before it keep their order as new node
      * figures are added (readers that match the document's text keep working). */
     M_JSON_LAST = 1u << 3,
+    M_LOG = 1u << 4,           /* only with a disk log */
+    M_US_AS_SECONDS = 1u << 5, /* Prometheus: bounds and sum in seconds, counted in us */
 };
 
 /*
@@ -123,6 +129,15 @@ struct metric {
 
 #define AT(member) offsetof(struct snapshot, member)
 
+/* What a BUCKETS metric's bounds and sum are divided by in Prometheus (0: as they are). */
+static double
+seconds_divisor(const struct metric *m)
+{
+    if (m->flags & M_MS_AS_SECONDS)
+        return 1000.0;
+    return m->flags & M_US_AS_SECONDS ? 1000000.0 : 0;
+}
+
 #define SCALAR(prom_, type_, help_, json_, member)                                                 \
     {                                                                                              \
         .shape = SHAPE_SCALAR, .prom = prom_, .type = type_, .help = help_, .json = json_,         \
@@ -132,6 +147,12 @@ struct metric {
     {                                                                                              \
         .shape = SHAPE_LABELLED, .prom = prom_, .type = type_, .help = help_, .label = label_,     \
         .json = json_, .flags = flags_, .at = AT(member), .n = COUNT(labels_), .labels = labels_   \
+    }
+
+#define LOG_SCALAR(prom_, type_, help_, json_, member)                                             \
+    {                                                                                              \
+        .shape = SHAPE_SCALAR, .prom = prom_, .type = type_, .help = help_, .json = json_,         \
+        .flags = M_LOG | M_JSON_LAST, .at = AT(member), .n = 1                                     \
     }
 
 /* Every metric after the per-stat ones (walk() adds those from base/stats.h), in order. */
@@ -233,7 +254,40 @@ static const struct metric families[] = {
      .flags = M_JSON_LAST,
      .at = AT(stat[RP_STAT_hosts_refused]),
      .n = 1},
+    /* The disk log (only with one), in JSON as "log_store": {...}. */
+    {.shape = SHAPE_GROUP_BEGIN, .json = "log_store", .flags = M_LOG | M_JSON_LAST},
+    LOG_SCALAR("log_store_bytes", "gauge", "Bytes of history in the disk log's segment files",
+               "bytes", store_bytes),
+    LOG_SCALAR("log_store_segments", "gauge", "Segment files of the disk log", "segments",
+               store_segments),
+    LOG_SCALAR("log_durable_lag_events", "gauge",
+               "Events published but not yet durable in the disk log", "durable_lag_events",
+               durable_lag),
+    LOG_SCALAR("log_records_truncated", "gauge",
+               "Records dropped at start-up behind a torn or corrupt tail of the disk log",
+               "records_truncated", records_dropped),
+    LOG_SCALAR("log_store_failed", "gauge",
+               "1 while the disk log cannot write (publishes are refused with 507 or 503)",
+               "failed", log_failed),
+    {.shape = SHAPE_BUCKETS,
+     .prom = "log_fsync_duration_seconds",
+     .type = "histogram",
+     .help = "Time one fsync of the disk log took",
+     .json = "fsync_us",
+     .flags = M_LOG | M_JSON_LAST | M_US_AS_SECONDS,
+     .at = AT(fsync_us),
+     .n = RP_LOGENGINE_FSYNC_BUCKETS + 1,
+     .bounds_at = AT(fsync_bounds_us),
+     .sum_at = AT(fsync_us_sum)},
+    {.shape = SHAPE_GROUP_END, .flags = M_LOG | M_JSON_LAST},
 };
+
+/* Whether <m> is rendered for this node. */
+static bool
+shown(const struct metric *m, const struct snapshot *s)
+{
+    return !((m->flags & M_BREAKER) && !s->has_breaker) && !((m->flags & M_LOG) && !s->has_log);
+}
 
 /* The per-worker figures (SHAPE_PER_WORKER): how evenly the load spreads. Prometheus has a
  * family per column, labelled by worker; JSON an object per worker. */
@@ -343,6 +397,15 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
     s->uptime_s = (uint64_t)node->uptime_s;
     s->workers = node->workers;
     s->topics_reclaimed = node->topics_reclaimed;
+    s->has_log = node->has_log;
+    s->store_bytes = node->store_bytes;
+    s->store_segments = node->store_segments;
+    s->durable_lag = node->durable_lag;
+    s->records_dropped = node->records_dropped;
+    s->log_failed = node->log_failed;
+    memcpy(s->fsync_bounds_us, rp_logengine_fsync_bounds_us, sizeof(s->fsync_bounds_us));
+    memcpy(s->fsync_us, node->fsync_us, sizeof(s->fsync_us));
+    s->fsync_us_sum = node->fsync_us_sum;
     s->process = node->process;
     s->stats = stats;
     s->n_stats = n;
@@ -375,11 +438,9 @@ walk(const struct snapshot *s, const struct emitter *e, void *ctx)
         };
         err = e->metric(ctx, &m, s);
     }
-    for (size_t i = 0; !err && i < COUNT(families); i++) {
-        if ((families[i].flags & M_BREAKER) && !s->has_breaker)
-            continue;
-        err = e->metric(ctx, &families[i], s);
-    }
+    for (size_t i = 0; !err && i < COUNT(families); i++)
+        if (shown(&families[i], s))
+            err = e->metric(ctx, &families[i], s);
     return err ? err : e->finish(ctx, s);
 }
 
@@ -403,9 +464,10 @@ prom_buckets(struct rp_buf *out, const char *name, const struct metric *m, const
     int err = 0;
     for (size_t i = 0; !err && i + 1 < m->n; i++) {
         cumulative += v[i];
-        if (m->flags & M_MS_AS_SECONDS)
+        if (seconds_divisor(m))
             err = rp_buf_printf(out, "%s%s{le=\"%g\"} %llu\n", name, series,
-                                (double)bound[i] / 1000.0, (unsigned long long)cumulative);
+                                (double)bound[i] / seconds_divisor(m),
+                                (unsigned long long)cumulative);
         else
             err = rp_buf_printf(out, "%s%s{le=\"%lld\"} %llu\n", name, series, (long long)bound[i],
                                 (unsigned long long)cumulative);
@@ -416,8 +478,8 @@ prom_buckets(struct rp_buf *out, const char *name, const struct metric *m, const
                             (unsigned long long)cumulative);
     if (!err && histogram) {
         uint64_t sum = sum_of(s, m);
-        if (m->flags & M_MS_AS_SECONDS)
-            err = rp_buf_printf(out, "%s_sum %g\n", name, (double)sum / 1000.0);
+        if (seconds_divisor(m))
+            err = rp_buf_printf(out, "%s_sum %g\n", name, (double)sum / seconds_divisor(m));
         else
             err = rp_buf_printf(out, "%s_sum %llu\n", name, (unsigned long long)sum);
         if (!err)
@@ -636,7 +698,7 @@ json_finish(void *ctx, const struct snapshot *s)
     }
     j->finishing = true;
     for (size_t i = 0; !err && i < COUNT(families); i++)
-        if (families[i].flags & M_JSON_LAST)
+        if ((families[i].flags & M_JSON_LAST) && shown(&families[i], s))
             err = json_metric(j, &families[i], s);
     const struct rp_process_stats *p = s->process;
     if (!err && p)

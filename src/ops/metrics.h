@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/logengine.h"
+
 #include "auth/breaker.h"
 #include "base/buf.h"
 #include "base/stats.h"
@@ -29,6 +31,14 @@ struct rp_metrics_node {
     uint64_t log_events; /* events kept in all topic logs */
     uint64_t log_bytes;
     uint64_t topics_reclaimed; /* topics freed since start */
+    /* The disk log, when there is one (has_log; docs/durable-log.md). */
+    bool has_log;
+    uint64_t store_bytes, store_segments;
+    uint64_t durable_lag;     /* events sequenced and not yet durable */
+    uint64_t records_dropped; /* truncated at start-up (a torn or corrupt tail) */
+    bool log_failed;          /* the log cannot write: publishes are refused */
+    uint64_t fsync_us[RP_LOGENGINE_FSYNC_BUCKETS + 1];
+    uint64_t fsync_us_sum;
     /* The process's own figures, rendered under the standard process_* names (Prometheus)
      * or as "process" (JSON); NULL: none. */
     const struct rp_process_stats *process;

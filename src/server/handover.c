@@ -167,6 +167,26 @@ resume(struct rp_server *srv, struct handed *h)
     return 0;
 }
 
+/* The hand-over failed after our log was closed: it is ours again (the successor may have
+ * opened it and stopped uncleanly: what it reserved becomes a gap, as after a crash). */
+static int
+reopen_log(struct rp_server *srv)
+{
+    const struct rp_config_values *v = &atomic_load(&srv->cfg)->v;
+    if (!v->data_dir || !*v->data_dir || srv->log.engine)
+        return 0;
+    int rc = rp_server_open_log(srv, v);
+    if (rc) {
+        RP_LOG(RP_LOG_ERROR, "upgrade",
+               "msg=\"cannot open the event log again: %s; closing the connections and "
+               "exiting\"",
+               strerror(-rc));
+        return rc;
+    }
+    rp_log_store_attach(&srv->log, srv->hub);
+    return 0;
+}
+
 /*
  * The successor will not take over: reaps it (killing it first unless it already went:
  * after the one it sent, it may not run on a socket we serve again) and says how it ended.
@@ -250,8 +270,14 @@ rp_handover_old_side(struct rp_server *srv)
     struct handed h;
     collect(srv, &h);
     struct rp_diag diag = {{0}};
-    int rc =
-        rp_handover_send(sv[0], srv->hub, h.listeners, h.n_listeners, h.conns, h.n_conns, &diag);
+    /* The successor opens the same log: ours is made durable and closed first (answers
+     * held for it go over as written). */
+    int rc = rp_log_store_close(&srv->log, srv->hub, TAKE_OVER_TIMEOUT_MS / 3);
+    if (rc)
+        rp_diag_set(&diag, "the event log could not be made durable before the hand-over");
+    else
+        rc = rp_handover_send(sv[0], srv->hub, h.listeners, h.n_listeners, h.conns, h.n_conns,
+                              &diag);
     int r = rc ? rc : rp_handover_wait_byte(sv[0], TAKE_OVER_TIMEOUT_MS);
     if (r == 'K') {
         /* Committed: the successor serves once it reads this (or sees us gone). */
@@ -268,7 +294,11 @@ rp_handover_old_side(struct rp_server *srv)
     close(sv[0]);
     RP_LOG(RP_LOG_ERROR, "upgrade", "msg=\"upgrade failed: %s (%s); still serving\" pid=%d",
            failure_reason(r, &diag), how, (int)pid);
-    rc = resume(srv, &h);
+    rc = reopen_log(srv);
+    if (!rc)
+        rc = resume(srv, &h);
+    else
+        give_up(srv, &h);
     release(&h);
     if (rc)
         srv->resume_failed = true;

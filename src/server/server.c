@@ -245,6 +245,20 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
     memcpy(node.breaker_transitions, gr.breaker_transitions, sizeof(gr.breaker_transitions));
     node.auth_cache_entries = gr.cache_entries;
     rp_hub_log_totals(srv->hub, &node.log_events, &node.log_bytes);
+    struct rp_logengine *engine = rp_hub_engine(srv->hub);
+    if (engine) {
+        struct rp_logengine_info li;
+        rp_logengine_info(engine, &li);
+        uint64_t last = rp_hub_last_seq(srv->hub);
+        node.has_log = true;
+        node.store_bytes = li.stored_bytes;
+        node.store_segments = li.n_segments;
+        node.durable_lag = last > li.durable_seq ? last - li.durable_seq : 0;
+        node.records_dropped = srv->log.opened.dropped_records;
+        node.log_failed = li.failed != 0;
+        memcpy(node.fsync_us, li.fsync_us, sizeof(node.fsync_us));
+        node.fsync_us_sum = li.fsync_ns_total / 1000;
+    }
     rp_metrics_render(stats, srv->n_workers, &node, json, out);
     free(stats);
 }
@@ -344,22 +358,58 @@ restore_hub(struct rp_server *srv, const struct rp_config_values *v,
     return 0;
 }
 
-/* The hub, with the handed-over logs when there are any. */
+/* The log engine's hooks, on its writer thread. */
+static void
+log_durable(void *ctx, uint64_t seq)
+{
+    (void)seq;
+    struct rp_server *srv = ctx;
+    rp_hub_engine_progress(srv->hub);
+    if (srv->log.wait_durable)
+        for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+            if (srv->workers[i])
+                rp_worker_durable_wake(srv->workers[i]);
+}
+
+static void
+log_state(void *ctx, int err)
+{
+    struct rp_server *srv = ctx;
+    rp_hub_engine_state(srv->hub, err);
+}
+
+/* Opens the log engine (data_dir); 0 or -errno (logged). */
+int
+rp_server_open_log(struct rp_server *srv, const struct rp_config_values *v)
+{
+    struct rp_logengine_hooks hooks = {
+        .durable_advanced = log_durable,
+        .state_changed = log_state,
+        .ctx = srv,
+    };
+    return rp_log_store_open(&srv->log, v, &hooks);
+}
+
+/* The hub, with the handed-over logs when there are any, else the disk log's history. */
 static int
 start_hub(struct rp_server *srv, const struct rp_config_values *v,
           const struct rp_handover_state *inherit)
 {
+    int rc = rp_server_open_log(srv, v);
+    if (rc)
+        return rc;
     /* A slot per worker; the main thread reclaims, so it needs none. */
     srv->qsbr = rp_qsbr_new(srv->n_workers);
     struct rp_hub_config hc = {
         .qsbr = srv->qsbr,
         .max_topics = (uint64_t)v->max_topics,
         .max_data = (uint64_t)v->max_data,
-        .epoch = inherit ? inherit->epoch : 0, /* ids stay valid across an upgrade */
+        /* Ids stay valid across an upgrade and, with a disk log, across a restart. */
+        .epoch = inherit ? inherit->epoch : rp_log_store_epoch(&srv->log),
     };
-    /* Every handed-over topic is adopted, more than a lowered max_topics too: the cap is
-     * set once the connections are adopted (adopt_inherited). */
-    if (inherit)
+    /* Every handed-over or stored topic is adopted, more than a lowered max_topics too:
+     * the cap is set once they are in (adopt_inherited, or below). */
+    if (inherit || srv->log.engine)
         hc.max_topics = UINT64_MAX;
     struct rp_hub_hooks hooks = {
         .policy_for = policy_for,
@@ -369,7 +419,13 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .ctx = srv,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
-    return inherit ? restore_hub(srv, v, inherit) : 0;
+    rc = inherit ? restore_hub(srv, v, inherit) : rp_log_store_load(&srv->log, srv->hub);
+    if (rc)
+        return rc;
+    rp_log_store_attach(&srv->log, srv->hub);
+    if (!inherit)
+        rp_hub_set_max_topics(srv->hub, (uint64_t)v->max_topics);
+    return 0;
 }
 
 /*
@@ -498,6 +554,7 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         .render_metrics = render_metrics,
         .metrics_ctx = srv,
         .connections = connections_open,
+        .wait_durable = srv->log.wait_durable,
         .ready = &srv->ready,
         .stopping = &srv->stopping,
         .started_ms = srv->started_ms,
@@ -599,6 +656,8 @@ rp_server_stop(struct rp_server *srv)
         rp_config_free(srv->owned[i]);
     RP_FREE(srv->owned);
     srv->n_owned = 0;
+    int64_t wait = atomic_load(&srv->cfg)->v.shutdown_timeout;
+    rp_log_store_close(&srv->log, srv->hub, (int)(wait > 1000 ? wait : 1000));
     rp_hub_free(srv->hub);
     srv->hub = NULL;
     rp_qsbr_free(srv->qsbr); /* topics retired and not freed yet */

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "core/hub.h"
 #include "net/listener.h"
+#include "server/log_store.h"
 
 struct rp_worker;
 struct rp_handover_state;
@@ -38,8 +39,9 @@ struct rp_server {
     rp_server_reload_fn reload;
     void *reload_ctx;
     struct rp_hub *hub;
-    struct rp_qsbr *qsbr; /* frees unlinked topics once no worker can hold them */
-    struct rp_addr addr;  /* where it listens (the port filled in when 0 was asked) */
+    struct rp_log_store log; /* the disk log, or none (memory only) */
+    struct rp_qsbr *qsbr;    /* frees unlinked topics once no worker can hold them */
+    struct rp_addr addr;     /* where it listens (the port filled in when 0 was asked) */
     unsigned n_workers;
     struct rp_worker **workers;
     int64_t started_ms;
@@ -80,6 +82,9 @@ void rp_server_stop(struct rp_server *srv);
 /* Applies the level and format of log lines (process-wide). */
 void rp_server_apply_logging(const struct rp_config_values *v);
 
+/* Opens the log engine data_dir names into <srv>->log, with the server's hooks; 0 or
+ * -errno (logged). At start, and on the old side of an upgrade that failed. */
+int rp_server_open_log(struct rp_server *srv, const struct rp_config_values *v);
 /* server/reload.c: SIGHUP. */
 void rp_server_reload(struct rp_server *srv);
 /* Frees reloaded configurations no worker uses any more. */

@@ -43,9 +43,10 @@ struct rp_worker {
     struct rp_front *front;
     struct rp_api api;
     struct rp_stats stats;
-    struct rp_gate *gate;         /* NULL with auth_mode none */
-    struct rp_wakeup stop_wakeup; /* stop or export asked */
-    struct rp_wakeup auth_wakeup; /* another worker's webhook call finished, or a reload */
+    struct rp_gate *gate;            /* NULL with auth_mode none */
+    struct rp_wakeup stop_wakeup;    /* stop or export asked */
+    struct rp_wakeup auth_wakeup;    /* another worker's webhook call finished, or a reload */
+    struct rp_wakeup durable_wakeup; /* the log engine made more events durable */
     atomic_bool stop_requested;
     atomic_bool export_requested; /* upgrade: hand everything over instead of stopping */
     int exported_listener;        /* after an export: the listening socket, or -1 */
@@ -95,6 +96,12 @@ rp_worker_auth_wake(struct rp_worker *w)
     rp_wakeup_signal(&w->auth_wakeup);
 }
 
+void
+rp_worker_durable_wake(struct rp_worker *w)
+{
+    rp_wakeup_signal(&w->durable_wakeup);
+}
+
 /*
  * Takes the node's current configuration. The snapshot is published as in use before it is
  * used, and read again after: the reload that replaced it either sees it in use or this
@@ -125,6 +132,15 @@ on_auth_wake(struct rp_loop_io *io, uint32_t events)
     struct rp_worker *w = RP_CONTAINER_OF(io, struct rp_worker, auth_wakeup.io);
     rp_wakeup_drain(&w->auth_wakeup);
     rp_waits_wake(rp_front_waits(w->front), RP_WAIT_AUTH);
+}
+
+static void
+on_durable_wake(struct rp_loop_io *io, uint32_t events)
+{
+    (void)events;
+    struct rp_worker *w = RP_CONTAINER_OF(io, struct rp_worker, durable_wakeup.io);
+    rp_wakeup_drain(&w->durable_wakeup);
+    rp_waits_wake(rp_front_waits(w->front), RP_WAIT_DURABLE);
 }
 
 /* The gate's own webhook call finished (on this thread). */
@@ -349,6 +365,7 @@ rp_worker_new(const struct rp_worker_setup *s, struct rp_worker **out, struct rp
     atomic_init(&w->in_use, w->cfg);
     w->stop_wakeup.io.fd = -1;
     w->auth_wakeup.io.fd = -1;
+    w->durable_wakeup.io.fd = -1;
     w->exported_listener = -1;
     atomic_init(&w->stop_requested, false);
     atomic_init(&w->export_requested, false);
@@ -374,7 +391,8 @@ rp_worker_new(const struct rp_worker_setup *s, struct rp_worker **out, struct rp
     w->api = (struct rp_api){.node = s->api, .gate = w->gate, .stats = &w->stats};
     w->front = new_front(w);
     if ((err = rp_wakeup_init(&w->stop_wakeup, w->loop, on_stop)) != 0 ||
-        (err = rp_wakeup_init(&w->auth_wakeup, w->loop, on_auth_wake)) != 0) {
+        (err = rp_wakeup_init(&w->auth_wakeup, w->loop, on_auth_wake)) != 0 ||
+        (err = rp_wakeup_init(&w->durable_wakeup, w->loop, on_durable_wake)) != 0) {
         rp_diag_set(diag, "cannot create a wake-up descriptor: %s", strerror(-err));
         goto fail;
     }
@@ -474,6 +492,8 @@ rp_worker_free(struct rp_worker *w)
             rp_wakeup_fini(&w->stop_wakeup, w->loop);
         if (w->auth_wakeup.io.fd >= 0)
             rp_wakeup_fini(&w->auth_wakeup, w->loop);
+        if (w->durable_wakeup.io.fd >= 0)
+            rp_wakeup_fini(&w->durable_wakeup, w->loop);
     }
     if (w->front) {
         /* Connections adopted by a worker that never ran. */

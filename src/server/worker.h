@@ -5,8 +5,8 @@
  * A worker: one thread with its own event loop, listener, connections (front/) and fanout
  * (delivery/). A connection lives on one worker for life and its state is never shared.
  * Created and joined by the composition root; everything else runs on the worker's thread,
- * except rp_worker_stop, rp_worker_export, rp_worker_auth_wake and the hub hooks
- * (rp_worker_fanout).
+ * except rp_worker_stop, rp_worker_export, rp_worker_auth_wake, rp_worker_durable_wake and
+ * the hub hooks (rp_worker_fanout).
  */
 #include <stdatomic.h>
 #include <stddef.h>
@@ -46,6 +46,8 @@ struct rp_stats *rp_worker_stats(struct rp_worker *w);
 /* Tells the worker that a webhook verification finished, so the requests waiting for one
  * are handled again; also makes it take a reloaded configuration promptly (any thread). */
 void rp_worker_auth_wake(struct rp_worker *w);
+/* The log engine made more events durable: publishes waiting for it are looked at again. */
+void rp_worker_durable_wake(struct rp_worker *w);
 /* The configuration the worker uses now (any thread): a snapshot is freed only when no
  * worker uses it (server/reload.c). */
 const struct rp_config *rp_worker_config_in_use(struct rp_worker *w);

@@ -171,8 +171,13 @@ sync_active(struct rp_store_disk *s)
         return 0;
     int64_t t0 = now_ns();
     int rc = s->fo->fsync(s->fo->ctx, g->fd);
-    atomic_fetch_add(&s->fsync_ns, (uint64_t)(now_ns() - t0));
+    int64_t took = now_ns() - t0;
+    atomic_fetch_add(&s->fsync_ns, (uint64_t)took);
     atomic_fetch_add(&s->n_fsyncs, 1);
+    size_t b = 0;
+    while (b < RP_LOGENGINE_FSYNC_BUCKETS && took / 1000 > rp_logengine_fsync_bounds_us[b])
+        b++;
+    atomic_fetch_add(&s->fsync_us[b], 1);
     s->last_fsync_ms = rp_clock_now_ms();
     if (rc)
         return rc;
@@ -584,6 +589,8 @@ disk_info(struct rp_logengine *e, struct rp_logengine_info *out)
     out->n_segments = atomic_load(&s->n_segments);
     out->n_fsyncs = atomic_load(&s->n_fsyncs);
     out->fsync_ns_total = atomic_load(&s->fsync_ns);
+    for (size_t b = 0; b <= RP_LOGENGINE_FSYNC_BUCKETS; b++)
+        out->fsync_us[b] = atomic_load(&s->fsync_us[b]);
 }
 
 static void
@@ -707,9 +714,6 @@ rp_store_disk_open(const struct rp_store_config *config, const struct rp_logengi
         disk_close(&s->base);
         return rc;
     }
-    RP_LOG(RP_LOG_INFO, "store",
-           "msg=\"log open\" dir=\"%s\" segments=%zu last_seq=%" PRIu64 " epoch=%" PRIu32, s->dir,
-           s->n_segs, s->opened.last_seq, s->opened.epoch);
     *out = &s->base;
     return 0;
 }

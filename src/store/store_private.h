@@ -68,6 +68,7 @@ struct rp_store_disk {
     _Atomic uint64_t reserved;
     _Atomic int failed;
     _Atomic uint64_t n_fsyncs, fsync_ns, stored_bytes, n_segments;
+    _Atomic uint64_t fsync_us[RP_LOGENGINE_FSYNC_BUCKETS + 1];
     struct rp_logengine_info opened; /* what recovery found */
 };
 
