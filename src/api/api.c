@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/endpoints.h"
+#include "api/history.h"
 #include "api/guard.h"
 #include "auth/auth.h"
 #include "base/stats.h"
@@ -114,6 +115,13 @@ answer_expired(struct rp_conn *c, const struct rp_http_request *req)
         rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_UNAVAILABLE);
         rp_conn_error(c, req, 503,
                       "the auth webhook did not answer within auth_webhook_timeout; retry later",
+                      "Retry-After: 1\r\n");
+        break;
+    case RP_WAIT_HISTORY:
+        rp_history_release(c->pending);
+        c->pending = NULL;
+        rp_conn_error(c, req, 503,
+                      "reading the missed events from the event log took too long; retry later",
                       "Retry-After: 1\r\n");
         break;
     case RP_WAIT_DURABLE:

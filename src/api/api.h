@@ -37,6 +37,8 @@ struct rp_api_node {
     void *metrics_ctx;
     /* Open connections of every worker (/health); any thread; <metrics_ctx> is its ctx. */
     uint64_t (*connections)(void *ctx);
+    /* Reads resumes older than the memory window from the log engine; NULL without one. */
+    struct rp_history *history;
     /* fsync always: a publish is answered once the log engine made its events durable. */
     bool wait_durable;
     const atomic_bool *ready;    /* every worker started (/readyz) */

@@ -10,7 +10,78 @@
 #include "api/guard.h"
 #include "auth/gate.h"
 #include "base/alloc.h"
+#include "api/history.h"
+#include "base/clock.h"
+#include "core/event_id.h"
+#include "core/hub.h"
 #include "core/pattern.h"
+
+/* How long a resume waits for its history to be read from the event log. */
+#define HISTORY_WAIT_MS 30000
+
+/*
+ * Whether a resume from <id> must read history from the log engine first: some topic it
+ * names no longer keeps in memory what came after the cursor, while the disk log still
+ * holds all of it durably and nothing after the cursor was lost. Then (<after>, <upto>] is
+ * what to read. Patterns are left to the memory window (and resync).
+ */
+static bool
+history_needed(struct rp_api *a, char *const *filters, size_t n, const char *id, size_t len,
+               uint64_t *after, uint64_t *upto)
+{
+    struct rp_hub *hub = a->node->hub;
+    struct rp_logengine *engine = rp_hub_engine(hub);
+    struct rp_event_id eid;
+    if (!a->node->history || !engine || rp_event_id_parse(id, len, &eid) != 0 ||
+        eid.epoch != rp_hub_epoch(hub) || eid.seq >= rp_hub_last_seq(hub) ||
+        rp_hub_lost_seq(hub) > eid.seq)
+        return false;
+    uint64_t need = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t flen = strlen(filters[i]);
+        if (rp_pattern_has_wildcard(filters[i], flen))
+            continue;
+        const char *why = NULL;
+        struct rp_topic *t = rp_hub_topic(hub, filters[i], flen, &why);
+        if (!t)
+            continue;
+        struct rp_topic_lag lag;
+        rp_topic_lag(t, eid.seq, &lag);
+        if (lag.gap && lag.evicted_seq > need)
+            need = lag.evicted_seq;
+    }
+    if (!need)
+        return false;
+    struct rp_logengine_info info;
+    rp_logengine_info(engine, &info);
+    if (info.first_seq == 0 || info.first_seq > eid.seq + 1 || need > info.durable_seq)
+        return false;
+    *after = eid.seq;
+    *upto = need;
+    return true;
+}
+
+/* A history read started on an earlier call is done: the stream starts with its frames. */
+static bool
+start_after_history(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                    char *const *filters, size_t n, const char *last_id, size_t last_id_len)
+{
+    struct rp_buf *bytes;
+    uint64_t covered;
+    if (!rp_history_done(c->pending, &bytes, &covered)) {
+        rp_conn_wait(c, RP_WAIT_HISTORY, 0); /* keeps its first deadline */
+        return false;
+    }
+    char id[RP_EVENT_ID_MAX + 1];
+    size_t id_len = rp_hub_format_id(a->node->hub, covered, id);
+    bool read = bytes->len > 0 || covered > 0;
+    bool ok =
+        rp_conn_start_stream_with(c, req, (const char *const *)filters, n, read ? id : last_id,
+                                  read ? id_len : last_id_len, bytes->data, bytes->len);
+    rp_history_release(c->pending);
+    c->pending = NULL;
+    return ok;
+}
 
 static bool
 has_filter(char *const *filters, size_t n, const char *filter)
@@ -100,6 +171,20 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
     if (rp_api_authorize(a, c, req, false, (const char *const *)filters, n, &grant) !=
         RP_VERDICT_PASS)
         goto out;
+    uint64_t after = 0, upto = 0;
+    if (c->pending) {
+        if (start_after_history(a, c, req, filters, n, last_id, last_id_len))
+            rp_conn_schedule_expiry(c, grant.expires_ms);
+        goto out;
+    }
+    if (have_last_id && history_needed(a, filters, n, last_id, last_id_len, &after, &upto)) {
+        bool tagged = n > 1 || rp_pattern_has_wildcard(filters[0], strlen(filters[0]));
+        c->pending = rp_history_start(a->node->history, (const char *const *)filters, n, after,
+                                      upto, tagged);
+        c->pending_free = rp_history_release;
+        rp_conn_wait(c, RP_WAIT_HISTORY, rp_clock_now_ms() + HISTORY_WAIT_MS);
+        goto out;
+    }
     if (rp_conn_start_stream(c, req, (const char *const *)filters, n, have_last_id ? last_id : NULL,
                              last_id_len))
         rp_conn_schedule_expiry(c, grant.expires_ms);

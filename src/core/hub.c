@@ -417,6 +417,16 @@ encode_item(const struct rp_publish_item *it)
     return rp_frame_encode(&spec);
 }
 
+struct rp_frame *
+rp_hub_frame(const struct rp_hub *hub, const struct rp_publish_item *it, uint64_t seq)
+{
+    struct rp_frame *f = encode_item(it);
+    char id[RP_EVENT_ID_MAX + 1];
+    size_t id_len = rp_hub_format_id(hub, seq, id);
+    rp_frame_set_id(f, id, id_len);
+    return f;
+}
+
 static int
 publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool system,
         struct rp_publish_result *out, struct rp_hub_error *err)

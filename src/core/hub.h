@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/eventlog.h"
+#include "core/logengine.h"
 
 struct rp_frame;
 struct rp_hub;
@@ -186,6 +187,18 @@ int rp_hub_engine_error(const struct rp_hub *hub);
 /* The engine's durable_advanced hook: hands over batches it refused while its queue was
  * full. Any thread, no lock held. */
 void rp_hub_engine_progress(struct rp_hub *hub);
+/*
+ * Reads history older than the memory window from the engine (rp_logengine_read, same
+ * arguments): blocking I/O, never from a worker loop. -ENOENT without an engine. Setting
+ * another engine waits for reads in progress.
+ */
+int rp_hub_engine_read(struct rp_hub *hub, const char *topic, size_t len, uint64_t after,
+                       size_t max, rp_logengine_event_fn fn, void *ctx);
+/* The sequence up to which rp_hub_forget_all made events gone for every topic (0: none). */
+uint64_t rp_hub_lost_seq(struct rp_hub *hub);
+/* The frame the hub would make for <it> as event <seq> (history read from the engine). */
+struct rp_frame *rp_hub_frame(const struct rp_hub *hub, const struct rp_publish_item *it,
+                              uint64_t seq);
 /* Hands every pending batch to the engine now. Any thread, no hub lock held. */
 void rp_hub_engine_drain(struct rp_hub *hub);
 /*

@@ -26,6 +26,7 @@ rp_hub_engine_init(struct rp_hub *hub)
 {
     pthread_mutex_init(&hub->append_lock, NULL);
     pthread_mutex_init(&hub->pend_lock, NULL);
+    pthread_rwlock_init(&hub->engine_use, NULL);
     hub->pend_tail = &hub->pend_head;
     atomic_init(&hub->engine_err, 0);
     atomic_init(&hub->engine_full, false);
@@ -40,6 +41,7 @@ rp_hub_engine_fini(struct rp_hub *hub)
     }
     pthread_mutex_destroy(&hub->append_lock);
     pthread_mutex_destroy(&hub->pend_lock);
+    pthread_rwlock_destroy(&hub->engine_use);
 }
 
 void
@@ -47,11 +49,33 @@ rp_hub_set_engine(struct rp_hub *hub, struct rp_logengine *engine)
 {
     if (hub->engine && !engine)
         rp_hub_engine_drain(hub); /* what is pending goes to the engine it was sequenced for */
+    pthread_rwlock_wrlock(&hub->engine_use); /* no history read still uses the old one */
     pthread_mutex_lock(&hub->append_lock);
     hub->engine = engine;
     atomic_store(&hub->engine_err, 0);
     atomic_store(&hub->engine_full, false);
     pthread_mutex_unlock(&hub->append_lock);
+    pthread_rwlock_unlock(&hub->engine_use);
+}
+
+int
+rp_hub_engine_read(struct rp_hub *hub, const char *topic, size_t len, uint64_t after, size_t max,
+                   rp_logengine_event_fn fn, void *ctx)
+{
+    pthread_rwlock_rdlock(&hub->engine_use);
+    int rc =
+        hub->engine ? rp_logengine_read(hub->engine, topic, len, after, max, fn, ctx) : -ENOENT;
+    pthread_rwlock_unlock(&hub->engine_use);
+    return rc;
+}
+
+uint64_t
+rp_hub_lost_seq(struct rp_hub *hub)
+{
+    hub_lock(hub);
+    uint64_t seq = hub->lost_seq;
+    pthread_mutex_unlock(&hub->lock);
+    return seq;
 }
 
 struct rp_logengine *

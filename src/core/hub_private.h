@@ -86,6 +86,7 @@ struct rp_hub {
      * them over. */
     struct rp_logengine *engine;
     pthread_mutex_t append_lock, pend_lock;
+    pthread_rwlock_t engine_use; /* readers of old history (read side) vs. set_engine */
     struct rp_logengine_batch *pend_head, **pend_tail;
     _Atomic int engine_err;   /* the engine's failed state: a negative errno, or 0 */
     _Atomic bool engine_full; /* it refused a batch: publishes are refused until a drain */

@@ -237,11 +237,19 @@ rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
                      const char *const *filters, size_t n_filters, const char *last_id,
                      size_t last_id_len)
 {
+    return rp_conn_start_stream_with(c, req, filters, n_filters, last_id, last_id_len, NULL, 0);
+}
+
+bool
+rp_conn_start_stream_with(struct rp_conn *c, const struct rp_http_request *req,
+                          const char *const *filters, size_t n_filters, const char *last_id,
+                          size_t last_id_len, const char *replay, size_t replay_len)
+{
     struct rp_front *f = c->f;
     const struct rp_config_values *v = &f->cfg->v;
     /* Whatever earlier pipelined answers are still queued go first, in the same head. */
     struct rp_buf head;
-    rp_buf_init(&head, c->out.len + 16384);
+    rp_buf_init(&head, c->out.len + 16384 + replay_len);
     rp_buf_append(&head, c->out.data, c->out.len);
     rp_buf_append_str(&head, "HTTP/1.1 200 OK\r\n"
                              "Content-Type: text/event-stream; charset=utf-8\r\n"
@@ -252,6 +260,8 @@ rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
     int64_t retry = c->retry_ms > 0 ? c->retry_ms : v->retry;
     if (retry > 0)
         rp_buf_printf(&head, "retry: %lld\n\n", (long long)retry);
+    if (replay_len)
+        rp_buf_append(&head, replay, replay_len);
 
     struct rp_stream_open o = {
         .fd = c->io.fd,

@@ -71,6 +71,10 @@ struct rp_conn {
     size_t held_at;
     uint64_t held_seq;
     struct rp_stream *stream;
+    /* What the handler keeps for a request that waits (a history read), freed with the
+     * connection by <pending_free> unless the handler took it back first. */
+    void *pending;
+    void (*pending_free)(void *pending);
     int64_t last_active_ms;
     int64_t opened_ms;   /* accepted (for the access log) */
     uint32_t n_requests; /* requests read on this connection */
@@ -131,6 +135,11 @@ void rp_conn_drop_answer(struct rp_conn *c);
 bool rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
                           const char *const *filters, size_t n_filters, const char *last_id,
                           size_t last_id_len);
+/* rp_conn_start_stream with <replay> (whole SSE frames, <replay_len> bytes) sent right after
+ * the opening lines, before any event the stream reads after <last_id>. */
+bool rp_conn_start_stream_with(struct rp_conn *c, const struct rp_http_request *req,
+                               const char *const *filters, size_t n_filters, const char *last_id,
+                               size_t last_id_len, const char *replay, size_t replay_len);
 /* Schedules the end of the stream at wall-clock <expires_wall_ms> (its token's expiry),
  * after an `event: auth_expired`; 0 = never. */
 void rp_conn_schedule_expiry(struct rp_conn *c, int64_t expires_wall_ms);

@@ -88,6 +88,8 @@ rp_front_reap(struct rp_front *f)
         struct rp_conn *c = RP_CONTAINER_OF(f->closing.next, struct rp_conn, node);
         rp_list_remove(&c->node);
         rp_stream_free(c->stream);
+        if (c->pending)
+            c->pending_free(c->pending);
         rp_http_parser_free(c->parser);
         rp_buf_fini(&c->in);
         rp_buf_fini(&c->out);

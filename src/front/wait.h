@@ -14,6 +14,8 @@
  *   RP_WAIT_AUTH     the auth webhook is verifying the token: woken when a call finishes
  *   RP_WAIT_DURABLE  the log engine has not made the event durable yet: woken by its ack
  *   RP_WAIT_CLUSTER  the cluster has not acknowledged yet: woken by the peer's answer
+ *   RP_WAIT_HISTORY  a resume's history is being read from the log engine: woken when
+ *                    the read is done
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +30,7 @@ enum rp_wait_kind {
     RP_WAIT_AUTH,
     RP_WAIT_DURABLE,
     RP_WAIT_CLUSTER,
+    RP_WAIT_HISTORY,
     RP_WAIT__COUNT,
 };
 

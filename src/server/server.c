@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/guard.h"
+#include "api/history.h"
 #include "auth/gate.h"
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -371,6 +372,16 @@ log_durable(void *ctx, uint64_t seq)
                 rp_worker_durable_wake(srv->workers[i]);
 }
 
+/* A history read finished (api/history.h), on the reader's thread. */
+static void
+history_done(void *ctx)
+{
+    struct rp_server *srv = ctx;
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        if (srv->workers[i])
+            rp_worker_durable_wake(srv->workers[i]);
+}
+
 static void
 log_state(void *ctx, int err)
 {
@@ -423,6 +434,10 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
     if (rc)
         return rc;
     rp_log_store_attach(&srv->log, srv->hub);
+    if (srv->log.engine && !(srv->history = rp_history_new(srv->hub, history_done, srv))) {
+        RP_LOG(RP_LOG_ERROR, "server", "msg=\"cannot start the history reader thread\"");
+        return -EAGAIN;
+    }
     if (!inherit)
         rp_hub_set_max_topics(srv->hub, (uint64_t)v->max_topics);
     return 0;
@@ -555,6 +570,7 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         .metrics_ctx = srv,
         .connections = connections_open,
         .wait_durable = srv->log.wait_durable,
+        .history = srv->history,
         .ready = &srv->ready,
         .stopping = &srv->stopping,
         .started_ms = srv->started_ms,
@@ -656,6 +672,8 @@ rp_server_stop(struct rp_server *srv)
         rp_config_free(srv->owned[i]);
     RP_FREE(srv->owned);
     srv->n_owned = 0;
+    rp_history_free(srv->history); /* after the workers: their reads are released */
+    srv->history = NULL;
     int64_t wait = atomic_load(&srv->cfg)->v.shutdown_timeout;
     rp_log_store_close(&srv->log, srv->hub, (int)(wait > 1000 ? wait : 1000));
     rp_hub_free(srv->hub);

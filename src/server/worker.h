@@ -46,7 +46,8 @@ struct rp_stats *rp_worker_stats(struct rp_worker *w);
 /* Tells the worker that a webhook verification finished, so the requests waiting for one
  * are handled again; also makes it take a reloaded configuration promptly (any thread). */
 void rp_worker_auth_wake(struct rp_worker *w);
-/* The log engine made more events durable: publishes waiting for it are looked at again. */
+/* The log engine made more events durable, or a history read finished: the requests
+ * waiting for either are looked at again. */
 void rp_worker_durable_wake(struct rp_worker *w);
 /* The configuration the worker uses now (any thread): a snapshot is freed only when no
  * worker uses it (server/reload.c). */

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+#include "api/history.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "core/hub.h"
+#include "sse/sse_frame.h"
+
+struct entry {
+    uint64_t seq;
+    struct rp_frame *frame;
+};
+
+struct rp_history_read {
+    struct rp_history_read *next; /* in the queue */
+    char **topics;
+    size_t n_topics;
+    uint64_t after, upto;
+    bool tagged;
+    /* Read side (the reader thread until done, then the requester). */
+    struct entry *got;
+    size_t n_got, cap;
+    struct rp_buf bytes;
+    uint64_t covered;
+    _Atomic bool done;     /* the reader finished: the fields above are the requester's */
+    _Atomic bool released; /* the requester let go: the reader may skip the work */
+    _Atomic int owners;    /* the reader and the requester: the last to let go frees */
+};
+
+struct rp_history {
+    struct rp_hub *hub;
+    void (*wake)(void *ctx);
+    void *ctx;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct rp_history_read *head, **tail;
+    bool stopping;
+};
+
+static void
+read_free(struct rp_history_read *r)
+{
+    for (size_t i = 0; i < r->n_topics; i++)
+        free(r->topics[i]);
+    free(r->topics);
+    for (size_t i = 0; i < r->n_got; i++)
+        rp_frame_unref(r->got[i].frame);
+    free(r->got);
+    rp_buf_fini(&r->bytes);
+    free(r);
+}
+
+struct collect {
+    struct rp_history *h;
+    struct rp_history_read *r;
+};
+
+static int
+collect(void *ctx, uint32_t epoch, const struct rp_ingest_event *evs, size_t n)
+{
+    struct collect *k = ctx;
+    struct rp_history_read *r = k->r;
+    if (epoch != rp_hub_epoch(k->h->hub))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (evs[i].seq > r->upto)
+            return -ECANCELED; /* the memory window has the rest: stop here */
+        if (r->n_got == r->cap) {
+            r->cap = r->cap ? 2 * r->cap : 256;
+            r->got = rp_xrealloc(r->got, r->cap * sizeof(*r->got));
+        }
+        r->got[r->n_got++] =
+            (struct entry){evs[i].seq, rp_hub_frame(k->h->hub, &evs[i].item, evs[i].seq)};
+    }
+    return 0;
+}
+
+static int
+by_seq(const void *a, const void *b)
+{
+    uint64_t x = ((const struct entry *)a)->seq, y = ((const struct entry *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Reads every topic's events in (after, upto], merges them and writes the frames. */
+static void
+run(struct rp_history *h, struct rp_history_read *r)
+{
+    struct collect k = {h, r};
+    r->covered = r->upto;
+    for (size_t i = 0; i < r->n_topics; i++) {
+        size_t before = r->n_got;
+        int rc = rp_hub_engine_read(h->hub, r->topics[i], strlen(r->topics[i]), r->after,
+                                    RP_HISTORY_MAX_EVENTS, collect, &k);
+        if (rc < 0 && rc != -ECANCELED) {
+            RP_LOG(RP_LOG_WARN, "store",
+                   "msg=\"cannot read history from the event log: %s; the resume is told of "
+                   "the gap\"",
+                   strerror(-rc));
+            r->covered = r->after; /* nothing read counts: the stream announces the gap */
+            return;
+        }
+        /* A topic cut at the cap covers only up to its last event read. */
+        if (r->n_got - before == RP_HISTORY_MAX_EVENTS && r->got[r->n_got - 1].seq < r->covered)
+            r->covered = r->got[r->n_got - 1].seq;
+    }
+    if (r->n_got)
+        qsort(r->got, r->n_got, sizeof(*r->got), by_seq);
+    for (size_t i = 0; i < r->n_got && r->got[i].seq <= r->covered; i++) {
+        struct iovec iov[2];
+        int n = rp_frame_iov(r->got[i].frame, r->tagged, iov);
+        for (int j = 0; j < n; j++)
+            rp_buf_append(&r->bytes, iov[j].iov_base, iov[j].iov_len);
+    }
+}
+
+static void *
+reader_main(void *arg)
+{
+    struct rp_history *h = arg;
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        while (!h->head && !h->stopping)
+            pthread_cond_wait(&h->cond, &h->lock);
+        struct rp_history_read *r = h->head;
+        if (!r)
+            break;
+        h->head = r->next;
+        if (!h->head)
+            h->tail = &h->head;
+        pthread_mutex_unlock(&h->lock);
+        if (!atomic_load(&r->released))
+            run(h, r);
+        atomic_store(&r->done, true);
+        bool wake = !atomic_load(&r->released);
+        if (atomic_fetch_sub(&r->owners, 1) == 1)
+            read_free(r);
+        if (wake)
+            h->wake(h->ctx);
+        pthread_mutex_lock(&h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+struct rp_history *
+rp_history_new(struct rp_hub *hub, void (*wake)(void *ctx), void *ctx)
+{
+    struct rp_history *h = rp_xcalloc(1, sizeof(*h));
+    h->hub = hub;
+    h->wake = wake;
+    h->ctx = ctx;
+    h->tail = &h->head;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->cond, NULL);
+    if (pthread_create(&h->thread, NULL, reader_main, h) != 0) {
+        pthread_cond_destroy(&h->cond);
+        pthread_mutex_destroy(&h->lock);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void
+rp_history_free(struct rp_history *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->stopping = true;
+    pthread_cond_signal(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+    pthread_join(h->thread, NULL);
+    pthread_cond_destroy(&h->cond);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+struct rp_history_read *
+rp_history_start(struct rp_history *h, const char *const *topics, size_t n, uint64_t after,
+                 uint64_t upto, bool tagged)
+{
+    struct rp_history_read *r = rp_xcalloc(1, sizeof(*r));
+    r->topics = rp_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        r->topics[i] = rp_xstrdup(topics[i]);
+    r->n_topics = n;
+    r->after = after;
+    r->upto = upto;
+    r->tagged = tagged;
+    rp_buf_init(&r->bytes, 1 << 20);
+    atomic_init(&r->done, false);
+    atomic_init(&r->released, false);
+    atomic_init(&r->owners, 2);
+    pthread_mutex_lock(&h->lock);
+    *h->tail = r;
+    h->tail = &r->next;
+    pthread_cond_signal(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+bool
+rp_history_done(struct rp_history_read *r, struct rp_buf **bytes, uint64_t *covered)
+{
+    if (!atomic_load(&r->done))
+        return false;
+    *bytes = &r->bytes;
+    *covered = r->covered;
+    return true;
+}
+
+void
+rp_history_release(void *p)
+{
+    struct rp_history_read *r = p;
+    if (!r)
+        return;
+    atomic_store(&r->released, true);
+    if (atomic_fetch_sub(&r->owners, 1) == 1)
+        read_free(r);
+}
