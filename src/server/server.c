@@ -658,6 +658,12 @@ rp_server_stop(struct rp_server *srv)
     for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
         if (srv->workers[i])
             rp_worker_join(srv->workers[i]);
+    /* The log's threads go while the workers they wake still exist (joined, not freed); a
+     * history read still held by a connection is freed when the connection is. */
+    rp_history_free(srv->history);
+    srv->history = NULL;
+    int64_t wait = atomic_load(&srv->cfg)->v.shutdown_timeout;
+    rp_log_store_close(&srv->log, srv->hub, (int)(wait > 1000 ? wait : 1000));
     /* Workers go before the hub: their streams hold references into topic logs. */
     for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
         rp_worker_free(srv->workers[i]);
@@ -672,10 +678,6 @@ rp_server_stop(struct rp_server *srv)
         rp_config_free(srv->owned[i]);
     RP_FREE(srv->owned);
     srv->n_owned = 0;
-    rp_history_free(srv->history); /* after the workers: their reads are released */
-    srv->history = NULL;
-    int64_t wait = atomic_load(&srv->cfg)->v.shutdown_timeout;
-    rp_log_store_close(&srv->log, srv->hub, (int)(wait > 1000 ? wait : 1000));
     rp_hub_free(srv->hub);
     srv->hub = NULL;
     rp_qsbr_free(srv->qsbr); /* topics retired and not freed yet */
