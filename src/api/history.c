@@ -63,6 +63,17 @@ struct collect {
     struct rp_history_read *r;
 };
 
+static bool
+wanted(const struct rp_history_read *r, const struct rp_publish_item *it)
+{
+    for (size_t i = 0; i < r->n_topics; i++)
+        if (strlen(r->topics[i]) == it->topic_len &&
+            memcmp(r->topics[i], it->topic, it->topic_len) == 0)
+            return true;
+    return false;
+}
+
+/* Takes the stream's events of one batch of the log (every topic, in sequence order). */
 static int
 collect(void *ctx, uint32_t epoch, const struct rp_ingest_event *evs, size_t n)
 {
@@ -73,6 +84,12 @@ collect(void *ctx, uint32_t epoch, const struct rp_ingest_event *evs, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (evs[i].seq > r->upto)
             return -ECANCELED; /* the memory window has the rest: stop here */
+        if (!wanted(r, &evs[i].item))
+            continue;
+        if (r->n_got == RP_HISTORY_MAX_EVENTS) {
+            r->covered = r->got[r->n_got - 1].seq; /* the stream announces the rest */
+            return -ECANCELED;
+        }
         if (r->n_got == r->cap) {
             r->cap = r->cap ? 2 * r->cap : 256;
             r->got = rp_xrealloc(r->got, r->cap * sizeof(*r->got));
@@ -83,37 +100,23 @@ collect(void *ctx, uint32_t epoch, const struct rp_ingest_event *evs, size_t n)
     return 0;
 }
 
-static int
-by_seq(const void *a, const void *b)
-{
-    uint64_t x = ((const struct entry *)a)->seq, y = ((const struct entry *)b)->seq;
-    return x < y ? -1 : x > y;
-}
-
-/* Reads every topic's events in (after, upto], merges them and writes the frames. */
+/* Reads (after, upto] of the log once, in sequence order (so several topics come out
+ * merged), keeps the stream's topics' events and writes their frames. One scan whatever the
+ * number of topics: its cost is the bytes in the range. */
 static void
 run(struct rp_history *h, struct rp_history_read *r)
 {
     struct collect k = {h, r};
     r->covered = r->upto;
-    for (size_t i = 0; i < r->n_topics; i++) {
-        size_t before = r->n_got;
-        int rc = rp_hub_engine_read(h->hub, r->topics[i], strlen(r->topics[i]), r->after,
-                                    RP_HISTORY_MAX_EVENTS, collect, &k);
-        if (rc < 0 && rc != -ECANCELED) {
-            RP_LOG(RP_LOG_WARN, "store",
-                   "msg=\"cannot read history from the event log: %s; the resume is told of "
-                   "the gap\"",
-                   strerror(-rc));
-            r->covered = r->after; /* nothing read counts: the stream announces the gap */
-            return;
-        }
-        /* A topic cut at the cap covers only up to its last event read. */
-        if (r->n_got - before == RP_HISTORY_MAX_EVENTS && r->got[r->n_got - 1].seq < r->covered)
-            r->covered = r->got[r->n_got - 1].seq;
+    int rc = rp_hub_engine_read(h->hub, NULL, 0, r->after, SIZE_MAX, collect, &k);
+    if (rc < 0 && rc != -ECANCELED) {
+        RP_LOG(RP_LOG_WARN, "store",
+               "msg=\"cannot read history from the event log: %s; the resume is told of the "
+               "gap\"",
+               strerror(-rc));
+        r->covered = r->after; /* nothing read counts: the stream announces the gap */
+        return;
     }
-    if (r->n_got)
-        qsort(r->got, r->n_got, sizeof(*r->got), by_seq);
     for (size_t i = 0; i < r->n_got && r->got[i].seq <= r->covered; i++) {
         struct iovec iov[2];
         int n = rp_frame_iov(r->got[i].frame, r->tagged, iov);

@@ -121,8 +121,9 @@ struct rp_logengine_ops {
     /* Delivers every kept event with seq > <after>, oldest first, to <fn>. Start-up only,
      * before the first append. 0 or the first negative errno (of <fn> or of reading). */
     int (*load)(struct rp_logengine *e, uint64_t after, rp_logengine_event_fn fn, void *ctx);
-    /* Delivers up to <max> kept events of topic <topic> (<len> bytes) with seq > <after>,
-     * oldest first, to <fn>. Blocking I/O: never from a worker loop. 0 or negative errno. */
+    /* Delivers up to <max> kept events of topic <topic> (<len> bytes; NULL: of every topic)
+     * with seq > <after>, oldest first, to <fn>. Blocking I/O: never from a worker loop. 0 or
+     * negative errno. */
     int (*read)(struct rp_logengine *e, const char *topic, size_t len, uint64_t after, size_t max,
                 rp_logengine_event_fn fn, void *ctx);
     void (*info)(struct rp_logengine *e, struct rp_logengine_info *out);

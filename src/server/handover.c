@@ -167,8 +167,9 @@ resume(struct rp_server *srv, struct handed *h)
     return 0;
 }
 
-/* The hand-over failed after our log was closed: it is ours again (the successor may have
- * opened it and stopped uncleanly: what it reserved becomes a gap, as after a crash). */
+/* The hand-over failed after our log was closed: it is ours again. The successor may have
+ * opened it and died, leaving it unclean, but it never served (no commit): nothing it
+ * reserved reached a client, so that is no gap. */
 static int
 reopen_log(struct rp_server *srv)
 {
@@ -183,7 +184,7 @@ reopen_log(struct rp_server *srv)
                strerror(-rc));
         return rc;
     }
-    rp_log_store_attach(&srv->log, srv->hub);
+    rp_log_store_attach(&srv->log, srv->hub, true);
     return 0;
 }
 

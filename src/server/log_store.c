@@ -211,12 +211,12 @@ rp_log_store_load(struct rp_log_store *ls, struct rp_hub *hub)
 }
 
 void
-rp_log_store_attach(struct rp_log_store *ls, struct rp_hub *hub)
+rp_log_store_attach(struct rp_log_store *ls, struct rp_hub *hub, bool nothing_lost)
 {
     if (!ls->engine)
         return;
     uint64_t reserved = ls->opened.reserved_seq, last = rp_hub_last_seq(hub);
-    if (reserved > last) {
+    if (reserved > last && !nothing_lost) {
         /* An unclean stop: the previous run may have sent clients events up to its
          * reservation that never reached the disk. */
         if (ls->opened.unclean)
@@ -226,8 +226,8 @@ rp_log_store_attach(struct rp_log_store *ls, struct rp_hub *hub)
                    "them are told (event: resync)\" last_seq=%" PRIu64 " reserved_seq=%" PRIu64,
                    last, reserved);
         rp_hub_forget_all(hub, reserved);
-        rp_hub_advance_seq(hub, reserved);
     }
+    rp_hub_advance_seq(hub, reserved);
     rp_hub_set_engine(hub, ls->engine);
 }
 

@@ -42,10 +42,12 @@ int rp_log_store_load(struct rp_log_store *ls, struct rp_hub *hub);
 /* The epoch <hub> must use: the log's, or 0 (any) for a new log or no engine. */
 uint32_t rp_log_store_epoch(const struct rp_log_store *ls);
 /*
- * Makes <hub> continue after every sequence the log has reserved (after an unclean stop the
- * reserved but lost range becomes a gap for every topic) and hands it the engine.
+ * Makes <hub> continue after every sequence the log has reserved and hands it the engine.
+ * After an unclean stop the reserved range past the last event becomes a gap for every
+ * topic, unless <nothing_lost>: the process that left it unclean is known to have served
+ * nothing (a successor that died before taking over an upgrade).
  */
-void rp_log_store_attach(struct rp_log_store *ls, struct rp_hub *hub);
+void rp_log_store_attach(struct rp_log_store *ls, struct rp_hub *hub, bool nothing_lost);
 /*
  * Detaches the engine from <hub> (which must not be publishing), waits up to <timeout_ms>
  * for every accepted event to become durable, closes the log and releases its lock. 0, or

@@ -433,7 +433,7 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
     rc = inherit ? restore_hub(srv, v, inherit) : rp_log_store_load(&srv->log, srv->hub);
     if (rc)
         return rc;
-    rp_log_store_attach(&srv->log, srv->hub);
+    rp_log_store_attach(&srv->log, srv->hub, false);
     if (srv->log.engine && !(srv->history = rp_history_new(srv->hub, history_done, srv))) {
         RP_LOG(RP_LOG_ERROR, "server", "msg=\"cannot start the history reader thread\"");
         return -EAGAIN;

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: MIT
+"""The disk log seen from clients: resumes older than the memory window come from disk,
+fsync always answers only what is durable, and an upgrade (also a failed one) keeps the
+log. Each server gets its own data directory."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from support import (Server, Stream, check, health, log_text, run,  # noqa: E402
+                     stop_new, wait_pid_change)
+
+
+def new_dir():
+    return tempfile.mkdtemp(prefix="revenprox-log-")
+
+
+def publish(srv, topic, data):
+    status, body = srv.request("POST", "/publish/%s" % topic, data.encode())
+    check(status == 200, "publish %s: %s %r" % (topic, status, body))
+    return body["id"]
+
+
+def read_until(stream, last_id, limit=1000):
+    """Events up to and including <last_id> (resync announcements included, by type)."""
+    got = []
+    while not got or got[-1].get("id") != last_id:
+        check(len(got) < limit, "the stream reaches %s" % last_id)
+        got.append(stream.next_event(timeout=10))
+    return got
+
+
+def test_resume_older_than_memory_comes_from_disk(binary):
+    d = new_dir()
+    conf = "data_dir = %s\nfsync = always\nhistory_count = 5\n" % d
+    with Server(binary, config=conf) as srv:
+        ids = {"t1": [], "t2": [], "t3": []}
+        for i in range(30):
+            for t in ("t1", "t2", "t3"):
+                ids[t].append(publish(srv, t, "%s-%d" % (t, i)))
+        # Memory keeps 5 events a topic: a resume from the 3rd event of t1 is long gone from
+        # memory, but every event is on disk.
+        s = Stream(srv.port, "/events/t1", {"Last-Event-ID": ids["t1"][2]})
+        got = read_until(s, ids["t1"][-1])
+        s.close()
+        check([e.get("event") for e in got if e.get("event") == "resync"] == [],
+              "no resync: %r" % got[:3])
+        check([e["id"] for e in got] == ids["t1"][3:], "every missed event of t1, in order")
+        check([e["data"] for e in got] == ["t1-%d" % i for i in range(3, 30)],
+              "their data as published")
+        # Several topics: one stream, merged in id order, nothing of the third topic.
+        after = ids["t2"][10]
+        want = sorted([i for t in ("t1", "t2") for i in ids[t] if int(i.split("-")[1]) >
+                       int(after.split("-")[1])], key=lambda i: int(i.split("-")[1]))
+        s = Stream(srv.port, "/events?topic=t1&topic=t2", {"Last-Event-ID": after})
+        got = read_until(s, want[-1])
+        s.close()
+        check([e["id"] for e in got] == want, "t1 and t2 merged in order: %r" % got[:4])
+        check(all(e["event"] in ("t1", "t2") for e in got), "tagged with their topics")
+        # Live events follow the replay on the same stream.
+        s = Stream(srv.port, "/events/t3", {"Last-Event-ID": ids["t3"][0]})
+        got = read_until(s, ids["t3"][-1])
+        live = publish(srv, "t3", "live")
+        nxt = s.next_event(timeout=10)
+        s.close()
+        check(len(got) == 29 and nxt["id"] == live and nxt["data"] == "live",
+              "replay from disk, then live")
+    shutil.rmtree(d)
+
+
+def test_pattern_streams_resume_from_memory(binary):
+    d = new_dir()
+    conf = "data_dir = %s\nfsync = always\nhistory_count = 5\n" % d
+    with Server(binary, config=conf) as srv:
+        ids = [publish(srv, "p/a", "e%d" % i) for i in range(20)]
+        s = Stream(srv.port, "/events/p/%23", {"Last-Event-ID": ids[2]})
+        first = s.next_event(timeout=10)
+        check(first.get("event") == "resync" and '"expired"' in first["data"],
+              "a pattern stream older than memory is told: %r" % first)
+        got = read_until(s, ids[-1])
+        s.close()
+        check([e["id"] for e in got] == ids[-5:], "then the memory window")
+    shutil.rmtree(d)
+
+
+def test_always_answers_once_durable(binary):
+    d = new_dir()
+    with Server(binary, config="data_dir = %s\nfsync = always\n" % d) as srv:
+        for i in range(20):
+            publish(srv, "dur", "x%d" % i)
+            store = srv.metrics()["log_store"]
+            # The answer came: the event is on disk already.
+            check(store["durable_lag_events"] == 0, "durable before the answer: %r" % store)
+        check(store["fsync_us"]["sum"] > 0 and store["bytes"] > 0 and store["segments"] == 1,
+              "the log's metrics: %r" % store)
+        status, prom = srv.request("GET", "/metrics")
+        check("revenprox_log_fsync_duration_seconds_count" in prom, "fsync histogram")
+    shutil.rmtree(d)
+
+
+def upgrade(srv, pid):
+    out = subprocess.run([srv.proc.args[0], "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
+                         capture_output=True, text=True, timeout=40)
+    check(out.returncode == 0, "revenprox upgrade: %r %r" % (out.stdout, out.stderr))
+    return wait_pid_change(srv, pid)
+
+
+def test_upgrade_keeps_the_log(binary):
+    d = new_dir()
+    srv = Server(binary, "--data-dir", d, "--fsync", "always", "--history-count", "3")
+    pid = srv.proc.pid
+    try:
+        before = [publish(srv, "u", "b%d" % i) for i in range(10)]
+        pid = upgrade(srv, pid)
+        after = publish(srv, "u", "after")
+        check(after.split("-")[0] == before[0].split("-")[0], "same epoch after the upgrade")
+        check(int(after.split("-")[1]) > int(before[-1].split("-")[1]), "ids go on")
+        # The successor reads what the old process wrote: older than its memory window.
+        s = Stream(srv.port, "/events/u", {"Last-Event-ID": before[0]})
+        got = read_until(s, after)
+        s.close()
+        check([e["id"] for e in got] == before[1:] + [after], "history across the upgrade")
+        # A failed upgrade: the successor cannot start after the old process closed the log
+        # for it; the old process opens the log again and serves on, and nobody is told of
+        # a gap.
+        with open(srv.conf.name, "w") as f:
+            f.write("auth_mode = jwt\nauth_jwt_key_file = /nonexistent/revenprox.pem\n")
+        n = log_text(srv).count("still serving")
+        os.kill(pid, signal.SIGUSR2)
+        deadline = time.monotonic() + 15
+        while log_text(srv).count("still serving") == n:
+            check(time.monotonic() < deadline, "the failed upgrade is logged")
+            time.sleep(0.02)
+        with open(srv.conf.name, "w") as f:
+            f.write("")
+        check(health(srv)["pid"] == pid, "the old process still serves")
+        more = publish(srv, "u", "more")
+        s = Stream(srv.port, "/events/u", {"Last-Event-ID": before[4]})
+        got = read_until(s, more)
+        s.close()
+        check([e.get("event") for e in got if e.get("event") == "resync"] == [], "no resync")
+        check([e["id"] for e in got] == before[5:] + [after, more],
+              "history after a failed upgrade: %r" % [e["id"] for e in got])
+    finally:
+        stop_new(srv, pid if pid != srv.proc.pid else None)
+    shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    sys.exit(run([test_resume_older_than_memory_comes_from_disk,
+                  test_pattern_streams_resume_from_memory,
+                  test_always_answers_once_durable,
+                  test_upgrade_keeps_the_log], sys.argv[1]))
