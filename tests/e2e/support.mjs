@@ -6,9 +6,10 @@
 
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -46,20 +47,31 @@ export async function waitUntil(check, { timeout = 5000, interval = 20, what = (
     }
 }
 
+/** A fresh temporary directory for a server's disk log (the caller removes it). */
+export function tempDataDir() {
+    return mkdtempSync(path.join(os.tmpdir(), 'rp-e2e-data-'));
+}
+
 /**
- * Starts `revenprox serve --listen 127.0.0.1:0 --workers 2 ...extraArgs` and resolves once
- * its stderr says `msg="listening" addr=127.0.0.1:PORT`.
+ * Starts `revenprox serve --listen 127.0.0.1:0 --workers 2 --data-dir DIR ...extraArgs` and
+ * resolves once its stderr says `msg="listening" addr=127.0.0.1:PORT`.
+ *
+ * The disk log goes to `dataDir` when given (the caller's: kept, so another server can
+ * start on it), else to a temporary directory of this server's own, removed when it exits:
+ * tests never share one (a second process on a data_dir is refused).
  *
  * If a node:test context `t` is given, the process is SIGKILLed after the test if the test
  * did not stop it itself (so a failing test never leaks a server).
  */
-export async function startServer(t, extraArgs = [], { timeout = 10000 } = {}) {
+export async function startServer(t, extraArgs = [], { timeout = 10000, dataDir = null } = {}) {
     const env = {};
     for (const [k, v] of Object.entries(process.env)) {
         // Settings may come from REVENPROX_* variables: keep the tests independent of them.
         if (!k.startsWith('REVENPROX_')) env[k] = v;
     }
-    const args = ['serve', '--listen', '127.0.0.1:0', '--workers', '2', ...extraArgs];
+    const ownDataDir = dataDir ? null : tempDataDir();
+    const args = ['serve', '--listen', '127.0.0.1:0', '--workers', '2',
+        '--data-dir', dataDir || ownDataDir, ...extraArgs];
     const child = spawn(serverBinary(), args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
 
     let stderr = '';
@@ -67,6 +79,7 @@ export async function startServer(t, extraArgs = [], { timeout = 10000 } = {}) {
     const exitPromise = new Promise((resolve) => {
         child.on('exit', (code, signal) => {
             exited = { code, signal };
+            if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
             resolve(exited);
         });
     });

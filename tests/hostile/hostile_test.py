@@ -5,10 +5,12 @@ try, each asserting what other users see. Every case failed on the build before 
 Bounded in time; loopback only."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
@@ -140,9 +142,10 @@ def test_a_stream_client_that_keeps_sending(binary):
 
 
 def test_credentials_for_any_origin_are_refused(binary):
-    out = subprocess.run([binary, "serve", "--listen", "127.0.0.1:0", "--cors-origins", "*",
-                          "--cors-credentials", "true"], capture_output=True, text=True,
-                         timeout=10)
+    with tempfile.TemporaryDirectory(prefix="rp-data-") as data_dir:
+        out = subprocess.run([binary, "serve", "--listen", "127.0.0.1:0", "--cors-origins", "*",
+                              "--cors-credentials", "true", "--data-dir", data_dir],
+                             capture_output=True, text=True, timeout=10)
     check(out.returncode == 2, "refused at start: %d" % out.returncode)
     check("cannot be combined with cors_credentials" in out.stderr, "says why: %r" % out.stderr)
 
@@ -260,8 +263,9 @@ def test_a_signal_during_a_slow_start_waits(binary):
     path = "/tmp/rp-hostile-%d.conf" % os.getpid()
     with open(path, "w") as f:
         f.write(conf)
-    proc = subprocess.Popen([binary, "serve", "--config", path, "--listen", "127.0.0.1:0"],
-                            stderr=subprocess.PIPE)
+    data_dir = tempfile.mkdtemp(prefix="rp-data-")
+    proc = subprocess.Popen([binary, "serve", "--config", path, "--listen", "127.0.0.1:0",
+                             "--data-dir", data_dir], stderr=subprocess.PIPE)
     try:
         time.sleep(0.15)
         proc.send_signal(signal.SIGHUP)
@@ -283,6 +287,7 @@ def test_a_signal_during_a_slow_start_waits(binary):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
         os.unlink(path)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ clients already connected."""
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -466,8 +467,10 @@ def test_auth_settings_checked_at_start(binary):
     ]
     env = {k: v for k, v in os.environ.items() if k != "SSE_SECRET"}
     for flags, why in cases:
-        r = subprocess.run([binary, "serve", "--listen", "127.0.0.1:0"] + flags, env=env,
-                           capture_output=True, text=True, timeout=10)
+        with tempfile.TemporaryDirectory(prefix="rp-data-") as data_dir:
+            r = subprocess.run([binary, "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                                data_dir] + flags, env=env, capture_output=True, text=True,
+                               timeout=10)
         check(r.returncode != 0 and why in r.stderr,
               "%s: refused at start saying %r (rc %d: %s)" % (flags, why, r.returncode,
                                                              r.stderr[-300:]))

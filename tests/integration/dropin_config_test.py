@@ -149,8 +149,15 @@ class DropinServer(Server):
         self.conf = type("Conf", (), {"name": path})()
         self.log = tempfile.TemporaryFile()
         self.port = None
+        # Without flags, the disk log goes where REVENPROX_DATA_DIR says: a temporary
+        # directory of this server's; in a working directory of the test's, its ./data.
+        self.own_data = None if cwd else tempfile.mkdtemp(prefix="rp-data-")
+        env = dict(os.environ)
+        env.pop("REVENPROX_DATA_DIR", None)
+        if self.own_data:
+            env["REVENPROX_DATA_DIR"] = self.own_data
         self.proc = subprocess.Popen([os.path.abspath(binary)] + (args if args is not None else ["--config", path]),
-                                     stderr=subprocess.PIPE, cwd=cwd)
+                                     stderr=subprocess.PIPE, cwd=cwd, env=env)
         deadline = time.monotonic() + 20
         while self.port is None and time.monotonic() < deadline:
             line = self.proc.stderr.readline()
@@ -162,6 +169,7 @@ class DropinServer(Server):
                 self.port = int(m.group(1))
         if self.port is None:
             self.log.seek(0)
+            self.cleanup()
             raise RuntimeError("server did not start: " + self.log.read().decode()[-2000:])
         check(self.port == port, "listens on the file's bind_address: %d, not %d" % (
             self.port, port))

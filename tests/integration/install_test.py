@@ -201,9 +201,10 @@ class NotifySocket:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def start_server(binary, env):
-    proc = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--workers", "1"],
-                            stderr=subprocess.PIPE, env=env)
+def start_server(binary, env, data_dir):
+    """The server with its disk log in <data_dir> (a temporary directory of the test's)."""
+    proc = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--workers", "1",
+                             "--data-dir", data_dir], stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
@@ -239,7 +240,8 @@ def notified_server(binary):
     ns = NotifySocket()
     proc = None
     try:
-        proc, port = start_server(binary, hermetic_env(NOTIFY_SOCKET=ns.path))
+        proc, port = start_server(binary, hermetic_env(NOTIFY_SOCKET=ns.path),
+                                  os.path.join(ns.dir, "data"))
         yield ns, proc, port
     finally:
         if proc is not None:
@@ -288,7 +290,8 @@ def test_notify_socket_unreachable_is_harmless(binary):
     """A NOTIFY_SOCKET nobody listens on must neither stop the start nor the stop."""
     d = tempfile.mkdtemp(prefix="rp-notify-")
     try:
-        proc, port = start_server(binary, hermetic_env(NOTIFY_SOCKET=os.path.join(d, "gone")))
+        proc, port = start_server(binary, hermetic_env(NOTIFY_SOCKET=os.path.join(d, "gone")),
+                                  os.path.join(d, "data"))
         status = healthz(port)
         check(status == 200, "/healthz answered %d" % status)
         rc = stop_server(proc)

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,15 +13,32 @@ import threading
 import time
 
 
+def own_data_dir(flags, config=""):
+    """A fresh temporary data_dir for a server, unless <flags> or <config> already name one
+    (then None). Tests run in parallel and one data_dir takes one process only, so no two
+    servers of the suite may fall back to the default ./data of the working directory."""
+    if "--data-dir" in flags or any(f.startswith("--data-dir=") for f in flags):
+        return None
+    if re.search(r"^\s*data_dir\s*=", config, re.M):
+        return None
+    return tempfile.mkdtemp(prefix="rp-data-")
+
+
 class Server:
+    """The real server on an ephemeral loopback port. Its disk log goes to a temporary
+    directory of its own, removed by stop(), unless the test names one (`data_dir` in
+    <config> or `--data-dir` in <flags>): then it is the test's to keep or remove."""
+
     def __init__(self, binary, *flags, config=""):
+        self.own_data = own_data_dir(flags, config)
         self.conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
         self.conf.write(config)
         self.conf.close()
         self.log = tempfile.TemporaryFile()
+        extra = ["--data-dir", self.own_data] if self.own_data else []
         self.proc = subprocess.Popen(
             [binary, "serve", "--config", self.conf.name, "--listen", "127.0.0.1:0",
-             "--workers", "2"] + list(flags), stderr=subprocess.PIPE)
+             "--workers", "2"] + extra + list(flags), stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         self.port = None
         while self.port is None and time.monotonic() < deadline:
@@ -34,7 +52,13 @@ class Server:
             if m:
                 self.port = int(m.group(1) or m.group(2))
         if self.port is None:
-            raise RuntimeError("server did not start")
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.log.seek(0)
+            early = self.log.read().decode("utf-8", "replace")[-2000:]
+            self.cleanup()
+            raise RuntimeError("server did not start: %s" % early)
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self):
@@ -52,11 +76,19 @@ class Server:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=20)
-        os.unlink(self.conf.name)
+        self.cleanup()
         if rc != 0:
             self.log.seek(0)
             sys.stderr.write(self.log.read().decode("utf-8", "replace")[-3000:])
         return rc
+
+    def cleanup(self):
+        """Removes the config file and the data_dir this object made (once the process
+        that used them is gone); a data_dir the test named stays."""
+        if os.path.exists(self.conf.name):
+            os.unlink(self.conf.name)
+        if self.own_data:
+            shutil.rmtree(self.own_data, ignore_errors=True)
 
     def request(self, method, path, body=b"", headers=None, timeout=10, host="localhost"):
         """One request on a fresh connection: (status, parsed JSON or text)."""
@@ -195,7 +227,7 @@ def stop_new(srv, pid):
     if srv.proc.poll() is None:
         srv.stop()
     else:
-        os.unlink(srv.conf.name)
+        srv.cleanup()
 
 
 def check(cond, what):

@@ -31,6 +31,7 @@ Lines starting with `#` before the first step are comments.
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -198,9 +199,13 @@ def run_case(path, binary):
     tmp = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
     tmp.write(config)
     tmp.close()
+    # Each case's server keeps its disk log in a directory of its own (cases run in
+    # parallel, and a second process on one data_dir is refused), unless the case sets one.
+    data_dir = tempfile.mkdtemp(prefix="rp-proto-data-")
+    flags = [] if re.search(r"^\s*data_dir\s*=", config, re.M) else ["--data-dir", data_dir]
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen([binary, "serve", "--config", tmp.name, "--listen", "127.0.0.1:0",
-                             "--workers", "2", "--log-level", "debug"],
+                             "--workers", "2", "--log-level", "debug"] + flags,
                             stdout=log, stderr=subprocess.PIPE)
     port = None
     try:
@@ -322,6 +327,7 @@ def run_case(path, binary):
         raise
     finally:
         os.unlink(tmp.name)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main():
