@@ -6,8 +6,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import {
     startServer, startProxy, publish, publishJson, waitUntil, headerOf, hs256, launchBrowser,
+    tempDataDir,
 } from './support.mjs';
 
 const TEST_TIMEOUT = 20000;
@@ -295,6 +297,94 @@ test('after a dropped connection the browser resumes with Last-Event-ID: missed 
 
     await client.close();
     await server.stop();
+});
+
+test('across a server restart on the same data_dir the page resumes: every event exactly once, no resync', { timeout: 30000 }, async (t) => {
+    const site = await startPageServer(t, '127.0.0.2');
+    const dataDir = tempDataDir();
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const args = ['--cors-origins', site.origin, '--cors-credentials', 'true', '--retry', '200ms',
+        '--fsync', 'always'];
+    const first = await startServer(t, args, { dataDir });
+    const client = await openPage(t, site.origin, `${first.url}/events?topic=a&topic=b`,
+        { types: ['a', 'b', 'resync'] });
+    await client.waitOpen();
+
+    const expected = [];
+    const push = async (server, topic, data) => {
+        const { id } = await publish(server, topic, data);
+        expected.push({ type: topic, id, data, origin: first.url });
+    };
+    for (let i = 1; i <= 4; i++) await push(first, i % 2 ? 'a' : 'b', `read ${i}`);
+    await client.waitReceived(4);
+    // Published just before the stop: the page may or may not have read them when the
+    // server goes; either way it gets each once.
+    for (let i = 1; i <= 6; i++) await push(first, i % 3 ? 'a' : 'b', `just before the stop ${i} 🎉`);
+    await first.stop();
+    await waitUntil(async () => (await client.state()).errors.length >= 1, {
+        what: () => 'the page saw no error when the server stopped',
+    });
+    const seenAtStop = (await client.received()).length;
+
+    // The same port and data_dir: the browser's own reconnect, with its Last-Event-ID.
+    const second = await startServer(t, [...args, '--listen', `127.0.0.1:${first.port}`], { dataDir });
+    assert.equal(second.url, first.url);
+    await client.waitOpen(2, 10000);
+    for (let i = 1; i <= 5; i++) await push(second, i % 2 ? 'b' : 'a', `after the restart ${i}\nline 2`);
+    await client.waitReceived(expected.length, 10000);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // nothing more may follow
+
+    const got = await client.received();
+    assert.deepEqual(got, expected, `every event exactly once, in order, no resync (the page had ${seenAtStop} at the stop)`);
+    const epochs = new Set(expected.map((e) => e.id.split('-')[0]));
+    assert.equal(epochs.size, 1, `one epoch across the restart: ${[...epochs]}`);
+    const st = await client.state();
+    assert.equal(st.opens, 2, 'the page reconnected once');
+
+    await client.close();
+    await second.stop();
+});
+
+test('after a crash (kill -9) and a restart on the same data_dir the page may be told (resync) but gets no event twice', { timeout: 30000 }, async (t) => {
+    const site = await startPageServer(t, '127.0.0.2');
+    const dataDir = tempDataDir();
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const args = ['--cors-origins', site.origin, '--cors-credentials', 'true', '--retry', '200ms',
+        '--fsync', 'always'];
+    const first = await startServer(t, args, { dataDir });
+    const client = await openPage(t, site.origin, `${first.url}/events?topic=a&topic=b`,
+        { types: ['a', 'b', 'resync'] });
+    await client.waitOpen();
+
+    const expected = [];
+    const push = async (server, topic, data) => {
+        const { id } = await publish(server, topic, data);
+        expected.push({ type: topic, id, data, origin: first.url });
+    };
+    for (let i = 1; i <= 6; i++) await push(first, i % 2 ? 'a' : 'b', `before ${i}`);
+    await client.waitReceived(6);
+    await first.kill();
+    await waitUntil(async () => (await client.state()).errors.length >= 1, {
+        what: () => 'the page saw no error when the server died',
+    });
+
+    const second = await startServer(t, [...args, '--listen', `127.0.0.1:${first.port}`], { dataDir });
+    await client.waitOpen(2, 10000);
+    for (let i = 1; i <= 4; i++) await push(second, i % 2 ? 'b' : 'a', `after ${i}`);
+    const last = expected.at(-1).id;
+    await client.page.waitForFunction((id) => window.received.some((e) => e.id === id), last,
+        { timeout: 10000 }).catch(async () => assert.fail(`the page never got ${last}: ` +
+            JSON.stringify(await client.received())));
+
+    const received = await client.received();
+    const got = received.filter((e) => e.type !== 'resync');
+    const told = received.filter((e) => e.type === 'resync').map((e) => e.data);
+    assert.deepEqual(got.map((e) => `${e.type} ${e.id} ${e.data}`),
+        expected.map((e) => `${e.type} ${e.id} ${e.data}`),
+        `every acknowledged event exactly once, in order (told: ${told.join(' ')})`);
+
+    await client.close();
+    await second.stop();
 });
 
 test('CORS: a page of an allowed origin publishes with fetch, another origin is refused', { timeout: TEST_TIMEOUT }, async (t) => {
