@@ -204,10 +204,13 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
             *more = true; /* come back to apply the skip once the cursor reaches it */
         if (lag.gap) {
             rp_stat_add(f->stats, RP_STAT_drops_expired, 1);
-            uint64_t from = got ? seqs[0] : lag.first_seq;
+            /* The first event after the gap; never one at or before the cursor: a gap
+             * floor (a topic created again, a range lost in an unclean stop) can lie past
+             * events the log still keeps and the reader already has. */
+            uint64_t from = got ? seqs[0] : lag.first_seq > l->cursor ? lag.first_seq : 0;
             announce(s, l->replaying ? "expired" : "lagged", NULL, t, 0, 0, from);
-            /* Nothing kept: past everything gone, which for a topic created again is its
-             * gap floor, beyond its own last event. */
+            /* Nothing kept after the cursor: past everything gone, which for a topic
+             * created again is its gap floor, beyond its own last event. */
             uint64_t gone = lag.last_seq > lag.evicted_seq ? lag.last_seq : lag.evicted_seq;
             l->cursor = from ? from - 1 : gone;
         }
