@@ -140,20 +140,25 @@ rp_api_publish_durable(struct rp_api *a, struct rp_conn *c, const struct rp_http
         rp_conn_release_answer(c);
         return;
     }
-    if (call == RP_CONN_CALL_RETRY) {
+    int failed = rp_hub_engine_error(a->node->hub);
+    if (call == RP_CONN_CALL_RETRY && !failed) {
         rp_conn_wait(c, RP_WAIT_DURABLE, 0); /* keeps its first deadline */
         return;
     }
     rp_conn_drop_answer(c);
     rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
-    char id[RP_EVENT_ID_MAX + 1];
+    char id[RP_EVENT_ID_MAX + 1], why[96];
     rp_hub_format_id(a->node->hub, c->held_seq, id);
+    if (failed)
+        snprintf(why, sizeof(why), "cannot write (%s)", strerror(-failed));
+    else
+        snprintf(why, sizeof(why), "did not make it durable within %d s", DURABLE_WAIT_MS / 1000);
     char msg[400];
     snprintf(msg, sizeof(msg),
-             "the event log did not make this publish durable within %d s (the disk is failing "
-             "or too slow): its events (up to id %s) were delivered to subscribers but may not "
-             "survive a crash; publishing them again with the same publisher id is safe",
-             DURABLE_WAIT_MS / 1000, id);
+             "the event log %s: this publish's events (up to id %s) were delivered to "
+             "subscribers but may not survive a crash; publishing them again with the same "
+             "publisher id is safe",
+             why, id);
     rp_conn_error(c, req, 503, msg, "Retry-After: 1\r\n");
 }
 

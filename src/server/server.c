@@ -387,6 +387,8 @@ log_state(void *ctx, int err)
 {
     struct rp_server *srv = ctx;
     rp_hub_engine_state(srv->hub, err);
+    if (err && srv->log.wait_durable) /* publishes waiting for the disk are answered now */
+        history_done(srv);
 }
 
 /* Opens the log engine (data_dir); 0 or -errno (logged). */

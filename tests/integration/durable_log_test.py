@@ -350,9 +350,9 @@ def disk_full(binary, fsync):
             body = resp.read()
             if resp.status != 200:
                 refused = (resp.status, body, resp.getheader("Content-Type"))
-                if b"did not make this publish durable" in body:
-                    # Written but not synced within 10 s: its fate is unknown (the answer
-                    # says so); it may be in the log, once.
+                if b"may not survive a crash" in body:
+                    # Delivered, not yet synced when the disk failed: its fate is unknown
+                    # (the answer says so); it may be in the log, once.
                     in_doubt.add("%d %s" % (n, pad))
                 break
             acked.append((json.loads(body)["id"], "%d %s" % (n, pad)))
