@@ -117,6 +117,12 @@ run(struct rp_history *h, struct rp_history_read *r)
         r->covered = r->after; /* nothing read counts: the stream announces the gap */
         return;
     }
+    /* The buffer's cap is what the frames take: an append past a cap would drop frames. */
+    size_t total = 0;
+    for (size_t i = 0; i < r->n_got && r->got[i].seq <= r->covered; i++)
+        total += rp_frame_wire_len(r->got[i].frame, r->tagged);
+    rp_buf_fini(&r->bytes);
+    rp_buf_init(&r->bytes, total + 1);
     for (size_t i = 0; i < r->n_got && r->got[i].seq <= r->covered; i++) {
         struct iovec iov[2];
         int n = rp_frame_iov(r->got[i].frame, r->tagged, iov);
@@ -200,7 +206,7 @@ rp_history_start(struct rp_history *h, const char *const *topics, size_t n, uint
     r->after = after;
     r->upto = upto;
     r->tagged = tagged;
-    rp_buf_init(&r->bytes, 1 << 20);
+    rp_buf_init(&r->bytes, 0); /* sized by run() */
     atomic_init(&r->done, false);
     atomic_init(&r->released, false);
     atomic_init(&r->owners, 2);

@@ -72,6 +72,28 @@ def test_resume_older_than_memory_comes_from_disk(binary):
     shutil.rmtree(d)
 
 
+def test_long_resume_from_disk(binary):
+    # Megabytes of missed events, far past the memory window: every one, once, in order.
+    d = new_dir()
+    conf = "data_dir = %s\nfsync = always\nhistory_count = 10\n" % d
+    with Server(binary, config=conf) as srv:
+        ids = []
+        for b in range(8):
+            status, body = srv.publish([{"topic": "long", "data": "%d %s" % (b * 500 + i,
+                                                                          "y" * 1000)}
+                                        for i in range(500)])
+            check(status == 200, "batch published: %s" % status)
+            ids += body["ids"]
+        s = Stream(srv.port, "/events/long", {"Last-Event-ID": ids[0]})
+        got = read_until(s, ids[-1], limit=5000)
+        s.close()
+        check([e["id"] for e in got] == ids[1:], "all %d missed events (got %d)" % (
+            len(ids) - 1, len(got)))
+        check([e["data"].split(" ")[0] for e in got] == [str(i) for i in range(1, 4000)],
+              "their data")
+    shutil.rmtree(d)
+
+
 def test_pattern_streams_resume_from_memory(binary):
     d = new_dir()
     conf = "data_dir = %s\nfsync = always\nhistory_count = 5\n" % d
@@ -152,6 +174,7 @@ def test_upgrade_keeps_the_log(binary):
 
 if __name__ == "__main__":
     sys.exit(run([test_resume_older_than_memory_comes_from_disk,
+                  test_long_resume_from_disk,
                   test_pattern_streams_resume_from_memory,
                   test_always_answers_once_durable,
                   test_upgrade_keeps_the_log], sys.argv[1]))
