@@ -61,6 +61,7 @@ read_free(struct rp_history_read *r)
 struct collect {
     struct rp_history *h;
     struct rp_history_read *r;
+    uint64_t expect; /* the next sequence of the log */
 };
 
 static bool
@@ -79,11 +80,16 @@ collect(void *ctx, uint32_t epoch, const struct rp_ingest_event *evs, size_t n)
 {
     struct collect *k = ctx;
     struct rp_history_read *r = k->r;
-    if (epoch != rp_hub_epoch(k->h->hub))
-        return 0;
     for (size_t i = 0; i < n; i++) {
         if (evs[i].seq > r->upto)
             return -ECANCELED; /* the memory window has the rest: stop here */
+        /* Every committed event is in the log, so a skipped sequence (or another epoch)
+         * is a loss: serve up to it, and the stream announces the rest. */
+        if (evs[i].seq != k->expect || epoch != rp_hub_epoch(k->h->hub)) {
+            r->covered = k->expect - 1;
+            return -ECANCELED;
+        }
+        k->expect++;
         if (!wanted(r, &evs[i].item))
             continue;
         if (r->n_got == RP_HISTORY_MAX_EVENTS) {
@@ -106,7 +112,7 @@ collect(void *ctx, uint32_t epoch, const struct rp_ingest_event *evs, size_t n)
 static void
 run(struct rp_history *h, struct rp_history_read *r)
 {
-    struct collect k = {h, r};
+    struct collect k = {h, r, r->after + 1};
     r->covered = r->upto;
     int rc = rp_hub_engine_read(h->hub, NULL, 0, r->after, SIZE_MAX, collect, &k);
     if (rc < 0 && rc != -ECANCELED) {
@@ -117,6 +123,8 @@ run(struct rp_history *h, struct rp_history_read *r)
         r->covered = r->after; /* nothing read counts: the stream announces the gap */
         return;
     }
+    if (k.expect - 1 < r->covered)
+        r->covered = k.expect - 1; /* the log ended first: only what was read is covered */
     /* The buffer's cap is what the frames take: an append past a cap would drop frames. */
     size_t total = 0;
     for (size_t i = 0; i < r->n_got && r->got[i].seq <= r->covered; i++)

@@ -130,7 +130,8 @@ topic_create(struct rp_hub *hub, const char *name, size_t len)
      * readers for whom it is not one). */
     if (hub->floor)
         rp_eventlog_forget(&t->log, hub->floor[floor_slot(name, len)]);
-    rp_eventlog_forget(&t->log, hub->lost_seq);
+    rp_eventlog_forget(&t->log,
+                       hub->lost_seq > hub->memory_floor ? hub->lost_seq : hub->memory_floor);
     if (t->policy.slow == RP_SLOW_POLICY_BLOCK) {
         t->worker_cursor = rp_xcalloc(1, sizeof(*t->worker_cursor));
         for (unsigned w = 0; w < RP_HUB_MAX_WORKERS; w++)

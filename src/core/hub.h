@@ -207,6 +207,12 @@ void rp_hub_engine_drain(struct rp_hub *hub);
  * reached clients. A reader resuming from before <seq> is told of a gap (event: resync).
  */
 void rp_hub_forget_all(struct rp_hub *hub, uint64_t seq);
+/*
+ * Events up to <seq> are not in memory, though the engine may keep them: every topic, old
+ * and new, counts them as evicted from its window, so a resume from before <seq> is a gap
+ * that the engine's history serves when it can (start-up loads only the newest history).
+ */
+void rp_hub_memory_floor(struct rp_hub *hub, uint64_t seq);
 
 /*
  * What an upgrade hands over besides the events, so that a resume from before them is still

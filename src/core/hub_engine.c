@@ -218,12 +218,13 @@ rp_hub_engine_drain(struct rp_hub *hub)
     pthread_mutex_unlock(&hub->append_lock);
 }
 
-void
-rp_hub_forget_all(struct rp_hub *hub, uint64_t seq)
+/* Raises <floor> (of the hub) to <seq> and every topic's evicted sequence with it. */
+static void
+raise_floor(struct rp_hub *hub, uint64_t *floor, uint64_t seq)
 {
     hub_lock(hub);
-    if (seq > hub->lost_seq)
-        hub->lost_seq = seq;
+    if (seq > *floor)
+        *floor = seq;
     size_t pos = 0;
     struct rp_topic *t;
     while ((t = rp_hashmap_next(&hub->topics, &pos)) != NULL) {
@@ -232,6 +233,18 @@ rp_hub_forget_all(struct rp_hub *hub, uint64_t seq)
         pthread_mutex_unlock(&t->lock);
     }
     pthread_mutex_unlock(&hub->lock);
+}
+
+void
+rp_hub_forget_all(struct rp_hub *hub, uint64_t seq)
+{
+    raise_floor(hub, &hub->lost_seq, seq);
+}
+
+void
+rp_hub_memory_floor(struct rp_hub *hub, uint64_t seq)
+{
+    raise_floor(hub, &hub->memory_floor, seq);
 }
 
 int

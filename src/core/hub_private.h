@@ -79,8 +79,9 @@ struct rp_hub {
     uint64_t gen;    /* critical sections that hand out topics and use them after */
     size_t scan_pos; /* where the next scan for a full table resumes */
     _Atomic uint64_t n_reclaimed;
-    /* Under lock: events up to it are gone for every topic, old and new (rp_hub_forget_all). */
-    uint64_t lost_seq;
+    /* Under lock: events up to it are gone for every topic, old and new (rp_hub_forget_all);
+     * or, up to memory_floor, not in memory but maybe in the engine (rp_hub_memory_floor). */
+    uint64_t lost_seq, memory_floor;
     /* The log engine (hub_engine.c); NULL: memory only. Committed batches wait on the
      * pending list (pend_lock; in sequence order) until a thread holding append_lock hands
      * them over. */

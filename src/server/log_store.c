@@ -105,6 +105,7 @@ rp_log_store_open(struct rp_log_store *ls, const struct rp_config_values *v,
     }
     ls->dir = rp_xstrdup(v->data_dir);
     ls->wait_durable = v->fsync == RP_CFG_FSYNC_ALWAYS;
+    ls->load_bytes = (uint64_t)v->data_load_bytes;
     rp_logengine_info(ls->engine, &ls->opened);
     const struct rp_logengine_info *i = &ls->opened;
     RP_LOG(i->dropped_records || i->dropped_bytes ? RP_LOG_WARN : RP_LOG_INFO, "store",
@@ -193,10 +194,20 @@ rp_log_store_load(struct rp_log_store *ls, struct rp_hub *hub)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Events before the oldest kept one were dropped by retention: any topic may have had
      * some, so a reader from before it is told. */
-    if (ls->opened.first_seq > 1)
-        rp_hub_forget_all(hub, ls->opened.first_seq - 1);
+    const struct rp_logengine_info *i = &ls->opened;
+    if (i->first_seq > 1)
+        rp_hub_forget_all(hub, i->first_seq - 1);
+    /* Start-up takes only the newest data_load_bytes into memory, so the time to listen does
+     * not grow with the log: memory starts about that much before the end (sequences are
+     * spread evenly enough over the bytes for an estimate); older resumes read the disk. */
+    uint64_t after = 0, most = ls->load_bytes;
+    if (i->stored_bytes > most && i->last_seq > i->first_seq) {
+        long double part = (long double)(i->stored_bytes - most) / i->stored_bytes;
+        after = i->first_seq + (uint64_t)(part * (long double)(i->last_seq - i->first_seq));
+        rp_hub_memory_floor(hub, after);
+    }
     struct loader l = {.hub = hub};
-    int rc = rp_logengine_load(ls->engine, 0, load_event, &l);
+    int rc = rp_logengine_load(ls->engine, after, load_event, &l);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     if (rc) {
@@ -205,8 +216,9 @@ rp_log_store_load(struct rp_log_store *ls, struct rp_hub *hub)
         return rc;
     }
     RP_LOG(RP_LOG_INFO, "store",
-           "msg=\"history loaded\" events=%" PRIu64 " skipped=%" PRIu64 " gaps=%" PRIu64 " ms=%ld",
-           l.events, l.skipped, l.gaps, ms);
+           "msg=\"history loaded\" events=%" PRIu64 " skipped=%" PRIu64 " gaps=%" PRIu64
+           " from_seq=%" PRIu64 " ms=%ld",
+           l.events, l.skipped, l.gaps, after + 1, ms);
     return 0;
 }
 

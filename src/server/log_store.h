@@ -22,7 +22,8 @@ struct rp_log_store {
     struct rp_logengine_info opened;
     int lock_fd;
     char *dir;
-    bool wait_durable; /* fsync always: a publish is answered once durable */
+    bool wait_durable;   /* fsync always: a publish is answered once durable */
+    uint64_t load_bytes; /* newest history read into memory at start-up (data_load_bytes) */
 };
 
 /*

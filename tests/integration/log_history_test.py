@@ -94,6 +94,57 @@ def test_long_resume_from_disk(binary):
     shutil.rmtree(d)
 
 
+def test_restart_loads_the_newest_and_reads_the_rest(binary):
+    # Start-up reads back only data_load_bytes; a resume from before that comes from disk,
+    # merged over topics, with nothing lost or repeated and no resync.
+    d = new_dir()
+    conf = "data_dir = %s\nfsync = always\ndata_load_bytes = 4k\n" % d
+    srv = Server(binary, config=conf)
+    ids = []
+    for i in range(300):
+        ids.append(publish(srv, "r/%d" % (i % 2), "%d %s" % (i, "z" * 100)))
+    check(srv.stop() == 0, "a clean stop")
+    with Server(binary, config=conf) as srv:
+        text = log_text(srv)
+        check("history loaded" in text and "from_seq=1 " not in text,
+              "only the newest history was loaded: %r" % [
+                  line for line in text.splitlines() if "history loaded" in line])
+        s = Stream(srv.port, "/events?topic=r/0&topic=r/1", {"Last-Event-ID": ids[5]})
+        got = read_until(s, ids[-1])
+        s.close()
+        check([e["id"] for e in got] == ids[6:], "every event after the resume point, in order")
+        check(all(e["event"] in ("r/0", "r/1") for e in got), "no resync")
+        after = publish(srv, "r/0", "after")
+        check(after.split("-")[0] == ids[0].split("-")[0], "same epoch")
+    shutil.rmtree(d)
+
+
+def test_disk_resume_stops_at_a_lost_range(binary):
+    # An unclean stop loses what was sequenced after the last event on disk; a later resume
+    # from before it gets the events on disk, then is told of the loss (event: resync).
+    d = new_dir()
+    conf = "data_dir = %s\nfsync = always\ndata_load_bytes = 1k\n" % d
+    srv = Server(binary, config=conf)
+    before = [publish(srv, "k", "b%d" % i) for i in range(40)]
+    srv.proc.kill()
+    srv.proc.wait()
+    srv.cleanup()
+    srv = Server(binary, config=conf)
+    mid = [publish(srv, "k", "m%d" % i) for i in range(40)]
+    check(srv.stop() == 0, "a clean stop")
+    with Server(binary, config=conf) as srv:
+        s = Stream(srv.port, "/events/k", {"Last-Event-ID": before[9]})
+        got = read_until(s, mid[-1])
+        s.close()
+        ids = [e.get("id") for e in got]
+        kinds = [e.get("event") for e in got]
+        check(ids[:30] == before[10:], "the events on disk before the loss: %r" % ids[:3])
+        check(kinds[30] == "resync" and '"expired"' in got[30]["data"],
+              "then the loss is told: %r" % got[30])
+        check(ids[31:] == mid, "then everything after it")
+    shutil.rmtree(d)
+
+
 def test_pattern_streams_resume_from_memory(binary):
     d = new_dir()
     conf = "data_dir = %s\nfsync = always\nhistory_count = 5\n" % d
@@ -175,6 +226,8 @@ def test_upgrade_keeps_the_log(binary):
 if __name__ == "__main__":
     sys.exit(run([test_resume_older_than_memory_comes_from_disk,
                   test_long_resume_from_disk,
+                  test_restart_loads_the_newest_and_reads_the_rest,
+                  test_disk_resume_stops_at_a_lost_range,
                   test_pattern_streams_resume_from_memory,
                   test_always_answers_once_durable,
                   test_upgrade_keeps_the_log], sys.argv[1]))
