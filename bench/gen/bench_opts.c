@@ -40,6 +40,8 @@ bench_opts_usage(FILE *out)
           "                     default 100)\n"
           "  --pipeline W       outstanding requests per publisher connection (default 16)\n"
           "  --duration S       publishing time (sub: holding time) in seconds (default 10)\n"
+          "  --count N          stop publishing after N publishes, or at --duration, whichever\n"
+          "                     comes first (0 = no limit; default 0)\n"
           "  --size B           event data bytes (default 100)\n"
           "  --settle S         after publishing, wait up to S s for deliveries (default 3)\n"
           "  --server-pid PID   sample this process tree's RSS and CPU time\n"
@@ -245,6 +247,8 @@ apply(struct bench_opts *o, const char *name, const char *v)
         return parse_u32(name, v, 1, 4096, &o->pipeline);
     if (strcmp(name, "--duration") == 0)
         return parse_seconds(name, v, 0, 86400, &o->duration);
+    if (strcmp(name, "--count") == 0)
+        return parse_u32(name, v, 0, 4000000000u, &o->count);
     if (strcmp(name, "--size") == 0)
         return parse_u32(name, v, 1, 16 << 20, &o->size);
     if (strcmp(name, "--settle") == 0)

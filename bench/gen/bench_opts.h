@@ -52,6 +52,7 @@ struct bench_opts {
     double pub_rate; /* publishes/s over all publishers; 0 = as fast as acknowledged */
     uint32_t pipeline;
     double duration;
+    uint32_t count; /* publishes to send at most, over all publishers; 0 = no limit */
     uint32_t size;
     double settle;
     pid_t server_pid; /* 0 = none */

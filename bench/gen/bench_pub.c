@@ -252,9 +252,18 @@ flush(struct bench_pub *p, struct pub_conn *pc, uint64_t now)
     update_events(p, pc, false);
 }
 
+/* --count publishes are sent. */
+static bool
+count_reached(const struct bench_pub *p)
+{
+    return p->o->count > 0 && p->t.published >= p->o->count;
+}
+
 static bool
 can_send(const struct bench_pub *p, const struct pub_conn *pc)
 {
+    if (count_reached(p))
+        return false;
     uint32_t window = pc->keep_alive ? p->o->pipeline : 1;
     return pc->state == PUB_UP && pc->n_topics > 0 && pc->n_out < window;
 }
@@ -451,7 +460,7 @@ spend_tokens(struct bench_pub *p, uint64_t now)
 int
 bench_pub_tick(struct bench_pub *p, uint64_t now_ns)
 {
-    if (p->running && now_ns >= p->end_ns)
+    if (p->running && (now_ns >= p->end_ns || count_reached(p)))
         p->running = false;
     if (!p->running)
         return 50;
@@ -468,6 +477,12 @@ bench_pub_tick(struct bench_pub *p, uint64_t now_ns)
     }
     uint64_t left_ms = (p->end_ns - now_ns) / 1000000 + 1;
     return left_ms < 50 ? (int)left_ms : 50;
+}
+
+bool
+bench_pub_count_reached(const struct bench_pub *p)
+{
+    return count_reached(p);
 }
 
 bool

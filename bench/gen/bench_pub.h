@@ -41,6 +41,8 @@ void bench_pub_on_ready(struct bench_pub *p, uint32_t idx, uint32_t events);
  * Returns the milliseconds after which it wants to run again.
  */
 int bench_pub_tick(struct bench_pub *p, uint64_t now_ns);
+/* True once --count publishes are sent (never without --count). */
+bool bench_pub_count_reached(const struct bench_pub *p);
 /* True once the publishing time is over and no request is outstanding. */
 bool bench_pub_idle(const struct bench_pub *p);
 /* Closes every publisher; outstanding requests count as unacked. */

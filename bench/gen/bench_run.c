@@ -330,7 +330,7 @@ publish_phase(struct run *r)
     for (;;) {
         now = bench_clock_ns();
         int t = bench_pub_tick(r->pub, now);
-        if (timed_out(r, now) || now >= end)
+        if (timed_out(r, now) || now >= end || bench_pub_count_reached(r->pub))
             break;
         pump(r, t);
     }
