@@ -5,7 +5,10 @@ sending the request to the COUNT-th event), events_per_s, first_event_s, last_id
 `event: resync` frames, which carry no id) and bytes.
 
   bench/sse_replay.py --url http://127.0.0.1:PORT/events/replay --last-event-id ID \
-      --count 100000 [--timeout 120]
+      --count 100000 [--timeout 120] [--idle 5]
+
+It gives up after --timeout seconds in all, or --idle seconds without a byte (a stream that
+stopped short: "stalled" in the output).
 
 Loopback only. It counts "\\nid:" in the raw bytes (a frame's id line always follows the line
 before it, and the stream starts with ":ok"), so it reads at memory speed and is not what
@@ -28,6 +31,7 @@ def main():
     ap.add_argument("--last-event-id", required=True)
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--idle", type=float, default=5.0)
     a = ap.parse_args()
 
     u = urlsplit(a.url)
@@ -66,7 +70,7 @@ def main():
     # newline included, as every mark starts with one), so a mark split across reads is
     # counted once, and every counted id line is whole.
     carry = b"\n"  # the stream starts with ":ok", never with an id
-    timed_out = False
+    timed_out = stalled = False
     data = body
     while True:
         if data:
@@ -88,11 +92,14 @@ def main():
         if now >= deadline:
             timed_out = True
             break
-        s.settimeout(deadline - now)
+        s.settimeout(min(deadline - now, a.idle))
         try:
             data = s.recv(1 << 20)
         except socket.timeout:
-            timed_out = True
+            if time.monotonic() >= deadline:
+                timed_out = True
+            else:
+                stalled = True
             break
         if not data:
             break
@@ -112,6 +119,7 @@ def main():
                 "resyncs": resyncs,
                 "bytes": nbytes,
                 "timed_out": timed_out,
+                "stalled": stalled,
             },
             sort_keys=True,
         )

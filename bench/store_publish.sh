@@ -105,7 +105,8 @@ redis_bench() {
 declare -A REDIS_N=()
 
 run_mode() {
-    local mode="$1" round="$2" tags rate n bytes
+    local mode="$1" round="$2" tags rate n bytes load
+    load="$(cut -d' ' -f1 /proc/loadavg)"
     case "$mode" in
         memory | none | interval | always)
             start_revenprox_mode "$mode"
@@ -119,20 +120,24 @@ run_mode() {
                 stop_server
                 return 1
             fi
+            bytes=""
             if [ "$mode" != memory ]; then
                 bytes="$(du -sb "$SERVER_DIR/data" 2>/dev/null | cut -f1 || true)"
                 log "store-publish: data directory after the run: ${bytes:-0} bytes"
-                # a note on the last line: what the disk log holds (0 = not written)
-                python3 - "$OUT" "${bytes:-0}" <<'EOF'
+            fi
+            # on the generator's line: what the disk log holds (0 = nothing written) and the
+            # machine's load average when the run started (other work on the 2 cores)
+            python3 - "$OUT" "${bytes:-}" "$load" <<'EOF'
 import json, sys
-path, n = sys.argv[1], int(sys.argv[2])
+path, n, load = sys.argv[1], sys.argv[2], float(sys.argv[3])
 lines = open(path).read().splitlines()
 rec = json.loads(lines[-1])
-rec["data_dir_bytes"] = n
+if n:
+    rec["data_dir_bytes"] = int(n)
+rec["loadavg_1m"] = load
 lines[-1] = json.dumps(rec, sort_keys=True)
 open(path, "w").write("\n".join(lines) + "\n")
 EOF
-            fi
             ;;
         redis-everysec | redis-always)
             start_redis "${mode#redis-}"
@@ -150,8 +155,8 @@ EOF
             rate="$(redis_bench "$n")"
             [ -n "$rate" ] || { log "store-publish: $mode: redis-benchmark failed"; stop_server; return 1; }
             bytes="$(du -sb "$SERVER_DIR/appendonlydir" 2>/dev/null | cut -f1 || true)"
-            printf '{"scenario":"store-publish","server":"redis","mode":"%s","round":%s,"pub_rate":%s,"acked":%s,"publishers":%s,"topics":%s,"size":%s,"data_dir_bytes":%s}\n' \
-                "$mode" "$round" "$rate" "$n" "$PUBLISHERS" "$TOPICS" "$SIZE" "${bytes:-0}" >>"$OUT"
+            printf '{"scenario":"store-publish","server":"redis","mode":"%s","round":%s,"pub_rate":%s,"acked":%s,"publishers":%s,"topics":%s,"size":%s,"data_dir_bytes":%s,"loadavg_1m":%s}\n' \
+                "$mode" "$round" "$rate" "$n" "$PUBLISHERS" "$TOPICS" "$SIZE" "${bytes:-0}" "$load" >>"$OUT"
             log "store-publish: $mode: $rate requests/s"
             ;;
         *) die "unknown mode '$mode'" ;;
@@ -180,8 +185,8 @@ for r in recs:
     by.setdefault(r["mode"], []).append(r)
 med = {}
 print()
-print("| mode | runs | publishes/s: median (min-max) | failed | disk bytes after a run |")
-print("|---|---|---|---|---|")
+print("| mode | runs | publishes/s: median (min-max) | failed | disk bytes after a run | load avg at start |")
+print("|---|---|---|---|---|---|")
 for m in order + sorted(set(by) - set(order)):
     rs = by.get(m)
     if not rs:
@@ -193,9 +198,11 @@ for m in order + sorted(set(by) - set(order)):
     failed = sum(int(r.get("pub_failed") or 0) + int(r.get("pub_unacked") or 0) for r in rs)
     disk = statistics.median([r.get("data_dir_bytes", 0) or 0 for r in rs]) if m != "memory" else None
     name = m if m.startswith("redis") else "revenprox " + m
-    print("| %s | %d | %.0f (%.0f-%.0f) | %d | %s |" % (
+    loads = [r.get("loadavg_1m") for r in rs if r.get("loadavg_1m") is not None]
+    print("| %s | %d | %.0f (%.0f-%.0f) | %d | %s | %s |" % (
         name, len(rates), med[m], min(rates), max(rates), failed,
-        "-" if disk is None else "%.0f" % disk))
+        "-" if disk is None else "%.0f" % disk,
+        "-" if not loads else "%.1f-%.1f" % (min(loads), max(loads))))
 print()
 def ratio(a, b, target=None):
     if a in med and b in med and med[b] > 0:

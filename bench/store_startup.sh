@@ -3,7 +3,9 @@
 # the server with SIGTERM, then ROUNDS times: starts it again on that directory and measures
 # the time from exec to its "listening" log line, its RSS 1 s later, and how long a client
 # resuming with Last-Event-ID from 100,000 events back on one topic takes to receive them all;
-# then stops it (SIGTERM).
+# then stops it (SIGTERM). Twice over: with --history-count 200000 --history-bytes 64m (the
+# 100,000 events are in the memory window), then with the default history settings (1000
+# events a topic: the resume reads the disk log).
 #
 #   bench/store_startup.sh [BIN]        BIN: the revenprox binary (default: lib.sh's choice)
 #   ROUNDS=3 FILL_EVENTS=1000000 FILL_SIZE=1000 FILL_TOPICS=1000 FILL_SECONDS=300
@@ -14,7 +16,8 @@
 # requests in flight each) over FILL_TOPICS topics h0.. of FILL_SIZE-byte events, FILL_EVENTS
 # publishes or FILL_SECONDS, whichever ends first; then one publish to topic `replay` (its id
 # is the Last-Event-ID) and REPLAY_EVENTS publishes of REPLAY_SIZE bytes to it (1 publisher).
-# The restarts: the same flags without --fsync (the default, interval), --log-level info.
+# The restarts: the same flags without --fsync (the default, interval), --log-level info;
+# the second set without the --history-* flags.
 # The start-up time is the "listening" line's own timestamp minus the wall clock just before
 # the exec (both CLOCK_REALTIME, ms). The data files are in the page cache (just written).
 # Raw lines: $BENCH_RESULTS/store-startup.jsonl. Loopback only; every process started here is
@@ -53,7 +56,7 @@ start_store_server() {
     # RevenProx refuses unknown REVENPROX_* environment variables (lib.sh's two)
     env -u REVENPROX_BIN -u REVENPROX_BENCH "$bin" serve --listen "127.0.0.1:$port" \
         --workers "${RP_BENCH_WORKERS:-2}" --data-dir "$DATA" --data-max-bytes 0 \
-        --history-count 200000 --history-bytes 64m --log-level info "$@" >"$logf" 2>&1 &
+        "${HISTORY_FLAGS[@]}" --log-level info "$@" >"$logf" 2>&1 &
     SERVER_PID=$!
     _track "$SERVER_PID"
     SERVER_PORT="$port"
@@ -91,6 +94,7 @@ stop_store_server() {
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+HISTORY_FLAGS=(--history-count 200000 --history-bytes 64m)
 bench_init
 : >"$OUT"
 DATA="$RUN_DIR/data"
@@ -143,35 +147,45 @@ with open(out, "a") as o:
 EOF
 
 # ---------------------------------------------------------------- the restarts
-for ((r = 1; r <= ROUNDS; r++)); do
-    start_store_server "$RUN_DIR/restart-$r.log"
-    log "store-startup: round $r of $ROUNDS: listening after ${STARTUP_S}s (epoch $EPOCH)"
-    sleep 1
-    rss="$(rss_kb "$SERVER_PID")"
-    replay='{}'
-    if [ "$EPOCH" != "$FILL_EPOCH" ]; then
-        log "store-startup: a new epoch ($FILL_EPOCH before): the history did not survive the restart; no replay"
-    else
-        replay="$(python3 "$BENCH_DIR/sse_replay.py" --url "http://127.0.0.1:$SERVER_PORT/events/replay" \
-            --last-event-id "$FROM_ID" --count "$REPLAY_EVENTS" --timeout "$REPLAY_TIMEOUT")" || true
-        [ -n "$replay" ] || replay='{}'
-        log "store-startup: replay: $replay"
-    fi
-    # what the server logged while starting (recovery), for the record
-    grep -v 'component=access' "$RUN_DIR/restart-$r.log" | grep -v RLIMIT_NOFILE | head -n 5 | sed 's/^/  server: /' >&2 || true
-    stop_store_server
-    python3 - "$OUT" "$r" "$STARTUP_S" "$rss" "$EPOCH" "$FILL_EPOCH" "$replay" "$STOP_S" <<'EOF'
+# restarts LABEL: ROUNDS restarts with HISTORY_FLAGS, each line tagged "history": LABEL
+restarts() {
+    local label="$1" r rss replay loadms
+    for ((r = 1; r <= ROUNDS; r++)); do
+        start_store_server "$RUN_DIR/restart-$label-$r.log"
+        log "store-startup: history $label, round $r of $ROUNDS: listening after ${STARTUP_S}s (epoch $EPOCH)"
+        sleep 1
+        rss="$(rss_kb "$SERVER_PID")"
+        replay='{}'
+        if [ "$EPOCH" != "$FILL_EPOCH" ]; then
+            log "store-startup: a new epoch ($FILL_EPOCH before): the history did not survive the restart; no replay"
+        else
+            replay="$(python3 "$BENCH_DIR/sse_replay.py" --url "http://127.0.0.1:$SERVER_PORT/events/replay" \
+                --last-event-id "$FROM_ID" --count "$REPLAY_EVENTS" --timeout "$REPLAY_TIMEOUT")" || true
+            [ -n "$replay" ] || replay='{}'
+            log "store-startup: replay: $replay"
+        fi
+        # what the server logged while starting (recovery), for the record
+        grep -v 'component=access' "$RUN_DIR/restart-$label-$r.log" | grep -v RLIMIT_NOFILE |
+            head -n 5 | sed 's/^/  server: /' >&2 || true
+        loadms="$(sed -n 's/.*msg="history loaded".* ms=\([0-9]*\).*/\1/p' "$RUN_DIR/restart-$label-$r.log" | head -n1)"
+        stop_store_server
+        python3 - "$OUT" "$r" "$STARTUP_S" "$rss" "$EPOCH" "$FILL_EPOCH" "$replay" "$STOP_S" "$label" "${loadms:-}" <<'EOF'
 import json, sys
-out, r, s, rss, epoch, fill_epoch, replay, stop_s = sys.argv[1:9]
+out, r, s, rss, epoch, fill_epoch, replay, stop_s, label, loadms = sys.argv[1:11]
 rp = json.loads(replay)
-rec = {"phase": "restart", "round": int(r), "startup_s": float(s), "rss_kb": int(rss or 0),
-       "same_epoch": epoch == fill_epoch, "stop_s": float(stop_s)}
+rec = {"phase": "restart", "history": label, "round": int(r), "startup_s": float(s),
+       "rss_kb": int(rss or 0), "same_epoch": epoch == fill_epoch, "stop_s": float(stop_s),
+       "history_load_ms": int(loadms) if loadms else None}
 for k, v in rp.items():
     rec["replay_" + k] = v
 with open(out, "a") as o:
     o.write(json.dumps(rec, sort_keys=True) + "\n")
 EOF
-done
+    done
+}
+restarts 200000
+HISTORY_FLAGS=()
+restarts default
 
 python3 - "$OUT" "$REPLAY_EVENTS" <<'EOF'
 import json, statistics, sys
@@ -193,19 +207,30 @@ if fill.get("pre_replay_events"):
     print("replay before the stop (same server, in memory): %s events in %.3f s, %.0f/s" % (
           fill["pre_replay_events"], fill["pre_replay_seconds"], fill["pre_replay_events_per_s"]))
 print()
-print("| | runs | median (min-max) |")
-print("|---|---|---|")
-print("| start-up, exec to \"listening\" (s) | %d | %s |" % (len(rs), mmm([r["startup_s"] for r in rs], "%.3f")))
-print("| RSS 1 s after start-up (MiB) | %d | %s |" % (len(rs), mmm([r["rss_kb"] / 1024 for r in rs], "%.0f")))
-ok = [r for r in rs if (r.get("replay_events") or 0) >= want]
-print("| replay of %d events: seconds | %d | %s |" % (want, len(ok), mmm([r["replay_seconds"] for r in ok], "%.3f")))
-print("| replay: events/s | %d | %s |" % (len(ok), mmm([r["replay_events_per_s"] for r in ok], "%.0f")))
-print("| replay: first event after (ms) | %d | %s |" % (len(ok), mmm([r["replay_first_event_s"] * 1000 for r in ok if r.get("replay_first_event_s") is not None], "%.1f")))
+print("| history settings | | runs | median (min-max) |")
+print("|---|---|---|---|")
+for label, name in (("200000", "--history-count 200000 --history-bytes 64m"), ("default", "default (1000 events, 16m a topic)")):
+    rl = [r for r in rs if r.get("history") == label]
+    if not rl:
+        continue
+    ok = [r for r in rl if (r.get("replay_events") or 0) >= want]
+    print("| %s | start-up, exec to \"listening\" (s) | %d | %s |" % (name, len(rl), mmm([r["startup_s"] for r in rl], "%.3f")))
+    print("| | of which \"history loaded\" (s) | %d | %s |" % (len(rl), mmm([r["history_load_ms"] / 1000 for r in rl if r.get("history_load_ms") is not None], "%.3f")))
+    print("| | RSS 1 s after start-up (MiB) | %d | %s |" % (len(rl), mmm([r["rss_kb"] / 1024 for r in rl], "%.0f")))
+    print("| | replay: events received of %d | %d | %s |" % (want, len(rl), mmm([r.get("replay_events") for r in rl], "%.0f")))
+    print("| | replay of %d events (s) | %d | %s |" % (want, len(ok), mmm([r["replay_seconds"] for r in ok], "%.3f")))
+    print("| | replay: events/s | %d | %s |" % (len(ok), mmm([r["replay_events_per_s"] for r in ok], "%.0f")))
+    print("| | replay: first event after (ms) | %d | %s |" % (len(ok), mmm([r["replay_first_event_s"] * 1000 for r in ok if r.get("replay_first_event_s") is not None], "%.1f")))
 print()
-med = statistics.median([r["startup_s"] for r in rs])
-print("start-up median %.3f s: target < 2 s %s" % (med, "met" if med < 2 else "NOT met"))
+for label in ("200000", "default"):
+    xs = [r["startup_s"] for r in rs if r.get("history") == label]
+    if xs:
+        med = statistics.median(xs)
+        print("start-up median (history %s) %.3f s: target < 2 s %s" % (label, med, "met" if med < 2 else "NOT met"))
 if not all(r["same_epoch"] for r in rs):
     print("note: the history did not survive a restart (new epoch): this build keeps it in memory only")
-elif len(ok) < len(rs):
-    print("note: %d of %d replays did not receive all %d events" % (len(rs) - len(ok), len(rs), want))
+else:
+    ok = [r for r in rs if (r.get("replay_events") or 0) >= want]
+    if len(ok) < len(rs):
+        print("note: %d of %d replays did not receive all %d events" % (len(rs) - len(ok), len(rs), want))
 EOF
