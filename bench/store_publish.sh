@@ -185,8 +185,8 @@ for r in recs:
     by.setdefault(r["mode"], []).append(r)
 med = {}
 print()
-print("| mode | runs | publishes/s: median (min-max) | failed | disk bytes after a run | load avg at start |")
-print("|---|---|---|---|---|---|")
+print("| mode | runs | publishes/s: median (min-max) | server CPU % | failed | disk bytes after a run | load avg at start |")
+print("|---|---|---|---|---|---|---|")
 for m in order + sorted(set(by) - set(order)):
     rs = by.get(m)
     if not rs:
@@ -199,8 +199,10 @@ for m in order + sorted(set(by) - set(order)):
     disk = statistics.median([r.get("data_dir_bytes", 0) or 0 for r in rs]) if m != "memory" else None
     name = m if m.startswith("redis") else "revenprox " + m
     loads = [r.get("loadavg_1m") for r in rs if r.get("loadavg_1m") is not None]
-    print("| %s | %d | %.0f (%.0f-%.0f) | %d | %s | %s |" % (
-        name, len(rates), med[m], min(rates), max(rates), failed,
+    cpu = [r["server_cpu_pct"] for r in rs if r.get("server_cpu_pct") is not None]
+    print("| %s | %d | %.0f (%.0f-%.0f) | %s | %d | %s | %s |" % (
+        name, len(rates), med[m], min(rates), max(rates),
+        "%.0f" % statistics.median(cpu) if cpu else "-", failed,
         "-" if disk is None else "%.0f" % disk,
         "-" if not loads else "%.1f-%.1f" % (min(loads), max(loads))))
 print()
