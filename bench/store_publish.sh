@@ -17,8 +17,9 @@
 # <100 bytes>` (one stream per key, 100 keys); redis-benchmark has no time bound, so a first
 # run of 20,000 requests measures the rate and N is what that rate does in DURATION seconds
 # (at most COUNT). Every mode runs once per round, each on a fresh server and data directory;
-# the table gives the median (min-max) of the rounds and the ratios interval/memory and
-# always/redis-always. Raw lines: $BENCH_RESULTS/store-publish.jsonl.
+# the table gives the median (min-max) of the rounds, the server's CPU and publishes per
+# server CPU-second (redis-server's from /proc, RevenProx's from the generator), and the ratios
+# interval/memory and always/redis-always. Raw lines: $BENCH_RESULTS/store-publish.jsonl.
 # Loopback only; every server and client started here is stopped when it ends.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -101,6 +102,9 @@ redis_bench() {
     sed -n '2s/^"[^"]*","\([0-9.]*\)".*/\1/p' "$raw"
 }
 
+# utime + stime of a process (all its threads), in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 # The N of each Redis mode, measured in round 1
 declare -A REDIS_N=()
 
@@ -152,11 +156,18 @@ EOF
                 stop_server
                 start_redis "${mode#redis-}"
             fi
+            # redis-server's CPU time (all its threads) over the measured run, as the
+            # generator samples RevenProx's
+            local t0 c0 cpu
+            t0="$EPOCHREALTIME"
+            c0="$(cpu_ticks "$SERVER_PID")"
             rate="$(redis_bench "$n")"
+            cpu="$(python3 -c 'import sys, os; t0, c0, c1, t1 = map(float, sys.argv[1:5]); print("%.1f" % (100 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / (t1 - t0)))' \
+                "$t0" "$c0" "$(cpu_ticks "$SERVER_PID")" "$EPOCHREALTIME")"
             [ -n "$rate" ] || { log "store-publish: $mode: redis-benchmark failed"; stop_server; return 1; }
             bytes="$(du -sb "$SERVER_DIR/appendonlydir" 2>/dev/null | cut -f1 || true)"
-            printf '{"scenario":"store-publish","server":"redis","mode":"%s","round":%s,"pub_rate":%s,"acked":%s,"publishers":%s,"topics":%s,"size":%s,"data_dir_bytes":%s,"loadavg_1m":%s}\n' \
-                "$mode" "$round" "$rate" "$n" "$PUBLISHERS" "$TOPICS" "$SIZE" "${bytes:-0}" "$load" >>"$OUT"
+            printf '{"scenario":"store-publish","server":"redis","mode":"%s","round":%s,"pub_rate":%s,"acked":%s,"publishers":%s,"topics":%s,"size":%s,"data_dir_bytes":%s,"loadavg_1m":%s,"server_cpu_pct":%s}\n' \
+                "$mode" "$round" "$rate" "$n" "$PUBLISHERS" "$TOPICS" "$SIZE" "${bytes:-0}" "$load" "$cpu" >>"$OUT"
             log "store-publish: $mode: $rate requests/s"
             ;;
         *) die "unknown mode '$mode'" ;;
@@ -185,8 +196,9 @@ for r in recs:
     by.setdefault(r["mode"], []).append(r)
 med = {}
 print()
-print("| mode | runs | publishes/s: median (min-max) | server CPU % | failed | disk bytes after a run | load avg at start |")
-print("|---|---|---|---|---|---|---|")
+print("| mode | runs | publishes/s: median (min-max) | server CPU % | publishes per server CPU-s | failed | disk bytes after a run | load avg at start |")
+print("|---|---|---|---|---|---|---|---|")
+eff = {}
 for m in order + sorted(set(by) - set(order)):
     rs = by.get(m)
     if not rs:
@@ -200,9 +212,15 @@ for m in order + sorted(set(by) - set(order)):
     name = m if m.startswith("redis") else "revenprox " + m
     loads = [r.get("loadavg_1m") for r in rs if r.get("loadavg_1m") is not None]
     cpu = [r["server_cpu_pct"] for r in rs if r.get("server_cpu_pct") is not None]
-    print("| %s | %d | %.0f (%.0f-%.0f) | %s | %d | %s | %s |" % (
+    # per run, so that a run slowed by other work on the machine counts as itself
+    per = [r["pub_rate"] / (r["server_cpu_pct"] / 100) for r in rs
+           if r.get("pub_rate") and r.get("server_cpu_pct")]
+    if per:
+        eff[m] = statistics.median(per)
+    print("| %s | %d | %.0f (%.0f-%.0f) | %s | %s | %d | %s | %s |" % (
         name, len(rates), med[m], min(rates), max(rates),
-        "%.0f" % statistics.median(cpu) if cpu else "-", failed,
+        "%.0f" % statistics.median(cpu) if cpu else "-",
+        "%.0f (%.0f-%.0f)" % (eff[m], min(per), max(per)) if per else "-", failed,
         "-" if disk is None else "%.0f" % disk,
         "-" if not loads else "%.1f-%.1f" % (min(loads), max(loads))))
 print()
@@ -216,6 +234,10 @@ ratio("always", "redis-always", 1.0)
 ratio("none", "memory")
 ratio("always", "memory")
 ratio("redis-everysec", "redis-always")
+print("per server CPU-second (less moved by other work on the machine than the rates):")
+for a, b in (("interval", "memory"), ("none", "memory"), ("always", "memory"), ("always", "redis-always"), ("interval", "redis-everysec")):
+    if a in eff and b in eff and eff[b] > 0:
+        print("  %s / %s = %.3f" % (a, b, eff[a] / eff[b]))
 for m in ("none", "interval", "always"):
     rs = by.get(m, [])
     if rs and all((r.get("data_dir_bytes") or 0) == 0 for r in rs):
