@@ -21,6 +21,8 @@
 #include "core/hub_private.h"
 #include "core/logengine.h"
 
+static bool drain_locked(struct rp_hub *hub);
+
 void
 rp_hub_engine_init(struct rp_hub *hub)
 {
@@ -47,10 +49,9 @@ rp_hub_engine_fini(struct rp_hub *hub)
 void
 rp_hub_set_engine(struct rp_hub *hub, struct rp_logengine *engine)
 {
-    if (hub->engine && !engine)
-        rp_hub_engine_drain(hub); /* what is pending goes to the engine it was sequenced for */
     pthread_rwlock_wrlock(&hub->engine_use); /* no history read still uses the old one */
     pthread_mutex_lock(&hub->append_lock);
+    drain_locked(hub); /* what is pending goes to the engine it was sequenced for */
     hub->engine = engine;
     atomic_store(&hub->engine_err, 0);
     atomic_store(&hub->engine_full, false);
@@ -180,14 +181,13 @@ requeue_front(struct rp_hub *hub, struct rp_logengine_batch *list)
     pthread_mutex_unlock(&hub->pend_lock);
 }
 
-void
-rp_hub_engine_drain(struct rp_hub *hub)
+/* Called with append_lock held: hands the pending list to the engine; false when the
+ * engine refused a batch (it and those after it wait at the head of the list). */
+static bool
+drain_locked(struct rp_hub *hub)
 {
-    pthread_mutex_lock(&hub->append_lock);
-    if (!hub->engine) {
-        pthread_mutex_unlock(&hub->append_lock);
-        return;
-    }
+    if (!hub->engine)
+        return true;
     pthread_mutex_lock(&hub->pend_lock);
     struct rp_logengine_batch *list = hub->pend_head;
     hub->pend_head = NULL;
@@ -215,7 +215,30 @@ rp_hub_engine_drain(struct rp_hub *hub)
         list = next;
     }
     atomic_store(&hub->engine_full, full);
-    pthread_mutex_unlock(&hub->append_lock);
+    return !full;
+}
+
+/*
+ * A publisher that finds another thread draining does not wait for it: that thread looks
+ * at the list again after it lets go, and a batch queued before the failed trylock was
+ * queued before that look.
+ */
+void
+rp_hub_engine_drain(struct rp_hub *hub)
+{
+    for (;;) {
+        if (pthread_mutex_trylock(&hub->append_lock) != 0)
+            return;
+        bool went = drain_locked(hub);
+        pthread_mutex_unlock(&hub->append_lock);
+        if (!went)
+            return; /* the engine's durable hook drains again */
+        pthread_mutex_lock(&hub->pend_lock);
+        bool more = hub->pend_head != NULL;
+        pthread_mutex_unlock(&hub->pend_lock);
+        if (!more)
+            return;
+    }
 }
 
 /* Raises <floor> (of the hub) to <seq> and every topic's evicted sequence with it. */

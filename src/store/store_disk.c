@@ -37,6 +37,9 @@
 
 #define WRITE_CHUNK ((size_t)1 << 20)
 #define RETENTION_EVERY_MS 1000
+/* A queue this big is written at once, lingering or not. */
+#define LINGER_EVENTS 4096
+#define LINGER_BYTES (1u << 20)
 
 static int64_t
 now_ns(void)
@@ -433,10 +436,16 @@ wait_for_work(struct rp_store_disk *s, bool *closing)
     for (;;) {
         int64_t now = rp_clock_now_ms();
         bool retry_wait = atomic_load(&s->failed) && now < s->next_retry_ms;
-        if ((s->q_head && !retry_wait) || s->closing || now >= next_timer(s))
+        /* A small queue lingers (appends meanwhile do not wake us: it is not empty). */
+        int64_t ripe = s->q_since_ms + s->cfg.linger_ms;
+        bool linger =
+            s->q_head && now < ripe && s->q_events < LINGER_EVENTS && s->q_bytes < LINGER_BYTES;
+        if ((s->q_head && !retry_wait && !linger) || s->closing || now >= next_timer(s))
             break;
         /* The condvar runs on CLOCK_MONOTONIC (set at init), like rp_clock_now_ms. */
         int64_t at = next_timer(s);
+        if (linger && !retry_wait && ripe < at)
+            at = ripe;
         struct timespec ts = {.tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000};
         pthread_cond_timedwait(&s->wake, &s->lock, &ts);
     }
@@ -542,6 +551,8 @@ disk_append(struct rp_logengine *e, struct rp_logengine_batch *b)
     if (rc == 0) {
         b->link = NULL;
         bool was_empty = !s->q_head;
+        if (was_empty)
+            s->q_since_ms = rp_clock_now_ms();
         if (s->q_tail)
             s->q_tail->link = b;
         else
@@ -656,6 +667,10 @@ fill_defaults(struct rp_store_config *c)
         c->reserve_ahead = (uint64_t)1 << 20;
     if (!c->retry_ms)
         c->retry_ms = 200;
+    if (c->fsync == RP_STORE_FSYNC_ALWAYS || c->linger_ms < 0)
+        c->linger_ms = 0;
+    else if (!c->linger_ms)
+        c->linger_ms = 2;
     if (!c->max_record || c->max_record > RP_RECORD_MAX)
         c->max_record = RP_RECORD_MAX;
     if (!c->fileops)

@@ -42,15 +42,19 @@ enum rp_store_fsync {
 struct rp_store_config {
     const char *dir; /* must exist; borrowed for the call */
     enum rp_store_fsync fsync;
-    uint32_t fsync_interval_ms;       /* 1000 */
-    uint64_t segment_bytes;           /* a segment is rolled past this size; 64 MiB */
-    uint64_t queue_events;            /* accepted, not yet written (and unsynced); 65536 */
-    uint64_t queue_bytes;             /* the same in bytes; 64 MiB */
-    uint64_t retain_segments;         /* 0: no limit */
-    uint64_t retain_bytes;            /* 0: no limit */
-    int64_t retain_age_ms;            /* by the newest record's wall time; 0: no limit */
-    uint64_t reserve_ahead;           /* sequences reserved per mark write; 1 << 20 */
-    uint32_t retry_ms;                /* after a failed write or fsync; 200 */
+    uint32_t fsync_interval_ms; /* 1000 */
+    uint64_t segment_bytes;     /* a segment is rolled past this size; 64 MiB */
+    uint64_t queue_events;      /* accepted, not yet written (and unsynced); 65536 */
+    uint64_t queue_bytes;       /* the same in bytes; 64 MiB */
+    uint64_t retain_segments;   /* 0: no limit */
+    uint64_t retain_bytes;      /* 0: no limit */
+    int64_t retain_age_ms;      /* by the newest record's wall time; 0: no limit */
+    uint64_t reserve_ahead;     /* sequences reserved per mark write; 1 << 20 */
+    uint32_t retry_ms;          /* after a failed write or fsync; 200 */
+    /* interval and none: the writer lets a queue that is still small gather appends this
+     * long before it writes (one wake-up and one write for many publishes, which answer at
+     * the append and so never wait for it); always writes at once. 2; -1 for none. */
+    int32_t linger_ms;
     uint64_t max_record;              /* longest record read back; RP_RECORD_MAX */
     const struct rp_fileops *fileops; /* NULL: rp_fileops_posix(); borrowed, outlives */
 };

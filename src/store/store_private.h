@@ -46,6 +46,7 @@ struct rp_store_disk {
     /* Accepted and not yet written, oldest first. */
     struct rp_logengine_batch *q_head, *q_tail;
     uint64_t q_events, q_bytes; /* queued, not yet written: what append's caps count */
+    int64_t q_since_ms;         /* when the queue last became non-empty (monotonic) */
     uint64_t u_events, u_bytes; /* written, not yet durable (held for a rewrite) */
     uint64_t last_accepted;     /* highest sequence append took */
     bool closing;
