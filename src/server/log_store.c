@@ -93,6 +93,7 @@ rp_log_store_open(struct rp_log_store *ls, const struct rp_config_values *v,
         .fsync = (enum rp_store_fsync)v->fsync,
         .fsync_interval_ms = (uint32_t)v->fsync_interval,
         .retain_bytes = (uint64_t)v->data_max_bytes,
+        .retain_events = (uint64_t)v->data_max_events,
         .retain_age_ms = v->data_max_age,
     };
     rc = rp_store_disk_open(&sc, hooks, &ls->engine);

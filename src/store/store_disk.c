@@ -380,8 +380,11 @@ retention(struct rp_store_disk *s)
     while (s->n_segs > 1 && n < 64) {
         struct rp_store_seg *g = s->segs[0];
         uint64_t total = atomic_load(&s->stored_bytes);
+        uint64_t newest = s->segs[s->n_segs - 1]->last_seq;
+        uint64_t events = newest >= g->first_seq ? newest - g->first_seq + 1 : 0;
         bool drop = (s->cfg.retain_segments && s->n_segs > s->cfg.retain_segments) ||
                     (s->cfg.retain_bytes && total > s->cfg.retain_bytes) ||
+                    (s->cfg.retain_events && events > s->cfg.retain_events) ||
                     (s->cfg.retain_age_ms && g->last_wall_ms < now - s->cfg.retain_age_ms);
         if (!drop)
             break;

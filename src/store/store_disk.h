@@ -48,6 +48,7 @@ struct rp_store_config {
     uint64_t queue_bytes;       /* the same in bytes; 64 MiB */
     uint64_t retain_segments;   /* 0: no limit */
     uint64_t retain_bytes;      /* 0: no limit */
+    uint64_t retain_events;     /* by sequences from a segment's first to the newest; 0: none */
     int64_t retain_age_ms;      /* by the newest record's wall time; 0: no limit */
     uint64_t reserve_ahead;     /* sequences reserved per mark write; 1 << 20 */
     uint32_t retry_ms;          /* after a failed write or fsync; 200 */

@@ -450,6 +450,29 @@ test_retention_drops_whole_segments(void **state)
     assert_true(info.first_seq > 1);
     rp_logengine_close(h.e);
     crashfs_free(h.fs);
+
+    /* By events: the oldest go until the rest hold at most retain_events. */
+    h = (struct harness){.fs = crashfs_new(9)};
+    cfg = (struct rp_store_config){.segment_bytes = 1024, .retain_events = 100};
+    assert_int_equal(hopen(&h, &cfg), 0);
+    for (uint64_t s = 1; s <= 400; s += 4)
+        assert_int_equal(append(&h, s, 4), 0);
+    assert_true(wait_durable(&h, 400));
+    for (int i = 0; i < 2000; i++) {
+        rp_logengine_info(h.e, &info);
+        if (info.first_seq > 300)
+            break;
+        sleep_ms(1);
+    }
+    l = (struct loaded){0};
+    assert_int_equal(rp_logengine_load(h.e, 0, collect, &l), 0);
+    assert_true(l.n <= 100 && l.n >= 20); /* whole segments of about 20 events each */
+    assert_int_equal(l.seqs[l.n - 1], 400);
+    for (size_t i = 1; i < l.n; i++)
+        assert_int_equal(l.seqs[i], l.seqs[i - 1] + 1);
+    free(l.seqs);
+    rp_logengine_close(h.e);
+    crashfs_free(h.fs);
 }
 
 static void
