@@ -160,13 +160,15 @@ start_revenprox() {
     # --history-count 100 matches nchan_message_buffer_length 100. --slow-policy block: a
     # publisher at full speed is held to what the subscribers read, so nothing is dropped and
     # latency stays bounded (nchan lets its backlog grow instead; see docs/benchmarks.md).
+    # Its disk log (on by default) goes to a fresh data_dir in the run directory, never to
+    # ./data of wherever the script runs.
     # RevenProx refuses unknown REVENPROX_* environment variables, and these two are the
     # scripts', not its settings. RP_BENCH_WORKERS (2, as nchan) and RP_BENCH_FLAGS (extra
     # serve flags, split on spaces) change the command.
     # shellcheck disable=SC2086
     env -u REVENPROX_BIN -u REVENPROX_BENCH "$bin" serve --listen "127.0.0.1:$port" \
         --workers "${RP_BENCH_WORKERS:-2}" --history-count 100 --slow-policy block \
-        ${RP_BENCH_FLAGS:-} --log-level warn >"$dir/server.log" 2>&1 &
+        --data-dir "$dir/data" ${RP_BENCH_FLAGS:-} --log-level warn >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     _track "$SERVER_PID"
     wait_for_port "$port" 10 "$SERVER_PID" || { cat "$dir/server.log" >&2; die "revenprox did not start"; }
