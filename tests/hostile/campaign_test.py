@@ -26,6 +26,13 @@ def sanitized(binary):
         return b"AddressSanitizer" in f.read()
 
 
+def probe_bound_ms(binary):
+    """How long /healthz may take during an attack: 2 s; 5 s under ASan, whose shadow memory
+    and quarantine make every request several times slower (seen: 0.6-1.6 s on a quiet
+    machine, up to 4.6 s with other work on its two cores)."""
+    return 5000 if sanitized(binary) else 2000
+
+
 def raw(port, data, timeout=10):
     """Sends <data> on a fresh connection, asking for the connection to close after the
     answer; returns the answer (b"" if closed unanswered), or only its head when it is an
@@ -57,8 +64,9 @@ class Watch:
     """A well-behaved client during an attack: a subscriber of "calm" that gets an event
     every 20 ms, and /healthz every 100 ms; records the worst probe and what was read."""
 
-    def __init__(self, srv):
+    def __init__(self, srv, bound_ms):
         self.srv = srv
+        self.bound_ms = bound_ms
         self.stop = threading.Event()
         self.worst_ms = 0.0
         self.sent = 0
@@ -105,8 +113,8 @@ class Watch:
         check(self.sent > 20, "the calm publisher kept publishing (%d)" % self.sent)
         check(got == ["c%d" % i for i in range(self.sent)],
               "the calm subscriber got every event once, in order")
-        check(self.worst_ms < 2000, "/healthz answered within 2 s throughout (worst %.0f ms)" %
-              self.worst_ms)
+        check(self.worst_ms < self.bound_ms, "/healthz answered within %d ms throughout "
+              "(worst %.0f ms)" % (self.bound_ms, self.worst_ms))
         return self.worst_ms
 
 
@@ -119,7 +127,7 @@ def test_many_attacks_at_once(binary):
     with Server(binary, "--max-topics", "5000", "--history-age", "2s",
                 config='[topic "calm"]\nhistory_age = 60s\n') as srv:
         base = rss_kib(srv.proc.pid)
-        watch = Watch(srv)
+        watch = Watch(srv, probe_bound_ms(binary))
         stalled = [Stream(srv.port, "/events?topic=s/%d&topic=flood/%%23" % i, rcvbuf=4096)
                    for i in range(300)]
 
@@ -179,7 +187,7 @@ def test_bad_input_on_every_endpoint(binary):
     # Oversize and malformed requests to every route: each gets a clear 4xx (or is closed
     # for its size), none a 5xx, and none disturbs a subscriber or /healthz.
     with Server(binary, "--max-body", "64k", "--max-header-bytes", "4k") as srv:
-        watch = Watch(srv)
+        watch = Watch(srv, probe_bound_ms(binary))
         routes = ["/events/t", "/events?topic=t", "/publish/t", "/publish", "/topics",
                   "/topics/t", "/topics/t/events", "/metrics", "/healthz", "/readyz",
                   "/dashboard", "/", "/ping", "/submit"]
