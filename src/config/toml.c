@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/hex.h"
 #include "base/utf8.h"
 #include "config/toml_number.h"
 
@@ -299,7 +300,7 @@ parse_escape(struct parser *ps, struct sbuf *b)
     ps->p++;
     uint32_t cp = 0;
     for (int i = 0; i < digits; i++, ps->p++) {
-        int h = ps->p < ps->end ? rp_toml_number_hex(*ps->p) : -1;
+        int h = ps->p < ps->end ? rp_hex_value(*ps->p) : -1;
         if (h < 0)
             return fail_at(ps, at, "escape \\%c needs %d hexadecimal digits",
                            digits == 4 ? 'u' : 'U', digits);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hex.h"
+
 /* The digits kept for strtoll/strtod; a word longer than the cap is refused first. */
 struct digits {
     char s[RP_TOML_NUMBER_CAP + 1];
@@ -34,12 +36,12 @@ scan_digits(const char *s, size_t n, size_t *i, int base, struct digits *d)
 {
     int count = 0;
     while (*i < n) {
-        int h = rp_toml_number_hex(s[*i]);
+        int h = rp_hex_value(s[*i]);
         if (h >= 0 && h < base) {
             keep(d, s[(*i)++]);
             count++;
         } else if (s[*i] == '_') {
-            int next = *i + 1 < n ? rp_toml_number_hex(s[*i + 1]) : -1;
+            int next = *i + 1 < n ? rp_hex_value(s[*i + 1]) : -1;
             if (!count || next < 0 || next >= base)
                 return -1;
             (*i)++;
@@ -67,7 +69,7 @@ parse_prefixed(const char *s, size_t n, struct rp_toml_value *out, const char **
         return -EINVAL;
     }
     for (int k = 0; k < count; k++) {
-        uint64_t h = (uint64_t)rp_toml_number_hex(d.s[k]);
+        uint64_t h = (uint64_t)rp_hex_value(d.s[k]);
         if (v > ((uint64_t)INT64_MAX - h) / (uint64_t)base) {
             *why = "the integer does not fit in 64 bits";
             return -EINVAL;
@@ -127,18 +129,6 @@ bad:
     *why = "malformed number (allowed: 42, -7, 1_000, 0x1F, 0o17, 0b101, 3.14, 1e6, inf, nan; "
            "no leading zeros)";
     return -EINVAL;
-}
-
-int
-rp_toml_number_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 int

@@ -23,7 +23,5 @@ enum {
  */
 int rp_toml_number_parse(const char *s, size_t n, bool colon_follows, struct rp_toml_value *out,
                          const char **why);
-/* The value of hexadecimal digit <c>, or -1. */
-int rp_toml_number_hex(char c);
 
 #endif
