@@ -4,15 +4,12 @@ fsync always answers only what is durable, and an upgrade (also a failed one) ke
 log. Each server gets its own data directory."""
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from support import (Server, Stream, check, health, log_text, run,  # noqa: E402
-                     stop_new, wait_pid_change)
+from support import (Server, Stream, check, failed_upgrade_step, log_text, run,  # noqa: E402
+                     stop_new, upgrade_step)
 
 
 def new_dir():
@@ -175,20 +172,13 @@ def test_always_answers_once_durable(binary):
     shutil.rmtree(d)
 
 
-def upgrade(srv, pid):
-    out = subprocess.run([srv.proc.args[0], "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
-                         capture_output=True, text=True, timeout=40)
-    check(out.returncode == 0, "revenprox upgrade: %r %r" % (out.stdout, out.stderr))
-    return wait_pid_change(srv, pid)
-
-
 def test_upgrade_keeps_the_log(binary):
     d = new_dir()
     srv = Server(binary, "--data-dir", d, "--fsync", "always", "--history-count", "3")
     pid = srv.proc.pid
     try:
         before = [publish(srv, "u", "b%d" % i) for i in range(10)]
-        pid = upgrade(srv, pid)
+        pid = upgrade_step(srv, pid)
         after = publish(srv, "u", "after")
         check(after.split("-")[0] == before[0].split("-")[0], "same epoch after the upgrade")
         check(int(after.split("-")[1]) > int(before[-1].split("-")[1]), "ids go on")
@@ -200,17 +190,7 @@ def test_upgrade_keeps_the_log(binary):
         # A failed upgrade: the successor cannot start after the old process closed the log
         # for it; the old process opens the log again and serves on, and nobody is told of
         # a gap.
-        with open(srv.conf.name, "w") as f:
-            f.write("auth_mode = jwt\nauth_jwt_key_file = /nonexistent/revenprox.pem\n")
-        n = log_text(srv).count("still serving")
-        os.kill(pid, signal.SIGUSR2)
-        deadline = time.monotonic() + 15
-        while log_text(srv).count("still serving") == n:
-            check(time.monotonic() < deadline, "the failed upgrade is logged")
-            time.sleep(0.02)
-        with open(srv.conf.name, "w") as f:
-            f.write("")
-        check(health(srv)["pid"] == pid, "the old process still serves")
+        failed_upgrade_step(srv, pid)
         more = publish(srv, "u", "more")
         s = Stream(srv.port, "/events/u", {"Last-Event-ID": before[4]})
         got = read_until(s, more)

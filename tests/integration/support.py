@@ -246,3 +246,28 @@ def run(tests, binary):
             failed += 1
             print("FAIL %s: %s: %s" % (t.__name__, type(e).__name__, e))
     return 1 if failed else 0
+
+
+def upgrade_step(srv, pid):
+    """`revenprox upgrade`; the pid of the process that answers afterwards."""
+    out = subprocess.run([srv.proc.args[0], "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
+                         capture_output=True, text=True, timeout=40)
+    check(out.returncode == 0, "revenprox upgrade: %r %r" % (out.stdout, out.stderr))
+    return wait_pid_change(srv, pid)
+
+
+def failed_upgrade_step(srv, pid):
+    """A SIGUSR2 whose successor cannot start; the old process <pid> still serves."""
+    # The successor says ready, then cannot start: its JWT key file is missing.
+    with open(srv.conf.name, "w") as f:
+        f.write("auth_mode = jwt\nauth_jwt_key_file = /nonexistent/revenprox.pem\n")
+    before = log_text(srv).count("still serving")
+    os.kill(pid, signal.SIGUSR2)
+    deadline = time.monotonic() + 15
+    while log_text(srv).count("still serving") == before:
+        check(time.monotonic() < deadline, "the failed upgrade is logged")
+        time.sleep(0.02)
+    with open(srv.conf.name, "w") as f:
+        f.write("")
+    check(health(srv)["pid"] == pid, "the old process still serves")
+    return pid

@@ -13,8 +13,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from support import (Server, Stream, check, health, log_text, run,  # noqa: E402
-                     stop_new, wait_pid_change)
+from support import (Server, Stream, check, failed_upgrade_step, health, log_text,  # noqa: E402
+                     run, stop_new, upgrade_step, wait_pid_change)
 
 
 
@@ -203,29 +203,6 @@ def publishers_through(binary, steps):
             s.close()
     finally:
         stop_new(srv, pid if pid != srv.proc.pid else None)
-
-
-def upgrade_step(srv, pid):
-    out = subprocess.run([srv.proc.args[0], "upgrade", "--url", "http://127.0.0.1:%d" % srv.port],
-                         capture_output=True, text=True, timeout=40)
-    check(out.returncode == 0, "revenprox upgrade: %r %r" % (out.stdout, out.stderr))
-    return wait_pid_change(srv, pid)
-
-
-def failed_upgrade_step(srv, pid):
-    # The successor says ready, then cannot start: its JWT key file is missing.
-    with open(srv.conf.name, "w") as f:
-        f.write("auth_mode = jwt\nauth_jwt_key_file = /nonexistent/revenprox.pem\n")
-    before = log_text(srv).count("still serving")
-    os.kill(pid, signal.SIGUSR2)
-    deadline = time.monotonic() + 15
-    while log_text(srv).count("still serving") == before:
-        check(time.monotonic() < deadline, "the failed upgrade is logged")
-        time.sleep(0.02)
-    with open(srv.conf.name, "w") as f:
-        f.write("")
-    check(health(srv)["pid"] == pid, "the old process still serves")
-    return pid
 
 
 def test_keep_alive_publishers_through_upgrades(binary):
