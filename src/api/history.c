@@ -13,11 +13,6 @@
 #include "core/hub.h"
 #include "sse/sse_frame.h"
 
-struct entry {
-    uint64_t seq;
-    struct rp_frame *frame;
-};
-
 struct rp_history_read {
     struct rp_history_read *next; /* in the queue */
     char **topics;
@@ -25,9 +20,9 @@ struct rp_history_read {
     uint64_t after, upto;
     bool tagged;
     /* Read side (the reader thread until done, then the requester). */
-    struct entry *got;
-    size_t n_got, cap;
-    struct rp_buf bytes;
+    size_t n_taken;      /* events framed into <bytes> */
+    size_t frame_end;    /* where the last whole frame in <bytes> ends */
+    struct rp_buf bytes; /* capped at RP_HISTORY_MAX_BYTES */
     uint64_t covered;
     _Atomic bool done;     /* the reader finished: the fields above are the requester's */
     _Atomic bool released; /* the requester let go: the reader may skip the work */
@@ -51,9 +46,6 @@ read_free(struct rp_history_read *r)
     for (size_t i = 0; i < r->n_topics; i++)
         free(r->topics[i]);
     free(r->topics);
-    for (size_t i = 0; i < r->n_got; i++)
-        rp_frame_unref(r->got[i].frame);
-    free(r->got);
     rp_buf_fini(&r->bytes);
     free(r);
 }
@@ -92,16 +84,23 @@ collect(void *ctx, uint32_t epoch, const struct rp_ingest_event *evs, size_t n)
         k->expect++;
         if (!wanted(r, &evs[i].item))
             continue;
-        if (r->n_got == RP_HISTORY_MAX_EVENTS) {
-            r->covered = r->got[r->n_got - 1].seq; /* the stream announces the rest */
+        /* Events arrive in sequence order over every topic: frame them as they come. */
+        struct rp_frame *f = rp_hub_frame(k->h->hub, &evs[i].item, evs[i].seq);
+        struct iovec iov[2];
+        int parts = rp_frame_iov(f, r->tagged, iov);
+        int err = r->n_taken == RP_HISTORY_MAX_EVENTS ? -ENOBUFS : 0;
+        for (int j = 0; j < parts && !err; j++)
+            err = rp_buf_append(&r->bytes, iov[j].iov_base, iov[j].iov_len);
+        rp_frame_unref(f);
+        if (err) {
+            /* Over a cap: what came before is whole (appends are all or nothing, and the
+             * frame's first part is dropped with it); the stream announces the rest. */
+            r->bytes.len = r->frame_end;
+            r->covered = evs[i].seq - 1;
             return -ECANCELED;
         }
-        if (r->n_got == r->cap) {
-            r->cap = r->cap ? 2 * r->cap : 256;
-            r->got = rp_xrealloc(r->got, r->cap * sizeof(*r->got));
-        }
-        r->got[r->n_got++] =
-            (struct entry){evs[i].seq, rp_hub_frame(k->h->hub, &evs[i].item, evs[i].seq)};
+        r->frame_end = r->bytes.len;
+        r->n_taken++;
     }
     return 0;
 }
@@ -125,18 +124,6 @@ run(struct rp_history *h, struct rp_history_read *r)
     }
     if (k.expect - 1 < r->covered)
         r->covered = k.expect - 1; /* the log ended first: only what was read is covered */
-    /* The buffer's cap is what the frames take: an append past a cap would drop frames. */
-    size_t total = 0;
-    for (size_t i = 0; i < r->n_got && r->got[i].seq <= r->covered; i++)
-        total += rp_frame_wire_len(r->got[i].frame, r->tagged);
-    rp_buf_fini(&r->bytes);
-    rp_buf_init(&r->bytes, total + 1);
-    for (size_t i = 0; i < r->n_got && r->got[i].seq <= r->covered; i++) {
-        struct iovec iov[2];
-        int n = rp_frame_iov(r->got[i].frame, r->tagged, iov);
-        for (int j = 0; j < n; j++)
-            rp_buf_append(&r->bytes, iov[j].iov_base, iov[j].iov_len);
-    }
 }
 
 static void *
@@ -214,7 +201,7 @@ rp_history_start(struct rp_history *h, const char *const *topics, size_t n, uint
     r->after = after;
     r->upto = upto;
     r->tagged = tagged;
-    rp_buf_init(&r->bytes, 0); /* sized by run() */
+    rp_buf_init(&r->bytes, RP_HISTORY_MAX_BYTES);
     atomic_init(&r->done, false);
     atomic_init(&r->released, false);
     atomic_init(&r->owners, 2);

@@ -20,9 +20,11 @@ struct rp_hub;
 struct rp_history;
 struct rp_history_read;
 
-/* Most events one resume reads from disk; a longer gap is covered up to here and the rest
- * announced (event: resync). */
+/* Most events, and bytes of frames, one resume reads from disk; a longer gap is covered up
+ * to there and the rest announced (event: resync). The bytes bound what a client that
+ * resumes and then never reads can make the server hold for it. */
 #define RP_HISTORY_MAX_EVENTS 200000
+#define RP_HISTORY_MAX_BYTES ((size_t)16 << 20)
 
 /* The reader thread; <wake> (any thread) is called when a read finishes. NULL on failure. */
 struct rp_history *rp_history_new(struct rp_hub *hub, void (*wake)(void *ctx), void *ctx);
