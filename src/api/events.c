@@ -64,7 +64,7 @@ history_needed(struct rp_api *a, char *const *filters, size_t n, const char *id,
 /* A history read started on an earlier call is done: the stream starts with its frames. */
 static bool
 start_after_history(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-                    char *const *filters, size_t n, const char *last_id, size_t last_id_len)
+                    char *const *filters, size_t n)
 {
     struct rp_buf *bytes;
     uint64_t covered;
@@ -72,12 +72,12 @@ start_after_history(struct rp_api *a, struct rp_conn *c, const struct rp_http_re
         rp_conn_wait(c, RP_WAIT_HISTORY, 0); /* keeps its first deadline */
         return false;
     }
+    /* The stream goes on after what the read covered (the client's own id when it covered
+     * nothing: the same epoch and sequence). */
     char id[RP_EVENT_ID_MAX + 1];
     size_t id_len = rp_hub_format_id(a->node->hub, covered, id);
-    bool read = bytes->len > 0 || covered > 0;
-    bool ok =
-        rp_conn_start_stream_with(c, req, (const char *const *)filters, n, read ? id : last_id,
-                                  read ? id_len : last_id_len, bytes->data, bytes->len);
+    bool ok = rp_conn_start_stream_with(c, req, (const char *const *)filters, n, id, id_len,
+                                        bytes->data, bytes->len);
     rp_history_release(c->pending);
     c->pending = NULL;
     return ok;
@@ -173,7 +173,7 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         goto out;
     uint64_t after = 0, upto = 0;
     if (c->pending) {
-        if (start_after_history(a, c, req, filters, n, last_id, last_id_len))
+        if (start_after_history(a, c, req, filters, n))
             rp_conn_schedule_expiry(c, grant.expires_ms);
         goto out;
     }
