@@ -16,7 +16,7 @@ ROOT="$(pwd)"
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(A-idle B-fanout C-wide D5-latency P-publish)
 
-scripts/install-deps
+scripts/install-deps --with-tests
 bench/install-peers
 
 if [ ! -f build-release/build.ninja ]; then

@@ -11,7 +11,7 @@ if [ -n "${REVENPROX_BIN:-}" ]; then
 fi
 cd "$(dirname "$0")"
 if [ ! -d node_modules/eventsource ] || [ ! -d node_modules/playwright-core ]; then
-    # Same as scripts/install-deps --with-node: install exactly what package-lock.json pins.
+    # Same as scripts/install-deps --with-tests: install exactly what package-lock.json pins.
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 fi
 exec node --test --test-reporter=spec *.test.mjs

@@ -134,9 +134,9 @@ def test_meson_install(binary):
         check(stop > drain, "TimeoutStopSec (%ss) must exceed shutdown_timeout (%ss)" % (
             stop, drain))
 
-        # scripts/install-deps installs systemd (systemd-analyze), man-db and groff-base.
+        # scripts/install-deps --with-tests installs systemd (systemd-analyze), man-db and groff-base.
         analyze = shutil.which("systemd-analyze")
-        check(analyze, "systemd-analyze is missing: run scripts/install-deps")
+        check(analyze, "systemd-analyze is missing: run scripts/install-deps --with-tests")
         # verify checks that ExecStart's binary exists, but it is only installed inside
         # the destdir: check a copy whose ExecStart points there. MANPATH lets the
         # Documentation=man:revenprox(1) check find the installed page.
@@ -154,7 +154,7 @@ def test_meson_install(binary):
               "systemd-analyze verify: rc=%d %s" % (r.returncode, out))
 
         # The man page renders, with the sections operators look for.
-        check(shutil.which("man"), "man is missing: run scripts/install-deps")
+        check(shutil.which("man"), "man is missing: run scripts/install-deps --with-tests")
         # Not a terminal and no MAN_KEEP_FORMATTING: man prints plain text.
         env = hermetic_env(MANWIDTH="100", MANPAGER="cat", PAGER="cat")
         env.pop("MAN_KEEP_FORMATTING", None)
