@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_CLUSTER_ENGINE_REDIS_H
+#define RP_CLUSTER_ENGINE_REDIS_H
+/*
+ * The Redis engine: Redis Streams as the cluster's shared log and Redis pub/sub as its
+ * fan-out between nodes. Redis assigns the sequences (docs/internals/ids.md): a publish is one
+ * script call that advances the counter in <prefix>meta, appends each event to its topic's
+ * stream with the entry id <seq>-0 and publishes it on the topic's channel; every node takes
+ * events in from the channels of the topics its clients read. Runs on a thread of its own
+ * with its own loop and two connections (hiredis 0.14: a subscribed connection can do
+ * nothing else): one for commands, one for pub/sub. Both reconnect with jittered backoff;
+ * while the command connection is down, publishes fail at once (-ENOTCONN) and the
+ * state_changed hook says why. Not responsible for the hub, waiting requests or history
+ * fills (the composition root wires those to the hooks).
+ *
+ * Thread rules (the log-engine contract): rp_redis_publish and rp_redis_interest never
+ * block and may be called from any thread; hooks and done callbacks run on the engine's
+ * thread with no engine lock held, and must not call back into the engine synchronously
+ * except rp_redis_publish and rp_redis_interest.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rp_logengine_batch;
+struct rp_redis_msg;
+
+struct rp_redis_config {
+    const char *host; /* an address, or a Unix socket path (starting with '/') */
+    int port;
+    const char *prefix;         /* every key and channel starts with it ("{rp}:") */
+    int64_t connect_timeout_ms; /* a connect that takes longer is abandoned and retried */
+    int64_t command_timeout_ms; /* a command unanswered this long drops the connection */
+    int64_t reconnect_min_ms;   /* backoff between attempts, with full jitter */
+    int64_t reconnect_max_ms;
+    uint64_t stream_max_len; /* about this many events kept per topic (XADD MAXLEN ~) */
+    size_t queue_cap;        /* publishes queued for the engine thread at most */
+};
+
+struct rp_redis_hooks {
+    /* An event from the channel of <topic>, in the order Redis ran the scripts. */
+    void (*event)(void *ctx, const char *topic, size_t topic_len, const struct rp_redis_msg *m);
+    /* The command connection is up and the script loaded (<err> 0), or down (<err> < 0,
+     * <why> says what failed). */
+    void (*state_changed)(void *ctx, int err, const char *why);
+    /* The pub/sub connection (re)subscribed every topic of interest after being down:
+     * messages published in between were not received, so what a node keeps of those
+     * topics must be filled from their streams. */
+    void (*resubscribed)(void *ctx);
+    void *ctx;
+};
+
+/* One publish, owned by the caller; the engine uses it from rp_redis_publish returning 0
+ * until it calls <done>. */
+struct rp_redis_publish {
+    struct rp_redis_publish *link;            /* the engine's while queued */
+    struct rp_logengine_batch *batch;         /* the events; their seq and wall_ms are ignored */
+    void (*done)(struct rp_redis_publish *p); /* engine thread; the engine is done with <p> */
+    void *ctx;
+    /* Results, set before done */
+    int err;            /* 0; -ENOTCONN (Redis unreachable), -ETIMEDOUT, -EIO (refused) */
+    uint32_t epoch;     /* of the events */
+    uint64_t first_seq; /* the events have first_seq .. first_seq + n - 1 */
+    char message[320];  /* why, when err */
+};
+
+struct rp_redis;
+
+/* Starts the engine's thread, which connects in the background; NULL with errno. */
+struct rp_redis *rp_redis_new(const struct rp_redis_config *config,
+                              const struct rp_redis_hooks *hooks);
+/* Stops the thread: queued publishes are done with -ESHUTDOWN first. NULL is fine. */
+void rp_redis_free(struct rp_redis *r);
+/* Queues <p>; 0, or -EAGAIN (queue full), -ENOTCONN (the command connection is down),
+ * -ESHUTDOWN; <p> is the caller's again on failure. */
+int rp_redis_publish(struct rp_redis *r, struct rp_redis_publish *p);
+/* This node's interest in <topic> went up (<on>) or down: subscribes its channel while the
+ * count is above zero. */
+void rp_redis_interest(struct rp_redis *r, const char *topic, size_t len, bool on);
+/* The command connection is up. */
+bool rp_redis_up(const struct rp_redis *r);
+
+#endif
