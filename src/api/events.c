@@ -97,12 +97,12 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
               const char *path_filter)
 {
     const char *pre[1] = {path_filter};
-    rp_api_events_for(a, c, req, pre, path_filter && *path_filter ? 1 : 0);
+    rp_api_events_for(a, c, req, pre, path_filter && *path_filter ? 1 : 0, NULL);
 }
 
 void
 rp_api_events_for(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-                  const char *const *pre, size_t n_pre)
+                  const char *const *pre, size_t n_pre, const char *last_id_override)
 {
     const struct rp_config_values *v = rp_conn_config(c);
     size_t max = (size_t)v->max_stream_topics;
@@ -140,6 +140,10 @@ rp_api_events_for(struct rp_api *a, struct rp_conn *c, const struct rp_http_requ
     const char *hdr = rp_http_request_header(req, "Last-Event-ID");
     if (hdr && *hdr) {
         last_id_len = rp_api_copy_str(last_id, sizeof(last_id), hdr);
+        have_last_id = true;
+    }
+    if (last_id_override) {
+        last_id_len = rp_api_copy_str(last_id, sizeof(last_id), last_id_override);
         have_last_id = true;
     }
     struct rp_gate *gate = a->gate;

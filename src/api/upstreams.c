@@ -3,11 +3,49 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/query.h"
+#include "sse/sse_frame.h"
+
 #include "api/endpoints.h"
 #include "base/buf.h"
 #include "client/upstream.h"
+#include "core/event_id.h"
 #include "core/topic_name.h"
 #include "http/response.h"
+
+#define SCAN_CHUNK 256
+
+/*
+ * A RevenProx below this one that restarted resumes with the origin id it kept (the
+ * origin-id of the last event it took from us, sse/sse_frame.h): our id of the newest event
+ * of <topic> with that origin id, into <out>; false when none is in memory.
+ */
+static bool
+our_id_of_origin(struct rp_hub *hub, const char *topic, const char *origin, char *out)
+{
+    struct rp_topic *t = rp_hub_find(hub, topic, strlen(topic));
+    size_t olen = strlen(origin);
+    if (!t || olen == 0 || olen >= 128)
+        return false;
+    uint64_t after = 0, found = 0;
+    struct rp_topic_entry e[SCAN_CHUNK];
+    size_t n;
+    while ((n = rp_topic_entries(t, after, e, SCAN_CHUNK)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            const struct rp_frame *f = e[i].frame;
+            const char *pid = f->buf + f->pub_id_off;
+            if (f->pub_id_len == olen + 1 && pid[0] == RP_FRAME_ORIGIN_MARK &&
+                memcmp(pid + 1, origin, olen) == 0)
+                found = e[i].seq;
+            after = e[i].seq;
+            rp_frame_unref(e[i].frame);
+        }
+    }
+    if (!found)
+        return false;
+    rp_hub_format_id(hub, found, out);
+    return true;
+}
 
 void
 rp_api_upstream_stream(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
@@ -36,8 +74,14 @@ rp_api_upstream_stream(struct rp_api *a, struct rp_conn *c, const struct rp_http
     char typed[RP_TOPIC_NAME_MAX + 3];
     snprintf(typed, sizeof(typed), "%s/+", topic);
     const char *filters[2] = {topic, typed};
+    /* A resume from an origin id (a proxy below that restarted) becomes one from ours. */
+    const char *lei = rp_http_request_header(req, "Last-Event-ID");
+    if (!lei || !*lei)
+        lei = rp_query_get(a->query, "lastEventId");
+    char ours[RP_EVENT_ID_MAX + 1];
+    bool mapped = lei && *lei && our_id_of_origin(a->node->hub, topic, lei, ours);
     /* The stream is an ordinary one on the local topic: our ids, resume, auth, policies. */
-    rp_api_events_for(a, c, req, filters, by_type ? 2 : 1);
+    rp_api_events_for(a, c, req, filters, by_type ? 2 : 1, mapped ? ours : NULL);
 }
 
 struct list_ctx {

@@ -68,6 +68,7 @@ struct up {
     bool recovered;          /* the last upstream id was looked up in the hub's log */
     bool stop_reason_set;    /* a reason for leaving streaming was recorded already */
     bool held;               /* a publish was held back: <held_ev> waits, the call is paused */
+    bool saw_origin;         /* the upstream sent origin-id fields: it is a RevenProx */
     struct rp_buf held_rest; /* bytes of the chunk after the held event */
     char *held_type, *held_data, *held_id;
     size_t held_type_len, held_data_len, held_id_len;
@@ -568,10 +569,11 @@ newest_pub_id(struct rp_topic *t, uint64_t *best_seq, char *out)
     size_t n = rp_topic_entries(t, after, e, RECOVER_LOOKBACK);
     for (size_t i = 0; i < n; i++) {
         const struct rp_frame *f = e[i].frame;
-        if (f->pub_id_len && e[i].seq > *best_seq) {
+        const char *pid = f->buf + f->pub_id_off;
+        if (f->pub_id_len > 1 && pid[0] == RP_FRAME_ORIGIN_MARK && e[i].seq > *best_seq) {
             *best_seq = e[i].seq;
-            memcpy(out, f->buf + f->pub_id_off, f->pub_id_len);
-            out[f->pub_id_len] = '\0';
+            memcpy(out, pid + 1, f->pub_id_len - 1);
+            out[f->pub_id_len - 1] = '\0';
         }
         rp_frame_unref(e[i].frame);
     }
@@ -639,8 +641,8 @@ publish(struct rp_upstream_pool *pool, struct up *u, const char *type, size_t ty
         .event_len = plain ? 0 : type_len,
         .data = data,
         .data_len = data_len,
-        .pub_id = id_len > 0 && id_len <= PUB_ID_MAX ? id : NULL,
-        .pub_id_len = id_len <= PUB_ID_MAX ? id_len : 0,
+        .pub_id = id_len > 1 && id_len <= PUB_ID_MAX ? id : NULL,
+        .pub_id_len = id_len > 1 && id_len <= PUB_ID_MAX ? id_len : 0,
     };
     struct rp_publish_result res;
     struct rp_hub_error err;
@@ -674,8 +676,40 @@ on_event(void *ctx, const struct rp_sse_event *ev)
 {
     struct feed_ctx *f = ctx;
     struct up *u = f->u;
-    const char *id = ev->has_id ? ev->last_id : NULL;
-    size_t id_len = ev->has_id ? ev->last_id_len : 0;
+    /*
+     * The event's publisher id: the marked id it had at the top of the chain (the origin-id
+     * field of a RevenProx upstream), else the upstream's own id. So a chain of proxies
+     * recognises an event it already has even when a middle one restarted and sent it again
+     * under a new id of its own.
+     */
+    char pid[PUB_ID_MAX + 1];
+    size_t id_len = 0;
+    const char *src = ev->origin_id_len ? ev->origin_id : ev->has_id ? ev->last_id : NULL;
+    size_t src_len = ev->origin_id_len ? ev->origin_id_len : ev->has_id ? ev->last_id_len : 0;
+    if (src && src_len > 0 && src_len < PUB_ID_MAX) {
+        pid[0] = RP_FRAME_ORIGIN_MARK;
+        memcpy(pid + 1, src, src_len);
+        id_len = src_len + 1;
+    }
+    const char *id = id_len ? pid : NULL;
+    if (ev->origin_id_len)
+        u->saw_origin = true;
+    if (!ev->origin_id_len && u->saw_origin && ev->type_len == 6 &&
+        memcmp(ev->type, "resync", 6) == 0) {
+        /*
+         * A RevenProx upstream announcing a gap in its own ids (it restarted uncleanly): the
+         * events it may have lost come again from its own upstream, and those we have are
+         * recognised by their origin ids. A gap its upstream announced carries an origin id
+         * and is passed on.
+         */
+        RP_LOG(RP_LOG_INFO, "upstream",
+               "url=\"%s\" msg=\"upstream restarted; its gap is "
+               "covered by origin ids\"",
+               u->url);
+        if (ev->has_id)
+            remember_id(f->pool, u);
+        return 0;
+    }
     if (publish(f->pool, u, ev->type, ev->type_len, ev->data, ev->data_len, id, id_len) != 0) {
         u->held = true;
         u->held_type = dup_bytes(ev->type, ev->type_len);
