@@ -313,10 +313,13 @@ find_topic(struct rp_upstream_pool *pool, const char *name, size_t len)
     return NULL;
 }
 
+static const struct rp_upstream_def *find_def(struct rp_upstream_pool *pool, const char *name,
+                                              size_t len);
+
 void
 rp_upstream_interest(void *ctx, struct rp_topic *t, bool on)
 {
-    (void)on; /* the shard reads the topics again: transitions may arrive out of order */
+    /* The shard reads the topics again: transitions may arrive out of order. */
     struct rp_upstream_pool *pool = ctx;
     if (!pool || pool->config.n_defs == 0)
         return;
@@ -336,6 +339,24 @@ rp_upstream_interest(void *ctx, struct rp_topic *t, bool on)
     if (u)
         kick(pool, u->shard);
     pthread_mutex_unlock(&pool->lock);
+    if (u || !on)
+        return;
+    /*
+     * A reader of an upstream's topic that no upstream feeds yet: one that came by
+     * /events, or a stream an upgrade handed over. The topic names the upstream URL, except
+     * with by_type (a typed topic is ambiguous) or forward_auth (no credential here).
+     */
+    const char *slash = memchr(name, '/', len);
+    size_t name_len = slash ? (size_t)(slash - name) : len;
+    const struct rp_upstream_def *d = find_def(pool, name, name_len);
+    if (!d || d->by_type || d->forward_auth)
+        return;
+    char topic[RP_TOPIC_NAME_MAX + 1];
+    bool by_type;
+    struct rp_upstream_refusal why;
+    const char *path = slash ? slash + 1 : "";
+    size_t path_len = slash ? len - name_len - 1 : 0;
+    open_up(pool, name, name_len, path, path_len, NULL, topic, &by_type, &why, false);
 }
 
 static uint32_t

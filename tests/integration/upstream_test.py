@@ -233,6 +233,44 @@ def test_by_type_headers_and_forwarded_credentials(binary):
     up.close()
 
 
+def test_plain_reader_opens_upstream(binary):
+    up = Upstream()
+    with Server(binary, *flags(up)) as srv:
+        # A reader of the topic by /events opens the upstream its name says.
+        s = Stream(srv.port, "/events/src/feed/e")
+        up.wait_live("/feed/e", 1)
+        up.publish("/feed/e", "via events")
+        check(s.next_event()["data"] == "via events", "an /events reader is fed")
+        s.close()
+    up.close()
+
+
+def test_held_back_publishes_pause_the_upstream(binary):
+    """slow_policy block: a reader that stops reading holds publishes back; the upstream's
+    events wait (the transfer paused) instead of being lost, and flow once it is gone."""
+    up = Upstream()
+    extra = ("--slow-policy", "block", "--lag-events", "4", "--history-count", "16",
+             "--stream-sndbuf", "4096")
+    with Server(binary, *flags(up, *extra)) as srv:
+        good = Stream(srv.port, "/upstream/src/feed/h")
+        stuck = Stream(srv.port, "/upstream/src/feed/h", rcvbuf=4096)
+        up.wait_live("/feed/h", 1)
+        big = "x" * 30000
+        for i in range(40):
+            up.publish("/feed/h", "%d %s" % (i, big))
+        got = [good.next_event()["data"].split(" ")[0] for _ in range(4)]
+        check(got == ["0", "1", "2", "3"], "the first events: %r" % got)
+        time.sleep(1.0)
+        u = wait_state(srv, "src/feed/h", ["streaming"])
+        check(u["events_in"] < 40, "the stuck reader holds the upstream back: %r" % u)
+        stuck.close()
+        got += [good.next_event()["data"].split(" ")[0] for _ in range(36)]
+        check(got == [str(i) for i in range(40)], "every event once, in order: %r" % got)
+        check(wait_state(srv, "src/feed/h", ["streaming"])["events_in"] == 40, "all taken in")
+        good.close()
+    up.close()
+
+
 def test_unknown_upstream_and_bad_path(binary):
     up = Upstream()
     with Server(binary, *flags(up)) as srv:
@@ -256,5 +294,7 @@ if __name__ == "__main__":
         test_statuses_stop_or_back_off,
         test_idle_close_and_always,
         test_by_type_headers_and_forwarded_credentials,
+        test_plain_reader_opens_upstream,
+        test_held_back_publishes_pause_the_upstream,
         test_unknown_upstream_and_bad_path,
     ], sys.argv[1]))
