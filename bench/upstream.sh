@@ -7,7 +7,7 @@
 # the same run: the same clients directly on the back end.
 # Latency is from the publish at the back end to the client's read (so it includes the back
 # end's own delivery: the proxy's share is the difference with the baseline).
-#   CONNS=19000 PUB_RATE=20 DURATION=5 SIZE=100 PROXY_WORKERS=2 bench/upstream.sh
+#   CONNS=19000 PUB_RATE=20 DURATION=5 SIZE=100 PROXY_WORKERS=1 bench/upstream.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${REVENPROX_BIN:-$ROOT/build/src/cli/revenprox}"
@@ -16,7 +16,7 @@ CONNS="${CONNS:-19000}"
 PUB_RATE="${PUB_RATE:-20}"
 DURATION="${DURATION:-5}"
 SIZE="${SIZE:-100}"
-PROXY_WORKERS="${PROXY_WORKERS:-2}"
+PROXY_WORKERS="${PROXY_WORKERS:-1}"
 ORIGIN_PORT="${ORIGIN_PORT:-18391}"
 PROXY_PORT="${PROXY_PORT:-18392}"
 RUN="$(mktemp -d /tmp/rp-upstream-bench.XXXXXX)"
