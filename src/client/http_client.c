@@ -300,22 +300,47 @@ on_timer(CURLM *multi, long timeout_ms, void *clientp)
     return 0;
 }
 
-/* A streaming GET's bytes: the head once (status and content type are known by the first
- * byte of the body), then every chunk as it arrives. */
+/* A streaming GET's head, once: false when on_head refused it. */
+static bool
+stream_head(struct rp_http_call *call)
+{
+    if (call->head_seen)
+        return true;
+    call->head_seen = true;
+    long status = 0;
+    char *ctype = NULL;
+    curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    if (call->on_head(call->ctx, (int)status, ctype ? ctype : "") != 0) {
+        call->aborted = true;
+        return false;
+    }
+    return true;
+}
+
+/* Header lines of a streaming GET: the blank line that ends a final (not 1xx) answer's
+ * headers is when its head is known, before any body byte (an event stream may send none
+ * for a long time). */
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct rp_http_call *call = userp;
+    size_t n = size * nmemb;
+    if ((n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && !stream_head(call))
+            return 0; /* CURLE_WRITE_ERROR ends the transfer */
+    }
+    return n;
+}
+
+/* A streaming GET's body: every chunk as it arrives, after the head. */
 static size_t
 on_write_stream(struct rp_http_call *call, const char *data, size_t n)
 {
-    if (!call->head_seen) {
-        call->head_seen = true;
-        long status = 0;
-        char *ctype = NULL;
-        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ctype);
-        if (call->on_head(call->ctx, (int)status, ctype ? ctype : "") != 0) {
-            call->aborted = true;
-            return 0;
-        }
-    }
+    if (!stream_head(call))
+        return 0;
     if (call->on_data(call->ctx, data, n) != 0) {
         call->aborted = true;
         return 0;
@@ -589,6 +614,8 @@ configure_get(struct rp_http_call *call, const struct rp_http_get *g)
     }
     SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, call);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, call);
     SET(CURLOPT_ERRORBUFFER, call->errbuf);
     SET(CURLOPT_PRIVATE, call);
 #undef SET

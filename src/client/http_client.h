@@ -83,16 +83,17 @@ struct rp_http_get {
     int64_t idle_timeout_ms;          /* fail when under 1 byte/s for this long; 0: never */
 };
 
-/* A streaming GET's head: <status> and <content_type> ("" when none), once, before the first
- * body byte. Non-zero stops the call (its done callback then reports -ECANCELED). */
+/* A streaming GET's head: <status> and <content_type> ("" when none), once, when the final
+ * answer's headers are complete. Non-zero stops the call (its done callback then reports
+ * -ECANCELED). */
 typedef int (*rp_http_head_fn)(void *ctx, int status, const char *content_type);
 /* A chunk of the body, borrowed for the call. Non-zero stops the call (-ECANCELED). */
 typedef int (*rp_http_data_fn)(void *ctx, const char *data, size_t len);
 
 /*
  * Starts a GET of <g> whose body is handed over as it arrives: <on_head> once when the
- * first body byte arrives, then <on_data> per chunk, then <fn> exactly once (as for a POST;
- * its body is always ""); an answer without a body (204) reaches <fn> only, with its status.
+ * headers are complete, then <on_data> per chunk, then <fn> exactly once (as for a POST;
+ * its body is always ""; no <on_head> when no answer came).
  * No total timeout: the call lasts until the peer ends it, <g>'s idle timeout passes, or it
  * is cancelled. Redirects are not followed (a 3xx is reported as such). 0 and *<out>, or
  * -EAGAIN, -EINVAL, -ENOMEM, -EIO as rp_http_client_post.

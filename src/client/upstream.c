@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/backoff.h"
@@ -30,6 +32,7 @@
 #define HELD_RETRY_MS 5      /* a publish the hub held back (block, engine busy) */
 #define STABLE_MS 30000      /* streaming this long (or one event) resets the backoff */
 #define RECOVER_LOOKBACK 256 /* newest events searched for the upstream id at start */
+#define FRESH_GRACE_MS 2000  /* an upstream opened for a reader that has not attached yet */
 
 struct up;
 /* What the parser and the HTTP call call back with: stable for the upstream's life. */
@@ -243,6 +246,15 @@ rp_upstream_pool_enabled(const struct rp_upstream_pool *pool)
     return pool && pool->config.n_defs > 0;
 }
 
+/* A held event that will not be published after all (the transfer ended or stopped): the
+ * next connection resumes from the last event published, so the upstream sends it again. */
+static void
+held_abandon(struct up *u)
+{
+    if (u->held && u->parser)
+        rp_sse_parser_set_last_id(u->parser, u->last_id_copy, strlen(u->last_id_copy));
+}
+
 static void
 held_clear(struct up *u)
 {
@@ -389,16 +401,20 @@ open_up(struct rp_upstream_pool *pool, const char *name, size_t name_len, const 
     const struct rp_upstream_def *d = pool ? find_def(pool, name, name_len) : NULL;
     if (!d)
         return refuse(why, 404, "no upstream is named \"%s\" (see GET /upstreams)", nm);
-    /* The topic: <name>[/<path>][/_a<hash of the token>]. */
-    char hashseg[24] = "";
+    /* The topic: <name>[/<path>][/_a<SHA-256 of the credential, 128 bits>]: a hash that nobody
+     * can match with another credential, though the topic's name is public (GET /topics). */
+    char hashseg[40] = "";
     if (d->forward_auth) {
         if (!authorization || !*authorization)
             return refuse(why, 401,
                           "upstream %s forwards the client's credentials: send an "
                           "Authorization header",
                           nm);
-        snprintf(hashseg, sizeof(hashseg), "/_a%08x",
-                 hash_str(authorization, strlen(authorization)));
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        SHA256((const unsigned char *)authorization, strlen(authorization), md);
+        memcpy(hashseg, "/_a", 3);
+        for (int i = 0; i < 16; i++)
+            snprintf(hashseg + 3 + 2 * i, 3, "%02x", md[i]);
     }
     int n = snprintf(topic, RP_TOPIC_NAME_MAX + 1, "%s%s%.*s%s", d->name, path_len ? "/" : "",
                      (int)path_len, path, hashseg);
@@ -411,6 +427,10 @@ open_up(struct rp_upstream_pool *pool, const char *name, size_t name_len, const 
     pthread_mutex_lock(&pool->lock);
     struct up *u = find_topic(pool, topic, (size_t)n);
     int rc = 0;
+    if (u && u->auth_header && strcmp(u->auth_header + strlen("Authorization: "), authorization)) {
+        rc = refuse(why, 409, "upstream %s: another credential has this topic", nm);
+        goto out;
+    }
     if (u) {
         u->always = u->always || always;
         if (atomic_load(&u->state) == RP_UPSTREAM_STATE_FAILED) {
@@ -826,6 +846,7 @@ on_done(void *ctx, const struct rp_http_result *r)
     struct rp_upstream_pool *pool = f->pool;
     struct up *u = f->u;
     u->call = NULL;
+    held_abandon(u);
     held_clear(u);
     int64_t now = rp_clock_now_ms();
     int state = atomic_load(&u->state);
@@ -985,7 +1006,9 @@ step(struct rp_upstream_shard *s, struct up *u, int64_t now, bool look, bool *go
     int state = atomic_load(&u->state);
     int64_t end = INT64_MAX;
     if (u->unwanted_ms) {
-        end = u->unwanted_ms + pool->config.idle_ms;
+        /* One never connected waits a little for the reader whose request opened it. */
+        int64_t idle = pool->config.idle_ms;
+        end = u->unwanted_ms + (u->connects == 0 && idle < FRESH_GRACE_MS ? FRESH_GRACE_MS : idle);
         if (now >= end) {
             /* Nobody wanted it for upstream_idle: disconnect and forget it. */
             pthread_mutex_lock(&pool->lock);
@@ -1117,6 +1140,7 @@ rp_upstream_shard_detach(struct rp_upstream_shard *s)
         if (u->shard == s->id) {
             rp_http_call_cancel(u->call);
             u->call = NULL;
+            held_abandon(u);
             held_clear(u);
             atomic_store(&u->state, RP_UPSTREAM_STATE_IDLE);
         }

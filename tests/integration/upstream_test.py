@@ -247,7 +247,8 @@ def test_plain_reader_opens_upstream(binary):
 
 def test_held_back_publishes_pause_the_upstream(binary):
     """slow_policy block: a reader that stops reading holds publishes back; the upstream's
-    events wait (the transfer paused) instead of being lost, and flow once it is gone."""
+    events wait (the transfer paused) instead of being lost, across a reconnect of the
+    upstream too, and flow once it is gone."""
     up = Upstream()
     extra = ("--slow-policy", "block", "--lag-events", "4", "--history-count", "16",
              "--stream-sndbuf", "4096")
@@ -263,10 +264,17 @@ def test_held_back_publishes_pause_the_upstream(binary):
         time.sleep(1.0)
         u = wait_state(srv, "src/feed/h", ["streaming"])
         check(u["events_in"] < 40, "the stuck reader holds the upstream back: %r" % u)
+        # The upstream drops while an event is held (the paused transfer notices once it
+        # goes on); what the drop cut off comes again after the reconnect.
+        up.drop("/feed/h")
+        time.sleep(0.3)
         stuck.close()
         got += [good.next_event()["data"].split(" ")[0] for _ in range(36)]
         check(got == [str(i) for i in range(40)], "every event once, in order: %r" % got)
         check(wait_state(srv, "src/feed/h", ["streaming"])["events_in"] == 40, "all taken in")
+        reqs = up.requests_for("/feed/h")
+        check(len(reqs) == 2 and reqs[1].get("last-event-id", "").startswith("u"),
+              "reconnected once, resuming: %r" % reqs)
         good.close()
     up.close()
 

@@ -477,8 +477,8 @@ test_stream_get(void **state)
     assert_int_equal(s.len, 18);
     assert_memory_equal(s.data, "data: a\n\ndata: b\n\n", 18);
     assert_int_equal(s.error, 0);
-    /* No body: no head, the status in done. */
-    assert_int_equal(nc.heads, 0);
+    /* No body: the head all the same. */
+    assert_int_equal(nc.heads, 1);
     assert_int_equal(nc.dones, 1);
     assert_int_equal(nc.status, 204);
     /* A head refused stops the call. */
