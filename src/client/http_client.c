@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -362,6 +363,16 @@ on_write(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* Sockets close on exec: an upgrade starts the next process with fork and exec while calls
+ * are open, and an inherited upstream connection would stay open in it for good. */
+static curl_socket_t
+open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)clientp;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static void
 free_dead_socks(struct rp_http_client *c)
 {
@@ -524,6 +535,7 @@ configure(struct rp_http_call *call, const struct rp_http_post *p)
                                                                  : (int64_t)p->max_body));
     SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, call);
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
     SET(CURLOPT_ERRORBUFFER, call->errbuf);
     SET(CURLOPT_PRIVATE, call);
 #undef SET
@@ -616,6 +628,7 @@ configure_get(struct rp_http_call *call, const struct rp_http_get *g)
     SET(CURLOPT_WRITEDATA, call);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, call);
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
     SET(CURLOPT_ERRORBUFFER, call->errbuf);
     SET(CURLOPT_PRIVATE, call);
 #undef SET

@@ -279,6 +279,31 @@ def test_held_back_publishes_pause_the_upstream(binary):
     up.close()
 
 
+def test_upgrade_resumes_upstream(binary):
+    """An upgrade (SIGUSR2) hands the clients over; the new process opens their upstream
+    again and resumes it from the newest upstream id the handed-over log keeps."""
+    up = Upstream()
+    srv = Server(binary, *flags(up))
+    new_pid = None
+    try:
+        s = Stream(srv.port, "/upstream/src/feed/g")
+        up.wait_live("/feed/g", 1)
+        for i in range(3):
+            up.publish("/feed/g", "before %d" % i)
+        check([e["data"] for e in s.events(3)] == ["before %d" % i for i in range(3)], "before")
+        old_pid = support.health(srv)["pid"]
+        new_pid = support.upgrade_step(srv, old_pid)
+        reqs = up.wait_requests("/feed/g", 2)
+        check(reqs[1].get("last-event-id") == "u3", "the new process resumes from u3: %r" % reqs)
+        up.wait_live("/feed/g", 1)
+        up.publish("/feed/g", "after")
+        check(s.next_event()["data"] == "after", "the handed-over client goes on")
+        s.close()
+    finally:
+        support.stop_new(srv, new_pid)
+        up.close()
+
+
 def test_unknown_upstream_and_bad_path(binary):
     up = Upstream()
     with Server(binary, *flags(up)) as srv:
@@ -304,5 +329,6 @@ if __name__ == "__main__":
         test_by_type_headers_and_forwarded_credentials,
         test_plain_reader_opens_upstream,
         test_held_back_publishes_pause_the_upstream,
+        test_upgrade_resumes_upstream,
         test_unknown_upstream_and_bad_path,
     ], sys.argv[1]))
