@@ -53,7 +53,7 @@ struct up {
     char *url;
     char *auth_header; /* "Authorization: ..." with forward_auth, else NULL */
     unsigned shard;
-    bool always;
+    atomic_bool always;
     _Atomic int state;
     atomic_uint_fast64_t reconnects, events_in, events_refused, bytes_in;
     _Atomic int64_t last_event_ms;
@@ -432,7 +432,8 @@ open_up(struct rp_upstream_pool *pool, const char *name, size_t name_len, const 
         goto out;
     }
     if (u) {
-        u->always = u->always || always;
+        if (always)
+            atomic_store(&u->always, true);
         if (atomic_load(&u->state) == RP_UPSTREAM_STATE_FAILED) {
             rc = refuse(why, 502, "upstream %s failed: %s", nm, u->last_error);
         }
@@ -460,7 +461,7 @@ open_up(struct rp_upstream_pool *pool, const char *name, size_t name_len, const 
         }
     }
     u->shard = hash_str(topic, (size_t)n) % pool->n_shards;
-    u->always = always;
+    atomic_init(&u->always, always);
     atomic_init(&u->state, RP_UPSTREAM_STATE_IDLE);
     rp_backoff_init(&u->backoff, pool->config.retry_min_ms, pool->config.retry_max_ms);
     rp_list_insert_tail(&pool->ups, &u->node);
@@ -503,7 +504,7 @@ rp_upstream_foreach(struct rp_upstream_pool *pool,
             .url = u->url,
             .topic = u->topic,
             .state = (enum rp_upstream_state)atomic_load(&u->state),
-            .always = u->always,
+            .always = atomic_load(&u->always),
             .reconnects = atomic_load(&u->reconnects),
             .events_in = atomic_load(&u->events_in),
             .events_refused = atomic_load(&u->events_refused),
@@ -976,7 +977,7 @@ typed_interest(void *ctx, struct rp_topic *t)
 static bool
 wanted(struct rp_upstream_pool *pool, struct up *u)
 {
-    if (u->always)
+    if (atomic_load(&u->always))
         return true;
     struct rp_topic *t = rp_hub_find(pool->hub, u->topic, u->topic_len);
     if (t && rp_topic_interested(t))
