@@ -32,6 +32,7 @@
 #define HELD_RETRY_MS 5      /* a publish the hub held back (block, engine busy) */
 #define STABLE_MS 30000      /* streaming this long (or one event) resets the backoff */
 #define RECOVER_LOOKBACK 256 /* newest events searched for the upstream id at start */
+#define RETRY_FLOOR_MS 100   /* the shortest reconnect delay an upstream's retry: sets */
 #define FRESH_GRACE_MS 2000  /* an upstream opened for a reader that has not attached yet */
 
 struct up;
@@ -64,15 +65,16 @@ struct up {
     struct rp_http_call *call;
     struct rp_sse_parser *parser;
     struct rp_backoff backoff;
-    int64_t due_ms;          /* backoff: when to connect again */
-    int64_t unwanted_ms;     /* when it was last found unwanted (0: wanted) */
-    int64_t streaming_ms;    /* when streaming began */
-    uint64_t connects;       /* connections started */
-    bool recovered;          /* the last upstream id was looked up in the hub's log */
-    bool stop_reason_set;    /* a reason for leaving streaming was recorded already */
-    bool held;               /* a publish was held back: <held_ev> waits, the call is paused */
-    bool saw_origin;         /* the upstream sent origin-id fields: it is a RevenProx */
-    struct rp_buf held_rest; /* bytes of the chunk after the held event */
+    int64_t due_ms;             /* backoff: when to connect again */
+    int64_t unwanted_ms;        /* when it was last found unwanted (0: wanted) */
+    int64_t streaming_ms;       /* when streaming began */
+    uint64_t connects;          /* connections started */
+    uint64_t events_at_connect; /* events_in when the current connection started */
+    bool recovered;             /* the last upstream id was looked up in the hub's log */
+    bool stop_reason_set;       /* a reason for leaving streaming was recorded already */
+    bool held;                  /* a publish was held back: <held_ev> waits, the call is paused */
+    bool saw_origin;            /* the upstream sent origin-id fields: it is a RevenProx */
+    struct rp_buf held_rest;    /* bytes of the chunk after the held event */
     char *held_type, *held_data, *held_id;
     size_t held_type_len, held_data_len, held_id_len;
 };
@@ -771,10 +773,15 @@ static int
 on_retry(void *ctx, uint64_t retry_ms)
 {
     struct feed_ctx *f = ctx;
+    /* The upstream's own reconnection time, as browsers honour it; but not under
+     * RETRY_FLOOR_MS, so that `retry: 0` and a stream that ends at once cannot make us
+     * hammer it. */
     int64_t ms = retry_ms > 3600000 ? 3600000 : (int64_t)retry_ms;
+    if (ms < RETRY_FLOOR_MS)
+        ms = RETRY_FLOOR_MS;
     int64_t max = f->pool->config.retry_max_ms > ms ? f->pool->config.retry_max_ms : ms;
     unsigned attempt = f->u->backoff.attempt;
-    rp_backoff_init(&f->u->backoff, ms > 0 ? ms : 1, max);
+    rp_backoff_init(&f->u->backoff, ms, max);
     f->u->backoff.attempt = attempt;
     return 0;
 }
@@ -876,7 +883,7 @@ on_done(void *ctx, const struct rp_http_result *r)
         return;
     }
     if (state == RP_UPSTREAM_STATE_STREAMING &&
-        (now - u->streaming_ms >= STABLE_MS || atomic_load(&u->events_in) > 0))
+        (now - u->streaming_ms >= STABLE_MS || atomic_load(&u->events_in) > u->events_at_connect))
         rp_backoff_reset(&u->backoff);
     int64_t delay = rp_backoff_next(&u->backoff);
     u->due_ms = now + delay;
@@ -921,6 +928,7 @@ connect_up(struct rp_upstream_shard *s, struct up *u)
         .idle_timeout_ms = pool->config.read_timeout_ms,
     };
     u->stop_reason_set = false;
+    u->events_at_connect = atomic_load(&u->events_in);
     if (u->connects++ > 0)
         atomic_fetch_add(&u->reconnects, 1);
     int err =

@@ -94,6 +94,24 @@ def test_reconnect_sends_latest_id_and_drops_half_frame(binary):
     up.close()
 
 
+def test_upstream_retry_is_honoured(binary):
+    up = Upstream(retry_ms=1500)
+    with Server(binary, *flags(up)) as srv:
+        s = Stream(srv.port, "/upstream/src/feed/r")
+        up.wait_live("/feed/r", 1)
+        up.publish("/feed/r", "one")
+        check(s.next_event()["data"] == "one", "first event")
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        up.drop("/feed/r")
+        up.wait_requests("/feed/r", 2)
+        waited = time.monotonic() - t0
+        # retry: 1500 over upstream_retry_min 50ms / upstream_retry_max 200ms.
+        check(1.4 <= waited <= 4, "reconnected after the upstream's retry: %.2fs" % waited)
+        s.close()
+    up.close()
+
+
 def test_client_resume_across_its_own_reconnect(binary):
     up = Upstream()
     with Server(binary, *flags(up, "--upstream-idle", "30s")) as srv:
@@ -320,6 +338,7 @@ if __name__ == "__main__":
     sys.exit(support.run([
         test_one_connection_for_many_clients,
         test_reconnect_sends_latest_id_and_drops_half_frame,
+        test_upstream_retry_is_honoured,
         test_client_resume_across_its_own_reconnect,
         test_bom_cr_line_ends_split_reads,
         test_malformed_lines_and_slow_writer,
