@@ -139,7 +139,7 @@ check_def(const struct rp_upstream_def *d, char *err)
 {
     if (!d->name || rp_topic_name_check(d->name, strlen(d->name)) || strchr(d->name, '/') ||
         rp_topic_name_is_system(d->name, strlen(d->name))) {
-        snprintf(err, 160, "upstream name \"%.40s\" must be one topic segment (a-z A-Z 0-9 - _ .)",
+        snprintf(err, 160, "upstream name '%.40s' must be one topic segment (a-z A-Z 0-9 - _ .)",
                  d->name ? d->name : "");
         return -1;
     }
@@ -150,7 +150,7 @@ check_def(const struct rp_upstream_def *d, char *err)
     }
     for (size_t i = 0; i < d->n_headers; i++)
         if (!header_line_ok(d->headers[i])) {
-            snprintf(err, 160, "upstream %.40s: header \"%.40s\" is not \"Name: value\"", d->name,
+            snprintf(err, 160, "upstream %.40s: header '%.40s' is not 'Name: value'", d->name,
                      d->headers[i]);
             return -1;
         }
@@ -231,7 +231,7 @@ rp_upstream_pool_new(const struct rp_upstream_config *config, struct rp_hub *hub
                              "cannot be always: it forwards each client's credentials");
                 char msg[sizeof(why.message)];
                 memcpy(msg, why.message, sizeof(msg));
-                refuse(&why, 0, "upstream %s: always path \"%s\": %s", d->name, d->always[j], msg);
+                refuse(&why, 0, "upstream %s: always path '%s': %s", d->name, d->always[j], msg);
                 memcpy(err, why.message, 159);
                 err[159] = '\0';
                 rp_upstream_pool_free(pool);

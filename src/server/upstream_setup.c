@@ -34,7 +34,7 @@ flag_list(const struct rp_config_list *l, const char *key, struct rp_upstream_de
     for (size_t i = 0; i < l->n; i++) {
         struct rp_upstream_def *d = def_of(defs, n, l->items[i], strlen(l->items[i]));
         if (!d) {
-            rp_diag_set(diag, "%s: \"%s\" is not an upstream of `upstreams`", key, l->items[i]);
+            rp_diag_set(diag, "%s: '%s' is not an upstream of `upstreams`", key, l->items[i]);
             return -EINVAL;
         }
         *(bool *)((char *)d + field) = true;
@@ -59,7 +59,7 @@ rp_upstream_setup(const struct rp_config_values *v, struct rp_hub *hub, unsigned
         const char *item = v->upstreams.items[i];
         const char *eq = strchr(item, '=');
         if (!eq || eq == item) {
-            rp_diag_set(diag, "upstreams: \"%s\" is not name=URL", item);
+            rp_diag_set(diag, "upstreams: '%s' is not name=URL", item);
             goto out;
         }
         names[i] = rp_xstrndup(item, (size_t)(eq - item));
@@ -72,7 +72,7 @@ rp_upstream_setup(const struct rp_config_values *v, struct rp_hub *hub, unsigned
         struct rp_upstream_def *d = eq ? def_of(defs, n, item, (size_t)(eq - item)) : NULL;
         if (!d) {
             rp_diag_set(diag,
-                        "upstream_headers: \"%s\" is not name=Header: value for an upstream of "
+                        "upstream_headers: '%s' is not name=Header: value for an upstream of "
                         "`upstreams`",
                         item);
             goto out;
@@ -86,8 +86,7 @@ rp_upstream_setup(const struct rp_config_values *v, struct rp_hub *hub, unsigned
         size_t len = slash ? (size_t)(slash - item) : strlen(item);
         struct rp_upstream_def *d = def_of(defs, n, item, len);
         if (!d) {
-            rp_diag_set(diag, "upstream_always: \"%s\" does not start with an upstream's name",
-                        item);
+            rp_diag_set(diag, "upstream_always: '%s' does not start with an upstream's name", item);
             goto out;
         }
         push(&always[d - defs], &d->n_always, slash ? slash + 1 : "");
