@@ -205,6 +205,7 @@ PLAIN_ROUTE(ready, rp_api_ready)
 PLAIN_ROUTE(dashboard, rp_api_dashboard)
 PLAIN_ROUTE(ping, rp_api_ping)
 PLAIN_ROUTE(home, rp_api_index)
+PLAIN_ROUTE(upstreams_list, rp_api_upstreams_list)
 #undef PLAIN_ROUTE
 
 /* A GET route answers HEAD too: the same status and headers, no body (front/conn.c drops
@@ -229,6 +230,7 @@ static const struct rp_route routes[] = {
     {"/healthz", RP_ROUTE_EXACT, GET_OR_HEAD, health, NULL},
     {"/health", RP_ROUTE_EXACT, GET_OR_HEAD, health_documented, NULL},
     {"/", RP_ROUTE_EXACT, GET_OR_HEAD, home, NULL},
+    {"/upstreams", RP_ROUTE_EXACT, GET_OR_HEAD, upstreams_list, NULL},
 };
 static const struct rp_router router = {routes, sizeof(routes) / sizeof(routes[0]), 0};
 
@@ -252,7 +254,15 @@ route(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, en
     a->query = &q;
     struct call k = {a, c, why};
     struct rp_router_miss miss;
-    int rc = rp_router_dispatch(&router, &k, req, &miss);
+    const char *up = a->node->upstream_prefix;
+    size_t up_len = up ? strlen(up) : 0;
+    int rc = 0;
+    if (a->node->upstreams && up_len && req->path_len > up_len &&
+        memcmp(req->path, up, up_len) == 0 &&
+        (req->method == RP_HTTP_METHOD_GET || req->method == RP_HTTP_METHOD_HEAD))
+        rp_api_upstream_stream(a, c, req, req->path + up_len); /* the configurable prefix */
+    else
+        rc = rp_router_dispatch(&router, &k, req, &miss);
     a->query = NULL;
     rp_query_fini(&q);
     if (rc == -ENOENT) {

@@ -96,6 +96,14 @@ void
 rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
               const char *path_filter)
 {
+    const char *pre[1] = {path_filter};
+    rp_api_events_for(a, c, req, pre, path_filter && *path_filter ? 1 : 0, NULL);
+}
+
+void
+rp_api_events_for(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                  const char *const *pre, size_t n_pre, const char *last_id_override)
+{
     const struct rp_config_values *v = rp_conn_config(c);
     size_t max = (size_t)v->max_stream_topics;
     char **filters = rp_xcalloc(max + 1, sizeof(char *));
@@ -107,8 +115,8 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
     int status = 0;
 
     struct rp_grant grant = {0};
-    if (path_filter && *path_filter)
-        filters[n++] = rp_xstrdup(path_filter);
+    for (size_t i = 0; i < n_pre && n < max; i++)
+        filters[n++] = rp_xstrdup(pre[i]);
     size_t pos = 0;
     const struct rp_query_param *p;
     /* '+' is the one-level wildcard in a filter, not a form-encoded space. */
@@ -132,6 +140,10 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
     const char *hdr = rp_http_request_header(req, "Last-Event-ID");
     if (hdr && *hdr) {
         last_id_len = rp_api_copy_str(last_id, sizeof(last_id), hdr);
+        have_last_id = true;
+    }
+    if (last_id_override) {
+        last_id_len = rp_api_copy_str(last_id, sizeof(last_id), last_id_override);
         have_last_id = true;
     }
     struct rp_gate *gate = a->gate;

@@ -269,6 +269,9 @@ validate_item(const struct rp_hub *hub, const struct rp_publish_item *it, size_t
         return fail(err, 400, i, "data is not valid UTF-8", NULL);
     if (it->pub_id && (it->pub_id_len == 0 || it->pub_id_len > 128))
         return fail(err, 400, i, "id must be 1 to 128 bytes", NULL);
+    if (!system && it->pub_id && it->pub_id[0] == RP_FRAME_ORIGIN_MARK)
+        return fail(err, 400, i, "id must not start with the byte 0x1e (the server's upstream ids)",
+                    NULL);
     return 0;
 }
 

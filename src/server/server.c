@@ -19,11 +19,13 @@
 #include "base/log.h"
 #include "base/qsbr.h"
 #include "base/stats.h"
+#include "client/upstream.h"
 #include "ops/metrics.h"
 #include "ops/metrics_feed.h"
 #include "server/handover.h"
 #include "server/handover_wire.h"
 #include "server/sd_notify.h"
+#include "server/upstream_setup.h"
 #include "server/worker.h"
 
 #define HOUSEKEEPING_MS 1000
@@ -99,6 +101,16 @@ workers_wake(void *ctx, uint64_t workers)
     for (unsigned w = 0; workers; w++, workers >>= 1)
         if (workers & 1)
             rp_fanout_wake(rp_worker_fanout(srv->workers[w]));
+}
+
+/* A topic gained its first local reader or lost its last: the upstream feeding it, if any,
+ * connects or starts counting down to disconnecting (client/upstream). */
+static void
+topic_interest(void *ctx, struct rp_topic *t, bool on)
+{
+    struct rp_server *srv = ctx;
+    if (srv->upstreams)
+        rp_upstream_interest(srv->upstreams, t, on);
 }
 
 static void
@@ -262,6 +274,8 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
     }
     rp_metrics_render(stats, srv->n_workers, &node, json, out);
     free(stats);
+    if (!json)
+        rp_upstream_metrics(srv->upstreams, out);
 }
 
 /*
@@ -429,6 +443,7 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .topic_advanced = topic_advanced,
         .workers_wake = workers_wake,
         .topic_created = topic_created,
+        .topic_interest = topic_interest,
         .ctx = srv,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
@@ -514,6 +529,7 @@ start_workers(struct rp_server *srv, struct rp_handover_state *inherit)
             .api = &srv->api,
             .gate = srv->gate,
             .qsbr = srv->qsbr,
+            .upstreams = srv->upstreams,
             .listener = open_listener(srv, i, inherit, first),
         };
         struct rp_diag diag = {{0}};
@@ -564,6 +580,12 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
     int rc = start_guards(srv, v);
     if (!rc)
         rc = start_hub(srv, v, inherit);
+    if (!rc) {
+        struct rp_diag diag = {{0}};
+        rc = rp_upstream_setup(v, srv->hub, srv->n_workers, &srv->upstreams, &diag);
+        if (rc)
+            RP_LOG(RP_LOG_ERROR, "upstream", "msg=\"%s\"", diag.msg);
+    }
     srv->api = (struct rp_api_node){
         .hub = srv->hub,
         .guard = srv->guard,
@@ -577,6 +599,8 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         .stopping = &srv->stopping,
         .started_ms = srv->started_ms,
         .n_workers = srv->n_workers,
+        .upstreams = srv->upstreams,
+        .upstream_prefix = v->upstream_prefix,
     };
     if (!rc)
         rc = start_workers(srv, inherit);
@@ -672,6 +696,8 @@ rp_server_stop(struct rp_server *srv)
         srv->workers[i] = NULL; /* a later worker's gate may still wake the others */
     }
     RP_FREE(srv->workers);
+    rp_upstream_pool_free(srv->upstreams); /* its shards went with the workers' loops */
+    srv->upstreams = NULL;
     rp_gate_shared_free(srv->gate);
     srv->gate = NULL;
     rp_guard_free(srv->guard);

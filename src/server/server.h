@@ -50,6 +50,7 @@ struct rp_server {
     atomic_bool ready;           /* every worker started (readiness, /readyz) */
     struct rp_gate_shared *gate; /* NULL with auth_mode none */
     struct rp_guard *guard;
+    struct rp_upstream_pool *upstreams; /* the concentrator; NULL without upstreams */
     struct rp_api_node api;
     /* Upgrade (SIGUSR2): the binary to start (resolved at start, so a deploy that replaces
      * the file starts the new one) and its arguments; set by serve before waiting. */

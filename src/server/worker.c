@@ -17,6 +17,7 @@
 #include "base/qsbr.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "client/upstream.h"
 #include "loop/wakeup.h"
 
 #define TICK_MS 1000
@@ -62,6 +63,12 @@ struct rp_worker {
     struct rp_loop_timer waits_timer;  /* a waiting request's next poll or deadline */
     struct rp_loop_timer accept_timer; /* the end of an accept pause */
     struct rp_loop_timer leave_timer;  /* a stopping worker looks again */
+
+    /* The concentrator: this worker's shard of upstreams (NULL without), and the time of
+     * its next reconnect or timeout. */
+    struct rp_upstream_pool *upstreams;
+    struct rp_upstream_shard *upstream;
+    struct rp_loop_timer upstream_timer;
 };
 
 static _Thread_local struct rp_worker *this_worker;
@@ -240,6 +247,8 @@ before_sleep(struct rp_loop *loop, void *ctx)
         rp_gate_tick(w->gate, now);
         wake_in(loop, &w->gate_timer, rp_gate_timeout_ms(w->gate, now));
     }
+    if (w->upstream)
+        wake_in(loop, &w->upstream_timer, rp_upstream_shard_run(w->upstream, now));
     wake_in(loop, &w->waits_timer, rp_waits_run(rp_front_waits(w->front), now));
     wake_in(loop, &w->accept_timer, rp_front_resume_accept(w->front, now));
     if (w->leaving)
@@ -309,6 +318,11 @@ worker_main(void *arg)
     rp_qsbr_online(w->slot);
     rp_loop_timer_start_after(w->loop, &w->sweep, 0, on_sweep);
     rp_loop_timer_start_after(w->loop, &w->lag, 0, on_lag);
+    if (w->upstreams && !w->upstream) {
+        w->upstream = rp_upstream_shard_attach(w->upstreams, w->id, w->loop);
+        if (!w->upstream)
+            RP_LOG(RP_LOG_ERROR, "worker", "msg=\"cannot run this worker's upstreams\"");
+    }
     rp_loop_hook_add(w->loop, RP_LOOP_BEFORE_SLEEP, before_sleep, w);
     rp_loop_hook_add(w->loop, RP_LOOP_BEFORE_SLEEP, yield_before_sleep, w);
     rp_loop_hook_add(w->loop, RP_LOOP_AFTER_WAIT, after_wait, w);
@@ -331,6 +345,9 @@ worker_main(void *arg)
     rp_loop_hook_remove(w->loop, RP_LOOP_AFTER_WAIT, after_wait, w);
     rp_loop_hook_remove(w->loop, RP_LOOP_AFTER_TURN, run_fanout, w);
     rp_loop_hook_remove(w->loop, RP_LOOP_AFTER_TURN, reap, w);
+    rp_upstream_shard_detach(w->upstream);
+    w->upstream = NULL;
+    rp_loop_timer_stop(w->loop, &w->upstream_timer);
     rp_qsbr_offline(w->slot);
     rp_qsbr_unregister(w->slot);
     w->slot = NULL;
@@ -362,6 +379,7 @@ rp_worker_new(const struct rp_worker_setup *s, struct rp_worker **out, struct rp
     w->id = s->id;
     w->running = s->cfg;
     w->qsbr = s->qsbr;
+    w->upstreams = s->upstreams;
     w->cfg = atomic_load(s->cfg);
     atomic_init(&w->in_use, w->cfg);
     w->stop_wakeup.io.fd = -1;

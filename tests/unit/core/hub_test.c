@@ -277,6 +277,11 @@ test_batch_all_or_nothing(void **state)
         {item("fine", "x"), 400, "invalid event type: "},
         {item("fine", "x"), 400, "invalid event type: "},
         {item_with_pub_id("fine", "x", ""), 400, "id must be 1 to 128 bytes"},
+        /* The mark of an upstream's id (sse/sse_frame.h) is the server's own. */
+        {item_with_pub_id("fine", "x",
+                          "\x1e"
+                          "u1"),
+         400, "id must not start with the byte 0x1e"},
     };
     cases[5].item.event = "a\nb";
     cases[5].item.event_len = 3;
