@@ -439,6 +439,7 @@ rp_session_table_encode(struct rp_session_table *t, bool force, struct rp_buf *o
         rp_buf_printf(out, " %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " ",
                       s->created_ms, s->n_streams ? (int64_t)0 : s->disconnected_ms, s->last_seq,
                       s->n_buffered, s->buffered_bytes);
+        rp_buf_append_str(out, "="); /* the owner may be empty: the field never is */
         append_escaped(out, s->owner);
         rp_buf_printf(out, " %" PRIu32, s->n_topics);
         for (uint32_t i = 0; i < s->n_topics; i++) {
@@ -525,9 +526,11 @@ parse_line(const char *p, const char *end)
     if (!next_u64(&p, end, &created) || !next_u64(&p, end, &disc) ||
         !next_u64(&p, end, &s->last_seq) || !next_u64(&p, end, &s->n_buffered) ||
         !next_u64(&p, end, &s->buffered_bytes) || !(s->owner = next_field(&p, end)) ||
+        s->owner[0] != '=' ||
         !next_u64(&p, end, &n_topics) || n_topics > MAX_RESTORED_TOPICS || created > INT64_MAX ||
         disc > INT64_MAX)
         goto fail;
+    memmove(s->owner, s->owner + 1, strlen(s->owner));
     s->created_ms = (int64_t)created;
     s->topics = rp_xcalloc(n_topics + 1, sizeof(char *));
     for (uint64_t i = 0; i < n_topics; i++) {

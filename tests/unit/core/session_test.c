@@ -216,9 +216,9 @@ test_encode_decode(void **state)
     /* Damaged input: bad lines are skipped, a foreign header refused. */
     assert_int_equal(rp_session_table_decode(u, "garbage\n", 8, 0), -EINVAL);
     const char *bad = "revenprox-sessions 1\nnot a line\n"
-                      "0123456789abcdef0123456789abcdef 1 2 3 4 5 own%4 0\n"
-                      "0123456789abcdef0123456789abcdef 1 2 3 4 5 own 2 x\n"
-                      "0123456789abcdef0123456789abcdef 1 2 3 4 5 own%20er 1 t\n";
+                      "0123456789abcdef0123456789abcdef 1 2 3 4 5 =own%4 0\n"
+                      "0123456789abcdef0123456789abcdef 1 2 3 4 5 =own 2 x\n"
+                      "0123456789abcdef0123456789abcdef 1 2 3 4 5 =own%20er 1 t\n";
     assert_int_equal(rp_session_table_decode(u, bad, strlen(bad), 0), 1);
     assert_int_equal(rp_session_get(u, "0123456789abcdef0123456789abcdef", &info), 0);
     assert_string_equal(info.owner, "own er");
