@@ -452,6 +452,14 @@ rp_session_table_encode(struct rp_session_table *t, bool force, struct rp_buf *o
     return changed;
 }
 
+void
+rp_session_table_mark_dirty(struct rp_session_table *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->dirty = true;
+    pthread_mutex_unlock(&t->lock);
+}
+
 /* The next space-separated field of the line [*p, end), unescaped into a malloc'd string;
  * NULL when there is none or an escape is bad. */
 static char *

@@ -120,6 +120,8 @@ size_t rp_session_count(struct rp_session_table *t);
  * skipped. Returns how many sessions were added, or -EINVAL when the header is not ours.
  */
 bool rp_session_table_encode(struct rp_session_table *t, bool force, struct rp_buf *out);
+/* Marks the table changed (a save that failed is tried again). */
+void rp_session_table_mark_dirty(struct rp_session_table *t);
 int rp_session_table_decode(struct rp_session_table *t, const char *data, size_t len,
                             int64_t now_ms);
 

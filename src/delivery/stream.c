@@ -714,6 +714,21 @@ rp_stream_finish(struct rp_stream *s, const char *text, size_t len, const char *
         flush_or_close(s);
 }
 
+uint64_t
+rp_stream_last_seq(const struct rp_stream *s)
+{
+    uint64_t last = 0;
+    if (!s)
+        return 0;
+    struct rp_list *pos;
+    for (pos = s->links.next; pos != &s->links; pos = pos->next) {
+        const struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        if (l->cursor != CURSOR_UNSET && l->cursor > last)
+            last = l->cursor;
+    }
+    return last;
+}
+
 void
 rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out)
 {

@@ -87,6 +87,8 @@ rp_front_reap(struct rp_front *f)
     while (!rp_list_empty(&f->closing)) {
         struct rp_conn *c = RP_CONTAINER_OF(f->closing.next, struct rp_conn, node);
         rp_list_remove(&c->node);
+        if (c->session)
+            c->session_end(c->session, rp_stream_last_seq(c->stream));
         rp_stream_free(c->stream);
         if (c->pending)
             c->pending_free(c->pending);

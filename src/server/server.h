@@ -51,6 +51,8 @@ struct rp_server {
     struct rp_gate_shared *gate; /* NULL with auth_mode none */
     struct rp_guard *guard;
     struct rp_api_node api;
+    struct rp_session_table *sessions; /* core/session.h */
+    char *sessions_path;               /* server/session_file.h; NULL without a disk log */
     /* Upgrade (SIGUSR2): the binary to start (resolved at start, so a deploy that replaces
      * the file starts the new one) and its arguments; set by serve before waiting. */
     const char *exe;
