@@ -191,8 +191,7 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
     if (session) {
         /* The token is checked there; the stream still ends when it expires. */
         have_ss = true;
-        if (rp_api_session_begin(a, c, req, filters, &n, max, have_last_id, &ss) !=
-            RP_VERDICT_PASS)
+        if (rp_api_session_begin(a, c, req, filters, &n, max, have_last_id, &ss) != RP_VERDICT_PASS)
             goto out;
         grant.expires_ms = ss.expires_ms;
         if (!have_last_id && ss.resume_from) {
@@ -220,10 +219,9 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         goto out;
     }
     if (session) {
-        if (!rp_conn_start_stream_headers(c, req, (const char *const *)filters, n,
-                                          have_last_id ? last_id : NULL, last_id_len,
-                                          rp_buf_cstr(&ss.headers), ss.opening.data,
-                                          ss.opening.len))
+        if (!rp_conn_start_stream_headers(
+                c, req, (const char *const *)filters, n, have_last_id ? last_id : NULL, last_id_len,
+                rp_buf_cstr(&ss.headers), ss.opening.data, ss.opening.len))
             rp_api_session_abandon(c);
         else
             rp_conn_schedule_expiry(c, grant.expires_ms);

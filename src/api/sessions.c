@@ -31,8 +31,8 @@
 
 #define TOPIC_LEN (sizeof(RP_SESSION_TOPIC_PREFIX) - 1 + RP_SESSION_ID_LEN)
 #define OWNER_CAP 512
-#define MAX_TARGETS 1000          /* sessions one bulk send may name or reach */
-#define DURABLE_WAIT_MS 10000     /* as a publish under fsync always */
+#define MAX_TARGETS 1000      /* sessions one bulk send may name or reach */
+#define DURABLE_WAIT_MS 10000 /* as a publish under fsync always */
 #define SESSION_HEADER "X-SSE-Session"
 
 /* What a session stream's connection holds: freed when the connection is. */
@@ -313,7 +313,9 @@ bool
 rp_api_filter_reaches_sessions(const char *filter)
 {
     static const char probe[] = RP_SESSION_TOPIC_PREFIX "00000000000000000000000000000000";
-    return rp_pattern_matches(filter, strlen(filter), probe, sizeof(probe) - 1);
+    size_t sp = sizeof(RP_SESSION_TOPIC_PREFIX) - 1;
+    return strncmp(filter, RP_SESSION_TOPIC_PREFIX, sp) == 0 ||
+           rp_pattern_matches(filter, strlen(filter), probe, sizeof(probe) - 1);
 }
 
 /* ---- sends ---- */
@@ -349,8 +351,7 @@ parse_send(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *re
     if (json_body(req)) {
         struct rp_publish_json_error err;
         if (rp_publish_json_parse_targeted(req->body, req->body_len,
-                                           (size_t)rp_conn_config(c)->max_batch, &b->batch,
-                                           &err)) {
+                                           (size_t)rp_conn_config(c)->max_batch, &b->batch, &err)) {
             rp_api_reject_publish(c, req, err.status, err.message);
             return false;
         }
@@ -402,8 +403,8 @@ send_to(struct rp_api *a, const char *id, const struct send_body *b, uint64_t *s
     topic_of(id, topic);
     *full = false;
     for (size_t i = 0; i < b->n; i++) {
-        int rc = rp_session_note_send(a->node->sessions, id, b->items[i].data_len, forget_topic,
-                                      hub);
+        int rc =
+            rp_session_note_send(a->node->sessions, id, b->items[i].data_len, forget_topic, hub);
         if (rc) {
             *full = rc == -ENOSPC;
             return -ENOENT;
@@ -668,8 +669,7 @@ describe(struct rp_buf *b, struct rp_hub *hub, const struct rp_session_info *s, 
         rp_json_escape(b, s->topics[i], strlen(s->topics[i]));
         rp_buf_append_str(b, "\"");
     }
-    rp_buf_printf(b, "],\"streams\":%u,\"created\":%lld,", s->n_streams,
-                  (long long)s->created_ms);
+    rp_buf_printf(b, "],\"streams\":%u,\"created\":%lld,", s->n_streams, (long long)s->created_ms);
     if (s->n_streams)
         rp_buf_append_str(b, "\"disconnected_since\":null,\"expires\":null,");
     else

@@ -534,9 +534,8 @@ parse_line(const char *p, const char *end)
     if (!next_u64(&p, end, &created) || !next_u64(&p, end, &disc) ||
         !next_u64(&p, end, &s->last_seq) || !next_u64(&p, end, &s->n_buffered) ||
         !next_u64(&p, end, &s->buffered_bytes) || !(s->owner = next_field(&p, end)) ||
-        s->owner[0] != '=' ||
-        !next_u64(&p, end, &n_topics) || n_topics > MAX_RESTORED_TOPICS || created > INT64_MAX ||
-        disc > INT64_MAX)
+        s->owner[0] != '=' || !next_u64(&p, end, &n_topics) || n_topics > MAX_RESTORED_TOPICS ||
+        created > INT64_MAX || disc > INT64_MAX)
         goto fail;
     memmove(s->owner, s->owner + 1, strlen(s->owner));
     s->created_ms = (int64_t)created;
