@@ -96,7 +96,7 @@ struct rp_stream {
     struct rp_frame *partial; /* a frame the socket took only part of (a reference) */
     size_t partial_off;
     bool partial_tagged; /* how <partial> was being written */
-    struct rp_buf ctl; /* whole SSE lines to send before the next frame */
+    struct rp_buf ctl;   /* whole SSE lines to send before the next frame */
 };
 
 /* A frame chosen for the next write. */

@@ -147,9 +147,8 @@ bool rp_conn_start_stream_with(struct rp_conn *c, const struct rp_http_request *
 /* rp_conn_start_stream_with that also sends <extra_headers> ("Name: value\r\n" lines; may
  * be NULL) in the response head (a session's cookie). */
 bool rp_conn_start_stream_headers(struct rp_conn *c, const struct rp_http_request *req,
-                                  const char *const *filters, size_t n_filters,
-                                  const char *last_id, size_t last_id_len,
-                                  const char *extra_headers, const char *replay,
+                                  const char *const *filters, size_t n_filters, const char *last_id,
+                                  size_t last_id_len, const char *extra_headers, const char *replay,
                                   size_t replay_len);
 /* Schedules the end of the stream at wall-clock <expires_wall_ms> (its token's expiry),
  * after an `event: auth_expired`; 0 = never. */
