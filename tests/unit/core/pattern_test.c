@@ -220,6 +220,9 @@ ref_match(const char *filter, const char *topic)
     struct levels f, t;
     split(filter, &f);
     split(topic, &t);
+    if ((filter[0] == '#' || filter[0] == '+') &&
+        strncmp(topic, "_revenprox/session/", strlen("_revenprox/session/")) == 0)
+        return false; /* sessions' private topics (core/pattern.h) */
     return ref_match_levels(&f, 0, &t, 0);
 }
 
