@@ -389,7 +389,7 @@ forget_topic(void *ctx, const char *id)
     struct rp_hub *hub = ctx;
     char topic[TOPIC_LEN + 1];
     topic_of(id, topic);
-    rp_hub_forget(hub, topic, TOPIC_LEN, rp_hub_last_seq(hub));
+    rp_hub_drop(hub, topic, TOPIC_LEN);
 }
 
 /* Sends <b> to session <id>: 0 and the sequences into <seqs>; -ENOENT (unknown, expired, or

@@ -133,6 +133,13 @@ rp_session_table_configure(struct rp_session_table *t, const struct rp_session_c
 }
 
 bool
+rp_session_is_topic(const char *name, size_t len)
+{
+    size_t sp = sizeof(RP_SESSION_TOPIC_PREFIX) - 1;
+    return len > sp && memcmp(name, RP_SESSION_TOPIC_PREFIX, sp) == 0;
+}
+
+bool
 rp_session_id_valid(const char *id, size_t len)
 {
     if (len != RP_SESSION_ID_LEN)

@@ -56,6 +56,8 @@ void rp_session_table_free(struct rp_session_table *t);
 /* Takes new limits (a reload); sessions already disconnected keep their start. */
 void rp_session_table_configure(struct rp_session_table *t, const struct rp_session_config *cfg);
 
+/* True when the topic <name> is a session's private topic (RP_SESSION_TOPIC_PREFIX...). */
+bool rp_session_is_topic(const char *name, size_t len);
 /* True when <id> (<len> bytes) has the form of a session id (not whether it exists). */
 bool rp_session_id_valid(const char *id, size_t len);
 

@@ -140,5 +140,5 @@ rp_session_file_forget_topic(void *ctx, const char *id)
     struct rp_hub *hub = ctx;
     char topic[sizeof(RP_SESSION_TOPIC_PREFIX) + RP_SESSION_ID_LEN];
     int len = snprintf(topic, sizeof(topic), "%s%s", RP_SESSION_TOPIC_PREFIX, id);
-    rp_hub_forget(hub, topic, (size_t)len, rp_hub_last_seq(hub));
+    rp_hub_drop(hub, topic, (size_t)len);
 }

@@ -21,7 +21,7 @@ int rp_session_file_load(const char *path, struct rp_session_table *t);
  * table stays marked changed, so the next call tries again). */
 int rp_session_file_save(const char *path, struct rp_session_table *t, bool force);
 /* An expiry hook for rp_session_sweep: the expired session's private events are dropped
- * from the hub (<ctx>), so its topic can be reclaimed. */
+ * from the hub (<ctx>, rp_hub_drop), so its topic can be reclaimed. */
 void rp_session_file_forget_topic(void *ctx, const char *id);
 
 #endif
