@@ -171,11 +171,15 @@ opening_events(const char *id, char *const *topics, size_t n, bool resumed, cons
     }
     rp_buf_printf(out, "],\"time\":%lld,\"resumed\":%s}\n\n", (long long)rp_clock_wall_ms(),
                   resumed ? "true" : "false");
-    if (expired)
-        rp_buf_printf(out,
-                      "event: resync\ndata: {\"reason\":\"session_expired\",\"previous\":\"%s\","
-                      "\"sessionId\":\"%s\"}\n\n",
-                      expired, id);
+    if (!expired)
+        return;
+    /* Only an id of the right form is echoed: the presented value is the client's. */
+    bool known_form = rp_session_id_valid(expired, strlen(expired));
+    rp_buf_printf(out,
+                  "event: resync\ndata: {\"reason\":\"session_expired\",\"previous\":%s%s%s,"
+                  "\"sessionId\":\"%s\"}\n\n",
+                  known_form ? "\"" : "", known_form ? expired : "null", known_form ? "\"" : "",
+                  id);
 }
 
 static void

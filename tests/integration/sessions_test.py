@@ -152,6 +152,12 @@ def test_expired_session(binary):
               "then resync: %r" % ev)
         check(srv.metrics()["sessions"]["expiries"] == 1, "expiry counted")
         r.close()
+        # A presented value that is no id at all is not echoed into the stream.
+        r, hello = open_session(srv, "/events/news?session=x%0Adata:%20injected")
+        ev = r.next_event()
+        check(ev.get("event") == "resync" and json.loads(ev["data"])["previous"] is None and
+              "injected" not in ev["data"], "garbage id not echoed: %r" % ev)
+        r.close()
 
 
 def test_buffer_overflow_expires(binary):
