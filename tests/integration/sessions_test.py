@@ -133,6 +133,23 @@ def test_cookie_resume_without_last_event_id(binary):
         r.close()
 
 
+def test_session_always_and_cookie_attributes(binary):
+    with Server(binary, "--session-always", "true", "--session-cookie", "sid",
+                "--session-cookie-secure", "true", "--session-cookie-samesite", "none") as srv:
+        s, hello = open_session(srv, "/events/news")
+        check("Set-Cookie: sid=%s; Path=/; HttpOnly; SameSite=None; Secure" % hello["sessionId"]
+              in s.head, "cookie attributes: %s" % s.head)
+        s.close()
+    with Server(binary, "--session-cookie", "") as srv:
+        s, hello = open_session(srv, "/events/news?session=new")
+        check("Set-Cookie" not in s.head, "no cookie when session_cookie is empty")
+        s.close()
+        plain = Stream(srv.port, "/events/news")
+        marker = publish(srv, "news", "plain")
+        check(plain.next_event()["id"] == marker, "a plain stream is no session by default")
+        plain.close()
+
+
 def test_expired_session(binary):
     with Server(binary, "--session-ttl", "1s") as srv:
         s, hello = open_session(srv, "/events/news?session=new")
@@ -297,6 +314,7 @@ def test_restart_keeps_sessions(binary):
 
 if __name__ == "__main__":
     sys.exit(run([test_resume_gets_every_event_once, test_cookie_resume_without_last_event_id,
+                  test_session_always_and_cookie_attributes,
                   test_expired_session, test_buffer_overflow_expires,
                   test_hijack_other_address, test_hijack_other_subject_and_subject_sends,
                   test_private_topics_are_not_readable, test_restart_keeps_sessions],
