@@ -62,4 +62,8 @@ struct rp_api {
 void rp_api_handle(void *ctx, struct rp_conn *c, const struct rp_http_request *req,
                    enum rp_conn_call call);
 
+/* The front's stream_adopted hook (rp_conn_adopted_fn; <ctx> is a struct rp_api): a
+ * session's stream taken over in an upgrade is attached to its session again. */
+void rp_api_stream_adopted(void *ctx, struct rp_conn *c, const struct rp_stream_state *st);
+
 #endif

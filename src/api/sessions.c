@@ -322,6 +322,23 @@ rp_api_filter_reaches_sessions(const char *filter)
            rp_pattern_matches(filter, strlen(filter), probe, sizeof(probe) - 1);
 }
 
+void
+rp_api_stream_adopted(void *ctx, struct rp_conn *c, const struct rp_stream_state *st)
+{
+    struct rp_api *a = ctx;
+    size_t sp = sizeof(RP_SESSION_TOPIC_PREFIX) - 1;
+    for (size_t i = 0; a->node->sessions && !c->session && i < st->n_filters; i++) {
+        const char *f = st->filters[i];
+        if (!rp_session_is_topic(f, strlen(f)) || rp_session_adopt(a->node->sessions, f + sp))
+            continue;
+        struct conn_session *cs = rp_xcalloc(1, sizeof(*cs));
+        cs->table = a->node->sessions;
+        rp_api_copy_str(cs->id, sizeof(cs->id), f + sp);
+        c->session = cs;
+        c->session_end = session_end;
+    }
+}
+
 /* ---- sends ---- */
 
 /* The events of a send: a JSON body as /publish takes it, without "topic" (the URL names the

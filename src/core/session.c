@@ -249,6 +249,25 @@ rp_session_attach(struct rp_session_table *t, const char *id, const char *owner,
 }
 
 int
+rp_session_adopt(struct rp_session_table *t, const char *id)
+{
+    pthread_mutex_lock(&t->lock);
+    struct session *s = find(t, id);
+    if (s && s->n_streams++ == 0) {
+        rp_list_remove(&s->node);
+        t->n_disconnected--;
+        t->n_connected++;
+        t->buffered_bytes -= s->buffered_bytes;
+        s->n_buffered = 0;
+        s->buffered_bytes = 0;
+    }
+    if (s)
+        t->dirty = true;
+    pthread_mutex_unlock(&t->lock);
+    return s ? 0 : -ENOENT;
+}
+
+int
 rp_session_peek(struct rp_session_table *t, const char *id, const char *owner,
                 struct rp_session_info *out)
 {

@@ -77,6 +77,9 @@ int rp_session_create(struct rp_session_table *t, const char *owner, const char 
  */
 int rp_session_attach(struct rp_session_table *t, const char *id, const char *owner,
                       const char *const *topics, size_t n_topics, struct rp_session_info *out);
+/* A stream of <id> that was already open in the previous process (an upgrade) runs again:
+ * counted like an attach, without an owner check (it passed one). 0, or -ENOENT. */
+int rp_session_adopt(struct rp_session_table *t, const char *id);
 /* Like rp_session_attach without attaching: the session's topics if <owner> may use it. */
 int rp_session_peek(struct rp_session_table *t, const char *id, const char *owner,
                     struct rp_session_info *out);

@@ -100,6 +100,11 @@ typedef void (*rp_conn_handler_fn)(void *ctx, struct rp_conn *c, const struct rp
 
 /* ---- hand-over (upgrade) ---- */
 
+struct rp_stream_state;
+/* A stream adopted from the previous process (<st>) runs again on <c>: the handler's context
+ * may attach what it keeps per stream (a session). */
+typedef void (*rp_conn_adopted_fn)(void *ctx, struct rp_conn *c, const struct rp_stream_state *st);
+
 /* One connection handed to the next process. */
 struct rp_conn_export {
     int fd;

@@ -649,6 +649,9 @@ rp_server_wait(struct rp_server *srv)
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGUSR2) {
+            /* The successor reads the session table from data_dir: as it is now. */
+            if (srv->sessions_path)
+                rp_session_file_save(srv->sessions_path, srv->sessions, true);
             if (rp_handover_old_side(srv))
                 return;
             continue;

@@ -18,7 +18,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from support import Server, Stream, check, run, seq  # noqa: E402
+from support import (Server, Stream, check, health, run, seq, stop_new,  # noqa: E402
+                     upgrade_step)
 
 SECRET = "session-test-secret-that-is-long-enough-0123456789"
 KEY = "publisher-key-for-session-tests"
@@ -312,10 +313,34 @@ def test_restart_keeps_sessions(binary):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_upgrade_keeps_session_streams(binary):
+    """A session's stream handed over in an upgrade stays its session's: sends reach it,
+    the session stays connected past session_ttl, and a later reconnect resumes it."""
+    srv = Server(binary, "--session-ttl", "1s")
+    new_pid = None
+    try:
+        s, hello = open_session(srv, "/events/news?session=new")
+        sid = hello["sessionId"]
+        check(send(srv, sid, "before")[0] == 200, "send")
+        check(s.next_event()["data"] == "before", "got it")
+        new_pid = upgrade_step(srv, health(srv)["pid"])
+        time.sleep(2.5)  # past session_ttl: a session that lost its stream would be gone
+        info = wait_state(srv, sid, "connected")
+        check(info["streams"] == 1, "attached in the successor: %r" % info)
+        status, body = send(srv, sid, "after")
+        check(status == 200, "send after the upgrade: %d %r" % (status, body))
+        check(s.next_event()["data"] == "after", "the handed-over stream gets it")
+        s.close()
+        wait_state(srv, sid, "disconnected")
+    finally:
+        stop_new(srv, new_pid)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_resume_gets_every_event_once, test_cookie_resume_without_last_event_id,
                   test_session_always_and_cookie_attributes,
                   test_expired_session, test_buffer_overflow_expires,
                   test_hijack_other_address, test_hijack_other_subject_and_subject_sends,
-                  test_private_topics_are_not_readable, test_restart_keeps_sessions],
+                  test_private_topics_are_not_readable, test_restart_keeps_sessions,
+                  test_upgrade_keeps_session_streams],
                  sys.argv[1]))
