@@ -152,6 +152,27 @@ test_buffer_cap_expires(void **state)
 }
 
 static void
+test_adopt(void **state)
+{
+    (void)state;
+    struct rp_session_table *t = rp_session_table_new(&cfg);
+    char id[RP_SESSION_ID_LEN + 1];
+    rp_session_create(t, "sub:alice", NULL, 0, 0, id);
+    rp_session_detach(t, id, 9, 100);
+    rp_session_note_send(t, id, 5, NULL, NULL);
+    /* A handed-over stream: no owner check, counted connected, the buffer handed to it. */
+    assert_int_equal(rp_session_adopt(t, id), 0);
+    struct rp_session_totals tot;
+    rp_session_totals(t, &tot);
+    assert_int_equal(tot.connected, 1);
+    assert_int_equal(tot.disconnected, 0);
+    assert_int_equal(tot.buffered_bytes, 0);
+    assert_int_equal(rp_session_sweep(t, 1000000, NULL, NULL), 0); /* connected: stays */
+    assert_int_equal(rp_session_adopt(t, "0123456789abcdef0123456789abcdef"), -ENOENT);
+    rp_session_table_free(t);
+}
+
+static void
 test_owned_by(void **state)
 {
     (void)state;
@@ -236,6 +257,7 @@ main(void)
         cmocka_unit_test(test_owner_and_resume),
         cmocka_unit_test(test_sweep_in_disconnect_order),
         cmocka_unit_test(test_buffer_cap_expires),
+        cmocka_unit_test(test_adopt),
         cmocka_unit_test(test_owned_by),
         cmocka_unit_test(test_encode_decode),
     };
