@@ -86,8 +86,9 @@ cookie_value(const struct rp_http_request *req, const char *name, char *out, siz
  * unknown); true when one is presented, valid or not. */
 static bool
 presented_id(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, char *id,
-             size_t cap)
+             size_t cap, bool *by_cookie)
 {
+    *by_cookie = false;
     const char *h = rp_http_request_header(req, SESSION_HEADER);
     if (h && *h) {
         rp_api_copy_str(id, cap, h);
@@ -99,7 +100,8 @@ presented_id(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
         return true;
     }
     const char *name = rp_conn_config(c)->session_cookie;
-    return name && *name && cookie_value(req, name, id, cap) > 0;
+    *by_cookie = name && *name && cookie_value(req, name, id, cap) > 0;
+    return *by_cookie;
 }
 
 bool
@@ -233,10 +235,20 @@ rp_api_session_begin(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
     owner_of(a, c, req, &grant, owner, sizeof(owner));
 
     char presented[RP_SESSION_ID_LEN + 2] = "";
-    bool has_id = presented_id(a, c, req, presented, sizeof(presented));
+    bool by_cookie;
+    bool has_id = presented_id(a, c, req, presented, sizeof(presented), &by_cookie);
     struct rp_session_info info = {0};
     int rc = has_id ? rp_session_peek(t, presented, owner, &info) : -ENOENT;
     enum rp_verdict verdict = RP_VERDICT_REFUSED;
+    if (rc == -EPERM && by_cookie) {
+        /* A cookie the browser sent by itself under ?session=new: perhaps another client's
+         * (counted, untouched), perhaps this client's from before its address changed.
+         * Either way it asked for a session: it gets a new one, not a stream it cannot
+         * open again (an EventSource gives up on a 403). */
+        rp_session_attach(t, presented, owner, NULL, 0, NULL);
+        has_id = false;
+        rc = -ENOENT;
+    }
     if (rc == -EPERM) {
         /* Counted once, by the attach; the session is not changed. */
         rp_session_attach(t, presented, owner, NULL, 0, NULL);

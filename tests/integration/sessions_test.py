@@ -225,6 +225,23 @@ def test_hijack_other_address(binary):
         check(send(srv, sid, "still yours")[0] == 200, "send")
         check(s.next_event()["data"] == "still yours", "the owner keeps receiving")
         check(srv.metrics()["sessions"]["hijacks_refused"] == 1, "counted")
+        # The same id in a cookie under ?session=new (a browser whose address changed, or
+        # a stolen cookie): a new session, the owner's untouched.
+        sock = socket.socket()
+        sock.bind(("127.0.0.2", 0))
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", srv.port))
+        sock.sendall(("GET /events/news?session=new HTTP/1.1\r\nHost: localhost\r\n"
+                      "Cookie: revenprox_session=%s\r\n\r\n" % sid).encode())
+        data = b""
+        while b"event: connected" not in data or not data.endswith(b"\n\n"):
+            data += sock.recv(4096)
+        sock.close()
+        check(b" 200 " in data.split(b"\r\n")[0] and sid.encode() not in
+              data.split(b"event: connected")[1], "a new session for the cookie: %r" % data)
+        check(srv.metrics()["sessions"]["hijacks_refused"] == 2, "counted too")
+        check(send(srv, sid, "still yours 2")[0] == 200, "send")
+        check(s.next_event()["data"] == "still yours 2", "the owner keeps receiving")
         s.close()
 
 
