@@ -501,6 +501,11 @@ next_field(const char **p, const char *end)
     size_t n = 0;
     for (const char *q = s; q < e; q++) {
         if (*q != '%') {
+            /* What the encoder escapes is never written raw: such a line is not ours. */
+            if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f) {
+                free(out);
+                return NULL;
+            }
             out[n++] = *q;
             continue;
         }
