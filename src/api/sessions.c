@@ -39,6 +39,7 @@
 struct conn_session {
     struct rp_session_table *table;
     char id[RP_SESSION_ID_LEN + 1];
+    int64_t expires_ms; /* the token's expiry, for a request run again after a wait */
 };
 
 static void
@@ -209,6 +210,7 @@ begin_again(struct rp_api *a, struct rp_conn *c, char **filters, size_t *n,
     filters[(*n)++] = rp_xstrdup(out->topic);
     cookie_header(rp_conn_config(c), cs->id, &out->headers);
     opening_events(cs->id, info.topics, info.n_topics, true, NULL, &out->opening);
+    out->expires_ms = cs->expires_ms;
     rp_session_info_fini(&info);
     return RP_VERDICT_PASS;
 }
@@ -301,6 +303,7 @@ rp_api_session_begin(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
     topic_of(id, out->topic);
     filters[(*n)++] = rp_xstrdup(out->topic);
     out->expires_ms = grant.expires_ms;
+    cs->expires_ms = grant.expires_ms;
     verdict = RP_VERDICT_PASS;
 out:
     rp_session_info_fini(&info);
