@@ -330,6 +330,32 @@ def test_restart_keeps_sessions(binary):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_resume_from_disk_beyond_memory(binary):
+    """A session resume older than the memory window waits for the disk log's history, and
+    still starts with `connected` and gives every event once. (fsync always: the history
+    reader serves what is durable; a resume past it is told of the gap, as any stream's.)"""
+    with Server(binary, "--history-count", "4", "--fsync", "always") as srv:
+        s, hello = open_session(srv, "/events/news?session=new")
+        sid = hello["sessionId"]
+        first = publish(srv, "news", "n0")
+        check(s.next_event()["id"] == first, "live")
+        s.close()
+        wait_state(srv, sid, "disconnected")
+        want = []
+        for i in range(30):
+            want.append("n%d" % (i + 1))
+            publish(srv, "news", want[-1])
+            if i % 10 == 0:
+                want.append("p%d" % i)
+                check(send(srv, sid, want[-1])[0] == 200, "send")
+        r, hello = open_session(srv, "/events", {"X-SSE-Session": sid, "Last-Event-ID": first})
+        check(hello["sessionId"] == sid and hello["resumed"], "resumed: %r" % hello)
+        got = r.events(len(want))
+        check([e["data"] for e in got] == want, "every event once, from disk: %r" % got)
+        check(srv.metrics()["sessions"]["connected"] == 1, "one stream attached")
+        r.close()
+
+
 def test_upgrade_keeps_session_streams(binary):
     """A session's stream handed over in an upgrade stays its session's: sends reach it,
     the session stays connected past session_ttl, and a later reconnect resumes it."""
@@ -359,5 +385,5 @@ if __name__ == "__main__":
                   test_expired_session, test_buffer_overflow_expires,
                   test_hijack_other_address, test_hijack_other_subject_and_subject_sends,
                   test_private_topics_are_not_readable, test_restart_keeps_sessions,
-                  test_upgrade_keeps_session_streams],
+                  test_resume_from_disk_beyond_memory, test_upgrade_keeps_session_streams],
                  sys.argv[1]))
