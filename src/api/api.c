@@ -13,6 +13,7 @@
 
 #include "api/endpoints.h"
 #include "api/history.h"
+#include "api/sessions.h"
 #include "api/guard.h"
 #include "auth/auth.h"
 #include "base/stats.h"
@@ -173,6 +174,28 @@ submit(void *ctx, const struct rp_http_request *req, const char *rest)
 }
 
 static void
+session_send(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    rp_api_session_send(k->a, k->c, req, rest, k->why);
+}
+
+static void
+sessions_send(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    (void)rest;
+    rp_api_sessions_send(k->a, k->c, req, k->why);
+}
+
+static void
+session_info(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    rp_api_session_info(k->a, k->c, req, rest);
+}
+
+static void
 topic_events(void *ctx, const struct rp_http_request *req, const char *rest)
 {
     struct call *k = ctx;
@@ -206,6 +229,7 @@ PLAIN_ROUTE(dashboard, rp_api_dashboard)
 PLAIN_ROUTE(ping, rp_api_ping)
 PLAIN_ROUTE(home, rp_api_index)
 PLAIN_ROUTE(upstreams_list, rp_api_upstreams_list)
+PLAIN_ROUTE(sessions_list, rp_api_sessions_list)
 #undef PLAIN_ROUTE
 
 /* A GET route answers HEAD too: the same status and headers, no body (front/conn.c drops
@@ -231,6 +255,10 @@ static const struct rp_route routes[] = {
     {"/health", RP_ROUTE_EXACT, GET_OR_HEAD, health_documented, NULL},
     {"/", RP_ROUTE_EXACT, GET_OR_HEAD, home, NULL},
     {"/upstreams", RP_ROUTE_EXACT, GET_OR_HEAD, upstreams_list, NULL},
+    {"/sessions/events", RP_ROUTE_EXACT, RP_ROUTE_POST, sessions_send, NULL},
+    {"/sessions/", RP_ROUTE_SUFFIX, RP_ROUTE_POST, session_send, "/events"},
+    {"/sessions", RP_ROUTE_EXACT, GET_OR_HEAD, sessions_list, NULL},
+    {"/sessions/", RP_ROUTE_PREFIX, GET_OR_HEAD, session_info, NULL},
 };
 static const struct rp_router router = {routes, sizeof(routes) / sizeof(routes[0]), 0};
 

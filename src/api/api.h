@@ -24,6 +24,7 @@ struct rp_gate;
 struct rp_gate_shared;
 struct rp_stats;
 struct rp_upstream_pool;
+struct rp_session_table;
 
 /* Renders the node's metrics (every worker's counters summed, node gauges) into <out>:
  * Prometheus text, or JSON with <json>. Any thread. */
@@ -48,6 +49,8 @@ struct rp_api_node {
     unsigned n_workers;
     struct rp_upstream_pool *upstreams; /* the concentrator (client/upstream); may be NULL */
     const char *upstream_prefix;        /* its streams' path prefix ("/upstream/") */
+    /* The session table (core/session.h); any thread. NULL: sessions are off. */
+    struct rp_session_table *sessions;
 };
 
 /* One worker's API: the front's handler context. */
@@ -61,5 +64,9 @@ struct rp_api {
 /* The front's handler (rp_conn_handler_fn; <ctx> is a struct rp_api). */
 void rp_api_handle(void *ctx, struct rp_conn *c, const struct rp_http_request *req,
                    enum rp_conn_call call);
+
+/* The front's stream_adopted hook (rp_conn_adopted_fn; <ctx> is a struct rp_api): a
+ * session's stream taken over in an upgrade is attached to its session again. */
+void rp_api_stream_adopted(void *ctx, struct rp_conn *c, const struct rp_stream_state *st);
 
 #endif

@@ -116,6 +116,8 @@ rp_api_index(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
         "\"POST /publish\",\"POST /publish/{topic}\","
         "\"GET /topics\",\"GET /topics/{topic}\",\"GET /topics/{topic}/events\","
         "\"GET /metrics\",\"GET /healthz\",\"GET /health\",\"GET /readyz\","
-        "\"GET /dashboard\",\"GET /upstream/{name}/{path}\",\"GET /upstreams\"]}\n";
+        "\"GET /dashboard\",\"GET /upstream/{name}/{path}\",\"GET /upstreams\","
+        "\"POST /sessions/{id}/events\",\"POST /sessions/events\","
+        "\"GET /sessions/{id}\",\"GET /sessions?subject=\"]}\n";
     rp_conn_respond(c, req, 200, "application/json", NULL, body, sizeof(body) - 1);
 }

@@ -18,6 +18,7 @@
 #include "core/hub_private.h"
 #include "core/logengine.h"
 #include "core/pattern.h"
+#include "core/session.h"
 #include "core/topic_name.h"
 #include "sse/sse_frame.h"
 
@@ -128,7 +129,7 @@ topic_create(struct rp_hub *hub, const char *name, size_t len)
     /* A topic of this name may have been reclaimed with events a reader has not seen:
      * the gap is announced to readers before it (and, on a hash collision, to a few
      * readers for whom it is not one). */
-    if (hub->floor)
+    if (hub->floor && !rp_session_is_topic(name, len))
         rp_eventlog_forget(&t->log, hub->floor[floor_slot(name, len)]);
     rp_eventlog_forget(&t->log,
                        hub->lost_seq > hub->memory_floor ? hub->lost_seq : hub->memory_floor);

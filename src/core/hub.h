@@ -225,6 +225,10 @@ typedef void (*rp_hub_floor_fn)(void *ctx, uint32_t slot, uint64_t seq);
 void rp_hub_foreach_floor(struct rp_hub *hub, rp_hub_floor_fn fn, void *ctx);
 void rp_hub_raise_floor(struct rp_hub *hub, uint32_t slot, uint64_t seq);
 void rp_hub_forget(struct rp_hub *hub, const char *name, size_t len, uint64_t seq);
+/* Evicts every event of the topic <name> now, if it exists (an expired session's private
+ * events: nobody is owed them), so reclamation can free it. A reader behind is told of the
+ * gap as for any eviction. */
+void rp_hub_drop(struct rp_hub *hub, const char *name, size_t len);
 /* Events and bytes kept in all logs (for metrics; O(topics)). */
 void rp_hub_log_totals(struct rp_hub *hub, uint64_t *events, uint64_t *bytes);
 /* Evicts events past their age from every log; returns how many. */

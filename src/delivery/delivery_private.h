@@ -63,6 +63,7 @@ struct link {
     /* drop_newest: once the cursor reaches skip_from, delivery jumps to skip_to. */
     uint64_t skip_from, skip_to;
     bool replaying; /* first read after a resume or a late attach: a gap means "expired" */
+    bool plain;     /* a session's private topic: its events are never tagged */
 };
 
 struct rp_stream {
@@ -94,7 +95,8 @@ struct rp_stream {
     const char *finish_why;
     struct rp_frame *partial; /* a frame the socket took only part of (a reference) */
     size_t partial_off;
-    struct rp_buf ctl; /* whole SSE lines to send before the next frame */
+    bool partial_tagged; /* how <partial> was being written */
+    struct rp_buf ctl;   /* whole SSE lines to send before the next frame */
 };
 
 /* A frame chosen for the next write. */

@@ -14,6 +14,7 @@
 #include "base/list.h"
 #include "core/event_id.h"
 #include "core/pattern.h"
+#include "core/session.h"
 #include "delivery/delivery_private.h"
 #include "net/sendbatch.h"
 #include "sse/sse_frame.h"
@@ -21,6 +22,13 @@
 static void check_lag(struct rp_stream *s, struct link *l);
 
 /* ---- links ---- */
+
+static bool
+is_session_topic(const char *name, size_t len)
+{
+    size_t sp = sizeof(RP_SESSION_TOPIC_PREFIX) - 1;
+    return len > sp && memcmp(name, RP_SESSION_TOPIC_PREFIX, sp) == 0;
+}
 
 struct link *
 rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
@@ -44,6 +52,9 @@ rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
     l->stream = s;
     l->lt = rp_fanout_topic_get(s->f, t);
     l->cursor = cursor;
+    size_t name_len;
+    const char *name = rp_topic_name(t, &name_len);
+    l->plain = is_session_topic(name, name_len);
     rp_list_insert_tail(&l->lt->links, &l->in_topic);
     l->lt->n_links++;
     rp_list_insert_tail(&s->links, &l->in_stream);
@@ -285,7 +296,7 @@ plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan 
     size_t partial_len = 0, ctl_len = s->ctl.len;
     if (s->partial) {
         struct iovec piece[2];
-        int np = rp_frame_iov(s->partial, s->tagged, piece);
+        int np = rp_frame_iov(s->partial, s->partial_tagged, piece);
         size_t skip = s->partial_off;
         for (int i = 0; i < np; i++) {
             if (skip >= piece[i].iov_len) {
@@ -304,7 +315,7 @@ plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan 
     }
     size_t used = 0;
     while (used < n_items && niov + 2 <= IOV_BATCH) {
-        niov += rp_frame_iov(items[used].frame, s->tagged, &iov[niov]);
+        niov += rp_frame_iov(items[used].frame, s->tagged && !items[used].link->plain, &iov[niov]);
         used++;
     }
     for (size_t i = used; i < n_items; i++) {
@@ -374,7 +385,8 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
     uint64_t sent = 0, sent_bytes = 0;
     for (size_t i = 0; i < p->n_items; i++) {
         struct item *it = &items[i];
-        size_t len = rp_frame_wire_len(it->frame, s->tagged);
+        bool tagged = s->tagged && !it->link->plain;
+        size_t len = rp_frame_wire_len(it->frame, tagged);
         total += len;
         if (left >= len) {
             left -= len;
@@ -385,6 +397,7 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
         } else if (left > 0) {
             /* The socket took part of this frame: it is handed over; keep the rest. */
             s->partial = it->frame;
+            s->partial_tagged = tagged;
             s->partial_off = left;
             it->link->cursor = it->seq;
             sent++;
@@ -612,7 +625,12 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     rp_list_init(&s->behind);
     rp_buf_init(&s->ctl, CTL_CAP + o->head_len);
     rp_buf_append(&s->ctl, o->head, o->head_len);
-    s->tagged = o->n_filters > 1 || o->tagged;
+    /* A session's private topic does not make a stream multi-topic: its events go out
+     * untagged, and the session's one topic stays as a plain stream of it shows it. */
+    size_t n_public = 0;
+    for (size_t i = 0; i < o->n_filters; i++)
+        n_public += !is_session_topic(o->filters[i], strlen(o->filters[i]));
+    s->tagged = n_public > 1 || o->tagged;
 
     /* Where delivery resumes. */
     enum { LIVE, RESUME, EVERYTHING } from = LIVE;
@@ -714,6 +732,21 @@ rp_stream_finish(struct rp_stream *s, const char *text, size_t len, const char *
         flush_or_close(s);
 }
 
+uint64_t
+rp_stream_last_seq(const struct rp_stream *s)
+{
+    uint64_t last = 0;
+    if (!s)
+        return 0;
+    struct rp_list *pos;
+    for (pos = s->links.next; pos != &s->links; pos = pos->next) {
+        const struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        if (l->cursor != CURSOR_UNSET && l->cursor > last)
+            last = l->cursor;
+    }
+    return last;
+}
+
 void
 rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out)
 {
@@ -741,7 +774,7 @@ rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out)
     struct iovec piece[2];
     int np = 0;
     if (s->partial) {
-        np = rp_frame_iov(s->partial, s->tagged, piece);
+        np = rp_frame_iov(s->partial, s->partial_tagged, piece);
         for (int i = 0; i < np; i++)
             cap += piece[i].iov_len;
     }

@@ -245,6 +245,16 @@ rp_conn_start_stream_with(struct rp_conn *c, const struct rp_http_request *req,
                           const char *const *filters, size_t n_filters, const char *last_id,
                           size_t last_id_len, const char *replay, size_t replay_len)
 {
+    return rp_conn_start_stream_headers(c, req, filters, n_filters, last_id, last_id_len, NULL,
+                                        replay, replay_len);
+}
+
+bool
+rp_conn_start_stream_headers(struct rp_conn *c, const struct rp_http_request *req,
+                             const char *const *filters, size_t n_filters, const char *last_id,
+                             size_t last_id_len, const char *extra_headers, const char *replay,
+                             size_t replay_len)
+{
     struct rp_front *f = c->f;
     const struct rp_config_values *v = &f->cfg->v;
     /* Whatever earlier pipelined answers are still queued go first, in the same head. */
@@ -256,6 +266,8 @@ rp_conn_start_stream_with(struct rp_conn *c, const struct rp_http_request *req,
                              "Cache-Control: no-store\r\n"
                              "X-Accel-Buffering: no\r\n");
     rp_cors_headers(&f->cors, rp_http_request_header(req, "Origin"), &head);
+    if (extra_headers)
+        rp_buf_append_str(&head, extra_headers);
     rp_buf_append_str(&head, "\r\n:ok\n\n");
     int64_t retry = c->retry_ms > 0 ? c->retry_ms : v->retry;
     if (retry > 0)

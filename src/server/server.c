@@ -20,12 +20,14 @@
 #include "base/qsbr.h"
 #include "base/stats.h"
 #include "client/upstream.h"
+#include "core/session.h"
 #include "ops/metrics.h"
 #include "ops/metrics_feed.h"
 #include "server/handover.h"
 #include "server/handover_wire.h"
 #include "server/sd_notify.h"
 #include "server/upstream_setup.h"
+#include "server/session_file.h"
 #include "server/worker.h"
 
 #define HOUSEKEEPING_MS 1000
@@ -85,6 +87,11 @@ policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
     uint64_t half_bytes = out->history.max_bytes / 2 ? out->history.max_bytes / 2 : 1;
     out->lag_events = (uint64_t)v->lag_events < half_count ? (uint64_t)v->lag_events : half_count;
     out->lag_bytes = (uint64_t)v->lag_bytes < half_bytes ? (uint64_t)v->lag_bytes : half_bytes;
+    /* A session's private topic keeps what its session may be owed (docs/sessions.md). */
+    size_t sp = sizeof(RP_SESSION_TOPIC_PREFIX) - 1;
+    if (len > sp && memcmp(name, RP_SESSION_TOPIC_PREFIX, sp) == 0 &&
+        out->history.max_count < (uint64_t)v->session_buffer)
+        out->history.max_count = (uint64_t)v->session_buffer;
 }
 
 static void
@@ -248,6 +255,8 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
         .workers = srv->n_workers,
         .topics_reclaimed = rp_hub_topics_reclaimed(srv->hub),
     };
+    if (srv->sessions)
+        rp_session_totals(srv->sessions, &node.sessions);
     struct rp_process_stats process;
     if (rp_process_read(&process) == 0)
         node.process = &process;
@@ -460,6 +469,19 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
     return 0;
 }
 
+/* The session table, restored from data_dir when the disk log is on (its events are in the
+ * log, loaded with the hub). */
+static void
+start_sessions(struct rp_server *srv, const struct rp_config_values *v)
+{
+    struct rp_session_config sc = {.ttl_ms = v->session_ttl, .buffer = (uint64_t)v->session_buffer};
+    srv->sessions = rp_session_table_new(&sc);
+    if (srv->log.engine)
+        srv->sessions_path = rp_session_file_path(v->data_dir);
+    if (srv->sessions_path)
+        rp_session_file_load(srv->sessions_path, srv->sessions);
+}
+
 /*
  * Upgrade, new side, once everything that can fail is built: the previous process lets go
  * (rp_handover_commit), then the connections are spread over the workers before they run
@@ -586,7 +608,10 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         if (rc)
             RP_LOG(RP_LOG_ERROR, "upstream", "msg=\"%s\"", diag.msg);
     }
+    if (!rc)
+        start_sessions(srv, v);
     srv->api = (struct rp_api_node){
+        .sessions = srv->sessions,
         .hub = srv->hub,
         .guard = srv->guard,
         .gate = srv->gate,
@@ -648,6 +673,9 @@ rp_server_wait(struct rp_server *srv)
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGUSR2) {
+            /* The successor reads the session table from data_dir: as it is now. */
+            if (srv->sessions_path)
+                rp_session_file_save(srv->sessions_path, srv->sessions, true);
             if (rp_handover_old_side(srv))
                 return;
             continue;
@@ -667,6 +695,9 @@ rp_server_wait(struct rp_server *srv)
             return;
         }
         rp_hub_expire(srv->hub, rp_clock_now_ms());
+        rp_session_sweep(srv->sessions, rp_clock_wall_ms(), rp_session_file_forget_topic, srv->hub);
+        if (srv->sessions_path)
+            rp_session_file_save(srv->sessions_path, srv->sessions, false);
         rp_hub_reclaim(srv->hub);
         rp_qsbr_reclaim(srv->qsbr);
         publish_metrics(srv);
@@ -698,6 +729,12 @@ rp_server_stop(struct rp_server *srv)
     RP_FREE(srv->workers);
     rp_upstream_pool_free(srv->upstreams); /* its shards went with the workers' loops */
     srv->upstreams = NULL;
+    /* Every stream has ended (its session detached): the table as clients left it. */
+    if (srv->sessions_path && srv->sessions && !srv->upgraded)
+        rp_session_file_save(srv->sessions_path, srv->sessions, true);
+    rp_session_table_free(srv->sessions);
+    srv->sessions = NULL;
+    RP_FREE(srv->sessions_path);
     rp_gate_shared_free(srv->gate);
     srv->gate = NULL;
     rp_guard_free(srv->guard);

@@ -52,6 +52,8 @@ struct rp_server {
     struct rp_guard *guard;
     struct rp_upstream_pool *upstreams; /* the concentrator; NULL without upstreams */
     struct rp_api_node api;
+    struct rp_session_table *sessions; /* core/session.h */
+    char *sessions_path;               /* server/session_file.h; NULL without a disk log */
     /* Upgrade (SIGUSR2): the binary to start (resolved at start, so a deploy that replaces
      * the file starts the new one) and its arguments; set by serve before waiting. */
     const char *exe;

@@ -366,6 +366,7 @@ new_front(struct rp_worker *w)
         .cfg = w->cfg,
         .conncap = rp_guard_conncap(w->api.node->guard),
         .handler = rp_api_handle,
+        .stream_adopted = rp_api_stream_adopted,
         .handler_ctx = &w->api,
     };
     return rp_front_new(&fs);

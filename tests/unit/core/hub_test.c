@@ -1022,6 +1022,42 @@ test_reclaim_and_recreate(void **state)
     reclaim_fixture_free(rf);
 }
 
+/* A session's private topic leaves no gap floor when it is reclaimed: the session table, not
+ * the floor, says whether its events are still owed (docs/sessions.md). An ordinary topic
+ * emptied the same way does leave one. */
+static void
+test_session_topic_leaves_no_floor(void **state)
+{
+    (void)state;
+    struct reclaim_fixture *rf = reclaim_fixture_new(16);
+    struct rp_hub *hub = rf->hub;
+    const char *names[] = {"_revenprox/session/0123456789abcdef0123456789abcdef", "plain"};
+    for (int i = 0; i < 2; i++) {
+        struct rp_publish_item it = item(names[i], "x");
+        struct rp_publish_result res;
+        struct rp_hub_error err;
+        assert_int_equal(rp_hub_publish_system(hub, &it, 1, &res, &err), 0);
+        rp_hub_drop(hub, names[i], strlen(names[i]));
+        struct rp_topic_stats st;
+        rp_topic_stats(topic(hub, names[i]), &st);
+        assert_int_equal(st.count, 0);
+        assert_int_equal(st.evicted_seq, res.seq);
+    }
+    assert_int_equal(rp_hub_reclaim(hub), 2);
+    rp_qsbr_reclaim(rf->q);
+    struct rp_topic_lag lag;
+    rp_topic_lag(topic(hub, names[0]), 0, &lag);
+    assert_false(lag.gap);
+    rp_topic_lag(topic(hub, names[1]), 0, &lag);
+    assert_true(lag.gap);
+    /* Forgetting a session topic that does not exist raises no floor either. */
+    const char *gone = "_revenprox/session/fedcba9876543210fedcba9876543210";
+    rp_hub_forget(hub, gone, strlen(gone), rp_hub_last_seq(hub));
+    rp_topic_lag(topic(hub, gone), 0, &lag);
+    assert_false(lag.gap);
+    reclaim_fixture_free(rf);
+}
+
 static void
 test_reclaim_spares_topics_in_use(void **state)
 {
@@ -1743,6 +1779,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_read_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_accessors, setup, teardown),
         cmocka_unit_test(test_reclaim_and_recreate),
+        cmocka_unit_test(test_session_topic_leaves_no_floor),
         cmocka_unit_test(test_reclaim_spares_topics_in_use),
         cmocka_unit_test(test_reclaim_waits_for_threads_that_looked_up),
         cmocka_unit_test(test_full_table_reclaims_on_demand),
