@@ -532,9 +532,14 @@ rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *items, s
     return publish(hub, items, n, true, out, err);
 }
 
-int
-rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
-              struct rp_hub_error *err)
+/*
+ * rp_hub_ingest and rp_hub_ingest_topic: <one_topic> NULL takes in a batch after the node's
+ * last sequence; else every event is of <one_topic> and the batch goes after that topic's
+ * newest event, with events up to <lost_upto> declared gone for it first.
+ */
+static int
+ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n, const char *one_topic,
+       size_t one_len, uint64_t lost_upto, struct rp_hub_error *err)
 {
     struct rp_hub_error scratch;
     if (!err)
@@ -545,6 +550,12 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
         if (rc == 0 && i > 0 && evs[i].seq <= evs[i - 1].seq) {
             fail(err, 409, i, "sequence numbers of an ingested batch must increase", NULL);
             rc = -ERANGE;
+        }
+        if (rc == 0 && one_topic &&
+            (evs[i].item.topic_len != one_len ||
+             memcmp(evs[i].item.topic, one_topic, one_len) != 0)) {
+            fail(err, 400, i, "every event of a topic's batch must be of that topic", NULL);
+            rc = -EINVAL;
         }
     }
     if (rc || n == 0)
@@ -563,17 +574,32 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
     uint64_t woken = 0;
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
     hub_lock(hub);
-    if (evs[0].seq < hub->next_seq) {
+    if (!one_topic && evs[0].seq < hub->next_seq) {
         fail(err, 409, 0, "sequence is not after the node's last", NULL);
         rc = -ERANGE;
         goto unlock;
     }
     for (size_t i = 0; i < n; i++) {
         const char *why = NULL;
-        topics[i] = topic_get(hub, evs[i].item.topic, evs[i].item.topic_len, &why);
+        topics[i] = i > 0 && one_topic
+                        ? topics[0]
+                        : topic_get(hub, evs[i].item.topic, evs[i].item.topic_len, &why);
         if (!topics[i]) {
             fail(err, 503, i, "cannot create topic: ", why);
             rc = -ENOSPC;
+            goto unlock;
+        }
+    }
+    if (one_topic) {
+        struct rp_topic *t = topics[0];
+        pthread_mutex_lock(&t->lock);
+        bool in_order = evs[0].seq > atomic_load_explicit(&t->last_seq, memory_order_relaxed);
+        if (in_order && lost_upto)
+            rp_eventlog_forget(&t->log, lost_upto);
+        pthread_mutex_unlock(&t->lock);
+        if (!in_order) {
+            fail(err, 409, 0, "sequence is not after the topic's last", NULL);
+            rc = -ERANGE;
             goto unlock;
         }
     }
@@ -588,9 +614,13 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
         atomic_store_explicit(&t->last_seq, evs[i].seq, memory_order_release);
         pthread_mutex_unlock(&t->lock);
     }
-    hub->next_seq = evs[n - 1].seq + 1;
+    /* A topic's fill may lie wholly before the node's last sequence. */
+    bool advances = evs[n - 1].seq >= hub->next_seq;
+    if (advances)
+        hub->next_seq = evs[n - 1].seq + 1;
     woken = note_advanced(hub, topics, NULL, n);
-    atomic_store(&hub->last_seq, evs[n - 1].seq);
+    if (advances)
+        atomic_store(&hub->last_seq, evs[n - 1].seq);
 unlock:
     pthread_mutex_unlock(&hub->lock);
     if (rc == 0)
@@ -598,6 +628,21 @@ unlock:
     wake_workers(hub, woken);
     batch_fini(&bm, n);
     return rc;
+}
+
+int
+rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
+              struct rp_hub_error *err)
+{
+    return ingest(hub, evs, n, NULL, 0, 0, err);
+}
+
+int
+rp_hub_ingest_topic(struct rp_hub *hub, const char *topic, size_t len,
+                    const struct rp_ingest_event *evs, size_t n, uint64_t lost_upto,
+                    struct rp_hub_error *err)
+{
+    return ingest(hub, evs, n, topic, len, lost_upto, err);
 }
 
 void

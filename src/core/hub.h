@@ -162,6 +162,21 @@ int rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *item
 int rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
                   struct rp_hub_error *err);
 /*
+ * rp_hub_ingest for an engine that assigns the sequences of a whole cluster (the Redis
+ * engine): a node takes in only the topics its clients read, and fills a topic it begins to
+ * read from the shared log, so one topic's events may come after the node has taken in later
+ * sequences of other topics. All <n> events are of <topic> (<len> bytes), increasing and after
+ * the topic's newest event, possibly before rp_hub_last_seq(), which moves up to the newest
+ * if it is behind. Events up to <lost_upto> (0: none) are declared gone for the topic first
+ * (the shared log trimmed them): a reader resuming from before is told (event: resync). Wakes
+ * the workers with subscribers like rp_hub_ingest. 0; or -EINVAL (400/413: an invalid event,
+ * or one of another topic), -ERANGE (409: not increasing, or not after the topic's newest),
+ * -ENOSPC (503: too many topics), with <err> (may be NULL) filled.
+ */
+int rp_hub_ingest_topic(struct rp_hub *hub, const char *topic, size_t len,
+                        const struct rp_ingest_event *evs, size_t n, uint64_t lost_upto,
+                        struct rp_hub_error *err);
+/*
  * Continues the node-wide sequence after <last_seq> when it is ahead of the hub's (events
  * up to it were sequenced elsewhere and may all be gone: an upgrade, a peer), and stores it
  * as the last sequence; never moves back. No event is appended and nobody is woken.

@@ -744,6 +744,58 @@ test_ingest_keeps_event_age(void **state)
     assert_int_equal(st.first_seq, 4);
 }
 
+/* A cluster engine's fill: one topic's events, before the node's last sequence. */
+static void
+test_ingest_topic_fills_before_the_last_sequence(void **state)
+{
+    struct fixture *fx = *state;
+    struct rp_hub *hub = fx->hub;
+    struct recorder *rec = &fx->rec;
+    int64_t wall = rp_clock_wall_ms();
+    struct rp_ingest_event live = ingest_ev("followed", "x", 10, wall);
+    assert_int_equal(rp_hub_ingest(hub, &live, 1, NULL), 0);
+    struct rp_topic *b = topic(hub, "b");
+    rp_topic_attach(b, 2);
+    int before = rec->n_advanced;
+
+    /* The shared log kept 3 and 5 of "b" and trimmed up to 2. */
+    struct rp_ingest_event fill[2] = {ingest_ev("b", "three", 3, wall),
+                                      ingest_ev("b", "five", 5, wall)};
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, fill, 2, 2, NULL), 0);
+    assert_int_equal(rp_hub_last_seq(hub), 10); /* not moved back */
+    assert_int_equal(rp_topic_last_seq(b), 5);
+    assert_int_equal(rec->n_advanced, before + 1); /* the reader's worker is told */
+    struct rp_topic_lag lag;
+    rp_topic_lag(b, 1, &lag); /* from before the trim: a gap */
+    assert_true(lag.gap);
+    rp_topic_lag(b, 2, &lag); /* from the trim on: whole */
+    assert_false(lag.gap);
+    struct rp_topic_entry e[3];
+    assert_int_equal(rp_topic_entries(b, 0, e, 3), 2);
+    assert_int_equal(e[0].seq, 3);
+    assert_int_equal(e[1].seq, 5);
+    rp_frame_unref(e[0].frame);
+    rp_frame_unref(e[1].frame);
+
+    /* Refused, changing nothing: not after the topic's newest; an event of another topic. */
+    struct rp_hub_error err = {0};
+    struct rp_ingest_event stale = ingest_ev("b", "four", 4, wall);
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, &stale, 1, 0, &err), -ERANGE);
+    assert_int_equal(err.status, 409);
+    struct rp_ingest_event other[2] = {ingest_ev("b", "six", 6, wall),
+                                       ingest_ev("c", "seven", 7, wall)};
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, other, 2, 0, &err), -EINVAL);
+    assert_int_equal(err.index, 1);
+    assert_int_equal(rp_topic_last_seq(b), 5);
+    assert_null(rp_hub_find(hub, "c", 1));
+
+    /* Past the node's last sequence, it moves it. */
+    struct rp_ingest_event next = ingest_ev("b", "twelve", 12, wall);
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, &next, 1, 0, NULL), 0);
+    assert_int_equal(rp_hub_last_seq(hub), 12);
+    rp_topic_detach(b, 2);
+}
+
 static void
 test_advance_seq(void **state)
 {
@@ -1732,6 +1784,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ingest_appends_sequenced_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_refusals_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_keeps_event_age, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_topic_fills_before_the_last_sequence, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_advance_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_read_and_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_lag_matches_read, setup, teardown),
