@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/time.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -32,7 +33,9 @@
  * hash is missing: a new log), the stream bound, n, then per event topic, type, data, wall
  * time. Checks before it changes anything, so a refusal has no effect: a counter that went
  * back (a failover to a replica that missed the newest increments) would reuse ids, so a
- * stream whose newest entry is not below the first new sequence refuses the batch.
+ * stream whose newest entry is not below the first new sequence refuses the batch. Last,
+ * the batch's newest sequence goes to every node (channel <prefix>seq, as a message with no
+ * type and no data), after the events, so a node knows how far the cluster's sequence is.
  * Returns {epoch, first sequence}.
  */
 static const char publish_script[] =
@@ -61,6 +64,8 @@ static const char publish_script[] =
     "  redis.call('PUBLISH', p .. 'c:' .. topic,\n"
     "             epoch .. ':' .. seq .. ':' .. wall .. ':' .. #ty .. ':' .. ty .. data)\n"
     "end\n"
+    "redis.call('PUBLISH', p .. 'seq', epoch .. ':' .. string.format('%d', first + n - 1) ..\n"
+    "           ':0:0:')\n"
     "return {epoch, first}\n";
 
 /*
@@ -160,7 +165,7 @@ struct rp_redis {
     struct link cmd, sub;
     struct rp_hashmap channels; /* topic -> struct channel */
     struct rp_list inflight;    /* publishes sent, oldest first (struct sent) */
-    char why[160];              /* why the command connection is down */
+    char why[160];              /* why the command connection is down; written under lock */
 };
 
 /* A publish sent on the command connection, waiting for its reply. */
@@ -202,7 +207,9 @@ went_down(struct link *l, const char *why)
     rp_loop_timer_stop(r->loop, &l->timeout);
     if (l == &r->cmd) {
         atomic_store(&r->up, false);
+        pthread_mutex_lock(&r->lock);
         snprintf(r->why, sizeof(r->why), "Redis at %s:%d: %s", r->host, r->cfg.port, why);
+        pthread_mutex_unlock(&r->lock);
         if (was_up || l->backoff.attempt == 0) /* once per outage */
             RP_LOG(RP_LOG_WARN, "redis", "%s connection down: %s", l->name, r->why);
         if (r->hooks.state_changed)
@@ -229,6 +236,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
 static void subscribe_all(struct rp_redis *r);
 
 static void send_pending_fills(struct rp_redis *r);
+static void on_message(redisAsyncContext *ac, void *reply_v, void *priv);
 
 /* SCRIPT LOAD's answer: <priv> NULL for the publish script, non-NULL for the fill script,
  * which is loaded second; the connection is up once both are. */
@@ -241,8 +249,10 @@ on_script_loaded(redisAsyncContext *ac, void *reply_v, void *priv)
     if (!reply)
         return; /* the connection dropped: on_disconnect handles it */
     if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+        pthread_mutex_lock(&r->lock);
         snprintf(r->why, sizeof(r->why), "loading a script failed: %s",
                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        pthread_mutex_unlock(&r->lock);
         RP_LOG(RP_LOG_ERROR, "redis", "%s", r->why);
         redisAsyncDisconnect(ac);
         return;
@@ -255,7 +265,9 @@ on_script_loaded(redisAsyncContext *ac, void *reply_v, void *priv)
     rp_loop_timer_stop(r->loop, &l->timeout);
     l->state = LINK_UP;
     rp_backoff_reset(&l->backoff);
+    pthread_mutex_lock(&r->lock);
     r->why[0] = '\0';
+    pthread_mutex_unlock(&r->lock);
     atomic_store(&r->up, true);
     RP_LOG(RP_LOG_INFO, "redis", "connected to Redis at %s:%d", r->host, r->cfg.port);
     if (r->hooks.state_changed)
@@ -281,6 +293,7 @@ on_connect(const redisAsyncContext *cac, int status)
         rp_loop_timer_stop(r->loop, &l->timeout);
         l->state = LINK_UP;
         rp_backoff_reset(&l->backoff);
+        redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE %sseq", r->prefix);
         subscribe_all(r); /* each confirmation starts the topic's fill */
     }
 }
@@ -498,6 +511,8 @@ on_filled(redisAsyncContext *ac, void *reply_v, void *priv)
         free(h);
         h = next;
     }
+    if (r->hooks.filled)
+        r->hooks.filled(r->hooks.ctx, ch->topic, ch->len);
 }
 
 static void
@@ -513,8 +528,16 @@ on_message(redisAsyncContext *ac, void *reply_v, void *priv)
     if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
         return;
     size_t plen = strlen(r->prefix);
-    if (chan->len < plen + 2 || memcmp(chan->str, r->prefix, plen) != 0 ||
-        memcmp(chan->str + plen, "c:", 2) != 0)
+    if (chan->len < plen + 2 || memcmp(chan->str, r->prefix, plen) != 0)
+        return;
+    if (chan->len == plen + 3 && memcmp(chan->str + plen, "seq", 3) == 0) {
+        struct rp_redis_msg m;
+        if (strcmp(kind->str, "message") == 0 && body->type == REDIS_REPLY_STRING &&
+            rp_redis_msg_decode(body->str, body->len, &m) == 0 && r->hooks.sequence)
+            r->hooks.sequence(r->hooks.ctx, m.epoch, m.seq);
+        return;
+    }
+    if (memcmp(chan->str + plen, "c:", 2) != 0)
         return;
     struct channel *ch = rp_hashmap_get(&r->channels, chan->str + plen + 2, chan->len - plen - 2);
     if (!ch || ch->count <= 0)
@@ -634,6 +657,8 @@ on_published(redisAsyncContext *ac, void *reply_v, void *priv)
     }
     p->epoch = (uint32_t)strtoul(reply->element[0]->str, NULL, 16);
     r->last_epoch = p->epoch;
+    if (r->hooks.epoch_seen)
+        r->hooks.epoch_seen(r->hooks.ctx, p->epoch);
     p->first_seq = (uint64_t)reply->element[1]->integer;
     complete(p, 0, NULL, NULL);
 }
@@ -907,4 +932,74 @@ bool
 rp_redis_up(const struct rp_redis *r)
 {
     return atomic_load(&r->up);
+}
+
+void
+rp_redis_why(struct rp_redis *r, char *out, size_t cap)
+{
+    pthread_mutex_lock(&r->lock);
+    snprintf(out, cap, "%s", r->why[0] ? r->why : "connected");
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* The meta hash, read or created (the publish script creates it the same way). */
+static const char open_script[] =
+    "local meta = ARGV[1] .. 'meta'\n"
+    "local epoch = redis.call('HGET', meta, 'epoch')\n"
+    "if not epoch then\n"
+    "  epoch = ARGV[2]\n"
+    "  redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)\n"
+    "end\n"
+    "return {epoch, tonumber(redis.call('HGET', meta, 'seq') or '0')}\n";
+
+static struct timeval
+ms_to_tv(int64_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+int
+rp_redis_open_log(const struct rp_redis_config *config, uint32_t *epoch, uint64_t *last_seq,
+                  char *why, size_t cap)
+{
+    const char *host = config->host ? config->host : "127.0.0.1";
+    const char *prefix = config->prefix ? config->prefix : "{rp}:";
+    int64_t connect_ms = config->connect_timeout_ms > 0 ? config->connect_timeout_ms : 2000;
+    int64_t command_ms = config->command_timeout_ms > 0 ? config->command_timeout_ms : 5000;
+    redisContext *c = host[0] == '/'
+                          ? redisConnectUnixWithTimeout(host, ms_to_tv(connect_ms))
+                          : redisConnectWithTimeout(host, config->port, ms_to_tv(connect_ms));
+    if (!c || c->err) {
+        snprintf(why, cap, "cannot connect to Redis at %s:%d: %s", host, config->port,
+                 c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return -ECONNREFUSED;
+    }
+    redisSetTimeout(c, ms_to_tv(command_ms));
+    uint32_t proposal = 0;
+    while (proposal == 0)
+        if (getrandom(&proposal, sizeof(proposal), 0) != (ssize_t)sizeof(proposal))
+            proposal = (uint32_t)rp_clock_wall_ms();
+    char hex[9];
+    snprintf(hex, sizeof(hex), "%08" PRIx32, proposal);
+    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", open_script, prefix, hex);
+    int rc = 0;
+    if (!r) {
+        snprintf(why, cap, "Redis at %s:%d did not answer: %s", host, config->port, c->errstr);
+        rc = -ETIMEDOUT;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+               r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len != 8 ||
+               r->element[1]->type != REDIS_REPLY_INTEGER || r->element[1]->integer < 0) {
+        snprintf(why, cap, "Redis at %s:%d: reading the log failed: %s", host, config->port,
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = -EIO;
+    } else {
+        *epoch = (uint32_t)strtoul(r->element[0]->str, NULL, 16);
+        *last_seq = (uint64_t)r->element[1]->integer;
+    }
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return rc;
 }

@@ -50,6 +50,15 @@ struct rp_redis_hooks {
      */
     void (*topic_events)(void *ctx, const char *topic, size_t topic_len, uint32_t epoch,
                          uint64_t lost_upto, const struct rp_ingest_event *evs, size_t n);
+    /* A fill of <topic> is in: its events and the live ones held meanwhile went to
+     * topic_events. Called for every fill, also one that brought nothing. */
+    void (*filled)(void *ctx, const char *topic, size_t topic_len);
+    /* The cluster's sequence reached <seq> in <epoch>: every event up to it of the topics
+     * this node listens to has been passed to topic_events (or is in a fill to come). */
+    void (*sequence)(void *ctx, uint32_t epoch, uint64_t seq);
+    /* A publish of this node's was stored in the log of <epoch> (a new epoch: Redis lost
+     * the log, and this is the first to know; the pub/sub connection may tell later). */
+    void (*epoch_seen)(void *ctx, uint32_t epoch);
     /* The command connection is up and the scripts loaded (<err> 0), or down (<err> < 0,
      * <why> says what failed). */
     void (*state_changed)(void *ctx, int err, const char *why);
@@ -72,6 +81,13 @@ struct rp_redis_publish {
 
 struct rp_redis;
 
+/*
+ * At start-up, before the engine: the epoch of the log in Redis and its newest sequence,
+ * creating the log (a new random epoch) when Redis holds none. Blocking, for at most the
+ * connect and command timeouts. 0, or -errno with <why> (<cap> bytes) saying what failed.
+ */
+int rp_redis_open_log(const struct rp_redis_config *config, uint32_t *epoch, uint64_t *last_seq,
+                      char *why, size_t cap);
 /* Starts the engine's thread, which connects in the background; NULL with errno. */
 struct rp_redis *rp_redis_new(const struct rp_redis_config *config,
                               const struct rp_redis_hooks *hooks);
@@ -85,5 +101,7 @@ int rp_redis_publish(struct rp_redis *r, struct rp_redis_publish *p);
 void rp_redis_interest(struct rp_redis *r, const char *topic, size_t len, bool on);
 /* The command connection is up. */
 bool rp_redis_up(const struct rp_redis *r);
+/* Why the command connection is down (or "connected"), into <out>. Any thread. */
+void rp_redis_why(struct rp_redis *r, char *out, size_t cap);
 
 #endif

@@ -98,6 +98,12 @@ rp_hub_epoch(const struct rp_hub *hub)
     return hub->config.epoch;
 }
 
+bool
+rp_hub_shared_sequence(const struct rp_hub *hub)
+{
+    return hub->config.shared_sequence;
+}
+
 uint64_t
 rp_hub_last_seq(const struct rp_hub *hub)
 {
@@ -519,6 +525,18 @@ unlock:
 }
 
 int
+rp_hub_check(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+             struct rp_hub_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = validate_item(hub, &items[i], i, false, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
 rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                struct rp_publish_result *out, struct rp_hub_error *err)
 {
@@ -590,20 +608,22 @@ ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n, const ch
             goto unlock;
         }
     }
+    size_t skip = 0;
     if (one_topic) {
+        /* A fill repeats what the topic has: keep what comes after it. Its gone range
+         * counts only past what the topic has (what it has is whole). */
         struct rp_topic *t = topics[0];
         pthread_mutex_lock(&t->lock);
-        bool in_order = evs[0].seq > atomic_load_explicit(&t->last_seq, memory_order_relaxed);
-        if (in_order && lost_upto)
+        uint64_t newest = atomic_load_explicit(&t->last_seq, memory_order_relaxed);
+        while (skip < n && evs[skip].seq <= newest)
+            skip++;
+        if (lost_upto > newest)
             rp_eventlog_forget(&t->log, lost_upto);
         pthread_mutex_unlock(&t->lock);
-        if (!in_order) {
-            fail(err, 409, 0, "sequence is not after the topic's last", NULL);
-            rc = -ERANGE;
-            goto unlock;
-        }
+        if (skip == n)
+            goto unlock; /* nothing new: no note, nobody woken */
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = skip; i < n; i++) {
         struct rp_topic *t = topics[i];
         /* Keep the event's age: history_age counts from its first append. */
         int64_t age = wall > evs[i].wall_ms ? wall - evs[i].wall_ms : 0;
@@ -618,13 +638,13 @@ ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n, const ch
     bool advances = evs[n - 1].seq >= hub->next_seq;
     if (advances)
         hub->next_seq = evs[n - 1].seq + 1;
-    woken = note_advanced(hub, topics, NULL, n);
+    woken = note_advanced(hub, topics + skip, NULL, n - skip);
     if (advances)
         atomic_store(&hub->last_seq, evs[n - 1].seq);
 unlock:
     pthread_mutex_unlock(&hub->lock);
-    if (rc == 0)
-        woken |= note_advanced(hub, topics, NULL, n);
+    if (rc == 0 && skip < n)
+        woken |= note_advanced(hub, topics + skip, NULL, n - skip);
     wake_workers(hub, woken);
     batch_fini(&bm, n);
     return rc;
@@ -643,6 +663,30 @@ rp_hub_ingest_topic(struct rp_hub *hub, const char *topic, size_t len,
                     struct rp_hub_error *err)
 {
     return ingest(hub, evs, n, topic, len, lost_upto, err);
+}
+
+void
+rp_topic_set_filling(struct rp_topic *t)
+{
+    atomic_store(&t->filling, true);
+}
+
+bool
+rp_topic_filling(const struct rp_topic *t)
+{
+    return atomic_load_explicit(&t->filling, memory_order_acquire);
+}
+
+void
+rp_hub_topic_filled(struct rp_hub *hub, const char *topic, size_t len)
+{
+    uint64_t woken = 0;
+    hub_lock(hub);
+    struct rp_topic *t = rp_hashmap_get(&hub->topics, topic, len);
+    if (t && atomic_exchange(&t->filling, false))
+        woken = note_advanced(hub, &t, NULL, 1);
+    pthread_mutex_unlock(&hub->lock);
+    wake_workers(hub, woken);
 }
 
 void

@@ -403,13 +403,27 @@ rp_server_open_log(struct rp_server *srv, const struct rp_config_values *v)
     return rp_log_store_open(&srv->log, v, &hooks);
 }
 
-/* The hub, with the handed-over logs when there are any, else the disk log's history. */
+/* The hub's interest hook: a topic's first local reader came, or its last went. */
+static void
+topic_interest(void *ctx, struct rp_topic *t, bool on)
+{
+    struct rp_server *srv = ctx;
+    rp_cluster_node_interest(&srv->cluster, t, on);
+}
+
+/* The hub, with the handed-over logs when there are any, else the disk log's history (or,
+ * in a cluster, the cluster's log in Redis, which the hub continues). */
 static int
 start_hub(struct rp_server *srv, const struct rp_config_values *v,
           const struct rp_handover_state *inherit)
 {
-    int rc = rp_server_open_log(srv, v);
+    uint32_t cluster_epoch;
+    uint64_t cluster_last;
+    int rc = rp_cluster_node_open(&srv->cluster, v, &cluster_epoch, &cluster_last);
     if (rc)
+        return rc;
+    /* In a cluster the log is Redis's: no disk log of the node's own. */
+    if (!cluster_epoch && (rc = rp_server_open_log(srv, v)) != 0)
         return rc;
     /* A slot per worker; the main thread reclaims, so it needs none. */
     srv->qsbr = rp_qsbr_new(srv->n_workers);
@@ -418,7 +432,10 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .max_topics = (uint64_t)v->max_topics,
         .max_data = (uint64_t)v->max_data,
         /* Ids stay valid across an upgrade and, with a disk log, across a restart. */
-        .epoch = inherit ? inherit->epoch : rp_log_store_epoch(&srv->log),
+        .shared_sequence = cluster_epoch != 0,
+        .epoch = cluster_epoch ? cluster_epoch
+                 : inherit     ? inherit->epoch
+                               : rp_log_store_epoch(&srv->log),
     };
     /* Every handed-over or stored topic is adopted, more than a lowered max_topics too:
      * the cap is set once they are in (adopt_inherited, or below). */
@@ -429,9 +446,19 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .topic_advanced = topic_advanced,
         .workers_wake = workers_wake,
         .topic_created = topic_created,
+        .topic_interest = cluster_epoch ? topic_interest : NULL,
         .ctx = srv,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
+    if (cluster_epoch) {
+        /* Ids continue the cluster's: the hub takes events in as Redis sequences them. */
+        rp_hub_advance_seq(srv->hub, cluster_last);
+        if (inherit && (rc = restore_hub(srv, v, inherit)) != 0)
+            return rc;
+        if (!inherit)
+            rp_hub_set_max_topics(srv->hub, (uint64_t)v->max_topics);
+        return rp_cluster_node_start(&srv->cluster, v, srv->hub);
+    }
     rc = inherit ? restore_hub(srv, v, inherit) : rp_log_store_load(&srv->log, srv->hub);
     if (rc)
         return rc;
@@ -573,6 +600,12 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         .connections = connections_open,
         .wait_durable = srv->log.wait_durable,
         .history = srv->history,
+        .redis = srv->cluster.redis,
+        .cluster_down = rp_cluster_node_down,
+        .cluster_ctx = &srv->cluster,
+        .cluster_timeout_ms = v->redis_timeout + 1000,
+        .wake_waiting = history_done,
+        .wake_ctx = srv,
         .ready = &srv->ready,
         .stopping = &srv->stopping,
         .started_ms = srv->started_ms,
@@ -664,6 +697,7 @@ rp_server_stop(struct rp_server *srv)
      * history read still held by a connection is freed when the connection is. */
     rp_history_free(srv->history);
     srv->history = NULL;
+    rp_cluster_node_close(&srv->cluster); /* its publishes' answers wake the workers too */
     int64_t wait = atomic_load(&srv->cfg)->v.shutdown_timeout;
     rp_log_store_close(&srv->log, srv->hub, (int)(wait > 1000 ? wait : 1000));
     /* Workers go before the hub: their streams hold references into topic logs. */

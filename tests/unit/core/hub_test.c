@@ -777,22 +777,46 @@ test_ingest_topic_fills_before_the_last_sequence(void **state)
     rp_frame_unref(e[0].frame);
     rp_frame_unref(e[1].frame);
 
-    /* Refused, changing nothing: not after the topic's newest; an event of another topic. */
+    /* A repeat of what the topic has is skipped, the rest appended; a gone range within
+     * what it has changes nothing. */
+    struct rp_ingest_event again[3] = {ingest_ev("b", "three", 3, wall),
+                                       ingest_ev("b", "five", 5, wall),
+                                       ingest_ev("b", "eight", 8, wall)};
+    rec->woken = 0;
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, again, 2, 4, NULL), 0);
+    assert_int_equal(rec->woken, 0); /* nothing new: nobody woken */
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, again, 3, 4, NULL), 0);
+    assert_int_equal(rec->woken, (uint64_t)1 << 2);
+    assert_int_equal(rp_topic_last_seq(b), 8);
+    assert_int_equal(rp_topic_entries(b, 0, e, 3), 3);
+    for (int i = 0; i < 3; i++)
+        rp_frame_unref(e[i].frame);
+    rp_topic_lag(b, 2, &lag);
+    assert_false(lag.gap);
+    /* A gone range past what it has: a reader from before is told. */
+    struct rp_ingest_event nine = ingest_ev("b", "ten", 10, wall);
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, &nine, 1, 9, NULL), 0);
+    rp_topic_lag(b, 8, &lag);
+    assert_true(lag.gap);
+
+    /* Refused, changing nothing: not increasing; an event of another topic. */
     struct rp_hub_error err = {0};
-    struct rp_ingest_event stale = ingest_ev("b", "four", 4, wall);
-    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, &stale, 1, 0, &err), -ERANGE);
+    struct rp_ingest_event order[2] = {ingest_ev("b", "x", 11, wall),
+                                       ingest_ev("b", "y", 11, wall)};
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, order, 2, 0, &err), -ERANGE);
     assert_int_equal(err.status, 409);
-    struct rp_ingest_event other[2] = {ingest_ev("b", "six", 6, wall),
-                                       ingest_ev("c", "seven", 7, wall)};
+    struct rp_ingest_event other[2] = {ingest_ev("b", "eleven", 11, wall),
+                                       ingest_ev("c", "twelve", 12, wall)};
     assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, other, 2, 0, &err), -EINVAL);
     assert_int_equal(err.index, 1);
-    assert_int_equal(rp_topic_last_seq(b), 5);
+    assert_int_equal(rp_topic_last_seq(b), 10);
     assert_null(rp_hub_find(hub, "c", 1));
+    assert_int_equal(rp_hub_last_seq(hub), 10);
 
     /* Past the node's last sequence, it moves it. */
-    struct rp_ingest_event next = ingest_ev("b", "twelve", 12, wall);
+    struct rp_ingest_event next = ingest_ev("b", "fifteen", 15, wall);
     assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, &next, 1, 0, NULL), 0);
-    assert_int_equal(rp_hub_last_seq(hub), 12);
+    assert_int_equal(rp_hub_last_seq(hub), 15);
     rp_topic_detach(b, 2);
 }
 
