@@ -125,8 +125,17 @@ answer_expired(struct rp_conn *c, const struct rp_http_request *req)
                       "reading the missed events from the event log took too long; retry later",
                       "Retry-After: 1\r\n");
         break;
-    case RP_WAIT_DURABLE:
     case RP_WAIT_CLUSTER:
+        /* The publish may still be stored: Redis answers it later, to nobody. */
+        c->pending_free(c->pending);
+        c->pending = NULL;
+        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+        rp_conn_error(c, req, 503,
+                      "Redis did not confirm the publish within redis_timeout; it may or may not "
+                      "have been stored",
+                      "Retry-After: 1\r\n");
+        break;
+    case RP_WAIT_DURABLE:
     case RP_WAIT__COUNT:
         rp_conn_error(c, req, 503, "the event could not be confirmed in time; retry later",
                       "Retry-After: 1\r\n");

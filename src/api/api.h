@@ -19,6 +19,7 @@
 
 struct rp_hub;
 struct rp_query;
+struct rp_redis;
 struct rp_guard;
 struct rp_gate;
 struct rp_gate_shared;
@@ -43,6 +44,16 @@ struct rp_api_node {
     struct rp_history *history;
     /* fsync always: a publish is answered once the log engine made its events durable. */
     bool wait_durable;
+    /* cluster = redis: publishes go to Redis, which sequences them (NULL when alone);
+     * <cluster_down> says why they cannot now (any thread; <cluster_ctx> is its ctx). */
+    struct rp_redis *redis;
+    bool (*cluster_down)(void *ctx, char *why, size_t cap);
+    void *cluster_ctx;
+    int64_t cluster_timeout_ms; /* a publish waits this long for Redis at most */
+    /* Wakes every worker's requests that wait for the log engine or the cluster; any
+     * thread. */
+    void (*wake_waiting)(void *ctx);
+    void *wake_ctx;
     const atomic_bool *ready;    /* every worker started (/readyz) */
     const atomic_bool *stopping; /* draining (/healthz, /readyz) */
     int64_t started_ms;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/time.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -32,7 +33,9 @@
  * hash is missing: a new log), the stream bound, n, then per event topic, type, data, wall
  * time. Checks before it changes anything, so a refusal has no effect: a counter that went
  * back (a failover to a replica that missed the newest increments) would reuse ids, so a
- * stream whose newest entry is not below the first new sequence refuses the batch.
+ * stream whose newest entry is not below the first new sequence refuses the batch. Last,
+ * the batch's newest sequence goes to every node (channel <prefix>seq, as a message with no
+ * type and no data), after the events, so a node knows how far the cluster's sequence is.
  * Returns {epoch, first sequence}.
  */
 static const char publish_script[] =
@@ -61,7 +64,38 @@ static const char publish_script[] =
     "  redis.call('PUBLISH', p .. 'c:' .. topic,\n"
     "             epoch .. ':' .. seq .. ':' .. wall .. ':' .. #ty .. ':' .. ty .. data)\n"
     "end\n"
+    "redis.call('PUBLISH', p .. 'seq', epoch .. ':' .. string.format('%d', first + n - 1) ..\n"
+    "           ':0:0:')\n"
     "return {epoch, first}\n";
+
+/*
+ * A topic's fill. ARGV: prefix, topic, how many events at most. Returns {epoch ('' when Redis
+ * holds no log), lost_upto, the newest events newest first}. lost_upto is the newest sequence
+ * the stream ever held that the reply does not (trimmed, or past the count): 0 when the
+ * reply holds every event the stream was given.
+ */
+static const char fill_script[] =
+    "local p = ARGV[1]\n"
+    "local key = p .. 't:' .. ARGV[2]\n"
+    "local epoch = redis.call('HGET', p .. 'meta', 'epoch') or ''\n"
+    "local entries = redis.call('XREVRANGE', key, '+', '-', 'COUNT', ARGV[3])\n"
+    "local lost = 0\n"
+    "if redis.call('EXISTS', key) == 1 then\n"
+    "  local info = redis.call('XINFO', 'STREAM', key)\n"
+    "  local added, last = 0, '0-0'\n"
+    "  for i = 1, #info, 2 do\n"
+    "    if info[i] == 'entries-added' then added = info[i + 1] end\n"
+    "    if info[i] == 'last-generated-id' then last = info[i + 1] end\n"
+    "  end\n"
+    "  if added > #entries then\n"
+    "    if #entries > 0 then\n"
+    "      lost = tonumber(string.match(entries[#entries][1], '^(%d+)')) - 1\n"
+    "    else\n"
+    "      lost = tonumber(string.match(last, '^(%d+)'))\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return {epoch, lost, entries}\n";
 
 enum link_state { LINK_DOWN = 0, LINK_CONNECTING, LINK_UP };
 
@@ -85,9 +119,25 @@ struct interest {
     char topic[];
 };
 
+/* A live message held while its topic is being filled. */
+struct held {
+    struct held *next;
+    size_t len;
+    char body[];
+};
+
+/* Live messages held at most per topic while it fills; past it they are dropped and the
+ * fill, which reads the stream after them, takes them in instead. */
+#define HELD_MAX 65536
+
 /* A topic the pub/sub connection subscribes. */
 struct channel {
-    long count; /* interest: subscribed while > 0 */
+    long count;        /* interest: subscribed while > 0 */
+    bool filling;      /* subscribed, the fill not taken in yet: live messages are held */
+    bool fill_sent;    /* the fill's command is out */
+    unsigned fill_gen; /* which fill is current */
+    struct held *held_head, *held_tail;
+    size_t n_held;
     size_t len;
     char topic[];
 };
@@ -98,6 +148,7 @@ struct rp_redis {
     struct rp_redis_hooks hooks;
     uint32_t last_epoch; /* of the last reply (engine thread) */
     char sha[41];        /* of publish_script, once loaded */
+    char fill_sha[41];   /* of fill_script */
 
     pthread_t thread;
     struct rp_loop *loop;
@@ -114,7 +165,7 @@ struct rp_redis {
     struct link cmd, sub;
     struct rp_hashmap channels; /* topic -> struct channel */
     struct rp_list inflight;    /* publishes sent, oldest first (struct sent) */
-    char why[160];              /* why the command connection is down */
+    char why[160];              /* why the command connection is down; written under lock */
 };
 
 /* A publish sent on the command connection, waiting for its reply. */
@@ -156,7 +207,9 @@ went_down(struct link *l, const char *why)
     rp_loop_timer_stop(r->loop, &l->timeout);
     if (l == &r->cmd) {
         atomic_store(&r->up, false);
+        pthread_mutex_lock(&r->lock);
         snprintf(r->why, sizeof(r->why), "Redis at %s:%d: %s", r->host, r->cfg.port, why);
+        pthread_mutex_unlock(&r->lock);
         if (was_up || l->backoff.attempt == 0) /* once per outage */
             RP_LOG(RP_LOG_WARN, "redis", "%s connection down: %s", l->name, r->why);
         if (r->hooks.state_changed)
@@ -182,32 +235,44 @@ on_disconnect(const redisAsyncContext *ac, int status)
 
 static void subscribe_all(struct rp_redis *r);
 
+static void send_pending_fills(struct rp_redis *r);
+static void on_message(redisAsyncContext *ac, void *reply_v, void *priv);
+
+/* SCRIPT LOAD's answer: <priv> NULL for the publish script, non-NULL for the fill script,
+ * which is loaded second; the connection is up once both are. */
 static void
 on_script_loaded(redisAsyncContext *ac, void *reply_v, void *priv)
 {
-    (void)priv;
     struct link *l = ac->data;
     struct rp_redis *r = l->r;
     redisReply *reply = reply_v;
     if (!reply)
         return; /* the connection dropped: on_disconnect handles it */
     if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
-        snprintf(r->why, sizeof(r->why), "loading the publish script failed: %s",
+        pthread_mutex_lock(&r->lock);
+        snprintf(r->why, sizeof(r->why), "loading a script failed: %s",
                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        pthread_mutex_unlock(&r->lock);
         RP_LOG(RP_LOG_ERROR, "redis", "%s", r->why);
         redisAsyncDisconnect(ac);
         return;
     }
-    memcpy(r->sha, reply->str, 40);
-    r->sha[40] = '\0';
+    char *sha = priv ? r->fill_sha : r->sha;
+    memcpy(sha, reply->str, 40);
+    sha[40] = '\0';
+    if (!priv)
+        return;
     rp_loop_timer_stop(r->loop, &l->timeout);
     l->state = LINK_UP;
     rp_backoff_reset(&l->backoff);
+    pthread_mutex_lock(&r->lock);
     r->why[0] = '\0';
+    pthread_mutex_unlock(&r->lock);
     atomic_store(&r->up, true);
     RP_LOG(RP_LOG_INFO, "redis", "connected to Redis at %s:%d", r->host, r->cfg.port);
     if (r->hooks.state_changed)
         r->hooks.state_changed(r->hooks.ctx, 0, NULL);
+    send_pending_fills(r);
 }
 
 static void
@@ -223,13 +288,13 @@ on_connect(const redisAsyncContext *cac, int status)
     if (l == &r->cmd) {
         /* connect_timeout covers loading the script too */
         redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", publish_script);
+        redisAsyncCommand(ac, on_script_loaded, r, "SCRIPT LOAD %s", fill_script);
     } else {
         rp_loop_timer_stop(r->loop, &l->timeout);
         l->state = LINK_UP;
         rp_backoff_reset(&l->backoff);
-        subscribe_all(r);
-        if (r->hooks.resubscribed)
-            r->hooks.resubscribed(r->hooks.ctx);
+        redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE %sseq", r->prefix);
+        subscribe_all(r); /* each confirmation starts the topic's fill */
     }
 }
 
@@ -283,6 +348,174 @@ link_connect(struct link *l)
 /* ---- pub/sub ---- */
 
 static void
+drop_held(struct channel *ch)
+{
+    while (ch->held_head) {
+        struct held *h = ch->held_head;
+        ch->held_head = h->next;
+        free(h);
+    }
+    ch->held_tail = NULL;
+    ch->n_held = 0;
+}
+
+static void
+channel_free(struct channel *ch)
+{
+    drop_held(ch);
+    free(ch);
+}
+
+/* One live event to the hook; <body> decoded already. */
+static void
+deliver_one(struct rp_redis *r, const struct channel *ch, const struct rp_redis_msg *m)
+{
+    struct rp_ingest_event ev = {
+        .item = {.topic = ch->topic,
+                 .topic_len = ch->len,
+                 .event = m->event,
+                 .event_len = m->event_len,
+                 .data = m->data,
+                 .data_len = m->data_len},
+        .seq = m->seq,
+        .wall_ms = m->wall_ms,
+    };
+    if (r->hooks.topic_events)
+        r->hooks.topic_events(r->hooks.ctx, ch->topic, ch->len, m->epoch, 0, &ev, 1);
+}
+
+/* What a fill's command carries back: the topic, and which fill of it this is. */
+struct fill_ticket {
+    unsigned gen;
+    size_t len;
+    char topic[];
+};
+
+static void on_filled(redisAsyncContext *ac, void *reply_v, void *priv);
+
+static void
+send_fill(struct rp_redis *r, struct channel *ch)
+{
+    if (r->cmd.state != LINK_UP || ch->fill_sent)
+        return; /* sent when the command connection is up (send_pending_fills) */
+    struct fill_ticket *t = rp_xmalloc(sizeof(*t) + ch->len);
+    t->gen = ++ch->fill_gen;
+    t->len = ch->len;
+    memcpy(t->topic, ch->topic, ch->len);
+    char count[24];
+    snprintf(count, sizeof(count), "%" PRIu64, r->cfg.stream_max_len);
+    if (redisAsyncCommand(r->cmd.ac, on_filled, t, "EVALSHA %s 0 %s %b %s", r->fill_sha, r->prefix,
+                          ch->topic, ch->len, count) != REDIS_OK) {
+        free(t);
+        return;
+    }
+    ch->fill_sent = true;
+}
+
+static void
+send_pending_fills(struct rp_redis *r)
+{
+    size_t pos = 0;
+    struct channel *ch;
+    while ((ch = rp_hashmap_next(&r->channels, &pos)))
+        if (ch->filling)
+            send_fill(r, ch);
+}
+
+/* Parses one stream entry ([id, [field, value, ...]]) of <ch>; false when it is not one. */
+static bool
+parse_entry(const redisReply *e, const struct channel *ch, struct rp_ingest_event *out)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+        return false;
+    char *end;
+    unsigned long long seq = strtoull(e->element[0]->str, &end, 10);
+    if (seq == 0 || *end != '-')
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->item.topic = ch->topic;
+    out->item.topic_len = ch->len;
+    out->seq = seq;
+    const redisReply *f = e->element[1];
+    bool have_data = false;
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len != 1)
+            return false;
+        if (k->str[0] == 't' && v->len) {
+            out->item.event = v->str;
+            out->item.event_len = v->len;
+        } else if (k->str[0] == 'd') {
+            out->item.data = v->str;
+            out->item.data_len = v->len;
+            have_data = true;
+        } else if (k->str[0] == 'w') {
+            out->wall_ms = strtoll(v->str, NULL, 10);
+        }
+    }
+    return have_data;
+}
+
+/* The fill's answer: the stream's newest events, then the live ones held meanwhile. */
+static void
+on_filled(redisAsyncContext *ac, void *reply_v, void *priv)
+{
+    struct link *l = ac->data;
+    struct rp_redis *r = l->r;
+    struct fill_ticket *t = priv;
+    redisReply *reply = reply_v;
+    struct channel *ch = rp_hashmap_get(&r->channels, t->topic, t->len);
+    bool current = ch && ch->filling && ch->fill_gen == t->gen;
+    free(t);
+    if (!current)
+        return; /* interest went (and maybe came back: a newer fill is out) */
+    ch->fill_sent = false;
+    if (!reply)
+        return; /* the connection dropped: sent again when it is back */
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER ||
+        reply->element[2]->type != REDIS_REPLY_ARRAY) {
+        RP_LOG(RP_LOG_ERROR, "redis", "filling topic %s failed: %s", ch->topic,
+               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        return; /* retried when the command connection comes back */
+    }
+    const redisReply *ents = reply->element[2];
+    uint32_t epoch = (uint32_t)strtoul(reply->element[0]->str, NULL, 16);
+    uint64_t lost = reply->element[1]->integer > 0 ? (uint64_t)reply->element[1]->integer : 0;
+    size_t n = ents->elements;
+    struct rp_ingest_event *evs = rp_xcalloc(n ? n : 1, sizeof(*evs));
+    size_t k = 0;
+    for (size_t i = n; i-- > 0;) { /* newest first in the reply */
+        if (parse_entry(ents->element[i], ch, &evs[k]))
+            k++;
+        else
+            RP_LOG(RP_LOG_WARN, "redis", "an entry of topic %s is not an event; skipped",
+                   ch->topic);
+    }
+    uint64_t newest = k ? evs[k - 1].seq : lost;
+    if ((k || lost) && r->hooks.topic_events)
+        r->hooks.topic_events(r->hooks.ctx, ch->topic, ch->len, epoch, lost, evs, k);
+    free(evs);
+    /* Then what arrived live since the subscription, past what the fill had. */
+    ch->filling = false;
+    struct held *h = ch->held_head;
+    ch->held_head = ch->held_tail = NULL;
+    ch->n_held = 0;
+    while (h) {
+        struct held *next = h->next;
+        struct rp_redis_msg m;
+        if (rp_redis_msg_decode(h->body, h->len, &m) == 0 && (m.epoch != epoch || m.seq > newest))
+            deliver_one(r, ch, &m);
+        free(h);
+        h = next;
+    }
+    if (r->hooks.filled)
+        r->hooks.filled(r->hooks.ctx, ch->topic, ch->len);
+}
+
+static void
 on_message(redisAsyncContext *ac, void *reply_v, void *priv)
 {
     (void)priv;
@@ -292,20 +525,57 @@ on_message(redisAsyncContext *ac, void *reply_v, void *priv)
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
         return;
     redisReply *kind = reply->element[0], *chan = reply->element[1], *body = reply->element[2];
-    if (kind->type != REDIS_REPLY_STRING || strcmp(kind->str, "message") != 0 ||
-        chan->type != REDIS_REPLY_STRING || body->type != REDIS_REPLY_STRING)
+    if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
         return;
     size_t plen = strlen(r->prefix);
-    if (chan->len < plen + 2 || memcmp(chan->str, r->prefix, plen) != 0 ||
-        memcmp(chan->str + plen, "c:", 2) != 0)
+    if (chan->len < plen + 2 || memcmp(chan->str, r->prefix, plen) != 0)
         return;
+    if (chan->len == plen + 3 && memcmp(chan->str + plen, "seq", 3) == 0) {
+        struct rp_redis_msg m;
+        if (strcmp(kind->str, "message") == 0 && body->type == REDIS_REPLY_STRING &&
+            rp_redis_msg_decode(body->str, body->len, &m) == 0 && r->hooks.sequence)
+            r->hooks.sequence(r->hooks.ctx, m.epoch, m.seq);
+        return;
+    }
+    if (memcmp(chan->str + plen, "c:", 2) != 0)
+        return;
+    struct channel *ch = rp_hashmap_get(&r->channels, chan->str + plen + 2, chan->len - plen - 2);
+    if (!ch || ch->count <= 0)
+        return; /* interest went meanwhile */
+    if (strcmp(kind->str, "subscribe") == 0) {
+        /* From now on nothing published on the channel is missed: read what came before. */
+        drop_held(ch);
+        ch->filling = true;
+        ch->fill_sent = false;
+        send_fill(r, ch);
+        return;
+    }
+    if (strcmp(kind->str, "message") != 0 || body->type != REDIS_REPLY_STRING)
+        return;
+    if (ch->filling) {
+        if (ch->n_held >= HELD_MAX) {
+            /* The fill reads the stream after these: it has them, unless trimmed (then
+             * its lost_upto says so). */
+            drop_held(ch);
+        }
+        struct held *h = rp_xmalloc(sizeof(*h) + body->len);
+        h->next = NULL;
+        h->len = body->len;
+        memcpy(h->body, body->str, body->len);
+        if (ch->held_tail)
+            ch->held_tail->next = h;
+        else
+            ch->held_head = h;
+        ch->held_tail = h;
+        ch->n_held++;
+        return;
+    }
     struct rp_redis_msg m;
     if (rp_redis_msg_decode(body->str, body->len, &m) != 0) {
         RP_LOG(RP_LOG_WARN, "redis", "a message on %s is not an event; ignored", chan->str);
         return;
     }
-    if (r->hooks.event)
-        r->hooks.event(r->hooks.ctx, chan->str + plen + 2, chan->len - plen - 2, &m);
+    deliver_one(r, ch, &m);
 }
 
 static void
@@ -332,8 +602,7 @@ apply_interest(struct rp_redis *r, const struct interest *in)
 {
     struct channel *ch = rp_hashmap_get(&r->channels, in->topic, in->len);
     if (!ch) {
-        ch = rp_xmalloc(sizeof(*ch) + in->len + 1);
-        ch->count = 0;
+        ch = rp_xcalloc(1, sizeof(*ch) + in->len + 1);
         ch->len = in->len;
         memcpy(ch->topic, in->topic, in->len);
         ch->topic[in->len] = '\0';
@@ -347,7 +616,7 @@ apply_interest(struct rp_redis *r, const struct interest *in)
         subscribe_one(r, ch, false);
         if (ch->count == 0) {
             rp_hashmap_remove(&r->channels, ch->topic, ch->len);
-            free(ch);
+            channel_free(ch);
         }
     }
 }
@@ -388,6 +657,8 @@ on_published(redisAsyncContext *ac, void *reply_v, void *priv)
     }
     p->epoch = (uint32_t)strtoul(reply->element[0]->str, NULL, 16);
     r->last_epoch = p->epoch;
+    if (r->hooks.epoch_seen)
+        r->hooks.epoch_seen(r->hooks.ctx, p->epoch);
     p->first_seq = (uint64_t)reply->element[1]->integer;
     complete(p, 0, NULL, NULL);
 }
@@ -607,7 +878,7 @@ rp_redis_free(struct rp_redis *r)
     size_t pos = 0;
     struct channel *ch;
     while ((ch = rp_hashmap_next(&r->channels, &pos)))
-        free(ch);
+        channel_free(ch);
     rp_hashmap_fini(&r->channels);
     rp_wakeup_fini(&r->wake, r->loop);
     rp_loop_free(r->loop);
@@ -661,4 +932,74 @@ bool
 rp_redis_up(const struct rp_redis *r)
 {
     return atomic_load(&r->up);
+}
+
+void
+rp_redis_why(struct rp_redis *r, char *out, size_t cap)
+{
+    pthread_mutex_lock(&r->lock);
+    snprintf(out, cap, "%s", r->why[0] ? r->why : "connected");
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* The meta hash, read or created (the publish script creates it the same way). */
+static const char open_script[] =
+    "local meta = ARGV[1] .. 'meta'\n"
+    "local epoch = redis.call('HGET', meta, 'epoch')\n"
+    "if not epoch then\n"
+    "  epoch = ARGV[2]\n"
+    "  redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)\n"
+    "end\n"
+    "return {epoch, tonumber(redis.call('HGET', meta, 'seq') or '0')}\n";
+
+static struct timeval
+ms_to_tv(int64_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+int
+rp_redis_open_log(const struct rp_redis_config *config, uint32_t *epoch, uint64_t *last_seq,
+                  char *why, size_t cap)
+{
+    const char *host = config->host ? config->host : "127.0.0.1";
+    const char *prefix = config->prefix ? config->prefix : "{rp}:";
+    int64_t connect_ms = config->connect_timeout_ms > 0 ? config->connect_timeout_ms : 2000;
+    int64_t command_ms = config->command_timeout_ms > 0 ? config->command_timeout_ms : 5000;
+    redisContext *c = host[0] == '/'
+                          ? redisConnectUnixWithTimeout(host, ms_to_tv(connect_ms))
+                          : redisConnectWithTimeout(host, config->port, ms_to_tv(connect_ms));
+    if (!c || c->err) {
+        snprintf(why, cap, "cannot connect to Redis at %s:%d: %s", host, config->port,
+                 c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return -ECONNREFUSED;
+    }
+    redisSetTimeout(c, ms_to_tv(command_ms));
+    uint32_t proposal = 0;
+    while (proposal == 0)
+        if (getrandom(&proposal, sizeof(proposal), 0) != (ssize_t)sizeof(proposal))
+            proposal = (uint32_t)rp_clock_wall_ms();
+    char hex[9];
+    snprintf(hex, sizeof(hex), "%08" PRIx32, proposal);
+    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", open_script, prefix, hex);
+    int rc = 0;
+    if (!r) {
+        snprintf(why, cap, "Redis at %s:%d did not answer: %s", host, config->port, c->errstr);
+        rc = -ETIMEDOUT;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+               r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len != 8 ||
+               r->element[1]->type != REDIS_REPLY_INTEGER || r->element[1]->integer < 0) {
+        snprintf(why, cap, "Redis at %s:%d: reading the log failed: %s", host, config->port,
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = -EIO;
+    } else {
+        *epoch = (uint32_t)strtoul(r->element[0]->str, NULL, 16);
+        *last_seq = (uint64_t)r->element[1]->integer;
+    }
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return rc;
 }

@@ -6,12 +6,12 @@
  * fan-out between nodes. Redis assigns the sequences (docs/internals/ids.md): a publish is one
  * script call that advances the counter in <prefix>meta, appends each event to its topic's
  * stream with the entry id <seq>-0 and publishes it on the topic's channel; every node takes
- * events in from the channels of the topics its clients read. Runs on a thread of its own
- * with its own loop and two connections (hiredis 0.14: a subscribed connection can do
- * nothing else): one for commands, one for pub/sub. Both reconnect with jittered backoff;
- * while the command connection is down, publishes fail at once (-ENOTCONN) and the
- * state_changed hook says why. Not responsible for the hub, waiting requests or history
- * fills (the composition root wires those to the hooks).
+ * events in from the channels of the topics its clients read, filling each from its stream
+ * when it begins to. Runs on a thread of its own with its own loop and two connections
+ * (hiredis 0.14: a subscribed connection can do nothing else): one for commands, one for
+ * pub/sub. Both reconnect with jittered backoff; while the command connection is down,
+ * publishes fail at once (-ENOTCONN) and the state_changed hook says why. Not responsible
+ * for the hub or waiting requests (the composition root wires those to the hooks).
  *
  * Thread rules (the log-engine contract): rp_redis_publish and rp_redis_interest never
  * block and may be called from any thread; hooks and done callbacks run on the engine's
@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct rp_ingest_event;
 struct rp_logengine_batch;
-struct rp_redis_msg;
 
 struct rp_redis_config {
     const char *host; /* an address, or a Unix socket path (starting with '/') */
@@ -38,15 +38,30 @@ struct rp_redis_config {
 };
 
 struct rp_redis_hooks {
-    /* An event from the channel of <topic>, in the order Redis ran the scripts. */
-    void (*event)(void *ctx, const char *topic, size_t topic_len, const struct rp_redis_msg *m);
-    /* The command connection is up and the script loaded (<err> 0), or down (<err> < 0,
+    /*
+     * Events of <topic>, in sequence order, all of <epoch>: a live one from its channel
+     * (<lost_upto> 0), or a fill. A topic is filled each time its channel is subscribed
+     * (interest came, or the pub/sub connection came back after a drop): the newest
+     * stream_max_len events of its stream, then the live ones that arrived meanwhile, once
+     * each. Events up to <lost_upto> are not in the fill and gone for this node (trimmed, or
+     * older than the fill reads): a reader from before them is owed event: resync. A fill
+     * may repeat events taken in before; the receiver keeps those after what it has.
+     * Borrowed for the call.
+     */
+    void (*topic_events)(void *ctx, const char *topic, size_t topic_len, uint32_t epoch,
+                         uint64_t lost_upto, const struct rp_ingest_event *evs, size_t n);
+    /* A fill of <topic> is in: its events and the live ones held meanwhile went to
+     * topic_events. Called for every fill, also one that brought nothing. */
+    void (*filled)(void *ctx, const char *topic, size_t topic_len);
+    /* The cluster's sequence reached <seq> in <epoch>: every event up to it of the topics
+     * this node listens to has been passed to topic_events (or is in a fill to come). */
+    void (*sequence)(void *ctx, uint32_t epoch, uint64_t seq);
+    /* A publish of this node's was stored in the log of <epoch> (a new epoch: Redis lost
+     * the log, and this is the first to know; the pub/sub connection may tell later). */
+    void (*epoch_seen)(void *ctx, uint32_t epoch);
+    /* The command connection is up and the scripts loaded (<err> 0), or down (<err> < 0,
      * <why> says what failed). */
     void (*state_changed)(void *ctx, int err, const char *why);
-    /* The pub/sub connection (re)subscribed every topic of interest after being down:
-     * messages published in between were not received, so what a node keeps of those
-     * topics must be filled from their streams. */
-    void (*resubscribed)(void *ctx);
     void *ctx;
 };
 
@@ -66,6 +81,13 @@ struct rp_redis_publish {
 
 struct rp_redis;
 
+/*
+ * At start-up, before the engine: the epoch of the log in Redis and its newest sequence,
+ * creating the log (a new random epoch) when Redis holds none. Blocking, for at most the
+ * connect and command timeouts. 0, or -errno with <why> (<cap> bytes) saying what failed.
+ */
+int rp_redis_open_log(const struct rp_redis_config *config, uint32_t *epoch, uint64_t *last_seq,
+                      char *why, size_t cap);
 /* Starts the engine's thread, which connects in the background; NULL with errno. */
 struct rp_redis *rp_redis_new(const struct rp_redis_config *config,
                               const struct rp_redis_hooks *hooks);
@@ -79,5 +101,7 @@ int rp_redis_publish(struct rp_redis *r, struct rp_redis_publish *p);
 void rp_redis_interest(struct rp_redis *r, const char *topic, size_t len, bool on);
 /* The command connection is up. */
 bool rp_redis_up(const struct rp_redis *r);
+/* Why the command connection is down (or "connected"), into <out>. Any thread. */
+void rp_redis_why(struct rp_redis *r, char *out, size_t cap);
 
 #endif

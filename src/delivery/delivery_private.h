@@ -86,6 +86,7 @@ struct rp_stream {
     int64_t last_write_ms;
     uint64_t base; /* where it started (the cursor of the topics it had then) */
     bool tagged;   /* several topics or a pattern: events carry their topic */
+    bool shared;   /* the hub's sequence is a cluster's: topics may be filling */
     bool stalled;  /* the socket refused bytes; waiting for writability */
     /* Opened with a Last-Event-ID and not yet caught up once: its replay is not "lag", so
      * slow_policy waits until it has caught up (it can still fall off the log). */

@@ -163,10 +163,27 @@ settle_behind(struct link *l)
  * <upto>, merged in sequence order into f->items after the f->n_items in use. Returns how
  * many; *<more> when some log had more.
  */
+/* A shared sequence: some topic of <s> is being filled, so none of its events may be
+ * written yet (one of the fill's could come before them); its fill's note brings the
+ * stream back. */
+static bool
+waits_for_fill(struct rp_stream *s)
+{
+    for (struct rp_list *pos = s->links.next; pos != &s->links; pos = pos->next) {
+        const struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        if (rp_topic_filling(l->lt->topic))
+            return true;
+    }
+    return false;
+}
+
 static size_t
 gather(struct rp_stream *s, uint64_t upto, bool *more)
 {
     struct rp_fanout *f = s->f;
+    *more = false;
+    if (s->shared && waits_for_fill(s))
+        return 0;
     size_t per_link = s->n_behind <= 1 ? READ_BATCH : READ_BATCH / s->n_behind;
     if (per_link < 4)
         per_link = 4;
@@ -631,6 +648,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     for (size_t i = 0; i < o->n_filters; i++)
         n_public += !is_session_topic(o->filters[i], strlen(o->filters[i]));
     s->tagged = n_public > 1 || o->tagged;
+    s->shared = rp_hub_shared_sequence(f->hub);
 
     /* Where delivery resumes. */
     enum { LIVE, RESUME, EVERYTHING } from = LIVE;
@@ -646,7 +664,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         } else if (id.epoch != rp_hub_epoch(f->hub)) {
             from = EVERYTHING; /* another incarnation of the log: all it keeps is new */
             reason = "epoch";
-        } else if (id.seq > rp_hub_last_seq(f->hub)) {
+        } else if (id.seq > rp_hub_last_seq(f->hub) && !rp_hub_shared_sequence(f->hub)) {
             reason = "unknown_id";
         } else {
             from = RESUME;

@@ -111,13 +111,15 @@ workers_wake(void *ctx, uint64_t workers)
 }
 
 /* A topic gained its first local reader or lost its last: the upstream feeding it, if any,
- * connects or starts counting down to disconnecting (client/upstream). */
+ * connects or starts counting down to disconnecting (client/upstream), and in a cluster the
+ * node begins or stops listening to it in Redis. */
 static void
 topic_interest(void *ctx, struct rp_topic *t, bool on)
 {
     struct rp_server *srv = ctx;
     if (srv->upstreams)
         rp_upstream_interest(srv->upstreams, t, on);
+    rp_cluster_node_interest(&srv->cluster, t, on); /* a no-op when alone */
 }
 
 static void
@@ -426,13 +428,19 @@ rp_server_open_log(struct rp_server *srv, const struct rp_config_values *v)
     return rp_log_store_open(&srv->log, v, &hooks);
 }
 
-/* The hub, with the handed-over logs when there are any, else the disk log's history. */
+/* The hub, with the handed-over logs when there are any, else the disk log's history (or,
+ * in a cluster, the cluster's log in Redis, which the hub continues). */
 static int
 start_hub(struct rp_server *srv, const struct rp_config_values *v,
           const struct rp_handover_state *inherit)
 {
-    int rc = rp_server_open_log(srv, v);
+    uint32_t cluster_epoch;
+    uint64_t cluster_last;
+    int rc = rp_cluster_node_open(&srv->cluster, v, &cluster_epoch, &cluster_last);
     if (rc)
+        return rc;
+    /* In a cluster the log is Redis's: no disk log of the node's own. */
+    if (!cluster_epoch && (rc = rp_server_open_log(srv, v)) != 0)
         return rc;
     /* A slot per worker; the main thread reclaims, so it needs none. */
     srv->qsbr = rp_qsbr_new(srv->n_workers);
@@ -441,7 +449,10 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .max_topics = (uint64_t)v->max_topics,
         .max_data = (uint64_t)v->max_data,
         /* Ids stay valid across an upgrade and, with a disk log, across a restart. */
-        .epoch = inherit ? inherit->epoch : rp_log_store_epoch(&srv->log),
+        .shared_sequence = cluster_epoch != 0,
+        .epoch = cluster_epoch ? cluster_epoch
+                 : inherit     ? inherit->epoch
+                               : rp_log_store_epoch(&srv->log),
     };
     /* Every handed-over or stored topic is adopted, more than a lowered max_topics too:
      * the cap is set once they are in (adopt_inherited, or below). */
@@ -456,6 +467,15 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .ctx = srv,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
+    if (cluster_epoch) {
+        /* Ids continue the cluster's: the hub takes events in as Redis sequences them. */
+        rp_hub_advance_seq(srv->hub, cluster_last);
+        if (inherit && (rc = restore_hub(srv, v, inherit)) != 0)
+            return rc;
+        if (!inherit)
+            rp_hub_set_max_topics(srv->hub, (uint64_t)v->max_topics);
+        return rp_cluster_node_start(&srv->cluster, v, srv->hub);
+    }
     rc = inherit ? restore_hub(srv, v, inherit) : rp_log_store_load(&srv->log, srv->hub);
     if (rc)
         return rc;
@@ -608,8 +628,14 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         if (rc)
             RP_LOG(RP_LOG_ERROR, "upstream", "msg=\"%s\"", diag.msg);
     }
-    if (!rc)
-        start_sessions(srv, v);
+    if (!rc && srv->upstreams && srv->cluster.redis) {
+        RP_LOG(RP_LOG_ERROR, "upstream",
+               "msg=\"the concentrator (upstreams) does not work with cluster = redis yet: "
+               "its events would not go through the cluster\"");
+        rc = -EINVAL;
+    }
+    if (!rc && !srv->cluster.redis)
+        start_sessions(srv, v); /* not with cluster = redis yet: sessions are per node */
     srv->api = (struct rp_api_node){
         .sessions = srv->sessions,
         .hub = srv->hub,
@@ -620,6 +646,12 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         .connections = connections_open,
         .wait_durable = srv->log.wait_durable,
         .history = srv->history,
+        .redis = srv->cluster.redis,
+        .cluster_down = rp_cluster_node_down,
+        .cluster_ctx = &srv->cluster,
+        .cluster_timeout_ms = v->redis_timeout + 1000,
+        .wake_waiting = history_done,
+        .wake_ctx = srv,
         .ready = &srv->ready,
         .stopping = &srv->stopping,
         .started_ms = srv->started_ms,
@@ -719,6 +751,7 @@ rp_server_stop(struct rp_server *srv)
      * history read still held by a connection is freed when the connection is. */
     rp_history_free(srv->history);
     srv->history = NULL;
+    rp_cluster_node_close(&srv->cluster); /* its publishes' answers wake the workers too */
     int64_t wait = atomic_load(&srv->cfg)->v.shutdown_timeout;
     rp_log_store_close(&srv->log, srv->hub, (int)(wait > 1000 ? wait : 1000));
     /* Workers go before the hub: their streams hold references into topic logs. */

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "core/hub.h"
 #include "net/listener.h"
+#include "server/cluster_node.h"
 #include "server/log_store.h"
 
 struct rp_worker;
@@ -39,10 +40,11 @@ struct rp_server {
     rp_server_reload_fn reload;
     void *reload_ctx;
     struct rp_hub *hub;
-    struct rp_log_store log;    /* the disk log, or none (memory only) */
-    struct rp_history *history; /* reads resumes older than memory from it; NULL without */
-    struct rp_qsbr *qsbr;       /* frees unlinked topics once no worker can hold them */
-    struct rp_addr addr;        /* where it listens (the port filled in when 0 was asked) */
+    struct rp_log_store log;        /* the disk log, or none (memory only, or a cluster's) */
+    struct rp_cluster_node cluster; /* cluster = redis: the log is Redis's */
+    struct rp_history *history;     /* reads resumes older than memory from it; NULL without */
+    struct rp_qsbr *qsbr;           /* frees unlinked topics once no worker can hold them */
+    struct rp_addr addr;            /* where it listens (the port filled in when 0 was asked) */
     unsigned n_workers;
     struct rp_worker **workers;
     int64_t started_ms;

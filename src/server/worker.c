@@ -47,7 +47,7 @@ struct rp_worker {
     struct rp_gate *gate;            /* NULL with auth_mode none */
     struct rp_wakeup stop_wakeup;    /* stop or export asked */
     struct rp_wakeup auth_wakeup;    /* another worker's webhook call finished, or a reload */
-    struct rp_wakeup durable_wakeup; /* the log engine: more is durable, or a read is done */
+    struct rp_wakeup durable_wakeup; /* more is durable, a read is done, the cluster answered */
     atomic_bool stop_requested;
     atomic_bool export_requested; /* upgrade: hand everything over instead of stopping */
     int exported_listener;        /* after an export: the listening socket, or -1 */
@@ -149,6 +149,7 @@ on_durable_wake(struct rp_loop_io *io, uint32_t events)
     rp_wakeup_drain(&w->durable_wakeup);
     rp_waits_wake(rp_front_waits(w->front), RP_WAIT_DURABLE);
     rp_waits_wake(rp_front_waits(w->front), RP_WAIT_HISTORY);
+    rp_waits_wake(rp_front_waits(w->front), RP_WAIT_CLUSTER);
 }
 
 /* The gate's own webhook call finished (on this thread). */

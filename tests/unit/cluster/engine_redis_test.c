@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,7 +24,6 @@
 
 #include "base/clock.h"
 #include "cluster/engine_redis.h"
-#include "cluster/redis_msg.h"
 #include "core/hub.h"
 #include "core/logengine.h"
 
@@ -88,34 +88,47 @@ redis_cmd(const char *fmt, ...)
 
 /* ---- what a node sees, filled by the engine's thread ---- */
 
+#define MAX_SEEN 4096
+
 struct seen {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int up; /* the last state_changed: 1 up, -1 down, 0 none yet */
-    int n_resubscribed;
+    int up;      /* the last state_changed: 1 up, -1 down, 0 none yet */
+    int n_calls; /* topic_events calls */
+    int n_fills; /* of which with lost_upto or more than one event */
+    uint64_t last_lost;
     int n_events;
-    char topics[16][32];
-    uint64_t seqs[16];
-    uint32_t epochs[16];
-    char types[16][16];
-    char datas[16][32];
+    char topics[MAX_SEEN][16];
+    uint64_t seqs[MAX_SEEN];
+    uint64_t losts[MAX_SEEN]; /* the lost_upto of the call that brought it */
+    uint32_t epochs[MAX_SEEN];
+    char types[MAX_SEEN][16];
+    char datas[MAX_SEEN][16];
 };
 
 static void
-on_event(void *ctx, const char *topic, size_t topic_len, const struct rp_redis_msg *m)
+on_events(void *ctx, const char *topic, size_t topic_len, uint32_t epoch, uint64_t lost_upto,
+          const struct rp_ingest_event *evs, size_t n)
 {
     struct seen *s = ctx;
     pthread_mutex_lock(&s->lock);
-    if (s->n_events < 16) {
-        int i = s->n_events;
-        snprintf(s->topics[i], sizeof(s->topics[i]), "%.*s", (int)topic_len, topic);
-        s->seqs[i] = m->seq;
-        s->epochs[i] = m->epoch;
-        snprintf(s->types[i], sizeof(s->types[i]), "%.*s", (int)m->event_len,
-                 m->event ? m->event : "");
-        snprintf(s->datas[i], sizeof(s->datas[i]), "%.*s", (int)m->data_len, m->data);
+    s->n_calls++;
+    if (lost_upto || n > 1) {
+        s->n_fills++;
+        s->last_lost = lost_upto;
     }
-    s->n_events++;
+    for (size_t k = 0; k < n && s->n_events < MAX_SEEN; k++) {
+        int i = s->n_events++;
+        const struct rp_publish_item *it = &evs[k].item;
+        snprintf(s->topics[i], sizeof(s->topics[i]), "%.*s", (int)topic_len, topic);
+        assert_true(it->topic_len == topic_len && memcmp(it->topic, topic, topic_len) == 0);
+        s->seqs[i] = evs[k].seq;
+        s->losts[i] = lost_upto;
+        s->epochs[i] = epoch;
+        snprintf(s->types[i], sizeof(s->types[i]), "%.*s", (int)it->event_len,
+                 it->event ? it->event : "");
+        snprintf(s->datas[i], sizeof(s->datas[i]), "%.*s", (int)it->data_len, it->data);
+    }
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
 }
@@ -127,16 +140,6 @@ on_state(void *ctx, int err, const char *why)
     struct seen *s = ctx;
     pthread_mutex_lock(&s->lock);
     s->up = err ? -1 : 1;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-}
-
-static void
-on_resubscribed(void *ctx)
-{
-    struct seen *s = ctx;
-    pthread_mutex_lock(&s->lock);
-    s->n_resubscribed++;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
 }
@@ -172,9 +175,8 @@ node_new(struct seen *s)
         .stream_max_len = 100,
     };
     struct rp_redis_hooks hooks = {
-        .event = on_event,
+        .topic_events = on_events,
         .state_changed = on_state,
-        .resubscribed = on_resubscribed,
         .ctx = s,
     };
     struct rp_redis *r = rp_redis_new(&cfg, &hooks);
@@ -265,84 +267,165 @@ teardown(void **state)
 }
 
 static void
-sequences_and_delivery(void **state)
+sequences_fill_and_delivery(void **state)
 {
     (void)state;
     struct seen sa, sb;
     struct rp_redis *a = node_new(&sa);
     struct rp_redis *b = node_new(&sb);
     assert_true(WAIT_FOR(&sa, sa.up == 1));
-    assert_true(WAIT_FOR(&sb, sb.up == 1 && sb.n_resubscribed == 1));
+    assert_true(WAIT_FOR(&sb, sb.up == 1));
 
-    /* Node b reads topic "news" only. */
-    rp_redis_interest(b, "news", 4, true);
-    /* A subscription is in place once an event published after it arrives (SUBSCRIBE's
-     * confirmation goes to the engine, not to its caller): probe until one does. */
+    /* Published before node b reads the topic: b gets them from the stream (a fill). */
     struct pub x;
-    int probes = 0;
-    for (;;) {
-        const char *probe[] = {"news", "probe", "p"};
-        assert_int_equal(publish(a, &x, 1, probe), 0);
-        probes++;
-        usleep(20000);
-        pthread_mutex_lock(&sb.lock);
-        int n = sb.n_events;
-        pthread_mutex_unlock(&sb.lock);
-        if (n > 0)
-            break;
-        assert_true(probes < 200);
-    }
+    const char *early[] = {"news", "", "zero", "other", "", "not b's", "news", "old", "one"};
+    assert_int_equal(publish(a, &x, 3, early), 0);
+    uint32_t epoch = x.p.epoch;
+    assert_int_not_equal(epoch, 0);
+    assert_int_equal(x.p.first_seq, 1);
+    rp_redis_interest(b, "news", 4, true);
+    assert_true(WAIT_FOR(&sb, sb.n_fills == 1));
     pthread_mutex_lock(&sb.lock);
-    int before = sb.n_events;
-    uint64_t last_probe = sb.seqs[before - 1];
+    assert_int_equal(sb.n_events, 2);
+    assert_int_equal(sb.last_lost, 0); /* the stream holds all it was given */
+    assert_int_equal(sb.seqs[0], 1);
+    assert_string_equal(sb.datas[0], "zero");
+    assert_int_equal(sb.seqs[1], 3);
+    assert_string_equal(sb.types[1], "old");
+    assert_int_equal(sb.epochs[1], epoch);
     pthread_mutex_unlock(&sb.lock);
 
+    /* Then live, in order, only its topic. */
     const char *batch[] = {"news",         "",     "first",  "sport", "goal",
                            "ignored by b", "news", "update", "second"};
     assert_int_equal(publish(a, &x, 3, batch), 0);
-    uint32_t epoch = x.p.epoch;
-    assert_int_not_equal(epoch, 0);
-    assert_int_equal(x.p.first_seq, (uint64_t)probes + 1);
-
-    assert_true(WAIT_FOR(&sb, sb.n_events == before + 2));
+    assert_int_equal(x.p.epoch, epoch);
+    assert_int_equal(x.p.first_seq, 4);
+    assert_true(WAIT_FOR(&sb, sb.n_events == 4));
     pthread_mutex_lock(&sb.lock);
-    assert_string_equal(sb.topics[before], "news");
-    assert_int_equal(sb.seqs[before], x.p.first_seq);
-    assert_string_equal(sb.types[before], "");
-    assert_string_equal(sb.datas[before], "first");
-    assert_string_equal(sb.topics[before + 1], "news");
-    assert_int_equal(sb.seqs[before + 1], x.p.first_seq + 2);
-    assert_string_equal(sb.types[before + 1], "update");
-    assert_string_equal(sb.datas[before + 1], "second");
-    assert_int_equal(sb.epochs[before + 1], epoch);
-    assert_true(sb.seqs[before] > last_probe);
+    assert_string_equal(sb.topics[2], "news");
+    assert_int_equal(sb.seqs[2], 4);
+    assert_string_equal(sb.types[2], "");
+    assert_string_equal(sb.datas[2], "first");
+    assert_int_equal(sb.seqs[3], 6);
+    assert_string_equal(sb.types[3], "update");
+    assert_string_equal(sb.datas[3], "second");
+    assert_int_equal(sb.epochs[3], epoch);
     pthread_mutex_unlock(&sb.lock);
 
     /* The streams hold the events under their sequences. */
     redisReply *rr = redis_cmd("XRANGE {t}:t:sport - +");
     assert_int_equal(rr->type, REDIS_REPLY_ARRAY);
     assert_int_equal(rr->elements, 1);
-    char want[32];
-    snprintf(want, sizeof(want), "%llu-0", (unsigned long long)x.p.first_seq + 1);
-    assert_string_equal(rr->element[0]->element[0]->str, want);
+    assert_string_equal(rr->element[0]->element[0]->str, "5-0");
     freeReplyObject(rr);
 
     /* The next publish, from the other node, continues the same sequence. */
     const char *one[] = {"news", "", "third"};
     assert_int_equal(publish(b, &x, 1, one), 0);
     assert_int_equal(x.p.epoch, epoch);
-    assert_int_equal(x.p.first_seq, (uint64_t)probes + 4);
+    assert_int_equal(x.p.first_seq, 7);
+    assert_true(WAIT_FOR(&sb, sb.n_events == 5));
 
     /* Interest gone: b no longer hears "news". */
-    assert_true(WAIT_FOR(&sb, sb.n_events == before + 3));
     rp_redis_interest(b, "news", 4, false);
     usleep(100000);
     assert_int_equal(publish(a, &x, 1, one), 0);
     usleep(200000);
     pthread_mutex_lock(&sb.lock);
-    assert_int_equal(sb.n_events, before + 3);
+    assert_int_equal(sb.n_events, 5);
     pthread_mutex_unlock(&sb.lock);
 
+    node_free(a, &sa);
+    node_free(b, &sb);
+}
+
+/* A fill reads the newest stream_max_len events and says what it leaves out. */
+static void
+fill_says_what_it_leaves_out(void **state)
+{
+    (void)state;
+    struct seen sa, sb;
+    struct rp_redis *a = node_new(&sa);
+    struct rp_redis *b = node_new(&sb);
+    assert_true(WAIT_FOR(&sa, sa.up == 1));
+    struct pub x;
+    const char *one[] = {"long", "", "e"};
+    for (int i = 0; i < 250; i++)
+        assert_int_equal(publish(a, &x, 1, one), 0);
+    rp_redis_interest(b, "long", 4, true);
+    assert_true(WAIT_FOR(&sb, sb.n_fills == 1));
+    pthread_mutex_lock(&sb.lock);
+    assert_int_equal(sb.n_events, 100); /* stream_max_len */
+    assert_int_equal(sb.seqs[99], 250);
+    assert_int_equal(sb.seqs[0], 151);
+    assert_int_equal(sb.last_lost, 150);
+    pthread_mutex_unlock(&sb.lock);
+    node_free(a, &sa);
+    node_free(b, &sb);
+}
+
+struct publisher {
+    struct rp_redis *r;
+    atomic_bool stop;
+    int n;
+};
+
+static void *
+publisher_main(void *arg)
+{
+    struct publisher *pb = arg;
+    const char *one[] = {"busy", "", "e"};
+    while (!atomic_load(&pb->stop) && pb->n < 3000) {
+        struct pub x;
+        if (publish(pb->r, &x, 1, one) == 0)
+            pb->n++;
+    }
+    return NULL;
+}
+
+/* Subscribing while the topic is being published: the fill and the live events join with
+ * nothing missed and nothing twice; after the pub/sub connection is cut, the refill brings
+ * what was published meanwhile, or says which older part it leaves out. */
+static void
+fill_joins_live_events(void **state)
+{
+    (void)state;
+    struct seen sa, sb;
+    struct rp_redis *a = node_new(&sa);
+    struct rp_redis *b = node_new(&sb);
+    assert_true(WAIT_FOR(&sa, sa.up == 1));
+    assert_true(WAIT_FOR(&sb, sb.up == 1));
+    struct publisher pb = {.r = a};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, publisher_main, &pb), 0);
+    usleep(50000);
+    rp_redis_interest(b, "busy", 4, true);
+    usleep(100000);
+    /* Cut node b's pub/sub connection while publishing goes on. */
+    redisReply *rr = redis_cmd("CLIENT KILL TYPE pubsub");
+    freeReplyObject(rr);
+    usleep(200000);
+    atomic_store(&pb.stop, true);
+    pthread_join(th, NULL);
+    uint64_t last = (uint64_t)pb.n;
+    assert_true(WAIT_FOR(&sb, sb.n_events > 0 && sb.seqs[sb.n_events - 1] == last));
+    /* Kept as a receiver keeps them (after what it has): contiguous from the first fill's
+     * start to the last, each once, but for ranges a fill declared gone. */
+    pthread_mutex_lock(&sb.lock);
+    assert_true(sb.n_fills >= 2); /* the first, and the one after the cut */
+    uint64_t have = 0, first = sb.seqs[0];
+    for (int i = 0; i < sb.n_events; i++) {
+        if (sb.seqs[i] <= have)
+            continue; /* a refill repeats what the receiver has */
+        if (have && sb.seqs[i] != have + 1 && sb.losts[i] < sb.seqs[i] - 1)
+            fail_msg("missed %llu..%llu", (unsigned long long)have + 1,
+                     (unsigned long long)sb.seqs[i] - 1);
+        have = sb.seqs[i];
+    }
+    assert_int_equal(have, last);
+    assert_true(first <= last);
+    pthread_mutex_unlock(&sb.lock);
     node_free(a, &sa);
     node_free(b, &sb);
 }
@@ -406,7 +489,9 @@ main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(sequences_and_delivery, setup, teardown),
+        cmocka_unit_test_setup_teardown(sequences_fill_and_delivery, setup, teardown),
+        cmocka_unit_test_setup_teardown(fill_says_what_it_leaves_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(fill_joins_live_events, setup, teardown),
         cmocka_unit_test_setup_teardown(down_then_new_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(counter_gone_back_is_refused, setup, teardown),
     };
