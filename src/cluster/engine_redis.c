@@ -109,6 +109,8 @@ struct link {
     struct rp_loop_timer retry;   /* reconnect */
     struct rp_loop_timer timeout; /* connect or oldest command */
     bool timed_out;               /* the drop was ours: a timeout */
+    char host[256];               /* where it connects (or connected) last */
+    int port;
 };
 
 /* A queued change of interest. */
@@ -144,7 +146,8 @@ struct channel {
 
 struct rp_redis {
     struct rp_redis_config cfg;
-    char *host, *prefix;
+    char *host, *prefix, *master_name;
+    char **sentinels; /* copies of cfg.sentinels */
     struct rp_redis_hooks hooks;
     uint32_t last_epoch; /* of the last reply (engine thread) */
     char sha[41];        /* of publish_script, once loaded */
@@ -165,14 +168,16 @@ struct rp_redis {
     struct link cmd, sub;
     struct rp_hashmap channels; /* topic -> struct channel */
     struct rp_list inflight;    /* publishes sent, oldest first (struct sent) */
-    char why[160];              /* why the command connection is down; written under lock */
+    char why[400];              /* why the command connection is down; written under lock */
 };
 
 /* A publish sent on the command connection, waiting for its reply. */
 struct sent {
     struct rp_list node;
-    struct rp_redis_publish *p;
+    struct rp_redis_publish *p; /* NULL once completed (a WAIT's answer still to come) */
     int64_t sent_ms;
+    bool waiting;     /* a WAIT follows the script: it completes the publish */
+    bool wait_failed; /* the WAIT could not be sent */
 };
 
 static void link_connect(struct link *l);
@@ -183,7 +188,7 @@ complete(struct rp_redis_publish *p, int err, const char *what, const char *deta
 {
     p->err = err;
     if (err)
-        snprintf(p->message, sizeof(p->message), "%s%s", what, detail ? detail : "");
+        snprintf(p->message, sizeof(p->message), "%s%.200s", what, detail ? detail : "");
     p->done(p);
 }
 
@@ -208,7 +213,7 @@ went_down(struct link *l, const char *why)
     if (l == &r->cmd) {
         atomic_store(&r->up, false);
         pthread_mutex_lock(&r->lock);
-        snprintf(r->why, sizeof(r->why), "Redis at %s:%d: %s", r->host, r->cfg.port, why);
+        snprintf(r->why, sizeof(r->why), "Redis at %s:%d: %s", l->host, l->port, why);
         pthread_mutex_unlock(&r->lock);
         if (was_up || l->backoff.attempt == 0) /* once per outage */
             RP_LOG(RP_LOG_WARN, "redis", "%s connection down: %s", l->name, r->why);
@@ -269,7 +274,7 @@ on_script_loaded(redisAsyncContext *ac, void *reply_v, void *priv)
     r->why[0] = '\0';
     pthread_mutex_unlock(&r->lock);
     atomic_store(&r->up, true);
-    RP_LOG(RP_LOG_INFO, "redis", "connected to Redis at %s:%d", r->host, r->cfg.port);
+    RP_LOG(RP_LOG_INFO, "redis", "connected to Redis at %s:%d", l->host, l->port);
     if (r->hooks.state_changed)
         r->hooks.state_changed(r->hooks.ctx, 0, NULL);
     send_pending_fills(r);
@@ -318,12 +323,72 @@ on_connect_timeout(struct rp_loop *loop, struct rp_loop_timer *t)
     redisAsyncFree(ac); /* connected, the script not loaded yet: on_disconnect follows */
 }
 
+static struct timeval
+ms_to_tv(int64_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+/*
+ * Asks the sentinels, in order, where the primary named master_name is. 0 with <host> and
+ * *<port>, or -EHOSTUNREACH with <why>. Blocking: at most the connect and command timeouts
+ * per sentinel.
+ */
+static int
+resolve_primary(const struct rp_redis_config *cfg, char *host, size_t cap, int *port, char *why,
+                size_t why_cap)
+{
+    snprintf(why, why_cap, "no sentinel answered for the primary '%s'", cfg->master_name);
+    for (size_t i = 0; i < cfg->n_sentinels; i++) {
+        const char *s = cfg->sentinels[i];
+        const char *colon = strrchr(s, ':');
+        if (!colon || colon == s || (size_t)(colon - s) >= 256)
+            continue;
+        char shost[256];
+        snprintf(shost, sizeof(shost), "%.*s", (int)(colon - s), s);
+        int sport = atoi(colon + 1);
+        redisContext *c = redisConnectWithTimeout(shost, sport, ms_to_tv(cfg->connect_timeout_ms));
+        if (!c || c->err) {
+            if (c)
+                redisFree(c);
+            continue;
+        }
+        redisSetTimeout(c, ms_to_tv(cfg->command_timeout_ms));
+        redisReply *rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", cfg->master_name);
+        bool ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+                  rep->element[0]->type == REDIS_REPLY_STRING &&
+                  rep->element[1]->type == REDIS_REPLY_STRING && rep->element[0]->len < cap;
+        if (ok) {
+            snprintf(host, cap, "%s", rep->element[0]->str);
+            *port = atoi(rep->element[1]->str);
+        }
+        if (rep)
+            freeReplyObject(rep);
+        redisFree(c);
+        if (ok)
+            return 0;
+    }
+    return -EHOSTUNREACH;
+}
+
 static void
 link_connect(struct link *l)
 {
     struct rp_redis *r = l->r;
-    redisAsyncContext *ac = r->host[0] == '/' ? redisAsyncConnectUnix(r->host)
-                                              : redisAsyncConnect(r->host, r->cfg.port);
+    if (r->cfg.n_sentinels) {
+        /* Blocking, but on the engine's own thread, bounded by the timeouts per sentinel:
+         * only this engine waits. */
+        char why[200];
+        if (resolve_primary(&r->cfg, l->host, sizeof(l->host), &l->port, why, sizeof(why))) {
+            went_down(l, why);
+            return;
+        }
+    } else {
+        snprintf(l->host, sizeof(l->host), "%s", r->host);
+        l->port = r->cfg.port;
+    }
+    redisAsyncContext *ac =
+        l->host[0] == '/' ? redisAsyncConnectUnix(l->host) : redisAsyncConnect(l->host, l->port);
     if (!ac || ac->err) {
         char why[128];
         snprintf(why, sizeof(why), "%s", ac ? ac->errstr : "out of memory");
@@ -625,6 +690,26 @@ apply_interest(struct rp_redis *r, const struct interest *in)
 
 static void arm_command_timeout(struct rp_redis *r);
 
+/* The publish of <s> got no answer (<reply> NULL): the connection dropped or timed out. */
+static void
+complete_unanswered(struct link *l, struct rp_redis_publish *p)
+{
+    complete(p, l->timed_out ? -ETIMEDOUT : -ENOTCONN,
+             l->timed_out ? "Redis did not confirm the publish in time; it may or may not "
+                            "have been stored"
+                          : "the connection to Redis was lost before it confirmed the "
+                            "publish; it may or may not have been stored",
+             NULL);
+}
+
+static void
+sent_done(struct rp_redis *r, struct sent *s)
+{
+    rp_list_remove(&s->node);
+    free(s);
+    arm_command_timeout(r);
+}
+
 static void
 on_published(redisAsyncContext *ac, void *reply_v, void *priv)
 {
@@ -633,34 +718,69 @@ on_published(redisAsyncContext *ac, void *reply_v, void *priv)
     struct sent *s = priv;
     redisReply *reply = reply_v;
     struct rp_redis_publish *p = s->p;
-    rp_list_remove(&s->node);
-    free(s);
-    arm_command_timeout(r);
+    bool waiting = s->waiting, wait_failed = s->wait_failed;
+    if (!waiting)
+        sent_done(r, s);
     if (!reply) {
-        complete(p, l->timed_out ? -ETIMEDOUT : -ENOTCONN,
-                 l->timed_out ? "Redis did not confirm the publish in time; it may or may not "
-                                "have been stored"
-                              : "the connection to Redis was lost before it confirmed the "
-                                "publish; it may or may not have been stored",
-                 NULL);
+        complete_unanswered(l, p);
+        if (waiting)
+            s->p = NULL;
         return;
     }
+    int err = 0;
     if (reply->type == REDIS_REPLY_ERROR) {
         complete(p, -EIO, "Redis refused the publish: ", reply->str);
-        return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING || reply->element[0]->len != 8 ||
-        reply->element[1]->type != REDIS_REPLY_INTEGER || reply->element[1]->integer < 1) {
+        err = -EIO;
+        /* A replica since a failover: the next connect asks the sentinels again. */
+        if (strncmp(reply->str, "READONLY", 8) == 0 && r->cfg.n_sentinels)
+            redisAsyncDisconnect(ac);
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+               reply->element[0]->type != REDIS_REPLY_STRING || reply->element[0]->len != 8 ||
+               reply->element[1]->type != REDIS_REPLY_INTEGER || reply->element[1]->integer < 1) {
         complete(p, -EIO, "Redis answered the publish with something unexpected", NULL);
+        err = -EIO;
+    } else {
+        p->epoch = (uint32_t)strtoul(reply->element[0]->str, NULL, 16);
+        r->last_epoch = p->epoch;
+        if (r->hooks.epoch_seen)
+            r->hooks.epoch_seen(r->hooks.ctx, p->epoch);
+        p->first_seq = (uint64_t)reply->element[1]->integer;
+        if (wait_failed)
+            complete(p, -EIO, "Redis stored the publish, but its replicas could not be asked",
+                     NULL);
+        else if (!waiting)
+            complete(p, 0, NULL, NULL);
+    }
+    if (waiting && err)
+        s->p = NULL; /* the WAIT's answer only frees <s> */
+}
+
+/* redis_wait_replicas: how many replicas have the publish's events. */
+static void
+on_waited(redisAsyncContext *ac, void *reply_v, void *priv)
+{
+    struct link *l = ac->data;
+    struct rp_redis *r = l->r;
+    struct sent *s = priv;
+    redisReply *reply = reply_v;
+    struct rp_redis_publish *p = s->p;
+    sent_done(r, s);
+    if (!p)
+        return; /* completed by the script's answer (an error) */
+    if (!reply) {
+        complete_unanswered(l, p);
         return;
     }
-    p->epoch = (uint32_t)strtoul(reply->element[0]->str, NULL, 16);
-    r->last_epoch = p->epoch;
-    if (r->hooks.epoch_seen)
-        r->hooks.epoch_seen(r->hooks.ctx, p->epoch);
-    p->first_seq = (uint64_t)reply->element[1]->integer;
-    complete(p, 0, NULL, NULL);
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= r->cfg.wait_replicas) {
+        complete(p, 0, NULL, NULL);
+        return;
+    }
+    char what[200];
+    snprintf(what, sizeof(what),
+             "Redis stored the publish, but only %lld of the %d replicas asked for "
+             "(redis_wait_replicas) confirmed it in time: a failover may lose it",
+             reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0LL, r->cfg.wait_replicas);
+    complete(p, -EIO, what, NULL);
 }
 
 static void
@@ -734,7 +854,14 @@ send_publish(struct rp_redis *r, struct rp_redis_publish *p)
     s->p = p;
     s->sent_ms = rp_clock_now_ms();
     rp_list_insert_tail(&r->inflight, &s->node);
+    s->waiting = r->cfg.wait_replicas > 0;
     int rc = redisAsyncCommandArgv(r->cmd.ac, on_published, s, (int)argc, argv, argvlen);
+    if (rc == REDIS_OK && s->waiting &&
+        redisAsyncCommand(r->cmd.ac, on_waited, s, "WAIT %d %lld", r->cfg.wait_replicas,
+                          (long long)r->cfg.command_timeout_ms / 2) != REDIS_OK) {
+        s->waiting = false; /* the script's answer completes it, as unconfirmed by replicas */
+        s->wait_failed = true;
+    }
     free(argv);
     free(argvlen);
     free(walls);
@@ -824,6 +951,17 @@ init_link(struct rp_redis *r, struct link *l, const char *name)
     rp_backoff_init(&l->backoff, r->cfg.reconnect_min_ms, r->cfg.reconnect_max_ms);
 }
 
+static void
+free_strings(struct rp_redis *r)
+{
+    free(r->host);
+    free(r->prefix);
+    free(r->master_name);
+    for (size_t i = 0; r->sentinels && i < r->cfg.n_sentinels; i++)
+        free(r->sentinels[i]);
+    free(r->sentinels);
+}
+
 struct rp_redis *
 rp_redis_new(const struct rp_redis_config *config, const struct rp_redis_hooks *hooks)
 {
@@ -844,6 +982,14 @@ rp_redis_new(const struct rp_redis_config *config, const struct rp_redis_hooks *
     if (hooks)
         r->hooks = *hooks;
     snprintf(r->why, sizeof(r->why), "Redis at %s:%d: not connected yet", r->host, r->cfg.port);
+    r->master_name = rp_xstrdup(config->master_name ? config->master_name : "mymaster");
+    r->cfg.master_name = r->master_name;
+    if (config->n_sentinels) {
+        r->sentinels = rp_xcalloc(config->n_sentinels, sizeof(char *));
+        for (size_t i = 0; i < config->n_sentinels; i++)
+            r->sentinels[i] = rp_xstrdup(config->sentinels[i]);
+        r->cfg.sentinels = (const char *const *)r->sentinels;
+    }
     pthread_mutex_init(&r->lock, NULL);
     rp_hashmap_init(&r->channels);
     rp_list_init(&r->inflight);
@@ -856,8 +1002,7 @@ rp_redis_new(const struct rp_redis_config *config, const struct rp_redis_hooks *
     if (err) {
         if (r->loop)
             rp_loop_free(r->loop);
-        free(r->host);
-        free(r->prefix);
+        free_strings(r);
         free(r);
         errno = -err;
         return NULL;
@@ -883,8 +1028,7 @@ rp_redis_free(struct rp_redis *r)
     rp_wakeup_fini(&r->wake, r->loop);
     rp_loop_free(r->loop);
     pthread_mutex_destroy(&r->lock);
-    free(r->host);
-    free(r->prefix);
+    free_strings(r);
     free(r);
 }
 
@@ -952,12 +1096,6 @@ static const char open_script[] =
     "end\n"
     "return {epoch, tonumber(redis.call('HGET', meta, 'seq') or '0')}\n";
 
-static struct timeval
-ms_to_tv(int64_t ms)
-{
-    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-}
-
 int
 rp_redis_open_log(const struct rp_redis_config *config, uint32_t *epoch, uint64_t *last_seq,
                   char *why, size_t cap)
@@ -966,11 +1104,20 @@ rp_redis_open_log(const struct rp_redis_config *config, uint32_t *epoch, uint64_
     const char *prefix = config->prefix ? config->prefix : "{rp}:";
     int64_t connect_ms = config->connect_timeout_ms > 0 ? config->connect_timeout_ms : 2000;
     int64_t command_ms = config->command_timeout_ms > 0 ? config->command_timeout_ms : 5000;
-    redisContext *c = host[0] == '/'
-                          ? redisConnectUnixWithTimeout(host, ms_to_tv(connect_ms))
-                          : redisConnectWithTimeout(host, config->port, ms_to_tv(connect_ms));
+    int port = config->port;
+    char primary[256];
+    if (config->n_sentinels) {
+        struct rp_redis_config cfg = *config;
+        cfg.connect_timeout_ms = connect_ms;
+        cfg.command_timeout_ms = command_ms;
+        if (resolve_primary(&cfg, primary, sizeof(primary), &port, why, cap))
+            return -EHOSTUNREACH;
+        host = primary;
+    }
+    redisContext *c = host[0] == '/' ? redisConnectUnixWithTimeout(host, ms_to_tv(connect_ms))
+                                     : redisConnectWithTimeout(host, port, ms_to_tv(connect_ms));
     if (!c || c->err) {
-        snprintf(why, cap, "cannot connect to Redis at %s:%d: %s", host, config->port,
+        snprintf(why, cap, "cannot connect to Redis at %s:%d: %s", host, port,
                  c ? c->errstr : "out of memory");
         if (c)
             redisFree(c);
@@ -986,12 +1133,12 @@ rp_redis_open_log(const struct rp_redis_config *config, uint32_t *epoch, uint64_
     redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", open_script, prefix, hex);
     int rc = 0;
     if (!r) {
-        snprintf(why, cap, "Redis at %s:%d did not answer: %s", host, config->port, c->errstr);
+        snprintf(why, cap, "Redis at %s:%d did not answer: %s", host, port, c->errstr);
         rc = -ETIMEDOUT;
     } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
                r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len != 8 ||
                r->element[1]->type != REDIS_REPLY_INTEGER || r->element[1]->integer < 0) {
-        snprintf(why, cap, "Redis at %s:%d: reading the log failed: %s", host, config->port,
+        snprintf(why, cap, "Redis at %s:%d: reading the log failed: %s", host, port,
                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         rc = -EIO;
     } else {

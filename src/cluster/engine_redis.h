@@ -35,6 +35,15 @@ struct rp_redis_config {
     int64_t reconnect_max_ms;
     uint64_t stream_max_len; /* about this many events kept per topic (XADD MAXLEN ~) */
     size_t queue_cap;        /* publishes queued for the engine thread at most */
+    /* Redis Sentinel: when <n_sentinels> > 0, host and port are asked of these sentinels
+     * ("HOST:PORT") for the primary named <master_name> at every connect, so a failover is
+     * followed; host and port above are not used. */
+    const char *const *sentinels;
+    size_t n_sentinels;
+    const char *master_name;
+    /* A publish is confirmed only once this many replicas have it too (WAIT); 0: once
+     * the primary has it. */
+    int wait_replicas;
 };
 
 struct rp_redis_hooks {

@@ -44,8 +44,9 @@ parse_address(const char *addr, char *host, size_t cap, int *port)
 static int
 engine_config(const struct rp_config_values *v, char *host, size_t cap, struct rp_redis_config *out)
 {
-    int port;
-    if (parse_address(v->redis_address, host, cap, &port) != 0) {
+    int port = 0;
+    host[0] = '\0';
+    if (v->redis_sentinels.n == 0 && parse_address(v->redis_address, host, cap, &port) != 0) {
         RP_LOG(RP_LOG_ERROR, "cluster",
                "msg=\"redis_address '%s' is neither HOST:PORT nor the path of a Unix socket\"",
                v->redis_address);
@@ -60,6 +61,10 @@ engine_config(const struct rp_config_values *v, char *host, size_t cap, struct r
         .reconnect_min_ms = 100,
         .reconnect_max_ms = 5000,
         .stream_max_len = (uint64_t)v->redis_max_events,
+        .sentinels = (const char *const *)v->redis_sentinels.items,
+        .n_sentinels = v->redis_sentinels.n,
+        .master_name = v->redis_sentinel_master,
+        .wait_replicas = (int)v->redis_wait_replicas,
     };
     return 0;
 }

@@ -727,7 +727,9 @@ rp_server_wait(struct rp_server *srv)
             return;
         }
         rp_hub_expire(srv->hub, rp_clock_now_ms());
-        rp_session_sweep(srv->sessions, rp_clock_wall_ms(), rp_session_file_forget_topic, srv->hub);
+        if (srv->sessions)
+            rp_session_sweep(srv->sessions, rp_clock_wall_ms(), rp_session_file_forget_topic,
+                             srv->hub);
         if (srv->sessions_path)
             rp_session_file_save(srv->sessions_path, srv->sessions, false);
         rp_hub_reclaim(srv->hub);

@@ -32,10 +32,11 @@ class Redis:
     """A redis-server of the test's own, on a free loopback port, in a temporary directory.
     <persist>: with an append-only file, so a restart keeps the data."""
 
-    def __init__(self, persist=False):
+    def __init__(self, persist=False, replica_of=None):
         self.dir = tempfile.mkdtemp(prefix="rp-redis-")
         self.port = free_port()
         self.persist = persist
+        self.replica_of = replica_of
         self.proc = None
         self.start()
 
@@ -43,6 +44,8 @@ class Redis:
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "yes" if self.persist else "no",
                 "--appendfsync", "always", "--dir", self.dir, "--loglevel", "warning"]
+        if self.replica_of:
+            args += ["--replicaof", "127.0.0.1", str(self.replica_of.port)]
         try:
             self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         except FileNotFoundError:
@@ -75,6 +78,47 @@ class Redis:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def redis_command(port, *words):
+    """One command to a Redis server or sentinel on loopback; the raw reply."""
+    req = "*%d\r\n" % len(words) + "".join("$%d\r\n%s\r\n" % (len(w), w) for w in words)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(req.encode())
+        return s.recv(65536).decode("utf-8", "replace")
+
+
+class Sentinel:
+    """A redis-sentinel watching <primary> under the name mymaster, quick to fail over."""
+
+    def __init__(self, primary):
+        self.dir = tempfile.mkdtemp(prefix="rp-sentinel-")
+        self.port = free_port()
+        conf = os.path.join(self.dir, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\ndir %s\n"
+                    "sentinel monitor mymaster 127.0.0.1 %d 1\n"
+                    "sentinel down-after-milliseconds mymaster 500\n"
+                    "sentinel failover-timeout mymaster 3000\n" % (self.port, self.dir, primary.port))
+        try:
+            self.proc = subprocess.Popen(["redis-sentinel", conf, "--loglevel", "warning"],
+                                         stdout=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise RuntimeError("redis-sentinel is missing: run scripts/install-deps --with-tests")
+        wait_for("the sentinel answers", lambda: self._answers())
+
+    def _answers(self):
+        try:
+            return "127.0.0.1" in redis_command(self.port, "SENTINEL",
+                                                "get-master-addr-by-name", "mymaster")
+        except OSError:
+            return False
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def wait_for(what, fn, timeout=10):
@@ -203,10 +247,72 @@ def test_redis_restarted_empty_is_a_new_log(binary):
             s.close()
 
 
+def test_wait_replicas_without_replicas_refuses(binary):
+    """redis_wait_replicas 1 on a Redis with no replica: Redis stores the publish but no
+    replica confirms it, and the publisher is told so (503), never a plain 200."""
+    with Redis() as redis, node(binary, redis, "--redis-wait-replicas", "1") as n1:
+        status, body = n1.publish({"topic": "news", "data": "x"})
+        check(status == 503 and "replicas" in body["error"], "told: %s %s" % (status, body))
+
+
+def test_sentinel_failover_is_followed(binary):
+    """A primary, two replicas and a sentinel: the nodes find the primary through the
+    sentinel; when it dies, they follow the promoted replica, and publishes confirmed by a
+    replica (redis_wait_replicas 1) before the failover are all delivered, once, with the
+    ones after it (the other replica now follows the new primary and confirms them)."""
+    primary = Redis()
+    replicas = [Redis(replica_of=primary), Redis(replica_of=primary)]
+    sentinel = None
+    nodes = []
+    try:
+        for replica in replicas:
+            wait_for("the replica is in sync", lambda: "master_link_status:up" in
+                     redis_command(replica.port, "INFO", "replication"))
+        sentinel = Sentinel(primary)
+        wait_for("the sentinel knows the replicas", lambda: redis_command(
+            sentinel.port, "SENTINEL", "replicas", "mymaster").count("slave") >= 2)
+        flags = ["--redis-sentinels", "127.0.0.1:%d" % sentinel.port, "--redis-timeout", "1s",
+                 "--redis-wait-replicas", "1"]
+        for _ in range(2):
+            srv = Server(binary, "--cluster", "redis", *flags)
+            nodes.append(srv)
+            wait_for("the node is ready", lambda: srv.request("GET", "/readyz")[0] == 200)
+        n1, n2 = nodes
+        s = Stream(n2.port, "/events/news")
+        sent = []
+        for i in range(3):
+            status, body = n1.publish({"topic": "news", "data": "before %d" % i})
+            check(status == 200, "publish through the primary: %s %s" % (status, body))
+            sent.append(body["id"])
+        primary.kill()
+
+        def published():
+            st, b = n1.publish({"topic": "news", "data": "after"})
+            return b if st == 200 else None
+        after = wait_for("publishing goes on on the promoted replica", published, timeout=30)
+        sent.append(after["id"])
+        check(after["id"].split("-")[0] == sent[0].split("-")[0], "the same log (epoch)")
+        got = s.events(4, timeout=30)
+        check([e["id"] for e in got] == sent, "every event once, in order: %r vs %r"
+              % ([e["id"] for e in got], sent))
+        s.close()
+    finally:
+        for srv in nodes:
+            if srv.proc.poll() is None:
+                srv.stop()
+        if sentinel:
+            sentinel.close()
+        for replica in replicas:
+            replica.close()
+        primary.close()
+
+
 if __name__ == "__main__":
     sys.exit(run([
         test_publish_on_one_node_reaches_every_node,
         test_failover_resumes_on_a_node_without_readers,
         test_redis_unreachable_refuses_and_recovers,
         test_redis_restarted_empty_is_a_new_log,
+        test_wait_replicas_without_replicas_refuses,
+        test_sentinel_failover_is_followed,
     ], sys.argv[1]))
