@@ -34,6 +34,9 @@ void rp_api_publish_raw(struct rp_api *a, struct rp_conn *c, const struct rp_htt
                         const char *topic, enum rp_conn_call call);
 /* Publishes <items> and answers (with the ids, or with an empty 200 when not <ids>); waits
  * (RP_WAIT_BLOCK) when slow_policy block says so. */
+/* fsync always: the answer just queued waits until the log has made <newest> durable (a
+ * publish's, a session send's). */
+void rp_api_hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest);
 void rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                           const struct rp_publish_item *items, size_t n, bool batch, bool ids,
                           enum rp_conn_call call);

@@ -38,8 +38,8 @@ json_content_type(const char *ct)
 #define DURABLE_WAIT_MS 10000
 
 /* fsync always: the answer just queued waits until the log has made <newest> durable. */
-static void
-hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest)
+void
+rp_api_hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest)
 {
     if (!a->node->wait_durable)
         return;
@@ -67,7 +67,7 @@ answer_published(struct rp_api *a, struct rp_conn *c, const struct rp_http_reque
     rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
     if (!ids) {
         rp_conn_respond(c, req, 200, NULL, NULL, "", 0);
-        hold_until_durable(a, c, newest);
+        rp_api_hold_until_durable(a, c, newest);
         return;
     }
     struct rp_buf b;
@@ -101,7 +101,7 @@ answer_published(struct rp_api *a, struct rp_conn *c, const struct rp_http_reque
         rp_buf_append_str(&b, "]}\n");
     }
     rp_api_respond_json(c, req, 200, &b);
-    hold_until_durable(a, c, newest);
+    rp_api_hold_until_durable(a, c, newest);
     rp_buf_fini(&b);
 }
 

@@ -32,7 +32,6 @@
 #define TOPIC_LEN (sizeof(RP_SESSION_TOPIC_PREFIX) - 1 + RP_SESSION_ID_LEN)
 #define OWNER_CAP 512
 #define MAX_TARGETS 1000      /* sessions one bulk send may name or reach */
-#define DURABLE_WAIT_MS 10000 /* as a publish under fsync always */
 #define SESSION_HEADER "X-SSE-Session"
 
 /* What a session stream's connection holds: freed when the connection is. */
@@ -465,17 +464,6 @@ send_to(struct rp_api *a, const char *id, const struct send_body *b, uint64_t *s
     return rc;
 }
 
-/* The answer waits until the log made <newest> durable (fsync always), as a publish's. */
-static void
-hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest)
-{
-    if (!a->node->wait_durable)
-        return;
-    struct rp_logengine *engine = rp_hub_engine(a->node->hub);
-    if (engine && rp_logengine_durable_seq(engine) < newest)
-        rp_conn_hold_answer(c, newest, rp_clock_now_ms() + DURABLE_WAIT_MS);
-}
-
 /* With auth, the token must allow writing to each session's private topic (the publisher
  * key does; so does a write claim such as `_revenprox/session/#`). */
 static bool
@@ -578,7 +566,7 @@ rp_api_session_send(struct rp_api *a, struct rp_conn *c, const struct rp_http_re
         append_ids(&out, a->node->hub, seqs, b.n, b.is_array);
         rp_buf_append_str(&out, "}\n");
         rp_api_respond_json(c, req, 200, &out);
-        hold_until_durable(a, c, seqs[b.n - 1]);
+        rp_api_hold_until_durable(a, c, seqs[b.n - 1]);
         rp_buf_fini(&out);
     }
     free(seqs);
@@ -674,7 +662,7 @@ rp_api_sessions_send(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
     rp_stat_add(rp_conn_stats(c), RP_STAT_events_published, events);
     rp_stat_add(rp_conn_stats(c), RP_STAT_publish_requests_total, 1);
     rp_api_respond_json(c, req, 200, &out);
-    hold_until_durable(a, c, rp_hub_last_seq(a->node->hub));
+    rp_api_hold_until_durable(a, c, rp_hub_last_seq(a->node->hub));
 done:
     rp_buf_fini(&out);
     free(seqs);

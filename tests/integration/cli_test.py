@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from support import Server, check, run, seq  # noqa: E402
+from support import Server, check, free_port, run, seq  # noqa: E402
 
 SECRET = "a-secret-of-at-least-32-bytes-long!!"
 OTHER_SECRET = "another-secret-of-at-least-32-bytes!!"
@@ -89,14 +89,6 @@ def wait_subscribed(srv, topic, n=1, headers=None):
             return
         time.sleep(0.05)
     raise AssertionError("no subscriber on %s" % topic)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Proxy:

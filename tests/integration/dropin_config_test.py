@@ -18,7 +18,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
-from support import Server, Stream, check, log_text, run  # noqa: E402
+from support import Server, Stream, check, free_port, log_text, run  # noqa: E402
 
 PAYLOAD = "x" * 4000
 AUTH = {"Authorization": "Bearer good-reader"}
@@ -92,14 +92,6 @@ NOT_HONOURED = ["proxy_id", "[nng] listen_addresses", "[nng] peer_addresses",
                 "[distributed_state] bloom_filter_capacity",
                 "[distributed_state] bloom_filter_fpr", "[distributed_state] peer_timeout_sec",
                 "[jwt_verifier] rate_limit_per_sec", "[limits] max_subscriptions_total"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Webhook:

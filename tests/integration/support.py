@@ -230,6 +230,15 @@ def stop_new(srv, pid):
         srv.cleanup()
 
 
+def free_port():
+    """A loopback port free right now (for a helper server the test starts)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def check(cond, what):
     if not cond:
         raise AssertionError(what)

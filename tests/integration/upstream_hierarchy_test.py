@@ -15,15 +15,7 @@ import threading
 import time
 
 import support
-from support import Server, Stream, check
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from support import Server, Stream, check, free_port
 
 
 def fast(*extra):
