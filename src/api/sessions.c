@@ -31,7 +31,7 @@
 
 #define TOPIC_LEN (sizeof(RP_SESSION_TOPIC_PREFIX) - 1 + RP_SESSION_ID_LEN)
 #define OWNER_CAP 512
-#define MAX_TARGETS 1000      /* sessions one bulk send may name or reach */
+#define MAX_TARGETS 1000 /* sessions one bulk send may name or reach */
 #define SESSION_HEADER "X-SSE-Session"
 
 /* What a session stream's connection holds: freed when the connection is. */
