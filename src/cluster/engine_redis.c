@@ -334,6 +334,16 @@ ms_to_tv(int64_t ms)
  * *<port>, or -EHOSTUNREACH with <why>. Blocking: at most the connect and command timeouts
  * per sentinel.
  */
+/* A port number: 1 to 65535, digits only; 0 when <s> is not one. */
+static int
+port_number(const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    return errno == 0 && end != s && *end == '\0' && v >= 1 && v <= 65535 ? (int)v : 0;
+}
+
 static int
 resolve_primary(const struct rp_redis_config *cfg, char *host, size_t cap, int *port, char *why,
                 size_t why_cap)
@@ -346,7 +356,9 @@ resolve_primary(const struct rp_redis_config *cfg, char *host, size_t cap, int *
             continue;
         char shost[256];
         snprintf(shost, sizeof(shost), "%.*s", (int)(colon - s), s);
-        int sport = atoi(colon + 1);
+        int sport = port_number(colon + 1);
+        if (!sport)
+            continue;
         redisContext *c = redisConnectWithTimeout(shost, sport, ms_to_tv(cfg->connect_timeout_ms));
         if (!c || c->err) {
             if (c)
@@ -357,10 +369,11 @@ resolve_primary(const struct rp_redis_config *cfg, char *host, size_t cap, int *
         redisReply *rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", cfg->master_name);
         bool ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
                   rep->element[0]->type == REDIS_REPLY_STRING &&
-                  rep->element[1]->type == REDIS_REPLY_STRING && rep->element[0]->len < cap;
+                  rep->element[1]->type == REDIS_REPLY_STRING && rep->element[0]->len < cap &&
+                  port_number(rep->element[1]->str) != 0;
         if (ok) {
             snprintf(host, cap, "%s", rep->element[0]->str);
-            *port = atoi(rep->element[1]->str);
+            *port = port_number(rep->element[1]->str);
         }
         if (rep)
             freeReplyObject(rep);
