@@ -253,9 +253,11 @@ check_claims(const json_t *claims, int64_t now_ms, const struct rp_jwt_options *
     return RP_AUTH_OK;
 }
 
-enum rp_auth_result
-rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int64_t now_ms,
-              const struct rp_jwt_options *opt, struct rp_grant *out)
+/* Verifies <token> and its claims; RP_AUTH_OK with the grant in <out> and, when <claims_out>
+ * is not NULL, the claims document in *<claims_out> (the caller decrefs it). */
+static enum rp_auth_result
+verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int64_t now_ms,
+       const struct rp_jwt_options *opt, struct rp_grant *out, json_t **claims_out)
 {
     if (!token || len == 0)
         return RP_AUTH_MISSING;
@@ -306,6 +308,10 @@ rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int
     if (r == RP_AUTH_OK) {
         *out = g;
         memset(&g, 0, sizeof(g));
+        if (claims_out) {
+            *claims_out = claims;
+            claims = NULL;
+        }
     }
 out:
     rp_grant_fini(&g);
@@ -313,4 +319,19 @@ out:
     json_decref(header);
     free(buf);
     return r;
+}
+
+enum rp_auth_result
+rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int64_t now_ms,
+              const struct rp_jwt_options *opt, struct rp_grant *out)
+{
+    return verify(keys, token, len, now_ms, opt, out, NULL);
+}
+
+enum rp_auth_result
+rp_jwt_verify_claims(const struct rp_jwt_keys *keys, const char *token, size_t len, int64_t now_ms,
+                     const struct rp_jwt_options *opt, struct rp_grant *out, struct json_t **claims)
+{
+    *claims = NULL;
+    return verify(keys, token, len, now_ms, opt, out, claims);
 }

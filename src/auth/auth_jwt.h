@@ -68,6 +68,16 @@ enum rp_auth_result rp_jwt_verify(const struct rp_jwt_keys *keys, const char *to
                                   struct rp_grant *out);
 
 /*
+ * rp_jwt_verify that also hands out the verified claims: on RP_AUTH_OK, *<claims> is the
+ * token's claims object (a jansson json_t; the caller json_decref's it), for claims other
+ * than read/write (auth/claims reads Mercure's); else *<claims> is NULL.
+ */
+struct json_t;
+enum rp_auth_result rp_jwt_verify_claims(const struct rp_jwt_keys *keys, const char *token,
+                                         size_t len, int64_t now_ms,
+                                         const struct rp_jwt_options *opt, struct rp_grant *out,
+                                         struct json_t **claims);
+/*
  * Signs <claims_json> (a JSON object text) as a compact JWS: HS256 with <secret>, or with
  * the (unencrypted) private key in the PEM file <private_key_file> (RSA -> RS256, EC P-256
  * -> ES256); exactly one of the two is non-NULL. Optional <kid> (NULL = none) goes into the

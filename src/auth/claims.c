@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* Mercure's `mercure` claim, read once per request from the verified claims. */
+#include "auth/claims.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/alloc.h"
+
+static void
+free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+static bool
+copy_list(const json_t *v, char ***out, size_t *n_out)
+{
+    if (!json_is_array(v) || json_array_size(v) > RP_CLAIMS_MAX_SELECTORS)
+        return false;
+    size_t n = json_array_size(v);
+    char **list = rp_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        const json_t *s = json_array_get(v, i);
+        if (!json_is_string(s)) {
+            free_list(list, i);
+            return false;
+        }
+        list[i] = rp_xstrndup(json_string_value(s), json_string_length(s));
+    }
+    *out = list;
+    *n_out = n;
+    return true;
+}
+
+enum rp_auth_result
+rp_claims_mercure_read(const struct json_t *claims, struct rp_claims_mercure *out)
+{
+    memset(out, 0, sizeof(*out));
+    const json_t *m = json_object_get(claims, "mercure");
+    if (!m)
+        return RP_AUTH_OK;
+    if (!json_is_object(m))
+        return RP_AUTH_MALFORMED;
+    const json_t *pub = json_object_get(m, "publish");
+    const json_t *sub = json_object_get(m, "subscribe");
+    /* A null list is what a PHP array left unset encodes to: the same as absent. */
+    if (pub && !json_is_null(pub)) {
+        if (!copy_list(pub, &out->publish, &out->n_publish))
+            goto malformed;
+        out->has_publish = true;
+    }
+    if (sub && !json_is_null(sub)) {
+        if (!copy_list(sub, &out->subscribe, &out->n_subscribe))
+            goto malformed;
+        out->has_subscribe = true;
+    }
+    return RP_AUTH_OK;
+malformed:
+    rp_claims_mercure_fini(out);
+    return RP_AUTH_MALFORMED;
+}
+
+void
+rp_claims_mercure_fini(struct rp_claims_mercure *m)
+{
+    free_list(m->publish, m->n_publish);
+    free_list(m->subscribe, m->n_subscribe);
+    memset(m, 0, sizeof(*m));
+}
+
+bool
+rp_claims_selectors_match(char *const *selectors, size_t n, const char *topic, size_t len)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *s = selectors[i];
+        if (strcmp(s, "*") == 0)
+            return true;
+        /* An exact IRI; a URI template ('{') is not matched yet and grants nothing. */
+        if (strlen(s) == len && memcmp(s, topic, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool
+rp_claims_selectors_all(char *const *selectors, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(selectors[i], "*") == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of auth/claims, Mercure's `mercure` claim: the layout symfony/mercure's token
+ * factory signs (HS256, through rp_jwt_verify_claims), selectors `*` and exact IRIs, a
+ * URI template granting nothing yet, and malformed claims refused.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "auth/auth_jwt.h"
+#include "auth/claims.h"
+#include "base/diag.h"
+
+static const char SECRET[] = "!ChangeThisMercureHubJWTSecretKey!";
+
+static enum rp_auth_result
+read_json(const char *text, struct rp_claims_mercure *m)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    assert_non_null(j);
+    enum rp_auth_result r = rp_claims_mercure_read(j, m);
+    json_decref(j);
+    return r;
+}
+
+/* What symfony/mercure's LcobucciFactory signs for a publisher and a subscriber. */
+static void
+test_signed_symfony_tokens(void **state)
+{
+    (void)state;
+    struct rp_diag d = {0};
+    struct rp_jwt_keys *keys = NULL;
+    assert_int_equal(rp_jwt_keys_load(&keys, SECRET, NULL, NULL, &d), 0);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    char claims[256];
+    snprintf(claims, sizeof(claims),
+             "{\"mercure\":{\"publish\":[\"*\"],\"subscribe\":[\"https://example.com/books/1\"]},"
+             "\"exp\":%lld}",
+             (long long)(now / 1000 + 60));
+    char *token = NULL;
+    assert_int_equal(rp_jwt_sign(SECRET, NULL, NULL, claims, &token, &d), 0);
+    struct rp_grant g = {0};
+    json_t *c = NULL;
+    assert_int_equal(rp_jwt_verify_claims(keys, token, strlen(token), now, NULL, &g, &c),
+                     RP_AUTH_OK);
+    assert_non_null(c);
+    struct rp_claims_mercure m;
+    assert_int_equal(rp_claims_mercure_read(c, &m), RP_AUTH_OK);
+    assert_true(m.has_publish);
+    assert_int_equal(m.n_publish, 1);
+    assert_true(rp_claims_selectors_all(m.publish, m.n_publish));
+    assert_true(m.has_subscribe);
+    assert_true(
+        rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://example.com/books/1", 27));
+    assert_false(
+        rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://example.com/books/2", 27));
+    assert_true(g.expires_ms > now);
+    rp_claims_mercure_fini(&m);
+    json_decref(c);
+    rp_grant_fini(&g);
+
+    /* A token signed with another secret gives no claims at all. */
+    free(token);
+    assert_int_equal(
+        rp_jwt_sign("another secret that is long enough ...", NULL, NULL, claims, &token, &d), 0);
+    assert_int_equal(rp_jwt_verify_claims(keys, token, strlen(token), now, NULL, &g, &c),
+                     RP_AUTH_BAD_SIGNATURE);
+    assert_null(c);
+    free(token);
+    rp_jwt_keys_free(keys);
+}
+
+static void
+test_shapes(void **state)
+{
+    (void)state;
+    struct rp_claims_mercure m;
+    /* No mercure claim: valid, allows nothing. */
+    assert_int_equal(read_json("{\"sub\":\"x\"}", &m), RP_AUTH_OK);
+    assert_false(m.has_publish);
+    assert_false(m.has_subscribe);
+    rp_claims_mercure_fini(&m);
+    /* An empty publish list is present but matches nothing. */
+    assert_int_equal(read_json("{\"mercure\":{\"publish\":[],\"subscribe\":null}}", &m),
+                     RP_AUTH_OK);
+    assert_true(m.has_publish);
+    assert_false(m.has_subscribe);
+    assert_false(rp_claims_selectors_match(m.publish, m.n_publish, "a", 1));
+    rp_claims_mercure_fini(&m);
+    /* A URI template grants nothing yet; an exact IRI next to it still does. */
+    assert_int_equal(
+        read_json("{\"mercure\":{\"subscribe\":[\"https://e.x/books/{id}\",\"https://e.x/a\"]}}",
+                  &m),
+        RP_AUTH_OK);
+    assert_false(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/1", 19));
+    assert_true(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/a", 13));
+    assert_false(rp_claims_selectors_all(m.subscribe, m.n_subscribe));
+    rp_claims_mercure_fini(&m);
+    /* Malformed: refused and zeroed. */
+    assert_int_equal(read_json("{\"mercure\":[\"*\"]}", &m), RP_AUTH_MALFORMED);
+    assert_null(m.publish);
+    assert_int_equal(read_json("{\"mercure\":{\"publish\":\"*\"}}", &m), RP_AUTH_MALFORMED);
+    assert_int_equal(read_json("{\"mercure\":{\"publish\":[\"*\"],\"subscribe\":[\"a\",1]}}", &m),
+                     RP_AUTH_MALFORMED);
+    assert_null(m.publish);
+    assert_int_equal(m.n_publish, 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signed_symfony_tokens),
+        cmocka_unit_test(test_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
