@@ -189,6 +189,13 @@ topic(void *ctx, const struct rp_http_request *req, const char *rest)
         rp_api_topics_list(k->a, k->c, req);
 }
 
+static void
+mercure(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    (void)rest;
+    rp_api_mercure(k->a, k->c, req, k->why);
+}
 /* The endpoints that take only the request. */
 #define PLAIN_ROUTE(name, handler)                                                                 \
     static void name(void *ctx, const struct rp_http_request *req, const char *rest)               \
@@ -229,6 +236,7 @@ static const struct rp_route routes[] = {
     {"/healthz", RP_ROUTE_EXACT, GET_OR_HEAD, health, NULL},
     {"/health", RP_ROUTE_EXACT, GET_OR_HEAD, health_documented, NULL},
     {"/", RP_ROUTE_EXACT, GET_OR_HEAD, home, NULL},
+    {"/.well-known/mercure", RP_ROUTE_EXACT, GET_OR_HEAD | RP_ROUTE_POST, mercure, NULL},
 };
 static const struct rp_router router = {routes, sizeof(routes) / sizeof(routes[0]), 0};
 

@@ -23,6 +23,7 @@ struct rp_guard;
 struct rp_gate;
 struct rp_gate_shared;
 struct rp_stats;
+struct rp_jwt_keys;
 
 /* Renders the node's metrics (every worker's counters summed, node gauges) into <out>:
  * Prometheus text, or JSON with <json>. Any thread. */
@@ -45,6 +46,8 @@ struct rp_api_node {
     const atomic_bool *stopping; /* draining (/healthz, /readyz) */
     int64_t started_ms;
     unsigned n_workers;
+    /* Keys of Mercure tokens (api/mercure.c); NULL when none is configured. */
+    const struct rp_jwt_keys *mercure_keys;
 };
 
 /* One worker's API: the front's handler context. */

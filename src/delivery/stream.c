@@ -612,7 +612,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     rp_list_init(&s->behind);
     rp_buf_init(&s->ctl, CTL_CAP + o->head_len);
     rp_buf_append(&s->ctl, o->head, o->head_len);
-    s->tagged = o->n_filters > 1 || o->tagged;
+    s->tagged = !o->untagged && (o->n_filters > 1 || o->tagged);
 
     /* Where delivery resumes. */
     enum { LIVE, RESUME, EVERYTHING } from = LIVE;
@@ -621,6 +621,8 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     if (o->adopted) {
         from = RESUME;
         resume = o->resume_seq;
+    } else if (o->from_start) {
+        from = EVERYTHING;
     } else if (o->last_event_id) {
         struct rp_event_id id;
         if (rp_event_id_parse(o->last_event_id, o->last_event_id_len, &id) != 0) {
@@ -642,7 +644,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         const char *flt = o->filters[i];
         size_t len = strlen(flt);
         if (rp_pattern_has_wildcard(flt, len)) {
-            s->tagged = true;
+            s->tagged = !o->untagged;
             s->patterns = rp_xrealloc(s->patterns, (s->n_patterns + 1) * sizeof(char *));
             s->patterns[s->n_patterns++] = rp_xstrndup(flt, len);
             if (s->n_patterns == 1)

@@ -48,6 +48,12 @@ struct rp_stream_open {
     bool tagged;
     const struct rp_stream_cursor *cursors;
     size_t n_cursors;
+    /* Never tag events, whatever the filters: the stream's protocol names no hub topics
+     * (Mercure: several hub topics, one `event:` line, the update's type). */
+    bool untagged;
+    /* Start from the oldest event each log keeps (Mercure's `earliest`), unless adopted;
+     * what a log has already evicted is announced as for any resume. */
+    bool from_start;
 };
 
 /* What an upgrade hands to the next process for one stream (rp_stream_export). */

@@ -140,6 +140,17 @@ bool rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
 bool rp_conn_start_stream_with(struct rp_conn *c, const struct rp_http_request *req,
                                const char *const *filters, size_t n_filters, const char *last_id,
                                size_t last_id_len, const char *replay, size_t replay_len);
+/* How a stream differs from the own API's (all zero: the same). */
+struct rp_conn_stream_opts {
+    const char *extra_headers; /* whole "Name: value\r\n" lines added to the head, or NULL */
+    bool untagged;             /* never tag events with their topic (rp_stream_open) */
+    bool from_start;           /* from the oldest kept event (rp_stream_open) */
+};
+/* rp_conn_start_stream_with, with <opts>. */
+bool rp_conn_start_stream_opts(struct rp_conn *c, const struct rp_http_request *req,
+                               const char *const *filters, size_t n_filters, const char *last_id,
+                               size_t last_id_len, const char *replay, size_t replay_len,
+                               const struct rp_conn_stream_opts *opts);
 /* Schedules the end of the stream at wall-clock <expires_wall_ms> (its token's expiry),
  * after an `event: auth_expired`; 0 = never. */
 void rp_conn_schedule_expiry(struct rp_conn *c, int64_t expires_wall_ms);

@@ -24,6 +24,7 @@ struct rp_worker;
 struct rp_handover_state;
 struct rp_gate_shared;
 struct rp_guard;
+struct rp_jwt_keys;
 
 /* Loads the configuration again for a reload (SIGHUP): a new config, or NULL when it is
  * invalid (the reason logged). */
@@ -50,6 +51,7 @@ struct rp_server {
     atomic_bool ready;           /* every worker started (readiness, /readyz) */
     struct rp_gate_shared *gate; /* NULL with auth_mode none */
     struct rp_guard *guard;
+    struct rp_jwt_keys *mercure_keys; /* Mercure tokens' keys; NULL without any */
     struct rp_api_node api;
     /* Upgrade (SIGUSR2): the binary to start (resolved at start, so a deploy that replaces
      * the file starts the new one) and its arguments; set by serve before waiting. */

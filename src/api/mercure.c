@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Mercure hub at /.well-known/mercure (docs/mercure.md): POST publishes an update (a
+ * form), GET subscribes with topic selectors. A Mercure topic IRI lives in the hub as
+ * _revenprox/mercure/{u,p}/<base64url(IRI)>, public and private apart, so a stream's
+ * filters, computed once from its selectors and its token, are all the hub needs: the
+ * delivery path is the own API's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "api/endpoints.h"
+#include "api/guard.h"
+#include "auth/auth_jwt.h"
+#include "auth/claims.h"
+#include "base/alloc.h"
+#include "base/b64url.h"
+#include "base/clock.h"
+#include "base/stats.h"
+#include "core/event_id.h"
+#include "core/logengine.h"
+#include "core/topic_name.h"
+#include "http/publish_form.h"
+#include "http/query.h"
+
+#define PREFIX_PUBLIC RP_TOPIC_SYSTEM_PREFIX "mercure/u/"
+#define PREFIX_PRIVATE RP_TOPIC_SYSTEM_PREFIX "mercure/p/"
+#define PREFIX_LEN (sizeof(PREFIX_PUBLIC) - 1)
+/* The longest IRI whose encoded name fits RP_TOPIC_NAME_MAX. */
+#define IRI_MAX ((RP_TOPIC_NAME_MAX - PREFIX_LEN) * 3 / 4)
+#define COOKIE_NAME "mercureAuthorization"
+/* How long a publish under fsync always waits for its events to become durable. */
+#define DURABLE_WAIT_MS 10000
+
+_Static_assert(sizeof(PREFIX_PUBLIC) == sizeof(PREFIX_PRIVATE), "prefixes of one length");
+
+/* The hub topic of <iri>, public or private, into <out> (RP_TOPIC_NAME_MAX + 1 bytes);
+ * its length, or 0 when the IRI is too long to be named. */
+static size_t
+hub_name(const char *iri, size_t len, bool is_private, char *out)
+{
+    if (len == 0 || len > IRI_MAX)
+        return 0;
+    memcpy(out, is_private ? PREFIX_PRIVATE : PREFIX_PUBLIC, PREFIX_LEN);
+    size_t n = PREFIX_LEN + rp_b64url_encode((const unsigned char *)iri, len, out + PREFIX_LEN);
+    out[n] = '\0';
+    return n;
+}
+
+/* The value of cookie <name>, borrowed from the header into *<out>; its length or 0. */
+static size_t
+find_cookie(const struct rp_http_request *req, const char *name, const char **out)
+{
+    const char *h = rp_http_request_header(req, "Cookie");
+    size_t name_len = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';')
+            h++;
+        const char *end = strchr(h, ';');
+        size_t len = end ? (size_t)(end - h) : strlen(h);
+        if (len > name_len && h[name_len] == '=' && memcmp(h, name, name_len) == 0) {
+            const char *v = h + name_len + 1;
+            size_t vlen = len - name_len - 1;
+            while (vlen && v[vlen - 1] == ' ')
+                vlen--;
+            *out = v;
+            return vlen;
+        }
+        h = end;
+    }
+    return 0;
+}
+
+/* The request's token: the Authorization header's Bearer token, else the `authorization`
+ * query parameter, else the mercureAuthorization cookie. Borrowed; its length or 0. */
+static size_t
+find_token(struct rp_api *a, const struct rp_http_request *req, const char **out)
+{
+    const char *h = rp_http_request_header(req, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        *out = h + 7;
+        return strlen(h + 7);
+    }
+    const char *q = rp_query_get_plus(a->query, "authorization");
+    if (q && *q) {
+        *out = q;
+        return strlen(q);
+    }
+    return find_cookie(req, COOKIE_NAME, out);
+}
+
+/*
+ * Verifies the request's token into <m>: 1 with a verified token, 0 without a token, -1
+ * when a token was refused (a 401 was queued).
+ */
+static int
+authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+             struct rp_claims_mercure *m)
+{
+    memset(m, 0, sizeof(*m));
+    const char *tok = NULL;
+    size_t len = find_token(a, req, &tok);
+    if (len == 0)
+        return 0;
+    enum rp_auth_result r = RP_AUTH_UNKNOWN_KEY;
+    if (a->node->mercure_keys) {
+        struct rp_grant g = {0};
+        json_t *claims = NULL;
+        r = rp_jwt_verify_claims(a->node->mercure_keys, tok, len, rp_clock_wall_ms(), NULL, &g,
+                                 &claims);
+        if (r == RP_AUTH_OK)
+            r = rp_claims_mercure_read(claims, m);
+        if (r == RP_AUTH_OK)
+            m->expires_ms = g.expires_ms;
+        json_decref(claims);
+        rp_grant_fini(&g);
+    }
+    if (r == RP_AUTH_OK)
+        return 1;
+    rp_stat_auth_failure(rp_conn_stats(c), r);
+    char msg[200];
+    snprintf(msg, sizeof(msg), "invalid Mercure token (%s)%s", rp_auth_result_name(r),
+             a->node->mercure_keys ? "" : ": the hub has no mercure_jwt_secret or key file");
+    rp_conn_error(c, req, 401, msg, "WWW-Authenticate: Bearer realm=\"mercure\"\r\n");
+    return -1;
+}
+
+/* ---- publishing ---- */
+
+static void
+hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest)
+{
+    if (!a->node->wait_durable)
+        return;
+    struct rp_logengine *engine = rp_hub_engine(a->node->hub);
+    if (engine && rp_logengine_durable_seq(engine) < newest)
+        rp_conn_hold_answer(c, newest, rp_clock_now_ms() + DURABLE_WAIT_MS);
+}
+
+/* Publishes the update's <n> events all or nothing and answers with the first one's id. */
+static void
+publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+              const struct rp_publish_item *items, size_t n, enum rp_conn_call call)
+{
+    struct rp_stats *stats = rp_conn_stats(c);
+    struct rp_publish_result *res = rp_xcalloc(n, sizeof(*res));
+    struct rp_hub_error err;
+    /* The topics are the server's namespace: the Mercure endpoint authorised them. */
+    int rc = rp_hub_publish_system(a->node->hub, items, n, res, &err);
+    if (rc == -EAGAIN && rp_conn_config(c)->block_timeout > 0) {
+        if (call == RP_CONN_CALL_NEW)
+            rp_stat_add(stats, RP_STAT_publish_blocked_total, 1);
+        rp_conn_wait(c, RP_WAIT_BLOCK, rp_clock_now_ms() + rp_conn_config(c)->block_timeout);
+    } else if (rc) {
+        rp_stat_add(stats, RP_STAT_publish_rejected_total, 1);
+        bool retry = rc == -EAGAIN || rc == -EBUSY || rc == -EIO;
+        rp_conn_error(c, req, err.status, err.message, retry ? "Retry-After: 1\r\n" : NULL);
+    } else {
+        uint64_t newest = 0, appended = 0;
+        for (size_t i = 0; i < n; i++) {
+            appended += !res[i].duplicate;
+            if (res[i].seq > newest)
+                newest = res[i].seq;
+        }
+        rp_stat_add(stats, RP_STAT_events_published, appended);
+        rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
+        char id[RP_EVENT_ID_MAX + 1];
+        size_t id_len = rp_hub_format_id(a->node->hub, res[0].seq, id);
+        rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, id, id_len);
+        hold_until_durable(a, c, newest);
+    }
+    free(res);
+}
+
+static void
+publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+        enum rp_conn_call call)
+{
+    if (call == RP_CONN_CALL_NEW && !rp_guard_publish(a->node->guard, c, req))
+        return;
+    if (!rp_publish_form_content_type(rp_http_request_header(req, "Content-Type"))) {
+        rp_api_reject_publish(c, req, 415,
+                              "a Mercure update is an application/x-www-form-urlencoded form");
+        return;
+    }
+    const struct rp_config_values *v = rp_conn_config(c);
+    struct rp_publish_form f;
+    struct rp_publish_form_error ferr;
+    struct rp_claims_mercure m;
+    struct rp_publish_item *items = NULL;
+    char(*names)[RP_TOPIC_NAME_MAX + 1] = NULL;
+    char msg[400];
+    int auth = -1;
+    if (rp_publish_form_parse(req->body, req->body_len, (size_t)v->max_batch, &f, &ferr)) {
+        rp_api_reject_publish(c, req, ferr.status, ferr.message);
+        goto out;
+    }
+    auth = authenticate(a, c, req, &m);
+    if (auth < 0)
+        goto out;
+    if (auth == 0) {
+        rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_MISSING);
+        rp_conn_error(c, req, 401, "publishing needs a Mercure token with a mercure.publish claim",
+                      "WWW-Authenticate: Bearer realm=\"mercure\"\r\n");
+        goto out;
+    }
+    if (!m.has_publish) {
+        rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_FORBIDDEN);
+        rp_api_reject_publish(c, req, 403, "the token has no mercure.publish claim");
+        goto out;
+    }
+    items = rp_xcalloc(f.n_topics, sizeof(*items));
+    names = rp_xcalloc(f.n_topics, sizeof(*names));
+    for (size_t i = 0; i < f.n_topics; i++) {
+        if (!rp_claims_selectors_match(m.publish, m.n_publish, f.topics[i], f.topic_lens[i])) {
+            rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_FORBIDDEN);
+            snprintf(msg, sizeof(msg), "the token may not publish to \"%.300s\"", f.topics[i]);
+            rp_api_reject_publish(c, req, 403, msg);
+            goto out;
+        }
+        size_t len = hub_name(f.topics[i], f.topic_lens[i], f.is_private, names[i]);
+        if (!len) {
+            snprintf(msg, sizeof(msg), "a topic may be at most %zu bytes long", (size_t)IRI_MAX);
+            rp_api_reject_publish(c, req, 400, msg);
+            goto out;
+        }
+        items[i] = (struct rp_publish_item){
+            .topic = names[i],
+            .topic_len = len,
+            .event = f.type,
+            .event_len = f.type_len,
+            .data = f.data,
+            .data_len = f.data_len,
+            .pub_id = f.id,
+            .pub_id_len = f.id_len,
+        };
+    }
+    publish_items(a, c, req, items, f.n_topics, call);
+out:
+    free(items);
+    free(names);
+    if (auth > 0)
+        rp_claims_mercure_fini(&m);
+    rp_publish_form_fini(&f);
+}
+
+/* ---- subscribing ---- */
+
+struct filters {
+    char **list;
+    size_t n, cap;
+};
+
+/* Adds the hub topic (or pattern) <name> once; false when the stream's cap is reached. */
+static bool
+add_filter(struct filters *fl, const char *name)
+{
+    for (size_t i = 0; i < fl->n; i++)
+        if (strcmp(fl->list[i], name) == 0)
+            return true;
+    if (fl->n == fl->cap)
+        return false;
+    fl->list[fl->n++] = rp_xstrdup(name);
+    return true;
+}
+
+/* The filters for selector <sel>, public and (from the token's subscribe list) private. */
+static bool
+selector_filters(struct filters *fl, const char *sel, size_t len, const struct rp_claims_mercure *m)
+{
+    char name[RP_TOPIC_NAME_MAX + 1];
+    bool all_private = m->has_subscribe && rp_claims_selectors_all(m->subscribe, m->n_subscribe);
+    if (strcmp(sel, "*") == 0) {
+        if (!add_filter(fl, PREFIX_PUBLIC "#"))
+            return false;
+        if (all_private)
+            return add_filter(fl, PREFIX_PRIVATE "#");
+        for (size_t i = 0; m->has_subscribe && i < m->n_subscribe; i++) {
+            const char *c = m->subscribe[i];
+            if (strchr(c, '{'))
+                continue; /* a URI template grants nothing yet */
+            if (hub_name(c, strlen(c), true, name) && !add_filter(fl, name))
+                return false;
+        }
+        return true;
+    }
+    hub_name(sel, len, false, name);
+    if (!add_filter(fl, name))
+        return false;
+    if (all_private ||
+        (m->has_subscribe && rp_claims_selectors_match(m->subscribe, m->n_subscribe, sel, len))) {
+        hub_name(sel, len, true, name);
+        return add_filter(fl, name);
+    }
+    return true;
+}
+
+static void
+subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    const struct rp_config_values *v = rp_conn_config(c);
+    struct rp_claims_mercure m;
+    struct filters fl = {rp_xcalloc((size_t)v->max_stream_topics + 1, sizeof(char *)), 0,
+                         (size_t)v->max_stream_topics};
+    char msg[400];
+    int auth = 0;
+    size_t pos = 0;
+    const struct rp_query_param *p;
+    if (!rp_query_count(a->query, "topic")) {
+        rp_conn_error(c, req, 400, "missing \"topic\" parameter: name at least one selector", NULL);
+        goto out;
+    }
+    while ((p = rp_query_next_named(a->query, "topic", &pos)) != NULL) {
+        if (strchr(p->value, '{')) {
+            snprintf(msg, sizeof(msg), "URI templates are not supported yet: \"%.300s\"", p->value);
+            rp_conn_error(c, req, 400, msg, NULL);
+            goto out;
+        }
+        if (p->value_len == 0 || p->value_len > IRI_MAX) {
+            snprintf(msg, sizeof(msg), "a topic selector must be 1 to %zu bytes long",
+                     (size_t)IRI_MAX);
+            rp_conn_error(c, req, 400, msg, NULL);
+            goto out;
+        }
+    }
+    auth = authenticate(a, c, req, &m);
+    if (auth < 0)
+        goto out;
+    if (auth == 0 && !v->mercure_anonymous) {
+        rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_MISSING);
+        rp_conn_error(c, req, 401,
+                      "subscribing needs a Mercure token (this hub does not allow anonymous "
+                      "subscribers: mercure_anonymous = false)",
+                      "WWW-Authenticate: Bearer realm=\"mercure\"\r\n");
+        goto out;
+    }
+    pos = 0;
+    while ((p = rp_query_next_named(a->query, "topic", &pos)) != NULL) {
+        if (!selector_filters(&fl, p->value, p->value_len, &m)) {
+            snprintf(msg, sizeof(msg),
+                     "a subscription may read at most %zu topics (max_stream_topics)", fl.cap);
+            rp_conn_error(c, req, 400, msg, NULL);
+            goto out;
+        }
+    }
+    if (req->method == RP_HTTP_METHOD_HEAD) {
+        rp_conn_respond(c, req, 200, "text/event-stream; charset=utf-8",
+                        "Cache-Control: no-store\r\n", "", 0);
+        goto out;
+    }
+    if (!rp_guard_stream(a->node->guard, c, req))
+        goto out;
+    /* The header wins: a browser sends it on reconnect, with a newer id than the URL. */
+    const char *last = rp_http_request_header(req, "Last-Event-ID");
+    if (!last || !*last)
+        last = rp_query_get(a->query, "lastEventID");
+    if (last && !*last)
+        last = NULL;
+    struct rp_conn_stream_opts opts = {.untagged = true};
+    bool earliest = last && strcmp(last, "earliest") == 0;
+    opts.from_start = earliest;
+    /* The resume header: where the stream stands when it opens (the newest event so far;
+     * events after it are what the stream sends live). */
+    char hdr[64 + RP_EVENT_ID_MAX];
+    uint64_t tip = rp_hub_last_seq(a->node->hub);
+    char id[RP_EVENT_ID_MAX + 1];
+    if (tip)
+        rp_hub_format_id(a->node->hub, tip, id);
+    snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s\r\n", tip ? id : "earliest");
+    opts.extra_headers = hdr;
+    if (rp_conn_start_stream_opts(c, req, (const char *const *)fl.list, fl.n,
+                                  earliest ? NULL : last, earliest || !last ? 0 : strlen(last),
+                                  NULL, 0, &opts) &&
+        auth > 0)
+        rp_conn_schedule_expiry(c, m.expires_ms);
+out:
+    if (auth > 0)
+        rp_claims_mercure_fini(&m);
+    for (size_t i = 0; i < fl.n; i++)
+        free(fl.list[i]);
+    free(fl.list);
+}
+
+void
+rp_api_mercure(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+               enum rp_conn_call call)
+{
+    if (!rp_conn_config(c)->mercure) {
+        rp_conn_error(c, req, 404, "the Mercure hub is off here (mercure = false)", NULL);
+        return;
+    }
+    if (req->method == RP_HTTP_METHOD_POST)
+        publish(a, c, req, call);
+    else
+        subscribe(a, c, req);
+}

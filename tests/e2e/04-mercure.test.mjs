@@ -1,0 +1,332 @@
+// The Mercure hub at /.well-known/mercure (docs/mercure.md), black box: publishing exactly
+// as symfony/mercure's Publisher does (a form posted with a Bearer token whose `mercure`
+// claim its token factory signs), subscribing as the Twig helper's URLs (?topic=...) with
+// the npm `eventsource` client, with the Authorization header as event-source-polyfill
+// sends it, and with the mercureAuthorization cookie. Tokens are HS256 and ES256, built
+// here with node:crypto.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSign, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { EventSource } from 'eventsource';
+import { startServer, waitUntil, hs256, sleep, launchBrowser } from './support.mjs';
+
+const TEST_TIMEOUT = 30000;
+const SECRET = '!ChangeThisMercureHubJWTSecretKey!';
+const BOOK = 'https://example.com/books/1';
+const OTHER = 'https://example.com/books/2';
+
+/** What symfony/mercure's LcobucciFactory signs: {"mercure": {"publish": [...], ...}}. */
+function mercureToken(mercure, { exp, secret = SECRET } = {}) {
+    const claims = { mercure };
+    if (exp !== undefined) claims.exp = exp;
+    return hs256(claims, secret);
+}
+const PUBLISHER = mercureToken({ publish: ['*'] });
+
+/** An ES256 JWT under `privateKey` (raw r||s signature, as JOSE wants). */
+function es256(claims, privateKey) {
+    const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+    const input = `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64(claims)}`;
+    const sig = createSign('SHA256').update(input).sign({ key: privateKey, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${sig.toString('base64url')}`;
+}
+
+async function startHub(t, extra = []) {
+    return startServer(t, ['--mercure', 'true', '--mercure-jwt-secret', SECRET, ...extra]);
+}
+
+/**
+ * Posts an update as symfony/mercure's Publisher does: http_build_query of topic (one
+ * `topic` field per topic), data, private=on when private, id, type, retry; a Bearer token.
+ */
+async function mercurePublish(server, { topics, data, isPrivate, id, type, retry, token = PUBLISHER,
+    contentType = 'application/x-www-form-urlencoded', headers = {} }) {
+    const form = new URLSearchParams();
+    for (const topic of [].concat(topics)) form.append('topic', topic);
+    if (data !== undefined) form.append('data', data);
+    if (isPrivate) form.append('private', 'on');
+    if (id !== undefined) form.append('id', id);
+    if (type !== undefined) form.append('type', type);
+    if (retry !== undefined) form.append('retry', String(retry));
+    const h = { 'Content-Type': contentType, ...headers };
+    if (token) h.Authorization = `Bearer ${token}`;
+    const res = await fetch(`${server.url}/.well-known/mercure`, { method: 'POST', headers: h, body: form.toString() });
+    return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+}
+
+async function publishOk(server, update) {
+    const r = await mercurePublish(server, update);
+    assert.equal(r.status, 200, `publish: ${r.status} ${r.text}`);
+    assert.match(r.type, /^text\/plain/);
+    assert.match(r.text, /^[0-9a-f]{8}-\d+$/);
+    return r.text;
+}
+
+/** The Twig helper's URL: mercure('https://...') -> hub?topic=<urlencoded>&topic=... */
+function hubUrl(server, topics, extra = '') {
+    const q = [].concat(topics).map((topic) => `topic=${encodeURIComponent(topic)}`).join('&');
+    return `${server.url}/.well-known/mercure?${q}${extra}`;
+}
+
+/** An EventSource recording every message; `headers` are sent on each request (as
+ * event-source-polyfill sends Authorization). */
+function subscribe(t, url, { headers, types = [] } = {}) {
+    const init = headers ? { fetch: (u, i) => fetch(u, { ...i, headers: { ...i.headers, ...headers } }) } : {};
+    const es = new EventSource(url, init);
+    const got = [];
+    let opens = 0;
+    let openedBeforeFirst = null;
+    for (const type of new Set(['message', ...types])) {
+        es.addEventListener(type, (e) => {
+            if (openedBeforeFirst === null) openedBeforeFirst = opens > 0;
+            got.push({ type: e.type, id: e.lastEventId, data: e.data });
+        });
+    }
+    es.addEventListener('open', () => { opens++; });
+    t.after(() => es.close());
+    return {
+        es, got,
+        get openedBeforeFirst() { return openedBeforeFirst; },
+        opened: () => waitUntil(() => opens > 0, { timeout: 5000, what: () => `readyState=${es.readyState}` }),
+        received: (n) => waitUntil(() => got.length >= n, { timeout: 8000, what: () => JSON.stringify(got) }),
+    };
+}
+
+/** A raw GET of the hub: resolves with status, headers and a text() of what was read. */
+function rawGet(t, url, headers = {}) {
+    return new Promise((resolve, reject) => {
+        let text = '';
+        let ended = false;
+        const req = http.get(url, { headers }, (res) => {
+            res.setEncoding('utf8');
+            res.on('data', (c) => { text += c; });
+            res.on('end', () => { ended = true; });
+            res.on('error', () => {});
+            resolve({ status: res.statusCode, headers: res.headers, text: () => text, ended: () => ended,
+                close: () => req.destroy() });
+        });
+        req.on('error', reject);
+        t.after(() => req.destroy());
+    });
+}
+
+test('a Symfony publish reaches an EventSource subscriber, opened before any update', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const sub = subscribe(t, hubUrl(server, BOOK), { types: ['book.updated'] });
+    await sub.opened();
+    const id1 = await publishOk(server, { topics: BOOK, data: '{"status":"OutOfStock"}' });
+    const id2 = await publishOk(server, { topics: BOOK, data: 'line 1\nline 2', type: 'book.updated' });
+    await publishOk(server, { topics: OTHER, data: 'not for this subscriber' });
+    await sub.received(2);
+    await sleep(200);
+    assert.deepEqual(sub.got, [
+        { type: 'message', id: id1, data: '{"status":"OutOfStock"}' },
+        { type: 'book.updated', id: id2, data: 'line 1\nline 2' },
+    ]);
+    assert.equal(sub.openedBeforeFirst, true);
+    await server.stop();
+});
+
+test('several selectors and *; an update with alternates reaches each matching topic', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const both = subscribe(t, hubUrl(server, [BOOK, OTHER]));
+    const all = subscribe(t, hubUrl(server, '*'));
+    await both.opened();
+    await all.opened();
+    await publishOk(server, { topics: BOOK, data: 'a' });
+    await publishOk(server, { topics: OTHER, data: 'b' });
+    await publishOk(server, { topics: 'https://example.com/authors/9', data: 'c' });
+    await both.received(2);
+    await all.received(3);
+    await sleep(200);
+    assert.deepEqual(both.got.map((e) => e.data), ['a', 'b']);
+    assert.deepEqual(all.got.map((e) => e.data), ['a', 'b', 'c']);
+    // Canonical plus alternate: a subscriber of the alternate only receives it too.
+    const alt = subscribe(t, hubUrl(server, 'https://example.com/alternate'));
+    await alt.opened();
+    await publishOk(server, { topics: ['https://example.com/canonical', 'https://example.com/alternate'], data: 'd' });
+    await alt.received(1);
+    assert.equal(alt.got[0].data, 'd');
+    await server.stop();
+});
+
+test('private updates reach only subscribers whose token may read them', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const anon = subscribe(t, hubUrl(server, [BOOK, '*']));
+    // event-source-polyfill: the token in the Authorization header.
+    const exact = subscribe(t, hubUrl(server, BOOK), {
+        headers: { Authorization: `Bearer ${mercureToken({ subscribe: [BOOK] })}` },
+    });
+    // The mercureAuthorization cookie Symfony sets, with a `*` selector and subscribe ["*"].
+    const cookie = subscribe(t, hubUrl(server, '*'), {
+        headers: { Cookie: `mercureAuthorization=${mercureToken({ subscribe: ['*'] })}` },
+    });
+    // The `authorization` query parameter; a grant for another topic only.
+    const wrong = subscribe(t, hubUrl(server, '*', `&authorization=${mercureToken({ subscribe: [OTHER] })}`));
+    for (const s of [anon, exact, cookie, wrong]) await s.opened();
+    await publishOk(server, { topics: BOOK, data: 'secret', isPrivate: true });
+    await publishOk(server, { topics: BOOK, data: 'public' });
+    await exact.received(2);
+    await cookie.received(2);
+    await anon.received(1);
+    await wrong.received(1);
+    await sleep(300);
+    assert.deepEqual(exact.got.map((e) => e.data), ['secret', 'public']);
+    assert.deepEqual(cookie.got.map((e) => e.data), ['secret', 'public']);
+    assert.deepEqual(anon.got.map((e) => e.data), ['public']);
+    assert.deepEqual(wrong.got.map((e) => e.data), ['public']);
+    await server.stop();
+});
+
+test('refused publishes say why and dispatch nothing', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const sub = subscribe(t, hubUrl(server, '*'));
+    await sub.opened();
+    const cases = [
+        [{ topics: BOOK, data: 'x', token: null }, 401, /needs a Mercure token/],
+        [{ topics: BOOK, data: 'x', token: mercureToken({ publish: ['*'] }, { secret: 'another secret of at least 32 bytes!!' }) }, 401, /bad_signature/],
+        [{ topics: BOOK, data: 'x', token: mercureToken({ publish: ['*'] }, { exp: Math.floor(Date.now() / 1000) - 60 }) }, 401, /expired/],
+        [{ topics: BOOK, data: 'x', token: mercureToken({ subscribe: ['*'] }) }, 403, /no mercure.publish claim/],
+        [{ topics: [BOOK, OTHER], data: 'x', token: mercureToken({ publish: [BOOK] }) }, 403, /may not publish to "https:\/\/example.com\/books\/2"/],
+        [{ topics: [], data: 'x' }, 400, /missing "topic"/],
+        [{ topics: BOOK, data: 'x', id: '#frag' }, 400, /must not start with '#'/],
+        [{ topics: BOOK, data: 'x', retry: 'soon' }, 400, /retry/],
+        [{ topics: `https://example.com/${'x'.repeat(200)}`, data: 'x' }, 400, /at most 175 bytes/],
+        [{ topics: BOOK, data: 'x', contentType: 'application/json' }, 415, /x-www-form-urlencoded/],
+    ];
+    for (const [update, status, message] of cases) {
+        const r = await mercurePublish(server, update);
+        assert.equal(r.status, status, `${JSON.stringify(update)}: ${r.text}`);
+        assert.match(JSON.parse(r.text).error, message);
+    }
+    // With a charset, and a grant for exactly its topic, it goes through.
+    await publishOk(server, { topics: BOOK, data: 'ok', token: mercureToken({ publish: [BOOK] }),
+        contentType: 'application/x-www-form-urlencoded; charset=utf-8' });
+    await sub.received(1);
+    await sleep(200);
+    assert.deepEqual(sub.got.map((e) => e.data), ['ok']);
+    await server.stop();
+});
+
+test('subscribers: anonymous refused unless allowed, bad tokens 401, templates 400', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t);
+    let r = await rawGet(t, hubUrl(server, BOOK));
+    assert.equal(r.status, 401);
+    assert.match(r.headers['www-authenticate'], /^Bearer/);
+    r = await rawGet(t, hubUrl(server, BOOK), { Authorization: 'Bearer not.a.token' });
+    assert.equal(r.status, 401);
+    r = await rawGet(t, hubUrl(server, 'https://example.com/books/{id}'), { Authorization: `Bearer ${mercureToken({ subscribe: [] })}` });
+    assert.equal(r.status, 400);
+    r = await rawGet(t, `${server.url}/.well-known/mercure`);
+    assert.equal(r.status, 400);
+    r = await rawGet(t, hubUrl(server, BOOK), { Authorization: `Bearer ${mercureToken({ subscribe: [] })}` });
+    assert.equal(r.status, 200);
+    assert.match(r.headers['content-type'], /^text\/event-stream/);
+    await server.stop();
+    const off = await startServer(t);
+    r = await rawGet(t, hubUrl(off, BOOK));
+    assert.equal(r.status, 404);
+    await off.stop();
+});
+
+test('resume with Last-Event-ID, lastEventID and earliest; the resume header', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const id1 = await publishOk(server, { topics: BOOK, data: 'one' });
+    const id2 = await publishOk(server, { topics: BOOK, data: 'two', id: 'urn:uuid:2' });
+    const id3 = await publishOk(server, { topics: BOOK, data: 'three' });
+    // The same supplied id again is a duplicate: answered with the first one's id.
+    assert.equal(await publishOk(server, { topics: BOOK, data: 'two again', id: 'urn:uuid:2' }), id2);
+
+    let r = await rawGet(t, hubUrl(server, BOOK), { 'Last-Event-ID': id1 });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['last-event-id'], id3);
+    await waitUntil(() => r.text().includes('data: three'));
+    assert.match(r.text(), /^:ok\n\n/);
+    assert.ok(!r.text().includes('data: one'));
+    assert.ok(r.text().indexOf('data: two') < r.text().indexOf('data: three'));
+    r.close();
+
+    r = await rawGet(t, hubUrl(server, BOOK, `&lastEventID=${id2}`));
+    await waitUntil(() => r.text().includes('data: three'));
+    assert.ok(!r.text().includes('data: two'));
+    r.close();
+
+    r = await rawGet(t, hubUrl(server, BOOK, '&lastEventID=earliest'));
+    await waitUntil(() => r.text().includes('data: three'));
+    assert.ok(r.text().includes('data: one'));
+    assert.ok(!r.text().includes('event: resync'));
+    r.close();
+
+    // EventSource reconnects with Last-Event-ID by itself: nothing missed, nothing twice.
+    const sub = subscribe(t, hubUrl(server, BOOK, `&lastEventID=${id2}`));
+    await sub.received(1);
+    assert.deepEqual(sub.got.map((e) => e.id), [id3]);
+    await server.stop();
+});
+
+test('a stream ends at its token\'s exp', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t);
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const r = await rawGet(t, hubUrl(server, BOOK), { Authorization: `Bearer ${mercureToken({ subscribe: [BOOK] }, { exp })}` });
+    assert.equal(r.status, 200);
+    await waitUntil(() => r.ended(), { timeout: 6000, what: () => r.text() });
+    assert.ok(Date.now() >= (exp - 1) * 1000);
+    await server.stop();
+});
+
+test('ES256 tokens from a PEM public key', { timeout: TEST_TIMEOUT }, async (t) => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rp-mercure-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const pem = path.join(dir, 'mercure.pem');
+    writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }));
+    const server = await startServer(t, ['--mercure', 'true', '--mercure-jwt-key-file', pem]);
+    const sub = subscribe(t, hubUrl(server, BOOK), {
+        headers: { Authorization: `Bearer ${es256({ mercure: { subscribe: [BOOK] } }, privateKey)}` },
+    });
+    await sub.opened();
+    await publishOk(server, { topics: BOOK, data: 'private es256', isPrivate: true,
+        token: es256({ mercure: { publish: [BOOK] } }, privateKey) });
+    await sub.received(1);
+    assert.equal(sub.got[0].data, 'private es256');
+    // An HS256 token is refused by an ES256-only hub.
+    const r = await mercurePublish(server, { topics: BOOK, data: 'x' });
+    assert.equal(r.status, 401);
+    await server.stop();
+});
+
+test('Chromium: EventSource withCredentials sends the mercureAuthorization cookie', { timeout: 60000 }, async (t) => {
+    // The page is served by another origin on loopback; the hub allows it with credentials.
+    const page = http.createServer((req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html' });
+        res.end('<!doctype html><title>app</title>');
+    });
+    await new Promise((resolve) => page.listen(0, '127.0.0.1', resolve));
+    t.after(() => page.close());
+    const origin = `http://127.0.0.1:${page.address().port}`;
+    const hub = await startHub(t, ['--cors-origins', origin, '--cors-credentials', 'true']);
+    const browser = await launchBrowser();
+    t.after(() => browser.close());
+    const context = await browser.newContext();
+    await context.addCookies([{ name: 'mercureAuthorization', value: mercureToken({ subscribe: [BOOK] }),
+        url: hub.url, httpOnly: true, sameSite: 'Lax' }]);
+    const tab = await context.newPage();
+    await tab.goto(origin);
+    await tab.evaluate((url) => {
+        window.got = [];
+        window.opened = false;
+        const es = new EventSource(url, { withCredentials: true });
+        es.onopen = () => { window.opened = true; };
+        es.onmessage = (e) => window.got.push(e.data);
+    }, hubUrl(hub, BOOK));
+    await waitUntil(() => tab.evaluate(() => window.opened), { timeout: 10000 });
+    await publishOk(hub, { topics: BOOK, data: 'for the browser', isPrivate: true });
+    await waitUntil(async () => (await tab.evaluate(() => window.got)).length > 0, { timeout: 10000 });
+    assert.deepEqual(await tab.evaluate(() => window.got), ['for the browser']);
+    await hub.stop();
+});
