@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "base/alloc.h"
+#include "core/uri_template.h"
 
 static void
 free_list(char **list, size_t n)
@@ -80,9 +81,20 @@ rp_claims_selectors_match(char *const *selectors, size_t n, const char *topic, s
         const char *s = selectors[i];
         if (strcmp(s, "*") == 0)
             return true;
-        /* An exact IRI; a URI template ('{') is not matched yet and grants nothing. */
-        if (strlen(s) == len && memcmp(s, topic, len) == 0)
-            return true;
+        size_t slen = strlen(s);
+        if (slen == len && memcmp(s, topic, len) == 0)
+            return true; /* an exact IRI, or a template equal to the topic, as Mercure has it */
+        if (!rp_uri_template_is_template(s, slen))
+            continue;
+        struct rp_uri_template *t = NULL;
+        const char *why;
+        /* An invalid template grants nothing (it was the token issuer's to get right). */
+        if (rp_uri_template_compile(s, slen, &t, &why) == 0) {
+            bool m = rp_uri_template_matches(t, topic, len);
+            rp_uri_template_free(t);
+            if (m)
+                return true;
+        }
     }
     return false;
 }

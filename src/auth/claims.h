@@ -41,7 +41,8 @@ enum rp_auth_result rp_claims_mercure_read(const struct json_t *claims,
                                            struct rp_claims_mercure *out);
 /* Frees what <m> owns and zeroes it; accepts a zeroed one. */
 void rp_claims_mercure_fini(struct rp_claims_mercure *m);
-/* True when one of the <n> <selectors> matches the topic IRI <topic>. */
+/* True when one of the <n> <selectors> matches the topic IRI <topic>; templates are
+ * compiled on each call (a request's worth of work, never an event's). */
 bool rp_claims_selectors_match(char *const *selectors, size_t n, const char *topic, size_t len);
 /* True when <selectors> contains `*`. */
 bool rp_claims_selectors_all(char *const *selectors, size_t n);

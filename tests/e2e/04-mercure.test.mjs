@@ -330,3 +330,21 @@ test('Chromium: EventSource withCredentials sends the mercureAuthorization cooki
     assert.deepEqual(await tab.evaluate(() => window.got), ['for the browser']);
     await hub.stop();
 });
+
+test('URI templates in tokens: publish and private grants', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t);
+    const books = 'https://example.com/books/{id}';
+    const sub = subscribe(t, hubUrl(server, BOOK), {
+        headers: { Authorization: `Bearer ${mercureToken({ subscribe: [books] })}` },
+    });
+    await sub.opened();
+    const publisher = mercureToken({ publish: [books] });
+    const refused = await mercurePublish(server, { topics: 'https://example.com/authors/1', data: 'x', token: publisher });
+    assert.equal(refused.status, 403);
+    const nested = await mercurePublish(server, { topics: `${BOOK}/reviews`, data: 'x', token: publisher });
+    assert.equal(nested.status, 403);
+    await publishOk(server, { topics: BOOK, data: 'private via template', isPrivate: true, token: publisher });
+    await sub.received(1);
+    assert.equal(sub.got[0].data, 'private via template');
+    await server.stop();
+});

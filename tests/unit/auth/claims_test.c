@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of auth/claims, Mercure's `mercure` claim: the layout symfony/mercure's token
- * factory signs (HS256, through rp_jwt_verify_claims), selectors `*` and exact IRIs, a
- * URI template granting nothing yet, and malformed claims refused.
+ * factory signs (HS256, through rp_jwt_verify_claims), selectors `*`, exact IRIs and URI
+ * templates, and malformed claims refused.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -97,12 +97,16 @@ test_shapes(void **state)
     assert_false(m.has_subscribe);
     assert_false(rp_claims_selectors_match(m.publish, m.n_publish, "a", 1));
     rp_claims_mercure_fini(&m);
-    /* A URI template grants nothing yet; an exact IRI next to it still does. */
-    assert_int_equal(
-        read_json("{\"mercure\":{\"subscribe\":[\"https://e.x/books/{id}\",\"https://e.x/a\"]}}",
-                  &m),
-        RP_AUTH_OK);
-    assert_false(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/1", 19));
+    /* A URI template matches what it can expand to; an invalid one grants nothing; an exact
+     * IRI next to them still does. */
+    assert_int_equal(read_json("{\"mercure\":{\"subscribe\":[\"https://e.x/books/{id}\","
+                               "\"https://e.x/{\",\"https://e.x/a\"]}}",
+                               &m),
+                     RP_AUTH_OK);
+    assert_true(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/1", 19));
+    assert_false(
+        rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/1/x", 21));
+    assert_false(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/b", 13));
     assert_true(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/a", 13));
     assert_false(rp_claims_selectors_all(m.subscribe, m.n_subscribe));
     rp_claims_mercure_fini(&m);
