@@ -42,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_str(f.data, f.data_len);
     if (f.id) {
         check_str(f.id, f.id_len);
-        if (f.id_len == 0 || f.id[0] == '#')
+        if (f.id_len == 0 || f.id[0] == '#' || strpbrk(f.id, "\r\n"))
             abort();
     }
     if (f.type)

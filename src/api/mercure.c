@@ -33,11 +33,22 @@
 #define PREFIX_LEN (sizeof(PREFIX_PUBLIC) - 1)
 /* The longest IRI whose encoded name fits RP_TOPIC_NAME_MAX. */
 #define IRI_MAX ((RP_TOPIC_NAME_MAX - PREFIX_LEN) * 3 / 4)
-#define COOKIE_NAME "mercureAuthorization"
+#define IRI_MAX_DOC 175 /* IRI_MAX as text, for messages */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* The cookies a token may come in: protocol 0.x (Symfony's), then the 1.0 drafts'. */
+static const char *const cookie_names[] = {"mercureAuthorization", "mercureAccessToken",
+                                           "__Secure-mercure_access_token"};
+/* RFC 6750 challenges: no token, a refused token, a token that does not allow it. */
+#define CHALLENGE "WWW-Authenticate: Bearer realm=\"mercure\"\r\n"
+#define CHALLENGE_INVALID "WWW-Authenticate: Bearer realm=\"mercure\", error=\"invalid_token\"\r\n"
+#define CHALLENGE_SCOPE                                                                            \
+    "WWW-Authenticate: Bearer realm=\"mercure\", error=\"insufficient_scope\"\r\n"
 /* How long a publish under fsync always waits for its events to become durable. */
 #define DURABLE_WAIT_MS 10000
 
 _Static_assert(sizeof(PREFIX_PUBLIC) == sizeof(PREFIX_PRIVATE), "prefixes of one length");
+_Static_assert(IRI_MAX == IRI_MAX_DOC, "IRI_MAX_DOC follows IRI_MAX");
 
 /* The hub topic of <iri>, public or private, into <out> (RP_TOPIC_NAME_MAX + 1 bytes);
  * its length, or 0 when the IRI is too long to be named. */
@@ -76,8 +87,9 @@ find_cookie(const struct rp_http_request *req, const char *name, const char **ou
     return 0;
 }
 
-/* The request's token: the Authorization header's Bearer token, else the `authorization`
- * query parameter, else the mercureAuthorization cookie. Borrowed; its length or 0. */
+/* The request's token: the Authorization header's Bearer token, else the `access_token`
+ * (1.0) or `authorization` (0.x) query parameter, else a cookie of cookie_names. Borrowed;
+ * its length or 0. */
 static size_t
 find_token(struct rp_api *a, const struct rp_http_request *req, const char **out)
 {
@@ -86,12 +98,20 @@ find_token(struct rp_api *a, const struct rp_http_request *req, const char **out
         *out = h + 7;
         return strlen(h + 7);
     }
-    const char *q = rp_query_get_plus(a->query, "authorization");
-    if (q && *q) {
-        *out = q;
-        return strlen(q);
+    static const char *const params[] = {"access_token", "authorization"};
+    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        const char *q = rp_query_get_plus(a->query, params[i]);
+        if (q && *q) {
+            *out = q;
+            return strlen(q);
+        }
     }
-    return find_cookie(req, COOKIE_NAME, out);
+    for (size_t i = 0; i < sizeof(cookie_names) / sizeof(cookie_names[0]); i++) {
+        size_t len = find_cookie(req, cookie_names[i], out);
+        if (len)
+            return len;
+    }
+    return 0;
 }
 
 /*
@@ -126,11 +146,20 @@ authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
     char msg[200];
     snprintf(msg, sizeof(msg), "invalid Mercure token (%s)%s", rp_auth_result_name(r),
              a->node->mercure_keys ? "" : ": the hub has no mercure_jwt_secret or key file");
-    rp_conn_error(c, req, 401, msg, "WWW-Authenticate: Bearer realm=\"mercure\"\r\n");
+    rp_conn_error(c, req, 401, msg, CHALLENGE_INVALID);
     return -1;
 }
 
 /* ---- publishing ---- */
+
+/* A valid token that does not allow the publish: 403, insufficient_scope. */
+static void
+forbid(struct rp_conn *c, const struct rp_http_request *req, const char *msg)
+{
+    rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_FORBIDDEN);
+    rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+    rp_conn_error(c, req, 403, msg, CHALLENGE_SCOPE);
+}
 
 static void
 hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest)
@@ -206,21 +235,19 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
     if (auth == 0) {
         rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_MISSING);
         rp_conn_error(c, req, 401, "publishing needs a Mercure token with a mercure.publish claim",
-                      "WWW-Authenticate: Bearer realm=\"mercure\"\r\n");
+                      CHALLENGE);
         goto out;
     }
     if (!m.has_publish) {
-        rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_FORBIDDEN);
-        rp_api_reject_publish(c, req, 403, "the token has no mercure.publish claim");
+        forbid(c, req, "the token has no mercure.publish claim");
         goto out;
     }
     items = rp_xcalloc(f.n_topics, sizeof(*items));
     names = rp_xcalloc(f.n_topics, sizeof(*names));
     for (size_t i = 0; i < f.n_topics; i++) {
         if (!rp_claims_selectors_match(m.publish, m.n_publish, f.topics[i], f.topic_lens[i])) {
-            rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_FORBIDDEN);
             snprintf(msg, sizeof(msg), "the token may not publish to \"%.300s\"", f.topics[i]);
-            rp_api_reject_publish(c, req, 403, msg);
+            forbid(c, req, msg);
             goto out;
         }
         size_t len = hub_name(f.topics[i], f.topic_lens[i], f.is_private, names[i]);
@@ -250,6 +277,46 @@ out:
 }
 
 /* ---- subscribing ---- */
+
+/* What a query parameter is: `topic` (0.x: `*`, an IRI, a URI template), `match` or
+ * `matchExact` (1.0: `*` or an exact topic), `matchURLPattern`, another name in the
+ * reserved `match` namespace, or no selector. */
+enum selector {
+    SELECTOR_NONE = 0,
+    SELECTOR_TOPIC,
+    SELECTOR_EXACT,
+    SELECTOR_URLPATTERN,
+    SELECTOR_UNKNOWN,
+};
+
+static enum selector
+selector_of(const char *name)
+{
+    if (strcmp(name, "topic") == 0)
+        return SELECTOR_TOPIC;
+    if (strncasecmp(name, "match", 5) != 0)
+        return SELECTOR_NONE;
+    if (strcmp(name, "match") == 0 || strcmp(name, "matchExact") == 0)
+        return SELECTOR_EXACT;
+    if (strcmp(name, "matchURLPattern") == 0)
+        return SELECTOR_URLPATTERN;
+    return SELECTOR_UNKNOWN;
+}
+
+static bool
+has_control(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x20 || b == 0x7f)
+            return true;
+        /* C1 controls, U+0080..U+009F: 0xC2 0x80..0x9F in UTF-8. */
+        if (b == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] <= 0x9f &&
+            (unsigned char)s[i + 1] >= 0x80)
+            return true;
+    }
+    return false;
+}
 
 struct filters {
     char **list;
@@ -309,24 +376,34 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
                          (size_t)v->max_stream_topics};
     char msg[400];
     int auth = 0;
-    size_t pos = 0;
-    const struct rp_query_param *p;
-    if (!rp_query_count(a->query, "topic")) {
-        rp_conn_error(c, req, 400, "missing \"topic\" parameter: name at least one selector", NULL);
-        goto out;
+    size_t n_selectors = 0;
+    for (size_t i = 0; i < a->query->n_params; i++) {
+        const struct rp_query_param *p = &a->query->params[i];
+        enum selector kind = selector_of(p->name);
+        if (kind == SELECTOR_NONE)
+            continue;
+        const char *bad = NULL;
+        if (kind == SELECTOR_UNKNOWN)
+            bad = "unknown matcher type (match, matchExact or topic)";
+        else if (kind == SELECTOR_URLPATTERN)
+            bad = "URL patterns (matchURLPattern) are not supported yet";
+        else if (kind == SELECTOR_TOPIC && strchr(p->value, '{'))
+            bad = "URI templates are not supported yet";
+        else if (p->value_len == 0 || p->value_len > IRI_MAX)
+            bad = "a topic selector must be 1 to " STR(IRI_MAX_DOC) " bytes long";
+        else if (has_control(p->value, p->value_len))
+            bad = "a topic selector must not contain control characters";
+        if (bad) {
+            snprintf(msg, sizeof(msg), "%s: %.32s=\"%.200s\"", bad, p->name, p->value);
+            rp_conn_error(c, req, 400, msg, NULL);
+            goto out;
+        }
+        n_selectors++;
     }
-    while ((p = rp_query_next_named(a->query, "topic", &pos)) != NULL) {
-        if (strchr(p->value, '{')) {
-            snprintf(msg, sizeof(msg), "URI templates are not supported yet: \"%.300s\"", p->value);
-            rp_conn_error(c, req, 400, msg, NULL);
-            goto out;
-        }
-        if (p->value_len == 0 || p->value_len > IRI_MAX) {
-            snprintf(msg, sizeof(msg), "a topic selector must be 1 to %zu bytes long",
-                     (size_t)IRI_MAX);
-            rp_conn_error(c, req, 400, msg, NULL);
-            goto out;
-        }
+    if (n_selectors == 0) {
+        rp_conn_error(c, req, 400,
+                      "missing \"topic\" or \"match\" parameter: name at least one selector", NULL);
+        goto out;
     }
     auth = authenticate(a, c, req, &m);
     if (auth < 0)
@@ -336,11 +413,13 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
         rp_conn_error(c, req, 401,
                       "subscribing needs a Mercure token (this hub does not allow anonymous "
                       "subscribers: mercure_anonymous = false)",
-                      "WWW-Authenticate: Bearer realm=\"mercure\"\r\n");
+                      CHALLENGE);
         goto out;
     }
-    pos = 0;
-    while ((p = rp_query_next_named(a->query, "topic", &pos)) != NULL) {
+    for (size_t i = 0; i < a->query->n_params; i++) {
+        const struct rp_query_param *p = &a->query->params[i];
+        if (selector_of(p->name) == SELECTOR_NONE)
+            continue;
         if (!selector_filters(&fl, p->value, p->value_len, &m)) {
             snprintf(msg, sizeof(msg),
                      "a subscription may read at most %zu topics (max_stream_topics)", fl.cap);
@@ -355,27 +434,35 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     }
     if (!rp_guard_stream(a->node->guard, c, req))
         goto out;
-    /* The header wins: a browser sends it on reconnect, with a newer id than the URL. */
+    /* The header wins: a browser sends it on reconnect, with a newer id than the URL. Then
+     * 0.x's lastEventID, then 1.0's last_event_id. */
     const char *last = rp_http_request_header(req, "Last-Event-ID");
     if (!last || !*last)
         last = rp_query_get(a->query, "lastEventID");
+    if (!last || !*last)
+        last = rp_query_get(a->query, "last_event_id");
     if (last && !*last)
         last = NULL;
     struct rp_conn_stream_opts opts = {.untagged = true};
-    bool earliest = last && strcmp(last, "earliest") == 0;
-    opts.from_start = earliest;
-    /* The resume header: where the stream stands when it opens (the newest event so far;
-     * events after it are what the stream sends live). */
-    char hdr[64 + RP_EVENT_ID_MAX];
-    uint64_t tip = rp_hub_last_seq(a->node->hub);
-    char id[RP_EVENT_ID_MAX + 1];
-    if (tip)
-        rp_hub_format_id(a->node->hub, tip, id);
-    snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s\r\n", tip ? id : "earliest");
-    opts.extra_headers = hdr;
-    if (rp_conn_start_stream_opts(c, req, (const char *const *)fl.list, fl.n,
-                                  earliest ? NULL : last, earliest || !last ? 0 : strlen(last),
-                                  NULL, 0, &opts) &&
+    /* A resume answers where it starts (both versions' header names): the id asked for when
+     * this hub can resume right after it, else `earliest`, everything the logs keep (an id of
+     * another epoch, from another hub, or none this hub gave). */
+    char hdr[128 + 2 * RP_EVENT_ID_MAX];
+    char id[RP_EVENT_ID_MAX + 1] = "earliest";
+    size_t id_len = 0;
+    if (last) {
+        struct rp_hub *hub = a->node->hub;
+        struct rp_event_id eid;
+        if (strcmp(last, "earliest") != 0 && rp_event_id_parse(last, strlen(last), &eid) == 0 &&
+            eid.epoch == rp_hub_epoch(hub) && eid.seq <= rp_hub_last_seq(hub))
+            id_len = rp_hub_format_id(hub, eid.seq, id);
+        else
+            opts.from_start = true;
+        snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s\r\nMercure-Last-Event-ID: %s\r\n", id, id);
+        opts.extra_headers = hdr;
+    }
+    if (rp_conn_start_stream_opts(c, req, (const char *const *)fl.list, fl.n, id_len ? id : NULL,
+                                  id_len, NULL, 0, &opts) &&
         auth > 0)
         rp_conn_schedule_expiry(c, m.expires_ms);
 out:

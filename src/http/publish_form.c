@@ -110,6 +110,10 @@ rp_publish_form_parse(const char *body, size_t len, size_t max_topics, struct rp
     out->is_private = priv != NULL;
     if (out->id && out->id_len && out->id[0] == '#')
         return refuse(err, 400, -EINVAL, "an \"id\" must not start with '#'");
+    if (out->id && strpbrk(out->id, "\r\n"))
+        return refuse(err, 400, -EINVAL, "an \"id\" must not contain a line break");
+    if (out->type && strpbrk(out->type, "\r\n"))
+        return refuse(err, 400, -EINVAL, "a \"type\" must not contain a line break");
     if (out->id && out->id_len == 0)
         out->id = NULL; /* an empty id asks for nothing: the hub's id is used */
     if (out->type && out->type_len == 0)

@@ -40,9 +40,9 @@ struct rp_publish_form_error {
 /*
  * Parses the <len> bytes of <body> into the zeroed <out>: 0, or -EINVAL (400: malformed
  * encoding, a decoded NUL, no topic, an empty topic, a field other than `topic` given
- * twice, an `id` starting with '#', a `retry` that is not a non-negative integer) or
- * -E2BIG (413: more than <max_topics> topics) with <err> filled. Free <out> with
- * rp_publish_form_fini in both cases.
+ * twice, an `id` starting with '#', an `id` or `type` with CR or LF, a `retry` that is not a
+ * non-negative integer) or -E2BIG (413: more than <max_topics> topics) with <err> filled. Free
+ * <out> with rp_publish_form_fini in both cases.
  */
 int rp_publish_form_parse(const char *body, size_t len, size_t max_topics,
                           struct rp_publish_form *out, struct rp_publish_form_error *err);

@@ -195,6 +195,8 @@ test('refused publishes say why and dispatch nothing', { timeout: TEST_TIMEOUT }
         [{ topics: [BOOK, OTHER], data: 'x', token: mercureToken({ publish: [BOOK] }) }, 403, /may not publish to "https:\/\/example.com\/books\/2"/],
         [{ topics: [], data: 'x' }, 400, /missing "topic"/],
         [{ topics: BOOK, data: 'x', id: '#frag' }, 400, /must not start with '#'/],
+        [{ topics: BOOK, data: 'x', id: 'a\nb' }, 400, /line break/],
+        [{ topics: BOOK, data: 'x', type: 'a\rb' }, 400, /line break/],
         [{ topics: BOOK, data: 'x', retry: 'soon' }, 400, /retry/],
         [{ topics: `https://example.com/${'x'.repeat(200)}`, data: 'x' }, 400, /at most 175 bytes/],
         [{ topics: BOOK, data: 'x', contentType: 'application/json' }, 415, /x-www-form-urlencoded/],
@@ -204,6 +206,15 @@ test('refused publishes say why and dispatch nothing', { timeout: TEST_TIMEOUT }
         assert.equal(r.status, status, `${JSON.stringify(update)}: ${r.text}`);
         assert.match(JSON.parse(r.text).error, message);
     }
+    // RFC 6750 challenges: none for a missing token, invalid_token, insufficient_scope.
+    const res = async (update) => (await fetch(`${server.url}/.well-known/mercure`, {
+        method: 'POST', body: `topic=${encodeURIComponent(BOOK)}&data=x`,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...update },
+    })).headers.get('www-authenticate');
+    assert.equal(await res({}), 'Bearer realm="mercure"');
+    assert.equal(await res({ Authorization: 'Bearer x.y.z' }), 'Bearer realm="mercure", error="invalid_token"');
+    assert.equal(await res({ Authorization: `Bearer ${mercureToken({ publish: [OTHER] })}` }),
+        'Bearer realm="mercure", error="insufficient_scope"');
     // With a charset, and a grant for exactly its topic, it goes through.
     await publishOk(server, { topics: BOOK, data: 'ok', token: mercureToken({ publish: [BOOK] }),
         contentType: 'application/x-www-form-urlencoded; charset=utf-8' });
@@ -244,7 +255,9 @@ test('resume with Last-Event-ID, lastEventID and earliest; the resume header', {
 
     let r = await rawGet(t, hubUrl(server, BOOK), { 'Last-Event-ID': id1 });
     assert.equal(r.status, 200);
-    assert.equal(r.headers['last-event-id'], id3);
+    // The resume header names where the stream starts: right after the id asked for.
+    assert.equal(r.headers['last-event-id'], id1);
+    assert.equal(r.headers['mercure-last-event-id'], id1);
     await waitUntil(() => r.text().includes('data: three'));
     assert.match(r.text(), /^:ok\n\n/);
     assert.ok(!r.text().includes('data: one'));
@@ -257,9 +270,22 @@ test('resume with Last-Event-ID, lastEventID and earliest; the resume header', {
     r.close();
 
     r = await rawGet(t, hubUrl(server, BOOK, '&lastEventID=earliest'));
+    assert.equal(r.headers['last-event-id'], 'earliest');
     await waitUntil(() => r.text().includes('data: three'));
     assert.ok(r.text().includes('data: one'));
     assert.ok(!r.text().includes('event: resync'));
+    r.close();
+
+    // An id this hub never gave (another hub's, a UUID): everything kept, told `earliest`.
+    r = await rawGet(t, hubUrl(server, BOOK, '&last_event_id=urn%3Auuid%3Aforeign'));
+    assert.equal(r.headers['mercure-last-event-id'], 'earliest');
+    await waitUntil(() => r.text().includes('data: three'));
+    assert.ok(r.text().includes('data: one'));
+    r.close();
+
+    // No cursor asked for: no resume header.
+    r = await rawGet(t, hubUrl(server, BOOK));
+    assert.equal(r.headers['last-event-id'], undefined);
     r.close();
 
     // EventSource reconnects with Last-Event-ID by itself: nothing missed, nothing twice.
@@ -346,5 +372,35 @@ test('URI templates in tokens: publish and private grants', { timeout: TEST_TIME
     await publishOk(server, { topics: BOOK, data: 'private via template', isPrivate: true, token: publisher });
     await sub.received(1);
     assert.equal(sub.got[0].data, 'private via template');
+    await server.stop();
+});
+
+test('protocol 1.0 spellings: match, matchExact, access_token, the 1.0 cookie; unknown matchers refused', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t);
+    const token = mercureToken({ subscribe: [BOOK] });
+    const viaMatch = subscribe(t, `${server.url}/.well-known/mercure?match=${encodeURIComponent(BOOK)}&access_token=${token}`);
+    const viaExact = subscribe(t, `${server.url}/.well-known/mercure?matchExact=*`, {
+        headers: { Cookie: `mercureAccessToken=${mercureToken({ subscribe: ['*'] })}` },
+    });
+    const viaSecure = subscribe(t, `${server.url}/.well-known/mercure?match=${encodeURIComponent(BOOK)}`, {
+        headers: { Cookie: `__Secure-mercure_access_token=${token}` },
+    });
+    for (const s of [viaMatch, viaExact, viaSecure]) await s.opened();
+    await publishOk(server, { topics: BOOK, data: 'p', isPrivate: true });
+    for (const s of [viaMatch, viaExact, viaSecure]) await s.received(1);
+    for (const s of [viaMatch, viaExact, viaSecure]) assert.equal(s.got[0].data, 'p');
+    const auth = { Authorization: `Bearer ${token}` };
+    for (const [query, message] of [
+        ['matchURLPattern=https://example.com/books/:id', /URL patterns/],
+        ['matchRegex=.*', /unknown matcher type/],
+        ['MATCH=x', /unknown matcher type/],
+        [`match=${encodeURIComponent('https://example.com/a\u0085b')}`, /control characters/],
+        ['match=a%01b', /control characters/],
+        ['lastEventID=x', /missing "topic" or "match"/],
+    ]) {
+        const r = await fetch(`${server.url}/.well-known/mercure?${query}`, { headers: auth });
+        assert.equal(r.status, 400, query);
+        assert.match((await r.json()).error, message, query);
+    }
     await server.stop();
 });

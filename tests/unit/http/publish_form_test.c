@@ -105,6 +105,8 @@ test_refusals(void **state)
     parse_fails("topic=a&data=1&data=2", -EINVAL, 400, "the field \"data\" is given twice");
     parse_fails("topic=a&id=1&id=2", -EINVAL, 400, "the field \"id\" is given twice");
     parse_fails("topic=a&id=%23x", -EINVAL, 400, "an \"id\" must not start with '#'");
+    parse_fails("topic=a&id=a%0Ab", -EINVAL, 400, "an \"id\" must not contain a line break");
+    parse_fails("topic=a&type=a%0Db", -EINVAL, 400, "a \"type\" must not contain a line break");
     parse_fails("topic=a&retry=-1", -EINVAL, 400,
                 "\"retry\" must be a non-negative integer (milliseconds)");
     parse_fails("topic=a&retry=", -EINVAL, 400,
