@@ -25,6 +25,7 @@
 #include "core/event_id.h"
 #include "core/logengine.h"
 #include "core/topic_name.h"
+#include "core/uri_template.h"
 #include "http/publish_form.h"
 #include "http/query.h"
 
@@ -367,6 +368,68 @@ selector_filters(struct filters *fl, const char *sel, size_t len, const struct r
     return true;
 }
 
+/*
+ * What a stream with URI-template selectors links: it registers the patterns of every
+ * public (and, with a subscribe grant, every private) Mercure topic, and this decides once
+ * per hub topic, from the IRI its name encodes, whether one of the stream's selectors
+ * matches it and, for a private topic, whether the token's grant covers it. Owned by the
+ * stream.
+ */
+struct accept_ctx {
+    char **exact; /* the other selectors: `*` or a topic, byte for byte */
+    size_t n_exact;
+    struct rp_uri_template **tpls;
+    size_t n_tpls;
+    struct rp_claims_mercure claims; /* zeroed without a token */
+};
+
+static void
+accept_free(void *ctx)
+{
+    struct accept_ctx *x = ctx;
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->n_exact; i++)
+        free(x->exact[i]);
+    free(x->exact);
+    for (size_t i = 0; i < x->n_tpls; i++)
+        rp_uri_template_free(x->tpls[i]);
+    free(x->tpls);
+    rp_claims_mercure_fini(&x->claims);
+    free(x);
+}
+
+static bool
+accept_topic(void *ctx, const char *name, size_t len)
+{
+    const struct accept_ctx *x = ctx;
+    bool is_private;
+    if (len <= PREFIX_LEN || len > RP_TOPIC_NAME_MAX)
+        return false;
+    if (memcmp(name, PREFIX_PUBLIC, PREFIX_LEN) == 0)
+        is_private = false;
+    else if (memcmp(name, PREFIX_PRIVATE, PREFIX_LEN) == 0)
+        is_private = true;
+    else
+        return false;
+    const char *enc = name + PREFIX_LEN;
+    size_t enc_len = len - PREFIX_LEN;
+    if (!rp_b64url_valid(enc, enc_len))
+        return false;
+    char iri[RP_TOPIC_NAME_MAX];
+    size_t n = rp_b64url_decode(enc, enc_len, (unsigned char *)iri);
+    bool selected = false;
+    for (size_t i = 0; !selected && i < x->n_exact; i++)
+        selected = strcmp(x->exact[i], "*") == 0 ||
+                   (strlen(x->exact[i]) == n && memcmp(x->exact[i], iri, n) == 0);
+    for (size_t i = 0; !selected && i < x->n_tpls; i++)
+        selected = rp_uri_template_matches(x->tpls[i], iri, n);
+    if (!selected || !is_private)
+        return selected;
+    return x->claims.has_subscribe &&
+           rp_claims_selectors_match(x->claims.subscribe, x->claims.n_subscribe, iri, n);
+}
+
 static void
 subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
 {
@@ -377,22 +440,29 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     char msg[400];
     int auth = 0;
     size_t n_selectors = 0;
+    struct accept_ctx *x = NULL; /* with URI-template selectors only */
     for (size_t i = 0; i < a->query->n_params; i++) {
         const struct rp_query_param *p = &a->query->params[i];
         enum selector kind = selector_of(p->name);
         if (kind == SELECTOR_NONE)
             continue;
         const char *bad = NULL;
+        struct rp_uri_template *tpl = NULL;
         if (kind == SELECTOR_UNKNOWN)
             bad = "unknown matcher type (match, matchExact or topic)";
         else if (kind == SELECTOR_URLPATTERN)
             bad = "URL patterns (matchURLPattern) are not supported yet";
-        else if (kind == SELECTOR_TOPIC && strchr(p->value, '{'))
-            bad = "URI templates are not supported yet";
-        else if (p->value_len == 0 || p->value_len > IRI_MAX)
-            bad = "a topic selector must be 1 to " STR(IRI_MAX_DOC) " bytes long";
         else if (has_control(p->value, p->value_len))
             bad = "a topic selector must not contain control characters";
+        else if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len)) {
+            if (rp_uri_template_compile(p->value, p->value_len, &tpl, &bad) == 0) {
+                if (!x)
+                    x = rp_xcalloc(1, sizeof(*x));
+                x->tpls = rp_xrealloc(x->tpls, (x->n_tpls + 1) * sizeof(*x->tpls));
+                x->tpls[x->n_tpls++] = tpl;
+            }
+        } else if (p->value_len == 0 || p->value_len > IRI_MAX)
+            bad = "a topic selector must be 1 to " STR(IRI_MAX_DOC) " bytes long";
         if (bad) {
             snprintf(msg, sizeof(msg), "%s: %.32s=\"%.200s\"", bad, p->name, p->value);
             rp_conn_error(c, req, 400, msg, NULL);
@@ -416,16 +486,30 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
                       CHALLENGE);
         goto out;
     }
-    for (size_t i = 0; i < a->query->n_params; i++) {
+    bool too_many = false;
+    for (size_t i = 0; i < a->query->n_params && !too_many; i++) {
         const struct rp_query_param *p = &a->query->params[i];
-        if (selector_of(p->name) == SELECTOR_NONE)
+        enum selector kind = selector_of(p->name);
+        if (kind == SELECTOR_NONE)
             continue;
-        if (!selector_filters(&fl, p->value, p->value_len, &m)) {
-            snprintf(msg, sizeof(msg),
-                     "a subscription may read at most %zu topics (max_stream_topics)", fl.cap);
-            rp_conn_error(c, req, 400, msg, NULL);
-            goto out;
+        if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len))
+            continue; /* the patterns below and the accept filter */
+        too_many = !selector_filters(&fl, p->value, p->value_len, &m);
+        if (x) {
+            x->exact = rp_xrealloc(x->exact, (x->n_exact + 1) * sizeof(*x->exact));
+            x->exact[x->n_exact++] = rp_xstrdup(p->value);
         }
+    }
+    if (x && !too_many) {
+        too_many = !add_filter(&fl, PREFIX_PUBLIC "#");
+        if (auth > 0 && m.n_subscribe && !too_many)
+            too_many = !add_filter(&fl, PREFIX_PRIVATE "#");
+    }
+    if (too_many) {
+        snprintf(msg, sizeof(msg), "a subscription may read at most %zu topics (max_stream_topics)",
+                 fl.cap);
+        rp_conn_error(c, req, 400, msg, NULL);
+        goto out;
     }
     if (req->method == RP_HTTP_METHOD_HEAD) {
         rp_conn_respond(c, req, 200, "text/event-stream; charset=utf-8",
@@ -444,6 +528,18 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     if (last && !*last)
         last = NULL;
     struct rp_conn_stream_opts opts = {.untagged = true};
+    bool had_token = auth > 0;
+    int64_t expires_ms = had_token ? m.expires_ms : 0;
+    if (x) {
+        if (auth > 0) {
+            x->claims = m; /* the stream owns the grant from here on */
+            auth = 0;
+        }
+        opts.accept = accept_topic;
+        opts.accept_ctx = x;
+        opts.accept_free = accept_free;
+        x = NULL;
+    }
     /* A resume answers where it starts (both versions' header names): the id asked for when
      * this hub can resume right after it, else `earliest`, everything the logs keep (an id of
      * another epoch, from another hub, or none this hub gave). */
@@ -463,9 +559,10 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     }
     if (rp_conn_start_stream_opts(c, req, (const char *const *)fl.list, fl.n, id_len ? id : NULL,
                                   id_len, NULL, 0, &opts) &&
-        auth > 0)
-        rp_conn_schedule_expiry(c, m.expires_ms);
+        had_token)
+        rp_conn_schedule_expiry(c, expires_ms);
 out:
+    accept_free(x);
     if (auth > 0)
         rp_claims_mercure_fini(&m);
     for (size_t i = 0; i < fl.n; i++)

@@ -53,10 +53,21 @@ rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
     return l;
 }
 
+bool
+rp_stream_accepts(const struct rp_stream *s, struct rp_topic *t)
+{
+    if (!s->accept)
+        return true;
+    size_t len;
+    const char *name = rp_topic_name(t, &len);
+    return s->accept(s->accept_ctx, name, len);
+}
+
 static void
 pattern_attach_cb(void *ctx, struct rp_topic *t)
 {
-    rp_stream_attach(ctx, t, CURSOR_UNSET);
+    if (rp_stream_accepts(ctx, t))
+        rp_stream_attach(ctx, t, CURSOR_UNSET);
 }
 
 /* ---- announcements ---- */
@@ -613,6 +624,9 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     rp_buf_init(&s->ctl, CTL_CAP + o->head_len);
     rp_buf_append(&s->ctl, o->head, o->head_len);
     s->tagged = !o->untagged && (o->n_filters > 1 || o->tagged);
+    s->accept = o->accept;
+    s->accept_ctx = o->accept_ctx;
+    s->accept_free = o->accept_free;
 
     /* Where delivery resumes. */
     enum { LIVE, RESUME, EVERYTHING } from = LIVE;
@@ -716,6 +730,12 @@ rp_stream_finish(struct rp_stream *s, const char *text, size_t len, const char *
         flush_or_close(s);
 }
 
+bool
+rp_stream_exportable(const struct rp_stream *s)
+{
+    return s->accept == NULL;
+}
+
 void
 rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out)
 {
@@ -816,5 +836,7 @@ rp_stream_free(struct rp_stream *s)
     }
     rp_frame_unref(s->partial);
     rp_buf_fini(&s->ctl);
+    if (s->accept_free)
+        s->accept_free(s->accept_ctx);
     free(s);
 }

@@ -288,6 +288,9 @@ rp_conn_start_stream_opts(struct rp_conn *c, const struct rp_http_request *req,
         .head_len = head.len,
         .untagged = opts->untagged,
         .from_start = opts->from_start,
+        .accept = opts->accept,
+        .accept_ctx = opts->accept_ctx,
+        .accept_free = opts->accept_free,
     };
     if (v->stream_sndbuf > 0) {
         int sndbuf = (int)v->stream_sndbuf;

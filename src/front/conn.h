@@ -145,6 +145,11 @@ struct rp_conn_stream_opts {
     const char *extra_headers; /* whole "Name: value\r\n" lines added to the head, or NULL */
     bool untagged;             /* never tag events with their topic (rp_stream_open) */
     bool from_start;           /* from the oldest kept event (rp_stream_open) */
+    /* Which pattern-matched topics are linked (rp_stream_open: ownership of <accept_ctx>
+     * passes to the stream, also when the start fails). */
+    bool (*accept)(void *ctx, const char *topic, size_t len);
+    void *accept_ctx;
+    void (*accept_free)(void *ctx);
 };
 /* rp_conn_start_stream_with, with <opts>. */
 bool rp_conn_start_stream_opts(struct rp_conn *c, const struct rp_http_request *req,

@@ -224,14 +224,14 @@ test('refused publishes say why and dispatch nothing', { timeout: TEST_TIMEOUT }
     await server.stop();
 });
 
-test('subscribers: anonymous refused unless allowed, bad tokens 401, templates 400', { timeout: TEST_TIMEOUT }, async (t) => {
+test('subscribers: anonymous refused unless allowed, bad tokens 401, bad templates 400', { timeout: TEST_TIMEOUT }, async (t) => {
     const server = await startHub(t);
     let r = await rawGet(t, hubUrl(server, BOOK));
     assert.equal(r.status, 401);
     assert.match(r.headers['www-authenticate'], /^Bearer/);
     r = await rawGet(t, hubUrl(server, BOOK), { Authorization: 'Bearer not.a.token' });
     assert.equal(r.status, 401);
-    r = await rawGet(t, hubUrl(server, 'https://example.com/books/{id}'), { Authorization: `Bearer ${mercureToken({ subscribe: [] })}` });
+    r = await rawGet(t, hubUrl(server, 'https://example.com/books/{id'), { Authorization: `Bearer ${mercureToken({ subscribe: [] })}` });
     assert.equal(r.status, 400);
     r = await rawGet(t, `${server.url}/.well-known/mercure`);
     assert.equal(r.status, 400);
@@ -402,5 +402,36 @@ test('protocol 1.0 spellings: match, matchExact, access_token, the 1.0 cookie; u
         assert.equal(r.status, 400, query);
         assert.match((await r.json()).error, message, query);
     }
+    await server.stop();
+});
+
+test('URI-template selectors: matched once per topic, public and private, resumable', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const books = 'https://example.com/books/{id}';
+    // Published before the subscription: a topic that exists already is matched at open.
+    const id0 = await publishOk(server, { topics: BOOK, data: 'before' });
+    const anon = subscribe(t, hubUrl(server, books));
+    const granted = subscribe(t, hubUrl(server, [books, 'https://example.com/other']), {
+        headers: { Authorization: `Bearer ${mercureToken({ subscribe: [books] })}` },
+    });
+    await anon.opened();
+    await granted.opened();
+    await publishOk(server, { topics: BOOK, data: 'b1' });
+    await publishOk(server, { topics: 'https://example.com/books/77', data: 'b77 new topic' });
+    await publishOk(server, { topics: `${BOOK}/reviews`, data: 'not matched' });
+    await publishOk(server, { topics: 'https://example.com/authors/1', data: 'not matched' });
+    await publishOk(server, { topics: 'https://example.com/books/9', data: 'private b9', isPrivate: true });
+    await publishOk(server, { topics: 'https://example.com/other', data: 'other' });
+    await anon.received(2);
+    await granted.received(4);
+    await sleep(300);
+    assert.deepEqual(anon.got.map((e) => e.data), ['b1', 'b77 new topic']);
+    assert.deepEqual(granted.got.map((e) => e.data), ['b1', 'b77 new topic', 'private b9', 'other']);
+    // A resume through a template replays from the log, in order.
+    const r = await rawGet(t, hubUrl(server, books), { 'Last-Event-ID': id0 });
+    await waitUntil(() => r.text().includes('data: b77 new topic'));
+    const datas = r.text().split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+    assert.deepEqual(datas, ['b1', 'b77 new topic']);
+    r.close();
     await server.stop();
 });
