@@ -38,10 +38,86 @@ copy_list(const json_t *v, char ***out, size_t *n_out)
     return true;
 }
 
+static void
+push(char ***list, size_t *n, const char *s, size_t len)
+{
+    *list = rp_xrealloc(*list, (*n + 1) * sizeof(char *));
+    (*list)[(*n)++] = rp_xstrndup(s, len);
+}
+
+/*
+ * Protocol 1.0's `authorization_details` (RFC 9396): each `mercure` entry grants its
+ * `actions` (publish, subscribe) on its `topics` (matcher objects: `match`, optional
+ * `matchType` Exact or URLPattern). URL patterns grant nothing yet. Any malformed entry
+ * refuses the whole token, as the protocol asks.
+ */
+static bool
+read_details(const json_t *details, struct rp_claims_mercure *out)
+{
+    if (!json_is_array(details))
+        return false;
+    size_t i;
+    const json_t *d;
+    json_array_foreach (details, i, d) {
+        if (!json_is_object(d))
+            return false;
+        const char *type = json_string_value(json_object_get(d, "type"));
+        if (!type)
+            return false;
+        if (strcmp(type, "mercure") != 0)
+            continue; /* another API's detail */
+        const json_t *actions = json_object_get(d, "actions");
+        const json_t *topics = json_object_get(d, "topics");
+        if (!json_is_array(actions) || !json_array_size(actions) || !json_is_array(topics) ||
+            !json_array_size(topics) || json_array_size(topics) > RP_CLAIMS_MAX_SELECTORS)
+            return false;
+        bool pub = false, sub = false;
+        size_t k;
+        const json_t *a;
+        json_array_foreach (actions, k, a) {
+            const char *v = json_string_value(a);
+            if (v && strcmp(v, "publish") == 0)
+                pub = true;
+            else if (v && strcmp(v, "subscribe") == 0)
+                sub = true;
+            else
+                return false;
+        }
+        const json_t *t;
+        json_array_foreach (topics, k, t) {
+            const json_t *match = json_object_get(t, "match");
+            const json_t *mt = json_object_get(t, "matchType");
+            if (!json_is_object(t) || !json_is_string(match) || (mt && !json_is_string(mt)))
+                return false;
+            const char *kind = mt ? json_string_value(mt) : "Exact";
+            const char *v = json_string_value(match);
+            size_t len = json_string_length(match);
+            if (strcmp(kind, "Exact") != 0 && strcmp(kind, "URLPattern") != 0)
+                return false;
+            if (strcmp(kind, "URLPattern") == 0 && strcmp(v, "*") != 0)
+                continue; /* not matched yet: grants nothing */
+            if (pub)
+                push(&out->publish, &out->n_publish, v, len);
+            if (sub)
+                push(&out->subscribe, &out->n_subscribe, v, len);
+        }
+        out->has_publish |= pub;
+        out->has_subscribe |= sub;
+        if (out->n_publish + out->n_subscribe > 2 * RP_CLAIMS_MAX_SELECTORS)
+            return false;
+    }
+    return true;
+}
+
 enum rp_auth_result
 rp_claims_mercure_read(const struct json_t *claims, struct rp_claims_mercure *out)
 {
     memset(out, 0, sizeof(*out));
+    const json_t *details = json_object_get(claims, "authorization_details");
+    if (details && !read_details(details, out)) {
+        rp_claims_mercure_fini(out);
+        return RP_AUTH_MALFORMED;
+    }
     const json_t *m = json_object_get(claims, "mercure");
     if (!m)
         return RP_AUTH_OK;
@@ -50,14 +126,22 @@ rp_claims_mercure_read(const struct json_t *claims, struct rp_claims_mercure *ou
     const json_t *pub = json_object_get(m, "publish");
     const json_t *sub = json_object_get(m, "subscribe");
     /* A null list is what a PHP array left unset encodes to: the same as absent. */
+    char **list = NULL;
+    size_t n = 0;
     if (pub && !json_is_null(pub)) {
-        if (!copy_list(pub, &out->publish, &out->n_publish))
+        if (!copy_list(pub, &list, &n))
             goto malformed;
+        for (size_t i = 0; i < n; i++)
+            push(&out->publish, &out->n_publish, list[i], strlen(list[i]));
+        free_list(list, n);
         out->has_publish = true;
     }
     if (sub && !json_is_null(sub)) {
-        if (!copy_list(sub, &out->subscribe, &out->n_subscribe))
+        if (!copy_list(sub, &list, &n))
             goto malformed;
+        for (size_t i = 0; i < n; i++)
+            push(&out->subscribe, &out->n_subscribe, list[i], strlen(list[i]));
+        free_list(list, n);
         out->has_subscribe = true;
     }
     return RP_AUTH_OK;

@@ -32,10 +32,13 @@ struct rp_claims_mercure {
 };
 
 /*
- * Reads the `mercure` claim of the verified <claims> (a JSON object) into the zeroed
- * <out>. RP_AUTH_OK (also without a `mercure` claim: then nothing is allowed), or
- * RP_AUTH_MALFORMED when `mercure` is not an object, or `publish`/`subscribe` is not a list
- * of strings or has more than RP_CLAIMS_MAX_SELECTORS; <out> is then zeroed.
+ * Reads the grants of the verified <claims> (a JSON object) into the zeroed <out>: the
+ * 0.x `mercure` claim and the 1.0 `authorization_details` entries of type `mercure`
+ * (actions publish/subscribe on `topics` matchers; Exact matchers and `*`, URL patterns
+ * grant nothing yet), merged. RP_AUTH_OK (also with neither: then nothing is allowed), or
+ * RP_AUTH_MALFORMED when either is malformed (`mercure` not an object, a list not of
+ * strings, a detail without actions or topics, an unknown action or matcher type) or over
+ * RP_CLAIMS_MAX_SELECTORS; <out> is then zeroed.
  */
 enum rp_auth_result rp_claims_mercure_read(const struct json_t *claims,
                                            struct rp_claims_mercure *out);

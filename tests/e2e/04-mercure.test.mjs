@@ -389,6 +389,21 @@ test('protocol 1.0 spellings: match, matchExact, access_token, the 1.0 cookie; u
     await publishOk(server, { topics: BOOK, data: 'p', isPrivate: true });
     for (const s of [viaMatch, viaExact, viaSecure]) await s.received(1);
     for (const s of [viaMatch, viaExact, viaSecure]) assert.equal(s.got[0].data, 'p');
+    // A 1.0 access token: authorization_details entries of type mercure grant the actions.
+    const details = (actions, match) => hs256({ authorization_details: [
+        { type: 'mercure', actions, topics: [{ match, matchType: 'Exact' }] }] }, SECRET);
+    const sub10 = subscribe(t, `${server.url}/.well-known/mercure?match=${encodeURIComponent(OTHER)}`, {
+        headers: { Authorization: `Bearer ${details(['subscribe'], OTHER)}` },
+    });
+    await sub10.opened();
+    const refused = await mercurePublish(server, { topics: BOOK, data: 'x', token: details(['publish'], OTHER) });
+    assert.equal(refused.status, 403);
+    await publishOk(server, { topics: OTHER, data: 'p10', isPrivate: true, token: details(['publish'], OTHER) });
+    await sub10.received(1);
+    assert.equal(sub10.got[0].data, 'p10');
+    const malformed = await mercurePublish(server, { topics: OTHER, data: 'x',
+        token: hs256({ authorization_details: [{ type: 'mercure', actions: ['delete'], topics: [{ match: '*' }] }] }, SECRET) });
+    assert.equal(malformed.status, 401);
     const auth = { Authorization: `Bearer ${token}` };
     for (const [query, message] of [
         ['matchURLPattern=https://example.com/books/:id', /URL patterns/],

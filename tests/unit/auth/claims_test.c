@@ -120,12 +120,68 @@ test_shapes(void **state)
     assert_int_equal(m.n_publish, 0);
 }
 
+/* Protocol 1.0: authorization_details entries of type mercure, merged with a mercure
+ * claim; URL patterns grant nothing yet; any malformed entry refuses the token. */
+static void
+test_authorization_details(void **state)
+{
+    (void)state;
+    struct rp_claims_mercure m;
+    assert_int_equal(
+        read_json("{\"authorization_details\":["
+                  "{\"type\":\"openid_credential\",\"x\":1},"
+                  "{\"type\":\"mercure\",\"actions\":[\"subscribe\"],\"topics\":["
+                  "{\"match\":\"https://e.x/books/1\",\"matchType\":\"Exact\"},"
+                  "{\"match\":\"https://e.x/books/:id\",\"matchType\":\"URLPattern\"}]},"
+                  "{\"type\":\"mercure\",\"actions\":[\"publish\",\"subscribe\"],"
+                  "\"topics\":[{\"match\":\"https://e.x/a\"}]}],"
+                  "\"mercure\":{\"publish\":[\"https://e.x/b\"]}}",
+                  &m),
+        RP_AUTH_OK);
+    assert_true(m.has_publish);
+    assert_true(m.has_subscribe);
+    assert_true(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/1", 19));
+    assert_false(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/2", 19));
+    assert_true(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/a", 13));
+    assert_true(rp_claims_selectors_match(m.publish, m.n_publish, "https://e.x/a", 13));
+    assert_true(rp_claims_selectors_match(m.publish, m.n_publish, "https://e.x/b", 13));
+    assert_false(rp_claims_selectors_match(m.publish, m.n_publish, "https://e.x/books/1", 19));
+    rp_claims_mercure_fini(&m);
+    assert_int_equal(read_json("{\"authorization_details\":[{\"type\":\"mercure\","
+                               "\"actions\":[\"publish\"],\"topics\":[{\"match\":\"*\","
+                               "\"matchType\":\"URLPattern\"}]}]}",
+                               &m),
+                     RP_AUTH_OK);
+    assert_true(rp_claims_selectors_all(m.publish, m.n_publish));
+    assert_false(m.has_subscribe);
+    rp_claims_mercure_fini(&m);
+    const char *bad[] = {
+        "{\"authorization_details\":{}}",
+        "{\"authorization_details\":[1]}",
+        "{\"authorization_details\":[{\"actions\":[\"publish\"]}]}",
+        "{\"authorization_details\":[{\"type\":\"mercure\",\"actions\":[],"
+        "\"topics\":[{\"match\":\"a\"}]}]}",
+        "{\"authorization_details\":[{\"type\":\"mercure\",\"actions\":[\"delete\"],"
+        "\"topics\":[{\"match\":\"a\"}]}]}",
+        "{\"authorization_details\":[{\"type\":\"mercure\",\"actions\":[\"publish\"],"
+        "\"topics\":[\"a\"]}]}",
+        "{\"authorization_details\":[{\"type\":\"mercure\",\"actions\":[\"publish\"],"
+        "\"topics\":[{\"match\":\"a\",\"matchType\":\"Regex\"}]}]}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(read_json(bad[i], &m), RP_AUTH_MALFORMED);
+        assert_null(m.publish);
+        assert_null(m.subscribe);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signed_symfony_tokens),
         cmocka_unit_test(test_shapes),
+        cmocka_unit_test(test_authorization_details),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
