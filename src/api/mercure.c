@@ -16,6 +16,7 @@
 
 #include "api/endpoints.h"
 #include "api/guard.h"
+#include "api/history.h"
 #include "auth/auth_jwt.h"
 #include "auth/claims.h"
 #include "base/alloc.h"
@@ -24,6 +25,7 @@
 #include "base/stats.h"
 #include "core/event_id.h"
 #include "core/logengine.h"
+#include "core/pattern.h"
 #include "core/topic_name.h"
 #include "core/uri_template.h"
 #include "http/publish_form.h"
@@ -430,6 +432,45 @@ accept_topic(void *ctx, const char *name, size_t len)
            rp_claims_selectors_match(x->claims.subscribe, x->claims.n_subscribe, iri, n);
 }
 
+/* How long a resume waits for its history to be read from the log engine. */
+#define HISTORY_WAIT_MS 30000
+
+/*
+ * Whether a resume after <seq> must read history from the log engine first, as the own
+ * API's does (api/events.c): a stream of exact topics only (patterns are left to the memory
+ * window and resync), one of which no longer keeps in memory what came after <seq>, while
+ * the disk log holds all of it durably. Then (<seq>, *<upto>] is what to read.
+ */
+static bool
+history_needed(struct rp_api *a, const struct filters *fl, uint64_t seq, uint64_t *upto)
+{
+    struct rp_hub *hub = a->node->hub;
+    struct rp_logengine *engine = rp_hub_engine(hub);
+    if (!a->node->history || !engine || seq >= rp_hub_last_seq(hub) || rp_hub_lost_seq(hub) > seq)
+        return false;
+    uint64_t need = 0;
+    for (size_t i = 0; i < fl->n; i++) {
+        size_t len = strlen(fl->list[i]);
+        if (rp_pattern_has_wildcard(fl->list[i], len))
+            return false;
+        struct rp_topic *t = rp_hub_find(hub, fl->list[i], len);
+        if (!t)
+            continue;
+        struct rp_topic_lag lag;
+        rp_topic_lag(t, seq, &lag);
+        if (lag.gap && lag.evicted_seq > need)
+            need = lag.evicted_seq;
+    }
+    if (!need)
+        return false;
+    struct rp_logengine_info info;
+    rp_logengine_info(engine, &info);
+    if (info.first_seq == 0 || info.first_seq > seq + 1 || need > info.durable_seq)
+        return false;
+    *upto = need;
+    return true;
+}
+
 static void
 subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
 {
@@ -557,9 +598,39 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
         snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s\r\nMercure-Last-Event-ID: %s\r\n", id, id);
         opts.extra_headers = hdr;
     }
-    if (rp_conn_start_stream_opts(c, req, (const char *const *)fl.list, fl.n, id_len ? id : NULL,
-                                  id_len, NULL, 0, &opts) &&
-        had_token)
+    /* A resume older than the memory window reads the disk log first (RP_WAIT_HISTORY);
+     * re-run once the read is done, the stream starts with its frames in front and goes on
+     * after what it covered. */
+    struct rp_buf *replay = NULL;
+    if (c->pending) {
+        uint64_t covered;
+        if (!rp_history_done(c->pending, &replay, &covered)) {
+            accept_free(opts.accept_ctx);
+            rp_conn_wait(c, RP_WAIT_HISTORY, 0); /* keeps its first deadline */
+            goto out;
+        }
+        id_len = rp_hub_format_id(a->node->hub, covered, id);
+    } else if (id_len) {
+        struct rp_event_id eid;
+        uint64_t upto;
+        rp_event_id_parse(id, id_len, &eid);
+        if (history_needed(a, &fl, eid.seq, &upto)) {
+            accept_free(opts.accept_ctx);
+            c->pending = rp_history_start(a->node->history, (const char *const *)fl.list, fl.n,
+                                          eid.seq, upto, false);
+            c->pending_free = rp_history_release;
+            rp_conn_wait(c, RP_WAIT_HISTORY, rp_clock_now_ms() + HISTORY_WAIT_MS);
+            goto out;
+        }
+    }
+    bool started = rp_conn_start_stream_opts(
+        c, req, (const char *const *)fl.list, fl.n, id_len ? id : NULL, id_len,
+        replay ? replay->data : NULL, replay ? replay->len : 0, &opts);
+    if (c->pending) {
+        rp_history_release(c->pending);
+        c->pending = NULL;
+    }
+    if (started && had_token)
         rp_conn_schedule_expiry(c, expires_ms);
 out:
     accept_free(x);
