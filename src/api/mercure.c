@@ -268,6 +268,7 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
             .data_len = f.data_len,
             .pub_id = f.id,
             .pub_id_len = f.id_len,
+            .same_update = i > 0, /* written once to a stream that reads several of them */
         };
     }
     publish_items(a, c, req, items, f.n_topics, call);

@@ -67,6 +67,7 @@ struct link {
 
 struct rp_stream {
     struct rp_fanout *f;
+    uint64_t last_group; /* the frame group written last (rp_frame.group), 0 for none */
     int fd;
     void *owner;
     const struct rp_stream_owner_ops *ops;
@@ -106,6 +107,7 @@ struct item {
     struct rp_frame *frame;
     uint64_t seq;
     struct link *link;
+    bool dup; /* another frame of a group the stream writes (or wrote) already: skipped */
 };
 
 /* One stream's next sendmsg: its iovecs are in fanout.iov, the frames it carries in

@@ -238,7 +238,7 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
             *more = true;
         }
         for (size_t i = 0; i < got; i++)
-            items[n++] = (struct item){frames[i], seqs[i], l};
+            items[n++] = (struct item){frames[i], seqs[i], l, false};
     }
     if (s->n_links > 1) {
         /* Insertion sort: each link's run is already sorted and batches are small. */
@@ -254,6 +254,15 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
         while (n > 0 && items[n - 1].seq > limit) {
             rp_frame_unref(items[--n].frame);
             *more = true;
+        }
+        /* One update on several of the stream's topics is written once: its frames have
+         * consecutive sequences, so they are adjacent here or follow the one written last. */
+        uint64_t last = s->last_group;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t g = items[i].frame->group;
+            items[i].dup = g && g == last;
+            if (g)
+                last = g;
         }
     }
     return n;
@@ -315,7 +324,8 @@ plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan 
     }
     size_t used = 0;
     while (used < n_items && niov + 2 <= IOV_BATCH) {
-        niov += rp_frame_iov(items[used].frame, s->tagged, &iov[niov]);
+        if (!items[used].dup)
+            niov += rp_frame_iov(items[used].frame, s->tagged, &iov[niov]);
         used++;
     }
     for (size_t i = used; i < n_items; i++) {
@@ -385,13 +395,17 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
     uint64_t sent = 0, sent_bytes = 0;
     for (size_t i = 0; i < p->n_items; i++) {
         struct item *it = &items[i];
-        size_t len = rp_frame_wire_len(it->frame, s->tagged);
+        /* A skipped copy costs no bytes; its cursor moves with the others, and the copy
+         * that carries the update is written before or after it, never not at all. */
+        size_t len = it->dup ? 0 : rp_frame_wire_len(it->frame, s->tagged);
         total += len;
         if (left >= len) {
             left -= len;
             it->link->cursor = it->seq;
-            sent++;
+            sent += !it->dup;
             sent_bytes += len;
+            if (!it->dup && it->frame->group)
+                s->last_group = it->frame->group;
             rp_frame_unref(it->frame);
         } else if (left > 0) {
             /* The socket took part of this frame: it is handed over; keep the rest. */
@@ -400,6 +414,8 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
             it->link->cursor = it->seq;
             sent++;
             sent_bytes += len;
+            if (it->frame->group)
+                s->last_group = it->frame->group;
             left = 0;
         } else {
             rp_frame_unref(it->frame);
@@ -675,6 +691,9 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     }
     uint64_t base = from == LIVE ? rp_hub_last_seq(f->hub) : from == RESUME ? resume : 0;
     s->base = base;
+    /* A client resuming right after the first frame of an update written to several of
+     * its topics got that update: its other frames are skipped. */
+    s->last_group = from == RESUME ? resume : 0;
     struct rp_list *pos, *tmp;
     if (o->n_cursors)
         place_cursors(s, o->cursors, o->n_cursors);
