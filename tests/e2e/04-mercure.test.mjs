@@ -210,7 +210,7 @@ test('private updates reach only subscribers whose token may read them', { timeo
 });
 
 test('refused publishes say why and dispatch nothing', { timeout: TEST_TIMEOUT }, async (t) => {
-    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const server = await startHub(t, ['--mercure-anonymous', 'true', '--max-data', '1k', '--max-body', '4k']);
     const sub = subscribe(t, hubUrl(server, '*'));
     await sub.opened();
     const cases = [
@@ -241,6 +241,11 @@ test('refused publishes say why and dispatch nothing', { timeout: TEST_TIMEOUT }
     assert.equal(await res({ Authorization: 'Bearer x.y.z' }), 'Bearer realm="mercure", error="invalid_token"');
     assert.equal(await res({ Authorization: `Bearer ${mercureToken({ publish: [OTHER] })}` }),
         'Bearer realm="mercure", error="insufficient_scope"');
+    // Too large: data over max_data, a body over max_body.
+    let big = await mercurePublish(server, { topics: BOOK, data: 'x'.repeat(2048) });
+    assert.equal(big.status, 413, big.text);
+    big = await mercurePublish(server, { topics: BOOK, data: 'x'.repeat(5000) });
+    assert.equal(big.status, 413, big.text);
     // With a charset, and a grant for exactly its topic, it goes through.
     await publishOk(server, { topics: BOOK, data: 'ok', token: mercureToken({ publish: [BOOK] }),
         contentType: 'application/x-www-form-urlencoded; charset=utf-8' });
