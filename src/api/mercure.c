@@ -93,16 +93,32 @@ find_cookie(const struct rp_http_request *req, const char *name, const char **ou
 /* The request's token: the Authorization header's Bearer token, else the `access_token`
  * (1.0) or `authorization` (0.x) query parameter, else a cookie of cookie_names. Borrowed;
  * its length or 0. */
+/* The protocol versions the endpoint speaks (mercure_protocol). */
+static bool
+speaks_0x(const struct rp_conn *c)
+{
+    return rp_conn_config(c)->mercure_protocol != RP_CFG_MERCURE_PROTOCOL_1_0;
+}
+
+static bool
+speaks_1x(const struct rp_conn *c)
+{
+    return rp_conn_config(c)->mercure_protocol != RP_CFG_MERCURE_PROTOCOL_0_X;
+}
+
 static size_t
-find_token(struct rp_api *a, const struct rp_http_request *req, const char **out)
+find_token(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, const char **out)
 {
     const char *h = rp_http_request_header(req, "Authorization");
     if (h && strncasecmp(h, "Bearer ", 7) == 0) {
         *out = h + 7;
         return strlen(h + 7);
     }
+    /* Each source belongs to a version: 1.0's first, then 0.x's, cookie after parameter. */
     static const char *const params[] = {"access_token", "authorization"};
     for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        if (i == 0 ? !speaks_1x(c) : !speaks_0x(c))
+            continue;
         const char *q = rp_query_get_plus(a->query, params[i]);
         if (q && *q) {
             *out = q;
@@ -110,6 +126,8 @@ find_token(struct rp_api *a, const struct rp_http_request *req, const char **out
         }
     }
     for (size_t i = 0; i < sizeof(cookie_names) / sizeof(cookie_names[0]); i++) {
+        if (i == 0 ? !speaks_0x(c) : !speaks_1x(c))
+            continue;
         size_t len = find_cookie(req, cookie_names[i], out);
         if (len)
             return len;
@@ -127,7 +145,7 @@ authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
 {
     memset(m, 0, sizeof(*m));
     const char *tok = NULL;
-    size_t len = find_token(a, req, &tok);
+    size_t len = find_token(a, c, req, &tok);
     if (len == 0)
         return 0;
     enum rp_auth_result r = RP_AUTH_UNKNOWN_KEY;
@@ -230,6 +248,11 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
     int auth = -1;
     if (rp_publish_form_parse(req->body, req->body_len, (size_t)v->max_batch, &f, &ferr)) {
         rp_api_reject_publish(c, req, ferr.status, ferr.message);
+        goto out;
+    }
+    if (f.n_topics > 1 && !speaks_0x(c)) {
+        rp_api_reject_publish(c, req, 400,
+                              "a Mercure 1.0 update has exactly one topic (mercure_protocol 1.0)");
         goto out;
     }
     auth = authenticate(a, c, req, &m);
@@ -490,7 +513,11 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             continue;
         const char *bad = NULL;
         struct rp_uri_template *tpl = NULL;
-        if (kind == SELECTOR_UNKNOWN)
+        if (kind == SELECTOR_TOPIC && !speaks_0x(c))
+            bad = "this hub speaks Mercure 1.0 only (mercure_protocol): select with match";
+        else if (kind != SELECTOR_TOPIC && !speaks_1x(c))
+            bad = "this hub speaks Mercure 0.x only (mercure_protocol): select with topic";
+        else if (kind == SELECTOR_UNKNOWN)
             bad = "unknown matcher type (match, matchExact or topic)";
         else if (kind == SELECTOR_URLPATTERN)
             bad = "URL patterns (matchURLPattern) are not supported yet";
@@ -563,9 +590,9 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     /* The header wins: a browser sends it on reconnect, with a newer id than the URL. Then
      * 0.x's lastEventID, then 1.0's last_event_id. */
     const char *last = rp_http_request_header(req, "Last-Event-ID");
-    if (!last || !*last)
+    if ((!last || !*last) && speaks_0x(c))
         last = rp_query_get(a->query, "lastEventID");
-    if (!last || !*last)
+    if ((!last || !*last) && speaks_1x(c))
         last = rp_query_get(a->query, "last_event_id");
     if (last && !*last)
         last = NULL;
@@ -596,7 +623,10 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             id_len = rp_hub_format_id(hub, eid.seq, id);
         else
             opts.from_start = true;
-        snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s\r\nMercure-Last-Event-ID: %s\r\n", id, id);
+        snprintf(hdr, sizeof(hdr), "%s%s%s%s%s%s", speaks_0x(c) ? "Last-Event-ID: " : "",
+                 speaks_0x(c) ? id : "", speaks_0x(c) ? "\r\n" : "",
+                 speaks_1x(c) ? "Mercure-Last-Event-ID: " : "", speaks_1x(c) ? id : "",
+                 speaks_1x(c) ? "\r\n" : "");
         opts.extra_headers = hdr;
     }
     /* A resume older than the memory window reads the disk log first (RP_WAIT_HISTORY);

@@ -481,3 +481,39 @@ test('URI-template selectors: matched once per topic, public and private, resuma
     r.close();
     await server.stop();
 });
+
+test('mercure_protocol restricts the endpoint to one version', { timeout: TEST_TIMEOUT }, async (t) => {
+    const v0 = await startHub(t, ['--mercure-anonymous', 'true', '--mercure-protocol', '0.x']);
+    let r = await fetch(`${v0.url}/.well-known/mercure?match=${encodeURIComponent(BOOK)}`);
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).error, /0\.x only/);
+    const id = await publishOk(v0, { topics: [BOOK, OTHER], data: 'two topics are fine in 0.x' });
+    let s = await rawGet(t, hubUrl(v0, BOOK), { 'Last-Event-ID': id });
+    assert.equal(s.headers['last-event-id'], id);
+    assert.equal(s.headers['mercure-last-event-id'], undefined);
+    s.close();
+    // A 1.0 token source is not looked at: the 1.0 cookie does not authenticate.
+    const priv = subscribe(t, hubUrl(v0, BOOK), {
+        headers: { Cookie: `mercureAccessToken=${mercureToken({ subscribe: [BOOK] })}` },
+    });
+    await priv.opened();
+    await publishOk(v0, { topics: BOOK, data: 'secret', isPrivate: true });
+    await publishOk(v0, { topics: BOOK, data: 'public' });
+    await priv.received(1);
+    await sleep(200);
+    assert.deepEqual(priv.got.map((e) => e.data), ['public']);
+    await v0.stop();
+
+    const v1 = await startHub(t, ['--mercure-anonymous', 'true', '--mercure-protocol', '1.0']);
+    r = await fetch(hubUrl(v1, BOOK));
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).error, /1\.0 only/);
+    const two = await mercurePublish(v1, { topics: [BOOK, OTHER], data: 'x' });
+    assert.equal(two.status, 400);
+    const id1 = await publishOk(v1, { topics: BOOK, data: 'one topic' });
+    s = await rawGet(t, `${v1.url}/.well-known/mercure?match=${encodeURIComponent(BOOK)}&last_event_id=${id1}`);
+    assert.equal(s.headers['mercure-last-event-id'], id1);
+    assert.equal(s.headers['last-event-id'], undefined);
+    s.close();
+    await v1.stop();
+});
