@@ -135,6 +135,26 @@ find_token(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *re
     return 0;
 }
 
+/* A 1.0 access token (one with authorization_details) must name this hub's resource
+ * identifier in `aud` when mercure_resource is set; 0.x tokens carry no audience. */
+static bool
+audience_ok(const struct rp_conn *c, const json_t *claims)
+{
+    const char *want = rp_conn_config(c)->mercure_resource;
+    if (!want || !*want || !json_object_get(claims, "authorization_details"))
+        return true;
+    const json_t *aud = json_object_get(claims, "aud");
+    if (json_is_string(aud))
+        return strcmp(json_string_value(aud), want) == 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach (aud, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+            return true;
+    }
+    return false;
+}
+
 /*
  * Verifies the request's token into <m>: 1 with a verified token, 0 without a token, -1
  * when a token was refused (a 401 was queued).
@@ -156,6 +176,8 @@ authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
                                  &claims);
         if (r == RP_AUTH_OK)
             r = rp_claims_mercure_read(claims, m);
+        if (r == RP_AUTH_OK && !audience_ok(c, claims))
+            r = RP_AUTH_BAD_AUDIENCE;
         if (r == RP_AUTH_OK)
             m->expires_ms = g.expires_ms;
         json_decref(claims);
@@ -670,6 +692,44 @@ out:
     for (size_t i = 0; i < fl.n; i++)
         free(fl.list[i]);
     free(fl.list);
+}
+
+void
+rp_api_mercure_metadata(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    (void)a;
+    const struct rp_config_values *v = rp_conn_config(c);
+    if (!v->mercure) {
+        rp_conn_error(c, req, 404, "the Mercure hub is off here (mercure = false)", NULL);
+        return;
+    }
+    /* RFC 9728: the resource, how a token may be presented (the cookie is Mercure's own
+     * method), and the algorithms tokens are checked with. */
+    json_t *doc = json_object();
+    const char *host = rp_http_request_header(req, "Host");
+    char derived[512];
+    const char *resource = v->mercure_resource;
+    if (!resource || !*resource) {
+        snprintf(derived, sizeof(derived), "http://%.400s/.well-known/mercure", host ? host : "");
+        resource = derived;
+    }
+    json_object_set_new(doc, "resource", json_string(resource));
+    json_t *methods = json_array();
+    json_array_append_new(methods, json_string("header"));
+    if (speaks_1x(c))
+        json_array_append_new(methods, json_string("query"));
+    json_object_set_new(doc, "bearer_methods_supported", methods);
+    json_object_set_new(doc, "mercure_cookie_supported", json_true());
+    json_t *algs = json_array();
+    json_array_append_new(algs, json_string("HS256"));
+    json_array_append_new(algs, json_string("ES256"));
+    json_array_append_new(algs, json_string("RS256"));
+    json_object_set_new(doc, "resource_signing_alg_values_supported", algs);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    rp_conn_respond(c, req, 200, "application/json", "Cache-Control: max-age=300\r\n", text,
+                    strlen(text));
+    free(text);
 }
 
 void

@@ -517,3 +517,27 @@ test('mercure_protocol restricts the endpoint to one version', { timeout: TEST_T
     s.close();
     await v1.stop();
 });
+
+test('1.0: the protected-resource metadata document, and aud checked against mercure_resource', { timeout: TEST_TIMEOUT }, async (t) => {
+    const resource = 'https://hub.example/.well-known/mercure';
+    const server = await startHub(t, ['--mercure-resource', resource]);
+    for (const path of ['/.well-known/oauth-protected-resource/.well-known/mercure', '/.well-known/oauth-protected-resource']) {
+        const r = await fetch(`${server.url}${path}`);
+        assert.equal(r.status, 200, path);
+        const doc = await r.json();
+        assert.equal(doc.resource, resource);
+        assert.deepEqual(doc.bearer_methods_supported, ['header', 'query']);
+    }
+    assert.equal((await fetch(`${server.url}/.well-known/oauth-protected-resource/other`)).status, 404);
+    const details = (aud) => hs256({ aud, authorization_details: [
+        { type: 'mercure', actions: ['publish'], topics: [{ match: '*' }] }] }, SECRET);
+    assert.equal((await mercurePublish(server, { topics: BOOK, data: 'x', token: details('https://other.example/') })).status, 401);
+    await publishOk(server, { topics: BOOK, data: 'x', token: details([resource, 'https://other.example/']) });
+    // 0.x tokens carry no audience and are not asked for one.
+    await publishOk(server, { topics: BOOK, data: 'y' });
+    await server.stop();
+    const derived = await startHub(t);
+    const doc = await (await fetch(`${derived.url}/.well-known/oauth-protected-resource`)).json();
+    assert.equal(doc.resource, `http://127.0.0.1:${derived.port}/.well-known/mercure`);
+    await derived.stop();
+});
