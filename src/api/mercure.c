@@ -172,12 +172,19 @@ authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
     if (a->node->mercure_keys) {
         struct rp_grant g = {0};
         json_t *claims = NULL;
+        bool at_jwt;
         r = rp_jwt_verify_claims(a->node->mercure_keys, tok, len, rp_clock_wall_ms(), NULL, &g,
-                                 &claims);
+                                 &claims, &at_jwt);
         if (r == RP_AUTH_OK)
             r = rp_claims_mercure_read(claims, m);
         if (r == RP_AUTH_OK && !audience_ok(c, claims))
             r = RP_AUTH_BAD_AUDIENCE;
+        /* 1.0: authorization_details come only in an access token (typ at+jwt), so an ID
+         * token or another JWT signed with the same key grants nothing by them. */
+        if (r == RP_AUTH_OK && json_object_get(claims, "authorization_details") && !at_jwt)
+            r = RP_AUTH_MALFORMED;
+        if (r != RP_AUTH_OK)
+            rp_claims_mercure_fini(m);
         if (r == RP_AUTH_OK)
             m->expires_ms = g.expires_ms;
         json_decref(claims);

@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSign, generateKeyPairSync } from 'node:crypto';
+import { createHmac, createSign, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -27,6 +27,13 @@ function mercureToken(mercure, { exp, secret = SECRET } = {}) {
     return hs256(claims, secret);
 }
 const PUBLISHER = mercureToken({ publish: ['*'] });
+
+/** A 1.0 access token (RFC 9068: typ at+jwt), HS256 under the hub's secret. */
+function accessToken(claims, secret = SECRET) {
+    const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+    const input = `${b64({ alg: 'HS256', typ: 'at+jwt' })}.${b64(claims)}`;
+    return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
 
 /** An ES256 JWT under `privateKey` (raw r||s signature, as JOSE wants). */
 function es256(claims, privateKey) {
@@ -421,8 +428,8 @@ test('protocol 1.0 spellings: match, matchExact, access_token, the 1.0 cookie; u
     for (const s of [viaMatch, viaExact, viaSecure]) await s.received(1);
     for (const s of [viaMatch, viaExact, viaSecure]) assert.equal(s.got[0].data, 'p');
     // A 1.0 access token: authorization_details entries of type mercure grant the actions.
-    const details = (actions, match) => hs256({ authorization_details: [
-        { type: 'mercure', actions, topics: [{ match, matchType: 'Exact' }] }] }, SECRET);
+    const details = (actions, match) => accessToken({ authorization_details: [
+        { type: 'mercure', actions, topics: [{ match, matchType: 'Exact' }] }] });
     const sub10 = subscribe(t, `${server.url}/.well-known/mercure?match=${encodeURIComponent(OTHER)}`, {
         headers: { Authorization: `Bearer ${details(['subscribe'], OTHER)}` },
     });
@@ -433,8 +440,12 @@ test('protocol 1.0 spellings: match, matchExact, access_token, the 1.0 cookie; u
     await sub10.received(1);
     assert.equal(sub10.got[0].data, 'p10');
     const malformed = await mercurePublish(server, { topics: OTHER, data: 'x',
-        token: hs256({ authorization_details: [{ type: 'mercure', actions: ['delete'], topics: [{ match: '*' }] }] }, SECRET) });
+        token: accessToken({ authorization_details: [{ type: 'mercure', actions: ['delete'], topics: [{ match: '*' }] }] }) });
     assert.equal(malformed.status, 401);
+    // authorization_details in a token that is not an access token (typ JWT) grant nothing.
+    const notAccess = await mercurePublish(server, { topics: OTHER, data: 'x',
+        token: hs256({ authorization_details: [{ type: 'mercure', actions: ['publish'], topics: [{ match: '*' }] }] }, SECRET) });
+    assert.equal(notAccess.status, 401);
     const auth = { Authorization: `Bearer ${token}` };
     for (const [query, message] of [
         ['matchURLPattern=https://example.com/books/:id', /URL patterns/],
@@ -529,8 +540,8 @@ test('1.0: the protected-resource metadata document, and aud checked against mer
         assert.deepEqual(doc.bearer_methods_supported, ['header', 'query']);
     }
     assert.equal((await fetch(`${server.url}/.well-known/oauth-protected-resource/other`)).status, 404);
-    const details = (aud) => hs256({ aud, authorization_details: [
-        { type: 'mercure', actions: ['publish'], topics: [{ match: '*' }] }] }, SECRET);
+    const details = (aud) => accessToken({ aud, authorization_details: [
+        { type: 'mercure', actions: ['publish'], topics: [{ match: '*' }] }] });
     assert.equal((await mercurePublish(server, { topics: BOOK, data: 'x', token: details('https://other.example/') })).status, 401);
     await publishOk(server, { topics: BOOK, data: 'x', token: details([resource, 'https://other.example/']) });
     // 0.x tokens carry no audience and are not asked for one.

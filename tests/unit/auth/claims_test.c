@@ -51,7 +51,8 @@ test_signed_symfony_tokens(void **state)
     assert_int_equal(rp_jwt_sign(SECRET, NULL, NULL, claims, &token, &d), 0);
     struct rp_grant g = {0};
     json_t *c = NULL;
-    assert_int_equal(rp_jwt_verify_claims(keys, token, strlen(token), now, NULL, &g, &c),
+    bool at = true;
+    assert_int_equal(rp_jwt_verify_claims(keys, token, strlen(token), now, NULL, &g, &c, &at),
                      RP_AUTH_OK);
     assert_non_null(c);
     struct rp_claims_mercure m;
@@ -73,7 +74,7 @@ test_signed_symfony_tokens(void **state)
     free(token);
     assert_int_equal(
         rp_jwt_sign("another secret that is long enough ...", NULL, NULL, claims, &token, &d), 0);
-    assert_int_equal(rp_jwt_verify_claims(keys, token, strlen(token), now, NULL, &g, &c),
+    assert_int_equal(rp_jwt_verify_claims(keys, token, strlen(token), now, NULL, &g, &c, &at),
                      RP_AUTH_BAD_SIGNATURE);
     assert_null(c);
     free(token);
