@@ -28,6 +28,7 @@
 #include "core/pattern.h"
 #include "core/topic_name.h"
 #include "core/uri_template.h"
+#include "http/cors.h"
 #include "http/publish_form.h"
 #include "http/query.h"
 
@@ -641,7 +642,7 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     /* A resume answers where it starts (both versions' header names): the id asked for when
      * this hub can resume right after it, else `earliest`, everything the logs keep (an id of
      * another epoch, from another hub, or none this hub gave). */
-    char hdr[128 + 2 * RP_EVENT_ID_MAX];
+    char hdr[256 + 2 * RP_EVENT_ID_MAX];
     char id[RP_EVENT_ID_MAX + 1] = "earliest";
     size_t id_len = 0;
     if (last) {
@@ -652,10 +653,15 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             id_len = rp_hub_format_id(hub, eid.seq, id);
         else
             opts.from_start = true;
-        snprintf(hdr, sizeof(hdr), "%s%s%s%s%s%s", speaks_0x(c) ? "Last-Event-ID: " : "",
+        /* A cross-origin fetch-based client may read them (EventSource cannot anyway). */
+        const char *origin = rp_http_request_header(req, "Origin");
+        bool expose = origin && rp_cors_allowed(rp_conn_cors(c), origin);
+        snprintf(hdr, sizeof(hdr), "%s%s%s%s%s%s%s", speaks_0x(c) ? "Last-Event-ID: " : "",
                  speaks_0x(c) ? id : "", speaks_0x(c) ? "\r\n" : "",
                  speaks_1x(c) ? "Mercure-Last-Event-ID: " : "", speaks_1x(c) ? id : "",
-                 speaks_1x(c) ? "\r\n" : "");
+                 speaks_1x(c) ? "\r\n" : "",
+                 expose ? "Access-Control-Expose-Headers: Last-Event-ID, Mercure-Last-Event-ID\r\n"
+                        : "");
         opts.extra_headers = hdr;
     }
     /* A resume older than the memory window reads the disk log first (RP_WAIT_HISTORY);

@@ -392,6 +392,13 @@ test('Chromium: EventSource withCredentials sends the mercureAuthorization cooki
     await publishOk(hub, { topics: BOOK, data: 'for the browser', isPrivate: true });
     await waitUntil(async () => (await tab.evaluate(() => window.got)).length > 0, { timeout: 10000 });
     assert.deepEqual(await tab.evaluate(() => window.got), ['for the browser']);
+    // A cross-origin client that resumes may read the resume headers.
+    const r = await rawGet(t, hubUrl(hub, BOOK, '&lastEventID=earliest'), {
+        Origin: origin, Cookie: `mercureAuthorization=${mercureToken({ subscribe: [BOOK] })}` });
+    assert.equal(r.headers['access-control-allow-origin'], origin);
+    assert.equal(r.headers['access-control-allow-credentials'], 'true');
+    assert.match(r.headers['access-control-expose-headers'], /Mercure-Last-Event-ID/);
+    r.close();
     await hub.stop();
 });
 
