@@ -13,6 +13,7 @@
 
 #include "api/endpoints.h"
 #include "api/history.h"
+#include "api/sessions.h"
 #include "api/guard.h"
 #include "auth/auth.h"
 #include "base/stats.h"
@@ -124,8 +125,17 @@ answer_expired(struct rp_conn *c, const struct rp_http_request *req)
                       "reading the missed events from the event log took too long; retry later",
                       "Retry-After: 1\r\n");
         break;
-    case RP_WAIT_DURABLE:
     case RP_WAIT_CLUSTER:
+        /* The publish may still be stored: Redis answers it later, to nobody. */
+        c->pending_free(c->pending);
+        c->pending = NULL;
+        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+        rp_conn_error(c, req, 503,
+                      "Redis did not confirm the publish within redis_timeout; it may or may not "
+                      "have been stored",
+                      "Retry-After: 1\r\n");
+        break;
+    case RP_WAIT_DURABLE:
     case RP_WAIT__COUNT:
         rp_conn_error(c, req, 503, "the event could not be confirmed in time; retry later",
                       "Retry-After: 1\r\n");
@@ -170,6 +180,28 @@ submit(void *ctx, const struct rp_http_request *req, const char *rest)
     struct call *k = ctx;
     (void)rest;
     rp_api_submit(k->a, k->c, req, k->why);
+}
+
+static void
+session_send(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    rp_api_session_send(k->a, k->c, req, rest, k->why);
+}
+
+static void
+sessions_send(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    (void)rest;
+    rp_api_sessions_send(k->a, k->c, req, k->why);
+}
+
+static void
+session_info(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    rp_api_session_info(k->a, k->c, req, rest);
 }
 
 static void
@@ -224,6 +256,8 @@ PLAIN_ROUTE(ready, rp_api_ready)
 PLAIN_ROUTE(dashboard, rp_api_dashboard)
 PLAIN_ROUTE(ping, rp_api_ping)
 PLAIN_ROUTE(home, rp_api_index)
+PLAIN_ROUTE(upstreams_list, rp_api_upstreams_list)
+PLAIN_ROUTE(sessions_list, rp_api_sessions_list)
 #undef PLAIN_ROUTE
 
 /* A GET route answers HEAD too: the same status and headers, no body (front/conn.c drops
@@ -250,6 +284,11 @@ static const struct rp_route routes[] = {
     {"/", RP_ROUTE_EXACT, GET_OR_HEAD, home, NULL},
     {"/.well-known/mercure", RP_ROUTE_EXACT, GET_OR_HEAD | RP_ROUTE_POST, mercure, NULL},
     {"/.well-known/oauth-protected-resource", RP_ROUTE_PREFIX, GET_OR_HEAD, mercure_metadata, NULL},
+    {"/upstreams", RP_ROUTE_EXACT, GET_OR_HEAD, upstreams_list, NULL},
+    {"/sessions/events", RP_ROUTE_EXACT, RP_ROUTE_POST, sessions_send, NULL},
+    {"/sessions/", RP_ROUTE_SUFFIX, RP_ROUTE_POST, session_send, "/events"},
+    {"/sessions", RP_ROUTE_EXACT, GET_OR_HEAD, sessions_list, NULL},
+    {"/sessions/", RP_ROUTE_PREFIX, GET_OR_HEAD, session_info, NULL},
 };
 static const struct rp_router router = {routes, sizeof(routes) / sizeof(routes[0]), 0};
 
@@ -273,7 +312,15 @@ route(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, en
     a->query = &q;
     struct call k = {a, c, why};
     struct rp_router_miss miss;
-    int rc = rp_router_dispatch(&router, &k, req, &miss);
+    const char *up = a->node->upstream_prefix;
+    size_t up_len = up ? strlen(up) : 0;
+    int rc = 0;
+    if (a->node->upstreams && up_len && req->path_len > up_len &&
+        memcmp(req->path, up, up_len) == 0 &&
+        (req->method == RP_HTTP_METHOD_GET || req->method == RP_HTTP_METHOD_HEAD))
+        rp_api_upstream_stream(a, c, req, req->path + up_len); /* the configurable prefix */
+    else
+        rc = rp_router_dispatch(&router, &k, req, &miss);
     a->query = NULL;
     rp_query_fini(&q);
     if (rc == -ENOENT) {

@@ -19,11 +19,14 @@
 
 struct rp_hub;
 struct rp_query;
+struct rp_redis;
 struct rp_guard;
 struct rp_gate;
 struct rp_gate_shared;
 struct rp_stats;
 struct rp_jwt_keys;
+struct rp_upstream_pool;
+struct rp_session_table;
 
 /* Renders the node's metrics (every worker's counters summed, node gauges) into <out>:
  * Prometheus text, or JSON with <json>. Any thread. */
@@ -42,12 +45,26 @@ struct rp_api_node {
     struct rp_history *history;
     /* fsync always: a publish is answered once the log engine made its events durable. */
     bool wait_durable;
+    /* cluster = redis: publishes go to Redis, which sequences them (NULL when alone);
+     * <cluster_down> says why they cannot now (any thread; <cluster_ctx> is its ctx). */
+    struct rp_redis *redis;
+    bool (*cluster_down)(void *ctx, char *why, size_t cap);
+    void *cluster_ctx;
+    int64_t cluster_timeout_ms; /* a publish waits this long for Redis at most */
+    /* Wakes every worker's requests that wait for the log engine or the cluster; any
+     * thread. */
+    void (*wake_waiting)(void *ctx);
+    void *wake_ctx;
     const atomic_bool *ready;    /* every worker started (/readyz) */
     const atomic_bool *stopping; /* draining (/healthz, /readyz) */
     int64_t started_ms;
     unsigned n_workers;
     /* Keys of Mercure tokens (api/mercure.c); NULL when none is configured. */
     const struct rp_jwt_keys *mercure_keys;
+    struct rp_upstream_pool *upstreams; /* the concentrator (client/upstream); may be NULL */
+    const char *upstream_prefix;        /* its streams' path prefix ("/upstream/") */
+    /* The session table (core/session.h); any thread. NULL: sessions are off. */
+    struct rp_session_table *sessions;
 };
 
 /* One worker's API: the front's handler context. */
@@ -61,5 +78,9 @@ struct rp_api {
 /* The front's handler (rp_conn_handler_fn; <ctx> is a struct rp_api). */
 void rp_api_handle(void *ctx, struct rp_conn *c, const struct rp_http_request *req,
                    enum rp_conn_call call);
+
+/* The front's stream_adopted hook (rp_conn_adopted_fn; <ctx> is a struct rp_api): a
+ * session's stream taken over in an upgrade is attached to its session again. */
+void rp_api_stream_adopted(void *ctx, struct rp_conn *c, const struct rp_stream_state *st);
 
 #endif

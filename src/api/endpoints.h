@@ -19,6 +19,14 @@
 /* events.c: GET /events, /events/{filter} */
 void rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                    const char *path_filter);
+/* As rp_api_events, with <n_pre> filters chosen by the server in front of the query's, and
+ * <last_id> (NULL: none) in place of the client's Last-Event-ID. */
+void rp_api_events_for(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                       const char *const *pre, size_t n_pre, const char *last_id);
+/* upstreams.c: GET {upstream_prefix}{name}/{path}, GET /upstreams */
+void rp_api_upstream_stream(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                            const char *rest);
+void rp_api_upstreams_list(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req);
 /* publish.c: POST /publish (JSON), POST /publish/{topic} (raw body) */
 void rp_api_publish_json(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                          enum rp_conn_call call);

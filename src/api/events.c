@@ -8,6 +8,7 @@
 #include "api/endpoints.h"
 #include "http/query.h"
 #include "api/guard.h"
+#include "api/sessions.h"
 #include "auth/gate.h"
 #include "base/alloc.h"
 #include "api/history.h"
@@ -64,7 +65,7 @@ history_needed(struct rp_api *a, char *const *filters, size_t n, const char *id,
 /* A history read started on an earlier call is done: the stream starts with its frames. */
 static bool
 start_after_history(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-                    char *const *filters, size_t n)
+                    char *const *filters, size_t n, struct rp_api_session_start *ss)
 {
     struct rp_buf *bytes;
     uint64_t covered;
@@ -76,8 +77,16 @@ start_after_history(struct rp_api *a, struct rp_conn *c, const struct rp_http_re
      * nothing: the same epoch and sequence). */
     char id[RP_EVENT_ID_MAX + 1];
     size_t id_len = rp_hub_format_id(a->node->hub, covered, id);
-    bool ok = rp_conn_start_stream_with(c, req, (const char *const *)filters, n, id, id_len,
-                                        bytes->data, bytes->len);
+    bool ok;
+    if (ss) {
+        rp_buf_append(&ss->opening, bytes->data, bytes->len);
+        ok = rp_conn_start_stream_headers(c, req, (const char *const *)filters, n, id, id_len,
+                                          rp_buf_cstr(&ss->headers), ss->opening.data,
+                                          ss->opening.len);
+    } else {
+        ok = rp_conn_start_stream_with(c, req, (const char *const *)filters, n, id, id_len,
+                                       bytes->data, bytes->len);
+    }
     rp_history_release(c->pending);
     c->pending = NULL;
     return ok;
@@ -96,6 +105,14 @@ void
 rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
               const char *path_filter)
 {
+    const char *pre[1] = {path_filter};
+    rp_api_events_for(a, c, req, pre, path_filter && *path_filter ? 1 : 0, NULL);
+}
+
+void
+rp_api_events_for(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                  const char *const *pre, size_t n_pre, const char *last_id_override)
+{
     const struct rp_config_values *v = rp_conn_config(c);
     size_t max = (size_t)v->max_stream_topics;
     char **filters = rp_xcalloc(max + 1, sizeof(char *));
@@ -107,8 +124,11 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
     int status = 0;
 
     struct rp_grant grant = {0};
-    if (path_filter && *path_filter)
-        filters[n++] = rp_xstrdup(path_filter);
+    for (size_t i = 0; i < n_pre && n < max; i++)
+        filters[n++] = rp_xstrdup(pre[i]);
+    bool session = rp_api_session_wanted(a, c, req);
+    struct rp_api_session_start ss = {0};
+    bool have_ss = false;
     size_t pos = 0;
     const struct rp_query_param *p;
     /* '+' is the one-level wildcard in a filter, not a form-encoded space. */
@@ -134,8 +154,12 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         last_id_len = rp_api_copy_str(last_id, sizeof(last_id), hdr);
         have_last_id = true;
     }
+    if (last_id_override) {
+        last_id_len = rp_api_copy_str(last_id, sizeof(last_id), last_id_override);
+        have_last_id = true;
+    }
     struct rp_gate *gate = a->gate;
-    if (n == 0 && gate && rp_gate_mode(a->node->gate) == RP_GATE_MODE_BRANCA) {
+    if (n == 0 && !session && gate && rp_gate_mode(a->node->gate) == RP_GATE_MODE_BRANCA) {
         /* sse-server clients name no topic: the token's topics are the subscription. */
         n = rp_api_branca_topics(a, c, req, filters, max, &status, msg, sizeof(msg));
         if (status)
@@ -145,7 +169,7 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         if (n == 0 && rp_api_authorize(a, c, req, false, NULL, 0, &grant) != RP_VERDICT_PASS)
             goto out;
     }
-    if (n == 0) {
+    if (n == 0 && !session) {
         snprintf(msg, sizeof(msg),
                  "name at least one topic: /events/{topic} or "
                  "/events?topic=a&topic=b");
@@ -159,6 +183,14 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
             status = 400;
             goto out;
         }
+        if (rp_api_filter_reaches_sessions(filters[i])) {
+            snprintf(msg, sizeof(msg),
+                     "\"%.255s\" names sessions' private topics: a session's events are read "
+                     "through its session (?session=, X-SSE-Session or its cookie)",
+                     filters[i]);
+            status = 403;
+            goto out;
+        }
     }
     if (req->method == RP_HTTP_METHOD_HEAD) {
         /* What a GET would start, without starting it. */
@@ -168,13 +200,26 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
     }
     if (!rp_guard_stream(a->node->guard, c, req))
         goto out;
-    if (rp_api_authorize(a, c, req, false, (const char *const *)filters, n, &grant) !=
-        RP_VERDICT_PASS)
+    if (session) {
+        /* The token is checked there; the stream still ends when it expires. */
+        have_ss = true;
+        if (rp_api_session_begin(a, c, req, filters, &n, max, have_last_id, &ss) != RP_VERDICT_PASS)
+            goto out;
+        grant.expires_ms = ss.expires_ms;
+        if (!have_last_id && ss.resume_from) {
+            last_id_len = rp_hub_format_id(a->node->hub, ss.resume_from, last_id);
+            have_last_id = true;
+        }
+    } else if (rp_api_authorize(a, c, req, false, (const char *const *)filters, n, &grant) !=
+               RP_VERDICT_PASS) {
         goto out;
+    }
     uint64_t after = 0, upto = 0;
     if (c->pending) {
-        if (start_after_history(a, c, req, filters, n))
+        if (start_after_history(a, c, req, filters, n, session ? &ss : NULL))
             rp_conn_schedule_expiry(c, grant.expires_ms);
+        else if (session && !c->pending)
+            rp_api_session_abandon(c);
         goto out;
     }
     if (have_last_id && history_needed(a, filters, n, last_id, last_id_len, &after, &upto)) {
@@ -185,10 +230,20 @@ rp_api_events(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         rp_conn_wait(c, RP_WAIT_HISTORY, rp_clock_now_ms() + HISTORY_WAIT_MS);
         goto out;
     }
-    if (rp_conn_start_stream(c, req, (const char *const *)filters, n, have_last_id ? last_id : NULL,
-                             last_id_len))
+    if (session) {
+        if (!rp_conn_start_stream_headers(
+                c, req, (const char *const *)filters, n, have_last_id ? last_id : NULL, last_id_len,
+                rp_buf_cstr(&ss.headers), ss.opening.data, ss.opening.len))
+            rp_api_session_abandon(c);
+        else
+            rp_conn_schedule_expiry(c, grant.expires_ms);
+    } else if (rp_conn_start_stream(c, req, (const char *const *)filters, n,
+                                    have_last_id ? last_id : NULL, last_id_len)) {
         rp_conn_schedule_expiry(c, grant.expires_ms);
+    }
 out:
+    if (have_ss)
+        rp_api_session_start_fini(&ss);
     if (status)
         rp_conn_error(c, req, status, msg, NULL);
     for (size_t i = 0; i < n; i++)

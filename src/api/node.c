@@ -6,6 +6,7 @@
 
 #include "api/endpoints.h"
 #include "http/query.h"
+#include "http/response.h"
 #include "auth/breaker.h"
 #include "auth/gate.h"
 #include "base/clock.h"
@@ -83,11 +84,20 @@ rp_api_ready(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
                  "the event log cannot be written (%s): publishes are refused", strerror(-log_err));
         why = log_why;
     }
+    char cluster_why[240], cluster_reason[300];
+    if (!why && node->redis &&
+        node->cluster_down(node->cluster_ctx, cluster_why, sizeof(cluster_why))) {
+        snprintf(cluster_reason, sizeof(cluster_reason), "the cluster cannot take publishes: %s",
+                 cluster_why);
+        why = cluster_reason;
+    }
     struct rp_buf b;
     rp_buf_init(&b, 256);
-    if (why)
-        rp_buf_printf(&b, "{\"ready\":false,\"reason\":\"%s\"}\n", why);
-    else
+    if (why) {
+        rp_buf_append_str(&b, "{\"ready\":false,\"reason\":\"");
+        rp_json_escape(&b, why, strlen(why));
+        rp_buf_append_str(&b, "\"}\n");
+    } else
         rp_buf_append_str(&b, "{\"ready\":true}\n");
     rp_api_respond_json(c, req, why ? 503 : 200, &b);
     rp_buf_fini(&b);
@@ -116,6 +126,8 @@ rp_api_index(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
         "\"POST /publish\",\"POST /publish/{topic}\","
         "\"GET /topics\",\"GET /topics/{topic}\",\"GET /topics/{topic}/events\","
         "\"GET /metrics\",\"GET /healthz\",\"GET /health\",\"GET /readyz\","
-        "\"GET /dashboard\"]}\n";
+        "\"GET /dashboard\",\"GET /upstream/{name}/{path}\",\"GET /upstreams\","
+        "\"POST /sessions/{id}/events\",\"POST /sessions/events\","
+        "\"GET /sessions/{id}\",\"GET /sessions?subject=\"]}\n";
     rp_conn_respond(c, req, 200, "application/json", NULL, body, sizeof(body) - 1);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* POST /publish (a JSON event or batch) and POST /publish/{topic} (the raw body as data). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,10 @@
 #include "api/guard.h"
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/list.h"
 #include "base/stats.h"
 #include "core/event_id.h"
+#include "cluster/engine_redis.h"
 #include "core/logengine.h"
 #include "http/publish_json.h"
 #include "http/response.h"
@@ -45,40 +48,15 @@ hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest)
         rp_conn_hold_answer(c, newest, rp_clock_now_ms() + DURABLE_WAIT_MS);
 }
 
-/* Publishes <items> and answers (with the ids, or with an empty 200 when not <ids>);
- * parks the connection when slow_policy block says wait. */
-void
-rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-                     const struct rp_publish_item *items, size_t n, bool batch, bool ids,
-                     enum rp_conn_call call)
+/* Answers a publish whose events got <res> (with the ids, or an empty 200 when not <ids>)
+ * and counts it. */
+static void
+answer_published(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                 const struct rp_publish_item *items, size_t n, bool batch, bool ids,
+                 const struct rp_publish_result *res)
 {
     struct rp_hub *hub = a->node->hub;
     struct rp_stats *stats = rp_conn_stats(c);
-    struct rp_publish_result res_small[16];
-    struct rp_publish_result *res = n <= 16 ? res_small : rp_xcalloc(n, sizeof(*res));
-    struct rp_hub_error err;
-    int rc = rp_hub_publish(hub, items, n, res, &err);
-    if (rc == -EAGAIN && rp_conn_config(c)->block_timeout > 0) {
-        if (call == RP_CONN_CALL_NEW)
-            rp_stat_add(stats, RP_STAT_publish_blocked_total, 1);
-        rp_conn_wait(c, RP_WAIT_BLOCK, rp_clock_now_ms() + rp_conn_config(c)->block_timeout);
-        if (res != res_small)
-            free(res);
-        return;
-    }
-    if (rc) {
-        char msg[200];
-        if (batch)
-            snprintf(msg, sizeof(msg), "event %zu: %s", err.index, err.message);
-        else
-            snprintf(msg, sizeof(msg), "%s", err.message);
-        rp_stat_add(stats, RP_STAT_publish_rejected_total, 1);
-        bool retry = rc == -EAGAIN || rc == -EBUSY || rc == -EIO;
-        rp_conn_error(c, req, err.status, msg, retry ? "Retry-After: 1\r\n" : NULL);
-        if (res != res_small)
-            free(res);
-        return;
-    }
     uint64_t appended = 0, newest = 0;
     for (size_t i = 0; i < n; i++) {
         appended += !res[i].duplicate;
@@ -90,8 +68,6 @@ rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
     if (!ids) {
         rp_conn_respond(c, req, 200, NULL, NULL, "", 0);
         hold_until_durable(a, c, newest);
-        if (res != res_small)
-            free(res);
         return;
     }
     struct rp_buf b;
@@ -127,6 +103,159 @@ rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
     rp_api_respond_json(c, req, 200, &b);
     hold_until_durable(a, c, newest);
     rp_buf_fini(&b);
+}
+
+/* ---- publishing through the cluster (cluster = redis) ---- */
+
+/* A publish sent to Redis: shared by the waiting request and the engine's thread, freed by
+ * whichever lets go last. */
+struct cluster_publish {
+    struct rp_redis_publish p;
+    atomic_int refs;
+    atomic_bool done;
+    const struct rp_api_node *node;
+};
+
+static void
+cluster_publish_unref(struct cluster_publish *cp)
+{
+    if (atomic_fetch_sub(&cp->refs, 1) == 1) {
+        rp_logengine_batch_free(cp->p.batch);
+        free(cp);
+    }
+}
+
+/* On the engine's thread: Redis answered (or the connection dropped). */
+static void
+cluster_publish_done(struct rp_redis_publish *p)
+{
+    struct cluster_publish *cp = RP_CONTAINER_OF(p, struct cluster_publish, p);
+    const struct rp_api_node *node = cp->node;
+    atomic_store(&cp->done, true);
+    cluster_publish_unref(cp);
+    node->wake_waiting(node->wake_ctx);
+}
+
+static void
+cluster_publish_release(void *pending)
+{
+    cluster_publish_unref(pending);
+}
+
+static void
+publish_to_cluster(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                   const struct rp_publish_item *items, size_t n, bool batch, bool ids)
+{
+    const struct rp_api_node *node = a->node;
+    struct cluster_publish *cp = c->pending;
+    char msg[400];
+    if (cp) {
+        if (!atomic_load(&cp->done)) {
+            rp_conn_wait(c, RP_WAIT_CLUSTER, 0); /* keeps its first deadline */
+            return;
+        }
+        c->pending = NULL;
+        if (cp->p.err) {
+            snprintf(msg, sizeof(msg), "%s", cp->p.message);
+            rp_api_reject_publish(c, req, 503, msg);
+        } else if (cp->p.epoch != rp_hub_epoch(node->hub)) {
+            snprintf(msg, sizeof(msg),
+                     "Redis stored the events in a new log (it lost the one this node serves: "
+                     "epoch %08x, not %08x); this node must be restarted",
+                     cp->p.epoch, rp_hub_epoch(node->hub));
+            rp_api_reject_publish(c, req, 503, msg);
+        } else {
+            struct rp_publish_result res_small[16] = {{0}};
+            struct rp_publish_result *res = n <= 16 ? res_small : rp_xcalloc(n, sizeof(*res));
+            for (size_t i = 0; i < n; i++)
+                res[i] = (struct rp_publish_result){.seq = cp->p.first_seq + i};
+            answer_published(a, c, req, items, n, batch, ids, res);
+            if (res != res_small)
+                free(res);
+        }
+        cluster_publish_unref(cp);
+        return;
+    }
+    char why[240];
+    if (node->cluster_down(node->cluster_ctx, why, sizeof(why))) {
+        snprintf(msg, sizeof(msg), "the cluster cannot take publishes now: %s", why);
+        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+        rp_conn_error(c, req, 503, msg, "Retry-After: 1\r\n");
+        return;
+    }
+    struct rp_hub_error err;
+    if (rp_hub_check(node->hub, items, n, &err)) {
+        if (batch)
+            snprintf(msg, sizeof(msg), "event %zu: %s", err.index, err.message);
+        else
+            snprintf(msg, sizeof(msg), "%s", err.message);
+        rp_api_reject_publish(c, req, err.status, msg);
+        return;
+    }
+    struct rp_ingest_event *evs = rp_xcalloc(n, sizeof(*evs));
+    for (size_t i = 0; i < n; i++)
+        evs[i] = (struct rp_ingest_event){.item = items[i], .seq = i + 1};
+    cp = rp_xcalloc(1, sizeof(*cp));
+    cp->p.batch = rp_logengine_batch_new(0, evs, n);
+    free(evs);
+    cp->p.done = cluster_publish_done;
+    cp->node = node;
+    atomic_init(&cp->refs, 2); /* the request's, the engine's */
+    atomic_init(&cp->done, false);
+    int rc = rp_redis_publish(node->redis, &cp->p);
+    if (rc) {
+        rp_logengine_batch_free(cp->p.batch);
+        free(cp);
+        snprintf(msg, sizeof(msg), "the cluster cannot take publishes now: %s",
+                 rc == -EAGAIN ? "too many publishes wait for Redis" : "Redis is not reachable");
+        rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+        rp_conn_error(c, req, 503, msg, "Retry-After: 1\r\n");
+        return;
+    }
+    c->pending = cp;
+    c->pending_free = cluster_publish_release;
+    rp_conn_wait(c, RP_WAIT_CLUSTER, rp_clock_now_ms() + node->cluster_timeout_ms);
+}
+
+/* Publishes <items> and answers (with the ids, or with an empty 200 when not <ids>);
+ * parks the connection when slow_policy block says wait, or while the cluster confirms. */
+void
+rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                     const struct rp_publish_item *items, size_t n, bool batch, bool ids,
+                     enum rp_conn_call call)
+{
+    if (a->node->redis) {
+        publish_to_cluster(a, c, req, items, n, batch, ids);
+        return;
+    }
+    struct rp_hub *hub = a->node->hub;
+    struct rp_stats *stats = rp_conn_stats(c);
+    struct rp_publish_result res_small[16];
+    struct rp_publish_result *res = n <= 16 ? res_small : rp_xcalloc(n, sizeof(*res));
+    struct rp_hub_error err;
+    int rc = rp_hub_publish(hub, items, n, res, &err);
+    if (rc == -EAGAIN && rp_conn_config(c)->block_timeout > 0) {
+        if (call == RP_CONN_CALL_NEW)
+            rp_stat_add(stats, RP_STAT_publish_blocked_total, 1);
+        rp_conn_wait(c, RP_WAIT_BLOCK, rp_clock_now_ms() + rp_conn_config(c)->block_timeout);
+        if (res != res_small)
+            free(res);
+        return;
+    }
+    if (rc) {
+        char msg[200];
+        if (batch)
+            snprintf(msg, sizeof(msg), "event %zu: %s", err.index, err.message);
+        else
+            snprintf(msg, sizeof(msg), "%s", err.message);
+        rp_stat_add(stats, RP_STAT_publish_rejected_total, 1);
+        bool retry = rc == -EAGAIN || rc == -EBUSY || rc == -EIO;
+        rp_conn_error(c, req, err.status, msg, retry ? "Retry-After: 1\r\n" : NULL);
+        if (res != res_small)
+            free(res);
+        return;
+    }
+    answer_published(a, c, req, items, n, batch, ids, res);
     if (res != res_small)
         free(res);
 }

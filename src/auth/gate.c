@@ -21,6 +21,7 @@
 #include "base/stats.h"
 #include "client/http_client.h"
 #include "core/pattern.h"
+#include "core/session.h"
 
 _Static_assert(RP_AUTH__COUNT <= RP_STATS_AUTH_REASONS, "base/stats.h counts too few reasons");
 
@@ -297,6 +298,8 @@ static void
 grant_write_all(struct rp_grant *grant)
 {
     rp_grant_add_write(grant, "#", 1);
+    /* `#` does not reach sessions' private topics (core/pattern.h): name them. */
+    rp_grant_add_write(grant, RP_SESSION_TOPIC_PREFIX "#", sizeof(RP_SESSION_TOPIC_PREFIX));
 }
 
 /*

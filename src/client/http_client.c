@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -43,6 +44,11 @@ struct rp_http_call {
     struct rp_buf resp;
     bool too_big;   /* the write callback refused bytes past max_body */
     bool reporting; /* its done callback is running */
+    bool stream;    /* a streaming GET: bytes go to on_head/on_data, not <resp> */
+    bool head_seen; /* on_head was called */
+    bool aborted;   /* on_head or on_data asked to stop */
+    rp_http_head_fn on_head;
+    rp_http_data_fn on_data;
     int64_t started_ms;
     rp_http_client_done_fn fn;
     void *ctx;
@@ -116,6 +122,8 @@ map_error(struct rp_http_call *call, CURLcode rc)
         return -ENXIO;
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
+        if (call->aborted)
+            return -ECANCELED;
         return call->too_big || rc == CURLE_FILESIZE_EXCEEDED ? -EMSGSIZE : -EIO;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_GOT_NOTHING:
@@ -293,16 +301,76 @@ on_timer(CURLM *multi, long timeout_ms, void *clientp)
     return 0;
 }
 
+/* A streaming GET's head, once: false when on_head refused it. */
+static bool
+stream_head(struct rp_http_call *call)
+{
+    if (call->head_seen)
+        return true;
+    call->head_seen = true;
+    long status = 0;
+    char *ctype = NULL;
+    curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    if (call->on_head(call->ctx, (int)status, ctype ? ctype : "") != 0) {
+        call->aborted = true;
+        return false;
+    }
+    return true;
+}
+
+/* Header lines of a streaming GET: the blank line that ends a final (not 1xx) answer's
+ * headers is when its head is known, before any body byte (an event stream may send none
+ * for a long time). */
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct rp_http_call *call = userp;
+    size_t n = size * nmemb;
+    if ((n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && !stream_head(call))
+            return 0; /* CURLE_WRITE_ERROR ends the transfer */
+    }
+    return n;
+}
+
+/* A streaming GET's body: every chunk as it arrives, after the head. */
+static size_t
+on_write_stream(struct rp_http_call *call, const char *data, size_t n)
+{
+    if (!stream_head(call))
+        return 0;
+    if (call->on_data(call->ctx, data, n) != 0) {
+        call->aborted = true;
+        return 0;
+    }
+    return n;
+}
+
 static size_t
 on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct rp_http_call *call = userp;
     size_t n = size * nmemb;
+    if (call->stream)
+        return on_write_stream(call, data, n);
     if (rp_buf_append(&call->resp, data, n) != 0) {
         call->too_big = true;
         return 0; /* CURLE_WRITE_ERROR ends the transfer */
     }
     return n;
+}
+
+/* Sockets close on exec: an upgrade starts the next process with fork and exec while calls
+ * are open, and an inherited upstream connection would stay open in it for good. */
+static curl_socket_t
+open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)clientp;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 static void
@@ -467,6 +535,7 @@ configure(struct rp_http_call *call, const struct rp_http_post *p)
                                                                  : (int64_t)p->max_body));
     SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, call);
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
     SET(CURLOPT_ERRORBUFFER, call->errbuf);
     SET(CURLOPT_PRIVATE, call);
 #undef SET
@@ -525,6 +594,110 @@ rp_http_client_post(struct rp_http_client *c, const struct rp_http_post *p,
 fail:
     call_free(call);
     return err;
+}
+
+/* The options of a streaming GET (configure() is the POST's). */
+static int
+configure_get(struct rp_http_call *call, const struct rp_http_get *g)
+{
+    CURL *e = call->easy;
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(e, opt, val);                                                    \
+    } while (0)
+    SET(CURLOPT_URL, g->url);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_NOPROXY, call->c->noproxy);
+    SET(CURLOPT_USERAGENT, USER_AGENT);
+    SET(CURLOPT_HTTPHEADER, call->headers);
+    SET(CURLOPT_HTTPGET, 1L);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)g->connect_timeout_ms);
+    SET(CURLOPT_TIMEOUT_MS, 0L);
+    if (g->idle_timeout_ms > 0) {
+        /* Less than a byte a second for that long (headers included): the peer is gone or
+         * never answered. A live event stream sends heartbeats well within it. */
+        long secs = (long)((g->idle_timeout_ms + 999) / 1000);
+        SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+        SET(CURLOPT_LOW_SPEED_TIME, secs);
+    }
+    SET(CURLOPT_WRITEFUNCTION, on_write);
+    SET(CURLOPT_WRITEDATA, call);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, call);
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    SET(CURLOPT_ERRORBUFFER, call->errbuf);
+    SET(CURLOPT_PRIVATE, call);
+#undef SET
+    if (rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN)
+        return -EIO;
+    if (rc == CURLE_OUT_OF_MEMORY)
+        return -ENOMEM;
+    return rc == CURLE_OK ? 0 : -EINVAL;
+}
+
+int
+rp_http_client_get_stream(struct rp_http_client *c, const struct rp_http_get *g,
+                          rp_http_head_fn on_head, rp_http_data_fn on_data,
+                          rp_http_client_done_fn fn, void *ctx, struct rp_http_call **out)
+{
+    if (out)
+        *out = NULL;
+    if (!g->url || !on_head || !on_data || !fn || g->connect_timeout_ms < 0 ||
+        g->connect_timeout_ms > LONG_MAX || g->idle_timeout_ms < 0)
+        return -EINVAL;
+    if (c->n_calls >= c->max_in_flight)
+        return -EAGAIN;
+    if (!url_allowed(g->url))
+        return -EINVAL;
+    struct rp_http_call *call = rp_xcalloc(1, sizeof(*call));
+    call->c = c;
+    call->fn = fn;
+    call->ctx = ctx;
+    call->stream = true;
+    call->on_head = on_head;
+    call->on_data = on_data;
+    rp_buf_init(&call->resp, 1);
+    int err = -ENOMEM;
+    call->easy = curl_easy_init();
+    if (!call->easy)
+        goto fail;
+    for (const char *const *h = g->extra_headers; h && *h; h++) {
+        if (!header_ok(*h)) {
+            err = -EINVAL;
+            goto fail;
+        }
+        struct curl_slist *l = curl_slist_append(call->headers, *h);
+        if (!l)
+            goto fail;
+        call->headers = l;
+    }
+    err = configure_get(call, g);
+    if (err)
+        goto fail;
+    call->started_ms = rp_clock_now_ms();
+    if (curl_multi_add_handle(c->multi, call->easy) != CURLM_OK) {
+        err = -EIO;
+        goto fail;
+    }
+    rp_list_insert_tail(&c->calls, &call->node);
+    c->n_calls++;
+    if (out)
+        *out = call;
+    return 0;
+fail:
+    call_free(call);
+    return err;
+}
+
+int
+rp_http_call_pause(struct rp_http_call *call, bool pause)
+{
+    CURLcode rc = curl_easy_pause(call->easy, pause ? CURLPAUSE_RECV : CURLPAUSE_CONT);
+    return rc == CURLE_OK ? 0 : -EIO;
 }
 
 void

@@ -2,11 +2,11 @@
 #ifndef RP_CLIENT_HTTP_CLIENT_H
 #define RP_CLIENT_HTTP_CLIENT_H
 /*
- * Outgoing HTTP POSTs (webhooks) on a worker's loop: one libcurl multi handle per client,
- * driven by socket and timer callbacks, so no call ever blocks the worker and idle
- * keep-alive connections are reused between calls. http and https only, no redirects.
- * Not responsible for retries, circuit breaking or what the answer means.
- * One client per worker thread; every function is only called from that thread.
+ * Outgoing HTTP POSTs (webhooks) and streaming GETs (upstream event streams) on a worker's loop:
+ * one libcurl multi handle per client, driven by socket and timer callbacks, so no call ever blocks
+ * the worker and idle keep-alive connections are reused between calls. http and https only, no
+ * redirects. Not responsible for retries, circuit breaking or what the answer means. One client per
+ * worker thread; every function is only called from that thread.
  *
  * Driving it (each loop turn, outside any loop callback, like the worker's own sweeps):
  *     int64_t now = rp_clock_now_ms();
@@ -14,6 +14,7 @@
  *     int t = rp_http_client_timeout_ms(c, now);    (-1: no deadline)
  *     ... sleep in rp_loop_run_once() no longer than t when t >= 0 ...
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,35 @@ struct rp_http_post {
  */
 int rp_http_client_post(struct rp_http_client *c, const struct rp_http_post *p,
                         rp_http_client_done_fn fn, void *ctx, struct rp_http_call **out);
+/* What to GET as a stream. Every pointer is borrowed for the rp_http_client_get_stream call. */
+struct rp_http_get {
+    const char *url;                  /* http:// or https:// */
+    const char *const *extra_headers; /* NULL-terminated "Name: value" lines, or NULL */
+    int64_t connect_timeout_ms;       /* > 0, or 0: libcurl's default (300 s) */
+    int64_t idle_timeout_ms;          /* fail when under 1 byte/s for this long; 0: never */
+};
+
+/* A streaming GET's head: <status> and <content_type> ("" when none), once, when the final
+ * answer's headers are complete. Non-zero stops the call (its done callback then reports
+ * -ECANCELED). */
+typedef int (*rp_http_head_fn)(void *ctx, int status, const char *content_type);
+/* A chunk of the body, borrowed for the call. Non-zero stops the call (-ECANCELED). */
+typedef int (*rp_http_data_fn)(void *ctx, const char *data, size_t len);
+
+/*
+ * Starts a GET of <g> whose body is handed over as it arrives: <on_head> once when the
+ * headers are complete, then <on_data> per chunk, then <fn> exactly once (as for a POST;
+ * its body is always ""; no <on_head> when no answer came).
+ * No total timeout: the call lasts until the peer ends it, <g>'s idle timeout passes, or it
+ * is cancelled. Redirects are not followed (a 3xx is reported as such). 0 and *<out>, or
+ * -EAGAIN, -EINVAL, -ENOMEM, -EIO as rp_http_client_post.
+ */
+int rp_http_client_get_stream(struct rp_http_client *c, const struct rp_http_get *g,
+                              rp_http_head_fn on_head, rp_http_data_fn on_data,
+                              rp_http_client_done_fn fn, void *ctx, struct rp_http_call **out);
+/* Stops (<pause>) or resumes taking bytes of a streaming <call>: the peer is held by TCP flow
+ * control meanwhile. Resuming may call <on_data> before it returns. 0, or -EIO. */
+int rp_http_call_pause(struct rp_http_call *call, bool pause);
 /* Stops <call> and frees it; its callback will not run. Accepts NULL. Not from inside
  * libcurl; from a done callback it may cancel other calls, not the one being reported. */
 void rp_http_call_cancel(struct rp_http_call *call);

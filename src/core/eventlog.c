@@ -145,6 +145,15 @@ rp_eventlog_bytes_before(const struct rp_eventlog *log, uint64_t idx)
     return idx ? entry(log, idx - 1)->end_bytes : log->appended_bytes - log->bytes;
 }
 
+uint64_t
+rp_eventlog_drop_all(struct rp_eventlog *log)
+{
+    uint64_t n = log->count;
+    while (log->count)
+        evict_oldest(log);
+    return n;
+}
+
 void
 rp_eventlog_forget(struct rp_eventlog *log, uint64_t seq)
 {

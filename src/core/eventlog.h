@@ -55,6 +55,8 @@ void rp_eventlog_append(struct rp_eventlog *log, struct rp_frame *frame, uint64_
                         int64_t now_ms, int64_t wall_ms);
 /* Evicts entries older than max_age_ms; returns how many. */
 uint64_t rp_eventlog_expire(struct rp_eventlog *log, int64_t now_ms);
+/* Evicts every entry (an expired session's private events); returns how many. */
+uint64_t rp_eventlog_drop_all(struct rp_eventlog *log);
 /* Index (0 = oldest kept) of the first entry with seq > <after>; count if none. */
 uint64_t rp_eventlog_find_after(const struct rp_eventlog *log, uint64_t after);
 /* The entry at index <i> (0 = oldest); borrowed until the next change of the log. */

@@ -18,6 +18,7 @@
 #include "core/hub_private.h"
 #include "core/logengine.h"
 #include "core/pattern.h"
+#include "core/session.h"
 #include "core/topic_name.h"
 #include "sse/sse_frame.h"
 
@@ -98,6 +99,12 @@ rp_hub_epoch(const struct rp_hub *hub)
     return hub->config.epoch;
 }
 
+bool
+rp_hub_shared_sequence(const struct rp_hub *hub)
+{
+    return hub->config.shared_sequence;
+}
+
 uint64_t
 rp_hub_last_seq(const struct rp_hub *hub)
 {
@@ -128,7 +135,7 @@ topic_create(struct rp_hub *hub, const char *name, size_t len)
     /* A topic of this name may have been reclaimed with events a reader has not seen:
      * the gap is announced to readers before it (and, on a hash collision, to a few
      * readers for whom it is not one). */
-    if (hub->floor)
+    if (hub->floor && !rp_session_is_topic(name, len))
         rp_eventlog_forget(&t->log, hub->floor[floor_slot(name, len)]);
     rp_eventlog_forget(&t->log,
                        hub->lost_seq > hub->memory_floor ? hub->lost_seq : hub->memory_floor);
@@ -269,6 +276,9 @@ validate_item(const struct rp_hub *hub, const struct rp_publish_item *it, size_t
         return fail(err, 400, i, "data is not valid UTF-8", NULL);
     if (it->pub_id && (it->pub_id_len == 0 || it->pub_id_len > 128))
         return fail(err, 400, i, "id must be 1 to 128 bytes", NULL);
+    if (!system && it->pub_id && it->pub_id[0] == RP_FRAME_ORIGIN_MARK)
+        return fail(err, 400, i, "id must not start with the byte 0x1e (the server's upstream ids)",
+                    NULL);
     return 0;
 }
 
@@ -432,6 +442,14 @@ static int
 publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool system,
         struct rp_publish_result *out, struct rp_hub_error *err)
 {
+    if (hub->config.shared_sequence) {
+        /* The cluster hands out the sequences: one of ours could name another event. */
+        fail(err, 503, 0,
+             "events are sequenced by the cluster (cluster = redis) and this publish does not "
+             "go through it",
+             NULL);
+        return -EOPNOTSUPP;
+    }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = validate_item(hub, &items[i], i, system, err);
@@ -525,6 +543,18 @@ unlock:
 }
 
 int
+rp_hub_check(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+             struct rp_hub_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = validate_item(hub, &items[i], i, false, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
 rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                struct rp_publish_result *out, struct rp_hub_error *err)
 {
@@ -538,9 +568,14 @@ rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *items, s
     return publish(hub, items, n, true, out, err);
 }
 
-int
-rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
-              struct rp_hub_error *err)
+/*
+ * rp_hub_ingest and rp_hub_ingest_topic: <one_topic> NULL takes in a batch after the node's
+ * last sequence; else every event is of <one_topic> and the batch goes after that topic's
+ * newest event, with events up to <lost_upto> declared gone for it first.
+ */
+static int
+ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n, const char *one_topic,
+       size_t one_len, uint64_t lost_upto, struct rp_hub_error *err)
 {
     struct rp_hub_error scratch;
     if (!err)
@@ -551,6 +586,12 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
         if (rc == 0 && i > 0 && evs[i].seq <= evs[i - 1].seq) {
             fail(err, 409, i, "sequence numbers of an ingested batch must increase", NULL);
             rc = -ERANGE;
+        }
+        if (rc == 0 && one_topic &&
+            (evs[i].item.topic_len != one_len ||
+             memcmp(evs[i].item.topic, one_topic, one_len) != 0)) {
+            fail(err, 400, i, "every event of a topic's batch must be of that topic", NULL);
+            rc = -EINVAL;
         }
     }
     if (rc || n == 0)
@@ -569,21 +610,38 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
     uint64_t woken = 0;
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
     hub_lock(hub);
-    if (evs[0].seq < hub->next_seq) {
+    if (!one_topic && evs[0].seq < hub->next_seq) {
         fail(err, 409, 0, "sequence is not after the node's last", NULL);
         rc = -ERANGE;
         goto unlock;
     }
     for (size_t i = 0; i < n; i++) {
         const char *why = NULL;
-        topics[i] = topic_get(hub, evs[i].item.topic, evs[i].item.topic_len, &why);
+        topics[i] = i > 0 && one_topic
+                        ? topics[0]
+                        : topic_get(hub, evs[i].item.topic, evs[i].item.topic_len, &why);
         if (!topics[i]) {
             fail(err, 503, i, "cannot create topic: ", why);
             rc = -ENOSPC;
             goto unlock;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    size_t skip = 0;
+    if (one_topic) {
+        /* A fill repeats what the topic has: keep what comes after it. Its gone range
+         * counts only past what the topic has (what it has is whole). */
+        struct rp_topic *t = topics[0];
+        pthread_mutex_lock(&t->lock);
+        uint64_t newest = atomic_load_explicit(&t->last_seq, memory_order_relaxed);
+        while (skip < n && evs[skip].seq <= newest)
+            skip++;
+        if (lost_upto > newest)
+            rp_eventlog_forget(&t->log, lost_upto);
+        pthread_mutex_unlock(&t->lock);
+        if (skip == n)
+            goto unlock; /* nothing new: no note, nobody woken */
+    }
+    for (size_t i = skip; i < n; i++) {
         struct rp_topic *t = topics[i];
         /* Keep the event's age: history_age counts from its first append. */
         int64_t age = wall > evs[i].wall_ms ? wall - evs[i].wall_ms : 0;
@@ -594,16 +652,59 @@ rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
         atomic_store_explicit(&t->last_seq, evs[i].seq, memory_order_release);
         pthread_mutex_unlock(&t->lock);
     }
-    hub->next_seq = evs[n - 1].seq + 1;
-    woken = note_advanced(hub, topics, NULL, n);
-    atomic_store(&hub->last_seq, evs[n - 1].seq);
+    /* A topic's fill may lie wholly before the node's last sequence. */
+    bool advances = evs[n - 1].seq >= hub->next_seq;
+    if (advances)
+        hub->next_seq = evs[n - 1].seq + 1;
+    woken = note_advanced(hub, topics + skip, NULL, n - skip);
+    if (advances)
+        atomic_store(&hub->last_seq, evs[n - 1].seq);
 unlock:
     pthread_mutex_unlock(&hub->lock);
-    if (rc == 0)
-        woken |= note_advanced(hub, topics, NULL, n);
+    if (rc == 0 && skip < n)
+        woken |= note_advanced(hub, topics + skip, NULL, n - skip);
     wake_workers(hub, woken);
     batch_fini(&bm, n);
     return rc;
+}
+
+int
+rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
+              struct rp_hub_error *err)
+{
+    return ingest(hub, evs, n, NULL, 0, 0, err);
+}
+
+int
+rp_hub_ingest_topic(struct rp_hub *hub, const char *topic, size_t len,
+                    const struct rp_ingest_event *evs, size_t n, uint64_t lost_upto,
+                    struct rp_hub_error *err)
+{
+    return ingest(hub, evs, n, topic, len, lost_upto, err);
+}
+
+void
+rp_topic_set_filling(struct rp_topic *t)
+{
+    atomic_store(&t->filling, true);
+}
+
+bool
+rp_topic_filling(const struct rp_topic *t)
+{
+    return atomic_load_explicit(&t->filling, memory_order_acquire);
+}
+
+void
+rp_hub_topic_filled(struct rp_hub *hub, const char *topic, size_t len)
+{
+    uint64_t woken = 0;
+    hub_lock(hub);
+    struct rp_topic *t = rp_hashmap_get(&hub->topics, topic, len);
+    if (t && atomic_exchange(&t->filling, false))
+        woken = note_advanced(hub, &t, NULL, 1);
+    pthread_mutex_unlock(&hub->lock);
+    wake_workers(hub, woken);
 }
 
 void

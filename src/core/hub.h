@@ -92,6 +92,10 @@ struct rp_hub_config {
     /* Where unlinked topics are retired (borrowed; outlives the topics retired to it).
      * NULL: topics are never reclaimed and live until the hub is freed. */
     struct rp_qsbr *qsbr;
+    /* The sequence is a cluster's (the Redis engine assigns it; the node learns how far it
+     * is a moment later): an id of this epoch past rp_hub_last_seq() is one this node has
+     * not heard of yet, not an unknown one, and a resume from it waits for what follows. */
+    bool shared_sequence;
 };
 
 /* One event to publish; everything is borrowed for the call. */
@@ -131,6 +135,8 @@ struct rp_hub_error {
 struct rp_hub *rp_hub_new(const struct rp_hub_config *config, const struct rp_hub_hooks *hooks);
 void rp_hub_free(struct rp_hub *hub);
 uint32_t rp_hub_epoch(const struct rp_hub *hub);
+/* The config's shared_sequence. */
+bool rp_hub_shared_sequence(const struct rp_hub *hub);
 /* The node-wide sequence of the newest event in any log (acquire). */
 uint64_t rp_hub_last_seq(const struct rp_hub *hub);
 /* Formats the id of <seq> on this hub (RP_EVENT_ID_MAX + 1 bytes); returns its length. */
@@ -143,10 +149,15 @@ size_t rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out);
  * subscribers block publishers; nothing was appended: retry later; the workers of the
  * blocking topic are asked to report their cursors again), -ENOSPC (503: too many topics),
  * -EIO (507 on a full disk, else 503: the log engine cannot write), -EBUSY (503: the log
- * engine is behind; retry shortly), with <err> filled.
+ * engine is behind; retry shortly), -EOPNOTSUPP (503: the sequence is a cluster's, so only
+ * the cluster may sequence: see shared_sequence), with <err> filled.
  */
 int rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                    struct rp_publish_result *out, struct rp_hub_error *err);
+/* What rp_hub_publish checks before it sequences anything, for a publish that another
+ * engine sequences (the cluster): 0, or -EINVAL / -EPERM with <err> filled as it would be. */
+int rp_hub_check(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+                 struct rp_hub_error *err);
 /* rp_hub_publish for the server's own feeds: topics under RP_TOPIC_SYSTEM_PREFIX are
  * allowed (any other topic too). Never exposed to a request. */
 int rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
@@ -164,6 +175,33 @@ int rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *item
  */
 int rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
                   struct rp_hub_error *err);
+/*
+ * rp_hub_ingest for an engine that assigns the sequences of a whole cluster (the Redis
+ * engine): a node takes in only the topics its clients read, and fills a topic it begins to
+ * read from the shared log, so one topic's events may come after the node has taken in later
+ * sequences of other topics. All <n> events are of <topic> (<len> bytes), increasing; those at
+ * or before the topic's newest event are skipped (a fill repeats what the topic has), the
+ * others appended, possibly before rp_hub_last_seq(), which moves up to the newest if it is
+ * behind. Events up to <lost_upto> (0: none) are declared gone for the topic first when that
+ * is past what it has (the shared log trimmed them): a reader resuming from before is told
+ * (event: resync). Wakes the workers with subscribers like rp_hub_ingest. 0; or -EINVAL
+ * (400/413: an invalid event, or one of another topic), -ERANGE (409: not increasing),
+ * -ENOSPC (503: too many topics), with <err> (may be NULL) filled.
+ */
+int rp_hub_ingest_topic(struct rp_hub *hub, const char *topic, size_t len,
+                        const struct rp_ingest_event *evs, size_t n, uint64_t lost_upto,
+                        struct rp_hub_error *err);
+/*
+ * A shared sequence: the cluster engine begins to fill <t>'s log (its first reader came):
+ * streams that read <t> write nothing until rp_hub_topic_filled, so a stream over several
+ * topics never writes a later event of one before an earlier one of <t> the fill brings.
+ * Call while <t> is safe (the interest hook).
+ */
+void rp_topic_set_filling(struct rp_topic *t);
+bool rp_topic_filling(const struct rp_topic *t);
+/* The fill of <topic> is in (after its rp_hub_ingest_topic): its streams go on; they are
+ * told as if it advanced. A no-op for a topic that does not exist. Any thread. */
+void rp_hub_topic_filled(struct rp_hub *hub, const char *topic, size_t len);
 /*
  * Continues the node-wide sequence after <last_seq> when it is ahead of the hub's (events
  * up to it were sequenced elsewhere and may all be gone: an upgrade, a peer), and stores it
@@ -228,6 +266,10 @@ typedef void (*rp_hub_floor_fn)(void *ctx, uint32_t slot, uint64_t seq);
 void rp_hub_foreach_floor(struct rp_hub *hub, rp_hub_floor_fn fn, void *ctx);
 void rp_hub_raise_floor(struct rp_hub *hub, uint32_t slot, uint64_t seq);
 void rp_hub_forget(struct rp_hub *hub, const char *name, size_t len, uint64_t seq);
+/* Evicts every event of the topic <name> now, if it exists (an expired session's private
+ * events: nobody is owed them), so reclamation can free it. A reader behind is told of the
+ * gap as for any eviction. */
+void rp_hub_drop(struct rp_hub *hub, const char *name, size_t len);
 /* Events and bytes kept in all logs (for metrics; O(topics)). */
 void rp_hub_log_totals(struct rp_hub *hub, uint64_t *events, uint64_t *bytes);
 /* Evicts events past their age from every log; returns how many. */

@@ -51,6 +51,9 @@ struct rp_topic {
     _Atomic uint64_t last_seq;
     _Atomic int64_t n_subscribers;
     _Atomic uint32_t holds; /* rp_topic_hold: kept past quiescent states (queued notes) */
+    /* A shared sequence only: the cluster engine is filling the topic's log (its first
+     * reader came); streams that read it wait, so they write in sequence order. */
+    atomic_bool filling;
     /* Under hub->lock: the QSBR epoch in which the hub last handed the topic out, and the
      * critical section (hub->gen) that did, so it is not reclaimed while still in use. */
     uint64_t handed_out, gen;

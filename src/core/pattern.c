@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "core/session.h"
 #include "core/topic_name.h"
 
 /*
@@ -79,6 +80,12 @@ bool
 rp_pattern_matches(const char *filter, size_t filter_len, const char *topic, size_t topic_len)
 {
     size_t fi = 0, ti = 0;
+    /* Sessions' private topics are reached only by name: a filter that starts with a
+     * wildcard (`#`, `+/...`) does not match them (as MQTT keeps `$` topics from `#`). */
+    size_t sp = sizeof(RP_SESSION_TOPIC_PREFIX) - 1;
+    if (filter_len && (filter[0] == '#' || filter[0] == '+') && topic_len >= sp &&
+        memcmp(topic, RP_SESSION_TOPIC_PREFIX, sp) == 0)
+        return false;
     bool topic_done = false;
     for (;;) {
         size_t fe = level_end(filter, filter_len, fi);

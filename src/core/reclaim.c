@@ -13,6 +13,7 @@
 #include "base/qsbr.h"
 #include "core/eventlog.h"
 #include "core/hub_private.h"
+#include "core/session.h"
 
 /* Reclamation: topics leave the table and are retired to the QSBR domain once nothing can
  * reach them (the rules are in core/hub_private.h), and the gap floors they leave. */
@@ -51,10 +52,23 @@ rp_hub_forget(struct rp_hub *hub, const char *name, size_t len, uint64_t seq)
         pthread_mutex_lock(&t->lock);
         rp_eventlog_forget(&t->log, seq);
         pthread_mutex_unlock(&t->lock);
-    } else if (hub->floor) {
+    } else if (hub->floor && !rp_session_is_topic(name, len)) {
         uint64_t *floor = &hub->floor[floor_slot(name, len)];
         if (seq > *floor)
             *floor = seq;
+    }
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void
+rp_hub_drop(struct rp_hub *hub, const char *name, size_t len)
+{
+    hub_lock(hub);
+    struct rp_topic *t = rp_hashmap_get(&hub->topics, name, len);
+    if (t) {
+        pthread_mutex_lock(&t->lock);
+        rp_eventlog_drop_all(&t->log);
+        pthread_mutex_unlock(&t->lock);
     }
     pthread_mutex_unlock(&hub->lock);
 }
@@ -107,7 +121,10 @@ unlink_topic(struct rp_hub *hub, struct rp_topic *t)
     rp_hashmap_remove(&hub->topics, t->name, t->name_len);
     uint64_t newest = t->log.last_seq > t->log.evicted_seq ? t->log.last_seq : t->log.evicted_seq;
     uint64_t *floor = &hub->floor[floor_slot(t->name, t->name_len)];
-    if (newest > *floor)
+    /* A session's private topic leaves no floor and takes none (hub.c): the session table
+     * says whether its events are still owed (an expired session is announced), and the
+     * floors of 100,000 sessions would hand spurious resyncs to colliding names. */
+    if (newest > *floor && !rp_session_is_topic(t->name, t->name_len))
         *floor = newest;
     atomic_fetch_add_explicit(&hub->n_reclaimed, 1, memory_order_relaxed);
 }

@@ -63,6 +63,7 @@ struct link {
     /* drop_newest: once the cursor reaches skip_from, delivery jumps to skip_to. */
     uint64_t skip_from, skip_to;
     bool replaying; /* first read after a resume or a late attach: a gap means "expired" */
+    bool plain;     /* a session's private topic: its events are never tagged */
 };
 
 struct rp_stream {
@@ -90,6 +91,7 @@ struct rp_stream {
     int64_t last_write_ms;
     uint64_t base; /* where it started (the cursor of the topics it had then) */
     bool tagged;   /* several topics or a pattern: events carry their topic */
+    bool shared;   /* the hub's sequence is a cluster's: topics may be filling */
     bool stalled;  /* the socket refused bytes; waiting for writability */
     /* Opened with a Last-Event-ID and not yet caught up once: its replay is not "lag", so
      * slow_policy waits until it has caught up (it can still fall off the log). */
@@ -99,7 +101,8 @@ struct rp_stream {
     const char *finish_why;
     struct rp_frame *partial; /* a frame the socket took only part of (a reference) */
     size_t partial_off;
-    struct rp_buf ctl; /* whole SSE lines to send before the next frame */
+    bool partial_tagged; /* how <partial> was being written */
+    struct rp_buf ctl;   /* whole SSE lines to send before the next frame */
 };
 
 /* A frame chosen for the next write. */

@@ -14,6 +14,7 @@
 #include "base/list.h"
 #include "core/event_id.h"
 #include "core/pattern.h"
+#include "core/session.h"
 #include "delivery/delivery_private.h"
 #include "net/sendbatch.h"
 #include "sse/sse_frame.h"
@@ -21,6 +22,13 @@
 static void check_lag(struct rp_stream *s, struct link *l);
 
 /* ---- links ---- */
+
+static bool
+is_session_topic(const char *name, size_t len)
+{
+    size_t sp = sizeof(RP_SESSION_TOPIC_PREFIX) - 1;
+    return len > sp && memcmp(name, RP_SESSION_TOPIC_PREFIX, sp) == 0;
+}
 
 struct link *
 rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
@@ -44,6 +52,9 @@ rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
     l->stream = s;
     l->lt = rp_fanout_topic_get(s->f, t);
     l->cursor = cursor;
+    size_t name_len;
+    const char *name = rp_topic_name(t, &name_len);
+    l->plain = is_session_topic(name, name_len);
     rp_list_insert_tail(&l->lt->links, &l->in_topic);
     l->lt->n_links++;
     rp_list_insert_tail(&s->links, &l->in_stream);
@@ -163,10 +174,27 @@ settle_behind(struct link *l)
  * <upto>, merged in sequence order into f->items after the f->n_items in use. Returns how
  * many; *<more> when some log had more.
  */
+/* A shared sequence: some topic of <s> is being filled, so none of its events may be
+ * written yet (one of the fill's could come before them); its fill's note brings the
+ * stream back. */
+static bool
+waits_for_fill(struct rp_stream *s)
+{
+    for (struct rp_list *pos = s->links.next; pos != &s->links; pos = pos->next) {
+        const struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        if (rp_topic_filling(l->lt->topic))
+            return true;
+    }
+    return false;
+}
+
 static size_t
 gather(struct rp_stream *s, uint64_t upto, bool *more)
 {
     struct rp_fanout *f = s->f;
+    *more = false;
+    if (s->shared && waits_for_fill(s))
+        return 0;
     size_t per_link = s->n_behind <= 1 ? READ_BATCH : READ_BATCH / s->n_behind;
     if (per_link < 4)
         per_link = 4;
@@ -305,7 +333,7 @@ plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan 
     size_t partial_len = 0, ctl_len = s->ctl.len;
     if (s->partial) {
         struct iovec piece[2];
-        int np = rp_frame_iov(s->partial, s->tagged, piece);
+        int np = rp_frame_iov(s->partial, s->partial_tagged, piece);
         size_t skip = s->partial_off;
         for (int i = 0; i < np; i++) {
             if (skip >= piece[i].iov_len) {
@@ -325,7 +353,8 @@ plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan 
     size_t used = 0;
     while (used < n_items && niov + 2 <= IOV_BATCH) {
         if (!items[used].dup)
-            niov += rp_frame_iov(items[used].frame, s->tagged, &iov[niov]);
+            niov += rp_frame_iov(items[used].frame, s->tagged && !items[used].link->plain,
+                                 &iov[niov]);
         used++;
     }
     for (size_t i = used; i < n_items; i++) {
@@ -397,7 +426,8 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
         struct item *it = &items[i];
         /* A skipped copy costs no bytes; its cursor moves with the others, and the copy
          * that carries the update is written before or after it, never not at all. */
-        size_t len = it->dup ? 0 : rp_frame_wire_len(it->frame, s->tagged);
+        bool tagged = s->tagged && !it->link->plain;
+        size_t len = it->dup ? 0 : rp_frame_wire_len(it->frame, tagged);
         total += len;
         if (left >= len) {
             left -= len;
@@ -410,6 +440,7 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
         } else if (left > 0) {
             /* The socket took part of this frame: it is handed over; keep the rest. */
             s->partial = it->frame;
+            s->partial_tagged = tagged;
             s->partial_off = left;
             it->link->cursor = it->seq;
             sent++;
@@ -639,7 +670,13 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     rp_list_init(&s->behind);
     rp_buf_init(&s->ctl, CTL_CAP + o->head_len);
     rp_buf_append(&s->ctl, o->head, o->head_len);
-    s->tagged = !o->untagged && (o->n_filters > 1 || o->tagged);
+    /* A session's private topic does not make a stream multi-topic: its events go out
+     * untagged, and the session's one topic stays as a plain stream of it shows it. */
+    size_t n_public = 0;
+    for (size_t i = 0; i < o->n_filters; i++)
+        n_public += !is_session_topic(o->filters[i], strlen(o->filters[i]));
+    s->tagged = !o->untagged && (n_public > 1 || o->tagged);
+    s->shared = rp_hub_shared_sequence(f->hub);
     s->accept = o->accept;
     s->accept_ctx = o->accept_ctx;
     s->accept_free = o->accept_free;
@@ -660,7 +697,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         } else if (id.epoch != rp_hub_epoch(f->hub)) {
             from = EVERYTHING; /* another incarnation of the log: all it keeps is new */
             reason = "epoch";
-        } else if (id.seq > rp_hub_last_seq(f->hub)) {
+        } else if (id.seq > rp_hub_last_seq(f->hub) && !rp_hub_shared_sequence(f->hub)) {
             reason = "unknown_id";
         } else {
             from = RESUME;
@@ -755,6 +792,21 @@ rp_stream_exportable(const struct rp_stream *s)
     return s->accept == NULL;
 }
 
+uint64_t
+rp_stream_last_seq(const struct rp_stream *s)
+{
+    uint64_t last = 0;
+    if (!s)
+        return 0;
+    struct rp_list *pos;
+    for (pos = s->links.next; pos != &s->links; pos = pos->next) {
+        const struct link *l = RP_CONTAINER_OF(pos, struct link, in_stream);
+        if (l->cursor != CURSOR_UNSET && l->cursor > last)
+            last = l->cursor;
+    }
+    return last;
+}
+
 void
 rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out)
 {
@@ -782,7 +834,7 @@ rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out)
     struct iovec piece[2];
     int np = 0;
     if (s->partial) {
-        np = rp_frame_iov(s->partial, s->tagged, piece);
+        np = rp_frame_iov(s->partial, s->partial_tagged, piece);
         for (int i = 0; i < np; i++)
             cap += piece[i].iov_len;
     }

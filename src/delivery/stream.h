@@ -90,6 +90,9 @@ bool rp_stream_exportable(const struct rp_stream *s);
 /* Describes <s> for an upgrade into the zeroed <out>; the stream is not changed. */
 void rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out);
 void rp_stream_state_fini(struct rp_stream_state *st);
+/* The stream's place: every event up to it was handed to the socket (the highest cursor,
+ * as rp_stream_export's last_seq); 0 for NULL or a stream with no cursor set. */
+uint64_t rp_stream_last_seq(const struct rp_stream *s);
 
 /*
  * Opens a stream: registers every link (so nothing published from now on can be missed),

@@ -251,6 +251,17 @@ rp_conn_start_stream_with(struct rp_conn *c, const struct rp_http_request *req,
 }
 
 bool
+rp_conn_start_stream_headers(struct rp_conn *c, const struct rp_http_request *req,
+                             const char *const *filters, size_t n_filters, const char *last_id,
+                             size_t last_id_len, const char *extra_headers, const char *replay,
+                             size_t replay_len)
+{
+    const struct rp_conn_stream_opts opts = {.extra_headers = extra_headers};
+    return rp_conn_start_stream_opts(c, req, filters, n_filters, last_id, last_id_len, replay,
+                                     replay_len, &opts);
+}
+
+bool
 rp_conn_start_stream_opts(struct rp_conn *c, const struct rp_http_request *req,
                           const char *const *filters, size_t n_filters, const char *last_id,
                           size_t last_id_len, const char *replay, size_t replay_len,

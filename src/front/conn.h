@@ -75,6 +75,10 @@ struct rp_conn {
      * connection by <pending_free> unless the handler took it back first. */
     void *pending;
     void (*pending_free)(void *pending);
+    /* The session a stream belongs to (api/sessions.c), told when the connection is freed
+     * where its stream stopped (rp_stream_last_seq; 0 without a stream). */
+    void *session;
+    void (*session_end)(void *session, uint64_t last_seq);
     int64_t last_active_ms;
     int64_t opened_ms;   /* accepted (for the access log) */
     uint32_t n_requests; /* requests read on this connection */
@@ -95,6 +99,11 @@ typedef void (*rp_conn_handler_fn)(void *ctx, struct rp_conn *c, const struct rp
                                    enum rp_conn_call call);
 
 /* ---- hand-over (upgrade) ---- */
+
+struct rp_stream_state;
+/* A stream adopted from the previous process (<st>) runs again on <c>: the handler's context
+ * may attach what it keeps per stream (a session). */
+typedef void (*rp_conn_adopted_fn)(void *ctx, struct rp_conn *c, const struct rp_stream_state *st);
 
 /* One connection handed to the next process. */
 struct rp_conn_export {
@@ -156,6 +165,12 @@ bool rp_conn_start_stream_opts(struct rp_conn *c, const struct rp_http_request *
                                const char *const *filters, size_t n_filters, const char *last_id,
                                size_t last_id_len, const char *replay, size_t replay_len,
                                const struct rp_conn_stream_opts *opts);
+/* rp_conn_start_stream_with that also sends <extra_headers> ("Name: value\r\n" lines; may
+ * be NULL) in the response head (a session's cookie). */
+bool rp_conn_start_stream_headers(struct rp_conn *c, const struct rp_http_request *req,
+                                  const char *const *filters, size_t n_filters, const char *last_id,
+                                  size_t last_id_len, const char *extra_headers, const char *replay,
+                                  size_t replay_len);
 /* Schedules the end of the stream at wall-clock <expires_wall_ms> (its token's expiry),
  * after an `event: auth_expired`; 0 = never. */
 void rp_conn_schedule_expiry(struct rp_conn *c, int64_t expires_wall_ms);

@@ -33,6 +33,7 @@ rp_front_new(const struct rp_front_setup *setup)
     f->stats = setup->stats;
     f->handler = setup->handler;
     f->handler_ctx = setup->handler_ctx;
+    f->stream_adopted = setup->stream_adopted;
     f->conncap = setup->conncap;
     f->listener.fd = -1;
     rp_list_init(&f->http);
@@ -87,6 +88,8 @@ rp_front_reap(struct rp_front *f)
     while (!rp_list_empty(&f->closing)) {
         struct rp_conn *c = RP_CONTAINER_OF(f->closing.next, struct rp_conn, node);
         rp_list_remove(&c->node);
+        if (c->session)
+            c->session_end(c->session, rp_stream_last_seq(c->stream));
         rp_stream_free(c->stream);
         if (c->pending)
             c->pending_free(c->pending);
@@ -450,5 +453,8 @@ rp_front_adopt(struct rp_front *f, struct rp_conn_export *e)
         }
         return 0;
     }
-    return rp_conn_resume_stream(c, &e->st);
+    int rc = rp_conn_resume_stream(c, &e->st);
+    if (!rc && f->stream_adopted)
+        f->stream_adopted(f->handler_ctx, c, &e->st);
+    return rc;
 }

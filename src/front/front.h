@@ -19,6 +19,7 @@ struct rp_front {
     struct rp_stats *stats;
     rp_conn_handler_fn handler;
     void *handler_ctx;
+    rp_conn_adopted_fn stream_adopted;
     struct rp_conncap *conncap; /* node-wide connection caps, or NULL; borrowed */
     struct rp_loop_io listener;
     int64_t accept_paused_until;
@@ -44,6 +45,9 @@ struct rp_front_setup {
     struct rp_conncap *conncap;
     rp_conn_handler_fn handler;
     void *handler_ctx;
+    /* A stream taken over from the previous process runs again (its <st>); with
+     * <handler_ctx>. May be NULL. */
+    rp_conn_adopted_fn stream_adopted;
 };
 
 struct rp_front *rp_front_new(const struct rp_front_setup *setup);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,7 +41,8 @@ opt_string(json_t *obj, const char *key, const char **s, size_t *len)
 }
 
 static int
-parse_item(struct rp_publish_batch *b, size_t i, json_t *obj, struct rp_publish_json_error *err)
+parse_item(struct rp_publish_batch *b, size_t i, json_t *obj, bool targeted,
+           struct rp_publish_json_error *err)
 {
     char where[32] = "";
     if (b->is_array)
@@ -57,12 +59,16 @@ parse_item(struct rp_publish_batch *b, size_t i, json_t *obj, struct rp_publish_
                         where, key);
     }
     json_t *topic = json_object_get(obj, "topic");
-    if (!topic)
+    if (targeted && topic)
+        return fail(err, 422, "%sleave out \"topic\": the URL names where the event goes", where);
+    if (!targeted && !topic)
         return fail(err, 422, "%s\"topic\" is missing", where);
-    if (!json_is_string(topic))
+    if (topic && !json_is_string(topic))
         return fail(err, 422, "%s\"topic\" must be a string", where);
-    it->topic = json_string_value(topic);
-    it->topic_len = json_string_length(topic);
+    if (topic) {
+        it->topic = json_string_value(topic);
+        it->topic_len = json_string_length(topic);
+    }
     if (opt_string(obj, "event", &it->event, &it->event_len))
         return fail(err, 422, "%s\"event\" must be a string", where);
     if (opt_string(obj, "id", &it->pub_id, &it->pub_id_len))
@@ -83,9 +89,9 @@ parse_item(struct rp_publish_batch *b, size_t i, json_t *obj, struct rp_publish_
     return 0;
 }
 
-int
-rp_publish_json_parse(const char *body, size_t len, size_t max_batch, struct rp_publish_batch *out,
-                      struct rp_publish_json_error *err)
+static int
+parse_body(const char *body, size_t len, size_t max_batch, bool targeted,
+           struct rp_publish_batch *out, struct rp_publish_json_error *err)
 {
     memset(out, 0, sizeof(*out));
     json_error_t jerr;
@@ -112,13 +118,27 @@ rp_publish_json_parse(const char *body, size_t len, size_t max_batch, struct rp_
     out->n = n;
     for (size_t i = 0; i < n; i++) {
         json_t *obj = out->is_array ? json_array_get(doc, i) : doc;
-        int rc = parse_item(out, i, obj, err);
+        int rc = parse_item(out, i, obj, targeted, err);
         if (rc) {
             rp_publish_batch_fini(out);
             return rc;
         }
     }
     return 0;
+}
+
+int
+rp_publish_json_parse(const char *body, size_t len, size_t max_batch, struct rp_publish_batch *out,
+                      struct rp_publish_json_error *err)
+{
+    return parse_body(body, len, max_batch, false, out, err);
+}
+
+int
+rp_publish_json_parse_targeted(const char *body, size_t len, size_t max_batch,
+                               struct rp_publish_batch *out, struct rp_publish_json_error *err)
+{
+    return parse_body(body, len, max_batch, true, out, err);
 }
 
 void

@@ -29,6 +29,10 @@ struct rp_publish_json_error {
  * <err> filled (400 malformed, 422 wrong shape, 413 more than <max_batch> events). */
 int rp_publish_json_parse(const char *body, size_t len, size_t max_batch,
                           struct rp_publish_batch *out, struct rp_publish_json_error *err);
+/* rp_publish_json_parse for a body whose target the URL names (a session's events): every
+ * object must leave out "topic" (422 otherwise); the items' topics are left NULL. */
+int rp_publish_json_parse_targeted(const char *body, size_t len, size_t max_batch,
+                                   struct rp_publish_batch *out, struct rp_publish_json_error *err);
 void rp_publish_batch_fini(struct rp_publish_batch *b);
 
 #endif

@@ -74,6 +74,8 @@ struct snapshot {
     uint64_t lag[RP_STATS_LAG_BUCKETS + 1]; /* not cumulative; the last is over every bound */
     uint64_t log_events, log_bytes, auth_cache_entries, topics, last_seq, uptime_s, workers;
     uint64_t topics_reclaimed;
+    uint64_t sessions_connected, sessions_disconnected, session_buffered_bytes;
+    uint64_t sessions_created, session_resumes, session_expiries, session_hijacks_refused;
     bool has_breaker, has_log;
     uint64_t store_bytes, store_segments, durable_lag, records_dropped, log_failed;
     int64_t fsync_bounds_us[RP_LOGENGINE_FSYNC_BUCKETS];
@@ -153,6 +155,12 @@ seconds_divisor(const struct metric *m)
     {                                                                                              \
         .shape = SHAPE_SCALAR, .prom = prom_, .type = type_, .help = help_, .json = json_,         \
         .flags = M_LOG | M_JSON_LAST, .at = AT(member), .n = 1                                     \
+    }
+
+#define SESSION_SCALAR(prom_, type_, help_, json_, member)                                         \
+    {                                                                                              \
+        .shape = SHAPE_SCALAR, .prom = prom_, .type = type_, .help = help_, .json = json_,         \
+        .flags = M_JSON_LAST, .at = AT(member), .n = 1                                             \
     }
 
 /* Every metric after the per-stat ones (walk() adds those from base/stats.h), in order. */
@@ -280,6 +288,27 @@ static const struct metric families[] = {
      .bounds_at = AT(fsync_bounds_us),
      .sum_at = AT(fsync_us_sum)},
     {.shape = SHAPE_GROUP_END, .flags = M_LOG | M_JSON_LAST},
+    /* Sessions (docs/sessions.md), in JSON as "sessions": {...}. */
+    {.shape = SHAPE_GROUP_BEGIN, .json = "sessions", .flags = M_JSON_LAST},
+    SESSION_SCALAR("sessions_connected", "gauge", "Sessions with an open stream", "connected",
+                   sessions_connected),
+    SESSION_SCALAR("sessions_disconnected", "gauge",
+                   "Sessions without a stream, kept for session_ttl", "disconnected",
+                   sessions_disconnected),
+    SESSION_SCALAR("session_buffered_bytes", "gauge",
+                   "Bytes of events sent to disconnected sessions and waiting for them",
+                   "buffered_bytes", session_buffered_bytes),
+    SESSION_SCALAR("sessions_created_total", "counter", "Sessions created", "created",
+                   sessions_created),
+    SESSION_SCALAR("session_resumes_total", "counter", "Streams that resumed a session", "resumes",
+                   session_resumes),
+    SESSION_SCALAR("session_expiries_total", "counter",
+                   "Sessions expired (session_ttl passed, or session_buffer overflowed)",
+                   "expiries", session_expiries),
+    SESSION_SCALAR("session_hijacks_refused_total", "counter",
+                   "Streams refused with 403 for presenting another client's session",
+                   "hijacks_refused", session_hijacks_refused),
+    {.shape = SHAPE_GROUP_END, .flags = M_JSON_LAST},
 };
 
 /* Whether <m> is rendered for this node. */
@@ -397,6 +426,13 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
     s->uptime_s = (uint64_t)node->uptime_s;
     s->workers = node->workers;
     s->topics_reclaimed = node->topics_reclaimed;
+    s->sessions_connected = node->sessions.connected;
+    s->sessions_disconnected = node->sessions.disconnected;
+    s->session_buffered_bytes = node->sessions.buffered_bytes;
+    s->sessions_created = node->sessions.created;
+    s->session_resumes = node->sessions.resumes;
+    s->session_expiries = node->sessions.expiries;
+    s->session_hijacks_refused = node->sessions.hijacks_refused;
     s->has_log = node->has_log;
     s->store_bytes = node->store_bytes;
     s->store_segments = node->store_segments;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/logengine.h"
+#include "core/session.h"
 
 #include "auth/breaker.h"
 #include "base/buf.h"
@@ -30,7 +31,8 @@ struct rp_metrics_node {
     uint64_t auth_cache_entries;
     uint64_t log_events; /* events kept in all topic logs */
     uint64_t log_bytes;
-    uint64_t topics_reclaimed; /* topics freed since start */
+    uint64_t topics_reclaimed;         /* topics freed since start */
+    struct rp_session_totals sessions; /* zero without a session table */
     /* The disk log, when there is one (has_log; docs/durable-log.md). */
     bool has_log;
     uint64_t store_bytes, store_segments;

@@ -20,11 +20,15 @@
 #include "base/log.h"
 #include "base/qsbr.h"
 #include "base/stats.h"
+#include "client/upstream.h"
+#include "core/session.h"
 #include "ops/metrics.h"
 #include "ops/metrics_feed.h"
 #include "server/handover.h"
 #include "server/handover_wire.h"
 #include "server/sd_notify.h"
+#include "server/upstream_setup.h"
+#include "server/session_file.h"
 #include "server/worker.h"
 
 #define HOUSEKEEPING_MS 1000
@@ -84,6 +88,11 @@ policy_for(void *ctx, const char *name, size_t len, struct rp_topic_policy *out)
     uint64_t half_bytes = out->history.max_bytes / 2 ? out->history.max_bytes / 2 : 1;
     out->lag_events = (uint64_t)v->lag_events < half_count ? (uint64_t)v->lag_events : half_count;
     out->lag_bytes = (uint64_t)v->lag_bytes < half_bytes ? (uint64_t)v->lag_bytes : half_bytes;
+    /* A session's private topic keeps what its session may be owed (docs/sessions.md). */
+    size_t sp = sizeof(RP_SESSION_TOPIC_PREFIX) - 1;
+    if (len > sp && memcmp(name, RP_SESSION_TOPIC_PREFIX, sp) == 0 &&
+        out->history.max_count < (uint64_t)v->session_buffer)
+        out->history.max_count = (uint64_t)v->session_buffer;
 }
 
 static void
@@ -100,6 +109,18 @@ workers_wake(void *ctx, uint64_t workers)
     for (unsigned w = 0; workers; w++, workers >>= 1)
         if (workers & 1)
             rp_fanout_wake(rp_worker_fanout(srv->workers[w]));
+}
+
+/* A topic gained its first local reader or lost its last: the upstream feeding it, if any,
+ * connects or starts counting down to disconnecting (client/upstream), and in a cluster the
+ * node begins or stops listening to it in Redis. */
+static void
+topic_interest(void *ctx, struct rp_topic *t, bool on)
+{
+    struct rp_server *srv = ctx;
+    if (srv->upstreams)
+        rp_upstream_interest(srv->upstreams, t, on);
+    rp_cluster_node_interest(&srv->cluster, t, on); /* a no-op when alone */
 }
 
 static void
@@ -249,6 +270,8 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
         .workers = srv->n_workers,
         .topics_reclaimed = rp_hub_topics_reclaimed(srv->hub),
     };
+    if (srv->sessions)
+        rp_session_totals(srv->sessions, &node.sessions);
     struct rp_process_stats process;
     if (rp_process_read(&process) == 0)
         node.process = &process;
@@ -275,6 +298,8 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
     }
     rp_metrics_render(stats, srv->n_workers, &node, json, out);
     free(stats);
+    if (!json)
+        rp_upstream_metrics(srv->upstreams, out);
 }
 
 /*
@@ -416,13 +441,19 @@ rp_server_open_log(struct rp_server *srv, const struct rp_config_values *v)
     return rp_log_store_open(&srv->log, v, &hooks);
 }
 
-/* The hub, with the handed-over logs when there are any, else the disk log's history. */
+/* The hub, with the handed-over logs when there are any, else the disk log's history (or,
+ * in a cluster, the cluster's log in Redis, which the hub continues). */
 static int
 start_hub(struct rp_server *srv, const struct rp_config_values *v,
           const struct rp_handover_state *inherit)
 {
-    int rc = rp_server_open_log(srv, v);
+    uint32_t cluster_epoch;
+    uint64_t cluster_last;
+    int rc = rp_cluster_node_open(&srv->cluster, v, &cluster_epoch, &cluster_last);
     if (rc)
+        return rc;
+    /* In a cluster the log is Redis's: no disk log of the node's own. */
+    if (!cluster_epoch && (rc = rp_server_open_log(srv, v)) != 0)
         return rc;
     /* A slot per worker; the main thread reclaims, so it needs none. */
     srv->qsbr = rp_qsbr_new(srv->n_workers);
@@ -431,7 +462,10 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .max_topics = (uint64_t)v->max_topics,
         .max_data = (uint64_t)v->max_data,
         /* Ids stay valid across an upgrade and, with a disk log, across a restart. */
-        .epoch = inherit ? inherit->epoch : rp_log_store_epoch(&srv->log),
+        .shared_sequence = cluster_epoch != 0,
+        .epoch = cluster_epoch ? cluster_epoch
+                 : inherit     ? inherit->epoch
+                               : rp_log_store_epoch(&srv->log),
     };
     /* Every handed-over or stored topic is adopted, more than a lowered max_topics too:
      * the cap is set once they are in (adopt_inherited, or below). */
@@ -442,9 +476,19 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .topic_advanced = topic_advanced,
         .workers_wake = workers_wake,
         .topic_created = topic_created,
+        .topic_interest = topic_interest,
         .ctx = srv,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
+    if (cluster_epoch) {
+        /* Ids continue the cluster's: the hub takes events in as Redis sequences them. */
+        rp_hub_advance_seq(srv->hub, cluster_last);
+        if (inherit && (rc = restore_hub(srv, v, inherit)) != 0)
+            return rc;
+        if (!inherit)
+            rp_hub_set_max_topics(srv->hub, (uint64_t)v->max_topics);
+        return rp_cluster_node_start(&srv->cluster, v, srv->hub);
+    }
     rc = inherit ? restore_hub(srv, v, inherit) : rp_log_store_load(&srv->log, srv->hub);
     if (rc)
         return rc;
@@ -456,6 +500,19 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
     if (!inherit)
         rp_hub_set_max_topics(srv->hub, (uint64_t)v->max_topics);
     return 0;
+}
+
+/* The session table, restored from data_dir when the disk log is on (its events are in the
+ * log, loaded with the hub). */
+static void
+start_sessions(struct rp_server *srv, const struct rp_config_values *v)
+{
+    struct rp_session_config sc = {.ttl_ms = v->session_ttl, .buffer = (uint64_t)v->session_buffer};
+    srv->sessions = rp_session_table_new(&sc);
+    if (srv->log.engine)
+        srv->sessions_path = rp_session_file_path(v->data_dir);
+    if (srv->sessions_path)
+        rp_session_file_load(srv->sessions_path, srv->sessions);
 }
 
 /*
@@ -527,6 +584,7 @@ start_workers(struct rp_server *srv, struct rp_handover_state *inherit)
             .api = &srv->api,
             .gate = srv->gate,
             .qsbr = srv->qsbr,
+            .upstreams = srv->upstreams,
             .listener = open_listener(srv, i, inherit, first),
         };
         struct rp_diag diag = {{0}};
@@ -577,7 +635,22 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
     int rc = start_guards(srv, v);
     if (!rc)
         rc = start_hub(srv, v, inherit);
+    if (!rc) {
+        struct rp_diag diag = {{0}};
+        rc = rp_upstream_setup(v, srv->hub, srv->n_workers, &srv->upstreams, &diag);
+        if (rc)
+            RP_LOG(RP_LOG_ERROR, "upstream", "msg=\"%s\"", diag.msg);
+    }
+    if (!rc && srv->upstreams && srv->cluster.redis) {
+        RP_LOG(RP_LOG_ERROR, "upstream",
+               "msg=\"the concentrator (upstreams) does not work with cluster = redis yet: "
+               "its events would not go through the cluster\"");
+        rc = -EINVAL;
+    }
+    if (!rc && !srv->cluster.redis)
+        start_sessions(srv, v); /* not with cluster = redis yet: sessions are per node */
     srv->api = (struct rp_api_node){
+        .sessions = srv->sessions,
         .hub = srv->hub,
         .guard = srv->guard,
         .gate = srv->gate,
@@ -586,11 +659,19 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         .connections = connections_open,
         .wait_durable = srv->log.wait_durable,
         .history = srv->history,
+        .redis = srv->cluster.redis,
+        .cluster_down = rp_cluster_node_down,
+        .cluster_ctx = &srv->cluster,
+        .cluster_timeout_ms = v->redis_timeout + 1000,
+        .wake_waiting = history_done,
+        .wake_ctx = srv,
         .ready = &srv->ready,
         .stopping = &srv->stopping,
         .started_ms = srv->started_ms,
         .n_workers = srv->n_workers,
         .mercure_keys = srv->mercure_keys,
+        .upstreams = srv->upstreams,
+        .upstream_prefix = v->upstream_prefix,
     };
     if (!rc)
         rc = start_workers(srv, inherit);
@@ -638,6 +719,9 @@ rp_server_wait(struct rp_server *srv)
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGUSR2) {
+            /* The successor reads the session table from data_dir: as it is now. */
+            if (srv->sessions_path)
+                rp_session_file_save(srv->sessions_path, srv->sessions, true);
             if (rp_handover_old_side(srv))
                 return;
             continue;
@@ -657,6 +741,9 @@ rp_server_wait(struct rp_server *srv)
             return;
         }
         rp_hub_expire(srv->hub, rp_clock_now_ms());
+        rp_session_sweep(srv->sessions, rp_clock_wall_ms(), rp_session_file_forget_topic, srv->hub);
+        if (srv->sessions_path)
+            rp_session_file_save(srv->sessions_path, srv->sessions, false);
         rp_hub_reclaim(srv->hub);
         rp_qsbr_reclaim(srv->qsbr);
         publish_metrics(srv);
@@ -678,6 +765,7 @@ rp_server_stop(struct rp_server *srv)
      * history read still held by a connection is freed when the connection is. */
     rp_history_free(srv->history);
     srv->history = NULL;
+    rp_cluster_node_close(&srv->cluster); /* its publishes' answers wake the workers too */
     int64_t wait = atomic_load(&srv->cfg)->v.shutdown_timeout;
     rp_log_store_close(&srv->log, srv->hub, (int)(wait > 1000 ? wait : 1000));
     /* Workers go before the hub: their streams hold references into topic logs. */
@@ -686,6 +774,14 @@ rp_server_stop(struct rp_server *srv)
         srv->workers[i] = NULL; /* a later worker's gate may still wake the others */
     }
     RP_FREE(srv->workers);
+    rp_upstream_pool_free(srv->upstreams); /* its shards went with the workers' loops */
+    srv->upstreams = NULL;
+    /* Every stream has ended (its session detached): the table as clients left it. */
+    if (srv->sessions_path && srv->sessions && !srv->upgraded)
+        rp_session_file_save(srv->sessions_path, srv->sessions, true);
+    rp_session_table_free(srv->sessions);
+    srv->sessions = NULL;
+    RP_FREE(srv->sessions_path);
     rp_gate_shared_free(srv->gate);
     srv->gate = NULL;
     rp_guard_free(srv->guard);

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "core/hub.h"
 #include "net/listener.h"
+#include "server/cluster_node.h"
 #include "server/log_store.h"
 
 struct rp_worker;
@@ -40,10 +41,11 @@ struct rp_server {
     rp_server_reload_fn reload;
     void *reload_ctx;
     struct rp_hub *hub;
-    struct rp_log_store log;    /* the disk log, or none (memory only) */
-    struct rp_history *history; /* reads resumes older than memory from it; NULL without */
-    struct rp_qsbr *qsbr;       /* frees unlinked topics once no worker can hold them */
-    struct rp_addr addr;        /* where it listens (the port filled in when 0 was asked) */
+    struct rp_log_store log;        /* the disk log, or none (memory only, or a cluster's) */
+    struct rp_cluster_node cluster; /* cluster = redis: the log is Redis's */
+    struct rp_history *history;     /* reads resumes older than memory from it; NULL without */
+    struct rp_qsbr *qsbr;           /* frees unlinked topics once no worker can hold them */
+    struct rp_addr addr;            /* where it listens (the port filled in when 0 was asked) */
     unsigned n_workers;
     struct rp_worker **workers;
     int64_t started_ms;
@@ -52,7 +54,10 @@ struct rp_server {
     struct rp_gate_shared *gate; /* NULL with auth_mode none */
     struct rp_guard *guard;
     struct rp_jwt_keys *mercure_keys; /* Mercure tokens' keys; NULL without any */
+    struct rp_upstream_pool *upstreams; /* the concentrator; NULL without upstreams */
     struct rp_api_node api;
+    struct rp_session_table *sessions; /* core/session.h */
+    char *sessions_path;               /* server/session_file.h; NULL without a disk log */
     /* Upgrade (SIGUSR2): the binary to start (resolved at start, so a deploy that replaces
      * the file starts the new one) and its arguments; set by serve before waiting. */
     const char *exe;

@@ -17,6 +17,7 @@
 #include "base/qsbr.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "client/upstream.h"
 #include "loop/wakeup.h"
 
 #define TICK_MS 1000
@@ -46,7 +47,7 @@ struct rp_worker {
     struct rp_gate *gate;            /* NULL with auth_mode none */
     struct rp_wakeup stop_wakeup;    /* stop or export asked */
     struct rp_wakeup auth_wakeup;    /* another worker's webhook call finished, or a reload */
-    struct rp_wakeup durable_wakeup; /* the log engine: more is durable, or a read is done */
+    struct rp_wakeup durable_wakeup; /* more is durable, a read is done, the cluster answered */
     atomic_bool stop_requested;
     atomic_bool export_requested; /* upgrade: hand everything over instead of stopping */
     int exported_listener;        /* after an export: the listening socket, or -1 */
@@ -62,6 +63,12 @@ struct rp_worker {
     struct rp_loop_timer waits_timer;  /* a waiting request's next poll or deadline */
     struct rp_loop_timer accept_timer; /* the end of an accept pause */
     struct rp_loop_timer leave_timer;  /* a stopping worker looks again */
+
+    /* The concentrator: this worker's shard of upstreams (NULL without), and the time of
+     * its next reconnect or timeout. */
+    struct rp_upstream_pool *upstreams;
+    struct rp_upstream_shard *upstream;
+    struct rp_loop_timer upstream_timer;
 };
 
 static _Thread_local struct rp_worker *this_worker;
@@ -142,6 +149,7 @@ on_durable_wake(struct rp_loop_io *io, uint32_t events)
     rp_wakeup_drain(&w->durable_wakeup);
     rp_waits_wake(rp_front_waits(w->front), RP_WAIT_DURABLE);
     rp_waits_wake(rp_front_waits(w->front), RP_WAIT_HISTORY);
+    rp_waits_wake(rp_front_waits(w->front), RP_WAIT_CLUSTER);
 }
 
 /* The gate's own webhook call finished (on this thread). */
@@ -240,6 +248,8 @@ before_sleep(struct rp_loop *loop, void *ctx)
         rp_gate_tick(w->gate, now);
         wake_in(loop, &w->gate_timer, rp_gate_timeout_ms(w->gate, now));
     }
+    if (w->upstream)
+        wake_in(loop, &w->upstream_timer, rp_upstream_shard_run(w->upstream, now));
     wake_in(loop, &w->waits_timer, rp_waits_run(rp_front_waits(w->front), now));
     wake_in(loop, &w->accept_timer, rp_front_resume_accept(w->front, now));
     if (w->leaving)
@@ -309,6 +319,11 @@ worker_main(void *arg)
     rp_qsbr_online(w->slot);
     rp_loop_timer_start_after(w->loop, &w->sweep, 0, on_sweep);
     rp_loop_timer_start_after(w->loop, &w->lag, 0, on_lag);
+    if (w->upstreams && !w->upstream) {
+        w->upstream = rp_upstream_shard_attach(w->upstreams, w->id, w->loop);
+        if (!w->upstream)
+            RP_LOG(RP_LOG_ERROR, "worker", "msg=\"cannot run this worker's upstreams\"");
+    }
     rp_loop_hook_add(w->loop, RP_LOOP_BEFORE_SLEEP, before_sleep, w);
     rp_loop_hook_add(w->loop, RP_LOOP_BEFORE_SLEEP, yield_before_sleep, w);
     rp_loop_hook_add(w->loop, RP_LOOP_AFTER_WAIT, after_wait, w);
@@ -331,6 +346,9 @@ worker_main(void *arg)
     rp_loop_hook_remove(w->loop, RP_LOOP_AFTER_WAIT, after_wait, w);
     rp_loop_hook_remove(w->loop, RP_LOOP_AFTER_TURN, run_fanout, w);
     rp_loop_hook_remove(w->loop, RP_LOOP_AFTER_TURN, reap, w);
+    rp_upstream_shard_detach(w->upstream);
+    w->upstream = NULL;
+    rp_loop_timer_stop(w->loop, &w->upstream_timer);
     rp_qsbr_offline(w->slot);
     rp_qsbr_unregister(w->slot);
     w->slot = NULL;
@@ -349,6 +367,7 @@ new_front(struct rp_worker *w)
         .cfg = w->cfg,
         .conncap = rp_guard_conncap(w->api.node->guard),
         .handler = rp_api_handle,
+        .stream_adopted = rp_api_stream_adopted,
         .handler_ctx = &w->api,
     };
     return rp_front_new(&fs);
@@ -362,6 +381,7 @@ rp_worker_new(const struct rp_worker_setup *s, struct rp_worker **out, struct rp
     w->id = s->id;
     w->running = s->cfg;
     w->qsbr = s->qsbr;
+    w->upstreams = s->upstreams;
     w->cfg = atomic_load(s->cfg);
     atomic_init(&w->in_use, w->cfg);
     w->stop_wakeup.io.fd = -1;

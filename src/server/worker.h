@@ -30,6 +30,9 @@ struct rp_worker_setup {
     struct rp_gate_shared *gate; /* NULL with auth_mode none */
     struct rp_qsbr *qsbr;        /* the hub's reclamation domain: the worker takes a slot */
     int listener;                /* the listening socket, owned by the worker from now on */
+
+    /* The concentrator (NULL without upstreams): the worker runs its shard. */
+    struct rp_upstream_pool *upstreams;
 };
 
 /* Builds the loop, fanout, front and API of one worker: 0 and *<out>, or -errno with <diag>

@@ -13,14 +13,15 @@
 /*
  * Buffer layout:
  *   [topic][pub_id]["event: <type>\n"]["event: <topic>[:<type>]\n"][room for "id: <id>\n"]
- *   [data lines]["\n"]
- * rp_frame_set_id writes the id line so that it ends exactly where the data starts; the
- * unused part of the room stays in front of it and is never sent.
+ *   ["origin-id: <id>\n" for an upstream's event][data lines]["\n"]
+ * rp_frame_set_id writes the id line so that it ends exactly where the origin line (or the
+ * data) starts; the unused part of the room stays in front of it and is never sent.
  */
 
 static const char EVENT_PREFIX[] = "event: ";
 static const char ID_PREFIX[] = "id: ";
 static const char DATA_PREFIX[] = "data: ";
+static const char ORIGIN_PREFIX[] = RP_FRAME_ORIGIN_FIELD ": ";
 
 #define LIT_LEN(s) (sizeof(s) - 1)
 
@@ -60,6 +61,12 @@ rp_frame_encode(const struct rp_frame_spec *spec)
         LIT_LEN(EVENT_PREFIX) + spec->topic_len + 1 + (event_len ? 1 + event_len : 0);
     size_t room = LIT_LEN(ID_PREFIX) + RP_FRAME_ID_MAX + 1;
     size_t body = encoded_data_len(spec->data, spec->data_len) + 1;
+    /* An upstream's id (after its mark) goes out as the origin line; never CR or LF in it. */
+    bool origin = pub_id_len > 1 && spec->pub_id[0] == RP_FRAME_ORIGIN_MARK &&
+                  !memchr(spec->pub_id, '\r', pub_id_len) &&
+                  !memchr(spec->pub_id, '\n', pub_id_len);
+    if (origin)
+        body += LIT_LEN(ORIGIN_PREFIX) + pub_id_len; /* the mark's byte pays for the LF */
     size_t total = spec->topic_len + pub_id_len + plain_ev + tagged_ev + room + body;
     RP_ASSERT(total < UINT32_MAX);
 
@@ -95,7 +102,13 @@ rp_frame_encode(const struct rp_frame_spec *spec)
     *p++ = '\n';
 
     p += room;
-    f->body_off = f->id_off = (uint32_t)(p - f->buf);
+    f->origin_off = f->id_off = (uint32_t)(p - f->buf);
+    if (origin) {
+        p = put(p, ORIGIN_PREFIX, LIT_LEN(ORIGIN_PREFIX));
+        p = put(p, spec->pub_id + 1, pub_id_len - 1);
+        *p++ = '\n';
+    }
+    f->body_off = (uint32_t)(p - f->buf);
     /* Empty data may come as NULL; arithmetic on a null pointer is undefined even by 0. */
     const char *d = spec->data ? spec->data : "", *end = d + spec->data_len;
     for (;;) {
@@ -122,7 +135,7 @@ rp_frame_set_id(struct rp_frame *f, const char *id, size_t id_len)
 {
     RP_ASSERT(id_len <= RP_FRAME_ID_MAX);
     size_t line = LIT_LEN(ID_PREFIX) + id_len + 1;
-    char *p = f->buf + f->body_off - line;
+    char *p = f->buf + f->origin_off - line;
     f->id_off = (uint32_t)(p - f->buf);
     p = put(p, ID_PREFIX, LIT_LEN(ID_PREFIX));
     p = put(p, id, id_len);

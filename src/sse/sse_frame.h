@@ -20,16 +20,25 @@
 #include <sys/uio.h>
 
 #define RP_FRAME_ID_MAX 64 /* longest id rp_frame_set_id accepts */
+/*
+ * A publisher id that starts with this byte is an upstream's id (client/upstream; the hub
+ * refuses it from public publishers): its frame carries `origin-id: <the rest>` after the
+ * `id:` line, so a RevenProx that reads this one's stream keeps the id the event had at the
+ * top of the chain and recognises an event it already has.
+ */
+#define RP_FRAME_ORIGIN_MARK '\x1e'
+#define RP_FRAME_ORIGIN_FIELD "origin-id"
 
 struct rp_frame {
     atomic_uint refs;
     uint32_t plain_ev_off, plain_ev_len;   /* "event: <type>\n", or 0 bytes when untyped */
     uint32_t tagged_ev_off, tagged_ev_len; /* "event: <topic>[:<type>]\n" */
     uint32_t id_off;                       /* start of "id: ...\n", set by rp_frame_set_id */
-    uint32_t body_off;                     /* start of the data lines */
-    uint32_t end;                          /* one past the blank line that ends the frame */
-    uint32_t event_off, event_len;         /* the event type as given (in the buffer), or 0,0 */
-    uint32_t pub_id_off, pub_id_len;       /* the publisher's idempotency key, or 0,0 */
+    uint32_t origin_off; /* start of "origin-id: ...\n" (the id line ends here), or body_off */
+    uint32_t body_off;   /* start of the data lines */
+    uint32_t end;        /* one past the blank line that ends the frame */
+    uint32_t event_off, event_len;   /* the event type as given (in the buffer), or 0,0 */
+    uint32_t pub_id_off, pub_id_len; /* the publisher's idempotency key, or 0,0 */
     uint32_t topic_len;
     uint32_t data_len; /* length of the data as published */
     /* Monotonic ms when the hub appended it (0 until then): the delivery latency's start. */

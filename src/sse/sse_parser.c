@@ -30,6 +30,7 @@ struct rp_sse_parser {
     struct rp_buf type;    /* the event type buffer; cap 3 * max_line (U+FFFD expansion) */
     struct rp_buf id_buf;  /* the last event ID buffer; cap 3 * max_line */
     struct rp_buf last_id; /* the last event ID string; cap 3 * max_line */
+    struct rp_buf origin;  /* the block's `origin-id` field (RevenProx's); cap 3 * max_line */
     unsigned bom_seen;     /* bytes of a leading BOM matched so far */
     bool at_start;         /* no byte of this stream has been processed yet */
     bool after_cr;         /* the previous line ended with CR: skip one LF */
@@ -57,6 +58,7 @@ rp_sse_parser_new(const struct rp_sse_limits *limits, rp_sse_event_fn on_event,
     rp_buf_init(&p->type, 3 * limits->max_line);
     rp_buf_init(&p->id_buf, 3 * limits->max_line);
     rp_buf_init(&p->last_id, 3 * limits->max_line);
+    rp_buf_init(&p->origin, 3 * limits->max_line);
     p->at_start = true;
     return p;
 }
@@ -71,6 +73,7 @@ rp_sse_parser_free(struct rp_sse_parser *p)
     rp_buf_fini(&p->type);
     rp_buf_fini(&p->id_buf);
     rp_buf_fini(&p->last_id);
+    rp_buf_fini(&p->origin);
     free(p);
 }
 
@@ -166,6 +169,7 @@ dispatch(struct rp_sse_parser *p)
     }
     if (p->data.len == 0) {
         p->type.len = 0;
+        p->origin.len = 0;
         return 0;
     }
     p->data.len--; /* every data line appended an LF; the last one is not part of the data */
@@ -177,10 +181,13 @@ dispatch(struct rp_sse_parser *p)
         .last_id = p->last_id.len ? rp_buf_cstr(&p->last_id) : "",
         .last_id_len = p->last_id.len,
         .has_id = has_id,
+        .origin_id = p->origin.len ? rp_buf_cstr(&p->origin) : "",
+        .origin_id_len = p->origin.len,
     };
     int rc = p->on_event ? p->on_event(p->ctx, &ev) : 0;
     p->data.len = 0;
     p->type.len = 0;
+    p->origin.len = 0;
     return rc ? 1 : 0;
 }
 
@@ -232,6 +239,10 @@ process_line(struct rp_sse_parser *p, const char *line, size_t n)
         }
     } else if (field_is(line, name_len, "retry")) {
         return retry_field(p, value, value_len);
+    } else if (field_is(line, name_len, "origin-id") && !memchr(value, '\0', value_len)) {
+        p->origin.len = 0;
+        int err = append_utf8(&p->origin, value, value_len); /* 3 * max_line always fits */
+        RP_ASSERT(err == 0);
     }
     return 0; /* other fields are ignored */
 }
@@ -318,6 +329,7 @@ rp_sse_parser_restart(struct rp_sse_parser *p)
     p->line.len = 0;
     p->data.len = 0;
     p->type.len = 0;
+    p->origin.len = 0;
     /* Browsers start the new stream's id buffer from the last id string (not from ""), so a
      * block without an id on the new stream does not forget where the client is. */
     copy_id(&p->id_buf, &p->last_id);

@@ -8,10 +8,10 @@
  * (one leading space of the value removed), data lines joined by LF, `event` sets the type,
  * `id` (without NUL) sets the last event id even when no event is dispatched, `retry` only
  * when all digits, unknown fields ignored, and a blank line dispatches only when data was
- * seen. Chunks may be split anywhere: the events are the same as for one whole feed.
- * Every buffer has a cap given at creation; a longer line or event is an error.
- * Not responsible for HTTP, reconnecting or deciding what an event means.
- * Not thread-safe: one parser per stream, used by one thread.
+ * seen; an `origin-id` field (sse/sse_frame.h) is reported with its event. Chunks may be split
+ * anywhere: the events are the same as for one whole feed. Every buffer has a cap given at
+ * creation; a longer line or event is an error. Not responsible for HTTP, reconnecting or deciding
+ * what an event means. Not thread-safe: one parser per stream, used by one thread.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,6 +40,11 @@ struct rp_sse_event {
     const char *last_id; /* NUL-terminated: the stream's last event id ("" when none yet) */
     size_t last_id_len;
     bool has_id; /* this event's own block set the id (WHATWG clients cannot see this) */
+    /* The block's `origin-id` field, NUL-terminated ("" when none): the id the event had at
+     * the first RevenProx of a chain (RP_FRAME_ORIGIN_FIELD). WHATWG clients ignore the
+     * field as unknown; this parser reports it. */
+    const char *origin_id;
+    size_t origin_id_len;
 };
 
 /* Called per dispatched event; returning non-zero stops the feed (RP_SSE_PARSE_DONE). */

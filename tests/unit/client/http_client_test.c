@@ -165,6 +165,17 @@ conn_main(void *arg)
             send_all(fd, size, (size_t)n);
             send_all(fd, big_body, sizeof(big_body));
             send_all(fd, "\r\n0\r\n\r\n", 7);
+        } else if (strcmp(path, "/stream") == 0) {
+            /* An event stream in two writes, then closed by the server. */
+            static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                       "Connection: close\r\n\r\ndata: a\n\n";
+            send_all(fd, head, sizeof(head) - 1);
+            wait_peer(fd, 50);
+            send_all(fd, "data: b\n\n", 9);
+            close(fd);
+            return NULL;
+        } else if (strcmp(path, "/nocontent") == 0) {
+            send_response(fd, 204, NULL, "", 0);
         } else if (strcmp(path, "/garbage") == 0) {
             static const char junk[] = "this is not HTTP at all\r\n\r\n";
             send_all(fd, junk, sizeof(junk) - 1);
@@ -388,6 +399,92 @@ test_ok_with_body(void **state)
     /* Nothing more happens afterwards. */
     run_for(f, 50);
     assert_int_equal(o.calls, 1);
+}
+
+/* ---- streaming GETs ---- */
+
+struct streamed {
+    struct fixture *f;
+    int heads, dones, status, error, stop_at_head;
+    char ctype[64];
+    char data[256];
+    size_t len;
+};
+
+static int
+stream_head(void *ctx, int status, const char *content_type)
+{
+    struct streamed *s = ctx;
+    s->heads++;
+    s->status = status;
+    snprintf(s->ctype, sizeof(s->ctype), "%s", content_type);
+    return s->stop_at_head;
+}
+
+static int
+stream_data(void *ctx, const char *data, size_t len)
+{
+    struct streamed *s = ctx;
+    assert_true(s->heads == 1 && s->len + len < sizeof(s->data));
+    memcpy(s->data + s->len, data, len);
+    s->len += len;
+    return 0;
+}
+
+static void
+stream_done(void *ctx, const struct rp_http_result *r)
+{
+    struct streamed *s = ctx;
+    s->dones++;
+    s->error = r->error;
+    if (!s->heads)
+        s->status = r->status;
+    assert_string_equal(r->body, "");
+    s->f->done++;
+}
+
+static int
+get_stream(struct fixture *f, const char *path, struct streamed *s)
+{
+    char url[128];
+    url_for(f, path, url, sizeof(url));
+    s->f = f;
+    const char *hdrs[] = {"Accept: text/event-stream", NULL};
+    struct rp_http_get g = {
+        .url = url,
+        .extra_headers = hdrs,
+        .connect_timeout_ms = 1000,
+        .idle_timeout_ms = 5000,
+    };
+    return rp_http_client_get_stream(f->client, &g, stream_head, stream_data, stream_done, s, NULL);
+}
+
+static void
+test_stream_get(void **state)
+{
+    struct fixture *f = *state;
+    struct streamed s = {0}, nc = {0}, stop = {.stop_at_head = 1};
+    assert_int_equal(get_stream(f, "/stream", &s), 0);
+    assert_int_equal(get_stream(f, "/nocontent", &nc), 0);
+    assert_int_equal(get_stream(f, "/stream", &stop), 0);
+    assert_int_equal(s.dones + nc.dones + stop.dones, 0); /* never from inside the call */
+    run_until(f, 3, 5000);
+    /* Head once, the body as it came, then done at the server's close. */
+    assert_int_equal(s.heads, 1);
+    assert_int_equal(s.dones, 1);
+    assert_int_equal(s.status, 200);
+    assert_string_equal(s.ctype, "text/event-stream");
+    assert_int_equal(s.len, 18);
+    assert_memory_equal(s.data, "data: a\n\ndata: b\n\n", 18);
+    assert_int_equal(s.error, 0);
+    /* No body: the head all the same. */
+    assert_int_equal(nc.heads, 1);
+    assert_int_equal(nc.dones, 1);
+    assert_int_equal(nc.status, 204);
+    /* A head refused stops the call. */
+    assert_int_equal(stop.heads, 1);
+    assert_int_equal(stop.len, 0);
+    assert_int_equal(stop.error, -ECANCELED);
 }
 
 static void
@@ -734,6 +831,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_refuses_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_and_cancel_from_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_localhost_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_get, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     rp_http_client_global_cleanup();

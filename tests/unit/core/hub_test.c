@@ -277,6 +277,11 @@ test_batch_all_or_nothing(void **state)
         {item("fine", "x"), 400, "invalid event type: "},
         {item("fine", "x"), 400, "invalid event type: "},
         {item_with_pub_id("fine", "x", ""), 400, "id must be 1 to 128 bytes"},
+        /* The mark of an upstream's id (sse/sse_frame.h) is the server's own. */
+        {item_with_pub_id("fine", "x",
+                          "\x1e"
+                          "u1"),
+         400, "id must not start with the byte 0x1e"},
     };
     cases[5].item.event = "a\nb";
     cases[5].item.event_len = 3;
@@ -744,6 +749,110 @@ test_ingest_keeps_event_age(void **state)
     assert_int_equal(st.first_seq, 4);
 }
 
+/* A cluster engine's fill: one topic's events, before the node's last sequence. */
+static void
+test_ingest_topic_fills_before_the_last_sequence(void **state)
+{
+    struct fixture *fx = *state;
+    struct rp_hub *hub = fx->hub;
+    struct recorder *rec = &fx->rec;
+    int64_t wall = rp_clock_wall_ms();
+    struct rp_ingest_event live = ingest_ev("followed", "x", 10, wall);
+    assert_int_equal(rp_hub_ingest(hub, &live, 1, NULL), 0);
+    struct rp_topic *b = topic(hub, "b");
+    rp_topic_attach(b, 2);
+    int before = rec->n_advanced;
+
+    /* The shared log kept 3 and 5 of "b" and trimmed up to 2. */
+    struct rp_ingest_event fill[2] = {ingest_ev("b", "three", 3, wall),
+                                      ingest_ev("b", "five", 5, wall)};
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, fill, 2, 2, NULL), 0);
+    assert_int_equal(rp_hub_last_seq(hub), 10); /* not moved back */
+    assert_int_equal(rp_topic_last_seq(b), 5);
+    assert_int_equal(rec->n_advanced, before + 1); /* the reader's worker is told */
+    struct rp_topic_lag lag;
+    rp_topic_lag(b, 1, &lag); /* from before the trim: a gap */
+    assert_true(lag.gap);
+    rp_topic_lag(b, 2, &lag); /* from the trim on: whole */
+    assert_false(lag.gap);
+    struct rp_topic_entry e[3];
+    assert_int_equal(rp_topic_entries(b, 0, e, 3), 2);
+    assert_int_equal(e[0].seq, 3);
+    assert_int_equal(e[1].seq, 5);
+    rp_frame_unref(e[0].frame);
+    rp_frame_unref(e[1].frame);
+
+    /* A repeat of what the topic has is skipped, the rest appended; a gone range within
+     * what it has changes nothing. */
+    struct rp_ingest_event again[3] = {ingest_ev("b", "three", 3, wall),
+                                       ingest_ev("b", "five", 5, wall),
+                                       ingest_ev("b", "eight", 8, wall)};
+    rec->woken = 0;
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, again, 2, 4, NULL), 0);
+    assert_int_equal(rec->woken, 0); /* nothing new: nobody woken */
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, again, 3, 4, NULL), 0);
+    assert_int_equal(rec->woken, (uint64_t)1 << 2);
+    assert_int_equal(rp_topic_last_seq(b), 8);
+    assert_int_equal(rp_topic_entries(b, 0, e, 3), 3);
+    for (int i = 0; i < 3; i++)
+        rp_frame_unref(e[i].frame);
+    rp_topic_lag(b, 2, &lag);
+    assert_false(lag.gap);
+    /* A gone range past what it has: a reader from before is told. */
+    struct rp_ingest_event nine = ingest_ev("b", "ten", 10, wall);
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, &nine, 1, 9, NULL), 0);
+    rp_topic_lag(b, 8, &lag);
+    assert_true(lag.gap);
+
+    /* Refused, changing nothing: not increasing; an event of another topic. */
+    struct rp_hub_error err = {0};
+    struct rp_ingest_event order[2] = {ingest_ev("b", "x", 11, wall),
+                                       ingest_ev("b", "y", 11, wall)};
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, order, 2, 0, &err), -ERANGE);
+    assert_int_equal(err.status, 409);
+    struct rp_ingest_event other[2] = {ingest_ev("b", "eleven", 11, wall),
+                                       ingest_ev("c", "twelve", 12, wall)};
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, other, 2, 0, &err), -EINVAL);
+    assert_int_equal(err.index, 1);
+    assert_int_equal(rp_topic_last_seq(b), 10);
+    assert_null(rp_hub_find(hub, "c", 1));
+    assert_int_equal(rp_hub_last_seq(hub), 10);
+
+    /* Past the node's last sequence, it moves it. */
+    struct rp_ingest_event next = ingest_ev("b", "fifteen", 15, wall);
+    assert_int_equal(rp_hub_ingest_topic(hub, "b", 1, &next, 1, 0, NULL), 0);
+    assert_int_equal(rp_hub_last_seq(hub), 15);
+    rp_topic_detach(b, 2);
+}
+
+/* A cluster's sequence: only the cluster sequences, so a local publish is refused, while
+ * what the cluster sequenced is taken in. */
+static void
+test_shared_sequence_refuses_local_publishes(void **state)
+{
+    (void)state;
+    struct rp_hub_config config = {
+        .max_topics = 12, .max_data = 64, .epoch = EPOCH, .shared_sequence = true};
+    struct recorder rec = {0};
+    pthread_mutex_init(&rec.lock, NULL);
+    struct rp_hub_hooks hooks = {.policy_for = policy_for, .ctx = &rec};
+    struct rp_hub *hub = rp_hub_new(&config, &hooks);
+    assert_true(rp_hub_shared_sequence(hub));
+    struct rp_publish_item it = item("a", "x");
+    struct rp_publish_result res;
+    struct rp_hub_error err = {0};
+    assert_int_equal(rp_hub_publish(hub, &it, 1, &res, &err), -EOPNOTSUPP);
+    assert_int_equal(err.status, 503);
+    assert_int_equal(rp_hub_publish_system(hub, &it, 1, &res, &err), -EOPNOTSUPP);
+    assert_int_equal(rp_hub_last_seq(hub), 0);
+    assert_int_equal(rp_hub_check(hub, &it, 1, &err), 0);
+    struct rp_ingest_event ev = ingest_ev("a", "x", 7, rp_clock_wall_ms());
+    assert_int_equal(rp_hub_ingest_topic(hub, "a", 1, &ev, 1, 0, NULL), 0);
+    assert_int_equal(rp_hub_last_seq(hub), 7);
+    rp_hub_free(hub);
+    pthread_mutex_destroy(&rec.lock);
+}
+
 static void
 test_advance_seq(void **state)
 {
@@ -1014,6 +1123,42 @@ test_reclaim_and_recreate(void **state)
     rp_topic_lag(topic(rf->hub, "fresh"), 0, &lag);
     assert_false(lag.gap);
     rp_qsbr_reclaim(rf->q);
+    reclaim_fixture_free(rf);
+}
+
+/* A session's private topic leaves no gap floor when it is reclaimed: the session table, not
+ * the floor, says whether its events are still owed (docs/sessions.md). An ordinary topic
+ * emptied the same way does leave one. */
+static void
+test_session_topic_leaves_no_floor(void **state)
+{
+    (void)state;
+    struct reclaim_fixture *rf = reclaim_fixture_new(16);
+    struct rp_hub *hub = rf->hub;
+    const char *names[] = {"_revenprox/session/0123456789abcdef0123456789abcdef", "plain"};
+    for (int i = 0; i < 2; i++) {
+        struct rp_publish_item it = item(names[i], "x");
+        struct rp_publish_result res;
+        struct rp_hub_error err;
+        assert_int_equal(rp_hub_publish_system(hub, &it, 1, &res, &err), 0);
+        rp_hub_drop(hub, names[i], strlen(names[i]));
+        struct rp_topic_stats st;
+        rp_topic_stats(topic(hub, names[i]), &st);
+        assert_int_equal(st.count, 0);
+        assert_int_equal(st.evicted_seq, res.seq);
+    }
+    assert_int_equal(rp_hub_reclaim(hub), 2);
+    rp_qsbr_reclaim(rf->q);
+    struct rp_topic_lag lag;
+    rp_topic_lag(topic(hub, names[0]), 0, &lag);
+    assert_false(lag.gap);
+    rp_topic_lag(topic(hub, names[1]), 0, &lag);
+    assert_true(lag.gap);
+    /* Forgetting a session topic that does not exist raises no floor either. */
+    const char *gone = "_revenprox/session/fedcba9876543210fedcba9876543210";
+    rp_hub_forget(hub, gone, strlen(gone), rp_hub_last_seq(hub));
+    rp_topic_lag(topic(hub, gone), 0, &lag);
+    assert_false(lag.gap);
     reclaim_fixture_free(rf);
 }
 
@@ -1732,12 +1877,16 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ingest_appends_sequenced_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_refusals_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_keeps_event_age, setup, teardown),
+        cmocka_unit_test(test_shared_sequence_refuses_local_publishes),
+        cmocka_unit_test_setup_teardown(test_ingest_topic_fills_before_the_last_sequence, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_advance_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_read_and_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_lag_matches_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_accessors, setup, teardown),
         cmocka_unit_test(test_reclaim_and_recreate),
+        cmocka_unit_test(test_session_topic_leaves_no_floor),
         cmocka_unit_test(test_reclaim_spares_topics_in_use),
         cmocka_unit_test(test_reclaim_waits_for_threads_that_looked_up),
         cmocka_unit_test(test_full_table_reclaims_on_demand),

@@ -39,22 +39,58 @@ static void
 test_match_cases(void **state)
 {
     static const struct match_case cases[] = {
-        {"a/b", "a/b", true},        {"a/b", "a", false},      {"a/b", "a/b/c", false},
-        {"a/b", "a/c", false},       {"a", "ab", false},       {"ab", "a", false},
-        {"a", "a/b", false},         {"+", "a", true},         {"+", "a/b", false},
-        {"+/+", "a/b", true},        {"+/+", "a", false},      {"+/+", "a/b/c", false},
-        {"a/+", "a/b", true},        {"a/+", "a", false},      {"a/+", "a/b/c", false},
-        {"a/+", "b/a", false},       {"a/+/c", "a/b/c", true}, {"a/+/c", "a/xyz/c", true},
-        {"a/+/c", "a/b/d", false},   {"a/+/c", "a/c", false},  {"+/b", "a/b", true},
-        {"+/b", "a/c", false},       {"#", "a", true},         {"#", "a/b/c", true},
-        {"a/#", "a", true},          {"a/#", "a/b", true},     {"a/#", "a/b/c", true},
-        {"a/#", "b", false},         {"a/#", "ab", false},     {"a/#", "ab/c", false},
-        {"a/b/#", "a/b", true},      {"a/b/#", "a", false},    {"a/b/#", "a/b/c/d", true},
-        {"a/b/#", "a/c/b", false},   {"+/#", "a", true},       {"+/#", "a/b/c", true},
-        {"+/b/#", "x/b", true},      {"+/b/#", "x/b/c", true}, {"+/b/#", "x/c", false},
-        {"+/b/#", "x", false},       {"+/+/#", "a", false},    {"+/+/#", "a/b", true},
-        {"a.b/c", "a.b/c", true},    {"A", "a", false},        {"x/+/+/y", "x/1/2/y", true},
+        {"a/b", "a/b", true},
+        {"a/b", "a", false},
+        {"a/b", "a/b/c", false},
+        {"a/b", "a/c", false},
+        {"a", "ab", false},
+        {"ab", "a", false},
+        {"a", "a/b", false},
+        {"+", "a", true},
+        {"+", "a/b", false},
+        {"+/+", "a/b", true},
+        {"+/+", "a", false},
+        {"+/+", "a/b/c", false},
+        {"a/+", "a/b", true},
+        {"a/+", "a", false},
+        {"a/+", "a/b/c", false},
+        {"a/+", "b/a", false},
+        {"a/+/c", "a/b/c", true},
+        {"a/+/c", "a/xyz/c", true},
+        {"a/+/c", "a/b/d", false},
+        {"a/+/c", "a/c", false},
+        {"+/b", "a/b", true},
+        {"+/b", "a/c", false},
+        {"#", "a", true},
+        {"#", "a/b/c", true},
+        {"a/#", "a", true},
+        {"a/#", "a/b", true},
+        {"a/#", "a/b/c", true},
+        {"a/#", "b", false},
+        {"a/#", "ab", false},
+        {"a/#", "ab/c", false},
+        {"a/b/#", "a/b", true},
+        {"a/b/#", "a", false},
+        {"a/b/#", "a/b/c/d", true},
+        {"a/b/#", "a/c/b", false},
+        {"+/#", "a", true},
+        {"+/#", "a/b/c", true},
+        {"+/b/#", "x/b", true},
+        {"+/b/#", "x/b/c", true},
+        {"+/b/#", "x/c", false},
+        {"+/b/#", "x", false},
+        {"+/+/#", "a", false},
+        {"+/+/#", "a/b", true},
+        {"a.b/c", "a.b/c", true},
+        {"A", "a", false},
+        {"x/+/+/y", "x/1/2/y", true},
         {"x/+/+/y", "x/1/y", false},
+        /* Sessions' private topics: reached by name, never by a leading wildcard. */
+        {"#", "_revenprox/session/0123", false},
+        {"+/session/#", "_revenprox/session/0123", false},
+        {"#", "_revenprox/metrics", true},
+        {"_revenprox/#", "_revenprox/session/0123", true},
+        {"_revenprox/session/0123", "_revenprox/session/0123", true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct match_case *c = &cases[i];
@@ -184,6 +220,9 @@ ref_match(const char *filter, const char *topic)
     struct levels f, t;
     split(filter, &f);
     split(topic, &t);
+    if ((filter[0] == '#' || filter[0] == '+') &&
+        strncmp(topic, "_revenprox/session/", strlen("_revenprox/session/")) == 0)
+        return false; /* sessions' private topics (core/pattern.h) */
     return ref_match_levels(&f, 0, &t, 0);
 }
 

@@ -86,6 +86,13 @@ static const struct rp_metrics_node busy_node = {
     .auth_cache_entries = 5,
     .log_events = 100,
     .log_bytes = 20000,
+    .sessions = {.connected = 7,
+                 .disconnected = 3,
+                 .buffered_bytes = 512,
+                 .created = 11,
+                 .resumes = 4,
+                 .expiries = 1,
+                 .hijacks_refused = 2},
     .process = &busy_process,
 };
 

@@ -243,6 +243,50 @@ test_pub_id_kept_not_sent(void **state)
     rp_frame_unref(f);
 }
 
+/* An upstream's id (marked) is sent as the origin-id line after the id; decoding the data is
+ * not affected by it. */
+static void
+test_origin_id_line(void **state)
+{
+    (void)state;
+    struct rp_frame_spec spec = {
+        .topic = "t",
+        .topic_len = 1,
+        .event = "up",
+        .event_len = 2,
+        .data = "a\nb",
+        .data_len = 3,
+        .pub_id = "\x1e"
+                  "abc-7",
+        .pub_id_len = 6,
+    };
+    struct rp_frame *f = rp_frame_encode(&spec);
+    rp_frame_set_id(f, "0000002a-9", 10);
+    assert_variant(f, false, "event: up\nid: 0000002a-9\norigin-id: abc-7\ndata: a\ndata: b\n\n");
+    assert_variant(f, true, "event: t:up\nid: 0000002a-9\norigin-id: abc-7\ndata: a\ndata: b\n\n");
+    struct rp_buf b;
+    rp_buf_init(&b, 64);
+    assert_int_equal(rp_frame_decode_data(f, &b), 0);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.data, "a\nb", 3);
+    rp_buf_fini(&b);
+    rp_frame_unref(f);
+    /* The mark alone, or an id with a line break, is no origin line. */
+    spec.pub_id = "\x1e";
+    spec.pub_id_len = 1;
+    f = rp_frame_encode(&spec);
+    rp_frame_set_id(f, "1", 1);
+    assert_variant(f, false, "event: up\nid: 1\ndata: a\ndata: b\n\n");
+    rp_frame_unref(f);
+    spec.pub_id = "\x1e"
+                  "a\nb";
+    spec.pub_id_len = 4;
+    f = rp_frame_encode(&spec);
+    rp_frame_set_id(f, "1", 1);
+    assert_variant(f, false, "event: up\nid: 1\ndata: a\ndata: b\n\n");
+    rp_frame_unref(f);
+}
+
 static void
 test_refcount(void **state)
 {
@@ -305,6 +349,7 @@ main(void)
         cmocka_unit_test(test_large_multiline_data),
         cmocka_unit_test(test_id_lengths),
         cmocka_unit_test(test_pub_id_kept_not_sent),
+        cmocka_unit_test(test_origin_id_line),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_decode_respects_buffer_cap),
         cmocka_unit_test(test_check_event),

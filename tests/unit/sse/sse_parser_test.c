@@ -53,7 +53,13 @@ on_event(void *ctx, const struct rp_sse_event *ev)
     put_escaped(&r->out, ev->data, ev->data_len);
     rp_buf_append_str(&r->out, "|");
     put_escaped(&r->out, ev->last_id, ev->last_id_len);
-    rp_buf_append_str(&r->out, ev->has_id ? "|own\n" : "|\n");
+    rp_buf_append_str(&r->out, ev->has_id ? "|own" : "|");
+    assert_int_equal(strlen(ev->origin_id), ev->origin_id_len);
+    if (ev->origin_id_len) {
+        rp_buf_append_str(&r->out, "|origin=");
+        put_escaped(&r->out, ev->origin_id, ev->origin_id_len);
+    }
+    rp_buf_append_str(&r->out, "\n");
     return r->stop_after && ++r->n_calls >= r->stop_after;
 }
 
@@ -151,6 +157,18 @@ test_simple_events(void **state)
     CHECK("data: a\n\ndata: b\n\n", "E message|a||\nE message|b||\n");
     CHECK("", "");
     CHECK("\n\n\n", "");
+}
+
+/* RevenProx's origin-id field is reported with the event of its block and forgotten after
+ * it (WHATWG clients ignore it as an unknown field). */
+static void
+test_origin_id_field(void **state)
+{
+    (void)state;
+    CHECK("id: 1\norigin-id: abc-3\ndata: x\n\ndata: y\n\n",
+          "E message|x|1|own|origin=abc-3\nE message|y|1|\n");
+    CHECK("origin-id: gone\n\ndata: z\n\n", "E message|z||\n"); /* no data: dropped */
+    CHECK("origin-id:a\norigin-id: b\ndata: w\n\n", "E message|w|||origin=b\n");
 }
 
 static void
@@ -523,6 +541,7 @@ main(void)
         cmocka_unit_test(test_restart_drops_the_unfinished_event),
         cmocka_unit_test(test_stop_from_callback),
         cmocka_unit_test(test_set_last_id),
+        cmocka_unit_test(test_origin_id_field),
         cmocka_unit_test(test_server_stream),
         cmocka_unit_test(test_random_streams_split_consistently),
     };

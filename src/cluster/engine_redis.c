@@ -1,0 +1,1005 @@
+/* SPDX-License-Identifier: MIT */
+/* The Redis engine's thread: two hiredis connections on a loop of its own. */
+#include "cluster/engine_redis.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "base/alloc.h"
+#include "base/backoff.h"
+#include "base/clock.h"
+#include "base/hashmap.h"
+#include "base/list.h"
+#include "base/log.h"
+#include "cluster/redis_loop.h"
+#include "cluster/redis_msg.h"
+#include "core/hub.h"
+#include "core/logengine.h"
+#include "loop/loop.h"
+#include "loop/wakeup.h"
+
+/*
+ * One publish batch, atomically. ARGV: prefix, a proposed epoch (used only when the meta
+ * hash is missing: a new log), the stream bound, n, then per event topic, type, data, wall
+ * time. Checks before it changes anything, so a refusal has no effect: a counter that went
+ * back (a failover to a replica that missed the newest increments) would reuse ids, so a
+ * stream whose newest entry is not below the first new sequence refuses the batch. Last,
+ * the batch's newest sequence goes to every node (channel <prefix>seq, as a message with no
+ * type and no data), after the events, so a node knows how far the cluster's sequence is.
+ * Returns {epoch, first sequence}.
+ */
+static const char publish_script[] =
+    "local p = ARGV[1]\n"
+    "local meta = p .. 'meta'\n"
+    "local n = tonumber(ARGV[4])\n"
+    "local epoch = redis.call('HGET', meta, 'epoch')\n"
+    "if not epoch then\n"
+    "  epoch = ARGV[2]\n"
+    "  redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)\n"
+    "end\n"
+    "local first = tonumber(redis.call('HGET', meta, 'seq') or '0') + 1\n"
+    "for i = 0, n - 1 do\n"
+    "  local top = redis.call('XREVRANGE', p .. 't:' .. ARGV[5 + i * 4], '+', '-', 'COUNT', 1)\n"
+    "  if top[1] and tonumber(string.match(top[1][1], '^(%d+)')) >= first then\n"
+    "    return redis.error_reply('REGRESSED the sequence counter is behind a stream')\n"
+    "  end\n"
+    "end\n"
+    "redis.call('HINCRBY', meta, 'seq', n)\n"
+    "for i = 0, n - 1 do\n"
+    "  local k = 5 + i * 4\n"
+    "  local topic, ty, data, wall = ARGV[k], ARGV[k + 1], ARGV[k + 2], ARGV[k + 3]\n"
+    "  local seq = string.format('%d', first + i)\n"
+    "  redis.call('XADD', p .. 't:' .. topic, 'MAXLEN', '~', ARGV[3], seq .. '-0',\n"
+    "             't', ty, 'd', data, 'w', wall)\n"
+    "  redis.call('PUBLISH', p .. 'c:' .. topic,\n"
+    "             epoch .. ':' .. seq .. ':' .. wall .. ':' .. #ty .. ':' .. ty .. data)\n"
+    "end\n"
+    "redis.call('PUBLISH', p .. 'seq', epoch .. ':' .. string.format('%d', first + n - 1) ..\n"
+    "           ':0:0:')\n"
+    "return {epoch, first}\n";
+
+/*
+ * A topic's fill. ARGV: prefix, topic, how many events at most. Returns {epoch ('' when Redis
+ * holds no log), lost_upto, the newest events newest first}. lost_upto is the newest sequence
+ * the stream ever held that the reply does not (trimmed, or past the count): 0 when the
+ * reply holds every event the stream was given.
+ */
+static const char fill_script[] =
+    "local p = ARGV[1]\n"
+    "local key = p .. 't:' .. ARGV[2]\n"
+    "local epoch = redis.call('HGET', p .. 'meta', 'epoch') or ''\n"
+    "local entries = redis.call('XREVRANGE', key, '+', '-', 'COUNT', ARGV[3])\n"
+    "local lost = 0\n"
+    "if redis.call('EXISTS', key) == 1 then\n"
+    "  local info = redis.call('XINFO', 'STREAM', key)\n"
+    "  local added, last = 0, '0-0'\n"
+    "  for i = 1, #info, 2 do\n"
+    "    if info[i] == 'entries-added' then added = info[i + 1] end\n"
+    "    if info[i] == 'last-generated-id' then last = info[i + 1] end\n"
+    "  end\n"
+    "  if added > #entries then\n"
+    "    if #entries > 0 then\n"
+    "      lost = tonumber(string.match(entries[#entries][1], '^(%d+)')) - 1\n"
+    "    else\n"
+    "      lost = tonumber(string.match(last, '^(%d+)'))\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return {epoch, lost, entries}\n";
+
+enum link_state { LINK_DOWN = 0, LINK_CONNECTING, LINK_UP };
+
+/* One connection and its reconnect schedule. */
+struct link {
+    struct rp_redis *r;
+    const char *name; /* "commands" or "pub/sub", for the log */
+    redisAsyncContext *ac;
+    enum link_state state;
+    struct rp_backoff backoff;
+    struct rp_loop_timer retry;   /* reconnect */
+    struct rp_loop_timer timeout; /* connect or oldest command */
+    bool timed_out;               /* the drop was ours: a timeout */
+};
+
+/* A queued change of interest. */
+struct interest {
+    struct interest *link;
+    bool on;
+    size_t len;
+    char topic[];
+};
+
+/* A live message held while its topic is being filled. */
+struct held {
+    struct held *next;
+    size_t len;
+    char body[];
+};
+
+/* Live messages held at most per topic while it fills; past it they are dropped and the
+ * fill, which reads the stream after them, takes them in instead. */
+#define HELD_MAX 65536
+
+/* A topic the pub/sub connection subscribes. */
+struct channel {
+    long count;        /* interest: subscribed while > 0 */
+    bool filling;      /* subscribed, the fill not taken in yet: live messages are held */
+    bool fill_sent;    /* the fill's command is out */
+    unsigned fill_gen; /* which fill is current */
+    struct held *held_head, *held_tail;
+    size_t n_held;
+    size_t len;
+    char topic[];
+};
+
+struct rp_redis {
+    struct rp_redis_config cfg;
+    char *host, *prefix;
+    struct rp_redis_hooks hooks;
+    uint32_t last_epoch; /* of the last reply (engine thread) */
+    char sha[41];        /* of publish_script, once loaded */
+    char fill_sha[41];   /* of fill_script */
+
+    pthread_t thread;
+    struct rp_loop *loop;
+    struct rp_wakeup wake;
+
+    pthread_mutex_t lock; /* the mailbox */
+    struct rp_redis_publish *queue_head, *queue_tail;
+    size_t queued;
+    struct interest *changes;
+    bool stopping;
+    atomic_bool up;
+
+    /* engine thread only */
+    struct link cmd, sub;
+    struct rp_hashmap channels; /* topic -> struct channel */
+    struct rp_list inflight;    /* publishes sent, oldest first (struct sent) */
+    char why[160];              /* why the command connection is down; written under lock */
+};
+
+/* A publish sent on the command connection, waiting for its reply. */
+struct sent {
+    struct rp_list node;
+    struct rp_redis_publish *p;
+    int64_t sent_ms;
+};
+
+static void link_connect(struct link *l);
+
+/* Ends <p> with <err> (and, when failed, the message made from <what> and <detail>). */
+static void
+complete(struct rp_redis_publish *p, int err, const char *what, const char *detail)
+{
+    p->err = err;
+    if (err)
+        snprintf(p->message, sizeof(p->message), "%s%s", what, detail ? detail : "");
+    p->done(p);
+}
+
+/* ---- connections ---- */
+
+static void
+on_retry(struct rp_loop *loop, struct rp_loop_timer *t)
+{
+    (void)loop;
+    struct link *l = RP_CONTAINER_OF(t, struct link, retry);
+    link_connect(l);
+}
+
+static void
+went_down(struct link *l, const char *why)
+{
+    struct rp_redis *r = l->r;
+    bool was_up = l->state == LINK_UP;
+    l->state = LINK_DOWN;
+    l->ac = NULL;
+    rp_loop_timer_stop(r->loop, &l->timeout);
+    if (l == &r->cmd) {
+        atomic_store(&r->up, false);
+        pthread_mutex_lock(&r->lock);
+        snprintf(r->why, sizeof(r->why), "Redis at %s:%d: %s", r->host, r->cfg.port, why);
+        pthread_mutex_unlock(&r->lock);
+        if (was_up || l->backoff.attempt == 0) /* once per outage */
+            RP_LOG(RP_LOG_WARN, "redis", "%s connection down: %s", l->name, r->why);
+        if (r->hooks.state_changed)
+            r->hooks.state_changed(r->hooks.ctx, -ENOTCONN, r->why);
+    } else if (was_up) {
+        RP_LOG(RP_LOG_WARN, "redis", "%s connection down: %s", l->name, why);
+    }
+    if (!r->stopping)
+        rp_loop_timer_start_after(r->loop, &l->retry, rp_backoff_next(&l->backoff), on_retry);
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct link *l = ac->data;
+    const char *why = l->timed_out         ? "no answer in time"
+                      : status == REDIS_OK ? "closed"
+                      : ac->errstr[0]      ? ac->errstr
+                                           : "connection lost";
+    l->timed_out = false;
+    went_down(l, why);
+}
+
+static void subscribe_all(struct rp_redis *r);
+
+static void send_pending_fills(struct rp_redis *r);
+static void on_message(redisAsyncContext *ac, void *reply_v, void *priv);
+
+/* SCRIPT LOAD's answer: <priv> NULL for the publish script, non-NULL for the fill script,
+ * which is loaded second; the connection is up once both are. */
+static void
+on_script_loaded(redisAsyncContext *ac, void *reply_v, void *priv)
+{
+    struct link *l = ac->data;
+    struct rp_redis *r = l->r;
+    redisReply *reply = reply_v;
+    if (!reply)
+        return; /* the connection dropped: on_disconnect handles it */
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+        pthread_mutex_lock(&r->lock);
+        snprintf(r->why, sizeof(r->why), "loading a script failed: %s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        pthread_mutex_unlock(&r->lock);
+        RP_LOG(RP_LOG_ERROR, "redis", "%s", r->why);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    char *sha = priv ? r->fill_sha : r->sha;
+    memcpy(sha, reply->str, 40);
+    sha[40] = '\0';
+    if (!priv)
+        return;
+    rp_loop_timer_stop(r->loop, &l->timeout);
+    l->state = LINK_UP;
+    rp_backoff_reset(&l->backoff);
+    pthread_mutex_lock(&r->lock);
+    r->why[0] = '\0';
+    pthread_mutex_unlock(&r->lock);
+    atomic_store(&r->up, true);
+    RP_LOG(RP_LOG_INFO, "redis", "connected to Redis at %s:%d", r->host, r->cfg.port);
+    if (r->hooks.state_changed)
+        r->hooks.state_changed(r->hooks.ctx, 0, NULL);
+    send_pending_fills(r);
+}
+
+static void
+on_connect(const redisAsyncContext *cac, int status)
+{
+    struct link *l = cac->data;
+    struct rp_redis *r = l->r;
+    redisAsyncContext *ac = l->ac; /* the same context, without the callback's const */
+    if (status != REDIS_OK) {
+        went_down(l, cac->errstr[0] ? cac->errstr : "connect failed");
+        return;
+    }
+    if (l == &r->cmd) {
+        /* connect_timeout covers loading the script too */
+        redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", publish_script);
+        redisAsyncCommand(ac, on_script_loaded, r, "SCRIPT LOAD %s", fill_script);
+    } else {
+        rp_loop_timer_stop(r->loop, &l->timeout);
+        l->state = LINK_UP;
+        rp_backoff_reset(&l->backoff);
+        redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE %sseq", r->prefix);
+        subscribe_all(r); /* each confirmation starts the topic's fill */
+    }
+}
+
+static void
+on_connect_timeout(struct rp_loop *loop, struct rp_loop_timer *t)
+{
+    (void)loop;
+    struct link *l = RP_CONTAINER_OF(t, struct link, timeout);
+    if (!l->ac)
+        return;
+    l->timed_out = true;
+    /* Not yet connected: hiredis calls the connect callback with an error on free. */
+    redisAsyncContext *ac = l->ac;
+    if (l->state == LINK_CONNECTING && !(ac->c.flags & REDIS_CONNECTED)) {
+        l->ac = NULL;
+        redisAsyncFree(ac);
+        if (l->state == LINK_CONNECTING)
+            went_down(l, "connect timed out");
+        return;
+    }
+    redisAsyncFree(ac); /* connected, the script not loaded yet: on_disconnect follows */
+}
+
+static void
+link_connect(struct link *l)
+{
+    struct rp_redis *r = l->r;
+    redisAsyncContext *ac = r->host[0] == '/' ? redisAsyncConnectUnix(r->host)
+                                              : redisAsyncConnect(r->host, r->cfg.port);
+    if (!ac || ac->err) {
+        char why[128];
+        snprintf(why, sizeof(why), "%s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        went_down(l, why);
+        return;
+    }
+    ac->data = l;
+    if (rp_redis_loop_attach(ac, r->loop) != 0) {
+        redisAsyncFree(ac);
+        went_down(l, "cannot attach to the loop");
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    l->ac = ac;
+    l->state = LINK_CONNECTING;
+    rp_loop_timer_start_after(r->loop, &l->timeout, r->cfg.connect_timeout_ms, on_connect_timeout);
+}
+
+/* ---- pub/sub ---- */
+
+static void
+drop_held(struct channel *ch)
+{
+    while (ch->held_head) {
+        struct held *h = ch->held_head;
+        ch->held_head = h->next;
+        free(h);
+    }
+    ch->held_tail = NULL;
+    ch->n_held = 0;
+}
+
+static void
+channel_free(struct channel *ch)
+{
+    drop_held(ch);
+    free(ch);
+}
+
+/* One live event to the hook; <body> decoded already. */
+static void
+deliver_one(struct rp_redis *r, const struct channel *ch, const struct rp_redis_msg *m)
+{
+    struct rp_ingest_event ev = {
+        .item = {.topic = ch->topic,
+                 .topic_len = ch->len,
+                 .event = m->event,
+                 .event_len = m->event_len,
+                 .data = m->data,
+                 .data_len = m->data_len},
+        .seq = m->seq,
+        .wall_ms = m->wall_ms,
+    };
+    if (r->hooks.topic_events)
+        r->hooks.topic_events(r->hooks.ctx, ch->topic, ch->len, m->epoch, 0, &ev, 1);
+}
+
+/* What a fill's command carries back: the topic, and which fill of it this is. */
+struct fill_ticket {
+    unsigned gen;
+    size_t len;
+    char topic[];
+};
+
+static void on_filled(redisAsyncContext *ac, void *reply_v, void *priv);
+
+static void
+send_fill(struct rp_redis *r, struct channel *ch)
+{
+    if (r->cmd.state != LINK_UP || ch->fill_sent)
+        return; /* sent when the command connection is up (send_pending_fills) */
+    struct fill_ticket *t = rp_xmalloc(sizeof(*t) + ch->len);
+    t->gen = ++ch->fill_gen;
+    t->len = ch->len;
+    memcpy(t->topic, ch->topic, ch->len);
+    char count[24];
+    snprintf(count, sizeof(count), "%" PRIu64, r->cfg.stream_max_len);
+    if (redisAsyncCommand(r->cmd.ac, on_filled, t, "EVALSHA %s 0 %s %b %s", r->fill_sha, r->prefix,
+                          ch->topic, ch->len, count) != REDIS_OK) {
+        free(t);
+        return;
+    }
+    ch->fill_sent = true;
+}
+
+static void
+send_pending_fills(struct rp_redis *r)
+{
+    size_t pos = 0;
+    struct channel *ch;
+    while ((ch = rp_hashmap_next(&r->channels, &pos)))
+        if (ch->filling)
+            send_fill(r, ch);
+}
+
+/* Parses one stream entry ([id, [field, value, ...]]) of <ch>; false when it is not one. */
+static bool
+parse_entry(const redisReply *e, const struct channel *ch, struct rp_ingest_event *out)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+        return false;
+    char *end;
+    unsigned long long seq = strtoull(e->element[0]->str, &end, 10);
+    if (seq == 0 || *end != '-')
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->item.topic = ch->topic;
+    out->item.topic_len = ch->len;
+    out->seq = seq;
+    const redisReply *f = e->element[1];
+    bool have_data = false;
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len != 1)
+            return false;
+        if (k->str[0] == 't' && v->len) {
+            out->item.event = v->str;
+            out->item.event_len = v->len;
+        } else if (k->str[0] == 'd') {
+            out->item.data = v->str;
+            out->item.data_len = v->len;
+            have_data = true;
+        } else if (k->str[0] == 'w') {
+            out->wall_ms = strtoll(v->str, NULL, 10);
+        }
+    }
+    return have_data;
+}
+
+/* The fill's answer: the stream's newest events, then the live ones held meanwhile. */
+static void
+on_filled(redisAsyncContext *ac, void *reply_v, void *priv)
+{
+    struct link *l = ac->data;
+    struct rp_redis *r = l->r;
+    struct fill_ticket *t = priv;
+    redisReply *reply = reply_v;
+    struct channel *ch = rp_hashmap_get(&r->channels, t->topic, t->len);
+    bool current = ch && ch->filling && ch->fill_gen == t->gen;
+    free(t);
+    if (!current)
+        return; /* interest went (and maybe came back: a newer fill is out) */
+    ch->fill_sent = false;
+    if (!reply)
+        return; /* the connection dropped: sent again when it is back */
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER ||
+        reply->element[2]->type != REDIS_REPLY_ARRAY) {
+        RP_LOG(RP_LOG_ERROR, "redis", "filling topic %s failed: %s", ch->topic,
+               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        return; /* retried when the command connection comes back */
+    }
+    const redisReply *ents = reply->element[2];
+    uint32_t epoch = (uint32_t)strtoul(reply->element[0]->str, NULL, 16);
+    uint64_t lost = reply->element[1]->integer > 0 ? (uint64_t)reply->element[1]->integer : 0;
+    size_t n = ents->elements;
+    struct rp_ingest_event *evs = rp_xcalloc(n ? n : 1, sizeof(*evs));
+    size_t k = 0;
+    for (size_t i = n; i-- > 0;) { /* newest first in the reply */
+        if (parse_entry(ents->element[i], ch, &evs[k]))
+            k++;
+        else
+            RP_LOG(RP_LOG_WARN, "redis", "an entry of topic %s is not an event; skipped",
+                   ch->topic);
+    }
+    uint64_t newest = k ? evs[k - 1].seq : lost;
+    if ((k || lost) && r->hooks.topic_events)
+        r->hooks.topic_events(r->hooks.ctx, ch->topic, ch->len, epoch, lost, evs, k);
+    free(evs);
+    /* Then what arrived live since the subscription, past what the fill had. */
+    ch->filling = false;
+    struct held *h = ch->held_head;
+    ch->held_head = ch->held_tail = NULL;
+    ch->n_held = 0;
+    while (h) {
+        struct held *next = h->next;
+        struct rp_redis_msg m;
+        if (rp_redis_msg_decode(h->body, h->len, &m) == 0 && (m.epoch != epoch || m.seq > newest))
+            deliver_one(r, ch, &m);
+        free(h);
+        h = next;
+    }
+    if (r->hooks.filled)
+        r->hooks.filled(r->hooks.ctx, ch->topic, ch->len);
+}
+
+static void
+on_message(redisAsyncContext *ac, void *reply_v, void *priv)
+{
+    (void)priv;
+    struct link *l = ac->data;
+    struct rp_redis *r = l->r;
+    redisReply *reply = reply_v;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+        return;
+    redisReply *kind = reply->element[0], *chan = reply->element[1], *body = reply->element[2];
+    if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
+        return;
+    size_t plen = strlen(r->prefix);
+    if (chan->len < plen + 2 || memcmp(chan->str, r->prefix, plen) != 0)
+        return;
+    if (chan->len == plen + 3 && memcmp(chan->str + plen, "seq", 3) == 0) {
+        struct rp_redis_msg m;
+        if (strcmp(kind->str, "message") == 0 && body->type == REDIS_REPLY_STRING &&
+            rp_redis_msg_decode(body->str, body->len, &m) == 0 && r->hooks.sequence)
+            r->hooks.sequence(r->hooks.ctx, m.epoch, m.seq);
+        return;
+    }
+    if (memcmp(chan->str + plen, "c:", 2) != 0)
+        return;
+    struct channel *ch = rp_hashmap_get(&r->channels, chan->str + plen + 2, chan->len - plen - 2);
+    if (!ch || ch->count <= 0)
+        return; /* interest went meanwhile */
+    if (strcmp(kind->str, "subscribe") == 0) {
+        /* From now on nothing published on the channel is missed: read what came before. */
+        drop_held(ch);
+        ch->filling = true;
+        ch->fill_sent = false;
+        send_fill(r, ch);
+        return;
+    }
+    if (strcmp(kind->str, "message") != 0 || body->type != REDIS_REPLY_STRING)
+        return;
+    if (ch->filling) {
+        if (ch->n_held >= HELD_MAX) {
+            /* The fill reads the stream after these: it has them, unless trimmed (then
+             * its lost_upto says so). */
+            drop_held(ch);
+        }
+        struct held *h = rp_xmalloc(sizeof(*h) + body->len);
+        h->next = NULL;
+        h->len = body->len;
+        memcpy(h->body, body->str, body->len);
+        if (ch->held_tail)
+            ch->held_tail->next = h;
+        else
+            ch->held_head = h;
+        ch->held_tail = h;
+        ch->n_held++;
+        return;
+    }
+    struct rp_redis_msg m;
+    if (rp_redis_msg_decode(body->str, body->len, &m) != 0) {
+        RP_LOG(RP_LOG_WARN, "redis", "a message on %s is not an event; ignored", chan->str);
+        return;
+    }
+    deliver_one(r, ch, &m);
+}
+
+static void
+subscribe_one(struct rp_redis *r, const struct channel *ch, bool on)
+{
+    if (r->sub.state != LINK_UP)
+        return; /* the next connect subscribes everything of interest */
+    redisAsyncCommand(r->sub.ac, on ? on_message : NULL, NULL,
+                      on ? "SUBSCRIBE %sc:%b" : "UNSUBSCRIBE %sc:%b", r->prefix, ch->topic,
+                      ch->len);
+}
+
+static void
+subscribe_all(struct rp_redis *r)
+{
+    size_t pos = 0;
+    struct channel *ch;
+    while ((ch = rp_hashmap_next(&r->channels, &pos)))
+        subscribe_one(r, ch, true);
+}
+
+static void
+apply_interest(struct rp_redis *r, const struct interest *in)
+{
+    struct channel *ch = rp_hashmap_get(&r->channels, in->topic, in->len);
+    if (!ch) {
+        ch = rp_xcalloc(1, sizeof(*ch) + in->len + 1);
+        ch->len = in->len;
+        memcpy(ch->topic, in->topic, in->len);
+        ch->topic[in->len] = '\0';
+        rp_hashmap_put(&r->channels, ch->topic, ch->len, ch);
+    }
+    long before = ch->count;
+    ch->count += in->on ? 1 : -1;
+    if (before <= 0 && ch->count > 0) {
+        subscribe_one(r, ch, true);
+    } else if (before > 0 && ch->count <= 0) {
+        subscribe_one(r, ch, false);
+        if (ch->count == 0) {
+            rp_hashmap_remove(&r->channels, ch->topic, ch->len);
+            channel_free(ch);
+        }
+    }
+}
+
+/* ---- publishing ---- */
+
+static void arm_command_timeout(struct rp_redis *r);
+
+static void
+on_published(redisAsyncContext *ac, void *reply_v, void *priv)
+{
+    struct link *l = ac->data;
+    struct rp_redis *r = l->r;
+    struct sent *s = priv;
+    redisReply *reply = reply_v;
+    struct rp_redis_publish *p = s->p;
+    rp_list_remove(&s->node);
+    free(s);
+    arm_command_timeout(r);
+    if (!reply) {
+        complete(p, l->timed_out ? -ETIMEDOUT : -ENOTCONN,
+                 l->timed_out ? "Redis did not confirm the publish in time; it may or may not "
+                                "have been stored"
+                              : "the connection to Redis was lost before it confirmed the "
+                                "publish; it may or may not have been stored",
+                 NULL);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        complete(p, -EIO, "Redis refused the publish: ", reply->str);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING || reply->element[0]->len != 8 ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER || reply->element[1]->integer < 1) {
+        complete(p, -EIO, "Redis answered the publish with something unexpected", NULL);
+        return;
+    }
+    p->epoch = (uint32_t)strtoul(reply->element[0]->str, NULL, 16);
+    r->last_epoch = p->epoch;
+    if (r->hooks.epoch_seen)
+        r->hooks.epoch_seen(r->hooks.ctx, p->epoch);
+    p->first_seq = (uint64_t)reply->element[1]->integer;
+    complete(p, 0, NULL, NULL);
+}
+
+static void
+on_command_timeout(struct rp_loop *loop, struct rp_loop_timer *t)
+{
+    (void)loop;
+    struct link *l = RP_CONTAINER_OF(t, struct link, timeout);
+    if (l->state != LINK_UP || !l->ac)
+        return;
+    l->timed_out = true;
+    /* Not redisAsyncDisconnect, which would wait for the replies: the waiting callbacks get
+     * NULL now, then on_disconnect runs. */
+    redisAsyncContext *ac = l->ac;
+    redisAsyncFree(ac);
+}
+
+static void
+arm_command_timeout(struct rp_redis *r)
+{
+    if (r->cmd.state != LINK_UP)
+        return;
+    if (rp_list_empty(&r->inflight)) {
+        rp_loop_timer_stop(r->loop, &r->cmd.timeout);
+        return;
+    }
+    struct sent *oldest = RP_CONTAINER_OF(r->inflight.next, struct sent, node);
+    rp_loop_timer_start_at(r->loop, &r->cmd.timeout, oldest->sent_ms + r->cfg.command_timeout_ms,
+                           on_command_timeout);
+}
+
+static void
+send_publish(struct rp_redis *r, struct rp_redis_publish *p)
+{
+    const struct rp_logengine_batch *b = p->batch;
+    size_t argc = 3 + 4 + 4 * b->n;
+    const char **argv = rp_xcalloc(argc, sizeof(*argv));
+    size_t *argvlen = rp_xcalloc(argc, sizeof(*argvlen));
+    char(*walls)[24] = rp_xcalloc(b->n, sizeof(*walls));
+    char maxlen[24], n[24];
+    snprintf(maxlen, sizeof(maxlen), "%" PRIu64, r->cfg.stream_max_len);
+    snprintf(n, sizeof(n), "%zu", b->n);
+    size_t k = 0;
+#define ARG(s, len) (argv[k] = (s), argvlen[k] = (len), k++)
+    ARG("EVALSHA", 7);
+    ARG(r->sha, 40);
+    ARG("0", 1);
+    ARG(r->prefix, strlen(r->prefix));
+    /* A fresh proposal each time: when the meta hash is gone (a restart without data, a
+     * flush), the new log must not get the epoch of one a client may remember. */
+    char epoch_hex[9];
+    uint32_t epoch = 0;
+    while (epoch == 0 || epoch == r->last_epoch) {
+        if (getrandom(&epoch, sizeof(epoch), 0) != (ssize_t)sizeof(epoch))
+            epoch = (uint32_t)rp_clock_now_ms() ^ (uint32_t)(uintptr_t)p;
+    }
+    snprintf(epoch_hex, sizeof(epoch_hex), "%08" PRIx32, epoch);
+    ARG(epoch_hex, 8);
+    ARG(maxlen, strlen(maxlen));
+    ARG(n, strlen(n));
+    int64_t now = rp_clock_wall_ms();
+    for (size_t i = 0; i < b->n; i++) {
+        const struct rp_publish_item *it = &b->evs[i].item;
+        snprintf(walls[i], sizeof(walls[i]), "%" PRId64, now);
+        ARG(it->topic, it->topic_len);
+        ARG(it->event ? it->event : "", it->event ? it->event_len : 0);
+        ARG(it->data, it->data_len);
+        ARG(walls[i], strlen(walls[i]));
+    }
+#undef ARG
+    struct sent *s = rp_xcalloc(1, sizeof(*s));
+    s->p = p;
+    s->sent_ms = rp_clock_now_ms();
+    rp_list_insert_tail(&r->inflight, &s->node);
+    int rc = redisAsyncCommandArgv(r->cmd.ac, on_published, s, (int)argc, argv, argvlen);
+    free(argv);
+    free(argvlen);
+    free(walls);
+    if (rc != REDIS_OK) {
+        rp_list_remove(&s->node);
+        free(s);
+        complete(p, -ENOTCONN, "Redis is not reachable: ", r->why[0] ? r->why : "disconnecting");
+        return;
+    }
+    if (!rp_loop_timer_active(&r->cmd.timeout))
+        arm_command_timeout(r);
+}
+
+/* ---- the thread ---- */
+
+static void
+on_mail(struct rp_loop_io *io, uint32_t events)
+{
+    (void)events;
+    struct rp_redis *r = RP_CONTAINER_OF(io, struct rp_redis, wake.io);
+    rp_wakeup_drain(&r->wake);
+    pthread_mutex_lock(&r->lock);
+    struct rp_redis_publish *q = r->queue_head;
+    r->queue_head = r->queue_tail = NULL;
+    r->queued = 0;
+    struct interest *changes = r->changes;
+    r->changes = NULL;
+    pthread_mutex_unlock(&r->lock);
+
+    /* Interest first, in the order it came (the list is newest first). */
+    struct interest *rev = NULL;
+    while (changes) {
+        struct interest *next = changes->link;
+        changes->link = rev;
+        rev = changes;
+        changes = next;
+    }
+    while (rev) {
+        struct interest *next = rev->link;
+        apply_interest(r, rev);
+        free(rev);
+        rev = next;
+    }
+    while (q) {
+        struct rp_redis_publish *next = q->link;
+        if (r->cmd.state == LINK_UP)
+            send_publish(r, q);
+        else
+            complete(q, -ENOTCONN, "Redis is not reachable: ", r->why);
+        q = next;
+    }
+}
+
+static void *
+engine_main(void *arg)
+{
+    struct rp_redis *r = arg;
+    link_connect(&r->cmd);
+    link_connect(&r->sub);
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        bool stop = r->stopping;
+        pthread_mutex_unlock(&r->lock);
+        if (stop)
+            break;
+        rp_loop_run_once(r->loop, -1);
+    }
+    /* Pending replies are failed by the disconnect callbacks (reply NULL). */
+    for (struct link *l = &r->cmd; l; l = l == &r->cmd ? &r->sub : NULL) {
+        rp_loop_timer_stop(r->loop, &l->retry);
+        rp_loop_timer_stop(r->loop, &l->timeout);
+        if (l->ac) {
+            redisAsyncContext *ac = l->ac;
+            l->ac = NULL;
+            redisAsyncFree(ac);
+        }
+    }
+    on_mail(&r->wake.io, 0); /* fails what was queued meanwhile */
+    return NULL;
+}
+
+static void
+init_link(struct rp_redis *r, struct link *l, const char *name)
+{
+    l->r = r;
+    l->name = name;
+    rp_backoff_init(&l->backoff, r->cfg.reconnect_min_ms, r->cfg.reconnect_max_ms);
+}
+
+struct rp_redis *
+rp_redis_new(const struct rp_redis_config *config, const struct rp_redis_hooks *hooks)
+{
+    struct rp_redis *r = rp_xcalloc(1, sizeof(*r));
+    r->cfg = *config;
+    r->host = rp_xstrdup(config->host ? config->host : "127.0.0.1");
+    r->prefix = rp_xstrdup(config->prefix ? config->prefix : "{rp}:");
+    r->cfg.host = r->host;
+    r->cfg.prefix = r->prefix;
+    if (r->cfg.connect_timeout_ms <= 0)
+        r->cfg.connect_timeout_ms = 2000;
+    if (r->cfg.command_timeout_ms <= 0)
+        r->cfg.command_timeout_ms = 5000;
+    if (r->cfg.stream_max_len == 0)
+        r->cfg.stream_max_len = 1000;
+    if (r->cfg.queue_cap == 0)
+        r->cfg.queue_cap = 65536;
+    if (hooks)
+        r->hooks = *hooks;
+    snprintf(r->why, sizeof(r->why), "Redis at %s:%d: not connected yet", r->host, r->cfg.port);
+    pthread_mutex_init(&r->lock, NULL);
+    rp_hashmap_init(&r->channels);
+    rp_list_init(&r->inflight);
+    init_link(r, &r->cmd, "commands");
+    init_link(r, &r->sub, "pub/sub");
+    r->loop = rp_loop_new();
+    int err = r->loop ? rp_wakeup_init(&r->wake, r->loop, on_mail) : -ENOMEM;
+    if (err == 0)
+        err = -pthread_create(&r->thread, NULL, engine_main, r);
+    if (err) {
+        if (r->loop)
+            rp_loop_free(r->loop);
+        free(r->host);
+        free(r->prefix);
+        free(r);
+        errno = -err;
+        return NULL;
+    }
+    return r;
+}
+
+void
+rp_redis_free(struct rp_redis *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->stopping = true;
+    pthread_mutex_unlock(&r->lock);
+    rp_wakeup_signal(&r->wake);
+    pthread_join(r->thread, NULL);
+    size_t pos = 0;
+    struct channel *ch;
+    while ((ch = rp_hashmap_next(&r->channels, &pos)))
+        channel_free(ch);
+    rp_hashmap_fini(&r->channels);
+    rp_wakeup_fini(&r->wake, r->loop);
+    rp_loop_free(r->loop);
+    pthread_mutex_destroy(&r->lock);
+    free(r->host);
+    free(r->prefix);
+    free(r);
+}
+
+int
+rp_redis_publish(struct rp_redis *r, struct rp_redis_publish *p)
+{
+    if (!atomic_load(&r->up))
+        return -ENOTCONN;
+    pthread_mutex_lock(&r->lock);
+    int rc = 0;
+    if (r->stopping) {
+        rc = -ESHUTDOWN;
+    } else if (r->queued >= r->cfg.queue_cap) {
+        rc = -EAGAIN;
+    } else {
+        p->link = NULL;
+        if (r->queue_tail)
+            r->queue_tail->link = p;
+        else
+            r->queue_head = p;
+        r->queue_tail = p;
+        r->queued++;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (rc == 0)
+        rp_wakeup_signal(&r->wake);
+    return rc;
+}
+
+void
+rp_redis_interest(struct rp_redis *r, const char *topic, size_t len, bool on)
+{
+    struct interest *in = rp_xmalloc(sizeof(*in) + len);
+    in->on = on;
+    in->len = len;
+    memcpy(in->topic, topic, len);
+    pthread_mutex_lock(&r->lock);
+    in->link = r->changes;
+    r->changes = in;
+    pthread_mutex_unlock(&r->lock);
+    rp_wakeup_signal(&r->wake);
+}
+
+bool
+rp_redis_up(const struct rp_redis *r)
+{
+    return atomic_load(&r->up);
+}
+
+void
+rp_redis_why(struct rp_redis *r, char *out, size_t cap)
+{
+    pthread_mutex_lock(&r->lock);
+    snprintf(out, cap, "%s", r->why[0] ? r->why : "connected");
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* The meta hash, read or created (the publish script creates it the same way). */
+static const char open_script[] =
+    "local meta = ARGV[1] .. 'meta'\n"
+    "local epoch = redis.call('HGET', meta, 'epoch')\n"
+    "if not epoch then\n"
+    "  epoch = ARGV[2]\n"
+    "  redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)\n"
+    "end\n"
+    "return {epoch, tonumber(redis.call('HGET', meta, 'seq') or '0')}\n";
+
+static struct timeval
+ms_to_tv(int64_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+int
+rp_redis_open_log(const struct rp_redis_config *config, uint32_t *epoch, uint64_t *last_seq,
+                  char *why, size_t cap)
+{
+    const char *host = config->host ? config->host : "127.0.0.1";
+    const char *prefix = config->prefix ? config->prefix : "{rp}:";
+    int64_t connect_ms = config->connect_timeout_ms > 0 ? config->connect_timeout_ms : 2000;
+    int64_t command_ms = config->command_timeout_ms > 0 ? config->command_timeout_ms : 5000;
+    redisContext *c = host[0] == '/'
+                          ? redisConnectUnixWithTimeout(host, ms_to_tv(connect_ms))
+                          : redisConnectWithTimeout(host, config->port, ms_to_tv(connect_ms));
+    if (!c || c->err) {
+        snprintf(why, cap, "cannot connect to Redis at %s:%d: %s", host, config->port,
+                 c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return -ECONNREFUSED;
+    }
+    redisSetTimeout(c, ms_to_tv(command_ms));
+    uint32_t proposal = 0;
+    while (proposal == 0)
+        if (getrandom(&proposal, sizeof(proposal), 0) != (ssize_t)sizeof(proposal))
+            proposal = (uint32_t)rp_clock_wall_ms();
+    char hex[9];
+    snprintf(hex, sizeof(hex), "%08" PRIx32, proposal);
+    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", open_script, prefix, hex);
+    int rc = 0;
+    if (!r) {
+        snprintf(why, cap, "Redis at %s:%d did not answer: %s", host, config->port, c->errstr);
+        rc = -ETIMEDOUT;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+               r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len != 8 ||
+               r->element[1]->type != REDIS_REPLY_INTEGER || r->element[1]->integer < 0) {
+        snprintf(why, cap, "Redis at %s:%d: reading the log failed: %s", host, config->port,
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = -EIO;
+    } else {
+        *epoch = (uint32_t)strtoul(r->element[0]->str, NULL, 16);
+        *last_seq = (uint64_t)r->element[1]->integer;
+    }
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RP_CLUSTER_REDIS_MSG_H
+#define RP_CLUSTER_REDIS_MSG_H
+/*
+ * The message the Redis engine's publish script sends on a topic's channel, one per event:
+ *
+ *     <epoch: 8 lowercase hex>:<seq: decimal>:<wall_ms: decimal>:<type length:
+ * decimal>:<type><data>
+ *
+ * The numbers have no sign and no leading zeros; the type is at most 64 bytes and the data is
+ * everything after it. Made by the script (engine_redis.c), read by every node: the decoder
+ * is strict (anything else is refused whole), since whatever can write to the Redis server
+ * can write to the channel. Pure; any thread.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+struct rp_redis_msg {
+    uint32_t epoch;
+    uint64_t seq;      /* >= 1 */
+    int64_t wall_ms;   /* >= 0 */
+    const char *event; /* NULL when the event has no type; points into the input */
+    size_t event_len;
+    const char *data; /* points into the input */
+    size_t data_len;
+};
+
+/* Reads <len> bytes of <p>; 0, or -EINVAL when they are not one message. */
+int rp_redis_msg_decode(const char *p, size_t len, struct rp_redis_msg *out);
+
+#endif

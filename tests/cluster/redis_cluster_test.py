@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Several RevenProx nodes on one real redis-server (cluster = redis), as users see them: an
+event published on any node reaches the readers of its topic on every node, under the id its
+publisher was told; a client whose node is killed resumes on another node, one that had no
+reader of its topics, with exactly the events it missed; while Redis is unreachable publishes
+are refused with 503 and a message, /readyz says why, streams stay open, and publishing comes
+back with Redis; a Redis restarted without its data is a new log, and clients resuming on it
+are told (event: resync). Everything on loopback, every wait bounded."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from support import Server, Stream, check, run, seq  # noqa: E402
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    """A redis-server of the test's own, on a free loopback port, in a temporary directory.
+    <persist>: with an append-only file, so a restart keeps the data."""
+
+    def __init__(self, persist=False):
+        self.dir = tempfile.mkdtemp(prefix="rp-redis-")
+        self.port = free_port()
+        self.persist = persist
+        self.proc = None
+        self.start()
+
+    def start(self):
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "yes" if self.persist else "no",
+                "--appendfsync", "always", "--dir", self.dir, "--loglevel", "warning"]
+        try:
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise RuntimeError("redis-server is missing: run scripts/install-deps --with-tests")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            check(self.proc.poll() is None, "redis-server exited at start")
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not answer")
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def wait_for(what, fn, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("not within %ds: %s" % (timeout, what))
+
+
+def node(binary, redis, *flags):
+    """A node of the cluster, once ready (/readyz: connected to Redis)."""
+    srv = Server(binary, "--cluster", "redis", "--redis-address", "127.0.0.1:%d" % redis.port,
+                 "--redis-timeout", "1s", *flags)
+    wait_for("the node is ready", lambda: srv.request("GET", "/readyz")[0] == 200)
+    return srv
+
+
+def test_publish_on_one_node_reaches_every_node(binary):
+    with Redis() as redis, node(binary, redis) as n1, node(binary, redis) as n2, \
+            node(binary, redis) as n3:
+        streams = [Stream(n.port, "/events/news") for n in (n2, n3)]
+        ids = []
+        for i in range(5):
+            status, body = n1.publish({"topic": "news", "data": "e%d" % i})
+            check(status == 200, "publish on n1: %s %s" % (status, body))
+            ids.append(body["id"])
+        check([seq(i) for i in ids] == sorted(seq(i) for i in ids), "ids increase")
+        for s in streams:
+            got = s.events(5)
+            check([e["id"] for e in got] == ids, "every node delivers the publisher's ids: %r"
+                  % [e["id"] for e in got])
+            check([e["data"] for e in got] == ["e%d" % i for i in range(5)], "in order")
+            s.close()
+        # A publish on another node continues the same sequence.
+        status, body = n2.publish({"topic": "news", "data": "from n2"})
+        check(status == 200 and seq(body["id"]) == seq(ids[-1]) + 1,
+              "one sequence for the cluster: %s" % body)
+
+
+def test_failover_resumes_on_a_node_without_readers(binary):
+    with Redis() as redis:
+        n1 = node(binary, redis)
+        try:
+            with node(binary, redis) as n2, node(binary, redis) as n3:
+                s = Stream(n1.port, "/events?topic=a&topic=b")
+                sent = []
+                for i in range(3):
+                    status, body = n2.publish({"topic": "ab"[i % 2], "data": "x%d" % i})
+                    check(status == 200, "publish")
+                    sent.append(body["id"])
+                first = s.next_event()
+                check(first["id"] == sent[0], "the stream on n1 got the first event")
+                n1.proc.send_signal(signal.SIGKILL)
+                n1.proc.wait()
+                for i in range(3, 5):
+                    status, body = n2.publish({"topic": "ab"[i % 2], "data": "x%d" % i})
+                    check(status == 200, "publish after the kill")
+                    sent.append(body["id"])
+                # n3 never had a reader of a or b.
+                r = Stream(n3.port, "/events?topic=a&topic=b",
+                           headers={"Last-Event-ID": first["id"]})
+                got = r.events(4)
+                check([e["id"] for e in got] == sent[1:],
+                      "exactly the missed events, in order: %r vs %r"
+                      % ([e["id"] for e in got], sent[1:]))
+                check(all(e.get("event") != "resync" for e in got), "no resync")
+                check([e["event"] for e in got] == ["b", "a", "b", "a"], "tagged by topic")
+                r.close()
+        finally:
+            if n1.proc.poll() is None:
+                n1.proc.kill()
+            n1.cleanup()
+
+
+def test_redis_unreachable_refuses_and_recovers(binary):
+    with Redis(persist=True) as redis, node(binary, redis) as n1, node(binary, redis) as n2:
+        s = Stream(n2.port, "/events/news")
+        status, before = n1.publish({"topic": "news", "data": "before"})
+        check(status == 200, "publish while Redis is up")
+        check(s.next_event()["id"] == before["id"], "delivered")
+        redis.kill()
+        status, body = n1.publish({"topic": "news", "data": "lost?"})
+        check(status == 503, "refused while Redis is down: %s %s" % (status, body))
+        check("Redis" in body["error"], "the message names Redis: %s" % body)
+        status, ready = wait_for("readyz fails", lambda: (
+            lambda r: r if r[0] == 503 else None)(n1.request("GET", "/readyz")))
+        check("Redis" in ready["reason"], "/readyz says why: %s" % ready)
+        # The stream stays open meanwhile (its heartbeat or nothing, but no close).
+        s.sock.settimeout(0.5)
+        try:
+            check(s.sock.recv(1, socket.MSG_PEEK) != b"", "stream still open")
+        except socket.timeout:
+            pass
+        redis.start()  # the same data: the same log, the same epoch
+
+        def published():
+            st, b = n1.publish({"topic": "news", "data": "after"})
+            return b if st == 200 else None
+        after = wait_for("publishing comes back", published, timeout=15)
+        check(seq(after["id"]) > seq(before["id"]), "the sequence continues")
+        check(after["id"].split("-")[0] == before["id"].split("-")[0], "the same epoch")
+        check(s.next_event()["id"] == after["id"], "the old stream gets the new event")
+        check(n1.request("GET", "/readyz")[0] == 200, "ready again")
+
+
+def test_redis_restarted_empty_is_a_new_log(binary):
+    with Redis() as redis:
+        with node(binary, redis) as n1:
+            status, old = n1.publish({"topic": "news", "data": "old"})
+            check(status == 200, "publish")
+            redis.kill()
+            redis.start()  # no persistence: the log is gone
+            wait_for("a publish is refused as of another log", lambda: (
+                lambda r: r if r[0] == 503 and "restart" in r[1]["error"] else None)(
+                    n1.publish({"topic": "news", "data": "new"})))
+            status, ready = n1.request("GET", "/readyz")
+            check(status == 503 and "restart" in ready["reason"], "/readyz: %s" % ready)
+        with node(binary, redis) as n2:
+            s = Stream(n2.port, "/events/news", headers={"Last-Event-ID": old["id"]})
+            ev = s.next_event()
+            check(ev.get("event") == "resync" and '"epoch"' in ev["data"],
+                  "a client of the lost log is told: %r" % ev)
+            s.close()
+
+
+if __name__ == "__main__":
+    sys.exit(run([
+        test_publish_on_one_node_reaches_every_node,
+        test_failover_resumes_on_a_node_without_readers,
+        test_redis_unreachable_refuses_and_recovers,
+        test_redis_restarted_empty_is_a_new_log,
+    ], sys.argv[1]))
