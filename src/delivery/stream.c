@@ -353,8 +353,8 @@ plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan 
     size_t used = 0;
     while (used < n_items && niov + 2 <= IOV_BATCH) {
         if (!items[used].dup)
-            niov += rp_frame_iov(items[used].frame, s->tagged && !items[used].link->plain,
-                                 &iov[niov]);
+            niov +=
+                rp_frame_iov(items[used].frame, s->tagged && !items[used].link->plain, &iov[niov]);
         used++;
     }
     for (size_t i = used; i < n_items; i++) {
