@@ -176,6 +176,13 @@ start_revenprox() {
     SUB_URL="http://127.0.0.1:$port/events/t{topic}"
     PUB_URL="http://127.0.0.1:$port/publish/t{topic}"
     PUB_FORMAT=raw
+    # RP_BENCH_MERCURE=<publisher token>: the same scenario through /.well-known/mercure
+    # (bench/mercure.sh; the server needs --mercure true and anonymous subscribers).
+    if [ -n "${RP_BENCH_MERCURE:-}" ]; then
+        SUB_URL="http://127.0.0.1:$port/.well-known/mercure?topic=https%3A%2F%2Fbench.example%2Ft{topic}"
+        PUB_URL="http://127.0.0.1:$port/.well-known/mercure?authorization=$RP_BENCH_MERCURE"
+        PUB_FORMAT=mercure
+    fi
 }
 
 start_nchan() {

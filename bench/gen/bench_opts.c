@@ -27,7 +27,8 @@ bench_opts_usage(FILE *out)
           "                     (http://127.0.0.1:8080/events/t{topic})\n"
           "  --pub-url T        publish URL template (http://127.0.0.1:8080/publish/t{topic})\n"
           "  --pub-format F     raw (POST body = data) | pushpin (POST Pushpin publish JSON,\n"
-          "                     channel t<topic>, to e.g. http://127.0.0.1:5561/publish/)\n"
+          "                     channel t<topic>, to e.g. http://127.0.0.1:5561/publish/) |\n"
+          "                     mercure (a Mercure form, topic https://bench.example/t<topic>)\n"
           "  --topics K         topics 0..K-1 (default 1)\n"
           "  --conns N          subscriber connections, round-robin over the topics (default 100)\n"
           "  --procs P          subscriber processes (default ceil(N/15000); < 19000 fds each)\n"
@@ -223,8 +224,10 @@ apply(struct bench_opts *o, const char *name, const char *v)
             o->pub_format = BENCH_PUB_FORMAT_RAW;
         else if (strcmp(v, "pushpin") == 0)
             o->pub_format = BENCH_PUB_FORMAT_PUSHPIN;
+        else if (strcmp(v, "mercure") == 0)
+            o->pub_format = BENCH_PUB_FORMAT_MERCURE;
         else
-            return fail("%s: '%s' is neither raw nor pushpin", name, v);
+            return fail("%s: '%s' is neither raw, pushpin nor mercure", name, v);
         return 0;
     }
     if (strcmp(name, "--topics") == 0)

@@ -23,6 +23,7 @@ enum bench_mode {
 enum bench_pub_format {
     BENCH_PUB_FORMAT_RAW = 0,
     BENCH_PUB_FORMAT_PUSHPIN,
+    BENCH_PUB_FORMAT_MERCURE,
 };
 
 /* An http:// URL template on loopback; "{topic}" in its path stands for the topic index. */

@@ -211,6 +211,22 @@ queue_one(struct bench_pub *p, struct pub_conn *pc, uint64_t now)
             err = rp_buf_append(&pc->out, p->data, dlen);
         if (!err)
             err = rp_buf_append(&pc->out, post, sizeof(post) - 1);
+    } else if (o->pub_format == BENCH_PUB_FORMAT_MERCURE) {
+        /* The payload is digits, spaces and 'x': form-encoded, a space is '+'. */
+        for (size_t i = 0; i < dlen; i++)
+            if (p->data[i] == ' ')
+                p->data[i] = '+';
+        static const char pre[] = "topic=https%3A%2F%2Fbench.example%2Ft";
+        char num[24];
+        size_t nlen = bench_payload_u64(num, topic);
+        size_t blen = (sizeof(pre) - 1) + nlen + strlen("&data=") + dlen;
+        err = rp_buf_printf(&pc->out,
+                            "POST %s HTTP/1.1\r\nHost: %s\r\n"
+                            "Content-Type: application/x-www-form-urlencoded\r\n"
+                            "Content-Length: %zu\r\n\r\n%s%.*s&data=",
+                            path, o->pub_url.host, blen, pre, (int)nlen, num);
+        if (!err)
+            err = rp_buf_append(&pc->out, p->data, dlen);
     } else {
         err = rp_buf_printf(&pc->out,
                             "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\n"

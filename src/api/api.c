@@ -221,6 +221,25 @@ topic(void *ctx, const struct rp_http_request *req, const char *rest)
         rp_api_topics_list(k->a, k->c, req);
 }
 
+static void
+mercure(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    (void)rest;
+    rp_api_mercure(k->a, k->c, req, k->why);
+}
+static void
+mercure_metadata(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    /* RFC 9728 path insertion: the document of the resource /.well-known/mercure is at
+     * /.well-known/oauth-protected-resource/.well-known/mercure; the bare path serves it too. */
+    if (*rest && strcmp(rest, "/.well-known/mercure") != 0) {
+        rp_conn_error(k->c, req, 404, "no protected resource here by that path", NULL);
+        return;
+    }
+    rp_api_mercure_metadata(k->a, k->c, req);
+}
 /* The endpoints that take only the request. */
 #define PLAIN_ROUTE(name, handler)                                                                 \
     static void name(void *ctx, const struct rp_http_request *req, const char *rest)               \
@@ -263,6 +282,8 @@ static const struct rp_route routes[] = {
     {"/healthz", RP_ROUTE_EXACT, GET_OR_HEAD, health, NULL},
     {"/health", RP_ROUTE_EXACT, GET_OR_HEAD, health_documented, NULL},
     {"/", RP_ROUTE_EXACT, GET_OR_HEAD, home, NULL},
+    {"/.well-known/mercure", RP_ROUTE_EXACT, GET_OR_HEAD | RP_ROUTE_POST, mercure, NULL},
+    {"/.well-known/oauth-protected-resource", RP_ROUTE_PREFIX, GET_OR_HEAD, mercure_metadata, NULL},
     {"/upstreams", RP_ROUTE_EXACT, GET_OR_HEAD, upstreams_list, NULL},
     {"/sessions/events", RP_ROUTE_EXACT, RP_ROUTE_POST, sessions_send, NULL},
     {"/sessions/", RP_ROUTE_SUFFIX, RP_ROUTE_POST, session_send, "/events"},

@@ -24,6 +24,7 @@ struct rp_guard;
 struct rp_gate;
 struct rp_gate_shared;
 struct rp_stats;
+struct rp_jwt_keys;
 struct rp_upstream_pool;
 struct rp_session_table;
 
@@ -58,6 +59,8 @@ struct rp_api_node {
     const atomic_bool *stopping; /* draining (/healthz, /readyz) */
     int64_t started_ms;
     unsigned n_workers;
+    /* Keys of Mercure tokens (api/mercure.c); NULL when none is configured. */
+    const struct rp_jwt_keys *mercure_keys;
     struct rp_upstream_pool *upstreams; /* the concentrator (client/upstream); may be NULL */
     const char *upstream_prefix;        /* its streams' path prefix ("/upstream/") */
     /* The session table (core/session.h); any thread. NULL: sessions are off. */

@@ -71,6 +71,12 @@ void rp_api_ping(struct rp_api *a, struct rp_conn *c, const struct rp_http_reque
 size_t rp_api_branca_topics(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                             char **filters, size_t max, int *status, char *msg, size_t msg_cap);
 
+/* mercure.c: the Mercure hub, GET and POST /.well-known/mercure (docs/mercure.md) */
+void rp_api_mercure(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                    enum rp_conn_call call);
+/* The hub's protected-resource metadata (RFC 9728), /.well-known/oauth-protected-resource */
+void rp_api_mercure_metadata(struct rp_api *a, struct rp_conn *c,
+                             const struct rp_http_request *req);
 /* ---- shared helpers (api.c) ---- */
 
 /* Copies at most <cap> - 1 bytes of <src> into <dst>; returns the length copied. */

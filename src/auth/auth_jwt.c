@@ -125,7 +125,8 @@ check_signature(const struct rp_jwt_keys *ks, enum rp_jwt_alg alg, const char *k
 
 /* Parses the JOSE header: alg (checked later against the keys), typ, kid, no crit. */
 static enum rp_auth_result
-parse_header(const unsigned char *p, size_t n, json_t **header, int *alg, const char **kid)
+parse_header(const unsigned char *p, size_t n, json_t **header, int *alg, const char **kid,
+             bool *at_jwt)
 {
     json_t *h = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(h))
@@ -133,8 +134,14 @@ parse_header(const unsigned char *p, size_t n, json_t **header, int *alg, const 
     const char *alg_name = json_string_value(json_object_get(h, "alg"));
     const json_t *typ = json_object_get(h, "typ");
     const json_t *kid_j = json_object_get(h, "kid");
-    if (!alg_name || (typ && (!json_is_string(typ) || strcasecmp(json_string_value(typ), "JWT"))))
+    /* "JWT", or with <at_jwt> (RFC 9068 access tokens, asked for by the Mercure endpoint)
+     * also "at+jwt" / "application/at+jwt", which it then reports. */
+    const char *t = json_string_value(typ);
+    bool is_at = t && at_jwt && (!strcasecmp(t, "at+jwt") || !strcasecmp(t, "application/at+jwt"));
+    if (!alg_name || (typ && (!t || (strcasecmp(t, "JWT") && !is_at))))
         goto malformed;
+    if (at_jwt)
+        *at_jwt = is_at;
     if (kid_j && !json_is_string(kid_j))
         goto malformed;
     /* RFC 7515 4.1.11: extensions listed in crit must be understood; we understand none. */
@@ -253,9 +260,11 @@ check_claims(const json_t *claims, int64_t now_ms, const struct rp_jwt_options *
     return RP_AUTH_OK;
 }
 
-enum rp_auth_result
-rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int64_t now_ms,
-              const struct rp_jwt_options *opt, struct rp_grant *out)
+/* Verifies <token> and its claims; RP_AUTH_OK with the grant in <out> and, when <claims_out>
+ * is not NULL, the claims document in *<claims_out> (the caller decrefs it). */
+static enum rp_auth_result
+verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int64_t now_ms,
+       const struct rp_jwt_options *opt, struct rp_grant *out, json_t **claims_out, bool *at_jwt)
 {
     if (!token || len == 0)
         return RP_AUTH_MISSING;
@@ -284,7 +293,7 @@ rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int
 
     int alg = -1;
     const char *kid = NULL;
-    r = parse_header(hdr, rp_b64url_decode(h64, h64_len, hdr), &header, &alg, &kid);
+    r = parse_header(hdr, rp_b64url_decode(h64, h64_len, hdr), &header, &alg, &kid, at_jwt);
     if (r != RP_AUTH_OK)
         goto out;
     if (alg < 0 || !keys) {
@@ -306,6 +315,10 @@ rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int
     if (r == RP_AUTH_OK) {
         *out = g;
         memset(&g, 0, sizeof(g));
+        if (claims_out) {
+            *claims_out = claims;
+            claims = NULL;
+        }
     }
 out:
     rp_grant_fini(&g);
@@ -313,4 +326,21 @@ out:
     json_decref(header);
     free(buf);
     return r;
+}
+
+enum rp_auth_result
+rp_jwt_verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int64_t now_ms,
+              const struct rp_jwt_options *opt, struct rp_grant *out)
+{
+    return verify(keys, token, len, now_ms, opt, out, NULL, NULL);
+}
+
+enum rp_auth_result
+rp_jwt_verify_claims(const struct rp_jwt_keys *keys, const char *token, size_t len, int64_t now_ms,
+                     const struct rp_jwt_options *opt, struct rp_grant *out, struct json_t **claims,
+                     bool *at_jwt)
+{
+    *claims = NULL;
+    *at_jwt = false;
+    return verify(keys, token, len, now_ms, opt, out, claims, at_jwt);
 }

@@ -8,6 +8,7 @@
  * finding the token in a request, caching verdicts or fetching JWKS over the network.
  * A built key set is immutable: verify from any thread; load and sign from any thread.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,6 +68,18 @@ enum rp_auth_result rp_jwt_verify(const struct rp_jwt_keys *keys, const char *to
                                   int64_t now_ms, const struct rp_jwt_options *opt,
                                   struct rp_grant *out);
 
+/*
+ * rp_jwt_verify that also hands out the verified claims: on RP_AUTH_OK, *<claims> is the
+ * token's claims object (a jansson json_t; the caller json_decref's it), for claims other
+ * than read/write (auth/claims reads Mercure's); else *<claims> is NULL. It also accepts
+ * the header `typ` of RFC 9068 access tokens ("at+jwt", "application/at+jwt") and sets
+ * *<at_jwt> when the token had it.
+ */
+struct json_t;
+enum rp_auth_result rp_jwt_verify_claims(const struct rp_jwt_keys *keys, const char *token,
+                                         size_t len, int64_t now_ms,
+                                         const struct rp_jwt_options *opt, struct rp_grant *out,
+                                         struct json_t **claims, bool *at_jwt);
 /*
  * Signs <claims_json> (a JSON object text) as a compact JWS: HS256 with <secret>, or with
  * the (unencrypted) private key in the PEM file <private_key_file> (RSA -> RS256, EC P-256

@@ -492,8 +492,11 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
     }
     if ((rc = rp_hub_engine_refuses(hub, n, err)) != 0)
         goto unlock;
+    uint64_t group = 0;
     for (size_t i = 0; i < n; i++) {
         struct rp_topic *t = topics[i];
+        if (!items[i].same_update)
+            group = 0; /* an update of its own starts */
         pthread_mutex_lock(&t->lock);
         uint64_t dup = items[i].pub_id ? find_pub_id(t, items[i].pub_id, items[i].pub_id_len) : 0;
         if (dup) {
@@ -504,6 +507,9 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
             size_t id_len = rp_hub_format_id(hub, seq, id);
             rp_frame_set_id(frames[i], id, id_len);
             frames[i]->appended_ms = now;
+            if (!group && (items[i].same_update || (i + 1 < n && items[i + 1].same_update)))
+                group = seq; /* sequences of one batch are consecutive: copies are adjacent */
+            frames[i]->group = group;
             rp_eventlog_append(&t->log, frames[i], seq, now, wall);
             frames[i] = NULL; /* the log owns it now */
             atomic_store_explicit(&t->last_seq, seq, memory_order_release);

@@ -108,6 +108,9 @@ struct rp_publish_item {
     size_t data_len;
     const char *pub_id; /* NULL for none: the publisher's idempotency key */
     size_t pub_id_len;
+    /* Another topic of the previous item's update: the items' frames share a group, and a
+     * stream reading several of their topics writes the update once (rp_frame.group). */
+    bool same_update;
 };
 
 /* One event sequenced elsewhere (rp_hub_ingest); borrowed for the call. */

@@ -68,6 +68,7 @@ struct link {
 
 struct rp_stream {
     struct rp_fanout *f;
+    uint64_t last_group; /* the frame group written last (rp_frame.group), 0 for none */
     int fd;
     void *owner;
     const struct rp_stream_owner_ops *ops;
@@ -81,8 +82,12 @@ struct rp_stream {
     char **patterns;
     size_t n_patterns;
     struct rp_list pattern_node; /* in fanout.pattern_streams when n_patterns > 0 */
-    struct rp_list write_node;   /* in fanout.by_write, least recently written first */
-    struct rp_list dirty_node;   /* in fanout.dirty: has something new to write */
+    /* Which topics a pattern matched are linked (rp_stream_open's accept); owned. */
+    bool (*accept)(void *ctx, const char *topic, size_t len);
+    void *accept_ctx;
+    void (*accept_free)(void *ctx);
+    struct rp_list write_node; /* in fanout.by_write, least recently written first */
+    struct rp_list dirty_node; /* in fanout.dirty: has something new to write */
     int64_t last_write_ms;
     uint64_t base; /* where it started (the cursor of the topics it had then) */
     bool tagged;   /* several topics or a pattern: events carry their topic */
@@ -105,6 +110,7 @@ struct item {
     struct rp_frame *frame;
     uint64_t seq;
     struct link *link;
+    bool dup; /* another frame of a group the stream writes (or wrote) already: skipped */
 };
 
 /* One stream's next sendmsg: its iovecs are in fanout.iov, the frames it carries in
@@ -177,6 +183,8 @@ void rp_fanout_take_created(struct rp_fanout *f);
  * notes are pending. */
 void rp_fanout_take_advanced(struct rp_fanout *f);
 
+/* stream.c: true when <s> links <t>, which one of its patterns matched (its accept). */
+bool rp_stream_accepts(const struct rp_stream *s, struct rp_topic *t);
 /* stream.c: links <s> to <t> unless it already is (NULL then); the cursor is <cursor>. */
 struct link *rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor);
 /* stream.c: <lt>'s topic advanced: queues its streams that are behind, checks the lag of

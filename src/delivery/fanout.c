@@ -91,6 +91,8 @@ rp_fanout_take_created(struct rp_fanout *f)
             struct rp_stream *s = RP_CONTAINER_OF(pos, struct rp_stream, pattern_node);
             for (size_t k = 0; k < s->n_patterns; k++) {
                 if (rp_pattern_matches(s->patterns[k], strlen(s->patterns[k]), tname, tlen)) {
+                    if (!rp_stream_accepts(s, created[i]))
+                        break; /* its accept filter decides for every pattern at once */
                     /* The publish that created the topic saw no subscriber on this worker,
                      * so no note follows: flush on the next wake-up. */
                     struct link *l = rp_stream_attach(s, created[i], s->base);

@@ -64,10 +64,21 @@ rp_stream_attach(struct rp_stream *s, struct rp_topic *t, uint64_t cursor)
     return l;
 }
 
+bool
+rp_stream_accepts(const struct rp_stream *s, struct rp_topic *t)
+{
+    if (!s->accept)
+        return true;
+    size_t len;
+    const char *name = rp_topic_name(t, &len);
+    return s->accept(s->accept_ctx, name, len);
+}
+
 static void
 pattern_attach_cb(void *ctx, struct rp_topic *t)
 {
-    rp_stream_attach(ctx, t, CURSOR_UNSET);
+    if (rp_stream_accepts(ctx, t))
+        rp_stream_attach(ctx, t, CURSOR_UNSET);
 }
 
 /* ---- announcements ---- */
@@ -255,7 +266,7 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
             *more = true;
         }
         for (size_t i = 0; i < got; i++)
-            items[n++] = (struct item){frames[i], seqs[i], l};
+            items[n++] = (struct item){frames[i], seqs[i], l, false};
     }
     if (s->n_links > 1) {
         /* Insertion sort: each link's run is already sorted and batches are small. */
@@ -271,6 +282,15 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
         while (n > 0 && items[n - 1].seq > limit) {
             rp_frame_unref(items[--n].frame);
             *more = true;
+        }
+        /* One update on several of the stream's topics is written once: its frames have
+         * consecutive sequences, so they are adjacent here or follow the one written last. */
+        uint64_t last = s->last_group;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t g = items[i].frame->group;
+            items[i].dup = g && g == last;
+            if (g)
+                last = g;
         }
     }
     return n;
@@ -332,7 +352,9 @@ plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan 
     }
     size_t used = 0;
     while (used < n_items && niov + 2 <= IOV_BATCH) {
-        niov += rp_frame_iov(items[used].frame, s->tagged && !items[used].link->plain, &iov[niov]);
+        if (!items[used].dup)
+            niov +=
+                rp_frame_iov(items[used].frame, s->tagged && !items[used].link->plain, &iov[niov]);
         used++;
     }
     for (size_t i = used; i < n_items; i++) {
@@ -402,14 +424,18 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
     uint64_t sent = 0, sent_bytes = 0;
     for (size_t i = 0; i < p->n_items; i++) {
         struct item *it = &items[i];
+        /* A skipped copy costs no bytes; its cursor moves with the others, and the copy
+         * that carries the update is written before or after it, never not at all. */
         bool tagged = s->tagged && !it->link->plain;
-        size_t len = rp_frame_wire_len(it->frame, tagged);
+        size_t len = it->dup ? 0 : rp_frame_wire_len(it->frame, tagged);
         total += len;
         if (left >= len) {
             left -= len;
             it->link->cursor = it->seq;
-            sent++;
+            sent += !it->dup;
             sent_bytes += len;
+            if (!it->dup && it->frame->group)
+                s->last_group = it->frame->group;
             rp_frame_unref(it->frame);
         } else if (left > 0) {
             /* The socket took part of this frame: it is handed over; keep the rest. */
@@ -419,6 +445,8 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
             it->link->cursor = it->seq;
             sent++;
             sent_bytes += len;
+            if (it->frame->group)
+                s->last_group = it->frame->group;
             left = 0;
         } else {
             rp_frame_unref(it->frame);
@@ -647,8 +675,11 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     size_t n_public = 0;
     for (size_t i = 0; i < o->n_filters; i++)
         n_public += !is_session_topic(o->filters[i], strlen(o->filters[i]));
-    s->tagged = n_public > 1 || o->tagged;
+    s->tagged = !o->untagged && (n_public > 1 || o->tagged);
     s->shared = rp_hub_shared_sequence(f->hub);
+    s->accept = o->accept;
+    s->accept_ctx = o->accept_ctx;
+    s->accept_free = o->accept_free;
 
     /* Where delivery resumes. */
     enum { LIVE, RESUME, EVERYTHING } from = LIVE;
@@ -657,6 +688,8 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     if (o->adopted) {
         from = RESUME;
         resume = o->resume_seq;
+    } else if (o->from_start) {
+        from = EVERYTHING;
     } else if (o->last_event_id) {
         struct rp_event_id id;
         if (rp_event_id_parse(o->last_event_id, o->last_event_id_len, &id) != 0) {
@@ -678,7 +711,7 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         const char *flt = o->filters[i];
         size_t len = strlen(flt);
         if (rp_pattern_has_wildcard(flt, len)) {
-            s->tagged = true;
+            s->tagged = !o->untagged;
             s->patterns = rp_xrealloc(s->patterns, (s->n_patterns + 1) * sizeof(char *));
             s->patterns[s->n_patterns++] = rp_xstrndup(flt, len);
             if (s->n_patterns == 1)
@@ -695,6 +728,9 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     }
     uint64_t base = from == LIVE ? rp_hub_last_seq(f->hub) : from == RESUME ? resume : 0;
     s->base = base;
+    /* A client resuming right after the first frame of an update written to several of
+     * its topics got that update: its other frames are skipped. */
+    s->last_group = from == RESUME ? resume : 0;
     struct rp_list *pos, *tmp;
     if (o->n_cursors)
         place_cursors(s, o->cursors, o->n_cursors);
@@ -748,6 +784,12 @@ rp_stream_finish(struct rp_stream *s, const char *text, size_t len, const char *
         stream_close(s, why);
     else
         flush_or_close(s);
+}
+
+bool
+rp_stream_exportable(const struct rp_stream *s)
+{
+    return s->accept == NULL;
 }
 
 uint64_t
@@ -865,5 +907,7 @@ rp_stream_free(struct rp_stream *s)
     }
     rp_frame_unref(s->partial);
     rp_buf_fini(&s->ctl);
+    if (s->accept_free)
+        s->accept_free(s->accept_ctx);
     free(s);
 }

@@ -48,6 +48,20 @@ struct rp_stream_open {
     bool tagged;
     const struct rp_stream_cursor *cursors;
     size_t n_cursors;
+    /* Never tag events, whatever the filters: the stream's protocol names no hub topics
+     * (Mercure: several hub topics, one `event:` line, the update's type). */
+    bool untagged;
+    /* Start from the oldest event each log keeps (Mercure's `earliest`), unless adopted;
+     * what a log has already evicted is announced as for any resume. */
+    bool from_start;
+    /* Topics a pattern matches are linked only when <accept> (NULL: always) says so, for
+     * selectors the hub's patterns cannot express (Mercure's URI templates, private
+     * grants); decided once per topic, never per event. The stream owns <accept_ctx> from
+     * the call on (also when the open fails) and frees it with <accept_free>. Such a
+     * stream is not handed over in an upgrade (rp_stream_exportable). */
+    bool (*accept)(void *ctx, const char *topic, size_t len);
+    void *accept_ctx;
+    void (*accept_free)(void *ctx);
 };
 
 /* What an upgrade hands to the next process for one stream (rp_stream_export). */
@@ -70,6 +84,9 @@ struct rp_stream_state {
     struct rp_stream_cursor *cursors; /* per topic (none from a version-1 hand-over) */
     size_t n_cursors;
 };
+/* False when <s> cannot be described for an upgrade (it has an accept filter, which the
+ * state does not carry): its connection is closed instead and the client resumes. */
+bool rp_stream_exportable(const struct rp_stream *s);
 /* Describes <s> for an upgrade into the zeroed <out>; the stream is not changed. */
 void rp_stream_export(const struct rp_stream *s, struct rp_stream_state *out);
 void rp_stream_state_fini(struct rp_stream_state *st);

@@ -245,8 +245,9 @@ rp_conn_start_stream_with(struct rp_conn *c, const struct rp_http_request *req,
                           const char *const *filters, size_t n_filters, const char *last_id,
                           size_t last_id_len, const char *replay, size_t replay_len)
 {
-    return rp_conn_start_stream_headers(c, req, filters, n_filters, last_id, last_id_len, NULL,
-                                        replay, replay_len);
+    const struct rp_conn_stream_opts opts = {0};
+    return rp_conn_start_stream_opts(c, req, filters, n_filters, last_id, last_id_len, replay,
+                                     replay_len, &opts);
 }
 
 bool
@@ -254,6 +255,17 @@ rp_conn_start_stream_headers(struct rp_conn *c, const struct rp_http_request *re
                              const char *const *filters, size_t n_filters, const char *last_id,
                              size_t last_id_len, const char *extra_headers, const char *replay,
                              size_t replay_len)
+{
+    const struct rp_conn_stream_opts opts = {.extra_headers = extra_headers};
+    return rp_conn_start_stream_opts(c, req, filters, n_filters, last_id, last_id_len, replay,
+                                     replay_len, &opts);
+}
+
+bool
+rp_conn_start_stream_opts(struct rp_conn *c, const struct rp_http_request *req,
+                          const char *const *filters, size_t n_filters, const char *last_id,
+                          size_t last_id_len, const char *replay, size_t replay_len,
+                          const struct rp_conn_stream_opts *opts)
 {
     struct rp_front *f = c->f;
     const struct rp_config_values *v = &f->cfg->v;
@@ -266,8 +278,8 @@ rp_conn_start_stream_headers(struct rp_conn *c, const struct rp_http_request *re
                              "Cache-Control: no-store\r\n"
                              "X-Accel-Buffering: no\r\n");
     rp_cors_headers(&f->cors, rp_http_request_header(req, "Origin"), &head);
-    if (extra_headers)
-        rp_buf_append_str(&head, extra_headers);
+    if (opts->extra_headers)
+        rp_buf_append_str(&head, opts->extra_headers);
     rp_buf_append_str(&head, "\r\n:ok\n\n");
     int64_t retry = c->retry_ms > 0 ? c->retry_ms : v->retry;
     if (retry > 0)
@@ -285,6 +297,11 @@ rp_conn_start_stream_headers(struct rp_conn *c, const struct rp_http_request *re
         .last_event_id_len = last_id_len,
         .head = head.data,
         .head_len = head.len,
+        .untagged = opts->untagged,
+        .from_start = opts->from_start,
+        .accept = opts->accept,
+        .accept_ctx = opts->accept_ctx,
+        .accept_free = opts->accept_free,
     };
     if (v->stream_sndbuf > 0) {
         int sndbuf = (int)v->stream_sndbuf;
@@ -583,6 +600,7 @@ rp_conn_resume_stream(struct rp_conn *c, const struct rp_stream_state *st)
         .adopted = true,
         .resume_seq = st->last_seq,
         .tagged = st->tagged,
+        .untagged = !st->tagged, /* as it was: an untagged stream over many topics stays so */
         .cursors = st->cursors,
         .n_cursors = st->n_cursors,
     };

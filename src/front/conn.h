@@ -149,6 +149,22 @@ bool rp_conn_start_stream(struct rp_conn *c, const struct rp_http_request *req,
 bool rp_conn_start_stream_with(struct rp_conn *c, const struct rp_http_request *req,
                                const char *const *filters, size_t n_filters, const char *last_id,
                                size_t last_id_len, const char *replay, size_t replay_len);
+/* How a stream differs from the own API's (all zero: the same). */
+struct rp_conn_stream_opts {
+    const char *extra_headers; /* whole "Name: value\r\n" lines added to the head, or NULL */
+    bool untagged;             /* never tag events with their topic (rp_stream_open) */
+    bool from_start;           /* from the oldest kept event (rp_stream_open) */
+    /* Which pattern-matched topics are linked (rp_stream_open: ownership of <accept_ctx>
+     * passes to the stream, also when the start fails). */
+    bool (*accept)(void *ctx, const char *topic, size_t len);
+    void *accept_ctx;
+    void (*accept_free)(void *ctx);
+};
+/* rp_conn_start_stream_with, with <opts>. */
+bool rp_conn_start_stream_opts(struct rp_conn *c, const struct rp_http_request *req,
+                               const char *const *filters, size_t n_filters, const char *last_id,
+                               size_t last_id_len, const char *replay, size_t replay_len,
+                               const struct rp_conn_stream_opts *opts);
 /* rp_conn_start_stream_with that also sends <extra_headers> ("Name: value\r\n" lines; may
  * be NULL) in the response head (a session's cookie). */
 bool rp_conn_start_stream_headers(struct rp_conn *c, const struct rp_http_request *req,

@@ -354,8 +354,8 @@ export_conn(struct rp_conn *c, struct rp_conn_export *e)
     e->kind = c->kind;
     e->client_key = c->client_key;
     if (c->kind == RP_CONN_STREAM) {
-        if (!c->stream)
-            return false;
+        if (!c->stream || !rp_stream_exportable(c->stream))
+            return false;           /* closed: its client resumes from the successor */
         rp_stream_flush(c->stream); /* what the socket takes now, it need not carry */
         rp_stream_export(c->stream, &e->st);
         /* Freed now, not at the end of the turn: the fan-out runs after this callback, and

@@ -13,6 +13,7 @@
 
 #include "api/guard.h"
 #include "api/history.h"
+#include "auth/auth_jwt.h"
 #include "auth/gate.h"
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -204,6 +205,18 @@ start_guards(struct rp_server *srv, const struct rp_config_values *v)
         }
         RP_LOG(RP_LOG_INFO, "auth", "msg=\"auth enabled\" mode=%s",
                rp_config_choice("auth_mode", v->auth_mode));
+    }
+    if (v->mercure && ((v->mercure_jwt_secret && *v->mercure_jwt_secret) ||
+                       (v->mercure_jwt_key_file && *v->mercure_jwt_key_file))) {
+        if (rp_jwt_keys_load(&srv->mercure_keys, v->mercure_jwt_secret, v->mercure_jwt_key_file,
+                             NULL, &diag) != 0) {
+            RP_LOG(RP_LOG_ERROR, "mercure", "msg=\"%s\"", diag.msg);
+            return -EINVAL;
+        }
+    } else if (v->mercure) {
+        RP_LOG(RP_LOG_WARN, "mercure",
+               "msg=\"mercure is on without mercure_jwt_secret or mercure_jwt_key_file: no one "
+               "may publish, and only anonymous subscribers are served\"");
     }
     struct rp_guard_config gc = {
         .trusted_proxies = v->trusted_proxies.items,
@@ -656,6 +669,7 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         .stopping = &srv->stopping,
         .started_ms = srv->started_ms,
         .n_workers = srv->n_workers,
+        .mercure_keys = srv->mercure_keys,
         .upstreams = srv->upstreams,
         .upstream_prefix = v->upstream_prefix,
     };
@@ -774,6 +788,8 @@ rp_server_stop(struct rp_server *srv)
     srv->gate = NULL;
     rp_guard_free(srv->guard);
     srv->guard = NULL;
+    rp_jwt_keys_free(srv->mercure_keys);
+    srv->mercure_keys = NULL;
     for (size_t i = 0; i < srv->n_owned; i++)
         rp_config_free(srv->owned[i]);
     RP_FREE(srv->owned);

@@ -25,6 +25,7 @@ struct rp_worker;
 struct rp_handover_state;
 struct rp_gate_shared;
 struct rp_guard;
+struct rp_jwt_keys;
 
 /* Loads the configuration again for a reload (SIGHUP): a new config, or NULL when it is
  * invalid (the reason logged). */
@@ -52,6 +53,7 @@ struct rp_server {
     atomic_bool ready;           /* every worker started (readiness, /readyz) */
     struct rp_gate_shared *gate; /* NULL with auth_mode none */
     struct rp_guard *guard;
+    struct rp_jwt_keys *mercure_keys;   /* Mercure tokens' keys; NULL without any */
     struct rp_upstream_pool *upstreams; /* the concentrator; NULL without upstreams */
     struct rp_api_node api;
     struct rp_session_table *sessions; /* core/session.h */

@@ -73,6 +73,7 @@ rp_frame_encode(const struct rp_frame_spec *spec)
     struct rp_frame *f = rp_xmalloc(sizeof(*f) + total);
     atomic_init(&f->refs, 1);
     f->appended_ms = 0;
+    f->group = 0;
     f->topic_len = (uint32_t)spec->topic_len;
     f->data_len = (uint32_t)spec->data_len;
     char *p = put(f->buf, spec->topic, spec->topic_len);

@@ -43,6 +43,10 @@ struct rp_frame {
     uint32_t data_len; /* length of the data as published */
     /* Monotonic ms when the hub appended it (0 until then): the delivery latency's start. */
     int64_t appended_ms;
+    /* Frames of one update published to several topics (Mercure's canonical topic and
+     * alternates) share a group: the sequence of the first, set by the hub before it
+     * appends them; 0 for an event on its own. A stream writes one frame of a group. */
+    uint64_t group;
     char buf[];
 };
 

@@ -1,0 +1,760 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Mercure hub at /.well-known/mercure (docs/mercure.md): POST publishes an update (a
+ * form), GET subscribes with topic selectors. A Mercure topic IRI lives in the hub as
+ * _revenprox/mercure/{u,p}/<base64url(IRI)>, public and private apart, so a stream's
+ * filters, computed once from its selectors and its token, are all the hub needs: the
+ * delivery path is the own API's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "api/endpoints.h"
+#include "api/guard.h"
+#include "api/history.h"
+#include "auth/auth_jwt.h"
+#include "auth/claims.h"
+#include "base/alloc.h"
+#include "base/b64url.h"
+#include "base/clock.h"
+#include "base/stats.h"
+#include "core/event_id.h"
+#include "core/logengine.h"
+#include "core/pattern.h"
+#include "core/topic_name.h"
+#include "core/uri_template.h"
+#include "http/cors.h"
+#include "http/publish_form.h"
+#include "http/query.h"
+
+#define PREFIX_PUBLIC RP_TOPIC_SYSTEM_PREFIX "mercure/u/"
+#define PREFIX_PRIVATE RP_TOPIC_SYSTEM_PREFIX "mercure/p/"
+#define PREFIX_LEN (sizeof(PREFIX_PUBLIC) - 1)
+/* The longest IRI whose encoded name fits RP_TOPIC_NAME_MAX. */
+#define IRI_MAX ((RP_TOPIC_NAME_MAX - PREFIX_LEN) * 3 / 4)
+#define IRI_MAX_DOC 175 /* IRI_MAX as text, for messages */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* The cookies a token may come in: protocol 0.x (Symfony's), then the 1.0 drafts'. */
+static const char *const cookie_names[] = {"mercureAuthorization", "mercureAccessToken",
+                                           "__Secure-mercure_access_token"};
+/* RFC 6750 challenges: no token, a refused token, a token that does not allow it. */
+#define CHALLENGE "WWW-Authenticate: Bearer realm=\"mercure\"\r\n"
+#define CHALLENGE_INVALID "WWW-Authenticate: Bearer realm=\"mercure\", error=\"invalid_token\"\r\n"
+#define CHALLENGE_SCOPE                                                                            \
+    "WWW-Authenticate: Bearer realm=\"mercure\", error=\"insufficient_scope\"\r\n"
+/* How long a publish under fsync always waits for its events to become durable. */
+#define DURABLE_WAIT_MS 10000
+
+_Static_assert(sizeof(PREFIX_PUBLIC) == sizeof(PREFIX_PRIVATE), "prefixes of one length");
+_Static_assert(IRI_MAX == IRI_MAX_DOC, "IRI_MAX_DOC follows IRI_MAX");
+
+/* The hub topic of <iri>, public or private, into <out> (RP_TOPIC_NAME_MAX + 1 bytes);
+ * its length, or 0 when the IRI is too long to be named. */
+static size_t
+hub_name(const char *iri, size_t len, bool is_private, char *out)
+{
+    if (len == 0 || len > IRI_MAX)
+        return 0;
+    memcpy(out, is_private ? PREFIX_PRIVATE : PREFIX_PUBLIC, PREFIX_LEN);
+    size_t n = PREFIX_LEN + rp_b64url_encode((const unsigned char *)iri, len, out + PREFIX_LEN);
+    out[n] = '\0';
+    return n;
+}
+
+/* The value of cookie <name>, borrowed from the header into *<out>; its length or 0. */
+static size_t
+find_cookie(const struct rp_http_request *req, const char *name, const char **out)
+{
+    const char *h = rp_http_request_header(req, "Cookie");
+    size_t name_len = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';')
+            h++;
+        const char *end = strchr(h, ';');
+        size_t len = end ? (size_t)(end - h) : strlen(h);
+        if (len > name_len && h[name_len] == '=' && memcmp(h, name, name_len) == 0) {
+            const char *v = h + name_len + 1;
+            size_t vlen = len - name_len - 1;
+            while (vlen && v[vlen - 1] == ' ')
+                vlen--;
+            *out = v;
+            return vlen;
+        }
+        h = end;
+    }
+    return 0;
+}
+
+/* The request's token: the Authorization header's Bearer token, else the `access_token`
+ * (1.0) or `authorization` (0.x) query parameter, else a cookie of cookie_names. Borrowed;
+ * its length or 0. */
+/* The protocol versions the endpoint speaks (mercure_protocol). */
+static bool
+speaks_0x(const struct rp_conn *c)
+{
+    return rp_conn_config(c)->mercure_protocol != RP_CFG_MERCURE_PROTOCOL_1_0;
+}
+
+static bool
+speaks_1x(const struct rp_conn *c)
+{
+    return rp_conn_config(c)->mercure_protocol != RP_CFG_MERCURE_PROTOCOL_0_X;
+}
+
+static size_t
+find_token(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req, const char **out)
+{
+    const char *h = rp_http_request_header(req, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        *out = h + 7;
+        return strlen(h + 7);
+    }
+    /* Each source belongs to a version: 1.0's first, then 0.x's, cookie after parameter. */
+    static const char *const params[] = {"access_token", "authorization"};
+    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        if (i == 0 ? !speaks_1x(c) : !speaks_0x(c))
+            continue;
+        const char *q = rp_query_get_plus(a->query, params[i]);
+        if (q && *q) {
+            *out = q;
+            return strlen(q);
+        }
+    }
+    for (size_t i = 0; i < sizeof(cookie_names) / sizeof(cookie_names[0]); i++) {
+        if (i == 0 ? !speaks_0x(c) : !speaks_1x(c))
+            continue;
+        size_t len = find_cookie(req, cookie_names[i], out);
+        if (len)
+            return len;
+    }
+    return 0;
+}
+
+/* A 1.0 access token (one with authorization_details) must name this hub's resource
+ * identifier in `aud` when mercure_resource is set; 0.x tokens carry no audience. */
+static bool
+audience_ok(const struct rp_conn *c, const json_t *claims)
+{
+    const char *want = rp_conn_config(c)->mercure_resource;
+    if (!want || !*want || !json_object_get(claims, "authorization_details"))
+        return true;
+    const json_t *aud = json_object_get(claims, "aud");
+    if (json_is_string(aud))
+        return strcmp(json_string_value(aud), want) == 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach (aud, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Verifies the request's token into <m>: 1 with a verified token, 0 without a token, -1
+ * when a token was refused (a 401 was queued).
+ */
+static int
+authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+             struct rp_claims_mercure *m)
+{
+    memset(m, 0, sizeof(*m));
+    const char *tok = NULL;
+    size_t len = find_token(a, c, req, &tok);
+    if (len == 0)
+        return 0;
+    enum rp_auth_result r = RP_AUTH_UNKNOWN_KEY;
+    if (a->node->mercure_keys) {
+        struct rp_grant g = {0};
+        json_t *claims = NULL;
+        bool at_jwt;
+        r = rp_jwt_verify_claims(a->node->mercure_keys, tok, len, rp_clock_wall_ms(), NULL, &g,
+                                 &claims, &at_jwt);
+        if (r == RP_AUTH_OK)
+            r = rp_claims_mercure_read(claims, m);
+        if (r == RP_AUTH_OK && !audience_ok(c, claims))
+            r = RP_AUTH_BAD_AUDIENCE;
+        /* 1.0: authorization_details come only in an access token (typ at+jwt), so an ID
+         * token or another JWT signed with the same key grants nothing by them. */
+        if (r == RP_AUTH_OK && json_object_get(claims, "authorization_details") && !at_jwt)
+            r = RP_AUTH_MALFORMED;
+        if (r != RP_AUTH_OK)
+            rp_claims_mercure_fini(m);
+        if (r == RP_AUTH_OK)
+            m->expires_ms = g.expires_ms;
+        json_decref(claims);
+        rp_grant_fini(&g);
+    }
+    if (r == RP_AUTH_OK)
+        return 1;
+    rp_stat_auth_failure(rp_conn_stats(c), r);
+    char msg[200];
+    snprintf(msg, sizeof(msg), "invalid Mercure token (%s)%s", rp_auth_result_name(r),
+             a->node->mercure_keys ? "" : ": the hub has no mercure_jwt_secret or key file");
+    rp_conn_error(c, req, 401, msg, CHALLENGE_INVALID);
+    return -1;
+}
+
+/* ---- publishing ---- */
+
+/* A valid token that does not allow the publish: 403, insufficient_scope. */
+static void
+forbid(struct rp_conn *c, const struct rp_http_request *req, const char *msg)
+{
+    rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_FORBIDDEN);
+    rp_stat_add(rp_conn_stats(c), RP_STAT_publish_rejected_total, 1);
+    rp_conn_error(c, req, 403, msg, CHALLENGE_SCOPE);
+}
+
+static void
+hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest)
+{
+    if (!a->node->wait_durable)
+        return;
+    struct rp_logengine *engine = rp_hub_engine(a->node->hub);
+    if (engine && rp_logengine_durable_seq(engine) < newest)
+        rp_conn_hold_answer(c, newest, rp_clock_now_ms() + DURABLE_WAIT_MS);
+}
+
+/* Publishes the update's <n> events all or nothing and answers with the first one's id. */
+static void
+publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+              const struct rp_publish_item *items, size_t n, enum rp_conn_call call)
+{
+    struct rp_stats *stats = rp_conn_stats(c);
+    struct rp_publish_result *res = rp_xcalloc(n, sizeof(*res));
+    struct rp_hub_error err;
+    /* The topics are the server's namespace: the Mercure endpoint authorised them. */
+    int rc = rp_hub_publish_system(a->node->hub, items, n, res, &err);
+    if (rc == -EAGAIN && rp_conn_config(c)->block_timeout > 0) {
+        if (call == RP_CONN_CALL_NEW)
+            rp_stat_add(stats, RP_STAT_publish_blocked_total, 1);
+        rp_conn_wait(c, RP_WAIT_BLOCK, rp_clock_now_ms() + rp_conn_config(c)->block_timeout);
+    } else if (rc) {
+        rp_stat_add(stats, RP_STAT_publish_rejected_total, 1);
+        bool retry = rc == -EAGAIN || rc == -EBUSY || rc == -EIO;
+        rp_conn_error(c, req, err.status, err.message, retry ? "Retry-After: 1\r\n" : NULL);
+    } else {
+        uint64_t newest = 0, appended = 0;
+        for (size_t i = 0; i < n; i++) {
+            appended += !res[i].duplicate;
+            if (res[i].seq > newest)
+                newest = res[i].seq;
+        }
+        rp_stat_add(stats, RP_STAT_events_published, appended);
+        rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
+        char id[RP_EVENT_ID_MAX + 1];
+        size_t id_len = rp_hub_format_id(a->node->hub, res[0].seq, id);
+        rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, id, id_len);
+        hold_until_durable(a, c, newest);
+    }
+    free(res);
+}
+
+static void
+publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+        enum rp_conn_call call)
+{
+    if (call == RP_CONN_CALL_NEW && !rp_guard_publish(a->node->guard, c, req))
+        return;
+    if (!rp_publish_form_content_type(rp_http_request_header(req, "Content-Type"))) {
+        rp_api_reject_publish(c, req, 415,
+                              "a Mercure update is an application/x-www-form-urlencoded form");
+        return;
+    }
+    const struct rp_config_values *v = rp_conn_config(c);
+    struct rp_publish_form f;
+    struct rp_publish_form_error ferr;
+    struct rp_claims_mercure m;
+    struct rp_publish_item *items = NULL;
+    char(*names)[RP_TOPIC_NAME_MAX + 1] = NULL;
+    char msg[400];
+    int auth = -1;
+    if (rp_publish_form_parse(req->body, req->body_len, (size_t)v->max_batch, &f, &ferr)) {
+        rp_api_reject_publish(c, req, ferr.status, ferr.message);
+        goto out;
+    }
+    if (f.n_topics > 1 && !speaks_0x(c)) {
+        rp_api_reject_publish(c, req, 400,
+                              "a Mercure 1.0 update has exactly one topic (mercure_protocol 1.0)");
+        goto out;
+    }
+    auth = authenticate(a, c, req, &m);
+    if (auth < 0)
+        goto out;
+    if (auth == 0) {
+        rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_MISSING);
+        rp_conn_error(c, req, 401, "publishing needs a Mercure token with a mercure.publish claim",
+                      CHALLENGE);
+        goto out;
+    }
+    if (!m.has_publish) {
+        forbid(c, req, "the token has no mercure.publish claim");
+        goto out;
+    }
+    items = rp_xcalloc(f.n_topics, sizeof(*items));
+    names = rp_xcalloc(f.n_topics, sizeof(*names));
+    for (size_t i = 0; i < f.n_topics; i++) {
+        if (!rp_claims_selectors_match(m.publish, m.n_publish, f.topics[i], f.topic_lens[i])) {
+            snprintf(msg, sizeof(msg), "the token may not publish to \"%.300s\"", f.topics[i]);
+            forbid(c, req, msg);
+            goto out;
+        }
+        size_t len = hub_name(f.topics[i], f.topic_lens[i], f.is_private, names[i]);
+        if (!len) {
+            snprintf(msg, sizeof(msg), "a topic may be at most %zu bytes long", (size_t)IRI_MAX);
+            rp_api_reject_publish(c, req, 400, msg);
+            goto out;
+        }
+        items[i] = (struct rp_publish_item){
+            .topic = names[i],
+            .topic_len = len,
+            .event = f.type,
+            .event_len = f.type_len,
+            .data = f.data,
+            .data_len = f.data_len,
+            .pub_id = f.id,
+            .pub_id_len = f.id_len,
+            .same_update = i > 0, /* written once to a stream that reads several of them */
+        };
+    }
+    publish_items(a, c, req, items, f.n_topics, call);
+out:
+    free(items);
+    free(names);
+    if (auth > 0)
+        rp_claims_mercure_fini(&m);
+    rp_publish_form_fini(&f);
+}
+
+/* ---- subscribing ---- */
+
+/* What a query parameter is: `topic` (0.x: `*`, an IRI, a URI template), `match` or
+ * `matchExact` (1.0: `*` or an exact topic), `matchURLPattern`, another name in the
+ * reserved `match` namespace, or no selector. */
+enum selector {
+    SELECTOR_NONE = 0,
+    SELECTOR_TOPIC,
+    SELECTOR_EXACT,
+    SELECTOR_URLPATTERN,
+    SELECTOR_UNKNOWN,
+};
+
+static enum selector
+selector_of(const char *name)
+{
+    if (strcmp(name, "topic") == 0)
+        return SELECTOR_TOPIC;
+    if (strncasecmp(name, "match", 5) != 0)
+        return SELECTOR_NONE;
+    if (strcmp(name, "match") == 0 || strcmp(name, "matchExact") == 0)
+        return SELECTOR_EXACT;
+    if (strcmp(name, "matchURLPattern") == 0)
+        return SELECTOR_URLPATTERN;
+    return SELECTOR_UNKNOWN;
+}
+
+static bool
+has_control(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x20 || b == 0x7f)
+            return true;
+        /* C1 controls, U+0080..U+009F: 0xC2 0x80..0x9F in UTF-8. */
+        if (b == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] <= 0x9f &&
+            (unsigned char)s[i + 1] >= 0x80)
+            return true;
+    }
+    return false;
+}
+
+struct filters {
+    char **list;
+    size_t n, cap;
+};
+
+/* Adds the hub topic (or pattern) <name> once; false when the stream's cap is reached. */
+static bool
+add_filter(struct filters *fl, const char *name)
+{
+    for (size_t i = 0; i < fl->n; i++)
+        if (strcmp(fl->list[i], name) == 0)
+            return true;
+    if (fl->n == fl->cap)
+        return false;
+    fl->list[fl->n++] = rp_xstrdup(name);
+    return true;
+}
+
+/* The filters for selector <sel>, public and (from the token's subscribe list) private. */
+static bool
+selector_filters(struct filters *fl, const char *sel, size_t len, const struct rp_claims_mercure *m)
+{
+    char name[RP_TOPIC_NAME_MAX + 1];
+    bool all_private = m->has_subscribe && rp_claims_selectors_all(m->subscribe, m->n_subscribe);
+    if (strcmp(sel, "*") == 0) {
+        if (!add_filter(fl, PREFIX_PUBLIC "#"))
+            return false;
+        if (all_private)
+            return add_filter(fl, PREFIX_PRIVATE "#");
+        for (size_t i = 0; m->has_subscribe && i < m->n_subscribe; i++) {
+            const char *c = m->subscribe[i];
+            if (strchr(c, '{'))
+                continue; /* a URI template grants nothing yet */
+            if (hub_name(c, strlen(c), true, name) && !add_filter(fl, name))
+                return false;
+        }
+        return true;
+    }
+    hub_name(sel, len, false, name);
+    if (!add_filter(fl, name))
+        return false;
+    if (all_private ||
+        (m->has_subscribe && rp_claims_selectors_match(m->subscribe, m->n_subscribe, sel, len))) {
+        hub_name(sel, len, true, name);
+        return add_filter(fl, name);
+    }
+    return true;
+}
+
+/*
+ * What a stream with URI-template selectors links: it registers the patterns of every
+ * public (and, with a subscribe grant, every private) Mercure topic, and this decides once
+ * per hub topic, from the IRI its name encodes, whether one of the stream's selectors
+ * matches it and, for a private topic, whether the token's grant covers it. Owned by the
+ * stream.
+ */
+struct accept_ctx {
+    char **exact; /* the other selectors: `*` or a topic, byte for byte */
+    size_t n_exact;
+    struct rp_uri_template **tpls;
+    size_t n_tpls;
+    struct rp_claims_mercure claims; /* zeroed without a token */
+};
+
+static void
+accept_free(void *ctx)
+{
+    struct accept_ctx *x = ctx;
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->n_exact; i++)
+        free(x->exact[i]);
+    free(x->exact);
+    for (size_t i = 0; i < x->n_tpls; i++)
+        rp_uri_template_free(x->tpls[i]);
+    free(x->tpls);
+    rp_claims_mercure_fini(&x->claims);
+    free(x);
+}
+
+static bool
+accept_topic(void *ctx, const char *name, size_t len)
+{
+    const struct accept_ctx *x = ctx;
+    bool is_private;
+    if (len <= PREFIX_LEN || len > RP_TOPIC_NAME_MAX)
+        return false;
+    if (memcmp(name, PREFIX_PUBLIC, PREFIX_LEN) == 0)
+        is_private = false;
+    else if (memcmp(name, PREFIX_PRIVATE, PREFIX_LEN) == 0)
+        is_private = true;
+    else
+        return false;
+    const char *enc = name + PREFIX_LEN;
+    size_t enc_len = len - PREFIX_LEN;
+    if (!rp_b64url_valid(enc, enc_len))
+        return false;
+    char iri[RP_TOPIC_NAME_MAX];
+    size_t n = rp_b64url_decode(enc, enc_len, (unsigned char *)iri);
+    bool selected = false;
+    for (size_t i = 0; !selected && i < x->n_exact; i++)
+        selected = strcmp(x->exact[i], "*") == 0 ||
+                   (strlen(x->exact[i]) == n && memcmp(x->exact[i], iri, n) == 0);
+    for (size_t i = 0; !selected && i < x->n_tpls; i++)
+        selected = rp_uri_template_matches(x->tpls[i], iri, n);
+    if (!selected || !is_private)
+        return selected;
+    return x->claims.has_subscribe &&
+           rp_claims_selectors_match(x->claims.subscribe, x->claims.n_subscribe, iri, n);
+}
+
+/* How long a resume waits for its history to be read from the log engine. */
+#define HISTORY_WAIT_MS 30000
+
+/*
+ * Whether a resume after <seq> must read history from the log engine first, as the own
+ * API's does (api/events.c): a stream of exact topics only (patterns are left to the memory
+ * window and resync), one of which no longer keeps in memory what came after <seq>, while
+ * the disk log holds all of it durably. Then (<seq>, *<upto>] is what to read.
+ */
+static bool
+history_needed(struct rp_api *a, const struct filters *fl, uint64_t seq, uint64_t *upto)
+{
+    struct rp_hub *hub = a->node->hub;
+    struct rp_logengine *engine = rp_hub_engine(hub);
+    if (!a->node->history || !engine || seq >= rp_hub_last_seq(hub) || rp_hub_lost_seq(hub) > seq)
+        return false;
+    uint64_t need = 0;
+    for (size_t i = 0; i < fl->n; i++) {
+        size_t len = strlen(fl->list[i]);
+        if (rp_pattern_has_wildcard(fl->list[i], len))
+            return false;
+        struct rp_topic *t = rp_hub_find(hub, fl->list[i], len);
+        if (!t)
+            continue;
+        struct rp_topic_lag lag;
+        rp_topic_lag(t, seq, &lag);
+        if (lag.gap && lag.evicted_seq > need)
+            need = lag.evicted_seq;
+    }
+    if (!need)
+        return false;
+    struct rp_logengine_info info;
+    rp_logengine_info(engine, &info);
+    if (info.first_seq == 0 || info.first_seq > seq + 1 || need > info.durable_seq)
+        return false;
+    *upto = need;
+    return true;
+}
+
+static void
+subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    const struct rp_config_values *v = rp_conn_config(c);
+    struct rp_claims_mercure m;
+    struct filters fl = {rp_xcalloc((size_t)v->max_stream_topics + 1, sizeof(char *)), 0,
+                         (size_t)v->max_stream_topics};
+    char msg[400];
+    int auth = 0;
+    size_t n_selectors = 0;
+    struct accept_ctx *x = NULL; /* with URI-template selectors only */
+    for (size_t i = 0; i < a->query->n_params; i++) {
+        const struct rp_query_param *p = &a->query->params[i];
+        enum selector kind = selector_of(p->name);
+        if (kind == SELECTOR_NONE)
+            continue;
+        const char *bad = NULL;
+        struct rp_uri_template *tpl = NULL;
+        if (kind == SELECTOR_TOPIC && !speaks_0x(c))
+            bad = "this hub speaks Mercure 1.0 only (mercure_protocol): select with match";
+        else if (kind != SELECTOR_TOPIC && !speaks_1x(c))
+            bad = "this hub speaks Mercure 0.x only (mercure_protocol): select with topic";
+        else if (kind == SELECTOR_UNKNOWN)
+            bad = "unknown matcher type (match, matchExact or topic)";
+        else if (kind == SELECTOR_URLPATTERN)
+            bad = "URL patterns (matchURLPattern) are not supported yet";
+        else if (has_control(p->value, p->value_len))
+            bad = "a topic selector must not contain control characters";
+        else if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len)) {
+            if (rp_uri_template_compile(p->value, p->value_len, &tpl, &bad) == 0) {
+                if (!x)
+                    x = rp_xcalloc(1, sizeof(*x));
+                x->tpls = rp_xrealloc(x->tpls, (x->n_tpls + 1) * sizeof(*x->tpls));
+                x->tpls[x->n_tpls++] = tpl;
+            }
+        } else if (p->value_len == 0 || p->value_len > IRI_MAX)
+            bad = "a topic selector must be 1 to " STR(IRI_MAX_DOC) " bytes long";
+        if (bad) {
+            snprintf(msg, sizeof(msg), "%s: %.32s=\"%.200s\"", bad, p->name, p->value);
+            rp_conn_error(c, req, 400, msg, NULL);
+            goto out;
+        }
+        n_selectors++;
+    }
+    if (n_selectors == 0) {
+        rp_conn_error(c, req, 400,
+                      "missing \"topic\" or \"match\" parameter: name at least one selector", NULL);
+        goto out;
+    }
+    auth = authenticate(a, c, req, &m);
+    if (auth < 0)
+        goto out;
+    if (auth == 0 && !v->mercure_anonymous) {
+        rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_MISSING);
+        rp_conn_error(c, req, 401,
+                      "subscribing needs a Mercure token (this hub does not allow anonymous "
+                      "subscribers: mercure_anonymous = false)",
+                      CHALLENGE);
+        goto out;
+    }
+    bool too_many = false;
+    for (size_t i = 0; i < a->query->n_params && !too_many; i++) {
+        const struct rp_query_param *p = &a->query->params[i];
+        enum selector kind = selector_of(p->name);
+        if (kind == SELECTOR_NONE)
+            continue;
+        if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len))
+            continue; /* the patterns below and the accept filter */
+        too_many = !selector_filters(&fl, p->value, p->value_len, &m);
+        if (x) {
+            x->exact = rp_xrealloc(x->exact, (x->n_exact + 1) * sizeof(*x->exact));
+            x->exact[x->n_exact++] = rp_xstrdup(p->value);
+        }
+    }
+    if (x && !too_many) {
+        too_many = !add_filter(&fl, PREFIX_PUBLIC "#");
+        if (auth > 0 && m.n_subscribe && !too_many)
+            too_many = !add_filter(&fl, PREFIX_PRIVATE "#");
+    }
+    if (too_many) {
+        snprintf(msg, sizeof(msg), "a subscription may read at most %zu topics (max_stream_topics)",
+                 fl.cap);
+        rp_conn_error(c, req, 400, msg, NULL);
+        goto out;
+    }
+    if (req->method == RP_HTTP_METHOD_HEAD) {
+        rp_conn_respond(c, req, 200, "text/event-stream; charset=utf-8",
+                        "Cache-Control: no-store\r\n", "", 0);
+        goto out;
+    }
+    if (!rp_guard_stream(a->node->guard, c, req))
+        goto out;
+    /* The header wins: a browser sends it on reconnect, with a newer id than the URL. Then
+     * 0.x's lastEventID, then 1.0's last_event_id. */
+    const char *last = rp_http_request_header(req, "Last-Event-ID");
+    if ((!last || !*last) && speaks_0x(c))
+        last = rp_query_get(a->query, "lastEventID");
+    if ((!last || !*last) && speaks_1x(c))
+        last = rp_query_get(a->query, "last_event_id");
+    if (last && !*last)
+        last = NULL;
+    struct rp_conn_stream_opts opts = {.untagged = true};
+    bool had_token = auth > 0;
+    int64_t expires_ms = had_token ? m.expires_ms : 0;
+    if (x) {
+        if (auth > 0) {
+            x->claims = m; /* the stream owns the grant from here on */
+            auth = 0;
+        }
+        opts.accept = accept_topic;
+        opts.accept_ctx = x;
+        opts.accept_free = accept_free;
+        x = NULL;
+    }
+    /* A resume answers where it starts (both versions' header names): the id asked for when
+     * this hub can resume right after it, else `earliest`, everything the logs keep (an id of
+     * another epoch, from another hub, or none this hub gave). */
+    char hdr[256 + 2 * RP_EVENT_ID_MAX];
+    char id[RP_EVENT_ID_MAX + 1] = "earliest";
+    size_t id_len = 0;
+    if (last) {
+        struct rp_hub *hub = a->node->hub;
+        struct rp_event_id eid;
+        if (strcmp(last, "earliest") != 0 && rp_event_id_parse(last, strlen(last), &eid) == 0 &&
+            eid.epoch == rp_hub_epoch(hub) && eid.seq <= rp_hub_last_seq(hub))
+            id_len = rp_hub_format_id(hub, eid.seq, id);
+        else
+            opts.from_start = true;
+        /* A cross-origin fetch-based client may read them (EventSource cannot anyway). */
+        const char *origin = rp_http_request_header(req, "Origin");
+        bool expose = origin && rp_cors_allowed(rp_conn_cors(c), origin);
+        snprintf(hdr, sizeof(hdr), "%s%s%s%s%s%s%s", speaks_0x(c) ? "Last-Event-ID: " : "",
+                 speaks_0x(c) ? id : "", speaks_0x(c) ? "\r\n" : "",
+                 speaks_1x(c) ? "Mercure-Last-Event-ID: " : "", speaks_1x(c) ? id : "",
+                 speaks_1x(c) ? "\r\n" : "",
+                 expose ? "Access-Control-Expose-Headers: Last-Event-ID, Mercure-Last-Event-ID\r\n"
+                        : "");
+        opts.extra_headers = hdr;
+    }
+    /* A resume older than the memory window reads the disk log first (RP_WAIT_HISTORY);
+     * re-run once the read is done, the stream starts with its frames in front and goes on
+     * after what it covered. */
+    struct rp_buf *replay = NULL;
+    if (c->pending) {
+        uint64_t covered;
+        if (!rp_history_done(c->pending, &replay, &covered)) {
+            accept_free(opts.accept_ctx);
+            rp_conn_wait(c, RP_WAIT_HISTORY, 0); /* keeps its first deadline */
+            goto out;
+        }
+        id_len = rp_hub_format_id(a->node->hub, covered, id);
+    } else if (id_len) {
+        struct rp_event_id eid;
+        uint64_t upto;
+        rp_event_id_parse(id, id_len, &eid);
+        if (history_needed(a, &fl, eid.seq, &upto)) {
+            accept_free(opts.accept_ctx);
+            c->pending = rp_history_start(a->node->history, (const char *const *)fl.list, fl.n,
+                                          eid.seq, upto, false);
+            c->pending_free = rp_history_release;
+            rp_conn_wait(c, RP_WAIT_HISTORY, rp_clock_now_ms() + HISTORY_WAIT_MS);
+            goto out;
+        }
+    }
+    bool started = rp_conn_start_stream_opts(
+        c, req, (const char *const *)fl.list, fl.n, id_len ? id : NULL, id_len,
+        replay ? replay->data : NULL, replay ? replay->len : 0, &opts);
+    if (c->pending) {
+        rp_history_release(c->pending);
+        c->pending = NULL;
+    }
+    if (started && had_token)
+        rp_conn_schedule_expiry(c, expires_ms);
+out:
+    accept_free(x);
+    if (auth > 0)
+        rp_claims_mercure_fini(&m);
+    for (size_t i = 0; i < fl.n; i++)
+        free(fl.list[i]);
+    free(fl.list);
+}
+
+void
+rp_api_mercure_metadata(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req)
+{
+    (void)a;
+    const struct rp_config_values *v = rp_conn_config(c);
+    if (!v->mercure) {
+        rp_conn_error(c, req, 404, "the Mercure hub is off here (mercure = false)", NULL);
+        return;
+    }
+    /* RFC 9728: the resource, how a token may be presented (the cookie is Mercure's own
+     * method), and the algorithms tokens are checked with. */
+    json_t *doc = json_object();
+    const char *host = rp_http_request_header(req, "Host");
+    char derived[512];
+    const char *resource = v->mercure_resource;
+    if (!resource || !*resource) {
+        snprintf(derived, sizeof(derived), "http://%.400s/.well-known/mercure", host ? host : "");
+        resource = derived;
+    }
+    json_object_set_new(doc, "resource", json_string(resource));
+    json_t *methods = json_array();
+    json_array_append_new(methods, json_string("header"));
+    if (speaks_1x(c))
+        json_array_append_new(methods, json_string("query"));
+    json_object_set_new(doc, "bearer_methods_supported", methods);
+    json_object_set_new(doc, "mercure_cookie_supported", json_true());
+    json_t *algs = json_array();
+    json_array_append_new(algs, json_string("HS256"));
+    json_array_append_new(algs, json_string("ES256"));
+    json_array_append_new(algs, json_string("RS256"));
+    json_object_set_new(doc, "resource_signing_alg_values_supported", algs);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    rp_conn_respond(c, req, 200, "application/json", "Cache-Control: max-age=300\r\n", text,
+                    strlen(text));
+    free(text);
+}
+
+void
+rp_api_mercure(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+               enum rp_conn_call call)
+{
+    if (!rp_conn_config(c)->mercure) {
+        rp_conn_error(c, req, 404, "the Mercure hub is off here (mercure = false)", NULL);
+        return;
+    }
+    if (req->method == RP_HTTP_METHOD_POST)
+        publish(a, c, req, call);
+    else
+        subscribe(a, c, req);
+}
