@@ -110,10 +110,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     struct level f[MAX_LEVELS], t[MAX_LEVELS];
     size_t nf = split(filter, filter_len, f), nt = split(topic, topic_len, t);
-    /* Sessions' private topics are not reached by a leading wildcard (core/pattern.h). */
-    size_t sp = strlen("_revenprox/session/");
-    bool hidden = (filter[0] == '#' || filter[0] == '+') && topic_len >= sp &&
-                  memcmp(topic, "_revenprox/session/", sp) == 0;
+    /* Private topics (sessions', Mercure's private updates) are not reached by a leading
+     * wildcard (core/pattern.h). */
+    size_t sp = strlen("_revenprox/session/"), mp = strlen("_revenprox/mercure/p/");
+    bool hidden = (filter[0] == '#' || filter[0] == '+') &&
+                  ((topic_len >= sp && memcmp(topic, "_revenprox/session/", sp) == 0) ||
+                   (topic_len >= mp && memcmp(topic, "_revenprox/mercure/p/", mp) == 0));
     if (rp_pattern_matches(filter, filter_len, topic, topic_len) !=
         (!hidden && ref_match(f, nf, t, nt)))
         abort();

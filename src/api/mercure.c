@@ -33,7 +33,7 @@
 #include "http/query.h"
 
 #define PREFIX_PUBLIC RP_TOPIC_SYSTEM_PREFIX "mercure/u/"
-#define PREFIX_PRIVATE RP_TOPIC_SYSTEM_PREFIX "mercure/p/"
+#define PREFIX_PRIVATE RP_TOPIC_MERCURE_PRIVATE_PREFIX
 #define PREFIX_LEN (sizeof(PREFIX_PUBLIC) - 1)
 /* The longest IRI whose encoded name fits RP_TOPIC_NAME_MAX. */
 #define IRI_MAX ((RP_TOPIC_NAME_MAX - PREFIX_LEN) * 3 / 4)

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "core/session.h"
 #include "core/topic_name.h"
 
 /*
@@ -80,11 +79,11 @@ bool
 rp_pattern_matches(const char *filter, size_t filter_len, const char *topic, size_t topic_len)
 {
     size_t fi = 0, ti = 0;
-    /* Sessions' private topics are reached only by name: a filter that starts with a
-     * wildcard (`#`, `+/...`) does not match them (as MQTT keeps `$` topics from `#`). */
-    size_t sp = sizeof(RP_SESSION_TOPIC_PREFIX) - 1;
-    if (filter_len && (filter[0] == '#' || filter[0] == '+') && topic_len >= sp &&
-        memcmp(topic, RP_SESSION_TOPIC_PREFIX, sp) == 0)
+    /* Private topics (sessions', Mercure's private updates) are reached only by a filter
+     * that names their prefix: one that starts with a wildcard (`#`, `+/...`) does not
+     * match them (as MQTT keeps `$` topics from `#`). */
+    if (filter_len && (filter[0] == '#' || filter[0] == '+') &&
+        rp_topic_name_is_private(topic, topic_len))
         return false;
     bool topic_done = false;
     for (;;) {

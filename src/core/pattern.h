@@ -16,7 +16,7 @@ const char *rp_pattern_check(const char *filter, size_t len);
 /* True when <filter> (already checked) contains `+` or `#`. */
 bool rp_pattern_has_wildcard(const char *filter, size_t len);
 /* True when the checked <filter> matches the concrete topic <topic>. A filter whose first
- * level is a wildcard never matches a session's private topic (RP_SESSION_TOPIC_PREFIX). */
+ * level is a wildcard never matches a private topic (rp_topic_name_is_private). */
 bool rp_pattern_matches(const char *filter, size_t filter_len, const char *topic, size_t topic_len);
 
 /* True when every topic that the checked filter <inner> matches is also matched by the

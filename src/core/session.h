@@ -19,11 +19,12 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "core/topic_name.h"
 
 struct rp_session_table;
 
 #define RP_SESSION_ID_LEN 32 /* lowercase hex of 16 random bytes */
-#define RP_SESSION_TOPIC_PREFIX "_revenprox/session/"
+#define RP_SESSION_TOPIC_PREFIX RP_TOPIC_SESSION_PREFIX
 
 struct rp_session_config {
     int64_t ttl_ms;  /* a disconnected session expires this long after its last stream */

@@ -114,3 +114,17 @@ rp_uuid_format(const uint8_t uuid[16], char out[RP_UUID_STR_LEN + 1])
     }
     *p = '\0';
 }
+
+static bool
+has_prefix(const char *name, size_t len, const char *prefix, size_t plen)
+{
+    return len >= plen && memcmp(name, prefix, plen) == 0;
+}
+
+bool
+rp_topic_name_is_private(const char *name, size_t len)
+{
+    return has_prefix(name, len, RP_TOPIC_SESSION_PREFIX, sizeof(RP_TOPIC_SESSION_PREFIX) - 1) ||
+           has_prefix(name, len, RP_TOPIC_MERCURE_PRIVATE_PREFIX,
+                      sizeof(RP_TOPIC_MERCURE_PRIVATE_PREFIX) - 1);
+}

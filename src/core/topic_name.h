@@ -20,11 +20,18 @@
 #define RP_UUID_STR_LEN 36
 /* The namespace of the server's own topics (docs/api.md). */
 #define RP_TOPIC_SYSTEM_PREFIX "_revenprox/"
+/* Private parts of it, reached only by name or by a filter that names the prefix: sessions'
+ * private topics and Mercure's private updates (a leading wildcard never matches them). */
+#define RP_TOPIC_SESSION_PREFIX RP_TOPIC_SYSTEM_PREFIX "session/"
+#define RP_TOPIC_MERCURE_PRIVATE_PREFIX RP_TOPIC_SYSTEM_PREFIX "mercure/p/"
 
 /* Returns NULL when <name> is a valid topic name, else a static message saying what is wrong. */
 const char *rp_topic_name_check(const char *name, size_t len);
 /* True when <name> is under RP_TOPIC_SYSTEM_PREFIX (one memcmp; <name> need not be valid). */
 bool rp_topic_name_is_system(const char *name, size_t len);
+/* True when <name> is under a private prefix (RP_TOPIC_SESSION_PREFIX,
+ * RP_TOPIC_MERCURE_PRIVATE_PREFIX). */
+bool rp_topic_name_is_private(const char *name, size_t len);
 /* Computes the UUIDv5 of <name> under the topic namespace into <out>. */
 void rp_topic_uuid(const char *name, size_t len, uint8_t out[16]);
 /*

@@ -91,6 +91,11 @@ test_match_cases(void **state)
         {"#", "_revenprox/metrics", true},
         {"_revenprox/#", "_revenprox/session/0123", true},
         {"_revenprox/session/0123", "_revenprox/session/0123", true},
+        /* Mercure's private updates likewise; its public ones are not private. */
+        {"#", "_revenprox/mercure/p/aHR0cHM", false},
+        {"+/mercure/p/+", "_revenprox/mercure/p/aHR0cHM", false},
+        {"_revenprox/mercure/p/#", "_revenprox/mercure/p/aHR0cHM", true},
+        {"#", "_revenprox/mercure/u/aHR0cHM", true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct match_case *c = &cases[i];
@@ -221,8 +226,9 @@ ref_match(const char *filter, const char *topic)
     split(filter, &f);
     split(topic, &t);
     if ((filter[0] == '#' || filter[0] == '+') &&
-        strncmp(topic, "_revenprox/session/", strlen("_revenprox/session/")) == 0)
-        return false; /* sessions' private topics (core/pattern.h) */
+        (strncmp(topic, "_revenprox/session/", strlen("_revenprox/session/")) == 0 ||
+         strncmp(topic, "_revenprox/mercure/p/", strlen("_revenprox/mercure/p/")) == 0))
+        return false; /* private topics (core/pattern.h) */
     return ref_match_levels(&f, 0, &t, 0);
 }
 
