@@ -109,6 +109,7 @@ struct link {
     struct rp_loop_timer retry;   /* reconnect */
     struct rp_loop_timer timeout; /* connect or oldest command */
     bool timed_out;               /* the drop was ours: a timeout */
+    bool was_up;                  /* has been up before: the next up is a reconnect */
     char host[256];               /* where it connects (or connected) last */
     int port;
 };
@@ -163,6 +164,11 @@ struct rp_redis {
     struct interest *changes;
     bool stopping;
     atomic_bool up;
+    /* For rp_redis_stats: written on the engine thread, read anywhere. */
+    atomic_bool sub_up;
+    _Atomic uint64_t reconnects, publishes, publish_failures, events_in, fills, fills_lost;
+    _Atomic uint64_t n_channels;
+    _Atomic int64_t lag_ms;
 
     /* engine thread only */
     struct link cmd, sub;
@@ -184,11 +190,13 @@ static void link_connect(struct link *l);
 
 /* Ends <p> with <err> (and, when failed, the message made from <what> and <detail>). */
 static void
-complete(struct rp_redis_publish *p, int err, const char *what, const char *detail)
+complete(struct rp_redis *r, struct rp_redis_publish *p, int err, const char *what,
+         const char *detail)
 {
     p->err = err;
     if (err)
         snprintf(p->message, sizeof(p->message), "%s%.200s", what, detail ? detail : "");
+    atomic_fetch_add_explicit(err ? &r->publish_failures : &r->publishes, 1, memory_order_relaxed);
     p->done(p);
 }
 
@@ -203,11 +211,23 @@ on_retry(struct rp_loop *loop, struct rp_loop_timer *t)
 }
 
 static void
+link_came_up(struct link *l)
+{
+    l->state = LINK_UP;
+    rp_backoff_reset(&l->backoff);
+    if (l->was_up)
+        atomic_fetch_add_explicit(&l->r->reconnects, 1, memory_order_relaxed);
+    l->was_up = true;
+}
+
+static void
 went_down(struct link *l, const char *why)
 {
     struct rp_redis *r = l->r;
     bool was_up = l->state == LINK_UP;
     l->state = LINK_DOWN;
+    if (l == &r->sub)
+        atomic_store(&r->sub_up, false);
     l->ac = NULL;
     rp_loop_timer_stop(r->loop, &l->timeout);
     if (l == &r->cmd) {
@@ -268,8 +288,7 @@ on_script_loaded(redisAsyncContext *ac, void *reply_v, void *priv)
     if (!priv)
         return;
     rp_loop_timer_stop(r->loop, &l->timeout);
-    l->state = LINK_UP;
-    rp_backoff_reset(&l->backoff);
+    link_came_up(l);
     pthread_mutex_lock(&r->lock);
     r->why[0] = '\0';
     pthread_mutex_unlock(&r->lock);
@@ -296,8 +315,8 @@ on_connect(const redisAsyncContext *cac, int status)
         redisAsyncCommand(ac, on_script_loaded, r, "SCRIPT LOAD %s", fill_script);
     } else {
         rp_loop_timer_stop(r->loop, &l->timeout);
-        l->state = LINK_UP;
-        rp_backoff_reset(&l->backoff);
+        link_came_up(l);
+        atomic_store(&r->sub_up, true);
         redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE %sseq", r->prefix);
         subscribe_all(r); /* each confirmation starts the topic's fill */
     }
@@ -458,6 +477,8 @@ deliver_one(struct rp_redis *r, const struct channel *ch, const struct rp_redis_
         .seq = m->seq,
         .wall_ms = m->wall_ms,
     };
+    atomic_fetch_add_explicit(&r->events_in, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->lag_ms, rp_clock_wall_ms() - m->wall_ms, memory_order_relaxed);
     if (r->hooks.topic_events)
         r->hooks.topic_events(r->hooks.ctx, ch->topic, ch->len, m->epoch, 0, &ev, 1);
 }
@@ -573,6 +594,10 @@ on_filled(redisAsyncContext *ac, void *reply_v, void *priv)
                    ch->topic);
     }
     uint64_t newest = k ? evs[k - 1].seq : lost;
+    atomic_fetch_add_explicit(&r->events_in, k, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->fills, 1, memory_order_relaxed);
+    if (lost)
+        atomic_fetch_add_explicit(&r->fills_lost, 1, memory_order_relaxed);
     if ((k || lost) && r->hooks.topic_events)
         r->hooks.topic_events(r->hooks.ctx, ch->topic, ch->len, epoch, lost, evs, k);
     free(evs);
@@ -685,6 +710,7 @@ apply_interest(struct rp_redis *r, const struct interest *in)
         memcpy(ch->topic, in->topic, in->len);
         ch->topic[in->len] = '\0';
         rp_hashmap_put(&r->channels, ch->topic, ch->len, ch);
+        atomic_fetch_add_explicit(&r->n_channels, 1, memory_order_relaxed);
     }
     long before = ch->count;
     ch->count += in->on ? 1 : -1;
@@ -694,6 +720,7 @@ apply_interest(struct rp_redis *r, const struct interest *in)
         subscribe_one(r, ch, false);
         if (ch->count == 0) {
             rp_hashmap_remove(&r->channels, ch->topic, ch->len);
+            atomic_fetch_sub_explicit(&r->n_channels, 1, memory_order_relaxed);
             channel_free(ch);
         }
     }
@@ -707,7 +734,7 @@ static void arm_command_timeout(struct rp_redis *r);
 static void
 complete_unanswered(struct link *l, struct rp_redis_publish *p)
 {
-    complete(p, l->timed_out ? -ETIMEDOUT : -ENOTCONN,
+    complete(l->r, p, l->timed_out ? -ETIMEDOUT : -ENOTCONN,
              l->timed_out ? "Redis did not confirm the publish in time; it may or may not "
                             "have been stored"
                           : "the connection to Redis was lost before it confirmed the "
@@ -742,7 +769,7 @@ on_published(redisAsyncContext *ac, void *reply_v, void *priv)
     }
     int err = 0;
     if (reply->type == REDIS_REPLY_ERROR) {
-        complete(p, -EIO, "Redis refused the publish: ", reply->str);
+        complete(r, p, -EIO, "Redis refused the publish: ", reply->str);
         err = -EIO;
         /* A replica since a failover: the next connect asks the sentinels again. */
         if (strncmp(reply->str, "READONLY", 8) == 0 && r->cfg.n_sentinels)
@@ -750,7 +777,7 @@ on_published(redisAsyncContext *ac, void *reply_v, void *priv)
     } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
                reply->element[0]->type != REDIS_REPLY_STRING || reply->element[0]->len != 8 ||
                reply->element[1]->type != REDIS_REPLY_INTEGER || reply->element[1]->integer < 1) {
-        complete(p, -EIO, "Redis answered the publish with something unexpected", NULL);
+        complete(r, p, -EIO, "Redis answered the publish with something unexpected", NULL);
         err = -EIO;
     } else {
         p->epoch = (uint32_t)strtoul(reply->element[0]->str, NULL, 16);
@@ -759,10 +786,10 @@ on_published(redisAsyncContext *ac, void *reply_v, void *priv)
             r->hooks.epoch_seen(r->hooks.ctx, p->epoch);
         p->first_seq = (uint64_t)reply->element[1]->integer;
         if (wait_failed)
-            complete(p, -EIO, "Redis stored the publish, but its replicas could not be asked",
+            complete(r, p, -EIO, "Redis stored the publish, but its replicas could not be asked",
                      NULL);
         else if (!waiting)
-            complete(p, 0, NULL, NULL);
+            complete(r, p, 0, NULL, NULL);
     }
     if (waiting && err)
         s->p = NULL; /* the WAIT's answer only frees <s> */
@@ -785,7 +812,7 @@ on_waited(redisAsyncContext *ac, void *reply_v, void *priv)
         return;
     }
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= r->cfg.wait_replicas) {
-        complete(p, 0, NULL, NULL);
+        complete(r, p, 0, NULL, NULL);
         return;
     }
     char what[200];
@@ -793,7 +820,7 @@ on_waited(redisAsyncContext *ac, void *reply_v, void *priv)
              "Redis stored the publish, but only %lld of the %d replicas asked for "
              "(redis_wait_replicas) confirmed it in time: a failover may lose it",
              reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0LL, r->cfg.wait_replicas);
-    complete(p, -EIO, what, NULL);
+    complete(r, p, -EIO, what, NULL);
 }
 
 static void
@@ -881,7 +908,7 @@ send_publish(struct rp_redis *r, struct rp_redis_publish *p)
     if (rc != REDIS_OK) {
         rp_list_remove(&s->node);
         free(s);
-        complete(p, -ENOTCONN, "Redis is not reachable: ", r->why[0] ? r->why : "disconnecting");
+        complete(r, p, -ENOTCONN, "Redis is not reachable: ", r->why[0] ? r->why : "disconnecting");
         return;
     }
     if (!rp_loop_timer_active(&r->cmd.timeout))
@@ -923,7 +950,7 @@ on_mail(struct rp_loop_io *io, uint32_t events)
         if (r->cmd.state == LINK_UP)
             send_publish(r, q);
         else
-            complete(q, -ENOTCONN, "Redis is not reachable: ", r->why);
+            complete(r, q, -ENOTCONN, "Redis is not reachable: ", r->why);
         q = next;
     }
 }
@@ -1048,10 +1075,12 @@ rp_redis_free(struct rp_redis *r)
 int
 rp_redis_publish(struct rp_redis *r, struct rp_redis_publish *p)
 {
-    if (!atomic_load(&r->up))
-        return -ENOTCONN;
-    pthread_mutex_lock(&r->lock);
     int rc = 0;
+    if (!atomic_load(&r->up)) {
+        rc = -ENOTCONN;
+        goto refused;
+    }
+    pthread_mutex_lock(&r->lock);
     if (r->stopping) {
         rc = -ESHUTDOWN;
     } else if (r->queued >= r->cfg.queue_cap) {
@@ -1066,8 +1095,12 @@ rp_redis_publish(struct rp_redis *r, struct rp_redis_publish *p)
         r->queued++;
     }
     pthread_mutex_unlock(&r->lock);
-    if (rc == 0)
+    if (rc == 0) {
         rp_wakeup_signal(&r->wake);
+        return 0;
+    }
+refused:
+    atomic_fetch_add_explicit(&r->publish_failures, 1, memory_order_relaxed);
     return rc;
 }
 
@@ -1097,6 +1130,23 @@ rp_redis_why(struct rp_redis *r, char *out, size_t cap)
     pthread_mutex_lock(&r->lock);
     snprintf(out, cap, "%s", r->why[0] ? r->why : "connected");
     pthread_mutex_unlock(&r->lock);
+}
+
+void
+rp_redis_stats(struct rp_redis *r, struct rp_redis_stats *out)
+{
+    *out = (struct rp_redis_stats){
+        .connected = atomic_load(&r->up),
+        .subscribed = atomic_load(&r->sub_up),
+        .reconnects = atomic_load_explicit(&r->reconnects, memory_order_relaxed),
+        .publishes = atomic_load_explicit(&r->publishes, memory_order_relaxed),
+        .publish_failures = atomic_load_explicit(&r->publish_failures, memory_order_relaxed),
+        .events_in = atomic_load_explicit(&r->events_in, memory_order_relaxed),
+        .fills = atomic_load_explicit(&r->fills, memory_order_relaxed),
+        .fills_lost = atomic_load_explicit(&r->fills_lost, memory_order_relaxed),
+        .channels = atomic_load_explicit(&r->n_channels, memory_order_relaxed),
+        .lag_ms = atomic_load_explicit(&r->lag_ms, memory_order_relaxed),
+    };
 }
 
 /* The meta hash, read or created (the publish script creates it the same way). */

@@ -113,4 +113,20 @@ bool rp_redis_up(const struct rp_redis *r);
 /* Why the command connection is down (or "connected"), into <out>. Any thread. */
 void rp_redis_why(struct rp_redis *r, char *out, size_t cap);
 
+/* What the engine has done since it started, for /metrics. */
+struct rp_redis_stats {
+    bool connected;            /* the command connection is up */
+    bool subscribed;           /* the pub/sub connection is up */
+    uint64_t reconnects;       /* connections made again after one dropped */
+    uint64_t publishes;        /* publish batches confirmed */
+    uint64_t publish_failures; /* batches Redis did not confirm, or the engine refused */
+    uint64_t events_in;        /* events taken in, live and by fills */
+    uint64_t fills;            /* topics filled from their streams (a gap closed) */
+    uint64_t fills_lost;       /* fills that found part of the gap trimmed (resync owed) */
+    uint64_t channels;         /* topics this node listens to */
+    int64_t lag_ms; /* the newest live event: from its publish to this node taking it in */
+};
+/* Any thread. */
+void rp_redis_stats(struct rp_redis *r, struct rp_redis_stats *out);
+
 #endif

@@ -76,7 +76,10 @@ struct snapshot {
     uint64_t topics_reclaimed;
     uint64_t sessions_connected, sessions_disconnected, session_buffered_bytes;
     uint64_t sessions_created, session_resumes, session_expiries, session_hijacks_refused;
-    bool has_breaker, has_log;
+    bool has_breaker, has_log, has_cluster;
+    uint64_t redis_connected, redis_subscribed, redis_reconnects, redis_publishes;
+    uint64_t redis_publish_failures, redis_events_in, redis_fills, redis_fills_lost;
+    uint64_t redis_channels, redis_lag_ms;
     uint64_t store_bytes, store_segments, durable_lag, records_dropped, log_failed;
     int64_t fsync_bounds_us[RP_LOGENGINE_FSYNC_BUCKETS];
     uint64_t fsync_us[RP_LOGENGINE_FSYNC_BUCKETS + 1];
@@ -105,6 +108,7 @@ enum {
     M_JSON_LAST = 1u << 3,
     M_LOG = 1u << 4,           /* only with a disk log */
     M_US_AS_SECONDS = 1u << 5, /* Prometheus: bounds and sum in seconds, counted in us */
+    M_CLUSTER = 1u << 6,       /* only in a cluster (cluster = redis) */
 };
 
 /*
@@ -155,6 +159,12 @@ seconds_divisor(const struct metric *m)
     {                                                                                              \
         .shape = SHAPE_SCALAR, .prom = prom_, .type = type_, .help = help_, .json = json_,         \
         .flags = M_LOG | M_JSON_LAST, .at = AT(member), .n = 1                                     \
+    }
+
+#define REDIS_SCALAR(prom_, type_, help_, json_, member)                                           \
+    {                                                                                              \
+        .shape = SHAPE_SCALAR, .prom = prom_, .type = type_, .help = help_, .json = json_,         \
+        .flags = M_CLUSTER | M_JSON_LAST, .at = AT(member), .n = 1                                 \
     }
 
 #define SESSION_SCALAR(prom_, type_, help_, json_, member)                                         \
@@ -288,6 +298,37 @@ static const struct metric families[] = {
      .bounds_at = AT(fsync_bounds_us),
      .sum_at = AT(fsync_us_sum)},
     {.shape = SHAPE_GROUP_END, .flags = M_LOG | M_JSON_LAST},
+    /* The Redis engine (cluster = redis, docs/cluster.md), in JSON as "redis": {...}. */
+    {.shape = SHAPE_GROUP_BEGIN, .json = "redis", .flags = M_CLUSTER | M_JSON_LAST},
+    REDIS_SCALAR("redis_connected", "gauge",
+                 "1 while the command connection to Redis is up (publishes are possible)",
+                 "connected", redis_connected),
+    REDIS_SCALAR("redis_subscribed", "gauge",
+                 "1 while the pub/sub connection to Redis is up (events arrive)", "subscribed",
+                 redis_subscribed),
+    REDIS_SCALAR("redis_reconnects_total", "counter",
+                 "Connections to Redis made again after one dropped", "reconnects",
+                 redis_reconnects),
+    REDIS_SCALAR("redis_publishes_total", "counter", "Publish batches Redis confirmed", "publishes",
+                 redis_publishes),
+    REDIS_SCALAR("redis_publish_failures_total", "counter",
+                 "Publish batches Redis did not confirm (answered with 503)", "publish_failures",
+                 redis_publish_failures),
+    REDIS_SCALAR("redis_events_in_total", "counter",
+                 "Events taken in from Redis, live and by topic fills", "events_in",
+                 redis_events_in),
+    REDIS_SCALAR("redis_fills_total", "counter",
+                 "Topics filled from their Redis streams (a first reader, or a gap after a drop)",
+                 "fills", redis_fills),
+    REDIS_SCALAR("redis_fills_lost_total", "counter",
+                 "Fills that found part of the gap trimmed from the stream (resync announced)",
+                 "fills_lost", redis_fills_lost),
+    REDIS_SCALAR("redis_channels", "gauge", "Topics this node listens to in Redis", "channels",
+                 redis_channels),
+    REDIS_SCALAR("redis_lag_ms", "gauge",
+                 "The newest live event from Redis: milliseconds from its publish to this node",
+                 "lag_ms", redis_lag_ms),
+    {.shape = SHAPE_GROUP_END, .flags = M_CLUSTER | M_JSON_LAST},
     /* Sessions (docs/sessions.md), in JSON as "sessions": {...}. */
     {.shape = SHAPE_GROUP_BEGIN, .json = "sessions", .flags = M_JSON_LAST},
     SESSION_SCALAR("sessions_connected", "gauge", "Sessions with an open stream", "connected",
@@ -315,7 +356,8 @@ static const struct metric families[] = {
 static bool
 shown(const struct metric *m, const struct snapshot *s)
 {
-    return !((m->flags & M_BREAKER) && !s->has_breaker) && !((m->flags & M_LOG) && !s->has_log);
+    return !((m->flags & M_BREAKER) && !s->has_breaker) && !((m->flags & M_LOG) && !s->has_log) &&
+           !((m->flags & M_CLUSTER) && !s->has_cluster);
 }
 
 /* The per-worker figures (SHAPE_PER_WORKER): how evenly the load spreads. Prometheus has a
@@ -434,6 +476,17 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
     s->session_expiries = node->sessions.expiries;
     s->session_hijacks_refused = node->sessions.hijacks_refused;
     s->has_log = node->has_log;
+    s->has_cluster = node->has_cluster;
+    s->redis_connected = node->redis.connected;
+    s->redis_subscribed = node->redis.subscribed;
+    s->redis_reconnects = node->redis.reconnects;
+    s->redis_publishes = node->redis.publishes;
+    s->redis_publish_failures = node->redis.publish_failures;
+    s->redis_events_in = node->redis.events_in;
+    s->redis_fills = node->redis.fills;
+    s->redis_fills_lost = node->redis.fills_lost;
+    s->redis_channels = node->redis.channels;
+    s->redis_lag_ms = node->redis.lag_ms > 0 ? (uint64_t)node->redis.lag_ms : 0;
     s->store_bytes = node->store_bytes;
     s->store_segments = node->store_segments;
     s->durable_lag = node->durable_lag;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/engine_redis.h"
 #include "core/logengine.h"
 #include "core/session.h"
 
@@ -41,6 +42,9 @@ struct rp_metrics_node {
     bool log_failed;          /* the log cannot write: publishes are refused */
     uint64_t fsync_us[RP_LOGENGINE_FSYNC_BUCKETS + 1];
     uint64_t fsync_us_sum;
+    /* The Redis engine, in a cluster (has_cluster; docs/cluster.md). */
+    bool has_cluster;
+    struct rp_redis_stats redis;
     /* The process's own figures, rendered under the standard process_* names (Prometheus)
      * or as "process" (JSON); NULL: none. */
     const struct rp_process_stats *process;

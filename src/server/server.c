@@ -22,6 +22,7 @@
 #include "base/stats.h"
 #include "client/upstream.h"
 #include "core/session.h"
+#include "cluster/engine_redis.h"
 #include "ops/metrics.h"
 #include "ops/metrics_feed.h"
 #include "server/handover.h"
@@ -295,6 +296,10 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
         node.log_failed = li.failed != 0;
         memcpy(node.fsync_us, li.fsync_us, sizeof(node.fsync_us));
         node.fsync_us_sum = li.fsync_ns_total / 1000;
+    }
+    if (srv->cluster.redis) {
+        node.has_cluster = true;
+        rp_redis_stats(srv->cluster.redis, &node.redis);
     }
     rp_metrics_render(stats, srv->n_workers, &node, json, out);
     free(stats);
