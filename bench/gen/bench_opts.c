@@ -24,7 +24,8 @@ bench_opts_usage(FILE *out)
           "  pub   publishers only\n"
           "options:\n"
           "  --sub-url T        subscribe URL template; {topic} is the topic index\n"
-          "                     (http://127.0.0.1:8080/events/t{topic})\n"
+          "                     (http://127.0.0.1:8080/events/t{topic}); repeat it (up to\n"
+          "                     8) to spread connections round-robin over several servers\n"
           "  --pub-url T        publish URL template (http://127.0.0.1:8080/publish/t{topic})\n"
           "  --pub-format F     raw (POST body = data) | pushpin (POST Pushpin publish JSON,\n"
           "                     channel t<topic>, to e.g. http://127.0.0.1:5561/publish/) |\n"
@@ -45,7 +46,8 @@ bench_opts_usage(FILE *out)
           "                     comes first (0 = no limit; default 0)\n"
           "  --size B           event data bytes (default 100)\n"
           "  --settle S         after publishing, wait up to S s for deliveries (default 3)\n"
-          "  --server-pid PID   sample this process tree's RSS and CPU time\n"
+          "  --server-pid PID   sample this process tree's RSS and CPU time; repeat it (up\n"
+          "                     to 8) to sum several servers (a cluster's nodes)\n"
           "  --json             print one JSON line at the end, after the summary\n"
           "  --timeout S        hard cap on the whole run in seconds (default 120)\n"
           "Every address must be in 127.0.0.0/8.\n",
@@ -212,8 +214,9 @@ apply(struct bench_opts *o, const char *name, const char *v)
 {
     uint32_t pid = 0;
     if (strcmp(name, "--sub-url") == 0) {
-        o->has_sub_url = true;
-        return parse_url(name, v, &o->sub_url);
+        if (o->n_sub_urls == BENCH_OPTS_MAX_URLS)
+            return fail("--sub-url is given more than %d times", BENCH_OPTS_MAX_URLS);
+        return parse_url(name, v, &o->sub_urls[o->n_sub_urls++]);
     }
     if (strcmp(name, "--pub-url") == 0) {
         o->has_pub_url = true;
@@ -259,7 +262,9 @@ apply(struct bench_opts *o, const char *name, const char *v)
     if (strcmp(name, "--server-pid") == 0) {
         if (parse_u32(name, v, 1, 1 << 30, &pid) != 0)
             return -EINVAL;
-        o->server_pid = (pid_t)pid;
+        if (o->n_server_pids == BENCH_OPTS_MAX_URLS)
+            return fail("--server-pid is given more than %d times", BENCH_OPTS_MAX_URLS);
+        o->server_pids[o->n_server_pids++] = (pid_t)pid;
         return 0;
     }
     if (strcmp(name, "--timeout") == 0)
@@ -270,7 +275,7 @@ apply(struct bench_opts *o, const char *name, const char *v)
 static int
 check(struct bench_opts *o)
 {
-    if (o->mode != BENCH_MODE_PUB && !o->has_sub_url)
+    if (o->mode != BENCH_MODE_PUB && o->n_sub_urls == 0)
         return fail("%s needs --sub-url", bench_opts_mode_name(o->mode));
     if (o->mode != BENCH_MODE_SUB && !o->has_pub_url)
         return fail("%s needs --pub-url", bench_opts_mode_name(o->mode));

@@ -34,12 +34,13 @@ struct bench_url {
 };
 
 #define BENCH_OPTS_MAX_SRC_IPS 1024
+#define BENCH_OPTS_MAX_URLS 8 /* --sub-url and --server-pid, each */
 
 struct bench_opts {
     enum bench_mode mode;
-    bool has_sub_url;
+    uint32_t n_sub_urls; /* --sub-url given this many times; connection i uses i % n */
     bool has_pub_url;
-    struct bench_url sub_url;
+    struct bench_url sub_urls[BENCH_OPTS_MAX_URLS];
     struct bench_url pub_url;
     enum bench_pub_format pub_format;
     uint32_t topics;
@@ -56,7 +57,8 @@ struct bench_opts {
     uint32_t count; /* publishes to send at most, over all publishers; 0 = no limit */
     uint32_t size;
     double settle;
-    pid_t server_pid; /* 0 = none */
+    uint32_t n_server_pids;
+    pid_t server_pids[BENCH_OPTS_MAX_URLS]; /* sampled together (a cluster's nodes) */
     bool json;
     double timeout;
 };

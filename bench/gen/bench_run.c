@@ -71,9 +71,22 @@ raise_fd_limit(void)
 static void
 sample(const struct run *r, struct bench_proc_sample *s)
 {
-    if (r->o->server_pid > 0 && bench_proc_sample(r->o->server_pid, s) != 0)
-        fprintf(stderr, "revenprox-bench: cannot sample --server-pid %d (gone?)\n",
-                (int)r->o->server_pid);
+    memset(s, 0, sizeof(*s));
+    for (uint32_t i = 0; i < r->o->n_server_pids; i++) {
+        struct bench_proc_sample one;
+        if (bench_proc_sample(r->o->server_pids[i], &one) != 0) {
+            fprintf(stderr, "revenprox-bench: cannot sample --server-pid %d (gone?)\n",
+                    (int)r->o->server_pids[i]);
+            continue;
+        }
+        if (!s->ok) {
+            *s = one;
+            continue;
+        }
+        s->n_procs += one.n_procs;
+        s->rss_kb += one.rss_kb;
+        s->cpu_s += one.cpu_s;
+    }
 }
 
 static void

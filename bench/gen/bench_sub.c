@@ -169,7 +169,7 @@ conn_start(struct sub_proc *sp, struct sub_conn *c)
             return;
         }
     }
-    const struct sockaddr_in *dst = &o->sub_url.addr;
+    const struct sockaddr_in *dst = &o->sub_urls[c->gidx % o->n_sub_urls].addr;
     if (connect(c->fd, (const struct sockaddr *)dst, sizeof(*dst)) != 0 && errno != EINPROGRESS) {
         conn_fail(sp, c, &sp->st.fail_connect);
         return;
@@ -192,11 +192,12 @@ conn_writable(struct sub_proc *sp, struct sub_conn *c)
         }
     }
     char req[1400], path[1100];
-    bench_url_path(&sp->o->sub_url, c->topic, path, sizeof(path));
+    const struct bench_url *url = &sp->o->sub_urls[c->gidx % sp->o->n_sub_urls];
+    bench_url_path(url, c->topic, path, sizeof(path));
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n"
                      "User-Agent: revenprox-bench\r\n\r\n",
-                     path, sp->o->sub_url.host);
+                     path, url->host);
     if (n < 0 || (size_t)n >= sizeof(req) || c->req_sent >= n) {
         conn_fail(sp, c, &sp->st.fail_connect);
         return;
