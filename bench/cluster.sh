@@ -21,7 +21,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 if [ -z "${REVENPROX_BIN:-}" ]; then # the release build, brought up to date
     [ -f "$ROOT/build-release/build.ninja" ] ||
         meson setup "$ROOT/build-release" --buildtype=release >/dev/null
-    ninja -C "$ROOT/build-release" src/cli/revenprox bench/revenprox-bench >/dev/null
+    ninja -C "$ROOT/build-release" src/cli/revenprox bench/revenprox-bench >"/tmp/rp-cluster-bench-build.log" ||
+        { cat /tmp/rp-cluster-bench-build.log >&2; exit 1; }
     REVENPROX_BIN="$ROOT/build-release/src/cli/revenprox"
 fi
 GEN="${REVENPROX_BENCH:-$(dirname "$(dirname "$(dirname "$REVENPROX_BIN")")")/bench/revenprox-bench}"

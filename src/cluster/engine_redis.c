@@ -25,6 +25,7 @@
 #include "cluster/redis_msg.h"
 #include "core/hub.h"
 #include "core/logengine.h"
+#include "core/pattern.h"
 #include "loop/loop.h"
 #include "loop/wakeup.h"
 
@@ -118,6 +119,7 @@ struct link {
 struct interest {
     struct interest *link;
     bool on;
+    bool pattern; /* <topic> is a pattern (rp_redis_pattern_interest) */
     size_t len;
     char topic[];
 };
@@ -127,6 +129,21 @@ struct held {
     struct held *next;
     size_t len;
     char body[];
+};
+
+/*
+ * A pattern some local stream reads (a filter with `+` or `#`): the pub/sub connection
+ * subscribes the channels its Redis glob matches (PSUBSCRIBE), so a topic that appears on
+ * another node is created here when its first event passes, and its streams are scanned for
+ * once the subscription stands, for the topics that appeared before. The glob matches a
+ * superset (`+` becomes `*`, which also crosses levels); each topic is checked against the
+ * pattern itself.
+ */
+struct pattern {
+    long count; /* interest: subscribed while > 0 */
+    char *glob; /* the glob of its topics, after <prefix>c: or <prefix>t: */
+    size_t len;
+    char filter[];
 };
 
 /* Live messages held at most per topic while it fills; past it they are dropped and the
@@ -148,7 +165,8 @@ struct channel {
 struct rp_redis {
     struct rp_redis_config cfg;
     char *host, *prefix, *master_name;
-    char **sentinels; /* copies of cfg.sentinels */
+    char *prefix_glob; /* the prefix with what a glob means escaped */
+    char **sentinels;  /* copies of cfg.sentinels */
     struct rp_redis_hooks hooks;
     uint32_t last_epoch; /* of the last reply (engine thread) */
     char sha[41];        /* of publish_script, once loaded */
@@ -173,6 +191,7 @@ struct rp_redis {
     /* engine thread only */
     struct link cmd, sub;
     struct rp_hashmap channels; /* topic -> struct channel */
+    struct rp_hashmap patterns; /* filter -> struct pattern */
     struct rp_list inflight;    /* publishes sent, oldest first (struct sent) */
     char why[400];              /* why the command connection is down; written under lock */
 };
@@ -262,6 +281,7 @@ static void subscribe_all(struct rp_redis *r);
 
 static void send_pending_fills(struct rp_redis *r);
 static void on_message(redisAsyncContext *ac, void *reply_v, void *priv);
+static void on_pattern_reply(struct rp_redis *r, const redisReply *reply);
 
 /* SCRIPT LOAD's answer: <priv> NULL for the publish script, non-NULL for the fill script,
  * which is loaded second; the connection is up once both are. */
@@ -625,7 +645,14 @@ on_message(redisAsyncContext *ac, void *reply_v, void *priv)
     struct link *l = ac->data;
     struct rp_redis *r = l->r;
     redisReply *reply = reply_v;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    if (reply->element[0]->str[0] == 'p') { /* psubscribe, pmessage, punsubscribe */
+        on_pattern_reply(r, reply);
+        return;
+    }
+    if (reply->elements != 3)
         return;
     redisReply *kind = reply->element[0], *chan = reply->element[1], *body = reply->element[2];
     if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
@@ -691,6 +718,8 @@ subscribe_one(struct rp_redis *r, const struct channel *ch, bool on)
                       ch->len);
 }
 
+static void psubscribe_one(struct rp_redis *r, const struct pattern *pt, bool on);
+
 static void
 subscribe_all(struct rp_redis *r)
 {
@@ -698,6 +727,197 @@ subscribe_all(struct rp_redis *r)
     struct channel *ch;
     while ((ch = rp_hashmap_next(&r->channels, &pos)))
         subscribe_one(r, ch, true);
+    pos = 0;
+    struct pattern *pt;
+    while ((pt = rp_hashmap_next(&r->patterns, &pos)))
+        psubscribe_one(r, pt, true);
+}
+
+/* ---- patterns ---- */
+
+/* Appends <n> bytes of <s> to the glob <g> (<cap> bytes), escaping what a glob means. */
+static size_t
+glob_literal(char *g, size_t at, size_t cap, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && at + 2 < cap; i++) {
+        if (s[i] && strchr("*?[]\\", s[i]))
+            g[at++] = '\\';
+        g[at++] = s[i];
+    }
+    return at;
+}
+
+/* The glob of the topics <filter> may match: its literal levels escaped, `+` as `*` and a
+ * last `#` (with the `/` before it: `a/#` matches `a` too) as `*`. NUL-terminated, new. */
+static char *
+filter_glob(const char *filter, size_t len)
+{
+    size_t cap = 2 * len + 2, at = 0;
+    char *g = rp_xmalloc(cap);
+    size_t i = 0;
+    while (i < len) {
+        const char *slash = memchr(filter + i, '/', len - i);
+        size_t end = slash ? (size_t)(slash - filter) : len;
+        size_t n = end - i;
+        if (n == 1 && filter[i] == '#') {
+            if (at > 0 && g[at - 1] == '/')
+                at--; /* `a/#` matches `a` */
+            g[at++] = '*';
+        } else if (n == 1 && filter[i] == '+') {
+            g[at++] = '*';
+        } else {
+            at = glob_literal(g, at, cap, filter + i, n);
+        }
+        if (slash)
+            g[at++] = '/';
+        i = end + 1;
+    }
+    g[at] = '\0';
+    return g;
+}
+
+static void
+pattern_free(struct pattern *pt)
+{
+    free(pt->glob);
+    free(pt);
+}
+
+/* A topic other nodes publish to, that one of this node's patterns matches: the hub creates
+ * it, its matching streams attach, and that interest subscribes and fills it. */
+static void
+topic_appeared(struct rp_redis *r, const char *topic, size_t len)
+{
+    if (!r->hooks.topic_seen)
+        return;
+    size_t pos = 0;
+    struct pattern *pt;
+    while ((pt = rp_hashmap_next(&r->patterns, &pos))) {
+        if (pt->count > 0 && rp_pattern_matches(pt->filter, pt->len, topic, len)) {
+            r->hooks.topic_seen(r->hooks.ctx, topic, len);
+            return;
+        }
+    }
+}
+
+/* What a SCAN for a pattern's streams carries: the pattern. */
+struct scan_ticket {
+    size_t len;
+    char filter[];
+};
+
+static void on_scanned(redisAsyncContext *ac, void *reply_v, void *priv);
+
+static void
+send_scan(struct rp_redis *r, const struct pattern *pt, const char *cursor)
+{
+    if (r->cmd.state != LINK_UP)
+        return; /* the pattern's next subscription scans again */
+    struct scan_ticket *t = rp_xmalloc(sizeof(*t) + pt->len);
+    t->len = pt->len;
+    memcpy(t->filter, pt->filter, pt->len);
+    if (redisAsyncCommand(r->cmd.ac, on_scanned, t, "SCAN %s MATCH %st:%s COUNT 1000", cursor,
+                          r->prefix_glob, pt->glob) != REDIS_OK)
+        free(t);
+}
+
+/* One page of a pattern's streams: each key names a topic. */
+static void
+on_scanned(redisAsyncContext *ac, void *reply_v, void *priv)
+{
+    struct link *l = ac->data;
+    struct rp_redis *r = l->r;
+    struct scan_ticket *t = priv;
+    redisReply *reply = reply_v;
+    struct pattern *pt = rp_hashmap_get(&r->patterns, t->filter, t->len);
+    free(t);
+    if (!reply || !pt || pt->count <= 0)
+        return;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY) {
+        RP_LOG(RP_LOG_ERROR, "redis", "looking up the topics of pattern %s failed: %s", pt->filter,
+               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        return;
+    }
+    size_t plen = strlen(r->prefix);
+    const redisReply *keys = reply->element[1];
+    for (size_t i = 0; i < keys->elements; i++) {
+        const redisReply *k = keys->element[i];
+        if (k->type == REDIS_REPLY_STRING && (size_t)k->len > plen + 2)
+            topic_appeared(r, k->str + plen + 2, (size_t)k->len - plen - 2);
+    }
+    if (strcmp(reply->element[0]->str, "0") != 0)
+        send_scan(r, pt, reply->element[0]->str);
+}
+
+static void
+psubscribe_one(struct rp_redis *r, const struct pattern *pt, bool on)
+{
+    if (r->sub.state != LINK_UP)
+        return; /* the next connect subscribes every pattern of interest */
+    redisAsyncCommand(r->sub.ac, on ? on_message : NULL, NULL,
+                      on ? "PSUBSCRIBE %sc:%s" : "PUNSUBSCRIBE %sc:%s", r->prefix_glob, pt->glob);
+}
+
+static void
+apply_pattern_interest(struct rp_redis *r, const struct interest *in)
+{
+    struct pattern *pt = rp_hashmap_get(&r->patterns, in->topic, in->len);
+    if (!pt) {
+        pt = rp_xcalloc(1, sizeof(*pt) + in->len + 1);
+        pt->len = in->len;
+        memcpy(pt->filter, in->topic, in->len);
+        pt->glob = filter_glob(in->topic, in->len);
+        rp_hashmap_put(&r->patterns, pt->filter, pt->len, pt);
+    }
+    long before = pt->count;
+    pt->count += in->on ? 1 : -1;
+    if (before <= 0 && pt->count > 0) {
+        psubscribe_one(r, pt, true);
+    } else if (before > 0 && pt->count <= 0) {
+        psubscribe_one(r, pt, false);
+        if (pt->count == 0) {
+            rp_hashmap_remove(&r->patterns, pt->filter, pt->len);
+            pattern_free(pt);
+        }
+    }
+}
+
+/* The pub/sub connection's answers for a pattern: its subscription stands (scan for the
+ * topics that appeared before it), or a message on a channel it matches. */
+static void
+on_pattern_reply(struct rp_redis *r, const redisReply *reply)
+{
+    const redisReply *kind = reply->element[0];
+    if (reply->elements == 3 && strcmp(kind->str, "psubscribe") == 0 &&
+        reply->element[1]->type == REDIS_REPLY_STRING) {
+        /* The subscription names its glob, which several patterns may share. */
+        const char *prefix = r->prefix_glob;
+        size_t plen = strlen(prefix);
+        const redisReply *glob = reply->element[1];
+        size_t pos = 0;
+        struct pattern *pt;
+        while ((pt = rp_hashmap_next(&r->patterns, &pos)))
+            if (pt->count > 0 && (size_t)glob->len == plen + 2 + strlen(pt->glob) &&
+                memcmp(glob->str, prefix, plen) == 0 && strcmp(glob->str + plen + 2, pt->glob) == 0)
+                send_scan(r, pt, "0");
+        return;
+    }
+    if (reply->elements != 4 || strcmp(kind->str, "pmessage") != 0 ||
+        reply->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    const redisReply *chan = reply->element[2];
+    size_t plen = strlen(r->prefix);
+    if ((size_t)chan->len <= plen + 2 || memcmp(chan->str, r->prefix, plen) != 0 ||
+        memcmp(chan->str + plen, "c:", 2) != 0)
+        return;
+    const char *topic = chan->str + plen + 2;
+    size_t len = (size_t)chan->len - plen - 2;
+    const struct channel *ch = rp_hashmap_get(&r->channels, topic, len);
+    if (ch && ch->count > 0)
+        return; /* subscribed: its own channel's message brings the event */
+    topic_appeared(r, topic, len);
 }
 
 static void
@@ -941,7 +1161,10 @@ on_mail(struct rp_loop_io *io, uint32_t events)
     }
     while (rev) {
         struct interest *next = rev->link;
-        apply_interest(r, rev);
+        if (rev->pattern)
+            apply_pattern_interest(r, rev);
+        else
+            apply_interest(r, rev);
         free(rev);
         rev = next;
     }
@@ -996,6 +1219,7 @@ free_strings(struct rp_redis *r)
 {
     free(r->host);
     free(r->prefix);
+    free(r->prefix_glob);
     free(r->master_name);
     for (size_t i = 0; r->sentinels && i < r->cfg.n_sentinels; i++)
         free(r->sentinels[i]);
@@ -1009,6 +1233,9 @@ rp_redis_new(const struct rp_redis_config *config, const struct rp_redis_hooks *
     r->cfg = *config;
     r->host = rp_xstrdup(config->host ? config->host : "127.0.0.1");
     r->prefix = rp_xstrdup(config->prefix ? config->prefix : "{rp}:");
+    size_t plen = strlen(r->prefix), cap = 2 * plen + 1;
+    r->prefix_glob = rp_xmalloc(cap);
+    r->prefix_glob[glob_literal(r->prefix_glob, 0, cap, r->prefix, plen)] = '\0';
     r->cfg.host = r->host;
     r->cfg.prefix = r->prefix;
     if (r->cfg.connect_timeout_ms <= 0)
@@ -1032,6 +1259,7 @@ rp_redis_new(const struct rp_redis_config *config, const struct rp_redis_hooks *
     }
     pthread_mutex_init(&r->lock, NULL);
     rp_hashmap_init(&r->channels);
+    rp_hashmap_init(&r->patterns);
     rp_list_init(&r->inflight);
     init_link(r, &r->cmd, "commands");
     init_link(r, &r->sub, "pub/sub");
@@ -1065,6 +1293,11 @@ rp_redis_free(struct rp_redis *r)
     while ((ch = rp_hashmap_next(&r->channels, &pos)))
         channel_free(ch);
     rp_hashmap_fini(&r->channels);
+    pos = 0;
+    struct pattern *pt;
+    while ((pt = rp_hashmap_next(&r->patterns, &pos)))
+        pattern_free(pt);
+    rp_hashmap_fini(&r->patterns);
     rp_wakeup_fini(&r->wake, r->loop);
     rp_loop_free(r->loop);
     pthread_mutex_destroy(&r->lock);
@@ -1104,11 +1337,12 @@ refused:
     return rc;
 }
 
-void
-rp_redis_interest(struct rp_redis *r, const char *topic, size_t len, bool on)
+static void
+queue_interest(struct rp_redis *r, const char *topic, size_t len, bool on, bool pattern)
 {
     struct interest *in = rp_xmalloc(sizeof(*in) + len);
     in->on = on;
+    in->pattern = pattern;
     in->len = len;
     memcpy(in->topic, topic, len);
     pthread_mutex_lock(&r->lock);
@@ -1116,6 +1350,18 @@ rp_redis_interest(struct rp_redis *r, const char *topic, size_t len, bool on)
     r->changes = in;
     pthread_mutex_unlock(&r->lock);
     rp_wakeup_signal(&r->wake);
+}
+
+void
+rp_redis_interest(struct rp_redis *r, const char *topic, size_t len, bool on)
+{
+    queue_interest(r, topic, len, on, false);
+}
+
+void
+rp_redis_pattern_interest(struct rp_redis *r, const char *filter, size_t len, bool on)
+{
+    queue_interest(r, filter, len, on, true);
 }
 
 bool

@@ -68,6 +68,10 @@ struct rp_redis_hooks {
     /* A publish of this node's was stored in the log of <epoch> (a new epoch: Redis lost
      * the log, and this is the first to know; the pub/sub connection may tell later). */
     void (*epoch_seen)(void *ctx, uint32_t epoch);
+    /* A topic that one of this node's patterns (rp_redis_pattern_interest) matches exists
+     * in the cluster: the node creates it, so the pattern's streams read it (their interest
+     * then subscribes and fills it). May be called again for the same topic. */
+    void (*topic_seen)(void *ctx, const char *topic, size_t topic_len);
     /* The command connection is up and the scripts loaded (<err> 0), or down (<err> < 0,
      * <why> says what failed). */
     void (*state_changed)(void *ctx, int err, const char *why);
@@ -108,6 +112,10 @@ int rp_redis_publish(struct rp_redis *r, struct rp_redis_publish *p);
 /* This node's interest in <topic> went up (<on>) or down: subscribes its channel while the
  * count is above zero. */
 void rp_redis_interest(struct rp_redis *r, const char *topic, size_t len, bool on);
+/* A local stream reads the pattern <filter> (`+`, `#`) (<on>), or one fewer does: while
+ * the count is above zero, topics it matches that appear anywhere in the cluster are passed
+ * to the topic_seen hook (their first event through Redis, or their stream already in it). */
+void rp_redis_pattern_interest(struct rp_redis *r, const char *filter, size_t len, bool on);
 /* The command connection is up. */
 bool rp_redis_up(const struct rp_redis *r);
 /* Why the command connection is down (or "connected"), into <out>. Any thread. */

@@ -767,6 +767,7 @@ rp_hub_pattern_add(struct rp_hub *hub, const char *pattern, size_t len, unsigned
         if (hub->patterns[i].worker == worker && hub->patterns[i].len == len &&
             memcmp(hub->patterns[i].pattern, pattern, len) == 0)
             r = &hub->patterns[i];
+    bool registered = !r;
     if (!r) {
         if (hub->n_patterns == hub->patterns_cap) {
             hub->patterns_cap = hub->patterns_cap ? hub->patterns_cap * 2 : 8;
@@ -797,6 +798,8 @@ rp_hub_pattern_add(struct rp_hub *hub, const char *pattern, size_t len, unsigned
         matched[n++] = t;
     }
     pthread_mutex_unlock(&hub->lock);
+    if (registered && hub->hooks.pattern_interest)
+        hub->hooks.pattern_interest(hub->hooks.ctx, pattern, len, true);
     for (size_t i = 0; i < n; i++)
         fn(ctx, matched[i]);
     if (matched != small)
@@ -807,15 +810,19 @@ void
 rp_hub_pattern_remove(struct rp_hub *hub, const char *pattern, size_t len, unsigned worker)
 {
     hub_lock(hub);
+    bool dropped = false;
     for (size_t i = 0; i < hub->n_patterns; i++) {
         struct pattern_reg *r = &hub->patterns[i];
         if (r->worker == worker && r->len == len && memcmp(r->pattern, pattern, len) == 0) {
             if (--r->refs == 0) {
                 free(r->pattern);
                 *r = hub->patterns[--hub->n_patterns];
+                dropped = true;
             }
             break;
         }
     }
     pthread_mutex_unlock(&hub->lock);
+    if (dropped && hub->hooks.pattern_interest)
+        hub->hooks.pattern_interest(hub->hooks.ctx, pattern, len, false);
 }

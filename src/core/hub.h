@@ -82,6 +82,12 @@ struct rp_hub_hooks {
      * queues <t> holds it (rp_topic_hold) until the note is taken. */
     rp_hub_notify_fn topic_created;
     rp_hub_interest_fn topic_interest; /* cluster interest, upstream attach; may be NULL */
+    /* A worker registered a pattern it had not registered (<on>), or dropped its last
+     * registration of it (rp_hub_pattern_add, _remove): a cluster node listens for topics
+     * it matches that appear on other nodes. Called with no hub lock held, once per
+     * (pattern, worker) transition; calls from different workers may arrive out of order,
+     * so count them. May be NULL. */
+    void (*pattern_interest)(void *ctx, const char *pattern, size_t len, bool on);
     void *ctx;
 };
 

@@ -133,6 +133,21 @@ topic_events(void *ctx, const char *topic, size_t len, uint32_t epoch, uint64_t 
         rp_hub_forget(cn->hub, topic, len, evs[n - 1].seq);
 }
 
+/* A topic one of this node's patterns matches exists in the cluster: created here, the
+ * pattern's streams attach to it (rp_hub_pattern_add's topic_created announcement), and
+ * their interest subscribes it in Redis and fills it. */
+static void
+topic_seen(void *ctx, const char *topic, size_t len)
+{
+    struct rp_cluster_node *cn = ctx;
+    const char *why = NULL;
+    if (!rp_hub_find(cn->hub, topic, len) && !rp_hub_topic(cn->hub, topic, len, &why))
+        RP_LOG(RP_LOG_WARN, "cluster",
+               "msg=\"a topic of the cluster that a pattern stream reads is not taken in: "
+               "%s\" topic=\"%.*s\"",
+               why ? why : "refused", (int)len, topic);
+}
+
 /* A topic's fill is in: its readers' streams go on. */
 static void
 filled(void *ctx, const char *topic, size_t len)
@@ -172,6 +187,7 @@ rp_cluster_node_start(struct rp_cluster_node *cn, const struct rp_config_values 
         .topic_events = topic_events,
         .sequence = sequence,
         .filled = filled,
+        .topic_seen = topic_seen,
         .epoch_seen = epoch_seen,
         .ctx = cn,
     };
@@ -196,6 +212,14 @@ rp_cluster_node_interest(void *ctx, struct rp_topic *t, bool on)
     if (on)
         rp_topic_set_filling(t); /* its streams wait for what Redis has of it */
     rp_redis_interest(cn->redis, name, len, on);
+}
+
+void
+rp_cluster_node_pattern_interest(void *ctx, const char *pattern, size_t len, bool on)
+{
+    struct rp_cluster_node *cn = ctx;
+    if (cn->redis)
+        rp_redis_pattern_interest(cn->redis, pattern, len, on);
 }
 
 bool

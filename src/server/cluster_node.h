@@ -40,6 +40,8 @@ int rp_cluster_node_start(struct rp_cluster_node *cn, const struct rp_config_val
                           struct rp_hub *hub);
 /* The hub's topic_interest hook, when in a cluster. */
 void rp_cluster_node_interest(void *ctx, struct rp_topic *t, bool on);
+/* The hub's pattern_interest hook, when in a cluster. */
+void rp_cluster_node_pattern_interest(void *ctx, const char *pattern, size_t len, bool on);
 /* Why publishes cannot go to the cluster now (into <why>), or false when they can. Any
  * thread. */
 bool rp_cluster_node_down(void *ctx, char *why, size_t cap);

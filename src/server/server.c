@@ -124,6 +124,15 @@ topic_interest(void *ctx, struct rp_topic *t, bool on)
     rp_cluster_node_interest(&srv->cluster, t, on); /* a no-op when alone */
 }
 
+/* A worker's pattern streams began or stopped reading a pattern: in a cluster the node
+ * listens for topics it matches that appear on other nodes. */
+static void
+pattern_interest(void *ctx, const char *pattern, size_t len, bool on)
+{
+    struct rp_server *srv = ctx;
+    rp_cluster_node_pattern_interest(&srv->cluster, pattern, len, on); /* no-op when alone */
+}
+
 static void
 topic_created(void *ctx, unsigned worker, struct rp_topic *t)
 {
@@ -482,6 +491,7 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .workers_wake = workers_wake,
         .topic_created = topic_created,
         .topic_interest = topic_interest,
+        .pattern_interest = pattern_interest,
         .ctx = srv,
     };
     srv->hub = rp_hub_new(&hc, &hooks);

@@ -199,6 +199,46 @@ def test_failover_resumes_on_a_node_without_readers(binary):
             n1.cleanup()
 
 
+def test_pattern_streams_read_topics_of_other_nodes(binary):
+    """A pattern stream reads the topics it matches wherever they are published: ones that
+    appear on another node after it opened, and, resuming on a node that never had any of
+    them, the ones Redis already holds."""
+    with Redis() as redis, node(binary, redis) as n1, node(binary, redis) as n2, \
+            node(binary, redis) as n3:
+        def pub(topic, data):
+            status, body = n1.publish({"topic": topic, "data": data})
+            check(status == 200, "publish %s: %s %s" % (topic, status, body))
+            return body["id"]
+        first = pub("sport/old", "o1")
+        pub("sport/old", "o2")
+        live = Stream(n2.port, "/events?topic=sport/%2B")
+        time.sleep(0.3)  # (either way nothing is missed: a topic found by scanning fills)
+        after = [("sport/new", "n1"), ("news/x", "not matched"), ("sport/old", "o3"),
+                 ("sport/a/b", "a level too deep"), ("sport/new", "n2")]
+        ids = {data: pub(topic, data) for topic, data in after}
+        got = live.events(3)
+        check([e["data"] for e in got] == ["n1", "o3", "n2"],
+              "the live pattern stream reads the new and the old topic, in order: %r" % got)
+        check([e["id"] for e in got] == [ids["n1"], ids["o3"], ids["n2"]], "with their ids")
+        live.close()
+        # n3 never had a reader of sport/...: a resume finds the topics in Redis.
+        resumed = Stream(n3.port, "/events?topic=sport/%2B", headers={"Last-Event-ID": first})
+        got = resumed.events(4)
+        check([e["data"] for e in got] == ["o2", "n1", "o3", "n2"],
+              "a resume on another node reads every matching topic after the id: %r" % got)
+        check(all(e.get("event") != "resync" for e in got), "no resync")
+        resumed.close()
+        # `#` reaches every level below, and the parent itself.
+        pub("sport", "the parent")
+        deep = Stream(n3.port, "/events?topic=sport/%23", headers={"Last-Event-ID": first})
+        got = deep.events(6)
+        check([e["data"] for e in got] == ["o2", "n1", "o3", "a level too deep", "n2",
+                                           "the parent"], "sport/# reads them all: %r" % got)
+        deep.close()
+        wait_for("the stream gone, n3 listens to no topic", lambda:
+                 n3.metrics()["redis"]["channels"] == 0)
+
+
 def test_redis_unreachable_refuses_and_recovers(binary):
     with Redis(persist=True) as redis, node(binary, redis) as n1, node(binary, redis) as n2:
         s = Stream(n2.port, "/events/news")
@@ -333,6 +373,7 @@ if __name__ == "__main__":
     sys.exit(run([
         test_publish_on_one_node_reaches_every_node,
         test_failover_resumes_on_a_node_without_readers,
+        test_pattern_streams_read_topics_of_other_nodes,
         test_redis_unreachable_refuses_and_recovers,
         test_redis_restarted_empty_is_a_new_log,
         test_wait_replicas_without_replicas_refuses,
