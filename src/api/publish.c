@@ -121,6 +121,7 @@ cluster_publish_unref(struct cluster_publish *cp)
 {
     if (atomic_fetch_sub(&cp->refs, 1) == 1) {
         rp_logengine_batch_free(cp->p.batch);
+        free(cp->p.results);
         free(cp);
     }
 }
@@ -165,13 +166,7 @@ publish_to_cluster(struct rp_api *a, struct rp_conn *c, const struct rp_http_req
                      cp->p.epoch, rp_hub_epoch(node->hub));
             rp_api_reject_publish(c, req, 503, msg);
         } else {
-            struct rp_publish_result res_small[16] = {{0}};
-            struct rp_publish_result *res = n <= 16 ? res_small : rp_xcalloc(n, sizeof(*res));
-            for (size_t i = 0; i < n; i++)
-                res[i] = (struct rp_publish_result){.seq = cp->p.first_seq + i};
-            answer_published(a, c, req, items, n, batch, ids, res);
-            if (res != res_small)
-                free(res);
+            answer_published(a, c, req, items, n, batch, ids, cp->p.results);
         }
         cluster_publish_unref(cp);
         return;
@@ -198,6 +193,7 @@ publish_to_cluster(struct rp_api *a, struct rp_conn *c, const struct rp_http_req
     cp = rp_xcalloc(1, sizeof(*cp));
     cp->p.batch = rp_logengine_batch_new(0, evs, n);
     free(evs);
+    cp->p.results = rp_xcalloc(n, sizeof(*cp->p.results));
     cp->p.done = cluster_publish_done;
     cp->node = node;
     atomic_init(&cp->refs, 2); /* the request's, the engine's */
@@ -205,6 +201,7 @@ publish_to_cluster(struct rp_api *a, struct rp_conn *c, const struct rp_http_req
     int rc = rp_redis_publish(node->redis, &cp->p);
     if (rc) {
         rp_logengine_batch_free(cp->p.batch);
+        free(cp->p.results);
         free(cp);
         snprintf(msg, sizeof(msg), "the cluster cannot take publishes now: %s",
                  rc == -EAGAIN ? "too many publishes wait for Redis" : "Redis is not reachable");

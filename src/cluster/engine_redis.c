@@ -32,12 +32,16 @@
 /*
  * One publish batch, atomically. ARGV: prefix, a proposed epoch (used only when the meta
  * hash is missing: a new log), the stream bound, n, then per event topic, type, data, wall
- * time. Checks before it changes anything, so a refusal has no effect: a counter that went
- * back (a failover to a replica that missed the newest increments) would reuse ids, so a
- * stream whose newest entry is not below the first new sequence refuses the batch. Last,
- * the batch's newest sequence goes to every node (channel <prefix>seq, as a message with no
- * type and no data), after the events, so a node knows how far the cluster's sequence is.
- * Returns {epoch, first sequence}.
+ * time and publisher id ('' for none). Checks before it changes anything, so a refusal has
+ * no effect: a counter that went back (a failover to a replica that missed the newest
+ * increments) would reuse ids, so a stream whose newest entry is not below the first new
+ * sequence refuses the batch. An event whose publisher id its topic still holds (the index
+ * <prefix>i:<topic> says where, the stream still has that entry), or an earlier event of the
+ * batch has, is a duplicate: it takes no sequence and is not published. The index is pruned
+ * of entries the stream no longer holds once it is twice the stream bound. Last, the batch's
+ * newest sequence goes to every node (channel <prefix>seq, as a message with no type and no
+ * data), after the events, so a node knows how far the cluster's sequence is. Returns
+ * {epoch, first new sequence, {each event's sequence}, {1 for each duplicate, else 0}}.
  */
 static const char publish_script[] =
     "local p = ARGV[1]\n"
@@ -49,25 +53,63 @@ static const char publish_script[] =
     "  redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)\n"
     "end\n"
     "local first = tonumber(redis.call('HGET', meta, 'seq') or '0') + 1\n"
+    "local seqs, dups, seen, next = {}, {}, {}, first\n"
     "for i = 0, n - 1 do\n"
-    "  local top = redis.call('XREVRANGE', p .. 't:' .. ARGV[5 + i * 4], '+', '-', 'COUNT', 1)\n"
+    "  local k = 5 + i * 5\n"
+    "  local topic, pid = ARGV[k], ARGV[k + 4]\n"
+    "  local top = redis.call('XREVRANGE', p .. 't:' .. topic, '+', '-', 'COUNT', 1)\n"
     "  if top[1] and tonumber(string.match(top[1][1], '^(%d+)')) >= first then\n"
     "    return redis.error_reply('REGRESSED the sequence counter is behind a stream')\n"
     "  end\n"
+    "  local old = nil\n"
+    "  if pid ~= '' then\n"
+    "    old = seen[topic .. '\\0' .. pid]\n"
+    "    if not old then\n"
+    "      local at = redis.call('HGET', p .. 'i:' .. topic, pid)\n"
+    "      if at and redis.call('XRANGE', p .. 't:' .. topic, at .. '-0', at .. '-0')[1] then\n"
+    "        old = tonumber(at)\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  if old then\n"
+    "    seqs[i + 1], dups[i + 1] = old, 1\n"
+    "  else\n"
+    "    seqs[i + 1], dups[i + 1] = next, 0\n"
+    "    if pid ~= '' then seen[topic .. '\\0' .. pid] = next end\n"
+    "    next = next + 1\n"
+    "  end\n"
     "end\n"
-    "redis.call('HINCRBY', meta, 'seq', n)\n"
+    "if next > first then redis.call('HINCRBY', meta, 'seq', next - first) end\n"
     "for i = 0, n - 1 do\n"
-    "  local k = 5 + i * 4\n"
-    "  local topic, ty, data, wall = ARGV[k], ARGV[k + 1], ARGV[k + 2], ARGV[k + 3]\n"
-    "  local seq = string.format('%d', first + i)\n"
-    "  redis.call('XADD', p .. 't:' .. topic, 'MAXLEN', '~', ARGV[3], seq .. '-0',\n"
-    "             't', ty, 'd', data, 'w', wall)\n"
-    "  redis.call('PUBLISH', p .. 'c:' .. topic,\n"
-    "             epoch .. ':' .. seq .. ':' .. wall .. ':' .. #ty .. ':' .. ty .. data)\n"
+    "  if dups[i + 1] == 0 then\n"
+    "    local k = 5 + i * 5\n"
+    "    local topic, ty, data, wall, pid = ARGV[k], ARGV[k + 1], ARGV[k + 2], ARGV[k + 3],\n"
+    "                                      ARGV[k + 4]\n"
+    "    local seq = string.format('%d', seqs[i + 1])\n"
+    "    local key = p .. 't:' .. topic\n"
+    "    redis.call('XADD', key, 'MAXLEN', '~', ARGV[3], seq .. '-0',\n"
+    "               't', ty, 'd', data, 'w', wall)\n"
+    "    if pid ~= '' then\n"
+    "      local idx = p .. 'i:' .. topic\n"
+    "      redis.call('HSET', idx, pid, seq)\n"
+    "      if redis.call('HLEN', idx) > 2 * tonumber(ARGV[3]) then\n"
+    "        local oldest = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]\n"
+    "        local floor = tonumber(string.match(oldest[1], '^(%d+)'))\n"
+    "        local all = redis.call('HGETALL', idx)\n"
+    "        for j = 1, #all, 2 do\n"
+    "          if tonumber(all[j + 1]) < floor then redis.call('HDEL', idx, all[j]) end\n"
+    "        end\n"
+    "      end\n"
+    "    end\n"
+    "    redis.call('PUBLISH', p .. 'c:' .. topic,\n"
+    "               epoch .. ':' .. seq .. ':' .. wall .. ':' .. #ty .. ':' .. ty .. data)\n"
+    "  end\n"
     "end\n"
-    "redis.call('PUBLISH', p .. 'seq', epoch .. ':' .. string.format('%d', first + n - 1) ..\n"
-    "           ':0:0:')\n"
-    "return {epoch, first}\n";
+    "if next > first then\n"
+    "  redis.call('PUBLISH', p .. 'seq', epoch .. ':' .. string.format('%d', next - 1) ..\n"
+    "             ':0:0:')\n"
+    "end\n"
+    "return {epoch, first, seqs, dups}\n";
 
 /*
  * A topic's fill. ARGV: prefix, topic, how many events at most. Returns {epoch ('' when Redis
@@ -970,6 +1012,26 @@ sent_done(struct rp_redis *r, struct sent *s)
     arm_command_timeout(r);
 }
 
+/* The publish script's answer: {epoch, first, {n sequences}, {n duplicate flags}}. */
+static bool
+publish_reply_valid(const redisReply *reply, size_t n)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
+        reply->element[0]->type != REDIS_REPLY_STRING || reply->element[0]->len != 8 ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER || reply->element[1]->integer < 1)
+        return false;
+    for (int k = 2; k < 4; k++) {
+        const redisReply *a = reply->element[k];
+        if (a->type != REDIS_REPLY_ARRAY || a->elements != n)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (a->element[i]->type != REDIS_REPLY_INTEGER || a->element[i]->integer < 0 ||
+                (k == 2 && a->element[i]->integer < 1))
+                return false;
+    }
+    return true;
+}
+
 static void
 on_published(redisAsyncContext *ac, void *reply_v, void *priv)
 {
@@ -994,9 +1056,7 @@ on_published(redisAsyncContext *ac, void *reply_v, void *priv)
         /* A replica since a failover: the next connect asks the sentinels again. */
         if (strncmp(reply->str, "READONLY", 8) == 0 && r->cfg.n_sentinels)
             redisAsyncDisconnect(ac);
-    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-               reply->element[0]->type != REDIS_REPLY_STRING || reply->element[0]->len != 8 ||
-               reply->element[1]->type != REDIS_REPLY_INTEGER || reply->element[1]->integer < 1) {
+    } else if (!publish_reply_valid(reply, p->batch->n)) {
         complete(r, p, -EIO, "Redis answered the publish with something unexpected", NULL);
         err = -EIO;
     } else {
@@ -1005,6 +1065,11 @@ on_published(redisAsyncContext *ac, void *reply_v, void *priv)
         if (r->hooks.epoch_seen)
             r->hooks.epoch_seen(r->hooks.ctx, p->epoch);
         p->first_seq = (uint64_t)reply->element[1]->integer;
+        for (size_t i = 0; p->results && i < p->batch->n; i++)
+            p->results[i] = (struct rp_publish_result){
+                .seq = (uint64_t)reply->element[2]->element[i]->integer,
+                .duplicate = reply->element[3]->element[i]->integer != 0,
+            };
         if (wait_failed)
             complete(r, p, -EIO, "Redis stored the publish, but its replicas could not be asked",
                      NULL);
@@ -1075,7 +1140,7 @@ static void
 send_publish(struct rp_redis *r, struct rp_redis_publish *p)
 {
     const struct rp_logengine_batch *b = p->batch;
-    size_t argc = 3 + 4 + 4 * b->n;
+    size_t argc = 3 + 4 + 5 * b->n;
     const char **argv = rp_xcalloc(argc, sizeof(*argv));
     size_t *argvlen = rp_xcalloc(argc, sizeof(*argvlen));
     char(*walls)[24] = rp_xcalloc(b->n, sizeof(*walls));
@@ -1108,6 +1173,7 @@ send_publish(struct rp_redis *r, struct rp_redis_publish *p)
         ARG(it->event ? it->event : "", it->event ? it->event_len : 0);
         ARG(it->data, it->data_len);
         ARG(walls[i], strlen(walls[i]));
+        ARG(it->pub_id ? it->pub_id : "", it->pub_id ? it->pub_id_len : 0);
     }
 #undef ARG
     struct sent *s = rp_xcalloc(1, sizeof(*s));

@@ -24,6 +24,7 @@
 
 struct rp_ingest_event;
 struct rp_logengine_batch;
+struct rp_publish_result;
 
 struct rp_redis_config {
     const char *host; /* an address, or a Unix socket path (starting with '/') */
@@ -88,8 +89,13 @@ struct rp_redis_publish {
     /* Results, set before done */
     int err;            /* 0; -ENOTCONN (Redis unreachable), -ETIMEDOUT, -EIO (refused) */
     uint32_t epoch;     /* of the events */
-    uint64_t first_seq; /* the events have first_seq .. first_seq + n - 1 */
-    char message[320];  /* why, when err */
+    uint64_t first_seq; /* the first new event's sequence (the next one if none is new) */
+    /* NULL, or <batch->n> results the engine fills when it succeeds: each event's sequence,
+     * and whether it is a duplicate (an earlier event of its topic with the same publisher
+     * id is still in Redis, or earlier in the batch: that event's sequence; nothing is
+     * published for it). */
+    struct rp_publish_result *results;
+    char message[320]; /* why, when err */
 };
 
 struct rp_redis;

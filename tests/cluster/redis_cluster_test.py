@@ -164,6 +164,36 @@ def test_publish_on_one_node_reaches_every_node(binary):
               "in Prometheus too")
 
 
+def test_publisher_ids_are_one_cluster_wide(binary):
+    """A publisher retrying on another node with the same publisher id (say after a 503 that
+    said the publish may or may not have been stored) gets the first publish's id, and the
+    readers get the event once; within a batch the second of two equal ids is one too."""
+    with Redis() as redis, node(binary, redis) as n1, node(binary, redis) as n2:
+        s = Stream(n2.port, "/events/orders")
+        status, first = n1.publish({"topic": "orders", "data": "o42", "id": "order-42"})
+        check(status == 200 and first["duplicate"] is False, "first: %s %s" % (status, first))
+        status, again = n2.publish({"topic": "orders", "data": "o42", "id": "order-42"})
+        check(status == 200 and again["duplicate"] is True and again["id"] == first["id"],
+              "the retry on another node is the same event: %s" % again)
+        status, other = n1.publish({"topic": "other", "data": "x", "id": "order-42"})
+        check(status == 200 and other["duplicate"] is False,
+              "a publisher id is per topic: %s" % other)
+        status, b = n2.publish([
+            {"topic": "orders", "data": "o43", "id": "order-43"},
+            {"topic": "orders", "data": "o43 again", "id": "order-43"},
+            {"topic": "orders", "data": "o42 again", "id": "order-42"},
+            {"topic": "orders", "data": "no id"},
+        ])
+        check(status == 200 and b["duplicates"] == [1, 2], "batch duplicates: %s" % b)
+        check(b["ids"][1] == b["ids"][0] and b["ids"][2] == first["id"], "their ids: %s" % b)
+        check(seq(b["ids"][3]) == seq(b["ids"][0]) + 1, "duplicates take no sequence: %s" % b)
+        got = s.events(3)
+        check([e["data"] for e in got] == ["o42", "o43", "no id"],
+              "every event once: %r" % got)
+        check([e["id"] for e in got] == [first["id"], b["ids"][0], b["ids"][3]], "with its id")
+        s.close()
+
+
 def test_failover_resumes_on_a_node_without_readers(binary):
     with Redis() as redis:
         n1 = node(binary, redis)
@@ -372,6 +402,7 @@ def test_sentinel_failover_is_followed(binary):
 if __name__ == "__main__":
     sys.exit(run([
         test_publish_on_one_node_reaches_every_node,
+        test_publisher_ids_are_one_cluster_wide,
         test_failover_resumes_on_a_node_without_readers,
         test_pattern_streams_read_topics_of_other_nodes,
         test_redis_unreachable_refuses_and_recovers,
