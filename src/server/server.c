@@ -2,6 +2,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,6 +497,17 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
     if (cluster_epoch) {
+        if (inherit && inherit->epoch != cluster_epoch) {
+            /* The handed-over streams and logs are positioned in a log Redis no longer
+             * has: continued in this one, their streams would skip its first events. */
+            RP_LOG(RP_LOG_ERROR, "upgrade",
+                   "msg=\"cannot take over: the cluster's log in Redis (epoch %08" PRIx32
+                   ") is not the one the running process serves (epoch %08" PRIx32
+                   "): Redis lost its data; restart the node instead, and its clients are "
+                   "told (event: resync)\"",
+                   cluster_epoch, inherit->epoch);
+            return -ESTALE;
+        }
         /* Ids continue the cluster's: the hub takes events in as Redis sequences them. */
         rp_hub_advance_seq(srv->hub, cluster_last);
         if (inherit && (rc = restore_hub(srv, v, inherit)) != 0)

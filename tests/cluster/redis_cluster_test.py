@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from support import Server, Stream, check, free_port, run, seq  # noqa: E402
+from support import Server, Stream, check, free_port, health, log_text, run, seq  # noqa: E402
 
 
 class Redis:
@@ -319,6 +319,23 @@ def test_redis_restarted_empty_is_a_new_log(binary):
                     n1.publish({"topic": "news", "data": "new"})))
             status, ready = n1.request("GET", "/readyz")
             check(status == 503 and "restart" in ready["reason"], "/readyz: %s" % ready)
+            # An upgrade cannot continue the old log's streams in the new one (they would
+            # skip its first events): the successor refuses and the old process serves on.
+            pid = health(n1)["pid"]
+            s = Stream(n1.port, "/events/news")
+            before = log_text(n1).count("still serving")
+            n1.proc.send_signal(signal.SIGUSR2)
+            wait_for("the failed upgrade is logged",
+                     lambda: log_text(n1).count("still serving") > before, timeout=15)
+            check("Redis lost its data; restart the node" in log_text(n1),
+                  "the successor says why: %s" % log_text(n1)[-2000:])
+            check(health(n1)["pid"] == pid, "the old process still serves")
+            s.sock.settimeout(0.5)
+            try:
+                check(s.sock.recv(1, socket.MSG_PEEK) != b"", "its stream is still open")
+            except socket.timeout:
+                pass
+            s.close()
         with node(binary, redis) as n2:
             s = Stream(n2.port, "/events/news", headers={"Last-Event-ID": old["id"]})
             ev = s.next_event()
