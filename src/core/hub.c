@@ -603,6 +603,7 @@ ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n, const ch
     struct rp_topic **topics = bm.topics;
     for (size_t i = 0; i < n; i++) {
         frames[i] = encode_item(&evs[i].item);
+        frames[i]->group = evs[i].group;
         char id[RP_EVENT_ID_MAX + 1];
         size_t id_len = rp_hub_format_id(hub, evs[i].seq, id);
         rp_frame_set_id(frames[i], id, id_len);

@@ -124,6 +124,8 @@ struct rp_ingest_event {
     struct rp_publish_item item;
     uint64_t seq;    /* its sequence on this hub's epoch */
     int64_t wall_ms; /* when it was first appended (history_age counts from then) */
+    uint64_t group;  /* the update it belongs to with events of other topics, as the
+                      * publishing hub grouped it (rp_frame.group); 0: none */
 };
 
 struct rp_publish_result {

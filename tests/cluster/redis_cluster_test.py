@@ -191,6 +191,13 @@ def test_publisher_ids_are_one_cluster_wide(binary):
         check([e["data"] for e in got] == ["o42", "o43", "no id"],
               "every event once: %r" % got)
         check([e["id"] for e in got] == [first["id"], b["ids"][0], b["ids"][3]], "with its id")
+        # The longest event type a publish allows reaches the other nodes too.
+        longest = "t" * 128
+        status, body = n1.publish({"topic": "orders", "data": "typed", "event": longest})
+        check(status == 200, "publish: %s %s" % (status, body))
+        ev = s.next_event()
+        check(ev["data"] == "typed" and ev.get("event") == longest and ev["id"] == body["id"],
+              "a 128-byte type arrives: %r" % ev)
         s.close()
 
 
