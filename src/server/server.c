@@ -767,6 +767,18 @@ rp_server_wait(struct rp_server *srv)
             notify_systemd("STOPPING=1");
             return;
         }
+        if (atomic_load(&srv->cluster.epoch_lost)) {
+            /* Its streams and ids are positioned in a log that is gone, and the hub cannot
+             * change logs under them: a new start serves the new log, and clients that
+             * present ids of the old one are told (event: resync). A failure exit, so that
+             * a service manager (Restart=on-failure) starts it again by itself. */
+            RP_LOG(RP_LOG_ERROR, "cluster",
+                   "msg=\"stopping: Redis lost the cluster's log; start this node again to "
+                   "serve the new one (exit status 1)\"");
+            notify_systemd("STOPPING=1");
+            srv->log_lost = true;
+            return;
+        }
         rp_hub_expire(srv->hub, rp_clock_now_ms());
         if (srv->sessions)
             rp_session_sweep(srv->sessions, rp_clock_wall_ms(), rp_session_file_forget_topic,
