@@ -543,11 +543,11 @@ unlock:
 }
 
 int
-rp_hub_check(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+rp_hub_check(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool system,
              struct rp_hub_error *err)
 {
     for (size_t i = 0; i < n; i++) {
-        int rc = validate_item(hub, &items[i], i, false, err);
+        int rc = validate_item(hub, &items[i], i, system, err);
         if (rc)
             return rc;
     }
