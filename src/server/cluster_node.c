@@ -77,6 +77,12 @@ rp_cluster_node_open(struct rp_cluster_node *cn, const struct rp_config_values *
     atomic_init(&cn->epoch_lost, false);
     *epoch = 0;
     *last_seq = 0;
+    if (v->cluster == RP_CFG_CLUSTER_NNG) {
+        RP_LOG(RP_LOG_ERROR, "cluster",
+               "msg=\"cluster = nng: this build reads the mesh's settings but cannot run the "
+               "mesh yet; use cluster = redis or none\"");
+        return -ENOTSUP;
+    }
     if (v->cluster != RP_CFG_CLUSTER_REDIS)
         return 0;
     char host[256], why[320];
