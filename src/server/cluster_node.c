@@ -227,6 +227,7 @@ start_mesh(struct rp_cluster_node *cn, const struct rp_config_values *v, struct 
         .batch_size = (size_t)v->nng_message_batch_size,
         .bloom_capacity = (uint64_t)v->bloom_filter_capacity,
         .bloom_fpr = strtod(v->bloom_filter_fpr, NULL), /* checked at load */
+        .keep_events = (size_t)v->nng_keep_events,
     };
     struct rp_nng_hooks hooks = {.events = mesh_events, .lost = mesh_lost, .ctx = cn};
     cn->nng = rp_nng_new(&nc, &hooks);

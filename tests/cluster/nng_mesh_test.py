@@ -95,14 +95,14 @@ MESH = ("nng_reconnect_interval = 200ms\nnng_heartbeat_interval = 500ms\npeer_ti
         "nng_message_batch_timeout = 5ms\nbloom_filter_capacity = 1000\ngossip_interval = 1s\n")
 
 
-def start_mesh(binary, listen, peers):
+def start_mesh(binary, listen, peers, extra=""):
     """Node i listens on listen[i] and dials peers[i] (a list of ports)."""
     nodes = []
     try:
         for i, port in enumerate(listen):
             conf = ("cluster = nng\nnng_listen_addresses = tcp://127.0.0.1:%d\n"
                     "nng_peer_addresses = %s\n" % (
-                        port, ",".join("tcp://127.0.0.1:%d" % p for p in peers[i]))) + MESH
+                        port, ",".join("tcp://127.0.0.1:%d" % p for p in peers[i]))) + MESH + extra
             nodes.append(Server(binary, config=conf))
     except Exception:
         for n in nodes:
@@ -299,6 +299,44 @@ def test_partition_heals(binary):
                 p.close()
 
 
+def test_gap_no_longer_kept_is_a_resync(binary):
+    """A keeps only its 5 newest publishes: a reader on B that missed 20 during a cut is told
+    (event: resync), then gets the 5 A still had, in order, and goes on live."""
+    ports = [free_port() for _ in range(2)]
+    proxies = [Proxy(ports[1]), Proxy(ports[0])]  # A -> B, B -> A
+    nodes = start_mesh(binary, ports, [[proxies[0].port], [proxies[1].port]],
+                       extra="nng_keep_events = 5\n")
+    a, b = nodes
+    try:
+        wait_connected(nodes)
+        ea = epoch_of(a)
+        rb = Stream(b.port, "/events?topic=feed")
+        wait_interest(a, epoch_of(b), 1)
+        for p in proxies:
+            p.cut()
+        wait_for("A sees B gone", lambda: not mesh_peers(a)[epoch_of(b)]["connected"])
+        for k in range(20):
+            check(a.publish([{"topic": "feed", "data": "f%d" % k}])[0] == 200, "publish on A")
+        for p in proxies:
+            p.heal()
+        ev = rb.next_event(timeout=15)
+        check(ev.get("event") == "resync", "B's reader is told of the lost range: %r" % (ev,))
+        got = [e["data"] for e in rb.events(5)]
+        check(got == ["f%d" % k for k in range(15, 20)], "then what A kept, in order: %r" % got)
+        check(mesh_peers(b)[ea]["gaps_lost"] == 1, "B counted the lost range")
+        check(a.publish([{"topic": "feed", "data": "live"}])[0] == 200, "publish after")
+        check(rb.next_event()["data"] == "live", "live again")
+        rb.close()
+    finally:
+        for p in proxies:
+            p.heal()
+        try:
+            stop_all(nodes)
+        finally:
+            for p in proxies:
+                p.close()
+
+
 if __name__ == "__main__":
-    sys.exit(run([test_publish_reaches_readers_on_other_nodes, test_partition_heals],
-                 sys.argv[1]))
+    sys.exit(run([test_publish_reaches_readers_on_other_nodes, test_partition_heals,
+                  test_gap_no_longer_kept_is_a_resync], sys.argv[1]))
