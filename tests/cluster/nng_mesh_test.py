@@ -8,6 +8,7 @@ every event reaching the other side's readers, in order, once. Loopback only, ev
 bounded."""
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -337,6 +338,42 @@ def test_gap_no_longer_kept_is_a_resync(binary):
                 p.close()
 
 
+def test_one_list_for_all_and_silent_peer_down(binary):
+    """Both nodes get the same peer list, by host name and including themselves: each dials
+    every address the name resolves to, stops dialing itself, and finds the other. A peer
+    that stops answering (SIGSTOP: its connection stays open, silent) is marked down after
+    peer_timeout, and up again when it answers."""
+    ports = [free_port() for _ in range(2)]
+    peers = [ports, ports]  # every node: both addresses
+    nodes = []
+    try:
+        for i, port in enumerate(ports):
+            conf = ("cluster = nng\nnng_listen_addresses = tcp://127.0.0.1:%d\n"
+                    "nng_peer_addresses = %s\n" % (
+                        port, ",".join("tcp://localhost:%d" % p for p in peers[i]))) + MESH + (
+                "nng_heartbeat_interval = 100ms\npeer_timeout = 1s\n")
+            nodes.append(Server(binary, config=conf))
+        a, b = nodes
+        wait_connected(nodes)
+        eb = epoch_of(b)
+        check(list(mesh_peers(a)) == [eb], "A's only peer is B (not itself): %r" % mesh_peers(a))
+        rb = Stream(b.port, "/events?topic=t")
+        wait_interest(a, eb, 1)
+        check(a.publish([{"topic": "t", "data": "x"}])[0] == 200, "publish on A")
+        check(rb.next_event()["data"] == "x", "B's reader")
+        check(mesh_peers(a)[eb]["down"] == 0, "B is up")
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            wait_for("A marks B down", lambda: mesh_peers(a)[eb]["down"] == 1, timeout=10)
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+        wait_for("A hears B again", lambda: mesh_peers(a)[eb]["down"] == 0, timeout=10)
+        rb.close()
+    finally:
+        stop_all(nodes)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_publish_reaches_readers_on_other_nodes, test_partition_heals,
-                  test_gap_no_longer_kept_is_a_resync], sys.argv[1]))
+                  test_gap_no_longer_kept_is_a_resync, test_one_list_for_all_and_silent_peer_down],
+                 sys.argv[1]))
