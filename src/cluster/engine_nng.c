@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
@@ -55,6 +56,7 @@ enum {
     INTEREST_PER_MSG = 1000, /* names in one interest message */
     RECV_PER_TURN = 1024,    /* messages read before the loop turns again */
     TICK_MS = 100,           /* heartbeats, timeouts and gossip are checked this often */
+    CLOSE_WAIT_MS = 2000,    /* longest wait for nng to close the socket at stop */
 };
 
 struct held {
@@ -130,8 +132,10 @@ struct rp_nng {
     struct rp_loop_io recv_io;
     struct rp_loop_timer tick, flush;
 
-    pthread_mutex_t lock; /* the mailbox, stopping and the stats snapshot */
+    pthread_mutex_t lock; /* the mailbox, stopping, closing and the stats snapshot */
     bool stopping;
+    bool closed; /* the socket's close returned */
+    pthread_cond_t closed_cv;
     struct rp_logengine_batch *pub_head, *pub_tail;
     struct mail_interest *int_head, *int_tail;
     struct mail_pipe *pipe_head, *pipe_tail;
@@ -1113,6 +1117,7 @@ free_engine(struct rp_nng *m)
     for (size_t i = 0; i < m->n_strings; i++)
         free(m->strings[i]);
     free(m->strings);
+    pthread_cond_destroy(&m->closed_cv);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -1139,6 +1144,7 @@ rp_nng_new(const struct rp_nng_config *config, const struct rp_nng_hooks *hooks)
     if (m->cfg.keep_bytes == 0)
         m->cfg.keep_bytes = 64u << 20;
     pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->closed_cv, NULL);
     rp_hashmap_init(&m->local);
     rp_buf_init(&m->msg, MSG_CAP);
     int err = -ENOMEM;
@@ -1172,6 +1178,48 @@ rp_nng_new(const struct rp_nng_config *config, const struct rp_nng_hooks *hooks)
     return m;
 }
 
+static void *
+closer_main(void *arg)
+{
+    struct rp_nng *m = arg;
+    nng_close(m->sock); /* after the last notify: pipe events may still arrive until here */
+    pthread_mutex_lock(&m->lock);
+    m->closed = true;
+    pthread_cond_signal(&m->closed_cv);
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+/*
+ * Closes the socket, waiting at most CLOSE_WAIT_MS. libnng 1.5's close now and then waits
+ * for good on a pipe being torn down (seen about once in ten stops of a three-node mesh): a
+ * stop must not hang on it, so the close runs on a thread of its own and, when it does not
+ * return in time, false is returned and the thread is left to the process's exit.
+ */
+static bool
+close_socket(struct rp_nng *m)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, closer_main, m) != 0) {
+        nng_close(m->sock);
+        return true;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOSE_WAIT_MS / 1000;
+    pthread_mutex_lock(&m->lock);
+    while (!m->closed)
+        if (pthread_cond_timedwait(&m->closed_cv, &m->lock, &until) != 0)
+            break;
+    bool closed = m->closed;
+    pthread_mutex_unlock(&m->lock);
+    if (closed)
+        pthread_join(t, NULL);
+    else
+        pthread_detach(t);
+    return closed;
+}
+
 void
 rp_nng_free(struct rp_nng *m)
 {
@@ -1195,7 +1243,14 @@ rp_nng_free(struct rp_nng *m)
         p->held_tail = NULL;
         p->n_held = 0;
     }
-    nng_close(m->sock); /* after the last notify: pipe events may still arrive until here */
+    if (!close_socket(m)) {
+        /* nng's close did not return: it still may call the pipe hook, so the engine is
+         * left to the process's exit instead of freed under it. */
+        RP_LOG(RP_LOG_WARN, "cluster",
+               "msg=\"the mesh socket did not close within %d ms; left to the process's exit\"",
+               CLOSE_WAIT_MS);
+        return;
+    }
     rp_wakeup_fini(&m->wake, m->loop);
     rp_loop_free(m->loop);
     free_engine(m);
