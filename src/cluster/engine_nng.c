@@ -1048,6 +1048,14 @@ open_socket(struct rp_nng *m)
     nng_socket_set_int(m->sock, NNG_OPT_RECVBUF, 1024);
     nng_socket_set_int(m->sock, NNG_OPT_SENDBUF, 1024);
     nng_socket_set_size(m->sock, NNG_OPT_RECVMAXSZ, (size_t)MSG_CAP);
+    /* The receive descriptor before any listen or dial: nng creates it on first use and
+     * writes it from its own threads once messages arrive, so it must exist (and be seen to
+     * exist) before a connection can bring one. */
+    int fd;
+    if (nng_socket_get_int(m->sock, NNG_OPT_RECVFD, &fd) != 0)
+        return -EIO;
+    m->recv_io.fd = fd;
+    m->recv_io.fn = on_recv;
     nng_pipe_notify(m->sock, NNG_PIPE_EV_ADD_POST, on_pipe_event, m);
     nng_pipe_notify(m->sock, NNG_PIPE_EV_REM_POST, on_pipe_event, m);
     for (size_t i = 0; i < m->cfg.n_listen; i++) {
@@ -1063,11 +1071,6 @@ open_socket(struct rp_nng *m)
     for (size_t i = 0; i < m->cfg.n_peers; i++)
         if (dial_peer(m, m->cfg.peers[i]) != 0)
             return -EINVAL;
-    int fd;
-    if (nng_socket_get_int(m->sock, NNG_OPT_RECVFD, &fd) != 0)
-        return -EIO;
-    m->recv_io.fd = fd;
-    m->recv_io.fn = on_recv;
     return rp_loop_add(m->loop, &m->recv_io, RP_LOOP_READ);
 }
 
