@@ -162,9 +162,53 @@ finish_sections(struct rp_config_loader *ld)
 }
 
 /* Settings each valid alone that make no sense together. */
+/* A mesh address nng can dial or listen on: tcp://HOST:PORT or ipc://PATH. */
+static bool
+mesh_address_ok(const char *a)
+{
+    if (strncmp(a, "ipc://", 6) == 0)
+        return a[6] != '\0';
+    if (strncmp(a, "tcp://", 6) != 0)
+        return false;
+    const char *colon = strrchr(a + 6, ':');
+    if (!colon || colon == a + 6)
+        return false;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    return colon[1] && !*end && port >= 1 && port <= 65535;
+}
+
+static int
+check_mesh(const struct rp_config_values *v, struct rp_diag *diag)
+{
+    char *end;
+    errno = 0;
+    double fpr = strtod(v->bloom_filter_fpr, &end);
+    if (errno || end == v->bloom_filter_fpr || *end || !(fpr >= 0.000001 && fpr <= 0.5)) {
+        rp_diag_set(diag, "bloom_filter_fpr: \"%s\" is not a decimal between 0.000001 and 0.5",
+                    v->bloom_filter_fpr);
+        return -EINVAL;
+    }
+    const struct rp_config_list *lists[2] = {&v->nng_listen_addresses, &v->nng_peer_addresses};
+    const char *names[2] = {"nng_listen_addresses", "nng_peer_addresses"};
+    for (size_t l = 0; l < 2; l++) {
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            if (!mesh_address_ok(lists[l]->items[i])) {
+                rp_diag_set(diag, "%s: \"%s\" is neither tcp://HOST:PORT nor ipc:///path", names[l],
+                            lists[l]->items[i]);
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
 static int
 check_combinations(const struct rp_config_values *v, struct rp_diag *diag)
 {
+    int err = check_mesh(v, diag);
+    if (err)
+        return err;
     if (v->cors_credentials) {
         for (size_t i = 0; i < v->cors_origins.n; i++) {
             if (strcmp(v->cors_origins.items[i], "*") == 0) {

@@ -26,6 +26,7 @@ enum conv {
     CONV_AS_IS = 0, /* same unit as ours: counts, bytes, text, lists, choices */
     CONV_SECONDS,   /* whole seconds, to a DURATION */
     CONV_MILLIS,    /* whole milliseconds, to a DURATION */
+    CONV_DECIMAL,   /* a TOML float (or integer), to a STRING setting holding a decimal */
     CONV_LATER,     /* read by finish(): it depends on other keys */
     CONV_NOTICE,    /* not honoured; <why> says why */
 };
@@ -38,12 +39,15 @@ struct dropin_key {
     const char *why; /* CONV_NOTICE, or when <setting> does not exist in this build */
 };
 
-#define NO_CLUSTER                                                                                 \
-    "this RevenProx has no cluster yet (a node serves alone); the key is read and ignored"
+#define NO_QUEUE                                                                                   \
+    "the mesh queues per peer by message_batch_size and resends a gap from the origin's log "      \
+    "instead of holding a socket buffer; the key is read and ignored"
 
 /* The one mapping table: documented key -> our setting. docs/dropin.md mirrors it. */
 static const struct dropin_key dropin_keys[] = {
-    {"", "proxy_id", NULL, CONV_NOTICE, "it names a node to its cluster peers; " NO_CLUSTER},
+    {"", "proxy_id", NULL, CONV_NOTICE,
+     "a node is named to its mesh peers by the epoch of its own log, not by a configured id; "
+     "the key is read and ignored"},
     {"", "log_level", "log_level", CONV_AS_IS, NULL},
     {"", "metrics_enabled", NULL, CONV_LATER, NULL},
     {"http", "bind_address", "listen", CONV_AS_IS, NULL},
@@ -72,18 +76,18 @@ static const struct dropin_key dropin_keys[] = {
      "webhook calls are bounded by the token cache (one call per token, however many requests "
      "carry it) and the circuit breaker, not by a rate"},
     {"jwt_verifier", "require_authentication", NULL, CONV_LATER, NULL},
-    {"nng", "listen_addresses", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"nng", "peer_addresses", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"nng", "pub_buffer_size", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"nng", "sub_buffer_size", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"nng", "reconnect_interval_ms", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"nng", "heartbeat_interval_sec", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"nng", "message_batch_size", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"nng", "message_batch_timeout_ms", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"distributed_state", "gossip_interval_sec", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"distributed_state", "bloom_filter_capacity", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"distributed_state", "bloom_filter_fpr", NULL, CONV_NOTICE, NO_CLUSTER},
-    {"distributed_state", "peer_timeout_sec", NULL, CONV_NOTICE, NO_CLUSTER},
+    {"nng", "listen_addresses", "nng_listen_addresses", CONV_AS_IS, NULL},
+    {"nng", "peer_addresses", "nng_peer_addresses", CONV_AS_IS, NULL},
+    {"nng", "pub_buffer_size", NULL, CONV_NOTICE, NO_QUEUE},
+    {"nng", "sub_buffer_size", NULL, CONV_NOTICE, NO_QUEUE},
+    {"nng", "reconnect_interval_ms", "nng_reconnect_interval", CONV_MILLIS, NULL},
+    {"nng", "heartbeat_interval_sec", "nng_heartbeat_interval", CONV_SECONDS, NULL},
+    {"nng", "message_batch_size", "nng_message_batch_size", CONV_AS_IS, NULL},
+    {"nng", "message_batch_timeout_ms", "nng_message_batch_timeout", CONV_MILLIS, NULL},
+    {"distributed_state", "gossip_interval_sec", "gossip_interval", CONV_SECONDS, NULL},
+    {"distributed_state", "bloom_filter_capacity", "bloom_filter_capacity", CONV_AS_IS, NULL},
+    {"distributed_state", "bloom_filter_fpr", "bloom_filter_fpr", CONV_DECIMAL, NULL},
+    {"distributed_state", "peer_timeout_sec", "peer_timeout", CONV_SECONDS, NULL},
     {"limits", "max_topics", "max_topics", CONV_AS_IS, NULL},
     {"limits", "max_topics_per_connection", "max_stream_topics", CONV_AS_IS, NULL},
     {"limits", "max_message_size", "max_data", CONV_AS_IS, NULL},
@@ -193,6 +197,14 @@ value_text(struct toml_load *tl, const char *where, const struct rp_config_setti
         break;
     default:
         break;
+    }
+    if (conv == CONV_DECIMAL && (v->kind == RP_TOML_FLOAT || v->kind == RP_TOML_INT)) {
+        if (v->kind == RP_TOML_FLOAT)
+            snprintf(num, sizeof(num), "%.17g", v->u.f);
+        else
+            snprintf(num, sizeof(num), "%" PRId64, v->u.i);
+        *out = rp_xstrdup(num);
+        return 0;
     }
     if (v->kind != want) {
         rp_diag_set(tl->ld->diag, "%s: expected %s %s, not %s %s", where,

@@ -8,8 +8,11 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "cluster/engine_nng.h"
 #include "cluster/engine_redis.h"
+#include "cluster/nng_msg.h"
 #include "core/hub.h"
+#include "core/logengine.h"
 
 /* redis_address: a Unix socket path, or HOST:PORT (the port after the last colon). */
 static int
@@ -171,11 +174,99 @@ sequence(void *ctx, uint32_t epoch, uint64_t seq)
         rp_hub_advance_seq(cn->hub, seq);
 }
 
+/* A peer's events, in its order: taken in under this node's next sequences. A local
+ * publish may take a sequence between the read and the ingest: then again. */
+static void
+mesh_events(void *ctx, uint32_t epoch, const struct rp_nng_event *evs, size_t n)
+{
+    struct rp_cluster_node *cn = ctx;
+    struct rp_ingest_event in[256];
+    struct rp_hub_error err = {0};
+    int rc = 0;
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < 256 ? n - done : 256;
+        for (size_t i = 0; i < k; i++) {
+            const struct rp_nng_event *e = &evs[done + i];
+            in[i] = (struct rp_ingest_event){
+                .item = {.topic = e->topic,
+                         .topic_len = e->topic_len,
+                         .event = e->type,
+                         .event_len = e->type_len,
+                         .data = e->data,
+                         .data_len = e->data_len},
+                .wall_ms = e->wall_ms,
+            };
+        }
+        for (int tries = 0; tries < 1000; tries++) {
+            uint64_t last = rp_hub_last_seq(cn->hub);
+            for (size_t i = 0; i < k; i++)
+                in[i].seq = last + 1 + i;
+            rc = rp_hub_ingest(cn->hub, in, k, &err);
+            if (rc != -ERANGE)
+                break;
+        }
+        if (rc)
+            RP_LOG(RP_LOG_WARN, "cluster",
+                   "msg=\"events from a mesh peer not taken in: %s\" peer=%08" PRIx32, err.message,
+                   epoch);
+        done += k;
+    }
+}
+
+/* Events of origin <epoch> are gone for <topic>: a sequence of this node's own stands for
+ * them, declared gone, so every reader of the topic before it is told (event: resync). */
+static void
+mesh_lost(void *ctx, uint32_t epoch, const char *topic, size_t len)
+{
+    struct rp_cluster_node *cn = ctx;
+    uint64_t seq = rp_hub_last_seq(cn->hub) + 1;
+    rp_hub_advance_seq(cn->hub, seq);
+    rp_hub_forget(cn->hub, topic, len, seq);
+}
+
+static int
+start_mesh(struct rp_cluster_node *cn, const struct rp_config_values *v, struct rp_hub *hub)
+{
+    struct rp_nng_config nc = {
+        .listen = (const char *const *)v->nng_listen_addresses.items,
+        .n_listen = v->nng_listen_addresses.n,
+        .peers = (const char *const *)v->nng_peer_addresses.items,
+        .n_peers = v->nng_peer_addresses.n,
+        .epoch = rp_hub_epoch(hub),
+        .name = v->nng_listen_addresses.n ? v->nng_listen_addresses.items[0] : "",
+        .reconnect_ms = v->nng_reconnect_interval,
+        .heartbeat_ms = v->nng_heartbeat_interval,
+        .peer_timeout_ms = v->peer_timeout,
+        .gossip_ms = v->gossip_interval,
+        .batch_timeout_ms = v->nng_message_batch_timeout,
+        .batch_size = (size_t)v->nng_message_batch_size,
+        .bloom_capacity = (uint64_t)v->bloom_filter_capacity,
+        .bloom_fpr = strtod(v->bloom_filter_fpr, NULL), /* checked at load */
+        .keep_events = (size_t)v->nng_keep_events,
+    };
+    struct rp_nng_hooks hooks = {.events = mesh_events, .lost = mesh_lost, .ctx = cn};
+    cn->nng = rp_nng_new(&nc, &hooks);
+    if (!cn->nng) {
+        int err = -errno;
+        RP_LOG(RP_LOG_ERROR, "cluster", "msg=\"cannot start the mesh: %s\"", strerror(errno));
+        return err;
+    }
+    /* Every local publish reaches the log engine once sequenced; the tee hands it on. */
+    cn->tee = rp_nng_tee_new(cn->nng, rp_hub_engine(hub));
+    rp_hub_set_engine(hub, cn->tee);
+    RP_LOG(RP_LOG_INFO, "cluster",
+           "msg=\"this node is in an NNG mesh\" epoch=%08" PRIx32 " peers=%zu", nc.epoch,
+           nc.n_peers);
+    return 0;
+}
+
 int
 rp_cluster_node_start(struct rp_cluster_node *cn, const struct rp_config_values *v,
                       struct rp_hub *hub)
 {
     cn->hub = hub;
+    if (v->cluster == RP_CFG_CLUSTER_NNG)
+        return start_mesh(cn, v, hub);
     if (v->cluster != RP_CFG_CLUSTER_REDIS)
         return 0;
     char host[256];
@@ -205,9 +296,14 @@ void
 rp_cluster_node_interest(void *ctx, struct rp_topic *t, bool on)
 {
     struct rp_cluster_node *cn = ctx;
+    size_t len;
+    if (cn->nng) {
+        const char *name = rp_topic_name(t, &len);
+        rp_nng_interest(cn->nng, name, len, on);
+        return;
+    }
     if (!cn->redis)
         return;
-    size_t len;
     const char *name = rp_topic_name(t, &len);
     if (on)
         rp_topic_set_filling(t); /* its streams wait for what Redis has of it */
@@ -232,6 +328,8 @@ rp_cluster_node_down(void *ctx, char *why, size_t cap)
                  "restarted");
         return true;
     }
+    if (!cn->redis)
+        return false; /* alone, or a mesh node: it serves with or without its peers */
     if (!rp_redis_up(cn->redis)) {
         rp_redis_why(cn->redis, why, cap);
         return true;
@@ -244,4 +342,13 @@ rp_cluster_node_close(struct rp_cluster_node *cn)
 {
     rp_redis_free(cn->redis);
     cn->redis = NULL;
+    if (cn->tee) {
+        /* The hub's own engine again (it hands what is pending to the tee first), then
+         * the mesh can stop. */
+        rp_hub_set_engine(cn->hub, rp_nng_tee_inner(cn->tee));
+        rp_nng_free(cn->nng);
+        rp_nng_tee_free(cn->tee);
+        cn->tee = NULL;
+        cn->nng = NULL;
+    }
 }

@@ -9,6 +9,11 @@
  * topics the engine listens to; publishes go to Redis from the API (api/publish.c) and are
  * answered when Redis confirms them. Main thread for open/start/close; the hooks run on the
  * engine's thread.
+ *
+ * Or in an NNG mesh (cluster = nng): the node keeps its own log and epoch, as alone; the
+ * hub's log engine is wrapped so each local publish also goes to the mesh, which forwards it
+ * to the peers that read its topic; peers' events are taken in with rp_hub_ingest under this
+ * node's next sequences.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -18,11 +23,15 @@
 #include "config/config.h"
 
 struct rp_hub;
+struct rp_logengine;
+struct rp_nng;
 struct rp_redis;
 struct rp_topic;
 
 struct rp_cluster_node {
-    struct rp_redis *redis; /* NULL when the node is alone */
+    struct rp_redis *redis;   /* NULL when the node is alone */
+    struct rp_nng *nng;       /* NULL unless cluster = nng */
+    struct rp_logengine *tee; /* the hub's engine while the mesh runs */
     struct rp_hub *hub;
     uint32_t epoch;         /* of the log this node serves (the hub's) */
     atomic_bool epoch_lost; /* Redis answered with another epoch: that log is gone */
@@ -35,7 +44,8 @@ struct rp_cluster_node {
  */
 int rp_cluster_node_open(struct rp_cluster_node *cn, const struct rp_config_values *v,
                          uint32_t *epoch, uint64_t *last_seq);
-/* Starts the Redis engine, feeding <hub>; 0 or -errno (logged). A no-op when alone. */
+/* Starts the Redis engine or the mesh, feeding <hub> (for the mesh: after the hub's own log
+ * engine is attached); 0 or -errno (logged). A no-op when alone. */
 int rp_cluster_node_start(struct rp_cluster_node *cn, const struct rp_config_values *v,
                           struct rp_hub *hub);
 /* The hub's topic_interest hook, when in a cluster. */

@@ -23,6 +23,7 @@
 #include "base/stats.h"
 #include "client/upstream.h"
 #include "core/session.h"
+#include "cluster/engine_nng.h"
 #include "cluster/engine_redis.h"
 #include "ops/metrics.h"
 #include "ops/metrics_feed.h"
@@ -312,6 +313,8 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
         rp_redis_stats(srv->cluster.redis, &node.redis);
     }
     rp_metrics_render(stats, srv->n_workers, &node, json, out);
+    if (srv->cluster.nng)
+        rp_nng_metrics(srv->cluster.nng, json, out);
     free(stats);
     if (!json)
         rp_upstream_metrics(srv->upstreams, out);
@@ -526,7 +529,7 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
     }
     if (!inherit)
         rp_hub_set_max_topics(srv->hub, (uint64_t)v->max_topics);
-    return 0;
+    return rp_cluster_node_start(&srv->cluster, v, srv->hub); /* the mesh, if any */
 }
 
 /* The session table, restored from data_dir when the disk log is on (its events are in the

@@ -85,12 +85,7 @@ max_subscriptions_total = 100
 history_count = 5000
 """
 
-NOT_HONOURED = ["proxy_id", "[nng] listen_addresses", "[nng] peer_addresses",
-                "[nng] pub_buffer_size", "[nng] sub_buffer_size", "[nng] reconnect_interval_ms",
-                "[nng] heartbeat_interval_sec", "[nng] message_batch_size",
-                "[nng] message_batch_timeout_ms", "[distributed_state] gossip_interval_sec",
-                "[distributed_state] bloom_filter_capacity",
-                "[distributed_state] bloom_filter_fpr", "[distributed_state] peer_timeout_sec",
+NOT_HONOURED = ["proxy_id", "[nng] pub_buffer_size", "[nng] sub_buffer_size",
                 "[jwt_verifier] rate_limit_per_sec", "[limits] max_subscriptions_total"]
 
 

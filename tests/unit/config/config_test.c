@@ -549,6 +549,33 @@ test_unknown_keys(void **state)
 
 /* Each valid alone, refused together: credentials for any origin would let every site read
  * with the user's cookies. Listing the origins is fine. */
+/* The mesh's addresses and false-positive rate are checked when the file is loaded. */
+static void
+test_mesh_settings_checked(void **state)
+{
+    (void)state;
+    struct rp_config *cfg = load_ok("cluster = nng\n"
+                                    "nng_listen_addresses = tcp://*:7001, ipc:///tmp/rp.sock\n"
+                                    "nng_peer_addresses = tcp://[::1]:7002\n"
+                                    "bloom_filter_fpr = 0.001\n");
+    assert_int_equal(cfg->v.cluster, RP_CFG_CLUSTER_NNG);
+    assert_int_equal(cfg->v.nng_listen_addresses.n, 2);
+    assert_int_equal(cfg->v.nng_reconnect_interval, 5000);
+    assert_int_equal(cfg->v.nng_heartbeat_interval, 30000);
+    assert_int_equal(cfg->v.nng_message_batch_size, 100);
+    assert_int_equal(cfg->v.nng_message_batch_timeout, 50);
+    assert_int_equal(cfg->v.gossip_interval, 30000);
+    assert_int_equal(cfg->v.bloom_filter_capacity, 1000000);
+    rp_config_free(cfg);
+    expect_file_error("bloom_filter_fpr = 0.7\n", "bloom_filter_fpr", "0.7", NULL);
+    expect_file_error("bloom_filter_fpr = 1e-9\n", "bloom_filter_fpr", NULL);
+    expect_file_error("bloom_filter_fpr = 0.01x\n", "bloom_filter_fpr", NULL);
+    expect_file_error("nng_peer_addresses = 10.0.0.2:5555\n", "nng_peer_addresses",
+                      "tcp://HOST:PORT", NULL);
+    expect_file_error("nng_listen_addresses = tcp://*:99999\n", "nng_listen_addresses", NULL);
+    expect_file_error("nng_listen_addresses = ipc://\n", "nng_listen_addresses", NULL);
+}
+
 static void
 test_cors_any_origin_with_credentials(void **state)
 {
@@ -820,6 +847,7 @@ main(void)
         cmocka_unit_test(test_enum_constants),
         cmocka_unit_test(test_docs_list_every_setting),
         cmocka_unit_test(test_cors_any_origin_with_credentials),
+        cmocka_unit_test(test_mesh_settings_checked),
         cmocka_unit_test(test_example_file_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
