@@ -31,6 +31,7 @@
 #include "http/cors.h"
 #include "http/publish_form.h"
 #include "http/query.h"
+#include "sse/sse_frame.h"
 
 #define PREFIX_PUBLIC RP_TOPIC_SYSTEM_PREFIX "mercure/u/"
 #define PREFIX_PRIVATE RP_TOPIC_MERCURE_PRIVATE_PREFIX
@@ -249,12 +250,35 @@ publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         }
         rp_stat_add(stats, RP_STAT_events_published, appended);
         rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
+        if (items[0].pub_id && n != appended) {
+            /* Another publish with this id got there between the check and this one. */
+            rp_api_reject_publish(c, req, 409, "an update with this \"id\" was already published");
+            free(res);
+            return;
+        }
         char id[RP_EVENT_ID_MAX + 1];
         size_t id_len = rp_hub_format_id(a->node->hub, res[0].seq, id);
-        rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, id, id_len);
+        if (items[0].pub_id) /* the supplied id is the update's id */
+            rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, items[0].pub_id + 1,
+                            items[0].pub_id_len - 1);
+        else
+            rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, id, id_len);
         hold_until_durable(a, c, newest);
     }
     free(res);
+}
+
+/* A supplied id comes back in a Last-Event-ID header and goes out in an `id:` line: visible
+ * ASCII only (no space, control character or byte above 0x7e), at most 128 bytes. */
+static bool
+supplied_id_valid(const char *id, size_t len)
+{
+    if (len == 0 || len > 128)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)id[i] <= 0x20 || (unsigned char)id[i] >= 0x7f)
+            return false;
+    return true;
 }
 
 static void
@@ -274,6 +298,7 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
     struct rp_claims_mercure m;
     struct rp_publish_item *items = NULL;
     char(*names)[RP_TOPIC_NAME_MAX + 1] = NULL;
+    char *marked = NULL;
     char msg[400];
     int auth = -1;
     if (rp_publish_form_parse(req->body, req->body_len, (size_t)v->max_batch, &f, &ferr)) {
@@ -298,6 +323,18 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
         forbid(c, req, "the token has no mercure.publish claim");
         goto out;
     }
+    if (f.id && !supplied_id_valid(f.id, f.id_len)) {
+        rp_api_reject_publish(c, req, 400,
+                              "an \"id\" is 1 to 128 visible ASCII characters (no space, no "
+                              "control character), so that it can come back as Last-Event-ID");
+        goto out;
+    }
+    if (f.id) {
+        /* The supplied id is the SSE id: the frame carries it after the hub's mark. */
+        marked = rp_xmalloc(f.id_len + 1);
+        marked[0] = RP_FRAME_SSE_ID_MARK;
+        memcpy(marked + 1, f.id, f.id_len);
+    }
     items = rp_xcalloc(f.n_topics, sizeof(*items));
     names = rp_xcalloc(f.n_topics, sizeof(*names));
     for (size_t i = 0; i < f.n_topics; i++) {
@@ -319,13 +356,21 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
             .event_len = f.type_len,
             .data = f.data,
             .data_len = f.data_len,
-            .pub_id = f.id,
-            .pub_id_len = f.id_len,
+            .pub_id = marked,
+            .pub_id_len = marked ? f.id_len + 1 : 0,
             .same_update = i > 0, /* written once to a stream that reads several of them */
         };
     }
+    for (size_t i = 0; marked && i < f.n_topics; i++) {
+        struct rp_topic *t = rp_hub_find(a->node->hub, names[i], strlen(names[i]));
+        if (t && rp_topic_find_pub_id(t, marked, f.id_len + 1)) {
+            rp_api_reject_publish(c, req, 409, "an update with this \"id\" was already published");
+            goto out;
+        }
+    }
     publish_items(a, c, req, items, f.n_topics, call);
 out:
+    free(marked);
     free(items);
     free(names);
     if (auth > 0)
@@ -495,6 +540,46 @@ accept_topic(void *ctx, const char *name, size_t len)
  * window and resync), one of which no longer keeps in memory what came after <seq>, while
  * the disk log holds all of it durably. Then (<seq>, *<upto>] is what to read.
  */
+struct find_supplied {
+    const char *marked;
+    size_t len;
+    uint64_t seq;
+};
+
+static void
+find_supplied_in(void *ctx, struct rp_topic *t)
+{
+    struct find_supplied *fs = ctx;
+    uint64_t seq = rp_topic_find_pub_id(t, fs->marked, fs->len);
+    if (seq > fs->seq)
+        fs->seq = seq;
+}
+
+/* The hub position of the update a publisher gave the id <last>, among the topics the
+ * stream reads (the newest such event their memory windows keep), or 0. */
+static uint64_t
+supplied_id_seq(struct rp_hub *hub, const struct filters *fl, const char *last)
+{
+    size_t len = strlen(last);
+    if (!supplied_id_valid(last, len))
+        return 0;
+    char marked[129];
+    marked[0] = RP_FRAME_SSE_ID_MARK;
+    memcpy(marked + 1, last, len);
+    struct find_supplied fs = {marked, len + 1, 0};
+    for (size_t i = 0; i < fl->n; i++) {
+        size_t n = strlen(fl->list[i]);
+        if (rp_pattern_has_wildcard(fl->list[i], n)) {
+            rp_hub_foreach_topic(hub, fl->list[i], n, find_supplied_in, &fs);
+        } else {
+            struct rp_topic *t = rp_hub_find(hub, fl->list[i], n);
+            if (t)
+                find_supplied_in(&fs, t);
+        }
+    }
+    return fs.seq;
+}
+
 static bool
 history_needed(struct rp_api *a, const struct filters *fl, uint64_t seq, uint64_t *upto)
 {
@@ -642,23 +727,28 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     /* A resume answers where it starts (both versions' header names): the id asked for when
      * this hub can resume right after it, else `earliest`, everything the logs keep (an id of
      * another epoch, from another hub, or none this hub gave). */
-    char hdr[256 + 2 * RP_EVENT_ID_MAX];
+    char hdr[256 + 2 * 128];
     char id[RP_EVENT_ID_MAX + 1] = "earliest";
     size_t id_len = 0;
     if (last) {
         struct rp_hub *hub = a->node->hub;
         struct rp_event_id eid;
+        uint64_t supplied = 0;
         if (strcmp(last, "earliest") != 0 && rp_event_id_parse(last, strlen(last), &eid) == 0 &&
             eid.epoch == rp_hub_epoch(hub) && eid.seq <= rp_hub_last_seq(hub))
             id_len = rp_hub_format_id(hub, eid.seq, id);
+        else if (strcmp(last, "earliest") != 0 && (supplied = supplied_id_seq(hub, &fl, last)))
+            id_len = rp_hub_format_id(hub, supplied, id);
         else
             opts.from_start = true;
+        /* The header answers the id asked for: a supplied id as the publisher gave it. */
+        const char *answer = supplied ? last : id;
         /* A cross-origin fetch-based client may read them (EventSource cannot anyway). */
         const char *origin = rp_http_request_header(req, "Origin");
         bool expose = origin && rp_cors_allowed(rp_conn_cors(c), origin);
         snprintf(hdr, sizeof(hdr), "%s%s%s%s%s%s%s", speaks_0x(c) ? "Last-Event-ID: " : "",
-                 speaks_0x(c) ? id : "", speaks_0x(c) ? "\r\n" : "",
-                 speaks_1x(c) ? "Mercure-Last-Event-ID: " : "", speaks_1x(c) ? id : "",
+                 speaks_0x(c) ? answer : "", speaks_0x(c) ? "\r\n" : "",
+                 speaks_1x(c) ? "Mercure-Last-Event-ID: " : "", speaks_1x(c) ? answer : "",
                  speaks_1x(c) ? "\r\n" : "",
                  expose ? "Access-Control-Expose-Headers: Last-Event-ID, Mercure-Last-Event-ID\r\n"
                         : "");

@@ -70,7 +70,9 @@ async function publishOk(server, update) {
     const r = await mercurePublish(server, update);
     assert.equal(r.status, 200, `publish: ${r.status} ${r.text}`);
     assert.match(r.type, /^text\/plain/);
-    assert.match(r.text, /^[0-9a-f]{8}-\d+$/);
+    // A supplied id is the update's id; without one, the hub's.
+    if (update.id) assert.equal(r.text, update.id);
+    else assert.match(r.text, /^[0-9a-f]{8}-\d+$/);
     return r.text;
 }
 
@@ -288,8 +290,9 @@ test('resume with Last-Event-ID, lastEventID and earliest; the resume header', {
     const id1 = await publishOk(server, { topics: BOOK, data: 'one' });
     const id2 = await publishOk(server, { topics: BOOK, data: 'two', id: 'urn:uuid:2' });
     const id3 = await publishOk(server, { topics: BOOK, data: 'three' });
-    // The same supplied id again is a duplicate: answered with the first one's id.
-    assert.equal(await publishOk(server, { topics: BOOK, data: 'two again', id: 'urn:uuid:2' }), id2);
+    // The same supplied id again is refused, and not delivered.
+    const dup = await mercurePublish(server, { topics: BOOK, data: 'two again', id: 'urn:uuid:2' });
+    assert.equal(dup.status, 409, dup.text);
 
     let r = await rawGet(t, hubUrl(server, BOOK), { 'Last-Event-ID': id1 });
     assert.equal(r.status, 200);
@@ -302,9 +305,17 @@ test('resume with Last-Event-ID, lastEventID and earliest; the resume header', {
     assert.ok(r.text().indexOf('data: two') < r.text().indexOf('data: three'));
     r.close();
 
-    r = await rawGet(t, hubUrl(server, BOOK, `&lastEventID=${id2}`));
+    // A supplied id is the SSE id, and a resume from it starts right after its update,
+    // answered with the id as asked for.
+    assert.equal(id2, 'urn:uuid:2');
+    r = await rawGet(t, hubUrl(server, BOOK, `&lastEventID=${encodeURIComponent(id2)}`));
+    assert.equal(r.headers['last-event-id'], id2);
     await waitUntil(() => r.text().includes('data: three'));
     assert.ok(!r.text().includes('data: two'));
+    r.close();
+    r = await rawGet(t, hubUrl(server, BOOK, '&lastEventID=earliest'));
+    await waitUntil(() => r.text().includes('data: three'));
+    assert.ok(r.text().includes('id: urn:uuid:2\ndata: two\n'), r.text());
     r.close();
 
     r = await rawGet(t, hubUrl(server, BOOK, '&lastEventID=earliest'));
@@ -330,6 +341,54 @@ test('resume with Last-Event-ID, lastEventID and earliest; the resume header', {
     const sub = subscribe(t, hubUrl(server, BOOK, `&lastEventID=${id2}`));
     await sub.received(1);
     assert.deepEqual(sub.got.map((e) => e.id), [id3]);
+    await server.stop();
+});
+
+test('supplied ids: the SSE id, resumable by header, lastEventID and last_event_id; refused when unsafe', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const OTHER = 'https://example.com/books/2';
+    // A subscriber that reads both topics gets the supplied ids as lastEventId.
+    const live = subscribe(t, hubUrl(server, [BOOK, OTHER]));
+    await live.opened();
+    await publishOk(server, { topics: BOOK, data: 'a', id: 'urn:uuid:a' });
+    await publishOk(server, { topics: [OTHER, BOOK], data: 'b', id: 'https://example.com/rev/b' });
+    const idC = await publishOk(server, { topics: BOOK, data: 'c' });
+    await publishOk(server, { topics: OTHER, data: 'd', id: 'd-4' });
+    await live.received(4);
+    assert.deepEqual(live.got.map((e) => [e.id, e.data]),
+        [['urn:uuid:a', 'a'], ['https://example.com/rev/b', 'b'], [idC, 'c'], ['d-4', 'd']]);
+
+    // Resume from a supplied id through each spelling: exactly what came after it.
+    for (const [extra, headers] of [
+        ['', { 'Last-Event-ID': 'urn:uuid:a' }],
+        [`&lastEventID=${encodeURIComponent('urn:uuid:a')}`, {}],
+        [`&last_event_id=${encodeURIComponent('urn:uuid:a')}`, {}],
+    ]) {
+        const r = await rawGet(t, hubUrl(server, [BOOK, OTHER], extra), headers);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['last-event-id'] ?? r.headers['mercure-last-event-id'], 'urn:uuid:a');
+        await waitUntil(() => r.text().includes('data: d'));
+        assert.ok(!r.text().includes('data: a'));
+        // The update with two topics comes once, with its supplied id.
+        assert.equal(r.text().split('data: b\n').length, 2, r.text());
+        assert.ok(r.text().includes('id: https://example.com/rev/b\n'), r.text());
+        r.close();
+    }
+    // An EventSource resumes from the supplied id it last saw, by itself.
+    const sub = subscribe(t, hubUrl(server, OTHER, `&lastEventID=${encodeURIComponent('https://example.com/rev/b')}`));
+    await sub.received(1);
+    assert.deepEqual(sub.got.map((e) => e.id), ['d-4']);
+    // The same id on a topic of the update that already has it: 409, nothing delivered.
+    const dup = await mercurePublish(server, { topics: OTHER, data: 'again', id: 'd-4' });
+    assert.equal(dup.status, 409, dup.text);
+    // Ids that could not come back as a header: refused.
+    for (const id of ['has space', 'caf\u00e9', 'tab\there', 'x'.repeat(129)]) {
+        const bad = await mercurePublish(server, { topics: BOOK, data: 'bad', id });
+        assert.equal(bad.status, 400, `${JSON.stringify(id)}: ${bad.text}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(live.got.length, 4, JSON.stringify(live.got));
+    assert.equal(sub.got.length, 1);
     await server.stop();
 });
 
