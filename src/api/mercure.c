@@ -33,6 +33,11 @@
 #include "http/query.h"
 #include "sse/sse_frame.h"
 
+/* The answer to a publish whose supplied id one of its topics already has: a publisher
+ * retrying after a lost answer learns that the update is stored. */
+#define DUPLICATE_ID                                                                               \
+    "an update with this \"id\" was already published to this topic and is stored; a retry "       \
+    "need not be sent again"
 #define PREFIX_PUBLIC RP_TOPIC_SYSTEM_PREFIX "mercure/u/"
 #define PREFIX_PRIVATE RP_TOPIC_MERCURE_PRIVATE_PREFIX
 #define PREFIX_LEN (sizeof(PREFIX_PUBLIC) - 1)
@@ -252,7 +257,7 @@ publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
         if (items[0].pub_id && n != appended) {
             /* Another publish with this id got there between the check and this one. */
-            rp_api_reject_publish(c, req, 409, "an update with this \"id\" was already published");
+            rp_api_reject_publish(c, req, 409, DUPLICATE_ID);
             free(res);
             return;
         }
@@ -364,7 +369,7 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
     for (size_t i = 0; marked && i < f.n_topics; i++) {
         struct rp_topic *t = rp_hub_find(a->node->hub, names[i], strlen(names[i]));
         if (t && rp_topic_find_pub_id(t, marked, f.id_len + 1)) {
-            rp_api_reject_publish(c, req, 409, "an update with this \"id\" was already published");
+            rp_api_reject_publish(c, req, 409, DUPLICATE_ID);
             goto out;
         }
     }

@@ -374,6 +374,16 @@ test('supplied ids: the SSE id, resumable by header, lastEventID and last_event_
         assert.ok(r.text().includes('id: https://example.com/rev/b\n'), r.text());
         r.close();
     }
+    // Pattern selectors find a supplied id among every topic they match.
+    for (const sel of ['*', 'https://example.com/books/{id}']) {
+        const r = await rawGet(t, hubUrl(server, sel, ''), { 'Last-Event-ID': 'urn:uuid:a' });
+        assert.equal(r.headers['last-event-id'], 'urn:uuid:a');
+        await waitUntil(() => r.text().includes('data: d'));
+        assert.ok(!r.text().includes('data: a'), `${sel}: ${r.text()}`);
+        assert.ok(r.text().includes('id: https://example.com/rev/b\n'), `${sel}: ${r.text()}`);
+        assert.ok(r.text().includes('id: d-4\n'), `${sel}: ${r.text()}`);
+        r.close();
+    }
     // An EventSource resumes from the supplied id it last saw, by itself.
     const sub = subscribe(t, hubUrl(server, OTHER, `&lastEventID=${encodeURIComponent('https://example.com/rev/b')}`));
     await sub.received(1);
@@ -381,6 +391,7 @@ test('supplied ids: the SSE id, resumable by header, lastEventID and last_event_
     // The same id on a topic of the update that already has it: 409, nothing delivered.
     const dup = await mercurePublish(server, { topics: OTHER, data: 'again', id: 'd-4' });
     assert.equal(dup.status, 409, dup.text);
+    assert.match(dup.text, /already published to this topic and is stored/);
     // Ids that could not come back as a header: refused.
     for (const id of ['has space', 'caf\u00e9', 'tab\there', 'x'.repeat(129)]) {
         const bad = await mercurePublish(server, { topics: BOOK, data: 'bad', id });

@@ -35,15 +35,22 @@ def hs256(claims):
 PUBLISHER = hs256({"mercure": {"publish": ["*"]}})
 
 
-def publish(srv, topic, data, typ=None):
+def post(srv, form):
+    return srv.request("POST", "/.well-known/mercure", urllib.parse.urlencode(form).encode(),
+                       {"Content-Type": "application/x-www-form-urlencoded",
+                        "Authorization": "Bearer " + PUBLISHER})
+
+
+def publish(srv, topic, data, typ=None, event_id=None):
     form = {"topic": topic, "data": data}
     if typ:
         form["type"] = typ
-    status, body = srv.request("POST", "/.well-known/mercure",
-                               urllib.parse.urlencode(form).encode(),
-                               {"Content-Type": "application/x-www-form-urlencoded",
-                                "Authorization": "Bearer " + PUBLISHER})
+    if event_id:
+        form["id"] = event_id
+    status, body = post(srv, form)
     check(status == 200, "publish: %r %r" % (status, body))
+    if event_id:
+        check(body == event_id, "the answer is the supplied id: %r" % body)
     return body
 
 
@@ -117,6 +124,73 @@ def test_resume_older_than_memory_comes_from_disk(binary):
     shutil.rmtree(d)
 
 
+TEMPLATE = "https://example.com/books/{id}"
+
+
+def read_after(srv, selectors, last, upto):
+    """The events a resume from <last> gets, up to the one with id <upto>, and the head."""
+    s = Stream(srv.port, hub_path(*selectors), {"Last-Event-ID": last})
+    got = []
+    while not got or got[-1]["id"] != upto:
+        got.append(s.next_event(timeout=10))
+    s.close()
+    return s.head.lower(), [(e["id"], e["data"]) for e in got]
+
+
+def check_supplied_resumes(srv, ids, what):
+    """A resume from each supplied id of <ids> (published in order to BOOK, data = id),
+    through an exact, a `*` and a URI-template selector: exactly what came after it, with the
+    supplied ids, the header answering the id as asked for."""
+    for sel in ([BOOK], ["*"], [TEMPLATE]):
+        for i, last in enumerate(ids[:-1]):
+            head, got = read_after(srv, sel, last, ids[-1])
+            check(("last-event-id: %s" % last.lower()) in head,
+                  "%s, %r from %r: resume header: %r" % (what, sel, last, head))
+            check(got == [(x, "d-" + x) for x in ids[i + 1:]],
+                  "%s, %r from %r: %r" % (what, sel, last, got))
+
+
+def check_retry_refused(srv, event_id):
+    status, body = post(srv, {"topic": BOOK, "data": "again", "id": event_id})
+    check(status == 409 and "already published" in body["error"],
+          "a retry with a stored id is refused with a message: %r %r" % (status, body))
+
+
+def test_supplied_ids_resume_after_restart(binary):
+    d = tempfile.mkdtemp(prefix="rp-mercure-")
+    conf = "data_dir = %s\nfsync = always\n" % d
+    flags = ("--mercure", "true", "--mercure-jwt-secret", SECRET, "--mercure-anonymous", "true")
+    ids = ["urn:uuid:r-%d" % i for i in range(4)]
+    with Server(binary, *flags, config=conf) as srv:
+        # Another topic's update before them: a `*` resume from them does not read it.
+        publish(srv, "https://example.com/authors/1", "other")
+        for x in ids[:3]:
+            publish(srv, BOOK, "d-" + x, event_id=x)
+    # A new process on the same disk log: the ids are still the updates' ids.
+    with Server(binary, *flags, config=conf) as srv:
+        check_retry_refused(srv, ids[2])
+        publish(srv, BOOK, "d-" + ids[3], event_id=ids[3])
+        check_supplied_resumes(srv, ids, "after a restart")
+    shutil.rmtree(d)
+
+
+def test_supplied_ids_resume_after_upgrade(binary):
+    srv = Server(binary, "--mercure", "true", "--mercure-jwt-secret", SECRET,
+                 "--mercure-anonymous", "true")
+    pid = srv.proc.pid
+    ids = ["u-%d" % i for i in range(4)]
+    try:
+        for x in ids[:3]:
+            publish(srv, BOOK, "d-" + x, event_id=x)
+        pid = upgrade_step(srv, pid)
+        check(health(srv)["pid"] == pid, "the new process serves")
+        check_retry_refused(srv, ids[1])
+        publish(srv, BOOK, "d-" + ids[3], event_id=ids[3])
+        check_supplied_resumes(srv, ids, "after an upgrade")
+    finally:
+        stop_new(srv, pid if pid != srv.proc.pid else None)
+
+
 def publish_private(srv, topic, data):
     status, body = srv.request("POST", "/.well-known/mercure",
                                urllib.parse.urlencode({"topic": topic, "data": data,
@@ -129,4 +203,6 @@ def publish_private(srv, topic, data):
 
 if __name__ == "__main__":
     sys.exit(run([test_mercure_streams_through_upgrade,
-                  test_resume_older_than_memory_comes_from_disk], sys.argv[1]))
+                  test_resume_older_than_memory_comes_from_disk,
+                  test_supplied_ids_resume_after_restart,
+                  test_supplied_ids_resume_after_upgrade], sys.argv[1]))
