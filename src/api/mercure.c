@@ -28,6 +28,7 @@
 #include "core/pattern.h"
 #include "core/topic_name.h"
 #include "core/uri_template.h"
+#include "core/url_pattern.h"
 #include "http/cors.h"
 #include "http/publish_form.h"
 #include "http/query.h"
@@ -456,8 +457,8 @@ selector_filters(struct filters *fl, const char *sel, size_t len, const struct r
             return add_filter(fl, PREFIX_PRIVATE "#");
         for (size_t i = 0; m->has_subscribe && i < m->n_subscribe; i++) {
             const char *c = m->subscribe[i];
-            if (strchr(c, '{'))
-                continue; /* a URI template grants nothing yet */
+            if (strchr(c, '{') || c[0] == RP_CLAIMS_URL_PATTERN_MARK)
+                continue; /* a pattern: the accept filter decides (see subscribe) */
             if (hub_name(c, strlen(c), true, name) && !add_filter(fl, name))
                 return false;
         }
@@ -486,6 +487,8 @@ struct accept_ctx {
     size_t n_exact;
     struct rp_uri_template **tpls;
     size_t n_tpls;
+    struct rp_url_pattern **pats; /* matchURLPattern selectors */
+    size_t n_pats;
     struct rp_claims_mercure claims; /* zeroed without a token */
 };
 
@@ -501,6 +504,9 @@ accept_free(void *ctx)
     for (size_t i = 0; i < x->n_tpls; i++)
         rp_uri_template_free(x->tpls[i]);
     free(x->tpls);
+    for (size_t i = 0; i < x->n_pats; i++)
+        rp_url_pattern_free(x->pats[i]);
+    free(x->pats);
     rp_claims_mercure_fini(&x->claims);
     free(x);
 }
@@ -530,6 +536,8 @@ accept_topic(void *ctx, const char *name, size_t len)
                    (strlen(x->exact[i]) == n && memcmp(x->exact[i], iri, n) == 0);
     for (size_t i = 0; !selected && i < x->n_tpls; i++)
         selected = rp_uri_template_matches(x->tpls[i], iri, n);
+    for (size_t i = 0; !selected && i < x->n_pats; i++)
+        selected = rp_url_pattern_matches(x->pats[i], iri, n);
     if (!selected || !is_private)
         return selected;
     return x->claims.has_subscribe &&
@@ -625,7 +633,8 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     char msg[400];
     int auth = 0;
     size_t n_selectors = 0;
-    struct accept_ctx *x = NULL; /* with URI-template selectors only */
+    struct accept_ctx *x = NULL; /* with pattern selectors or pattern grants only */
+    bool reads_all = false;      /* a `*` selector */
     for (size_t i = 0; i < a->query->n_params; i++) {
         const struct rp_query_param *p = &a->query->params[i];
         enum selector kind = selector_of(p->name);
@@ -639,11 +648,17 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             bad = "this hub speaks Mercure 0.x only (mercure_protocol): select with topic";
         else if (kind == SELECTOR_UNKNOWN)
             bad = "unknown matcher type (match, matchExact or topic)";
-        else if (kind == SELECTOR_URLPATTERN)
-            bad = "URL patterns (matchURLPattern) are not supported yet";
         else if (has_control(p->value, p->value_len))
             bad = "a topic selector must not contain control characters";
-        else if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len)) {
+        else if (kind == SELECTOR_URLPATTERN) {
+            struct rp_url_pattern *pat = NULL;
+            if (rp_url_pattern_compile(p->value, p->value_len, &pat, &bad) == 0) {
+                if (!x)
+                    x = rp_xcalloc(1, sizeof(*x));
+                x->pats = rp_xrealloc(x->pats, (x->n_pats + 1) * sizeof(*x->pats));
+                x->pats[x->n_pats++] = pat;
+            }
+        } else if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len)) {
             if (rp_uri_template_compile(p->value, p->value_len, &tpl, &bad) == 0) {
                 if (!x)
                     x = rp_xcalloc(1, sizeof(*x));
@@ -652,6 +667,7 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             }
         } else if (p->value_len == 0 || p->value_len > IRI_MAX)
             bad = "a topic selector must be 1 to " STR(IRI_MAX_DOC) " bytes long";
+        reads_all |= kind != SELECTOR_URLPATTERN && strcmp(p->value, "*") == 0;
         if (bad) {
             snprintf(msg, sizeof(msg), "%s: %.32s=\"%.200s\"", bad, p->name, p->value);
             rp_conn_error(c, req, 400, msg, NULL);
@@ -675,12 +691,17 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
                       CHALLENGE);
         goto out;
     }
+    /* `*` with a subscribe grant of patterns (URI templates, URL patterns): which private
+     * topics it may read is decided per topic, by the accept filter. */
+    for (size_t i = 0; reads_all && !x && auth > 0 && i < m.n_subscribe; i++)
+        if (strchr(m.subscribe[i], '{') || m.subscribe[i][0] == RP_CLAIMS_URL_PATTERN_MARK)
+            x = rp_xcalloc(1, sizeof(*x));
     bool too_many = false;
     for (size_t i = 0; i < a->query->n_params && !too_many; i++) {
         const struct rp_query_param *p = &a->query->params[i];
         enum selector kind = selector_of(p->name);
-        if (kind == SELECTOR_NONE)
-            continue;
+        if (kind == SELECTOR_NONE || kind == SELECTOR_URLPATTERN)
+            continue; /* the patterns below and the accept filter */
         if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len))
             continue; /* the patterns below and the accept filter */
         too_many = !selector_filters(&fl, p->value, p->value_len, &m);

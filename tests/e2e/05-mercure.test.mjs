@@ -525,7 +525,8 @@ test('protocol 1.0 spellings: match, matchExact, access_token, the 1.0 cookie; u
     assert.equal(notAccess.status, 401);
     const auth = { Authorization: `Bearer ${token}` };
     for (const [query, message] of [
-        ['matchURLPattern=https://example.com/books/:id', /URL patterns/],
+        [`matchURLPattern=${encodeURIComponent('https://example.com/books/(\\d+)')}`, /regular-expression groups/],
+        [`matchURLPattern=${encodeURIComponent('example.com/books/:id')}`, /absolute URL pattern/],
         ['matchRegex=.*', /unknown matcher type/],
         ['MATCH=x', /unknown matcher type/],
         [`match=${encodeURIComponent('https://example.com/a\u0085b')}`, /control characters/],
@@ -536,6 +537,49 @@ test('protocol 1.0 spellings: match, matchExact, access_token, the 1.0 cookie; u
         assert.equal(r.status, 400, query);
         assert.match((await r.json()).error, message, query);
     }
+    await server.stop();
+});
+
+test('URL-pattern selectors and grants: matchURLPattern, authorization_details of matchType URLPattern', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const pattern = 'https://example.com/books/:id';
+    const grant = (actions, match) => accessToken({ authorization_details: [
+        { type: 'mercure', actions, topics: [{ match, matchType: 'URLPattern' }] }] });
+    const byPattern = (p) => `${server.url}/.well-known/mercure?matchURLPattern=${encodeURIComponent(p)}`;
+    const anon = subscribe(t, byPattern(pattern));
+    const granted = subscribe(t, byPattern('https://example.com/books/*'), {
+        headers: { Authorization: `Bearer ${grant(['subscribe'], pattern)}` },
+    });
+    const all = subscribe(t, `${server.url}/.well-known/mercure?match=*`, {
+        headers: { Authorization: `Bearer ${grant(['subscribe'], pattern)}` },
+    });
+    for (const s of [anon, granted, all]) await s.opened();
+    // A publisher may publish to what its pattern matches, and only there.
+    const publisher = grant(['publish'], 'https://example.com/books/*');
+    const refused = await mercurePublish(server, { topics: 'https://example.com/authors/1', data: 'x', token: publisher });
+    assert.equal(refused.status, 403, refused.text);
+    await publishOk(server, { topics: BOOK, data: 'b1', token: publisher });
+    await publishOk(server, { topics: 'https://example.com/books/2/reviews', data: 'review', token: publisher });
+    await publishOk(server, { topics: 'https://example.com/books/3', data: 'p3', isPrivate: true, token: publisher });
+    // Private, and not covered by the subscribers' grant (`:id` is one segment).
+    await publishOk(server, { topics: 'https://example.com/books/4/reviews', data: 'p4r', isPrivate: true, token: publisher });
+    await publishOk(server, { topics: 'https://example.com/authors/1', data: 'author' });
+    await publishOk(server, { topics: 'https://example.com/books/5?page=2', data: 'last' });
+    await anon.received(2);
+    await granted.received(4);
+    await all.received(5);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(anon.got.map((e) => e.data), ['b1', 'last']);
+    assert.deepEqual(granted.got.map((e) => e.data), ['b1', 'review', 'p3', 'last']);
+    assert.deepEqual(all.got.map((e) => e.data), ['b1', 'review', 'p3', 'author', 'last']);
+    // A resume through a URL-pattern selector, from a hub id and from a supplied id.
+    await publishOk(server, { topics: 'https://example.com/books/6', data: 'six', id: 'urn:uuid:six' });
+    await publishOk(server, { topics: 'https://example.com/books/7', data: 'seven' });
+    const r = await rawGet(t, byPattern(pattern), { 'Last-Event-ID': 'urn:uuid:six' });
+    assert.equal(r.headers['last-event-id'] ?? r.headers['mercure-last-event-id'], 'urn:uuid:six');
+    await waitUntil(() => r.text().includes('data: seven'));
+    assert.ok(!r.text().includes('data: six'), r.text());
+    r.close();
     await server.stop();
 });
 
