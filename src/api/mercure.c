@@ -7,10 +7,12 @@
  * delivery path is the own API's.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include <jansson.h>
 
@@ -32,6 +34,7 @@
 #include "http/cors.h"
 #include "http/publish_form.h"
 #include "http/query.h"
+#include "http/response.h"
 #include "sse/sse_frame.h"
 
 /* The answer to a publish whose supplied id one of its topics already has: a publisher
@@ -490,7 +493,165 @@ struct accept_ctx {
     struct rp_url_pattern **pats; /* matchURLPattern selectors */
     size_t n_pats;
     struct rp_claims_mercure claims; /* zeroed without a token */
+    /* mercure_subscriptions: the stream's entry among the active subscriptions (NULL until
+     * the stream started), and the hub its events go to. */
+    struct subscription *sub;
+    struct rp_hub *hub;
 };
+
+/* ---- active subscriptions ---- */
+
+#define SUBS_PREFIX "/.well-known/mercure/subscriptions"
+
+/*
+ * One connected subscriber's subscription (mercure_subscriptions): its id, its selectors as
+ * given and the token's `mercure.payload`. The list is the process's (one node), read by
+ * the subscriptions API and written when a stream starts and ends, on any worker.
+ */
+struct subscription {
+    struct subscription *prev, *next;
+    char subscriber[9 + RP_UUID_STR_LEN + 1]; /* urn:uuid:<v4> */
+    char **topics;
+    size_t n_topics;
+    char *payload; /* compact JSON, or NULL */
+};
+
+static pthread_mutex_t subs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct subscription *subs_head;
+
+/* <s> percent-encoded (all but RFC 3986 unreserved characters) onto <out>. */
+static void
+pct_encode(struct rp_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+            b == '-' || b == '.' || b == '_' || b == '~') {
+            rp_buf_append(out, &s[i], 1);
+        } else {
+            char e[3] = {'%', hex[b >> 4], hex[b & 15]};
+            rp_buf_append(out, e, 3);
+        }
+    }
+}
+
+/* The IRI of <sub>'s subscription to selector <topic> onto <out>. */
+static void
+subscription_iri(struct rp_buf *out, const struct subscription *sub, const char *topic)
+{
+    rp_buf_append_str(out, SUBS_PREFIX "/");
+    pct_encode(out, topic, strlen(topic));
+    rp_buf_append_str(out, "/");
+    pct_encode(out, sub->subscriber, strlen(sub->subscriber));
+}
+
+/* The JSON-LD object of <sub>'s subscription to <topic> (without a closing brace). */
+static void
+subscription_json(struct rp_buf *out, const struct subscription *sub, const char *topic,
+                  bool active)
+{
+    struct rp_buf iri;
+    rp_buf_init(&iri, 4096);
+    subscription_iri(&iri, sub, topic);
+    rp_buf_append_str(out, "{\"id\":\"");
+    rp_json_escape(out, iri.data, iri.len);
+    rp_buf_append_str(out, "\",\"type\":\"Subscription\",\"topic\":\"");
+    rp_json_escape(out, topic, strlen(topic));
+    rp_buf_append_str(out, "\",\"subscriber\":\"");
+    rp_json_escape(out, sub->subscriber, strlen(sub->subscriber));
+    rp_buf_printf(out, "\",\"active\":%s,\"payload\":%s", active ? "true" : "false",
+                  sub->payload ? sub->payload : "null");
+    rp_buf_fini(&iri);
+}
+
+/* Publishes the private update of each of <sub>'s selectors: connected or gone. A
+ * subscription IRI longer than a topic may be is skipped. */
+static void
+subscription_events(struct rp_hub *hub, const struct subscription *sub, bool active)
+{
+    for (size_t i = 0; i < sub->n_topics; i++) {
+        struct rp_buf iri, data;
+        rp_buf_init(&iri, 4096);
+        rp_buf_init(&data, 16384);
+        subscription_iri(&iri, sub, sub->topics[i]);
+        char name[RP_TOPIC_NAME_MAX + 1];
+        size_t len = hub_name(iri.data, iri.len, true, name);
+        if (len) {
+            rp_buf_append_str(&data, "{\"@context\":\"https://mercure.rocks/\",");
+            struct rp_buf obj;
+            rp_buf_init(&obj, 16384);
+            subscription_json(&obj, sub, sub->topics[i], active);
+            rp_buf_append(&data, obj.data + 1, obj.len - 1); /* after its '{' */
+            rp_buf_append_str(&data, "}");
+            rp_buf_fini(&obj);
+            struct rp_publish_item it = {
+                .topic = name, .topic_len = len, .data = data.data, .data_len = data.len};
+            struct rp_publish_result res;
+            struct rp_hub_error err;
+            (void)rp_hub_publish_system(hub, &it, 1, &res, &err); /* best effort */
+        }
+        rp_buf_fini(&iri);
+        rp_buf_fini(&data);
+    }
+}
+
+/* Registers the subscription of a started stream (selectors <fl>, the token's payload) and
+ * announces it; the stream's end (accept_free) withdraws it. */
+static void
+subscription_start(struct accept_ctx *x, struct rp_hub *hub, const char *const *topics, size_t n,
+                   const char *payload)
+{
+    struct subscription *sub = rp_xcalloc(1, sizeof(*sub));
+    uint8_t u[16] = {0};
+    if (getrandom(u, sizeof(u), GRND_NONBLOCK) != (ssize_t)sizeof(u)) {
+        /* No entropy yet: unique in this process is enough for a subscriber id. */
+        static _Atomic uint64_t counter;
+        uint64_t a = (uint64_t)rp_clock_wall_ms(), b = ++counter;
+        memcpy(u, &a, 8);
+        memcpy(u + 8, &b, 8);
+    }
+    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+    char uuid[RP_UUID_STR_LEN + 1];
+    rp_uuid_format(u, uuid);
+    snprintf(sub->subscriber, sizeof(sub->subscriber), "urn:uuid:%s", uuid);
+    sub->topics = rp_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        sub->topics[i] = rp_xstrdup(topics[i]);
+    sub->n_topics = n;
+    sub->payload = payload ? rp_xstrdup(payload) : NULL;
+    pthread_mutex_lock(&subs_lock);
+    sub->next = subs_head;
+    if (subs_head)
+        subs_head->prev = sub;
+    subs_head = sub;
+    pthread_mutex_unlock(&subs_lock);
+    x->sub = sub;
+    x->hub = hub;
+    subscription_events(hub, sub, true);
+}
+
+static void
+subscription_end(struct accept_ctx *x)
+{
+    struct subscription *sub = x->sub;
+    pthread_mutex_lock(&subs_lock);
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        subs_head = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    pthread_mutex_unlock(&subs_lock);
+    subscription_events(x->hub, sub, false);
+    for (size_t i = 0; i < sub->n_topics; i++)
+        free(sub->topics[i]);
+    free(sub->topics);
+    free(sub->payload);
+    free(sub);
+    x->sub = NULL;
+}
 
 static void
 accept_free(void *ctx)
@@ -498,6 +659,8 @@ accept_free(void *ctx)
     struct accept_ctx *x = ctx;
     if (!x)
         return;
+    if (x->sub)
+        subscription_end(x);
     for (size_t i = 0; i < x->n_exact; i++)
         free(x->exact[i]);
     free(x->exact);
@@ -691,6 +854,9 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
                       CHALLENGE);
         goto out;
     }
+    /* Active subscriptions: the stream's end is told by its accept context's release. */
+    if (!x && v->mercure_subscriptions)
+        x = rp_xcalloc(1, sizeof(*x));
     /* `*` with a subscribe grant of patterns (URI templates, URL patterns): which private
      * topics it may read is decided per topic, by the accept filter. */
     for (size_t i = 0; reads_all && !x && auth > 0 && i < m.n_subscribe; i++)
@@ -805,9 +971,20 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             goto out;
         }
     }
+    struct accept_ctx *owned = opts.accept_ctx;
     bool started = rp_conn_start_stream_opts(
         c, req, (const char *const *)fl.list, fl.n, id_len ? id : NULL, id_len,
         replay ? replay->data : NULL, replay ? replay->len : 0, &opts);
+    if (started && owned && v->mercure_subscriptions) {
+        /* The stream owns <owned> until the end of this loop turn at least. */
+        const char **sel = rp_xcalloc(a->query->n_params + 1, sizeof(char *));
+        size_t n_sel = 0;
+        for (size_t i = 0; i < a->query->n_params; i++)
+            if (selector_of(a->query->params[i].name) != SELECTOR_NONE)
+                sel[n_sel++] = a->query->params[i].value;
+        subscription_start(owned, a->node->hub, sel, n_sel, owned->claims.payload);
+        free((void *)sel);
+    }
     if (c->pending) {
         rp_history_release(c->pending);
         c->pending = NULL;
@@ -873,4 +1050,134 @@ rp_api_mercure(struct rp_api *a, struct rp_conn *c, const struct rp_http_request
         publish(a, c, req, call);
     else
         subscribe(a, c, req);
+}
+
+/* One path segment of the subscriptions API, percent-decoded into <out> (cap bytes). */
+static bool
+path_segment(const char *s, size_t n, char *out, size_t cap)
+{
+    if (n == 0 || n >= cap)
+        return false;
+    long len = rp_query_pct_decode(s, n, out, false);
+    if (len <= 0 || memchr(out, '\0', (size_t)len))
+        return false;
+    out[len] = '\0';
+    return true;
+}
+
+void
+rp_api_mercure_subscriptions(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                             const char *rest)
+{
+    const struct rp_config_values *v = rp_conn_config(c);
+    if (!v->mercure || !v->mercure_subscriptions) {
+        rp_conn_error(c, req, 404,
+                      "active subscriptions are off here (mercure = true and "
+                      "mercure_subscriptions = true turn them on)",
+                      NULL);
+        return;
+    }
+    /* "", or "<topic>" or "<topic>/<subscriber>", percent-encoded: read from the raw
+     * target, since the routed path is already decoded (a topic IRI holds slashes). */
+    char raw[2048] = "";
+    if (*rest) {
+        size_t plen = strlen(SUBS_PREFIX "/");
+        const char *t = req->target;
+        size_t tn = strcspn(t, "?#");
+        if (tn <= plen || tn - plen >= sizeof(raw) || strncmp(t, SUBS_PREFIX "/", plen) != 0) {
+            rp_conn_error(c, req, 404, "no such subscriptions resource", NULL);
+            return;
+        }
+        memcpy(raw, t + plen, tn - plen);
+        raw[tn - plen] = '\0';
+    }
+    rest = raw;
+    char topic[1024], subscriber[1024];
+    bool by_topic = false, by_subscriber = false;
+    if (*rest) {
+        const char *slash = strchr(rest, '/');
+        size_t tn = slash ? (size_t)(slash - rest) : strlen(rest);
+        by_topic = path_segment(rest, tn, topic, sizeof(topic));
+        by_subscriber =
+            slash && path_segment(slash + 1, strlen(slash + 1), subscriber, sizeof(subscriber));
+        if (!by_topic || (slash && !by_subscriber) || (slash && strchr(slash + 1, '/'))) {
+            rp_conn_error(c, req, 404,
+                          "no such subscriptions resource: " SUBS_PREFIX
+                          "[/<topic>[/<subscriber>]], each percent-encoded",
+                          NULL);
+            return;
+        }
+    }
+    struct rp_claims_mercure m;
+    int auth = authenticate(a, c, req, &m);
+    if (auth < 0)
+        return;
+    if (auth == 0) {
+        rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_MISSING);
+        rp_conn_error(c, req, 401, "the subscriptions API needs a Mercure token", CHALLENGE);
+        return;
+    }
+    /* The newest id first: a subscription that starts or ends after it is announced after
+     * it, so a client reading the list then the updates from there misses no change. */
+    struct rp_hub *hub = a->node->hub;
+    uint64_t newest = rp_hub_last_seq(hub);
+    struct rp_buf list, iri;
+    rp_buf_init(&list, 1u << 24);
+    rp_buf_init(&iri, 4096);
+    size_t found = 0;
+    pthread_mutex_lock(&subs_lock);
+    for (const struct subscription *sub = subs_head; sub; sub = sub->next) {
+        if (by_subscriber && strcmp(sub->subscriber, subscriber) != 0)
+            continue;
+        for (size_t i = 0; i < sub->n_topics; i++) {
+            if (by_topic && strcmp(sub->topics[i], topic) != 0)
+                continue;
+            /* Listed only when the token may receive that subscription's updates. */
+            iri.len = 0;
+            subscription_iri(&iri, sub, sub->topics[i]);
+            if (!m.has_subscribe ||
+                !rp_claims_selectors_match(m.subscribe, m.n_subscribe, iri.data, iri.len))
+                continue;
+            if (found++)
+                rp_buf_append_str(&list, ",");
+            subscription_json(&list, sub, sub->topics[i], true);
+            rp_buf_append_str(&list, "}");
+            if (by_subscriber)
+                break; /* one resource (a selector given twice is one subscription) */
+        }
+        if (by_subscriber && found)
+            break;
+    }
+    pthread_mutex_unlock(&subs_lock);
+    rp_buf_fini(&iri);
+    char last[RP_EVENT_ID_MAX + 1] = "earliest";
+    if (newest)
+        rp_hub_format_id(hub, newest, last);
+    struct rp_buf out;
+    rp_buf_init(&out, (1u << 24) + 4096);
+    rp_buf_append_str(&out, "{\"@context\":\"https://mercure.rocks/\",");
+    if (by_subscriber) {
+        if (found == 0) {
+            rp_conn_error(c, req, 404, "no such active subscription (or the token may not see it)",
+                          NULL);
+            goto out;
+        }
+        rp_buf_append(&out, list.data + 1, list.len - 2); /* the object's members */
+    } else {
+        rp_buf_append_str(&out, "\"id\":\"" SUBS_PREFIX);
+        if (*rest) {
+            rp_buf_append_str(&out, "/");
+            rp_json_escape(&out, rest, strlen(rest));
+        }
+        rp_buf_append_str(&out, "\",\"type\":\"Subscriptions\",\"subscriptions\":[");
+        rp_buf_append(&out, list.data, list.len);
+        rp_buf_append_str(&out, "]");
+    }
+    rp_buf_printf(&out, ",\"lastEventID\":\"%s\"}", last);
+    rp_conn_respond(c, req, 200, "application/ld+json", "Cache-Control: no-store\r\n", out.data,
+                    out.len);
+out:
+    rp_buf_fini(&out);
+    rp_buf_fini(&list);
+    rp_claims_mercure_fini(&m);
 }

@@ -136,6 +136,9 @@ rp_claims_mercure_read(const struct json_t *claims, struct rp_claims_mercure *ou
         return RP_AUTH_OK;
     if (!json_is_object(m))
         return RP_AUTH_MALFORMED;
+    const json_t *payload = json_object_get(m, "payload");
+    if (payload && !json_is_null(payload))
+        out->payload = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
     const json_t *pub = json_object_get(m, "publish");
     const json_t *sub = json_object_get(m, "subscribe");
     /* A null list is what a PHP array left unset encodes to: the same as absent. */
@@ -168,6 +171,7 @@ rp_claims_mercure_fini(struct rp_claims_mercure *m)
 {
     free_list(m->publish, m->n_publish);
     free_list(m->subscribe, m->n_subscribe);
+    free(m->payload);
     memset(m, 0, sizeof(*m));
 }
 

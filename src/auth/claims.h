@@ -33,6 +33,7 @@ struct rp_claims_mercure {
     bool has_subscribe;
     char **subscribe;
     size_t n_subscribe;
+    char *payload;      /* `mercure.payload` as compact JSON, or NULL (active subscriptions) */
     int64_t expires_ms; /* the token's exp (unix ms), 0 when it has none */
 };
 

@@ -583,6 +583,90 @@ test('URL-pattern selectors and grants: matchURLPattern, authorization_details o
     await server.stop();
 });
 
+test('active subscriptions: private subscription updates and the subscriptions API, behind mercure_subscriptions', { timeout: TEST_TIMEOUT }, async (t) => {
+    const off = await startHub(t);
+    const none = await fetch(`${off.url}/.well-known/mercure/subscriptions`,
+        { headers: { Authorization: `Bearer ${mercureToken({ subscribe: ['*'] })}` } });
+    assert.equal(none.status, 404);
+    assert.match((await none.json()).error, /mercure_subscriptions/);
+    await off.stop();
+
+    const server = await startHub(t, ['--mercure-subscriptions', 'true']);
+    const watched = '/.well-known/mercure/subscriptions/{topic}/{subscriber}';
+    const observerToken = mercureToken({ subscribe: [watched] });
+    const observer = subscribe(t, hubUrl(server, watched), {
+        headers: { Authorization: `Bearer ${observerToken}` },
+    });
+    await observer.opened();
+    await observer.received(1); // its own subscription
+    // A `*` reader whose grant does not cover the subscription topics.
+    const bystander = subscribe(t, hubUrl(server, '*'), {
+        headers: { Authorization: `Bearer ${mercureToken({ subscribe: [BOOK] })}` },
+    });
+    await bystander.opened();
+    await observer.received(2);
+    const own = JSON.parse(observer.got[0].data);
+    assert.equal(own.topic, watched);
+    // A subscriber connects: one private update per selector, with its token's payload.
+    const reader = await rawGet(t, hubUrl(server, BOOK), {
+        Authorization: `Bearer ${mercureToken({ subscribe: [BOOK], payload: { user: 'alice' } })}`,
+    });
+    assert.equal(reader.status, 200);
+    await observer.received(3);
+    const on = JSON.parse(observer.got[2].data);
+    assert.equal(on['@context'], 'https://mercure.rocks/');
+    assert.equal(on.type, 'Subscription');
+    assert.equal(on.topic, BOOK);
+    assert.match(on.subscriber, /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(on.active, true);
+    assert.deepEqual(on.payload, { user: 'alice' });
+    const iri = `/.well-known/mercure/subscriptions/${encodeURIComponent(BOOK)}/${encodeURIComponent(on.subscriber)}`;
+    assert.equal(on.id, iri);
+    assert.notEqual(on.subscriber, own.subscriber);
+
+    // The API: every subscription the token may see, by topic, and one.
+    const get = async (path, token = observerToken) => {
+        const r = await fetch(`${server.url}${path}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+        return { status: r.status, type: r.headers.get('content-type'), body: await r.json() };
+    };
+    let r = await get('/.well-known/mercure/subscriptions');
+    assert.equal(r.status, 200);
+    assert.match(r.type, /^application\/ld\+json/);
+    assert.equal(r.body.type, 'Subscriptions');
+    assert.equal(r.body.id, '/.well-known/mercure/subscriptions');
+    assert.match(r.body.lastEventID, /^[0-9a-f]{8}-\d+$/);
+    assert.deepEqual(r.body.subscriptions.map((x) => x.topic).sort(), ['*', BOOK, watched].sort());
+    assert.deepEqual(r.body.subscriptions.find((x) => x.topic === BOOK),
+        { id: iri, type: 'Subscription', topic: BOOK, subscriber: on.subscriber, active: true, payload: { user: 'alice' } });
+    r = await get(`/.well-known/mercure/subscriptions/${encodeURIComponent(BOOK)}`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.subscriptions.map((x) => x.subscriber), [on.subscriber]);
+    r = await get(iri);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.id, iri);
+    assert.equal(r.body.subscriber, on.subscriber);
+    assert.ok(r.body.lastEventID);
+    // A token must be presented, and it only sees what its subscribe grant covers.
+    assert.equal((await get('/.well-known/mercure/subscriptions', null)).status, 401);
+    r = await get('/.well-known/mercure/subscriptions', mercureToken({ subscribe: [BOOK] }));
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.subscriptions, []);
+    assert.equal((await get(iri, mercureToken({ subscribe: [BOOK] }))).status, 404);
+    // The subscriber leaves: active false, and the API no longer lists it.
+    reader.close();
+    await observer.received(4);
+    const gone = JSON.parse(observer.got[3].data);
+    assert.equal(gone.subscriber, on.subscriber);
+    assert.equal(gone.active, false);
+    assert.equal(gone.id, iri);
+    r = await get(`/.well-known/mercure/subscriptions/${encodeURIComponent(BOOK)}`);
+    assert.deepEqual(r.body.subscriptions, []);
+    assert.equal((await get(iri)).status, 404);
+    // Nobody else received the subscription updates: they are private.
+    assert.deepEqual(bystander.got, []);
+    await server.stop();
+});
+
 test('URI-template selectors: matched once per topic, public and private, resumable', { timeout: TEST_TIMEOUT }, async (t) => {
     const server = await startHub(t, ['--mercure-anonymous', 'true']);
     const books = 'https://example.com/books/{id}';

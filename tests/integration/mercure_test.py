@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -191,6 +192,39 @@ def test_supplied_ids_resume_after_upgrade(binary):
         stop_new(srv, pid if pid != srv.proc.pid else None)
 
 
+def test_active_subscriptions_end_with_the_server(binary):
+    """With mercure_subscriptions, streams of every kind are listed while open, and a server
+    stopped while they are open (each withdrawing its subscription as it closes) exits
+    cleanly."""
+    flags = ("--mercure", "true", "--mercure-jwt-secret", SECRET, "--mercure-anonymous", "true",
+             "--mercure-subscriptions", "true")
+    watcher = hs256({"mercure": {"subscribe": ["*"]}})
+    with Server(binary, *flags) as srv:
+        streams = [Stream(srv.port, hub_path(BOOK)), Stream(srv.port, hub_path("*")),
+                   Stream(srv.port, hub_path(TEMPLATE)),
+                   Stream(srv.port, "/.well-known/mercure?matchURLPattern=" +
+                          urllib.parse.quote("https://example.com/books/:id", safe=""))]
+        status, body = srv.request("GET", "/.well-known/mercure/subscriptions", b"",
+                                   {"Authorization": "Bearer " + watcher})
+        check(status == 200, "the API: %r %r" % (status, body))
+        topics = sorted(x["topic"] for x in body["subscriptions"])
+        check(topics == sorted([BOOK, "*", TEMPLATE, "https://example.com/books/:id"]),
+              "every open stream is listed: %r" % topics)
+        publish(srv, BOOK, "still delivered")
+        check(streams[0].next_event()["data"] == "still delivered", "delivery unchanged")
+        streams[0].close()
+        deadline = 50
+        while deadline:
+            status, body = srv.request("GET", "/.well-known/mercure/subscriptions", b"",
+                                       {"Authorization": "Bearer " + watcher})
+            if len(body["subscriptions"]) == 3:
+                break
+            deadline -= 1
+            time.sleep(0.1)
+        check(len(body["subscriptions"]) == 3, "a closed stream is withdrawn: %r" % body)
+    # The others were open when the server stopped: `with` checked its clean exit.
+
+
 def publish_private(srv, topic, data):
     status, body = srv.request("POST", "/.well-known/mercure",
                                urllib.parse.urlencode({"topic": topic, "data": data,
@@ -205,4 +239,5 @@ if __name__ == "__main__":
     sys.exit(run([test_mercure_streams_through_upgrade,
                   test_resume_older_than_memory_comes_from_disk,
                   test_supplied_ids_resume_after_restart,
-                  test_supplied_ids_resume_after_upgrade], sys.argv[1]))
+                  test_supplied_ids_resume_after_upgrade,
+                  test_active_subscriptions_end_with_the_server], sys.argv[1]))
