@@ -170,6 +170,19 @@ audience_ok(const struct rp_conn *c, const json_t *claims)
  * Verifies the request's token into <m>: 1 with a verified token, 0 without a token, -1
  * when a token was refused (a 401 was queued).
  */
+static bool
+issuer_ok(struct rp_conn *c, const json_t *claims)
+{
+    const struct rp_config_list *l = &rp_conn_config(c)->mercure_issuers;
+    if (l->n == 0)
+        return true;
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    for (size_t i = 0; iss && i < l->n; i++)
+        if (strcmp(iss, l->items[i]) == 0)
+            return true;
+    return false;
+}
+
 static int
 authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
              struct rp_claims_mercure *m)
@@ -190,6 +203,8 @@ authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
             r = rp_claims_mercure_read(claims, m);
         if (r == RP_AUTH_OK && !audience_ok(c, claims))
             r = RP_AUTH_BAD_AUDIENCE;
+        if (r == RP_AUTH_OK && !issuer_ok(c, claims))
+            r = RP_AUTH_BAD_ISSUER;
         /* 1.0: authorization_details come only in an access token (typ at+jwt), so an ID
          * token or another JWT signed with the same key grants nothing by them. */
         if (r == RP_AUTH_OK && json_object_get(claims, "authorization_details") && !at_jwt)
@@ -1031,6 +1046,12 @@ rp_api_mercure_metadata(struct rp_api *a, struct rp_conn *c, const struct rp_htt
     json_array_append_new(algs, json_string("ES256"));
     json_array_append_new(algs, json_string("RS256"));
     json_object_set_new(doc, "resource_signing_alg_values_supported", algs);
+    if (v->mercure_issuers.n) {
+        json_t *servers = json_array();
+        for (size_t i = 0; i < v->mercure_issuers.n; i++)
+            json_array_append_new(servers, json_string(v->mercure_issuers.items[i]));
+        json_object_set_new(doc, "authorization_servers", servers);
+    }
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     rp_conn_respond(c, req, 200, "application/json", "Cache-Control: max-age=300\r\n", text,

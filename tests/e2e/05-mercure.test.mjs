@@ -755,5 +755,30 @@ test('1.0: the protected-resource metadata document, and aud checked against mer
     const derived = await startHub(t);
     const doc = await (await fetch(`${derived.url}/.well-known/oauth-protected-resource`)).json();
     assert.equal(doc.resource, `http://127.0.0.1:${derived.port}/.well-known/mercure`);
+    assert.equal(doc.authorization_servers, undefined);
     await derived.stop();
+});
+
+test('mercure_issuers: tokens must name an accepted iss, listed as authorization_servers', { timeout: TEST_TIMEOUT }, async (t) => {
+    const issuers = ['https://auth.example', 'https://sso.example/realms/app'];
+    const server = await startHub(t, ['--mercure-issuers', issuers.join(', '), '--mercure-anonymous', 'true']);
+    const doc = await (await fetch(`${server.url}/.well-known/oauth-protected-resource`)).json();
+    assert.deepEqual(doc.authorization_servers, issuers);
+    const withIss = (iss) => hs256({ ...(iss ? { iss } : {}), mercure: { publish: ['*'] } }, SECRET);
+    for (const token of [withIss(null), withIss('https://evil.example'), withIss('https://auth.example/')]) {
+        const r = await mercurePublish(server, { topics: BOOK, data: 'refused', token });
+        assert.equal(r.status, 401, r.text);
+        assert.match(r.text, /bad_issuer/);
+    }
+    // An access token (1.0) is checked the same way, and a subscriber's token too.
+    const at = (iss) => accessToken({ iss, authorization_details: [
+        { type: 'mercure', actions: ['subscribe'], topics: [{ match: '*' }] }] });
+    const denied = await fetch(hubUrl(server, BOOK), { headers: { Authorization: `Bearer ${at('https://evil.example')}` } });
+    assert.equal(denied.status, 401);
+    const sub = subscribe(t, hubUrl(server, BOOK), { headers: { Authorization: `Bearer ${at(issuers[1])}` } });
+    await sub.opened();
+    await publishOk(server, { topics: BOOK, data: 'ok', isPrivate: true, token: withIss(issuers[0]) });
+    await sub.received(1);
+    assert.equal(sub.got[0].data, 'ok');
+    await server.stop();
 });
