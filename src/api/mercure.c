@@ -1045,6 +1045,7 @@ rp_api_mercure_metadata(struct rp_api *a, struct rp_conn *c, const struct rp_htt
     json_array_append_new(algs, json_string("HS256"));
     json_array_append_new(algs, json_string("ES256"));
     json_array_append_new(algs, json_string("RS256"));
+    json_array_append_new(algs, json_string("EdDSA"));
     json_object_set_new(doc, "resource_signing_alg_values_supported", algs);
     if (v->mercure_issuers.n) {
         json_t *servers = json_array();

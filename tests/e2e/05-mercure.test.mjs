@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, createSign, generateKeyPairSync } from 'node:crypto';
+import { createHmac, createSign, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -431,6 +431,38 @@ test('ES256 tokens from a PEM public key', { timeout: TEST_TIMEOUT }, async (t) 
     // An HS256 token is refused by an ES256-only hub.
     const r = await mercurePublish(server, { topics: BOOK, data: 'x' });
     assert.equal(r.status, 401);
+    await server.stop();
+});
+
+test('EdDSA (Ed25519) tokens from a PEM public key', { timeout: TEST_TIMEOUT }, async (t) => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const other = generateKeyPairSync('ed25519').privateKey;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rp-mercure-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const pem = path.join(dir, 'mercure.pem');
+    writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }));
+    const eddsa = (claims, key, alg = 'EdDSA') => {
+        const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+        const input = `${b64({ alg, typ: 'JWT' })}.${b64(claims)}`;
+        return `${input}.${cryptoSign(null, Buffer.from(input), key).toString('base64url')}`;
+    };
+    const server = await startServer(t, ['--mercure', 'true', '--mercure-jwt-key-file', pem]);
+    const doc = await (await fetch(`${server.url}/.well-known/oauth-protected-resource`)).json();
+    assert.ok(doc.resource_signing_alg_values_supported.includes('EdDSA'));
+    const sub = subscribe(t, hubUrl(server, BOOK), {
+        headers: { Authorization: `Bearer ${eddsa({ mercure: { subscribe: [BOOK] } }, privateKey)}` },
+    });
+    await sub.opened();
+    await publishOk(server, { topics: BOOK, data: 'private eddsa', isPrivate: true,
+        token: eddsa({ mercure: { publish: [BOOK] } }, privateKey) });
+    await sub.received(1);
+    assert.equal(sub.got[0].data, 'private eddsa');
+    // Another key's signature, another alg name on the same signature, and HS256: refused.
+    for (const token of [eddsa({ mercure: { publish: [BOOK] } }, other),
+        eddsa({ mercure: { publish: [BOOK] } }, privateKey, 'ES256'), PUBLISHER]) {
+        const r = await mercurePublish(server, { topics: BOOK, data: 'x', token });
+        assert.equal(r.status, 401, r.text);
+    }
     await server.stop();
 });
 
