@@ -185,20 +185,23 @@ issuer_ok(struct rp_conn *c, const json_t *claims)
 
 static int
 authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-             struct rp_claims_mercure *m)
+             struct rp_claims_mercure *m, bool subscriber)
 {
+    /* Subscribers' tokens may have keys of their own (mercure_subscriber_jwt_*). */
+    const struct rp_jwt_keys *keys = subscriber && a->node->mercure_subscriber_keys
+                                         ? a->node->mercure_subscriber_keys
+                                         : a->node->mercure_keys;
     memset(m, 0, sizeof(*m));
     const char *tok = NULL;
     size_t len = find_token(a, c, req, &tok);
     if (len == 0)
         return 0;
     enum rp_auth_result r = RP_AUTH_UNKNOWN_KEY;
-    if (a->node->mercure_keys) {
+    if (keys) {
         struct rp_grant g = {0};
         json_t *claims = NULL;
         bool at_jwt;
-        r = rp_jwt_verify_claims(a->node->mercure_keys, tok, len, rp_clock_wall_ms(), NULL, &g,
-                                 &claims, &at_jwt);
+        r = rp_jwt_verify_claims(keys, tok, len, rp_clock_wall_ms(), NULL, &g, &claims, &at_jwt);
         if (r == RP_AUTH_OK)
             r = rp_claims_mercure_read(claims, m);
         if (r == RP_AUTH_OK && !audience_ok(c, claims))
@@ -221,7 +224,7 @@ authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
     rp_stat_auth_failure(rp_conn_stats(c), r);
     char msg[200];
     snprintf(msg, sizeof(msg), "invalid Mercure token (%s)%s", rp_auth_result_name(r),
-             a->node->mercure_keys ? "" : ": the hub has no mercure_jwt_secret or key file");
+             keys ? "" : ": the hub has no mercure_jwt_secret or key file");
     rp_conn_error(c, req, 401, msg, CHALLENGE_INVALID);
     return -1;
 }
@@ -334,7 +337,7 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                               "a Mercure 1.0 update has exactly one topic (mercure_protocol 1.0)");
         goto out;
     }
-    auth = authenticate(a, c, req, &m);
+    auth = authenticate(a, c, req, &m, false);
     if (auth < 0)
         goto out;
     if (auth == 0) {
@@ -858,7 +861,7 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
                       "missing \"topic\" or \"match\" parameter: name at least one selector", NULL);
         goto out;
     }
-    auth = authenticate(a, c, req, &m);
+    auth = authenticate(a, c, req, &m, true);
     if (auth < 0)
         goto out;
     if (auth == 0 && !v->mercure_anonymous) {
@@ -1131,7 +1134,7 @@ rp_api_mercure_subscriptions(struct rp_api *a, struct rp_conn *c, const struct r
         }
     }
     struct rp_claims_mercure m;
-    int auth = authenticate(a, c, req, &m);
+    int auth = authenticate(a, c, req, &m, true);
     if (auth < 0)
         return;
     if (auth == 0) {

@@ -466,6 +466,31 @@ test('EdDSA (Ed25519) tokens from a PEM public key', { timeout: TEST_TIMEOUT }, 
     await server.stop();
 });
 
+test('separate subscriber keys: mercure_subscriber_jwt_secret verifies subscribers, mercure_jwt_secret publishers', { timeout: TEST_TIMEOUT }, async (t) => {
+    const SUB_SECRET = 'another-secret-for-subscribers-only-32+bytes';
+    const server = await startHub(t, ['--mercure-subscriber-jwt-secret', SUB_SECRET,
+        '--mercure-subscriptions', 'true']);
+    const subToken = mercureToken({ subscribe: [BOOK] }, { secret: SUB_SECRET });
+    const sub = subscribe(t, hubUrl(server, BOOK), { headers: { Authorization: `Bearer ${subToken}` } });
+    await sub.opened();
+    // A subscriber token under the publishers' secret is refused, and so is a publisher
+    // token under the subscribers' secret.
+    const wrongSub = await fetch(hubUrl(server, BOOK), {
+        headers: { Authorization: `Bearer ${mercureToken({ subscribe: [BOOK] })}` } });
+    assert.equal(wrongSub.status, 401);
+    const wrongPub = await mercurePublish(server, { topics: BOOK, data: 'x',
+        token: mercureToken({ publish: ['*'] }, { secret: SUB_SECRET }) });
+    assert.equal(wrongPub.status, 401, wrongPub.text);
+    await publishOk(server, { topics: BOOK, data: 'private', isPrivate: true });
+    await sub.received(1);
+    assert.equal(sub.got[0].data, 'private');
+    // The subscriptions API is a subscriber's: its keys.
+    const api = await fetch(`${server.url}/.well-known/mercure/subscriptions`, {
+        headers: { Authorization: `Bearer ${mercureToken({ subscribe: ['*'] }, { secret: SUB_SECRET })}` } });
+    assert.equal(api.status, 200);
+    await server.stop();
+});
+
 test('Chromium: EventSource withCredentials sends the mercureAuthorization cookie', { timeout: 60000 }, async (t) => {
     // The page is served by another origin on loopback; the hub allows it with credentials.
     const page = http.createServer((req, res) => {
