@@ -229,6 +229,12 @@ mercure(void *ctx, const struct rp_http_request *req, const char *rest)
     rp_api_mercure(k->a, k->c, req, k->why);
 }
 static void
+mercure_subscriptions(void *ctx, const struct rp_http_request *req, const char *rest)
+{
+    struct call *k = ctx;
+    rp_api_mercure_subscriptions(k->a, k->c, req, rest ? rest : "");
+}
+static void
 mercure_metadata(void *ctx, const struct rp_http_request *req, const char *rest)
 {
     struct call *k = ctx;
@@ -283,6 +289,10 @@ static const struct rp_route routes[] = {
     {"/health", RP_ROUTE_EXACT, GET_OR_HEAD, health_documented, NULL},
     {"/", RP_ROUTE_EXACT, GET_OR_HEAD, home, NULL},
     {"/.well-known/mercure", RP_ROUTE_EXACT, GET_OR_HEAD | RP_ROUTE_POST, mercure, NULL},
+    {"/.well-known/mercure/subscriptions", RP_ROUTE_EXACT, GET_OR_HEAD, mercure_subscriptions,
+     NULL},
+    {"/.well-known/mercure/subscriptions/", RP_ROUTE_PREFIX, GET_OR_HEAD, mercure_subscriptions,
+     NULL},
     {"/.well-known/oauth-protected-resource", RP_ROUTE_PREFIX, GET_OR_HEAD, mercure_metadata, NULL},
     {"/upstreams", RP_ROUTE_EXACT, GET_OR_HEAD, upstreams_list, NULL},
     {"/sessions/events", RP_ROUTE_EXACT, RP_ROUTE_POST, sessions_send, NULL},

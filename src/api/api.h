@@ -61,6 +61,8 @@ struct rp_api_node {
     unsigned n_workers;
     /* Keys of Mercure tokens (api/mercure.c); NULL when none is configured. */
     const struct rp_jwt_keys *mercure_keys;
+    /* Subscribers' keys when they differ from publishers' (else NULL: mercure_keys). */
+    const struct rp_jwt_keys *mercure_subscriber_keys;
     struct rp_upstream_pool *upstreams; /* the concentrator (client/upstream); may be NULL */
     const char *upstream_prefix;        /* its streams' path prefix ("/upstream/") */
     /* The session table (core/session.h); any thread. NULL: sessions are off. */

@@ -90,6 +90,10 @@ size_t rp_api_branca_topics(struct rp_api *a, struct rp_conn *c, const struct rp
 /* mercure.c: the Mercure hub, GET and POST /.well-known/mercure (docs/mercure.md) */
 void rp_api_mercure(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                     enum rp_conn_call call);
+/* The active subscriptions API, GET /.well-known/mercure/subscriptions[/<topic>[/<subscriber>]]
+ * (<rest>: what follows "subscriptions/", or ""; mercure_subscriptions) */
+void rp_api_mercure_subscriptions(struct rp_api *a, struct rp_conn *c,
+                                  const struct rp_http_request *req, const char *rest);
 /* The hub's protected-resource metadata (RFC 9728), /.well-known/oauth-protected-resource */
 void rp_api_mercure_metadata(struct rp_api *a, struct rp_conn *c,
                              const struct rp_http_request *req);

@@ -7,10 +7,12 @@
  * delivery path is the own API's.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include <jansson.h>
 
@@ -28,10 +30,18 @@
 #include "core/pattern.h"
 #include "core/topic_name.h"
 #include "core/uri_template.h"
+#include "core/url_pattern.h"
 #include "http/cors.h"
 #include "http/publish_form.h"
 #include "http/query.h"
+#include "http/response.h"
+#include "sse/sse_frame.h"
 
+/* The answer to a publish whose supplied id one of its topics already has: a publisher
+ * retrying after a lost answer learns that the update is stored. */
+#define DUPLICATE_ID                                                                               \
+    "an update with this \"id\" was already published to this topic and is stored; a retry "       \
+    "need not be sent again"
 #define PREFIX_PUBLIC RP_TOPIC_SYSTEM_PREFIX "mercure/u/"
 #define PREFIX_PRIVATE RP_TOPIC_MERCURE_PRIVATE_PREFIX
 #define PREFIX_LEN (sizeof(PREFIX_PUBLIC) - 1)
@@ -160,26 +170,44 @@ audience_ok(const struct rp_conn *c, const json_t *claims)
  * Verifies the request's token into <m>: 1 with a verified token, 0 without a token, -1
  * when a token was refused (a 401 was queued).
  */
+static bool
+issuer_ok(struct rp_conn *c, const json_t *claims)
+{
+    const struct rp_config_list *l = &rp_conn_config(c)->mercure_issuers;
+    if (l->n == 0)
+        return true;
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    for (size_t i = 0; iss && i < l->n; i++)
+        if (strcmp(iss, l->items[i]) == 0)
+            return true;
+    return false;
+}
+
 static int
 authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-             struct rp_claims_mercure *m)
+             struct rp_claims_mercure *m, bool subscriber)
 {
+    /* Subscribers' tokens may have keys of their own (mercure_subscriber_jwt_*). */
+    const struct rp_jwt_keys *keys = subscriber && a->node->mercure_subscriber_keys
+                                         ? a->node->mercure_subscriber_keys
+                                         : a->node->mercure_keys;
     memset(m, 0, sizeof(*m));
     const char *tok = NULL;
     size_t len = find_token(a, c, req, &tok);
     if (len == 0)
         return 0;
     enum rp_auth_result r = RP_AUTH_UNKNOWN_KEY;
-    if (a->node->mercure_keys) {
+    if (keys) {
         struct rp_grant g = {0};
         json_t *claims = NULL;
         bool at_jwt;
-        r = rp_jwt_verify_claims(a->node->mercure_keys, tok, len, rp_clock_wall_ms(), NULL, &g,
-                                 &claims, &at_jwt);
+        r = rp_jwt_verify_claims(keys, tok, len, rp_clock_wall_ms(), NULL, &g, &claims, &at_jwt);
         if (r == RP_AUTH_OK)
             r = rp_claims_mercure_read(claims, m);
         if (r == RP_AUTH_OK && !audience_ok(c, claims))
             r = RP_AUTH_BAD_AUDIENCE;
+        if (r == RP_AUTH_OK && !issuer_ok(c, claims))
+            r = RP_AUTH_BAD_ISSUER;
         /* 1.0: authorization_details come only in an access token (typ at+jwt), so an ID
          * token or another JWT signed with the same key grants nothing by them. */
         if (r == RP_AUTH_OK && json_object_get(claims, "authorization_details") && !at_jwt)
@@ -196,7 +224,7 @@ authenticate(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *
     rp_stat_auth_failure(rp_conn_stats(c), r);
     char msg[200];
     snprintf(msg, sizeof(msg), "invalid Mercure token (%s)%s", rp_auth_result_name(r),
-             a->node->mercure_keys ? "" : ": the hub has no mercure_jwt_secret or key file");
+             keys ? "" : ": the hub has no mercure_jwt_secret or key file");
     rp_conn_error(c, req, 401, msg, CHALLENGE_INVALID);
     return -1;
 }
@@ -249,12 +277,35 @@ publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         }
         rp_stat_add(stats, RP_STAT_events_published, appended);
         rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
+        if (items[0].pub_id && n != appended) {
+            /* Another publish with this id got there between the check and this one. */
+            rp_api_reject_publish(c, req, 409, DUPLICATE_ID);
+            free(res);
+            return;
+        }
         char id[RP_EVENT_ID_MAX + 1];
         size_t id_len = rp_hub_format_id(a->node->hub, res[0].seq, id);
-        rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, id, id_len);
+        if (items[0].pub_id) /* the supplied id is the update's id */
+            rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, items[0].pub_id + 1,
+                            items[0].pub_id_len - 1);
+        else
+            rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, id, id_len);
         hold_until_durable(a, c, newest);
     }
     free(res);
+}
+
+/* A supplied id comes back in a Last-Event-ID header and goes out in an `id:` line: visible
+ * ASCII only (no space, control character or byte above 0x7e), at most 128 bytes. */
+static bool
+supplied_id_valid(const char *id, size_t len)
+{
+    if (len == 0 || len > 128)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)id[i] <= 0x20 || (unsigned char)id[i] >= 0x7f)
+            return false;
+    return true;
 }
 
 static void
@@ -274,6 +325,7 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
     struct rp_claims_mercure m;
     struct rp_publish_item *items = NULL;
     char(*names)[RP_TOPIC_NAME_MAX + 1] = NULL;
+    char *marked = NULL;
     char msg[400];
     int auth = -1;
     if (rp_publish_form_parse(req->body, req->body_len, (size_t)v->max_batch, &f, &ferr)) {
@@ -285,7 +337,7 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                               "a Mercure 1.0 update has exactly one topic (mercure_protocol 1.0)");
         goto out;
     }
-    auth = authenticate(a, c, req, &m);
+    auth = authenticate(a, c, req, &m, false);
     if (auth < 0)
         goto out;
     if (auth == 0) {
@@ -297,6 +349,18 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
     if (!m.has_publish) {
         forbid(c, req, "the token has no mercure.publish claim");
         goto out;
+    }
+    if (f.id && !supplied_id_valid(f.id, f.id_len)) {
+        rp_api_reject_publish(c, req, 400,
+                              "an \"id\" is 1 to 128 visible ASCII characters (no space, no "
+                              "control character), so that it can come back as Last-Event-ID");
+        goto out;
+    }
+    if (f.id) {
+        /* The supplied id is the SSE id: the frame carries it after the hub's mark. */
+        marked = rp_xmalloc(f.id_len + 1);
+        marked[0] = RP_FRAME_SSE_ID_MARK;
+        memcpy(marked + 1, f.id, f.id_len);
     }
     items = rp_xcalloc(f.n_topics, sizeof(*items));
     names = rp_xcalloc(f.n_topics, sizeof(*names));
@@ -319,13 +383,21 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
             .event_len = f.type_len,
             .data = f.data,
             .data_len = f.data_len,
-            .pub_id = f.id,
-            .pub_id_len = f.id_len,
+            .pub_id = marked,
+            .pub_id_len = marked ? f.id_len + 1 : 0,
             .same_update = i > 0, /* written once to a stream that reads several of them */
         };
     }
+    for (size_t i = 0; marked && i < f.n_topics; i++) {
+        struct rp_topic *t = rp_hub_find(a->node->hub, names[i], strlen(names[i]));
+        if (t && rp_topic_find_pub_id(t, marked, f.id_len + 1)) {
+            rp_api_reject_publish(c, req, 409, DUPLICATE_ID);
+            goto out;
+        }
+    }
     publish_items(a, c, req, items, f.n_topics, call);
 out:
+    free(marked);
     free(items);
     free(names);
     if (auth > 0)
@@ -406,8 +478,8 @@ selector_filters(struct filters *fl, const char *sel, size_t len, const struct r
             return add_filter(fl, PREFIX_PRIVATE "#");
         for (size_t i = 0; m->has_subscribe && i < m->n_subscribe; i++) {
             const char *c = m->subscribe[i];
-            if (strchr(c, '{'))
-                continue; /* a URI template grants nothing yet */
+            if (strchr(c, '{') || c[0] == RP_CLAIMS_URL_PATTERN_MARK)
+                continue; /* a pattern: the accept filter decides (see subscribe) */
             if (hub_name(c, strlen(c), true, name) && !add_filter(fl, name))
                 return false;
         }
@@ -436,8 +508,168 @@ struct accept_ctx {
     size_t n_exact;
     struct rp_uri_template **tpls;
     size_t n_tpls;
+    struct rp_url_pattern **pats; /* matchURLPattern selectors */
+    size_t n_pats;
     struct rp_claims_mercure claims; /* zeroed without a token */
+    /* mercure_subscriptions: the stream's entry among the active subscriptions (NULL until
+     * the stream started), and the hub its events go to. */
+    struct subscription *sub;
+    struct rp_hub *hub;
 };
+
+/* ---- active subscriptions ---- */
+
+#define SUBS_PREFIX "/.well-known/mercure/subscriptions"
+
+/*
+ * One connected subscriber's subscription (mercure_subscriptions): its id, its selectors as
+ * given and the token's `mercure.payload`. The list is the process's (one node), read by
+ * the subscriptions API and written when a stream starts and ends, on any worker.
+ */
+struct subscription {
+    struct subscription *prev, *next;
+    char subscriber[9 + RP_UUID_STR_LEN + 1]; /* urn:uuid:<v4> */
+    char **topics;
+    size_t n_topics;
+    char *payload; /* compact JSON, or NULL */
+};
+
+static pthread_mutex_t subs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct subscription *subs_head;
+
+/* <s> percent-encoded (all but RFC 3986 unreserved characters) onto <out>. */
+static void
+pct_encode(struct rp_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+            b == '-' || b == '.' || b == '_' || b == '~') {
+            rp_buf_append(out, &s[i], 1);
+        } else {
+            char e[3] = {'%', hex[b >> 4], hex[b & 15]};
+            rp_buf_append(out, e, 3);
+        }
+    }
+}
+
+/* The IRI of <sub>'s subscription to selector <topic> onto <out>. */
+static void
+subscription_iri(struct rp_buf *out, const struct subscription *sub, const char *topic)
+{
+    rp_buf_append_str(out, SUBS_PREFIX "/");
+    pct_encode(out, topic, strlen(topic));
+    rp_buf_append_str(out, "/");
+    pct_encode(out, sub->subscriber, strlen(sub->subscriber));
+}
+
+/* The JSON-LD object of <sub>'s subscription to <topic> (without a closing brace). */
+static void
+subscription_json(struct rp_buf *out, const struct subscription *sub, const char *topic,
+                  bool active)
+{
+    struct rp_buf iri;
+    rp_buf_init(&iri, 4096);
+    subscription_iri(&iri, sub, topic);
+    rp_buf_append_str(out, "{\"id\":\"");
+    rp_json_escape(out, iri.data, iri.len);
+    rp_buf_append_str(out, "\",\"type\":\"Subscription\",\"topic\":\"");
+    rp_json_escape(out, topic, strlen(topic));
+    rp_buf_append_str(out, "\",\"subscriber\":\"");
+    rp_json_escape(out, sub->subscriber, strlen(sub->subscriber));
+    rp_buf_printf(out, "\",\"active\":%s,\"payload\":%s", active ? "true" : "false",
+                  sub->payload ? sub->payload : "null");
+    rp_buf_fini(&iri);
+}
+
+/* Publishes the private update of each of <sub>'s selectors: connected or gone. A
+ * subscription IRI longer than a topic may be is skipped. */
+static void
+subscription_events(struct rp_hub *hub, const struct subscription *sub, bool active)
+{
+    for (size_t i = 0; i < sub->n_topics; i++) {
+        struct rp_buf iri, data;
+        rp_buf_init(&iri, 4096);
+        rp_buf_init(&data, 16384);
+        subscription_iri(&iri, sub, sub->topics[i]);
+        char name[RP_TOPIC_NAME_MAX + 1];
+        size_t len = hub_name(iri.data, iri.len, true, name);
+        if (len) {
+            rp_buf_append_str(&data, "{\"@context\":\"https://mercure.rocks/\",");
+            struct rp_buf obj;
+            rp_buf_init(&obj, 16384);
+            subscription_json(&obj, sub, sub->topics[i], active);
+            rp_buf_append(&data, obj.data + 1, obj.len - 1); /* after its '{' */
+            rp_buf_append_str(&data, "}");
+            rp_buf_fini(&obj);
+            struct rp_publish_item it = {
+                .topic = name, .topic_len = len, .data = data.data, .data_len = data.len};
+            struct rp_publish_result res;
+            struct rp_hub_error err;
+            (void)rp_hub_publish_system(hub, &it, 1, &res, &err); /* best effort */
+        }
+        rp_buf_fini(&iri);
+        rp_buf_fini(&data);
+    }
+}
+
+/* Registers the subscription of a started stream (selectors <fl>, the token's payload) and
+ * announces it; the stream's end (accept_free) withdraws it. */
+static void
+subscription_start(struct accept_ctx *x, struct rp_hub *hub, const char *const *topics, size_t n,
+                   const char *payload)
+{
+    struct subscription *sub = rp_xcalloc(1, sizeof(*sub));
+    uint8_t u[16] = {0};
+    if (getrandom(u, sizeof(u), GRND_NONBLOCK) != (ssize_t)sizeof(u)) {
+        /* No entropy yet: unique in this process is enough for a subscriber id. */
+        static _Atomic uint64_t counter;
+        uint64_t a = (uint64_t)rp_clock_wall_ms(), b = ++counter;
+        memcpy(u, &a, 8);
+        memcpy(u + 8, &b, 8);
+    }
+    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+    char uuid[RP_UUID_STR_LEN + 1];
+    rp_uuid_format(u, uuid);
+    snprintf(sub->subscriber, sizeof(sub->subscriber), "urn:uuid:%s", uuid);
+    sub->topics = rp_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        sub->topics[i] = rp_xstrdup(topics[i]);
+    sub->n_topics = n;
+    sub->payload = payload ? rp_xstrdup(payload) : NULL;
+    pthread_mutex_lock(&subs_lock);
+    sub->next = subs_head;
+    if (subs_head)
+        subs_head->prev = sub;
+    subs_head = sub;
+    pthread_mutex_unlock(&subs_lock);
+    x->sub = sub;
+    x->hub = hub;
+    subscription_events(hub, sub, true);
+}
+
+static void
+subscription_end(struct accept_ctx *x)
+{
+    struct subscription *sub = x->sub;
+    pthread_mutex_lock(&subs_lock);
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        subs_head = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    pthread_mutex_unlock(&subs_lock);
+    subscription_events(x->hub, sub, false);
+    for (size_t i = 0; i < sub->n_topics; i++)
+        free(sub->topics[i]);
+    free(sub->topics);
+    free(sub->payload);
+    free(sub);
+    x->sub = NULL;
+}
 
 static void
 accept_free(void *ctx)
@@ -445,12 +677,17 @@ accept_free(void *ctx)
     struct accept_ctx *x = ctx;
     if (!x)
         return;
+    if (x->sub)
+        subscription_end(x);
     for (size_t i = 0; i < x->n_exact; i++)
         free(x->exact[i]);
     free(x->exact);
     for (size_t i = 0; i < x->n_tpls; i++)
         rp_uri_template_free(x->tpls[i]);
     free(x->tpls);
+    for (size_t i = 0; i < x->n_pats; i++)
+        rp_url_pattern_free(x->pats[i]);
+    free(x->pats);
     rp_claims_mercure_fini(&x->claims);
     free(x);
 }
@@ -480,6 +717,8 @@ accept_topic(void *ctx, const char *name, size_t len)
                    (strlen(x->exact[i]) == n && memcmp(x->exact[i], iri, n) == 0);
     for (size_t i = 0; !selected && i < x->n_tpls; i++)
         selected = rp_uri_template_matches(x->tpls[i], iri, n);
+    for (size_t i = 0; !selected && i < x->n_pats; i++)
+        selected = rp_url_pattern_matches(x->pats[i], iri, n);
     if (!selected || !is_private)
         return selected;
     return x->claims.has_subscribe &&
@@ -495,6 +734,46 @@ accept_topic(void *ctx, const char *name, size_t len)
  * window and resync), one of which no longer keeps in memory what came after <seq>, while
  * the disk log holds all of it durably. Then (<seq>, *<upto>] is what to read.
  */
+struct find_supplied {
+    const char *marked;
+    size_t len;
+    uint64_t seq;
+};
+
+static void
+find_supplied_in(void *ctx, struct rp_topic *t)
+{
+    struct find_supplied *fs = ctx;
+    uint64_t seq = rp_topic_find_pub_id(t, fs->marked, fs->len);
+    if (seq > fs->seq)
+        fs->seq = seq;
+}
+
+/* The hub position of the update a publisher gave the id <last>, among the topics the
+ * stream reads (the newest such event their memory windows keep), or 0. */
+static uint64_t
+supplied_id_seq(struct rp_hub *hub, const struct filters *fl, const char *last)
+{
+    size_t len = strlen(last);
+    if (!supplied_id_valid(last, len))
+        return 0;
+    char marked[129];
+    marked[0] = RP_FRAME_SSE_ID_MARK;
+    memcpy(marked + 1, last, len);
+    struct find_supplied fs = {marked, len + 1, 0};
+    for (size_t i = 0; i < fl->n; i++) {
+        size_t n = strlen(fl->list[i]);
+        if (rp_pattern_has_wildcard(fl->list[i], n)) {
+            rp_hub_foreach_topic(hub, fl->list[i], n, find_supplied_in, &fs);
+        } else {
+            struct rp_topic *t = rp_hub_find(hub, fl->list[i], n);
+            if (t)
+                find_supplied_in(&fs, t);
+        }
+    }
+    return fs.seq;
+}
+
 static bool
 history_needed(struct rp_api *a, const struct filters *fl, uint64_t seq, uint64_t *upto)
 {
@@ -535,7 +814,8 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     char msg[400];
     int auth = 0;
     size_t n_selectors = 0;
-    struct accept_ctx *x = NULL; /* with URI-template selectors only */
+    struct accept_ctx *x = NULL; /* with pattern selectors or pattern grants only */
+    bool reads_all = false;      /* a `*` selector */
     for (size_t i = 0; i < a->query->n_params; i++) {
         const struct rp_query_param *p = &a->query->params[i];
         enum selector kind = selector_of(p->name);
@@ -549,11 +829,17 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             bad = "this hub speaks Mercure 0.x only (mercure_protocol): select with topic";
         else if (kind == SELECTOR_UNKNOWN)
             bad = "unknown matcher type (match, matchExact or topic)";
-        else if (kind == SELECTOR_URLPATTERN)
-            bad = "URL patterns (matchURLPattern) are not supported yet";
         else if (has_control(p->value, p->value_len))
             bad = "a topic selector must not contain control characters";
-        else if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len)) {
+        else if (kind == SELECTOR_URLPATTERN) {
+            struct rp_url_pattern *pat = NULL;
+            if (rp_url_pattern_compile(p->value, p->value_len, &pat, &bad) == 0) {
+                if (!x)
+                    x = rp_xcalloc(1, sizeof(*x));
+                x->pats = rp_xrealloc(x->pats, (x->n_pats + 1) * sizeof(*x->pats));
+                x->pats[x->n_pats++] = pat;
+            }
+        } else if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len)) {
             if (rp_uri_template_compile(p->value, p->value_len, &tpl, &bad) == 0) {
                 if (!x)
                     x = rp_xcalloc(1, sizeof(*x));
@@ -562,6 +848,7 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             }
         } else if (p->value_len == 0 || p->value_len > IRI_MAX)
             bad = "a topic selector must be 1 to " STR(IRI_MAX_DOC) " bytes long";
+        reads_all |= kind != SELECTOR_URLPATTERN && strcmp(p->value, "*") == 0;
         if (bad) {
             snprintf(msg, sizeof(msg), "%s: %.32s=\"%.200s\"", bad, p->name, p->value);
             rp_conn_error(c, req, 400, msg, NULL);
@@ -574,7 +861,7 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
                       "missing \"topic\" or \"match\" parameter: name at least one selector", NULL);
         goto out;
     }
-    auth = authenticate(a, c, req, &m);
+    auth = authenticate(a, c, req, &m, true);
     if (auth < 0)
         goto out;
     if (auth == 0 && !v->mercure_anonymous) {
@@ -585,12 +872,20 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
                       CHALLENGE);
         goto out;
     }
+    /* Active subscriptions: the stream's end is told by its accept context's release. */
+    if (!x && v->mercure_subscriptions)
+        x = rp_xcalloc(1, sizeof(*x));
+    /* `*` with a subscribe grant of patterns (URI templates, URL patterns): which private
+     * topics it may read is decided per topic, by the accept filter. */
+    for (size_t i = 0; reads_all && !x && auth > 0 && i < m.n_subscribe; i++)
+        if (strchr(m.subscribe[i], '{') || m.subscribe[i][0] == RP_CLAIMS_URL_PATTERN_MARK)
+            x = rp_xcalloc(1, sizeof(*x));
     bool too_many = false;
     for (size_t i = 0; i < a->query->n_params && !too_many; i++) {
         const struct rp_query_param *p = &a->query->params[i];
         enum selector kind = selector_of(p->name);
-        if (kind == SELECTOR_NONE)
-            continue;
+        if (kind == SELECTOR_NONE || kind == SELECTOR_URLPATTERN)
+            continue; /* the patterns below and the accept filter */
         if (kind == SELECTOR_TOPIC && rp_uri_template_is_template(p->value, p->value_len))
             continue; /* the patterns below and the accept filter */
         too_many = !selector_filters(&fl, p->value, p->value_len, &m);
@@ -642,23 +937,28 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     /* A resume answers where it starts (both versions' header names): the id asked for when
      * this hub can resume right after it, else `earliest`, everything the logs keep (an id of
      * another epoch, from another hub, or none this hub gave). */
-    char hdr[256 + 2 * RP_EVENT_ID_MAX];
+    char hdr[256 + 2 * 128];
     char id[RP_EVENT_ID_MAX + 1] = "earliest";
     size_t id_len = 0;
     if (last) {
         struct rp_hub *hub = a->node->hub;
         struct rp_event_id eid;
+        uint64_t supplied = 0;
         if (strcmp(last, "earliest") != 0 && rp_event_id_parse(last, strlen(last), &eid) == 0 &&
             eid.epoch == rp_hub_epoch(hub) && eid.seq <= rp_hub_last_seq(hub))
             id_len = rp_hub_format_id(hub, eid.seq, id);
+        else if (strcmp(last, "earliest") != 0 && (supplied = supplied_id_seq(hub, &fl, last)))
+            id_len = rp_hub_format_id(hub, supplied, id);
         else
             opts.from_start = true;
+        /* The header answers the id asked for: a supplied id as the publisher gave it. */
+        const char *answer = supplied ? last : id;
         /* A cross-origin fetch-based client may read them (EventSource cannot anyway). */
         const char *origin = rp_http_request_header(req, "Origin");
         bool expose = origin && rp_cors_allowed(rp_conn_cors(c), origin);
         snprintf(hdr, sizeof(hdr), "%s%s%s%s%s%s%s", speaks_0x(c) ? "Last-Event-ID: " : "",
-                 speaks_0x(c) ? id : "", speaks_0x(c) ? "\r\n" : "",
-                 speaks_1x(c) ? "Mercure-Last-Event-ID: " : "", speaks_1x(c) ? id : "",
+                 speaks_0x(c) ? answer : "", speaks_0x(c) ? "\r\n" : "",
+                 speaks_1x(c) ? "Mercure-Last-Event-ID: " : "", speaks_1x(c) ? answer : "",
                  speaks_1x(c) ? "\r\n" : "",
                  expose ? "Access-Control-Expose-Headers: Last-Event-ID, Mercure-Last-Event-ID\r\n"
                         : "");
@@ -689,9 +989,20 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             goto out;
         }
     }
+    struct accept_ctx *owned = opts.accept_ctx;
     bool started = rp_conn_start_stream_opts(
         c, req, (const char *const *)fl.list, fl.n, id_len ? id : NULL, id_len,
         replay ? replay->data : NULL, replay ? replay->len : 0, &opts);
+    if (started && owned && v->mercure_subscriptions) {
+        /* The stream owns <owned> until the end of this loop turn at least. */
+        const char **sel = rp_xcalloc(a->query->n_params + 1, sizeof(char *));
+        size_t n_sel = 0;
+        for (size_t i = 0; i < a->query->n_params; i++)
+            if (selector_of(a->query->params[i].name) != SELECTOR_NONE)
+                sel[n_sel++] = a->query->params[i].value;
+        subscription_start(owned, a->node->hub, sel, n_sel, owned->claims.payload);
+        free((void *)sel);
+    }
     if (c->pending) {
         rp_history_release(c->pending);
         c->pending = NULL;
@@ -737,7 +1048,14 @@ rp_api_mercure_metadata(struct rp_api *a, struct rp_conn *c, const struct rp_htt
     json_array_append_new(algs, json_string("HS256"));
     json_array_append_new(algs, json_string("ES256"));
     json_array_append_new(algs, json_string("RS256"));
+    json_array_append_new(algs, json_string("EdDSA"));
     json_object_set_new(doc, "resource_signing_alg_values_supported", algs);
+    if (v->mercure_issuers.n) {
+        json_t *servers = json_array();
+        for (size_t i = 0; i < v->mercure_issuers.n; i++)
+            json_array_append_new(servers, json_string(v->mercure_issuers.items[i]));
+        json_object_set_new(doc, "authorization_servers", servers);
+    }
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     rp_conn_respond(c, req, 200, "application/json", "Cache-Control: max-age=300\r\n", text,
@@ -757,4 +1075,134 @@ rp_api_mercure(struct rp_api *a, struct rp_conn *c, const struct rp_http_request
         publish(a, c, req, call);
     else
         subscribe(a, c, req);
+}
+
+/* One path segment of the subscriptions API, percent-decoded into <out> (cap bytes). */
+static bool
+path_segment(const char *s, size_t n, char *out, size_t cap)
+{
+    if (n == 0 || n >= cap)
+        return false;
+    long len = rp_query_pct_decode(s, n, out, false);
+    if (len <= 0 || memchr(out, '\0', (size_t)len))
+        return false;
+    out[len] = '\0';
+    return true;
+}
+
+void
+rp_api_mercure_subscriptions(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                             const char *rest)
+{
+    const struct rp_config_values *v = rp_conn_config(c);
+    if (!v->mercure || !v->mercure_subscriptions) {
+        rp_conn_error(c, req, 404,
+                      "active subscriptions are off here (mercure = true and "
+                      "mercure_subscriptions = true turn them on)",
+                      NULL);
+        return;
+    }
+    /* "", or "<topic>" or "<topic>/<subscriber>", percent-encoded: read from the raw
+     * target, since the routed path is already decoded (a topic IRI holds slashes). */
+    char raw[2048] = "";
+    if (*rest) {
+        size_t plen = strlen(SUBS_PREFIX "/");
+        const char *t = req->target;
+        size_t tn = strcspn(t, "?#");
+        if (tn <= plen || tn - plen >= sizeof(raw) || strncmp(t, SUBS_PREFIX "/", plen) != 0) {
+            rp_conn_error(c, req, 404, "no such subscriptions resource", NULL);
+            return;
+        }
+        memcpy(raw, t + plen, tn - plen);
+        raw[tn - plen] = '\0';
+    }
+    rest = raw;
+    char topic[1024], subscriber[1024];
+    bool by_topic = false, by_subscriber = false;
+    if (*rest) {
+        const char *slash = strchr(rest, '/');
+        size_t tn = slash ? (size_t)(slash - rest) : strlen(rest);
+        by_topic = path_segment(rest, tn, topic, sizeof(topic));
+        by_subscriber =
+            slash && path_segment(slash + 1, strlen(slash + 1), subscriber, sizeof(subscriber));
+        if (!by_topic || (slash && !by_subscriber) || (slash && strchr(slash + 1, '/'))) {
+            rp_conn_error(c, req, 404,
+                          "no such subscriptions resource: " SUBS_PREFIX
+                          "[/<topic>[/<subscriber>]], each percent-encoded",
+                          NULL);
+            return;
+        }
+    }
+    struct rp_claims_mercure m;
+    int auth = authenticate(a, c, req, &m, true);
+    if (auth < 0)
+        return;
+    if (auth == 0) {
+        rp_stat_auth_failure(rp_conn_stats(c), RP_AUTH_MISSING);
+        rp_conn_error(c, req, 401, "the subscriptions API needs a Mercure token", CHALLENGE);
+        return;
+    }
+    /* The newest id first: a subscription that starts or ends after it is announced after
+     * it, so a client reading the list then the updates from there misses no change. */
+    struct rp_hub *hub = a->node->hub;
+    uint64_t newest = rp_hub_last_seq(hub);
+    struct rp_buf list, iri;
+    rp_buf_init(&list, 1u << 24);
+    rp_buf_init(&iri, 4096);
+    size_t found = 0;
+    pthread_mutex_lock(&subs_lock);
+    for (const struct subscription *sub = subs_head; sub; sub = sub->next) {
+        if (by_subscriber && strcmp(sub->subscriber, subscriber) != 0)
+            continue;
+        for (size_t i = 0; i < sub->n_topics; i++) {
+            if (by_topic && strcmp(sub->topics[i], topic) != 0)
+                continue;
+            /* Listed only when the token may receive that subscription's updates. */
+            iri.len = 0;
+            subscription_iri(&iri, sub, sub->topics[i]);
+            if (!m.has_subscribe ||
+                !rp_claims_selectors_match(m.subscribe, m.n_subscribe, iri.data, iri.len))
+                continue;
+            if (found++)
+                rp_buf_append_str(&list, ",");
+            subscription_json(&list, sub, sub->topics[i], true);
+            rp_buf_append_str(&list, "}");
+            if (by_subscriber)
+                break; /* one resource (a selector given twice is one subscription) */
+        }
+        if (by_subscriber && found)
+            break;
+    }
+    pthread_mutex_unlock(&subs_lock);
+    rp_buf_fini(&iri);
+    char last[RP_EVENT_ID_MAX + 1] = "earliest";
+    if (newest)
+        rp_hub_format_id(hub, newest, last);
+    struct rp_buf out;
+    rp_buf_init(&out, (1u << 24) + 4096);
+    rp_buf_append_str(&out, "{\"@context\":\"https://mercure.rocks/\",");
+    if (by_subscriber) {
+        if (found == 0) {
+            rp_conn_error(c, req, 404, "no such active subscription (or the token may not see it)",
+                          NULL);
+            goto out;
+        }
+        rp_buf_append(&out, list.data + 1, list.len - 2); /* the object's members */
+    } else {
+        rp_buf_append_str(&out, "\"id\":\"" SUBS_PREFIX);
+        if (*rest) {
+            rp_buf_append_str(&out, "/");
+            rp_json_escape(&out, rest, strlen(rest));
+        }
+        rp_buf_append_str(&out, "\",\"type\":\"Subscriptions\",\"subscriptions\":[");
+        rp_buf_append(&out, list.data, list.len);
+        rp_buf_append_str(&out, "]");
+    }
+    rp_buf_printf(&out, ",\"lastEventID\":\"%s\"}", last);
+    rp_conn_respond(c, req, 200, "application/ld+json", "Cache-Control: no-store\r\n", out.data,
+                    out.len);
+out:
+    rp_buf_fini(&out);
+    rp_buf_fini(&list);
+    rp_claims_mercure_fini(&m);
 }

@@ -76,6 +76,20 @@ verify_es256(const struct rp_jwt_keys *ks, const struct rp_jwt_key *k, const cha
     return ok;
 }
 
+/* Ed25519 signs the message itself (no separate digest): 64 raw bytes (RFC 8037). */
+static bool
+verify_eddsa(const struct rp_jwt_key *k, const char *input, size_t input_len,
+             const unsigned char *sig, size_t sig_len)
+{
+    if (sig_len != RP_JWT_EDDSA_SIG_LEN)
+        return false;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pkey) == 1 &&
+              EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)input, input_len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
 static bool
 key_verifies(const struct rp_jwt_keys *ks, const struct rp_jwt_key *k, const char *input,
              size_t input_len, const unsigned char *sig, size_t sig_len)
@@ -88,6 +102,8 @@ key_verifies(const struct rp_jwt_keys *ks, const struct rp_jwt_key *k, const cha
                digest_verify(ks, k->pkey, input, input_len, sig, sig_len);
     case RP_JWT_ALG_ES256:
         return verify_es256(ks, k, input, input_len, sig, sig_len);
+    case RP_JWT_ALG_EDDSA:
+        return verify_eddsa(k, input, input_len, sig, sig_len);
     }
     return false;
 }
@@ -297,7 +313,7 @@ verify(const struct rp_jwt_keys *keys, const char *token, size_t len, int64_t no
     if (r != RP_AUTH_OK)
         goto out;
     if (alg < 0 || !keys) {
-        r = RP_AUTH_BAD_ALG; /* "none", or anything but HS256, RS256, ES256 */
+        r = RP_AUTH_BAD_ALG; /* "none", or anything but HS256, RS256, ES256, EdDSA */
         goto out;
     }
     size_t sig_len = rp_b64url_decode(s64, s64_len, sig);

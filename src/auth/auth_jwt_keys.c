@@ -35,6 +35,7 @@ static const char *const alg_names[] = {
     [RP_JWT_ALG_HS256] = "HS256",
     [RP_JWT_ALG_RS256] = "RS256",
     [RP_JWT_ALG_ES256] = "ES256",
+    [RP_JWT_ALG_EDDSA] = "EdDSA",
 };
 
 const char *
@@ -177,8 +178,10 @@ rp_jwt_check_pkey(EVP_PKEY *pkey, enum rp_jwt_alg *alg)
             strcmp(group, "prime256v1") != 0)
             return "EC key not on curve P-256 (ES256 needs P-256)";
         *alg = RP_JWT_ALG_ES256;
+    } else if (EVP_PKEY_is_a(pkey, "ED25519")) {
+        *alg = RP_JWT_ALG_EDDSA;
     } else {
-        return "key is neither RSA nor EC P-256";
+        return "key is neither RSA, EC P-256 nor Ed25519";
     }
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     bool ok = ctx && EVP_PKEY_public_check(ctx) == 1;

@@ -15,12 +15,14 @@
 
 #define RP_JWT_ES256_SIG_LEN 64 /* raw r || s, as JWS carries it */
 #define RP_JWT_HS256_MAC_LEN 32
+#define RP_JWT_EDDSA_SIG_LEN 64 /* Ed25519 */
 
 /* Each key verifies exactly one alg, which fixes its type: no algorithm confusion. */
 enum rp_jwt_alg {
     RP_JWT_ALG_HS256 = 0,
     RP_JWT_ALG_RS256,
     RP_JWT_ALG_ES256,
+    RP_JWT_ALG_EDDSA, /* Ed25519 (RFC 8037) */
 };
 
 struct rp_jwt_key {

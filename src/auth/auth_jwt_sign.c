@@ -36,13 +36,15 @@ sign_pkey(EVP_PKEY *pkey, enum rp_jwt_alg alg, const char *input, size_t input_l
     size_t der_len = 0;
     unsigned char *der = NULL;
     int rc = -EIO;
-    if (!ctx || EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, pkey, NULL) != 1 ||
+    /* Ed25519 signs the message itself: no digest. */
+    const char *md = alg == RP_JWT_ALG_EDDSA ? NULL : "SHA256";
+    if (!ctx || EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, pkey, NULL) != 1 ||
         EVP_DigestSign(ctx, NULL, &der_len, (const unsigned char *)input, input_len) != 1)
         goto out;
     der = rp_xmalloc(der_len);
     if (EVP_DigestSign(ctx, der, &der_len, (const unsigned char *)input, input_len) != 1)
         goto out;
-    if (alg == RP_JWT_ALG_RS256) {
+    if (alg == RP_JWT_ALG_RS256 || alg == RP_JWT_ALG_EDDSA) { /* already the JWS form */
         *sig = der;
         *sig_len = der_len;
         der = NULL;

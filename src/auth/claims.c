@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "core/uri_template.h"
+#include "core/url_pattern.h"
 
 static void
 free_list(char **list, size_t n)
@@ -48,7 +49,8 @@ push(char ***list, size_t *n, const char *s, size_t len)
 /*
  * Protocol 1.0's `authorization_details` (RFC 9396): each `mercure` entry grants its
  * `actions` (publish, subscribe) on its `topics` (matcher objects: `match`, optional
- * `matchType` Exact or URLPattern). URL patterns grant nothing yet. Any malformed entry
+ * `matchType` Exact or URLPattern; a URL pattern is kept behind RP_CLAIMS_URL_PATTERN_MARK).
+ * Any malformed entry
  * refuses the whole token, as the protocol asks.
  */
 static bool
@@ -94,8 +96,19 @@ read_details(const json_t *details, struct rp_claims_mercure *out)
             size_t len = json_string_length(match);
             if (strcmp(kind, "Exact") != 0 && strcmp(kind, "URLPattern") != 0)
                 return false;
-            if (strcmp(kind, "URLPattern") == 0 && strcmp(v, "*") != 0)
-                continue; /* not matched yet: grants nothing */
+            if (strcmp(kind, "URLPattern") == 0 && strcmp(v, "*") != 0) {
+                /* Kept behind its mark; one this hub cannot compile (a regular-expression
+                 * group) grants nothing, as an invalid URI template does. */
+                char *marked = rp_xmalloc(len + 1);
+                marked[0] = RP_CLAIMS_URL_PATTERN_MARK;
+                memcpy(marked + 1, v, len);
+                if (pub)
+                    push(&out->publish, &out->n_publish, marked, len + 1);
+                if (sub)
+                    push(&out->subscribe, &out->n_subscribe, marked, len + 1);
+                free(marked);
+                continue;
+            }
             if (pub)
                 push(&out->publish, &out->n_publish, v, len);
             if (sub)
@@ -123,6 +136,9 @@ rp_claims_mercure_read(const struct json_t *claims, struct rp_claims_mercure *ou
         return RP_AUTH_OK;
     if (!json_is_object(m))
         return RP_AUTH_MALFORMED;
+    const json_t *payload = json_object_get(m, "payload");
+    if (payload && !json_is_null(payload))
+        out->payload = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
     const json_t *pub = json_object_get(m, "publish");
     const json_t *sub = json_object_get(m, "subscribe");
     /* A null list is what a PHP array left unset encodes to: the same as absent. */
@@ -155,6 +171,7 @@ rp_claims_mercure_fini(struct rp_claims_mercure *m)
 {
     free_list(m->publish, m->n_publish);
     free_list(m->subscribe, m->n_subscribe);
+    free(m->payload);
     memset(m, 0, sizeof(*m));
 }
 
@@ -166,6 +183,17 @@ rp_claims_selectors_match(char *const *selectors, size_t n, const char *topic, s
         if (strcmp(s, "*") == 0)
             return true;
         size_t slen = strlen(s);
+        if (s[0] == RP_CLAIMS_URL_PATTERN_MARK) {
+            struct rp_url_pattern *p = NULL;
+            const char *why;
+            if (rp_url_pattern_compile(s + 1, slen - 1, &p, &why) == 0) {
+                bool m = rp_url_pattern_matches(p, topic, len);
+                rp_url_pattern_free(p);
+                if (m)
+                    return true;
+            }
+            continue;
+        }
         if (slen == len && memcmp(s, topic, len) == 0)
             return true; /* an exact IRI, or a template equal to the topic, as Mercure has it */
         if (!rp_uri_template_is_template(s, slen))

@@ -274,10 +274,15 @@ validate_item(const struct rp_hub *hub, const struct rp_publish_item *it, size_t
         return fail(err, 413, i, "data is larger than max_data", NULL);
     if (!rp_utf8_valid(it->data, it->data_len, NULL))
         return fail(err, 400, i, "data is not valid UTF-8", NULL);
-    if (it->pub_id && (it->pub_id_len == 0 || it->pub_id_len > 128))
+    /* A Mercure id's mark (system publishes only) is not one of its 128 bytes. */
+    size_t id_max = 128 + (system && it->pub_id && it->pub_id[0] == RP_FRAME_SSE_ID_MARK);
+    if (it->pub_id && (it->pub_id_len == 0 || it->pub_id_len > id_max))
         return fail(err, 400, i, "id must be 1 to 128 bytes", NULL);
     if (!system && it->pub_id && it->pub_id[0] == RP_FRAME_ORIGIN_MARK)
         return fail(err, 400, i, "id must not start with the byte 0x1e (the server's upstream ids)",
+                    NULL);
+    if (!system && it->pub_id && it->pub_id[0] == RP_FRAME_SSE_ID_MARK)
+        return fail(err, 400, i, "id must not start with the byte 0x1f (the server's Mercure ids)",
                     NULL);
     return 0;
 }
@@ -293,6 +298,15 @@ find_pub_id(const struct rp_topic *t, const char *id, size_t len)
             return e->seq;
     }
     return 0;
+}
+
+uint64_t
+rp_topic_find_pub_id(struct rp_topic *t, const char *id, size_t len)
+{
+    pthread_mutex_lock(&t->lock);
+    uint64_t seq = find_pub_id(t, id, len);
+    pthread_mutex_unlock(&t->lock);
+    return seq;
 }
 
 /*

@@ -397,6 +397,8 @@ struct rp_topic_stats {
     uint64_t evicted_seq; /* events up to it are gone (a resume from before it is told) */
 };
 void rp_topic_stats(struct rp_topic *t, struct rp_topic_stats *out);
+/* The seq of the newest event of <t>'s memory window with this publisher id, or 0. */
+uint64_t rp_topic_find_pub_id(struct rp_topic *t, const char *id, size_t len);
 /* Up to <max> entries with seq > <after>; returns how many. */
 size_t rp_topic_entries(struct rp_topic *t, uint64_t after, struct rp_topic_entry *out, size_t max);
 

@@ -225,7 +225,17 @@ start_guards(struct rp_server *srv, const struct rp_config_values *v)
             RP_LOG(RP_LOG_ERROR, "mercure", "msg=\"%s\"", diag.msg);
             return -EINVAL;
         }
-    } else if (v->mercure) {
+    }
+    if (v->mercure &&
+        ((v->mercure_subscriber_jwt_secret && *v->mercure_subscriber_jwt_secret) ||
+         (v->mercure_subscriber_jwt_key_file && *v->mercure_subscriber_jwt_key_file))) {
+        if (rp_jwt_keys_load(&srv->mercure_subscriber_keys, v->mercure_subscriber_jwt_secret,
+                             v->mercure_subscriber_jwt_key_file, NULL, &diag) != 0) {
+            RP_LOG(RP_LOG_ERROR, "mercure", "msg=\"subscriber keys: %s\"", diag.msg);
+            return -EINVAL;
+        }
+    }
+    if (v->mercure && !srv->mercure_keys) {
         RP_LOG(RP_LOG_WARN, "mercure",
                "msg=\"mercure is on without mercure_jwt_secret or mercure_jwt_key_file: no one "
                "may publish, and only anonymous subscribers are served\"");
@@ -700,6 +710,7 @@ rp_server_start(struct rp_server *srv, const struct rp_config *cfg,
         .started_ms = srv->started_ms,
         .n_workers = srv->n_workers,
         .mercure_keys = srv->mercure_keys,
+        .mercure_subscriber_keys = srv->mercure_subscriber_keys,
         .upstreams = srv->upstreams,
         .upstream_prefix = v->upstream_prefix,
     };
@@ -832,6 +843,8 @@ rp_server_stop(struct rp_server *srv)
     srv->guard = NULL;
     rp_jwt_keys_free(srv->mercure_keys);
     srv->mercure_keys = NULL;
+    rp_jwt_keys_free(srv->mercure_subscriber_keys);
+    srv->mercure_subscriber_keys = NULL;
     for (size_t i = 0; i < srv->n_owned; i++)
         rp_config_free(srv->owned[i]);
     RP_FREE(srv->owned);

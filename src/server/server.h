@@ -53,8 +53,9 @@ struct rp_server {
     atomic_bool ready;           /* every worker started (readiness, /readyz) */
     struct rp_gate_shared *gate; /* NULL with auth_mode none */
     struct rp_guard *guard;
-    struct rp_jwt_keys *mercure_keys;   /* Mercure tokens' keys; NULL without any */
-    struct rp_upstream_pool *upstreams; /* the concentrator; NULL without upstreams */
+    struct rp_jwt_keys *mercure_keys;            /* Mercure tokens' keys; NULL without any */
+    struct rp_jwt_keys *mercure_subscriber_keys; /* subscribers' own keys, or NULL */
+    struct rp_upstream_pool *upstreams;          /* the concentrator; NULL without upstreams */
     struct rp_api_node api;
     struct rp_session_table *sessions; /* core/session.h */
     char *sessions_path;               /* server/session_file.h; NULL without a disk log */

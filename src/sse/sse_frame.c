@@ -59,7 +59,9 @@ rp_frame_encode(const struct rp_frame_spec *spec)
     size_t plain_ev = event_len ? LIT_LEN(EVENT_PREFIX) + event_len + 1 : 0;
     size_t tagged_ev =
         LIT_LEN(EVENT_PREFIX) + spec->topic_len + 1 + (event_len ? 1 + event_len : 0);
-    size_t room = LIT_LEN(ID_PREFIX) + RP_FRAME_ID_MAX + 1;
+    /* A supplied id (after its mark) is the `id:` line itself: room for exactly it. */
+    bool own_id = pub_id_len > 1 && spec->pub_id[0] == RP_FRAME_SSE_ID_MARK;
+    size_t room = LIT_LEN(ID_PREFIX) + (own_id ? pub_id_len - 1 : RP_FRAME_ID_MAX) + 1;
     size_t body = encoded_data_len(spec->data, spec->data_len) + 1;
     /* An upstream's id (after its mark) goes out as the origin line; never CR or LF in it. */
     bool origin = pub_id_len > 1 && spec->pub_id[0] == RP_FRAME_ORIGIN_MARK &&
@@ -101,8 +103,16 @@ rp_frame_encode(const struct rp_frame_spec *spec)
     }
     *p++ = '\n';
 
-    p += room;
-    f->origin_off = f->id_off = (uint32_t)(p - f->buf);
+    if (own_id) {
+        f->id_off = (uint32_t)(p - f->buf);
+        p = put(p, ID_PREFIX, LIT_LEN(ID_PREFIX));
+        p = put(p, spec->pub_id + 1, pub_id_len - 1);
+        *p++ = '\n';
+        f->origin_off = (uint32_t)(p - f->buf);
+    } else {
+        p += room;
+        f->origin_off = f->id_off = (uint32_t)(p - f->buf);
+    }
     if (origin) {
         p = put(p, ORIGIN_PREFIX, LIT_LEN(ORIGIN_PREFIX));
         p = put(p, spec->pub_id + 1, pub_id_len - 1);
@@ -134,6 +144,8 @@ void
 rp_frame_set_id(struct rp_frame *f, const char *id, size_t id_len)
 {
     RP_ASSERT(id_len <= RP_FRAME_ID_MAX);
+    if (f->pub_id_len > 1 && f->buf[f->pub_id_off] == RP_FRAME_SSE_ID_MARK)
+        return; /* the supplied id was written at encode time */
     size_t line = LIT_LEN(ID_PREFIX) + id_len + 1;
     char *p = f->buf + f->origin_off - line;
     f->id_off = (uint32_t)(p - f->buf);

@@ -28,6 +28,13 @@
  */
 #define RP_FRAME_ORIGIN_MARK '\x1e'
 #define RP_FRAME_ORIGIN_FIELD "origin-id"
+/*
+ * A publisher id that starts with this byte is a Mercure publisher's supplied id (the hub
+ * refuses it from public publishers): its frame's `id:` line is the rest, written at encode
+ * time, and rp_frame_set_id leaves it alone. The hub's sequence still orders the event; the
+ * Mercure endpoint maps the supplied id back to it for a resume. The rest is visible ASCII.
+ */
+#define RP_FRAME_SSE_ID_MARK '\x1f'
 
 struct rp_frame {
     atomic_uint refs;

@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, createSign, generateKeyPairSync } from 'node:crypto';
+import { createHmac, createSign, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -70,7 +70,9 @@ async function publishOk(server, update) {
     const r = await mercurePublish(server, update);
     assert.equal(r.status, 200, `publish: ${r.status} ${r.text}`);
     assert.match(r.type, /^text\/plain/);
-    assert.match(r.text, /^[0-9a-f]{8}-\d+$/);
+    // A supplied id is the update's id; without one, the hub's.
+    if (update.id) assert.equal(r.text, update.id);
+    else assert.match(r.text, /^[0-9a-f]{8}-\d+$/);
     return r.text;
 }
 
@@ -288,8 +290,9 @@ test('resume with Last-Event-ID, lastEventID and earliest; the resume header', {
     const id1 = await publishOk(server, { topics: BOOK, data: 'one' });
     const id2 = await publishOk(server, { topics: BOOK, data: 'two', id: 'urn:uuid:2' });
     const id3 = await publishOk(server, { topics: BOOK, data: 'three' });
-    // The same supplied id again is a duplicate: answered with the first one's id.
-    assert.equal(await publishOk(server, { topics: BOOK, data: 'two again', id: 'urn:uuid:2' }), id2);
+    // The same supplied id again is refused, and not delivered.
+    const dup = await mercurePublish(server, { topics: BOOK, data: 'two again', id: 'urn:uuid:2' });
+    assert.equal(dup.status, 409, dup.text);
 
     let r = await rawGet(t, hubUrl(server, BOOK), { 'Last-Event-ID': id1 });
     assert.equal(r.status, 200);
@@ -302,9 +305,17 @@ test('resume with Last-Event-ID, lastEventID and earliest; the resume header', {
     assert.ok(r.text().indexOf('data: two') < r.text().indexOf('data: three'));
     r.close();
 
-    r = await rawGet(t, hubUrl(server, BOOK, `&lastEventID=${id2}`));
+    // A supplied id is the SSE id, and a resume from it starts right after its update,
+    // answered with the id as asked for.
+    assert.equal(id2, 'urn:uuid:2');
+    r = await rawGet(t, hubUrl(server, BOOK, `&lastEventID=${encodeURIComponent(id2)}`));
+    assert.equal(r.headers['last-event-id'], id2);
     await waitUntil(() => r.text().includes('data: three'));
     assert.ok(!r.text().includes('data: two'));
+    r.close();
+    r = await rawGet(t, hubUrl(server, BOOK, '&lastEventID=earliest'));
+    await waitUntil(() => r.text().includes('data: three'));
+    assert.ok(r.text().includes('id: urn:uuid:2\ndata: two\n'), r.text());
     r.close();
 
     r = await rawGet(t, hubUrl(server, BOOK, '&lastEventID=earliest'));
@@ -330,6 +341,65 @@ test('resume with Last-Event-ID, lastEventID and earliest; the resume header', {
     const sub = subscribe(t, hubUrl(server, BOOK, `&lastEventID=${id2}`));
     await sub.received(1);
     assert.deepEqual(sub.got.map((e) => e.id), [id3]);
+    await server.stop();
+});
+
+test('supplied ids: the SSE id, resumable by header, lastEventID and last_event_id; refused when unsafe', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const OTHER = 'https://example.com/books/2';
+    // A subscriber that reads both topics gets the supplied ids as lastEventId.
+    const live = subscribe(t, hubUrl(server, [BOOK, OTHER]));
+    await live.opened();
+    await publishOk(server, { topics: BOOK, data: 'a', id: 'urn:uuid:a' });
+    await publishOk(server, { topics: [OTHER, BOOK], data: 'b', id: 'https://example.com/rev/b' });
+    const idC = await publishOk(server, { topics: BOOK, data: 'c' });
+    await publishOk(server, { topics: OTHER, data: 'd', id: 'd-4' });
+    await live.received(4);
+    assert.deepEqual(live.got.map((e) => [e.id, e.data]),
+        [['urn:uuid:a', 'a'], ['https://example.com/rev/b', 'b'], [idC, 'c'], ['d-4', 'd']]);
+
+    // Resume from a supplied id through each spelling: exactly what came after it.
+    for (const [extra, headers] of [
+        ['', { 'Last-Event-ID': 'urn:uuid:a' }],
+        [`&lastEventID=${encodeURIComponent('urn:uuid:a')}`, {}],
+        [`&last_event_id=${encodeURIComponent('urn:uuid:a')}`, {}],
+    ]) {
+        const r = await rawGet(t, hubUrl(server, [BOOK, OTHER], extra), headers);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['last-event-id'] ?? r.headers['mercure-last-event-id'], 'urn:uuid:a');
+        await waitUntil(() => r.text().includes('data: d'));
+        assert.ok(!r.text().includes('data: a'));
+        // The update with two topics comes once, with its supplied id.
+        assert.equal(r.text().split('data: b\n').length, 2, r.text());
+        assert.ok(r.text().includes('id: https://example.com/rev/b\n'), r.text());
+        r.close();
+    }
+    // Pattern selectors find a supplied id among every topic they match.
+    for (const sel of ['*', 'https://example.com/books/{id}']) {
+        const r = await rawGet(t, hubUrl(server, sel, ''), { 'Last-Event-ID': 'urn:uuid:a' });
+        assert.equal(r.headers['last-event-id'], 'urn:uuid:a');
+        await waitUntil(() => r.text().includes('data: d'));
+        assert.ok(!r.text().includes('data: a'), `${sel}: ${r.text()}`);
+        assert.ok(r.text().includes('id: https://example.com/rev/b\n'), `${sel}: ${r.text()}`);
+        assert.ok(r.text().includes('id: d-4\n'), `${sel}: ${r.text()}`);
+        r.close();
+    }
+    // An EventSource resumes from the supplied id it last saw, by itself.
+    const sub = subscribe(t, hubUrl(server, OTHER, `&lastEventID=${encodeURIComponent('https://example.com/rev/b')}`));
+    await sub.received(1);
+    assert.deepEqual(sub.got.map((e) => e.id), ['d-4']);
+    // The same id on a topic of the update that already has it: 409, nothing delivered.
+    const dup = await mercurePublish(server, { topics: OTHER, data: 'again', id: 'd-4' });
+    assert.equal(dup.status, 409, dup.text);
+    assert.match(dup.text, /already published to this topic and is stored/);
+    // Ids that could not come back as a header: refused.
+    for (const id of ['has space', 'caf\u00e9', 'tab\there', 'x'.repeat(129)]) {
+        const bad = await mercurePublish(server, { topics: BOOK, data: 'bad', id });
+        assert.equal(bad.status, 400, `${JSON.stringify(id)}: ${bad.text}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(live.got.length, 4, JSON.stringify(live.got));
+    assert.equal(sub.got.length, 1);
     await server.stop();
 });
 
@@ -361,6 +431,63 @@ test('ES256 tokens from a PEM public key', { timeout: TEST_TIMEOUT }, async (t) 
     // An HS256 token is refused by an ES256-only hub.
     const r = await mercurePublish(server, { topics: BOOK, data: 'x' });
     assert.equal(r.status, 401);
+    await server.stop();
+});
+
+test('EdDSA (Ed25519) tokens from a PEM public key', { timeout: TEST_TIMEOUT }, async (t) => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const other = generateKeyPairSync('ed25519').privateKey;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rp-mercure-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const pem = path.join(dir, 'mercure.pem');
+    writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }));
+    const eddsa = (claims, key, alg = 'EdDSA') => {
+        const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+        const input = `${b64({ alg, typ: 'JWT' })}.${b64(claims)}`;
+        return `${input}.${cryptoSign(null, Buffer.from(input), key).toString('base64url')}`;
+    };
+    const server = await startServer(t, ['--mercure', 'true', '--mercure-jwt-key-file', pem]);
+    const doc = await (await fetch(`${server.url}/.well-known/oauth-protected-resource`)).json();
+    assert.ok(doc.resource_signing_alg_values_supported.includes('EdDSA'));
+    const sub = subscribe(t, hubUrl(server, BOOK), {
+        headers: { Authorization: `Bearer ${eddsa({ mercure: { subscribe: [BOOK] } }, privateKey)}` },
+    });
+    await sub.opened();
+    await publishOk(server, { topics: BOOK, data: 'private eddsa', isPrivate: true,
+        token: eddsa({ mercure: { publish: [BOOK] } }, privateKey) });
+    await sub.received(1);
+    assert.equal(sub.got[0].data, 'private eddsa');
+    // Another key's signature, another alg name on the same signature, and HS256: refused.
+    for (const token of [eddsa({ mercure: { publish: [BOOK] } }, other),
+        eddsa({ mercure: { publish: [BOOK] } }, privateKey, 'ES256'), PUBLISHER]) {
+        const r = await mercurePublish(server, { topics: BOOK, data: 'x', token });
+        assert.equal(r.status, 401, r.text);
+    }
+    await server.stop();
+});
+
+test('separate subscriber keys: mercure_subscriber_jwt_secret verifies subscribers, mercure_jwt_secret publishers', { timeout: TEST_TIMEOUT }, async (t) => {
+    const SUB_SECRET = 'another-secret-for-subscribers-only-32+bytes';
+    const server = await startHub(t, ['--mercure-subscriber-jwt-secret', SUB_SECRET,
+        '--mercure-subscriptions', 'true']);
+    const subToken = mercureToken({ subscribe: [BOOK] }, { secret: SUB_SECRET });
+    const sub = subscribe(t, hubUrl(server, BOOK), { headers: { Authorization: `Bearer ${subToken}` } });
+    await sub.opened();
+    // A subscriber token under the publishers' secret is refused, and so is a publisher
+    // token under the subscribers' secret.
+    const wrongSub = await fetch(hubUrl(server, BOOK), {
+        headers: { Authorization: `Bearer ${mercureToken({ subscribe: [BOOK] })}` } });
+    assert.equal(wrongSub.status, 401);
+    const wrongPub = await mercurePublish(server, { topics: BOOK, data: 'x',
+        token: mercureToken({ publish: ['*'] }, { secret: SUB_SECRET }) });
+    assert.equal(wrongPub.status, 401, wrongPub.text);
+    await publishOk(server, { topics: BOOK, data: 'private', isPrivate: true });
+    await sub.received(1);
+    assert.equal(sub.got[0].data, 'private');
+    // The subscriptions API is a subscriber's: its keys.
+    const api = await fetch(`${server.url}/.well-known/mercure/subscriptions`, {
+        headers: { Authorization: `Bearer ${mercureToken({ subscribe: ['*'] }, { secret: SUB_SECRET })}` } });
+    assert.equal(api.status, 200);
     await server.stop();
 });
 
@@ -455,7 +582,8 @@ test('protocol 1.0 spellings: match, matchExact, access_token, the 1.0 cookie; u
     assert.equal(notAccess.status, 401);
     const auth = { Authorization: `Bearer ${token}` };
     for (const [query, message] of [
-        ['matchURLPattern=https://example.com/books/:id', /URL patterns/],
+        [`matchURLPattern=${encodeURIComponent('https://example.com/books/(\\d+)')}`, /regular-expression groups/],
+        [`matchURLPattern=${encodeURIComponent('example.com/books/:id')}`, /absolute URL pattern/],
         ['matchRegex=.*', /unknown matcher type/],
         ['MATCH=x', /unknown matcher type/],
         [`match=${encodeURIComponent('https://example.com/a\u0085b')}`, /control characters/],
@@ -466,6 +594,133 @@ test('protocol 1.0 spellings: match, matchExact, access_token, the 1.0 cookie; u
         assert.equal(r.status, 400, query);
         assert.match((await r.json()).error, message, query);
     }
+    await server.stop();
+});
+
+test('URL-pattern selectors and grants: matchURLPattern, authorization_details of matchType URLPattern', { timeout: TEST_TIMEOUT }, async (t) => {
+    const server = await startHub(t, ['--mercure-anonymous', 'true']);
+    const pattern = 'https://example.com/books/:id';
+    const grant = (actions, match) => accessToken({ authorization_details: [
+        { type: 'mercure', actions, topics: [{ match, matchType: 'URLPattern' }] }] });
+    const byPattern = (p) => `${server.url}/.well-known/mercure?matchURLPattern=${encodeURIComponent(p)}`;
+    const anon = subscribe(t, byPattern(pattern));
+    const granted = subscribe(t, byPattern('https://example.com/books/*'), {
+        headers: { Authorization: `Bearer ${grant(['subscribe'], pattern)}` },
+    });
+    const all = subscribe(t, `${server.url}/.well-known/mercure?match=*`, {
+        headers: { Authorization: `Bearer ${grant(['subscribe'], pattern)}` },
+    });
+    for (const s of [anon, granted, all]) await s.opened();
+    // A publisher may publish to what its pattern matches, and only there.
+    const publisher = grant(['publish'], 'https://example.com/books/*');
+    const refused = await mercurePublish(server, { topics: 'https://example.com/authors/1', data: 'x', token: publisher });
+    assert.equal(refused.status, 403, refused.text);
+    await publishOk(server, { topics: BOOK, data: 'b1', token: publisher });
+    await publishOk(server, { topics: 'https://example.com/books/2/reviews', data: 'review', token: publisher });
+    await publishOk(server, { topics: 'https://example.com/books/3', data: 'p3', isPrivate: true, token: publisher });
+    // Private, and not covered by the subscribers' grant (`:id` is one segment).
+    await publishOk(server, { topics: 'https://example.com/books/4/reviews', data: 'p4r', isPrivate: true, token: publisher });
+    await publishOk(server, { topics: 'https://example.com/authors/1', data: 'author' });
+    await publishOk(server, { topics: 'https://example.com/books/5?page=2', data: 'last' });
+    await anon.received(2);
+    await granted.received(4);
+    await all.received(5);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(anon.got.map((e) => e.data), ['b1', 'last']);
+    assert.deepEqual(granted.got.map((e) => e.data), ['b1', 'review', 'p3', 'last']);
+    assert.deepEqual(all.got.map((e) => e.data), ['b1', 'review', 'p3', 'author', 'last']);
+    // A resume through a URL-pattern selector, from a hub id and from a supplied id.
+    await publishOk(server, { topics: 'https://example.com/books/6', data: 'six', id: 'urn:uuid:six' });
+    await publishOk(server, { topics: 'https://example.com/books/7', data: 'seven' });
+    const r = await rawGet(t, byPattern(pattern), { 'Last-Event-ID': 'urn:uuid:six' });
+    assert.equal(r.headers['last-event-id'] ?? r.headers['mercure-last-event-id'], 'urn:uuid:six');
+    await waitUntil(() => r.text().includes('data: seven'));
+    assert.ok(!r.text().includes('data: six'), r.text());
+    r.close();
+    await server.stop();
+});
+
+test('active subscriptions: private subscription updates and the subscriptions API, behind mercure_subscriptions', { timeout: TEST_TIMEOUT }, async (t) => {
+    const off = await startHub(t);
+    const none = await fetch(`${off.url}/.well-known/mercure/subscriptions`,
+        { headers: { Authorization: `Bearer ${mercureToken({ subscribe: ['*'] })}` } });
+    assert.equal(none.status, 404);
+    assert.match((await none.json()).error, /mercure_subscriptions/);
+    await off.stop();
+
+    const server = await startHub(t, ['--mercure-subscriptions', 'true']);
+    const watched = '/.well-known/mercure/subscriptions/{topic}/{subscriber}';
+    const observerToken = mercureToken({ subscribe: [watched] });
+    const observer = subscribe(t, hubUrl(server, watched), {
+        headers: { Authorization: `Bearer ${observerToken}` },
+    });
+    await observer.opened();
+    await observer.received(1); // its own subscription
+    // A `*` reader whose grant does not cover the subscription topics.
+    const bystander = subscribe(t, hubUrl(server, '*'), {
+        headers: { Authorization: `Bearer ${mercureToken({ subscribe: [BOOK] })}` },
+    });
+    await bystander.opened();
+    await observer.received(2);
+    const own = JSON.parse(observer.got[0].data);
+    assert.equal(own.topic, watched);
+    // A subscriber connects: one private update per selector, with its token's payload.
+    const reader = await rawGet(t, hubUrl(server, BOOK), {
+        Authorization: `Bearer ${mercureToken({ subscribe: [BOOK], payload: { user: 'alice' } })}`,
+    });
+    assert.equal(reader.status, 200);
+    await observer.received(3);
+    const on = JSON.parse(observer.got[2].data);
+    assert.equal(on['@context'], 'https://mercure.rocks/');
+    assert.equal(on.type, 'Subscription');
+    assert.equal(on.topic, BOOK);
+    assert.match(on.subscriber, /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(on.active, true);
+    assert.deepEqual(on.payload, { user: 'alice' });
+    const iri = `/.well-known/mercure/subscriptions/${encodeURIComponent(BOOK)}/${encodeURIComponent(on.subscriber)}`;
+    assert.equal(on.id, iri);
+    assert.notEqual(on.subscriber, own.subscriber);
+
+    // The API: every subscription the token may see, by topic, and one.
+    const get = async (path, token = observerToken) => {
+        const r = await fetch(`${server.url}${path}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+        return { status: r.status, type: r.headers.get('content-type'), body: await r.json() };
+    };
+    let r = await get('/.well-known/mercure/subscriptions');
+    assert.equal(r.status, 200);
+    assert.match(r.type, /^application\/ld\+json/);
+    assert.equal(r.body.type, 'Subscriptions');
+    assert.equal(r.body.id, '/.well-known/mercure/subscriptions');
+    assert.match(r.body.lastEventID, /^[0-9a-f]{8}-\d+$/);
+    assert.deepEqual(r.body.subscriptions.map((x) => x.topic).sort(), ['*', BOOK, watched].sort());
+    assert.deepEqual(r.body.subscriptions.find((x) => x.topic === BOOK),
+        { id: iri, type: 'Subscription', topic: BOOK, subscriber: on.subscriber, active: true, payload: { user: 'alice' } });
+    r = await get(`/.well-known/mercure/subscriptions/${encodeURIComponent(BOOK)}`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.subscriptions.map((x) => x.subscriber), [on.subscriber]);
+    r = await get(iri);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.id, iri);
+    assert.equal(r.body.subscriber, on.subscriber);
+    assert.ok(r.body.lastEventID);
+    // A token must be presented, and it only sees what its subscribe grant covers.
+    assert.equal((await get('/.well-known/mercure/subscriptions', null)).status, 401);
+    r = await get('/.well-known/mercure/subscriptions', mercureToken({ subscribe: [BOOK] }));
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.subscriptions, []);
+    assert.equal((await get(iri, mercureToken({ subscribe: [BOOK] }))).status, 404);
+    // The subscriber leaves: active false, and the API no longer lists it.
+    reader.close();
+    await observer.received(4);
+    const gone = JSON.parse(observer.got[3].data);
+    assert.equal(gone.subscriber, on.subscriber);
+    assert.equal(gone.active, false);
+    assert.equal(gone.id, iri);
+    r = await get(`/.well-known/mercure/subscriptions/${encodeURIComponent(BOOK)}`);
+    assert.deepEqual(r.body.subscriptions, []);
+    assert.equal((await get(iri)).status, 404);
+    // Nobody else received the subscription updates: they are private.
+    assert.deepEqual(bystander.got, []);
     await server.stop();
 });
 
@@ -557,5 +812,30 @@ test('1.0: the protected-resource metadata document, and aud checked against mer
     const derived = await startHub(t);
     const doc = await (await fetch(`${derived.url}/.well-known/oauth-protected-resource`)).json();
     assert.equal(doc.resource, `http://127.0.0.1:${derived.port}/.well-known/mercure`);
+    assert.equal(doc.authorization_servers, undefined);
     await derived.stop();
+});
+
+test('mercure_issuers: tokens must name an accepted iss, listed as authorization_servers', { timeout: TEST_TIMEOUT }, async (t) => {
+    const issuers = ['https://auth.example', 'https://sso.example/realms/app'];
+    const server = await startHub(t, ['--mercure-issuers', issuers.join(', '), '--mercure-anonymous', 'true']);
+    const doc = await (await fetch(`${server.url}/.well-known/oauth-protected-resource`)).json();
+    assert.deepEqual(doc.authorization_servers, issuers);
+    const withIss = (iss) => hs256({ ...(iss ? { iss } : {}), mercure: { publish: ['*'] } }, SECRET);
+    for (const token of [withIss(null), withIss('https://evil.example'), withIss('https://auth.example/')]) {
+        const r = await mercurePublish(server, { topics: BOOK, data: 'refused', token });
+        assert.equal(r.status, 401, r.text);
+        assert.match(r.text, /bad_issuer/);
+    }
+    // An access token (1.0) is checked the same way, and a subscriber's token too.
+    const at = (iss) => accessToken({ iss, authorization_details: [
+        { type: 'mercure', actions: ['subscribe'], topics: [{ match: '*' }] }] });
+    const denied = await fetch(hubUrl(server, BOOK), { headers: { Authorization: `Bearer ${at('https://evil.example')}` } });
+    assert.equal(denied.status, 401);
+    const sub = subscribe(t, hubUrl(server, BOOK), { headers: { Authorization: `Bearer ${at(issuers[1])}` } });
+    await sub.opened();
+    await publishOk(server, { topics: BOOK, data: 'ok', isPrivate: true, token: withIss(issuers[0]) });
+    await sub.received(1);
+    assert.equal(sub.got[0].data, 'ok');
+    await server.stop();
 });

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -35,15 +36,22 @@ def hs256(claims):
 PUBLISHER = hs256({"mercure": {"publish": ["*"]}})
 
 
-def publish(srv, topic, data, typ=None):
+def post(srv, form):
+    return srv.request("POST", "/.well-known/mercure", urllib.parse.urlencode(form).encode(),
+                       {"Content-Type": "application/x-www-form-urlencoded",
+                        "Authorization": "Bearer " + PUBLISHER})
+
+
+def publish(srv, topic, data, typ=None, event_id=None):
     form = {"topic": topic, "data": data}
     if typ:
         form["type"] = typ
-    status, body = srv.request("POST", "/.well-known/mercure",
-                               urllib.parse.urlencode(form).encode(),
-                               {"Content-Type": "application/x-www-form-urlencoded",
-                                "Authorization": "Bearer " + PUBLISHER})
+    if event_id:
+        form["id"] = event_id
+    status, body = post(srv, form)
     check(status == 200, "publish: %r %r" % (status, body))
+    if event_id:
+        check(body == event_id, "the answer is the supplied id: %r" % body)
     return body
 
 
@@ -117,6 +125,106 @@ def test_resume_older_than_memory_comes_from_disk(binary):
     shutil.rmtree(d)
 
 
+TEMPLATE = "https://example.com/books/{id}"
+
+
+def read_after(srv, selectors, last, upto):
+    """The events a resume from <last> gets, up to the one with id <upto>, and the head."""
+    s = Stream(srv.port, hub_path(*selectors), {"Last-Event-ID": last})
+    got = []
+    while not got or got[-1]["id"] != upto:
+        got.append(s.next_event(timeout=10))
+    s.close()
+    return s.head.lower(), [(e["id"], e["data"]) for e in got]
+
+
+def check_supplied_resumes(srv, ids, what):
+    """A resume from each supplied id of <ids> (published in order to BOOK, data = id),
+    through an exact, a `*` and a URI-template selector: exactly what came after it, with the
+    supplied ids, the header answering the id as asked for."""
+    for sel in ([BOOK], ["*"], [TEMPLATE]):
+        for i, last in enumerate(ids[:-1]):
+            head, got = read_after(srv, sel, last, ids[-1])
+            check(("last-event-id: %s" % last.lower()) in head,
+                  "%s, %r from %r: resume header: %r" % (what, sel, last, head))
+            check(got == [(x, "d-" + x) for x in ids[i + 1:]],
+                  "%s, %r from %r: %r" % (what, sel, last, got))
+
+
+def check_retry_refused(srv, event_id):
+    status, body = post(srv, {"topic": BOOK, "data": "again", "id": event_id})
+    check(status == 409 and "already published" in body["error"],
+          "a retry with a stored id is refused with a message: %r %r" % (status, body))
+
+
+def test_supplied_ids_resume_after_restart(binary):
+    d = tempfile.mkdtemp(prefix="rp-mercure-")
+    conf = "data_dir = %s\nfsync = always\n" % d
+    flags = ("--mercure", "true", "--mercure-jwt-secret", SECRET, "--mercure-anonymous", "true")
+    ids = ["urn:uuid:r-%d" % i for i in range(4)]
+    with Server(binary, *flags, config=conf) as srv:
+        # Another topic's update before them: a `*` resume from them does not read it.
+        publish(srv, "https://example.com/authors/1", "other")
+        for x in ids[:3]:
+            publish(srv, BOOK, "d-" + x, event_id=x)
+    # A new process on the same disk log: the ids are still the updates' ids.
+    with Server(binary, *flags, config=conf) as srv:
+        check_retry_refused(srv, ids[2])
+        publish(srv, BOOK, "d-" + ids[3], event_id=ids[3])
+        check_supplied_resumes(srv, ids, "after a restart")
+    shutil.rmtree(d)
+
+
+def test_supplied_ids_resume_after_upgrade(binary):
+    srv = Server(binary, "--mercure", "true", "--mercure-jwt-secret", SECRET,
+                 "--mercure-anonymous", "true")
+    pid = srv.proc.pid
+    ids = ["u-%d" % i for i in range(4)]
+    try:
+        for x in ids[:3]:
+            publish(srv, BOOK, "d-" + x, event_id=x)
+        pid = upgrade_step(srv, pid)
+        check(health(srv)["pid"] == pid, "the new process serves")
+        check_retry_refused(srv, ids[1])
+        publish(srv, BOOK, "d-" + ids[3], event_id=ids[3])
+        check_supplied_resumes(srv, ids, "after an upgrade")
+    finally:
+        stop_new(srv, pid if pid != srv.proc.pid else None)
+
+
+def test_active_subscriptions_end_with_the_server(binary):
+    """With mercure_subscriptions, streams of every kind are listed while open, and a server
+    stopped while they are open (each withdrawing its subscription as it closes) exits
+    cleanly."""
+    flags = ("--mercure", "true", "--mercure-jwt-secret", SECRET, "--mercure-anonymous", "true",
+             "--mercure-subscriptions", "true")
+    watcher = hs256({"mercure": {"subscribe": ["*"]}})
+    with Server(binary, *flags) as srv:
+        streams = [Stream(srv.port, hub_path(BOOK)), Stream(srv.port, hub_path("*")),
+                   Stream(srv.port, hub_path(TEMPLATE)),
+                   Stream(srv.port, "/.well-known/mercure?matchURLPattern=" +
+                          urllib.parse.quote("https://example.com/books/:id", safe=""))]
+        status, body = srv.request("GET", "/.well-known/mercure/subscriptions", b"",
+                                   {"Authorization": "Bearer " + watcher})
+        check(status == 200, "the API: %r %r" % (status, body))
+        topics = sorted(x["topic"] for x in body["subscriptions"])
+        check(topics == sorted([BOOK, "*", TEMPLATE, "https://example.com/books/:id"]),
+              "every open stream is listed: %r" % topics)
+        publish(srv, BOOK, "still delivered")
+        check(streams[0].next_event()["data"] == "still delivered", "delivery unchanged")
+        streams[0].close()
+        deadline = 50
+        while deadline:
+            status, body = srv.request("GET", "/.well-known/mercure/subscriptions", b"",
+                                       {"Authorization": "Bearer " + watcher})
+            if len(body["subscriptions"]) == 3:
+                break
+            deadline -= 1
+            time.sleep(0.1)
+        check(len(body["subscriptions"]) == 3, "a closed stream is withdrawn: %r" % body)
+    # The others were open when the server stopped: `with` checked its clean exit.
+
+
 def publish_private(srv, topic, data):
     status, body = srv.request("POST", "/.well-known/mercure",
                                urllib.parse.urlencode({"topic": topic, "data": data,
@@ -129,4 +237,7 @@ def publish_private(srv, topic, data):
 
 if __name__ == "__main__":
     sys.exit(run([test_mercure_streams_through_upgrade,
-                  test_resume_older_than_memory_comes_from_disk], sys.argv[1]))
+                  test_resume_older_than_memory_comes_from_disk,
+                  test_supplied_ids_resume_after_restart,
+                  test_supplied_ids_resume_after_upgrade,
+                  test_active_subscriptions_end_with_the_server], sys.argv[1]))

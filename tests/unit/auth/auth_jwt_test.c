@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of auth/auth_jwt: the RFC 7515 A.1 example, sign + verify round trips for
- * HS256, RS256 and ES256 (keys generated per run into a mkdtemp directory), tampering,
+ * HS256, RS256, ES256 and EdDSA (keys generated per run into a mkdtemp directory), tampering,
  * alg none and algorithm confusion, key choice by kid in a JWKS, time and aud/iss claims,
  * read/write claims as a grant, malformed tokens, and key loading errors.
  */
@@ -35,8 +35,9 @@ static const char OTHER_SECRET[] = "another HS256 secret, also long enough..";
 
 /* Keys generated once for the whole run, and their PEM files. */
 static char dir[64];
-static EVP_PKEY *rsa, *rsa2, *ec, *ec2;
+static EVP_PKEY *rsa, *rsa2, *ec, *ec2, *ed;
 static char rsa_pub[128], rsa_priv[128], rsa2_priv[128], ec_pub[128], ec_priv[128], ec2_priv[128];
+static char ed_pub[128], ed_priv[128];
 
 /* ---- helpers ---- */
 
@@ -242,8 +243,10 @@ group_setup(void **state)
     rsa2 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
     ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     ec2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    if (!rsa || !rsa2 || !ec || !ec2)
+    ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (!rsa || !rsa2 || !ec || !ec2 || !ed)
         return -1;
+    write_pem(ed, ed_pub, "ed_pub.pem", ed_priv, "ed_priv.pem");
     write_pem(rsa, rsa_pub, "rsa_pub.pem", rsa_priv, "rsa_priv.pem");
     write_pem(rsa2, NULL, NULL, rsa2_priv, "rsa2_priv.pem");
     write_pem(ec, ec_pub, "ec_pub.pem", ec_priv, "ec_priv.pem");
@@ -258,6 +261,7 @@ group_teardown(void **state)
     EVP_PKEY_free(rsa2);
     EVP_PKEY_free(ec);
     EVP_PKEY_free(ec2);
+    EVP_PKEY_free(ed);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
@@ -391,6 +395,21 @@ test_round_trip_es256(void **state)
 {
     /* 64 raw bytes of r || s: 86 base64url characters, not DER. */
     check_round_trip(NULL, ec_priv, ec_pub, "ES256", 86);
+}
+
+static void
+test_round_trip_eddsa(void **state)
+{
+    /* Ed25519 (RFC 8037): 64 raw signature bytes, 86 base64url characters. */
+    check_round_trip(NULL, ed_priv, ed_pub, "EdDSA", 86);
+    /* An EdDSA signature relabelled ES256 is checked as ES256 (no such key): refused. */
+    struct rp_jwt_keys *both = load_ok(NULL, ed_pub, NULL);
+    char *tok = sign_ok(NULL, ed_priv, NULL, "{}");
+    char *hdr = b64url_str("{\"alg\":\"ES256\",\"typ\":\"JWT\"}");
+    expect_free(both, replace_segment(tok, 0, hdr), RP_AUTH_BAD_ALG);
+    free(hdr);
+    free(tok);
+    rp_jwt_keys_free(both);
 }
 
 static void
@@ -1074,6 +1093,7 @@ main(void)
         cmocka_unit_test(test_round_trip_hs256),
         cmocka_unit_test(test_round_trip_rs256),
         cmocka_unit_test(test_round_trip_es256),
+        cmocka_unit_test(test_round_trip_eddsa),
         cmocka_unit_test(test_kid_in_header),
         cmocka_unit_test(test_alg_none_and_others),
         cmocka_unit_test(test_alg_must_fit_key_type),

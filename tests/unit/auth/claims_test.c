@@ -122,7 +122,7 @@ test_shapes(void **state)
 }
 
 /* Protocol 1.0: authorization_details entries of type mercure, merged with a mercure
- * claim; URL patterns grant nothing yet; any malformed entry refuses the token. */
+ * claim; URL patterns grant what they match; any malformed entry refuses the token. */
 static void
 test_authorization_details(void **state)
 {
@@ -142,7 +142,11 @@ test_authorization_details(void **state)
     assert_true(m.has_publish);
     assert_true(m.has_subscribe);
     assert_true(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/1", 19));
-    assert_false(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/2", 19));
+    /* The URL pattern grants what it matches, and only that. */
+    assert_true(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/2", 19));
+    assert_false(
+        rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/2/x", 21));
+    assert_false(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/books/", 18));
     assert_true(rp_claims_selectors_match(m.subscribe, m.n_subscribe, "https://e.x/a", 13));
     assert_true(rp_claims_selectors_match(m.publish, m.n_publish, "https://e.x/a", 13));
     assert_true(rp_claims_selectors_match(m.publish, m.n_publish, "https://e.x/b", 13));
@@ -155,6 +159,16 @@ test_authorization_details(void **state)
                      RP_AUTH_OK);
     assert_true(rp_claims_selectors_all(m.publish, m.n_publish));
     assert_false(m.has_subscribe);
+    rp_claims_mercure_fini(&m);
+    /* A pattern with a regular-expression group is not malformed: it grants nothing. */
+    assert_int_equal(read_json("{\"authorization_details\":[{\"type\":\"mercure\","
+                               "\"actions\":[\"publish\"],\"topics\":[{\"match\":"
+                               "\"https://e.x/books/(\\\\d+)\",\"matchType\":\"URLPattern\"}]}]}",
+                               &m),
+                     RP_AUTH_OK);
+    assert_true(m.has_publish);
+    assert_false(rp_claims_selectors_match(m.publish, m.n_publish, "https://e.x/books/1", 19));
+    assert_false(rp_claims_selectors_all(m.publish, m.n_publish));
     rp_claims_mercure_fini(&m);
     const char *bad[] = {
         "{\"authorization_details\":{}}",
