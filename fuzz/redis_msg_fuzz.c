@@ -56,18 +56,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ok = false;
     }
     size_t pos = 9;
-    uint64_t seq = 0, wall = 0, tlen = 0;
+    uint64_t seq = 0, wall = 0, group = 0, tlen = 0, ilen = 0;
     ok = ok && ref_number(s, size, &pos, INT64_MAX, &seq) && seq > 0 &&
-         ref_number(s, size, &pos, INT64_MAX, &wall) && ref_number(s, size, &pos, 64, &tlen) &&
-         size - pos >= tlen;
+         ref_number(s, size, &pos, INT64_MAX, &wall) &&
+         ref_number(s, size, &pos, INT64_MAX, &group) && group <= seq &&
+         ref_number(s, size, &pos, 128, &tlen) && ref_number(s, size, &pos, 128, &ilen) &&
+         size - pos >= tlen + ilen;
     if ((rc == 0) != ok)
         abort();
     if (rc == 0) {
-        if (m.epoch != epoch || m.seq != seq || m.wall_ms != (int64_t)wall || m.event_len != tlen ||
-            (tlen == 0) != (m.event == NULL) || m.data != s + pos + tlen ||
-            m.data_len != size - pos - tlen)
+        if (m.epoch != epoch || m.seq != seq || m.wall_ms != (int64_t)wall || m.group != group ||
+            m.event_len != tlen || (tlen == 0) != (m.event == NULL) || m.pub_id_len != ilen ||
+            (ilen == 0) != (m.pub_id == NULL) || m.data != s + pos + tlen + ilen ||
+            m.data_len != size - pos - tlen - ilen)
             abort();
         if (m.event && m.event != s + pos)
+            abort();
+        if (m.pub_id && m.pub_id != s + pos + tlen)
             abort();
     }
     return 0;

@@ -32,14 +32,30 @@ void rp_api_publish_json(struct rp_api *a, struct rp_conn *c, const struct rp_ht
                          enum rp_conn_call call);
 void rp_api_publish_raw(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                         const char *topic, enum rp_conn_call call);
-/* Publishes <items> and answers (with the ids, or with an empty 200 when not <ids>); waits
- * (RP_WAIT_BLOCK) when slow_policy block says so. */
 /* fsync always: the answer just queued waits until the log has made <newest> durable (a
  * publish's, a session send's). */
 void rp_api_hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest);
+/* Publishes <items> and answers (with the ids, or with an empty 200 when not <ids>); waits
+ * (RP_WAIT_BLOCK) when slow_policy block says so, or while the cluster confirms. */
 void rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
                           const struct rp_publish_item *items, size_t n, bool batch, bool ids,
                           enum rp_conn_call call);
+/* How a publish that went through the cluster is answered once Redis confirmed it: <res>
+ * holds a result per item. */
+typedef void (*rp_api_published_fn)(struct rp_api *a, struct rp_conn *c,
+                                    const struct rp_http_request *req,
+                                    const struct rp_publish_item *items, size_t n,
+                                    const struct rp_publish_result *res, void *ctx);
+/*
+ * cluster = redis: publishes <items> through Redis. The first call sends them and parks <c>
+ * (RP_WAIT_CLUSTER); the request's handler runs again once Redis answered and, calling this
+ * again with the same items, has them answered through <answered>, or refused with 503 and
+ * a message. <system>: topics under the system prefix are allowed (the caller authorised
+ * them: the Mercure endpoint).
+ */
+void rp_api_publish_cluster(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                            const struct rp_publish_item *items, size_t n, bool system,
+                            rp_api_published_fn answered, void *ctx);
 /* A publish whose answer waits for the log engine (fsync always), re-run: the answer goes
  * out once its events are durable, waits on, or (past its deadline) becomes a 503. */
 void rp_api_publish_durable(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,

@@ -107,6 +107,20 @@ answer_published(struct rp_api *a, struct rp_conn *c, const struct rp_http_reque
 
 /* ---- publishing through the cluster (cluster = redis) ---- */
 
+/* The own API's answer form, for rp_api_publish_cluster. */
+struct answer_form {
+    bool batch, ids;
+};
+
+static void
+answered_own(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+             const struct rp_publish_item *items, size_t n, const struct rp_publish_result *res,
+             void *ctx)
+{
+    const struct answer_form *form = ctx;
+    answer_published(a, c, req, items, n, form->batch, form->ids, res);
+}
+
 /* A publish sent to Redis: shared by the waiting request and the engine's thread, freed by
  * whichever lets go last. */
 struct cluster_publish {
@@ -143,9 +157,10 @@ cluster_publish_release(void *pending)
     cluster_publish_unref(pending);
 }
 
-static void
-publish_to_cluster(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
-                   const struct rp_publish_item *items, size_t n, bool batch, bool ids)
+void
+rp_api_publish_cluster(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+                       const struct rp_publish_item *items, size_t n, bool system,
+                       rp_api_published_fn answered, void *ctx)
 {
     const struct rp_api_node *node = a->node;
     struct cluster_publish *cp = c->pending;
@@ -166,7 +181,7 @@ publish_to_cluster(struct rp_api *a, struct rp_conn *c, const struct rp_http_req
                      cp->p.epoch, rp_hub_epoch(node->hub));
             rp_api_reject_publish(c, req, 503, msg);
         } else {
-            answer_published(a, c, req, items, n, batch, ids, cp->p.results);
+            answered(a, c, req, items, n, cp->p.results, ctx);
         }
         cluster_publish_unref(cp);
         return;
@@ -179,8 +194,8 @@ publish_to_cluster(struct rp_api *a, struct rp_conn *c, const struct rp_http_req
         return;
     }
     struct rp_hub_error err;
-    if (rp_hub_check(node->hub, items, n, &err)) {
-        if (batch)
+    if (rp_hub_check(node->hub, items, n, system, &err)) {
+        if (n > 1)
             snprintf(msg, sizeof(msg), "event %zu: %s", err.index, err.message);
         else
             snprintf(msg, sizeof(msg), "%s", err.message);
@@ -222,7 +237,8 @@ rp_api_publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_r
                      enum rp_conn_call call)
 {
     if (a->node->redis) {
-        publish_to_cluster(a, c, req, items, n, batch, ids);
+        struct answer_form form = {batch, ids};
+        rp_api_publish_cluster(a, c, req, items, n, false, answered_own, &form);
         return;
     }
     struct rp_hub *hub = a->node->hub;

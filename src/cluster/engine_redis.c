@@ -32,7 +32,9 @@
 /*
  * One publish batch, atomically. ARGV: prefix, a proposed epoch (used only when the meta
  * hash is missing: a new log), the stream bound, n, then per event topic, type, data, wall
- * time and publisher id ('' for none). Checks before it changes anything, so a refusal has
+ * time, publisher id ('' for none) and '1' when it is another topic of the previous event's
+ * update (rp_publish_item.same_update; the update's events share a group: the sequence of
+ * its first, as the hub groups them). Checks before it changes anything, so a refusal has
  * no effect: a counter that went back (a failover to a replica that missed the newest
  * increments) would reuse ids, so a stream whose newest entry is not below the first new
  * sequence refuses the batch. An event whose publisher id its topic still holds (the index
@@ -42,6 +44,8 @@
  * newest sequence goes to every node (channel <prefix>seq, as a message with no type and no
  * data), after the events, so a node knows how far the cluster's sequence is. Returns
  * {epoch, first new sequence, {each event's sequence}, {1 for each duplicate, else 0}}.
+ * Stream entries have the fields t (type), d (data), w (wall time), and i (publisher id) and
+ * g (group) when set; channel messages are cluster/redis_msg.h's.
  */
 static const char publish_script[] =
     "local p = ARGV[1]\n"
@@ -55,7 +59,7 @@ static const char publish_script[] =
     "local first = tonumber(redis.call('HGET', meta, 'seq') or '0') + 1\n"
     "local seqs, dups, seen, next = {}, {}, {}, first\n"
     "for i = 0, n - 1 do\n"
-    "  local k = 5 + i * 5\n"
+    "  local k = 5 + i * 6\n"
     "  local topic, pid = ARGV[k], ARGV[k + 4]\n"
     "  local top = redis.call('XREVRANGE', p .. 't:' .. topic, '+', '-', 'COUNT', 1)\n"
     "  if top[1] and tonumber(string.match(top[1][1], '^(%d+)')) >= first then\n"
@@ -80,15 +84,23 @@ static const char publish_script[] =
     "  end\n"
     "end\n"
     "if next > first then redis.call('HINCRBY', meta, 'seq', next - first) end\n"
+    "local group = 0\n"
     "for i = 0, n - 1 do\n"
+    "  local k = 5 + i * 6\n"
+    "  if ARGV[k + 5] ~= '1' then group = 0 end\n"
     "  if dups[i + 1] == 0 then\n"
-    "    local k = 5 + i * 5\n"
     "    local topic, ty, data, wall, pid = ARGV[k], ARGV[k + 1], ARGV[k + 2], ARGV[k + 3],\n"
     "                                      ARGV[k + 4]\n"
     "    local seq = string.format('%d', seqs[i + 1])\n"
+    "    if group == 0 and (ARGV[k + 5] == '1' or (i + 1 < n and ARGV[k + 11] == '1')) then\n"
+    "      group = seqs[i + 1]\n"
+    "    end\n"
+    "    local g = string.format('%d', group)\n"
     "    local key = p .. 't:' .. topic\n"
-    "    redis.call('XADD', key, 'MAXLEN', '~', ARGV[3], seq .. '-0',\n"
-    "               't', ty, 'd', data, 'w', wall)\n"
+    "    local fields = {'t', ty, 'd', data, 'w', wall}\n"
+    "    if pid ~= '' then fields[#fields + 1] = 'i'; fields[#fields + 1] = pid end\n"
+    "    if group ~= 0 then fields[#fields + 1] = 'g'; fields[#fields + 1] = g end\n"
+    "    redis.call('XADD', key, 'MAXLEN', '~', ARGV[3], seq .. '-0', unpack(fields))\n"
     "    if pid ~= '' then\n"
     "      local idx = p .. 'i:' .. topic\n"
     "      redis.call('HSET', idx, pid, seq)\n"
@@ -101,13 +113,13 @@ static const char publish_script[] =
     "        end\n"
     "      end\n"
     "    end\n"
-    "    redis.call('PUBLISH', p .. 'c:' .. topic,\n"
-    "               epoch .. ':' .. seq .. ':' .. wall .. ':' .. #ty .. ':' .. ty .. data)\n"
+    "    redis.call('PUBLISH', p .. 'c:' .. topic, epoch .. ':' .. seq .. ':' .. wall .. ':' ..\n"
+    "               g .. ':' .. #ty .. ':' .. #pid .. ':' .. ty .. pid .. data)\n"
     "  end\n"
     "end\n"
     "if next > first then\n"
     "  redis.call('PUBLISH', p .. 'seq', epoch .. ':' .. string.format('%d', next - 1) ..\n"
-    "             ':0:0:')\n"
+    "             ':0:0:0:0:')\n"
     "end\n"
     "return {epoch, first, seqs, dups}\n";
 
@@ -535,9 +547,12 @@ deliver_one(struct rp_redis *r, const struct channel *ch, const struct rp_redis_
                  .event = m->event,
                  .event_len = m->event_len,
                  .data = m->data,
-                 .data_len = m->data_len},
+                 .data_len = m->data_len,
+                 .pub_id = m->pub_id,
+                 .pub_id_len = m->pub_id_len},
         .seq = m->seq,
         .wall_ms = m->wall_ms,
+        .group = m->group,
     };
     atomic_fetch_add_explicit(&r->events_in, 1, memory_order_relaxed);
     atomic_store_explicit(&r->lag_ms, rp_clock_wall_ms() - m->wall_ms, memory_order_relaxed);
@@ -613,6 +628,11 @@ parse_entry(const redisReply *e, const struct channel *ch, struct rp_ingest_even
             have_data = true;
         } else if (k->str[0] == 'w') {
             out->wall_ms = strtoll(v->str, NULL, 10);
+        } else if (k->str[0] == 'i' && v->len) {
+            out->item.pub_id = v->str;
+            out->item.pub_id_len = v->len;
+        } else if (k->str[0] == 'g') {
+            out->group = strtoull(v->str, NULL, 10);
         }
     }
     return have_data;
@@ -1140,7 +1160,7 @@ static void
 send_publish(struct rp_redis *r, struct rp_redis_publish *p)
 {
     const struct rp_logengine_batch *b = p->batch;
-    size_t argc = 3 + 4 + 5 * b->n;
+    size_t argc = 3 + 4 + 6 * b->n;
     const char **argv = rp_xcalloc(argc, sizeof(*argv));
     size_t *argvlen = rp_xcalloc(argc, sizeof(*argvlen));
     char(*walls)[24] = rp_xcalloc(b->n, sizeof(*walls));
@@ -1174,6 +1194,7 @@ send_publish(struct rp_redis *r, struct rp_redis_publish *p)
         ARG(it->data, it->data_len);
         ARG(walls[i], strlen(walls[i]));
         ARG(it->pub_id ? it->pub_id : "", it->pub_id ? it->pub_id_len : 0);
+        ARG(it->same_update ? "1" : "0", 1);
     }
 #undef ARG
     struct sent *s = rp_xcalloc(1, sizeof(*s));

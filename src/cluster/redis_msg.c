@@ -6,7 +6,9 @@
 
 #include "base/hex.h"
 
-#define EVENT_TYPE_MAX 64
+/* What a publish accepts (rp_frame_check_event, the hub's publisher id check). */
+#define EVENT_TYPE_MAX 128
+#define PUB_ID_MAX 128
 
 /* A decimal number up to <max> with no sign and no leading zero, then a colon. */
 static bool
@@ -44,16 +46,21 @@ rp_redis_msg_decode(const char *p, size_t len, struct rp_redis_msg *out)
         epoch = epoch << 4 | (uint32_t)v;
     }
     p += 9;
-    uint64_t seq, wall, type_len;
+    uint64_t seq, wall, group, type_len, id_len;
     if (!number(&p, end, INT64_MAX, &seq) || seq == 0 || !number(&p, end, INT64_MAX, &wall) ||
-        !number(&p, end, EVENT_TYPE_MAX, &type_len) || (size_t)(end - p) < type_len)
+        !number(&p, end, INT64_MAX, &group) || group > seq ||
+        !number(&p, end, EVENT_TYPE_MAX, &type_len) || !number(&p, end, PUB_ID_MAX, &id_len) ||
+        (size_t)(end - p) < type_len + id_len)
         return -EINVAL;
     out->epoch = epoch;
     out->seq = seq;
     out->wall_ms = (int64_t)wall;
+    out->group = group;
     out->event = type_len ? p : NULL;
     out->event_len = (size_t)type_len;
-    out->data = p + type_len;
-    out->data_len = (size_t)(end - p) - (size_t)type_len;
+    out->pub_id = id_len ? p + type_len : NULL;
+    out->pub_id_len = (size_t)id_len;
+    out->data = p + type_len + id_len;
+    out->data_len = (size_t)(end - p) - (size_t)(type_len + id_len);
     return 0;
 }

@@ -4,13 +4,15 @@
 /*
  * The message the Redis engine's publish script sends on a topic's channel, one per event:
  *
- *     <epoch: 8 lowercase hex>:<seq: decimal>:<wall_ms: decimal>:<type length:
- * decimal>:<type><data>
+ *     <epoch: 8 lowercase hex>:<seq>:<wall_ms>:<group>:<type length>:<id length>:
+ *     <type><publisher id><data>
  *
- * The numbers have no sign and no leading zeros; the type is at most 64 bytes and the data is
- * everything after it. Made by the script (engine_redis.c), read by every node: the decoder
- * is strict (anything else is refused whole), since whatever can write to the Redis server
- * can write to the channel. Pure; any thread.
+ * The numbers are decimal, with no sign and no leading zeros; <group> is the sequence of the
+ * first event of the update the event belongs to with others (the same update under several
+ * topics, rp_frame.group), 0 for an event on its own; the type and the publisher id are at
+ * most 128 bytes each (as a publish allows) and the data is everything after them. Made by the
+ * script (engine_redis.c), read by every node: the decoder is strict (anything else is refused
+ * whole), since whatever can write to the Redis server can write to the channel. Pure; any thread.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -19,8 +21,11 @@ struct rp_redis_msg {
     uint32_t epoch;
     uint64_t seq;      /* >= 1 */
     int64_t wall_ms;   /* >= 0 */
+    uint64_t group;    /* 0: an update of its own */
     const char *event; /* NULL when the event has no type; points into the input */
     size_t event_len;
+    const char *pub_id; /* NULL when the event has none; points into the input */
+    size_t pub_id_len;
     const char *data; /* points into the input */
     size_t data_len;
 };

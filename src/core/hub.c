@@ -557,11 +557,11 @@ unlock:
 }
 
 int
-rp_hub_check(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
+rp_hub_check(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool system,
              struct rp_hub_error *err)
 {
     for (size_t i = 0; i < n; i++) {
-        int rc = validate_item(hub, &items[i], i, false, err);
+        int rc = validate_item(hub, &items[i], i, system, err);
         if (rc)
             return rc;
     }
@@ -617,6 +617,7 @@ ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n, const ch
     struct rp_topic **topics = bm.topics;
     for (size_t i = 0; i < n; i++) {
         frames[i] = encode_item(&evs[i].item);
+        frames[i]->group = evs[i].group;
         char id[RP_EVENT_ID_MAX + 1];
         size_t id_len = rp_hub_format_id(hub, evs[i].seq, id);
         rp_frame_set_id(frames[i], id, id_len);

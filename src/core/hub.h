@@ -124,6 +124,8 @@ struct rp_ingest_event {
     struct rp_publish_item item;
     uint64_t seq;    /* its sequence on this hub's epoch */
     int64_t wall_ms; /* when it was first appended (history_age counts from then) */
+    uint64_t group;  /* the update it belongs to with events of other topics, as the
+                      * publishing hub grouped it (rp_frame.group); 0: none */
 };
 
 struct rp_publish_result {
@@ -160,10 +162,11 @@ size_t rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out);
  */
 int rp_hub_publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
                    struct rp_publish_result *out, struct rp_hub_error *err);
-/* What rp_hub_publish checks before it sequences anything, for a publish that another
- * engine sequences (the cluster): 0, or -EINVAL / -EPERM with <err> filled as it would be. */
+/* What rp_hub_publish (<system>: rp_hub_publish_system) checks before it sequences
+ * anything, for a publish that another engine sequences (the cluster): 0, or -EINVAL /
+ * -EPERM with <err> filled as it would be. */
 int rp_hub_check(const struct rp_hub *hub, const struct rp_publish_item *items, size_t n,
-                 struct rp_hub_error *err);
+                 bool system, struct rp_hub_error *err);
 /* rp_hub_publish for the server's own feeds: topics under RP_TOPIC_SYSTEM_PREFIX are
  * allowed (any other topic too). Never exposed to a request. */
 int rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *items, size_t n,

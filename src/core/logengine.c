@@ -48,6 +48,7 @@ rp_logengine_batch_new(uint32_t epoch, const struct rp_ingest_event *evs, size_t
         struct rp_ingest_event *ev = &b->evs[i];
         ev->seq = evs[i].seq;
         ev->wall_ms = evs[i].wall_ms;
+        ev->group = evs[i].group;
         ev->item.topic_len = it->topic_len;
         ev->item.topic = copy_str(&p, it->topic, it->topic_len);
         ev->item.event_len = it->event_len;
@@ -56,6 +57,7 @@ rp_logengine_batch_new(uint32_t epoch, const struct rp_ingest_event *evs, size_t
         ev->item.data = copy_str(&p, it->data ? it->data : "", it->data_len);
         ev->item.pub_id_len = it->pub_id_len;
         ev->item.pub_id = copy_str(&p, it->pub_id, it->pub_id_len);
+        ev->item.same_update = it->same_update;
     }
     return b;
 }

@@ -109,8 +109,8 @@ same_log(struct rp_cluster_node *cn, uint32_t epoch)
     if (!atomic_exchange(&cn->epoch_lost, true))
         RP_LOG(RP_LOG_ERROR, "cluster",
                "msg=\"Redis holds another log than the one this node serves (epoch %08" PRIx32
-               ", not %08" PRIx32 "): it lost its data; publishes are refused and /readyz "
-               "fails until this node is restarted\"",
+               ", not %08" PRIx32 "): it lost its data; publishes are refused and the node "
+               "stops, to be started again in the new log\"",
                epoch, cn->epoch);
     return false;
 }

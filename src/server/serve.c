@@ -98,5 +98,5 @@ rp_serve_main(int argc, char **argv, char **exec_argv)
     RP_LOG(RP_LOG_INFO, "server",
            srv.upgraded ? "msg=\"stopped: the new process serves\"" : "msg=\"stopped\"");
     rp_config_free(cfg);
-    return srv.resume_failed ? 1 : 0; /* so a service manager restarts it */
+    return srv.resume_failed || srv.log_lost ? 1 : 0; /* so a service manager restarts it */
 }

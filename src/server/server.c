@@ -2,6 +2,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,6 +497,17 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
     };
     srv->hub = rp_hub_new(&hc, &hooks);
     if (cluster_epoch) {
+        if (inherit && inherit->epoch != cluster_epoch) {
+            /* The handed-over streams and logs are positioned in a log Redis no longer
+             * has: continued in this one, their streams would skip its first events. */
+            RP_LOG(RP_LOG_ERROR, "upgrade",
+                   "msg=\"cannot take over: the cluster's log in Redis (epoch %08" PRIx32
+                   ") is not the one the running process serves (epoch %08" PRIx32
+                   "): Redis lost its data; restart the node instead, and its clients are "
+                   "told (event: resync)\"",
+                   cluster_epoch, inherit->epoch);
+            return -ESTALE;
+        }
         /* Ids continue the cluster's: the hub takes events in as Redis sequences them. */
         rp_hub_advance_seq(srv->hub, cluster_last);
         if (inherit && (rc = restore_hub(srv, v, inherit)) != 0)
@@ -753,6 +765,18 @@ rp_server_wait(struct rp_server *srv)
             RP_LOG(RP_LOG_INFO, "server", "msg=\"shutting down\" signal=%s",
                    sig == SIGINT ? "SIGINT" : "SIGTERM");
             notify_systemd("STOPPING=1");
+            return;
+        }
+        if (atomic_load(&srv->cluster.epoch_lost)) {
+            /* Its streams and ids are positioned in a log that is gone, and the hub cannot
+             * change logs under them: a new start serves the new log, and clients that
+             * present ids of the old one are told (event: resync). A failure exit, so that
+             * a service manager (Restart=on-failure) starts it again by itself. */
+            RP_LOG(RP_LOG_ERROR, "cluster",
+                   "msg=\"stopping: Redis lost the cluster's log; start this node again to "
+                   "serve the new one (exit status 1)\"");
+            notify_systemd("STOPPING=1");
+            srv->log_lost = true;
             return;
         }
         rp_hub_expire(srv->hub, rp_clock_now_ms());

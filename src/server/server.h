@@ -64,6 +64,7 @@ struct rp_server {
     char **exec_argv;
     bool upgraded;      /* handed over: the successor serves now */
     bool resume_failed; /* a hand-over failed and the workers could not run again */
+    bool log_lost;      /* stopped because Redis lost the cluster's log */
 };
 
 /* The topic the server publishes its metrics to, once a second while it has subscribers

@@ -166,6 +166,7 @@ rp_record_decode(const void *p, size_t len, size_t max, struct rp_ingest_event *
     *epoch = get32(h + 12);
     ev->seq = get64(h + 16);
     ev->wall_ms = (int64_t)get64(h + 24);
+    ev->group = 0; /* not recorded: a replayed update is one event per topic */
     it->topic_len = get16(h + 32);
     it->topic = s;
     s += it->topic_len;

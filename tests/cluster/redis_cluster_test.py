@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from support import Server, Stream, check, free_port, run, seq  # noqa: E402
+from support import Server, Stream, check, free_port, health, log_text, run, seq  # noqa: E402
 
 
 class Redis:
@@ -191,6 +191,13 @@ def test_publisher_ids_are_one_cluster_wide(binary):
         check([e["data"] for e in got] == ["o42", "o43", "no id"],
               "every event once: %r" % got)
         check([e["id"] for e in got] == [first["id"], b["ids"][0], b["ids"][3]], "with its id")
+        # The longest event type a publish allows reaches the other nodes too.
+        longest = "t" * 128
+        status, body = n1.publish({"topic": "orders", "data": "typed", "event": longest})
+        check(status == 200, "publish: %s %s" % (status, body))
+        ev = s.next_event()
+        check(ev["data"] == "typed" and ev.get("event") == longest and ev["id"] == body["id"],
+              "a 128-byte type arrives: %r" % ev)
         s.close()
 
 
@@ -240,7 +247,11 @@ def test_pattern_streams_read_topics_of_other_nodes(binary):
             check(status == 200, "publish %s: %s %s" % (topic, status, body))
             return body["id"]
         first = pub("sport/old", "o1")
-        pub("sport/old", "o2")
+        second = pub("sport/old", "o2")
+        # A stream without Last-Event-ID starts where its node knows the cluster is, which
+        # the node learns a moment after each publish: wait for it, to know what is new.
+        wait_for("n2 knows the cluster's sequence",
+                 lambda: n2.metrics()["last_seq"] >= seq(second))
         live = Stream(n2.port, "/events?topic=sport/%2B")
         time.sleep(0.3)  # (either way nothing is missed: a topic found by scanning fills)
         after = [("sport/new", "n1"), ("news/x", "not matched"), ("sport/old", "o3"),
@@ -308,22 +319,58 @@ def test_redis_unreachable_refuses_and_recovers(binary):
 
 
 def test_redis_restarted_empty_is_a_new_log(binary):
+    """Redis restarted without its data: the node does not serve on in a log that is gone
+    (its streams' positions and its ids are of the old one): it refuses the publish that
+    finds out and stops with exit status 1, for its service manager to start it again;
+    started again it serves the new log, and a client of the old one is told."""
     with Redis() as redis:
-        with node(binary, redis) as n1:
+        n1 = node(binary, redis)
+        try:
+            s = Stream(n1.port, "/events/news")
             status, old = n1.publish({"topic": "news", "data": "old"})
             check(status == 200, "publish")
+            check(s.next_event()["id"] == old["id"], "delivered")
             redis.kill()
             redis.start()  # no persistence: the log is gone
-            wait_for("a publish is refused as of another log", lambda: (
-                lambda r: r if r[0] == 503 and "restart" in r[1]["error"] else None)(
-                    n1.publish({"topic": "news", "data": "new"})))
-            status, ready = n1.request("GET", "/readyz")
-            check(status == 503 and "restart" in ready["reason"], "/readyz: %s" % ready)
+            refusals = []
+
+            def refused_or_gone():
+                try:
+                    st, body = n1.publish({"topic": "news", "data": "new"})
+                except OSError:
+                    return True  # stopped already
+                if st == 503 and "restart" in body["error"]:
+                    refusals.append(body)
+                check(st == 503, "never accepted into the lost log: %s %s" % (st, body))
+                return bool(refusals)
+            wait_for("a publish is refused as of another log", refused_or_gone)
+            wait_for("the node stops", lambda: n1.proc.poll() is not None)
+            check(n1.proc.returncode == 1, "a failure exit: %s" % n1.proc.returncode)
+            check("Redis lost the cluster's log; start this node again" in log_text(n1),
+                  "it says why: %s" % log_text(n1)[-2000:])
+            s.sock.settimeout(5)
+            try:
+                while s.sock.recv(4096):
+                    pass  # the rest of what was sent, then the end
+            except OSError:
+                pass  # reset: ended too
+        finally:
+            if n1.proc.poll() is None:
+                n1.proc.kill()
+                n1.proc.wait()
+            n1.cleanup()
         with node(binary, redis) as n2:
             s = Stream(n2.port, "/events/news", headers={"Last-Event-ID": old["id"]})
             ev = s.next_event()
             check(ev.get("event") == "resync" and '"epoch"' in ev["data"],
                   "a client of the lost log is told: %r" % ev)
+            status, new = n2.publish({"topic": "news", "data": "in the new log"})
+            check(status == 200 and new["id"].split("-")[0] != old["id"].split("-")[0],
+                  "publishing goes on in the new log: %s" % new)
+            # Before it, the refused publish that found the new log: Redis stored it there
+            # (its 503 said so).
+            got = [s.next_event()["data"] for _ in range(2)]
+            check(got == ["new", "in the new log"], "the new log's events: %r" % got)
             s.close()
 
 

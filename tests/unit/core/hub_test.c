@@ -25,6 +25,7 @@
 #include "base/qsbr.h"
 #include "core/event_id.h"
 #include "core/hub.h"
+#include "core/topic_name.h"
 #include "sse/sse_frame.h"
 
 #define EPOCH 0x5f3a9c21u
@@ -845,7 +846,11 @@ test_shared_sequence_refuses_local_publishes(void **state)
     assert_int_equal(err.status, 503);
     assert_int_equal(rp_hub_publish_system(hub, &it, 1, &res, &err), -EOPNOTSUPP);
     assert_int_equal(rp_hub_last_seq(hub), 0);
-    assert_int_equal(rp_hub_check(hub, &it, 1, &err), 0);
+    assert_int_equal(rp_hub_check(hub, &it, 1, false, &err), 0);
+    struct rp_publish_item sys = item(RP_TOPIC_SYSTEM_PREFIX "mercure/u/x", "x");
+    assert_int_equal(rp_hub_check(hub, &sys, 1, false, &err), -EPERM);
+    assert_int_equal(err.status, 403);
+    assert_int_equal(rp_hub_check(hub, &sys, 1, true, &err), 0);
     struct rp_ingest_event ev = ingest_ev("a", "x", 7, rp_clock_wall_ms());
     assert_int_equal(rp_hub_ingest_topic(hub, "a", 1, &ev, 1, 0, NULL), 0);
     assert_int_equal(rp_hub_last_seq(hub), 7);
