@@ -60,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ok = ok && ref_number(s, size, &pos, INT64_MAX, &seq) && seq > 0 &&
          ref_number(s, size, &pos, INT64_MAX, &wall) &&
          ref_number(s, size, &pos, INT64_MAX, &group) && group <= seq &&
-         ref_number(s, size, &pos, 128, &tlen) && ref_number(s, size, &pos, 128, &ilen) &&
+         ref_number(s, size, &pos, 128, &tlen) && ref_number(s, size, &pos, 129, &ilen) &&
          size - pos >= tlen + ilen;
     if ((rc == 0) != ok)
         abort();

@@ -6,9 +6,10 @@
 
 #include "base/hex.h"
 
-/* What a publish accepts (rp_frame_check_event, the hub's publisher id check). */
+/* What a publish accepts (rp_frame_check_event, the hub's publisher id check: 128 bytes, and
+ * a mark byte before them for the ids the server itself marks). */
 #define EVENT_TYPE_MAX 128
-#define PUB_ID_MAX 128
+#define PUB_ID_MAX 129
 
 /* A decimal number up to <max> with no sign and no leading zero, then a colon. */
 static bool

@@ -9,8 +9,9 @@
  *
  * The numbers are decimal, with no sign and no leading zeros; <group> is the sequence of the
  * first event of the update the event belongs to with others (the same update under several
- * topics, rp_frame.group), 0 for an event on its own; the type and the publisher id are at
- * most 128 bytes each (as a publish allows) and the data is everything after them. Made by the
+ * topics, rp_frame.group), 0 for an event on its own; the type is at most 128 bytes and the
+ * publisher id 129 (as a publish allows: 128, after a mark byte the server may add) and the
+ * data is everything after them. Made by the
  * script (engine_redis.c), read by every node: the decoder is strict (anything else is refused
  * whole), since whatever can write to the Redis server can write to the channel. Pure; any thread.
  */

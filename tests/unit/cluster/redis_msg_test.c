@@ -74,7 +74,7 @@ refuses(void **state)
         "5f3a9c21:1:0:0:5:0:abc",                /* type longer than what is left */
         "5f3a9c21:1:0:0:2:2:abc",                /* id longer than what is left */
         "5f3a9c21:1:0:0:129:0:",                 /* type over 128 bytes */
-        "5f3a9c21:1:0:0:0:129:",                 /* id over 128 bytes */
+        "5f3a9c21:1:0:0:0:130:",                 /* id over 129 bytes */
         "5f3a9c21:3:0:4:0:0:",                   /* group after the event */
         "5f3a9c21:9223372036854775808:0:0:0:0:", /* over INT64_MAX */
         "5f3a9c21:1:x:0:0:0:",
