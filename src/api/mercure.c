@@ -58,8 +58,6 @@ static const char *const cookie_names[] = {"mercureAuthorization", "mercureAcces
 #define CHALLENGE_INVALID "WWW-Authenticate: Bearer realm=\"mercure\", error=\"invalid_token\"\r\n"
 #define CHALLENGE_SCOPE                                                                            \
     "WWW-Authenticate: Bearer realm=\"mercure\", error=\"insufficient_scope\"\r\n"
-/* How long a publish under fsync always waits for its events to become durable. */
-#define DURABLE_WAIT_MS 10000
 
 _Static_assert(sizeof(PREFIX_PUBLIC) == sizeof(PREFIX_PRIVATE), "prefixes of one length");
 _Static_assert(IRI_MAX == IRI_MAX_DOC, "IRI_MAX_DOC follows IRI_MAX");
@@ -240,14 +238,36 @@ forbid(struct rp_conn *c, const struct rp_http_request *req, const char *msg)
     rp_conn_error(c, req, 403, msg, CHALLENGE_SCOPE);
 }
 
+/* An update's events are in (here or, in a cluster, in Redis): 200 with its id (the
+ * supplied one, else its first event's), or 409 when another publish took its supplied id
+ * between the check and this one. */
 static void
-hold_until_durable(struct rp_api *a, struct rp_conn *c, uint64_t newest)
+answer_update(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
+              const struct rp_publish_item *items, size_t n, const struct rp_publish_result *res,
+              void *ctx)
 {
-    if (!a->node->wait_durable)
+    (void)ctx;
+    struct rp_stats *stats = rp_conn_stats(c);
+    uint64_t newest = 0, appended = 0;
+    for (size_t i = 0; i < n; i++) {
+        appended += !res[i].duplicate;
+        if (res[i].seq > newest)
+            newest = res[i].seq;
+    }
+    rp_stat_add(stats, RP_STAT_events_published, appended);
+    rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
+    if (items[0].pub_id && n != appended) {
+        rp_api_reject_publish(c, req, 409, DUPLICATE_ID);
         return;
-    struct rp_logengine *engine = rp_hub_engine(a->node->hub);
-    if (engine && rp_logengine_durable_seq(engine) < newest)
-        rp_conn_hold_answer(c, newest, rp_clock_now_ms() + DURABLE_WAIT_MS);
+    }
+    char id[RP_EVENT_ID_MAX + 1];
+    size_t id_len = rp_hub_format_id(a->node->hub, res[0].seq, id);
+    if (items[0].pub_id) /* the supplied id is the update's id */
+        rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, items[0].pub_id + 1,
+                        items[0].pub_id_len - 1);
+    else
+        rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, id, id_len);
+    rp_api_hold_until_durable(a, c, newest);
 }
 
 /* Publishes the update's <n> events all or nothing and answers with the first one's id. */
@@ -255,10 +275,14 @@ static void
 publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
               const struct rp_publish_item *items, size_t n, enum rp_conn_call call)
 {
+    if (a->node->redis) {
+        /* The topics are the server's namespace: the Mercure endpoint authorised them. */
+        rp_api_publish_cluster(a, c, req, items, n, true, answer_update, NULL);
+        return;
+    }
     struct rp_stats *stats = rp_conn_stats(c);
     struct rp_publish_result *res = rp_xcalloc(n, sizeof(*res));
     struct rp_hub_error err;
-    /* The topics are the server's namespace: the Mercure endpoint authorised them. */
     int rc = rp_hub_publish_system(a->node->hub, items, n, res, &err);
     if (rc == -EAGAIN && rp_conn_config(c)->block_timeout > 0) {
         if (call == RP_CONN_CALL_NEW)
@@ -269,28 +293,7 @@ publish_items(struct rp_api *a, struct rp_conn *c, const struct rp_http_request 
         bool retry = rc == -EAGAIN || rc == -EBUSY || rc == -EIO;
         rp_conn_error(c, req, err.status, err.message, retry ? "Retry-After: 1\r\n" : NULL);
     } else {
-        uint64_t newest = 0, appended = 0;
-        for (size_t i = 0; i < n; i++) {
-            appended += !res[i].duplicate;
-            if (res[i].seq > newest)
-                newest = res[i].seq;
-        }
-        rp_stat_add(stats, RP_STAT_events_published, appended);
-        rp_stat_add(stats, RP_STAT_publish_requests_total, 1);
-        if (items[0].pub_id && n != appended) {
-            /* Another publish with this id got there between the check and this one. */
-            rp_api_reject_publish(c, req, 409, DUPLICATE_ID);
-            free(res);
-            return;
-        }
-        char id[RP_EVENT_ID_MAX + 1];
-        size_t id_len = rp_hub_format_id(a->node->hub, res[0].seq, id);
-        if (items[0].pub_id) /* the supplied id is the update's id */
-            rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, items[0].pub_id + 1,
-                            items[0].pub_id_len - 1);
-        else
-            rp_conn_respond(c, req, 200, "text/plain; charset=utf-8", NULL, id, id_len);
-        hold_until_durable(a, c, newest);
+        answer_update(a, c, req, items, n, res, NULL);
     }
     free(res);
 }
@@ -388,7 +391,9 @@ publish(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req,
             .same_update = i > 0, /* written once to a stream that reads several of them */
         };
     }
-    for (size_t i = 0; marked && i < f.n_topics; i++) {
+    /* Not when run again (after a wait for the cluster, the update may be in this node's
+     * hub by now: it is this update); a publish refuses a taken id anyway. */
+    for (size_t i = 0; marked && call == RP_CONN_CALL_NEW && i < f.n_topics; i++) {
         struct rp_topic *t = rp_hub_find(a->node->hub, names[i], strlen(names[i]));
         if (t && rp_topic_find_pub_id(t, marked, f.id_len + 1)) {
             rp_api_reject_publish(c, req, 409, DUPLICATE_ID);

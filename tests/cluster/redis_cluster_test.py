@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from support import Server, Stream, check, free_port, health, log_text, run, seq  # noqa: E402
@@ -198,6 +199,38 @@ def test_publisher_ids_are_one_cluster_wide(binary):
         ev = s.next_event()
         check(ev["data"] == "typed" and ev.get("event") == longest and ev["id"] == body["id"],
               "a 128-byte type arrives: %r" % ev)
+        s.close()
+
+
+def test_mercure_updates_go_through_the_cluster(binary):
+    """Mercure publishes on any node reach subscribers on every node, once however many of
+    their topics an update has, under the id the publisher supplied; a supplied id is taken
+    cluster-wide (409 on another node)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+    import mercure_test as mt  # noqa: E402 - its token and form helpers
+    flags = ("--mercure", "true", "--mercure-jwt-secret", mt.SECRET, "--mercure-anonymous",
+             "true")
+    books = ["https://example.com/books/1", "https://example.com/books/2"]
+    with Redis() as redis, node(binary, redis, *flags) as n1, node(binary, redis, *flags) as n2:
+        s = Stream(n2.port, mt.hub_path(*books))
+        status, body = n1.request(
+            "POST", "/.well-known/mercure",
+            urllib.parse.urlencode([("topic", books[0]), ("topic", books[1]), ("data", "both"),
+                                    ("id", "urn:uuid:b1")]).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded",
+             "Authorization": "Bearer " + mt.PUBLISHER})
+        check(status == 200 and body == "urn:uuid:b1", "published on n1: %s %r" % (status, body))
+        plain = mt.publish(n1, books[1], "second")
+        ev = s.next_event()
+        check(ev["data"] == "both" and ev["id"] == "urn:uuid:b1",
+              "n2's subscriber gets the update once, with the supplied id: %r" % ev)
+        ev = s.next_event()
+        check(ev["data"] == "second" and ev["id"] == plain, "then the next: %r" % ev)
+        status, body = mt.post(n2, {"topic": books[0], "data": "again", "id": "urn:uuid:b1"})
+        check(status == 409, "the supplied id is taken on every node: %s %r" % (status, body))
+        mt.publish(n2, books[0], "from n2")
+        ev = s.next_event()
+        check(ev["data"] == "from n2", "an update published on n2 arrives too: %r" % ev)
         s.close()
 
 
@@ -450,6 +483,7 @@ if __name__ == "__main__":
     sys.exit(run([
         test_publish_on_one_node_reaches_every_node,
         test_publisher_ids_are_one_cluster_wide,
+        test_mercure_updates_go_through_the_cluster,
         test_failover_resumes_on_a_node_without_readers,
         test_pattern_streams_read_topics_of_other_nodes,
         test_redis_unreachable_refuses_and_recovers,
