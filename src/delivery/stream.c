@@ -362,6 +362,12 @@ plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan 
         more = true;
     }
     if (niov == 0) {
+        /* Only copies of an update written before (in a cluster an update's topics arrive
+         * one by one): nothing to send, but their cursors move and their frames go. */
+        for (size_t i = 0; i < used; i++) {
+            items[i].link->cursor = items[i].seq;
+            rp_frame_unref(items[i].frame);
+        }
         set_stalled(s, false);
         if (s->finishing)
             stream_close(s, s->finish_why);
