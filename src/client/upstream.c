@@ -841,6 +841,61 @@ on_data(void *ctx, const char *data, size_t len)
     return feed(f->pool, f->u, data, len) ? 0 : 1;
 }
 
+/* Appends <s> to <b> as the inside of a JSON string. */
+static void
+json_chars(struct rp_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            rp_buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            rp_buf_printf(b, "\\u%04x", ch);
+        else
+            rp_buf_append(b, s, 1);
+    }
+}
+
+/*
+ * <u> stopped for good: its readers are told so (`event: upstream-failed`, with the
+ * upstream's name, topic, state and reason) and their streams end after it, instead of
+ * staying open on a feed that will not come back. A browser's EventSource then reconnects
+ * and gets the 502 that stops it.
+ */
+static void
+announce_failed(struct rp_upstream_pool *pool, struct up *u)
+{
+    static const char type[] = "upstream-failed";
+    char reason[sizeof(u->last_error)];
+    pthread_mutex_lock(&pool->lock);
+    memcpy(reason, u->last_error, sizeof(reason));
+    pthread_mutex_unlock(&pool->lock);
+    struct rp_buf b;
+    rp_buf_init(&b, 4096);
+    rp_buf_append_str(&b, "{\"upstream\":\"");
+    json_chars(&b, u->def->name);
+    rp_buf_append_str(&b, "\",\"topic\":\"");
+    json_chars(&b, u->topic);
+    rp_buf_append_str(&b, "\",\"state\":\"failed\",\"reason\":\"");
+    json_chars(&b, reason);
+    rp_buf_append_str(&b, "\"}");
+    struct rp_publish_item it = {
+        .topic = u->topic,
+        .topic_len = u->topic_len,
+        .event = type,
+        .event_len = sizeof(type) - 1,
+        .data = b.data,
+        .data_len = b.len,
+        .ends_stream = true,
+    };
+    struct rp_publish_result res;
+    struct rp_hub_error err;
+    if (rp_hub_publish_system(pool->hub, &it, 1, &res, &err) != 0)
+        RP_LOG(RP_LOG_WARN, "upstream", "url=\"%s\" msg=\"cannot announce the failure: %s\"",
+               u->url, err.message);
+    rp_buf_fini(&b);
+}
+
 static bool
 status_retryable(int status)
 {
@@ -880,6 +935,7 @@ on_done(void *ctx, const struct rp_http_result *r)
     remember_id(pool, u);
     if (fatal) {
         set_state(u, RP_UPSTREAM_STATE_FAILED);
+        announce_failed(pool, u);
         return;
     }
     if (state == RP_UPSTREAM_STATE_STREAMING &&

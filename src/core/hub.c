@@ -438,6 +438,7 @@ encode_item(const struct rp_publish_item *it)
         .data_len = it->data_len,
         .pub_id = it->pub_id,
         .pub_id_len = it->pub_id ? it->pub_id_len : 0,
+        .ends_stream = it->ends_stream,
     };
     return rp_frame_encode(&spec);
 }

@@ -117,6 +117,8 @@ struct rp_publish_item {
     /* Another topic of the previous item's update: the items' frames share a group, and a
      * stream reading several of their topics writes the update once (rp_frame.group). */
     bool same_update;
+    /* Streams end after writing this event (rp_frame.ends_stream). */
+    bool ends_stream;
 };
 
 /* One event sequenced elsewhere (rp_hub_ingest); borrowed for the call. */

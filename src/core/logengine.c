@@ -46,6 +46,7 @@ rp_logengine_batch_new(uint32_t epoch, const struct rp_ingest_event *evs, size_t
     for (size_t i = 0; i < n; i++) {
         const struct rp_publish_item *it = &evs[i].item;
         struct rp_ingest_event *ev = &b->evs[i];
+        *ev = (struct rp_ingest_event){0};
         ev->seq = evs[i].seq;
         ev->wall_ms = evs[i].wall_ms;
         ev->group = evs[i].group;

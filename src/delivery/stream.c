@@ -312,6 +312,15 @@ snapshot(struct rp_fanout *f)
     return upto;
 }
 
+/* A frame that ends the stream was written whole (rp_frame.ends_stream): the stream takes
+ * no further event and closes once its control text is out. */
+static void
+finish_after_frame(struct rp_stream *s)
+{
+    s->finishing = true;
+    s->finish_why = "its upstream failed";
+}
+
 /*
  * Builds <s>'s next write into <p>: the rest of a frame the socket took part of, then
  * queued control text, then the frames after its cursors up to <upto> (snapshot()).
@@ -351,16 +360,21 @@ plan_write(struct rp_fanout *f, struct rp_stream *s, uint64_t upto, struct plan 
         iov[niov++].iov_len = ctl_len;
     }
     size_t used = 0;
-    while (used < n_items && niov + 2 <= IOV_BATCH) {
-        if (!items[used].dup)
+    bool ends = false; /* a frame that ends the stream: nothing after it */
+    while (used < n_items && niov + 2 <= IOV_BATCH && !ends) {
+        if (!items[used].dup) {
             niov +=
                 rp_frame_iov(items[used].frame, s->tagged && !items[used].link->plain, &iov[niov]);
+            ends = items[used].frame->ends_stream;
+        }
         used++;
     }
     for (size_t i = used; i < n_items; i++) {
         rp_frame_unref(items[i].frame);
         more = true;
     }
+    if (ends)
+        more = false;
     if (niov == 0) {
         /* Only copies of an update written before (in a cluster an update's topics arrive
          * one by one): nothing to send, but their cursors move and their frames go. */
@@ -415,6 +429,8 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
     if (s->partial) {
         if (left >= p->partial_len) {
             left -= p->partial_len;
+            if (s->partial->ends_stream)
+                finish_after_frame(s);
             rp_frame_unref(s->partial);
             s->partial = NULL;
         } else {
@@ -442,6 +458,8 @@ plan_done(struct rp_fanout *f, const struct plan *p, ssize_t res)
             sent_bytes += len;
             if (!it->dup && it->frame->group)
                 s->last_group = it->frame->group;
+            if (!it->dup && it->frame->ends_stream)
+                finish_after_frame(s);
             rp_frame_unref(it->frame);
         } else if (left > 0) {
             /* The socket took part of this frame: it is handed over; keep the rest. */

@@ -78,6 +78,7 @@ rp_frame_encode(const struct rp_frame_spec *spec)
     f->group = 0;
     f->topic_len = (uint32_t)spec->topic_len;
     f->data_len = (uint32_t)spec->data_len;
+    f->ends_stream = spec->ends_stream;
     char *p = put(f->buf, spec->topic, spec->topic_len);
     f->pub_id_off = (uint32_t)(p - f->buf);
     f->pub_id_len = (uint32_t)pub_id_len;

@@ -48,6 +48,9 @@ struct rp_frame {
     uint32_t pub_id_off, pub_id_len; /* the publisher's idempotency key, or 0,0 */
     uint32_t topic_len;
     uint32_t data_len; /* length of the data as published */
+    /* A stream that writes this frame ends after it (the announcement that an upstream
+     * failed for good); not kept in the disk log. */
+    bool ends_stream;
     /* Monotonic ms when the hub appended it (0 until then): the delivery latency's start. */
     int64_t appended_ms;
     /* Frames of one update published to several topics (Mercure's canonical topic and
@@ -66,6 +69,7 @@ struct rp_frame_spec {
     size_t data_len;
     const char *pub_id; /* NULL or "" for none; kept in the frame, never sent */
     size_t pub_id_len;
+    bool ends_stream; /* rp_frame.ends_stream */
 };
 
 /*

@@ -162,6 +162,7 @@ rp_record_decode(const void *p, size_t len, size_t max, struct rp_ingest_event *
     }
     uint16_t flags = get16(h + 10);
     struct rp_publish_item *it = &ev->item;
+    *it = (struct rp_publish_item){0}; /* what a record does not keep is off */
     const char *s = (const char *)h + RP_RECORD_HEADER;
     *epoch = get32(h + 12);
     ev->seq = get64(h + 16);

@@ -3,6 +3,7 @@
 (upstream_server.py): one upstream connection for many clients, resume with the latest
 Last-Event-ID, the WHATWG parsing cases, the statuses that stop an upstream, idle close,
 always-on feeds, typed topics and forwarded credentials."""
+import json
 import sys
 import time
 
@@ -179,6 +180,21 @@ def test_statuses_stop_or_back_off(binary):
         for p, word in cases.items():
             u = wait_state(srv, "src/" + p, ["failed"])
             check(word in u["last_error"], "%s: clear error: %r" % (p, u))
+        # The clients already attached are told, then their streams end.
+        for p, s in zip(cases, streams):
+            ev = s.next_event(timeout=5)
+            check(ev.get("event") == "upstream-failed", "%s: announced: %r" % (p, ev))
+            info = json.loads(ev["data"])
+            check(info["upstream"] == "src" and info["topic"] == "src/" + p
+                  and info["state"] == "failed" and cases[p] in info["reason"],
+                  "%s: the announcement says which and why: %r" % (p, info))
+            try:
+                extra = s.next_event(timeout=5)
+                ended = False
+            except EOFError:
+                ended = True
+            check(ended, "%s: the stream ends after the announcement, not %r"
+                  % (p, None if ended else extra))
         time.sleep(0.5)
         for p in cases:
             n = len(up.requests_for("/" + p))
