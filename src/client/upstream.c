@@ -521,33 +521,61 @@ rp_upstream_foreach(struct rp_upstream_pool *pool,
     pthread_mutex_unlock(&pool->lock);
 }
 
-void
-rp_upstream_metrics(struct rp_upstream_pool *pool, struct rp_buf *out)
+/* Appends <s> to <b> as the inside of a JSON string. */
+static void
+json_chars(struct rp_buf *b, const char *s)
 {
-    if (!rp_upstream_pool_enabled(pool))
-        return;
-    uint64_t by_state[5] = {0};
-    pthread_mutex_lock(&pool->lock);
-    uint64_t reconnects = pool->closed_reconnects, events = pool->closed_events;
-    uint64_t refused = pool->closed_refused, bytes = pool->closed_bytes;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            rp_buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            rp_buf_printf(b, "\\u%04x", ch);
+        else
+            rp_buf_append(b, s, 1);
+    }
+}
+
+struct totals {
+    uint64_t by_state[5];
+    uint64_t reconnects, events, refused, bytes;
+};
+
+/* Under the pool lock: the counters of every upstream, closed ones included. */
+static void
+sum_up(struct rp_upstream_pool *pool, struct totals *t)
+{
+    *t = (struct totals){.reconnects = pool->closed_reconnects,
+                         .events = pool->closed_events,
+                         .refused = pool->closed_refused,
+                         .bytes = pool->closed_bytes};
     EACH(n, &pool->ups)
     {
         struct up *u = RP_CONTAINER_OF(n, struct up, node);
         int s = atomic_load(&u->state);
         if (s >= 0 && s < 5)
-            by_state[s]++;
-        reconnects += atomic_load(&u->reconnects);
-        events += atomic_load(&u->events_in);
-        refused += atomic_load(&u->events_refused);
-        bytes += atomic_load(&u->bytes_in);
+            t->by_state[s]++;
+        t->reconnects += atomic_load(&u->reconnects);
+        t->events += atomic_load(&u->events_in);
+        t->refused += atomic_load(&u->events_refused);
+        t->bytes += atomic_load(&u->bytes_in);
     }
-    pthread_mutex_unlock(&pool->lock);
+}
+
+void
+rp_upstream_metrics(struct rp_upstream_pool *pool, struct rp_buf *out)
+{
+    if (!rp_upstream_pool_enabled(pool))
+        return;
+    struct totals t;
+    pthread_mutex_lock(&pool->lock);
+    sum_up(pool, &t);
     rp_buf_append_str(out, "# HELP revenprox_upstreams Upstream URLs open, by state.\n"
                            "# TYPE revenprox_upstreams gauge\n");
     for (int s = 0; s < 5; s++)
         rp_buf_printf(out, "revenprox_upstreams{state=\"%s\"} %llu\n",
                       rp_upstream_state_name((enum rp_upstream_state)s),
-                      (unsigned long long)by_state[s]);
+                      (unsigned long long)t.by_state[s]);
     rp_buf_printf(out,
                   "# HELP revenprox_upstream_reconnects_total Upstream connections started after "
                   "an upstream's first.\n"
@@ -563,8 +591,57 @@ rp_upstream_metrics(struct rp_upstream_pool *pool, struct rp_buf *out)
                   "# HELP revenprox_upstream_bytes_total Bytes read from upstreams.\n"
                   "# TYPE revenprox_upstream_bytes_total counter\n"
                   "revenprox_upstream_bytes_total %llu\n",
-                  (unsigned long long)reconnects, (unsigned long long)events,
-                  (unsigned long long)refused, (unsigned long long)bytes);
+                  (unsigned long long)t.reconnects, (unsigned long long)t.events,
+                  (unsigned long long)t.refused, (unsigned long long)t.bytes);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void
+rp_upstream_metrics_json(struct rp_upstream_pool *pool, struct rp_buf *out)
+{
+    if (!rp_upstream_pool_enabled(pool)) {
+        rp_buf_append_str(out, "null");
+        return;
+    }
+    struct totals t;
+    pthread_mutex_lock(&pool->lock);
+    sum_up(pool, &t);
+    rp_buf_append_str(out, "{\"states\":{");
+    for (int s = 0; s < 5; s++)
+        rp_buf_printf(out, "%s\"%s\":%llu", s ? "," : "",
+                      rp_upstream_state_name((enum rp_upstream_state)s),
+                      (unsigned long long)t.by_state[s]);
+    rp_buf_printf(out,
+                  "},\"reconnects\":%llu,\"events_in\":%llu,\"events_refused\":%llu,"
+                  "\"bytes_in\":%llu,\"list\":[",
+                  (unsigned long long)t.reconnects, (unsigned long long)t.events,
+                  (unsigned long long)t.refused, (unsigned long long)t.bytes);
+    size_t i = 0;
+    EACH(n, &pool->ups)
+    {
+        struct up *u = RP_CONTAINER_OF(n, struct up, node);
+        rp_buf_append_str(out, i++ ? ",{\"name\":\"" : "{\"name\":\"");
+        json_chars(out, u->def->name);
+        rp_buf_append_str(out, "\",\"topic\":\"");
+        json_chars(out, u->topic);
+        rp_buf_append_str(out, "\",\"url\":\"");
+        json_chars(out, u->url);
+        rp_buf_printf(out,
+                      "\",\"state\":\"%s\",\"clients\":%lld,\"reconnects\":%llu,"
+                      "\"events_in\":%llu,\"events_refused\":%llu,\"bytes_in\":%llu,"
+                      "\"last_event_ms\":%lld,\"last_error\":\"",
+                      rp_upstream_state_name((enum rp_upstream_state)atomic_load(&u->state)),
+                      (long long)clients_of(pool, u),
+                      (unsigned long long)atomic_load(&u->reconnects),
+                      (unsigned long long)atomic_load(&u->events_in),
+                      (unsigned long long)atomic_load(&u->events_refused),
+                      (unsigned long long)atomic_load(&u->bytes_in),
+                      (long long)atomic_load(&u->last_event_ms));
+        json_chars(out, u->last_error);
+        rp_buf_append_str(out, "\"}");
+    }
+    rp_buf_append_str(out, "]}");
+    pthread_mutex_unlock(&pool->lock);
 }
 
 /* ---- one upstream's life, on its shard ---- */
@@ -839,21 +916,6 @@ on_data(void *ctx, const char *data, size_t len)
     struct feed_ctx *f = ctx;
     atomic_fetch_add_explicit(&f->u->bytes_in, len, memory_order_relaxed);
     return feed(f->pool, f->u, data, len) ? 0 : 1;
-}
-
-/* Appends <s> to <b> as the inside of a JSON string. */
-static void
-json_chars(struct rp_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            rp_buf_printf(b, "\\%c", ch);
-        else if (ch < 0x20)
-            rp_buf_printf(b, "\\u%04x", ch);
-        else
-            rp_buf_append(b, s, 1);
-    }
 }
 
 /*

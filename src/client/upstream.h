@@ -126,6 +126,10 @@ void rp_upstream_foreach(struct rp_upstream_pool *pool,
                          void (*fn)(void *ctx, const struct rp_upstream_info *u), void *ctx);
 /* Appends Prometheus lines about the upstreams to <out>. Any thread, as rp_upstream_foreach. */
 void rp_upstream_metrics(struct rp_upstream_pool *pool, struct rp_buf *out);
+/* Appends the JSON value of /metrics?format=json's "upstreams" to <out>: counts by state,
+ * the totals, and "list", one object per upstream open now (state, clients, counters, last
+ * event time, last error); `null` without upstreams. Any thread, as rp_upstream_foreach. */
+void rp_upstream_metrics_json(struct rp_upstream_pool *pool, struct rp_buf *out);
 
 /* Shard <id> of <pool> on <loop> (the worker's, borrowed): from now on its upstreams run
  * there. NULL on failure. Detach on the same thread before the loop goes. */

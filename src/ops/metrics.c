@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "client/upstream.h"
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
@@ -85,6 +86,7 @@ struct snapshot {
     uint64_t fsync_us[RP_LOGENGINE_FSYNC_BUCKETS + 1];
     uint64_t fsync_us_sum;
     const struct rp_process_stats *process; /* NULL: none */
+    struct rp_upstream_pool *upstreams;     /* NULL: none */
     struct rp_stats *const *stats;          /* per worker, for the per-worker figures */
     size_t n_stats;
 };
@@ -496,6 +498,7 @@ gather(struct snapshot *s, struct rp_stats *const *stats, size_t n,
     memcpy(s->fsync_us, node->fsync_us, sizeof(s->fsync_us));
     s->fsync_us_sum = node->fsync_us_sum;
     s->process = node->process;
+    s->upstreams = node->upstreams;
     s->stats = stats;
     s->n_stats = n;
 }
@@ -799,6 +802,11 @@ json_finish(void *ctx, const struct snapshot *s)
                             (unsigned long long)p->vsize_bytes, (unsigned long long)p->open_fds,
                             (unsigned long long)p->max_fds, (unsigned long long)p->threads,
                             p->start_time_s);
+    if (!err && rp_upstream_pool_enabled(s->upstreams)) {
+        err = json_key(j, "", "upstreams");
+        if (!err)
+            rp_upstream_metrics_json(s->upstreams, j->out);
+    }
     return err ? err : rp_buf_append_str(j->out, "}\n");
 }
 

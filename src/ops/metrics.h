@@ -19,6 +19,8 @@
 #include "base/stats.h"
 #include "ops/process.h"
 
+struct rp_upstream_pool;
+
 struct rp_metrics_node {
     uint64_t topics;
     uint64_t last_seq;
@@ -48,6 +50,8 @@ struct rp_metrics_node {
     /* The process's own figures, rendered under the standard process_* names (Prometheus)
      * or as "process" (JSON); NULL: none. */
     const struct rp_process_stats *process;
+    /* The concentrator's upstreams (JSON "upstreams"; docs/concentrator.md); NULL: none. */
+    struct rp_upstream_pool *upstreams;
 };
 
 /* Sums <n> workers' stats and appends the rendering to <out>; 0 or -ENOBUFS. */

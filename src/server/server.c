@@ -322,6 +322,7 @@ render_metrics(void *ctx, bool json, struct rp_buf *out)
         node.has_cluster = true;
         rp_redis_stats(srv->cluster.redis, &node.redis);
     }
+    node.upstreams = srv->upstreams;
     rp_metrics_render(stats, srv->n_workers, &node, json, out);
     if (srv->cluster.nng)
         rp_nng_metrics(srv->cluster.nng, json, out);

@@ -60,6 +60,18 @@ def test_one_connection_for_many_clients(binary):
         status, text = srv.request("GET", "/metrics")
         check('revenprox_upstreams{state="streaming"} 1' in text, "metrics show it streaming")
         check("revenprox_upstream_events_total 2" in text, "metrics count its events")
+        # The same per upstream in the JSON metrics.
+        m = srv.metrics()["upstreams"]
+        check(m["states"]["streaming"] == 1 and m["events_in"] == 2 and m["bytes_in"] > 0,
+              "JSON metrics totals: %r" % m)
+        mine = [x for x in m["list"] if x["topic"] == "src/feed/a"]
+        check(len(mine) == 1, "JSON metrics list the upstream: %r" % m)
+        mine = mine[0]
+        check(mine["name"] == "src" and mine["url"] == up.url + "/feed/a"
+              and mine["state"] == "streaming" and mine["clients"] == 20
+              and mine["events_in"] == 2 and mine["bytes_in"] > 0 and mine["reconnects"] == 0
+              and abs(mine["last_event_ms"] - time.time() * 1000) < 60000,
+              "JSON metrics of the upstream: %r" % mine)
         for c in clients:
             c.close()
     up.close()
@@ -207,6 +219,13 @@ def test_statuses_stop_or_back_off(binary):
         up.wait_requests("/status/500", 3)
         u = wait_state(srv, "src/status/500", ["backoff", "connecting"])
         check("500" in u["last_error"] and u["reconnects"] >= 2, "500 backs off: %r" % u)
+        m = srv.metrics()["upstreams"]
+        check(m["states"]["failed"] == len(cases), "JSON metrics count the failed: %r" % m)
+        by_topic = {x["topic"]: x for x in m["list"]}
+        check(by_topic["src/status/204"]["state"] == "failed"
+              and "204" in by_topic["src/status/204"]["last_error"]
+              and by_topic["src/status/500"]["reconnects"] >= 2,
+              "JSON metrics per upstream: %r" % m)
         # An upstream that accepts and never answers is given up on after the read timeout.
         hang = Stream(srv.port, "/upstream/src/hang")
         up.wait_requests("/hang", 2, timeout=15)
