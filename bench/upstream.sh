@@ -8,6 +8,13 @@
 # Latency is from the publish at the back end to the client's read (so it includes the back
 # end's own delivery: the proxy's share is the difference with the baseline).
 #   CONNS=19000 PUB_RATE=20 DURATION=5 SIZE=100 PROXY_WORKERS=1 bench/upstream.sh
+#
+# With PROXIES=N (N > 1), N proxy processes serve CONNS clients each (a process may open at
+# most 20,000 files), all of the same upstream feed; then, in the same run, one proxy with
+# CONNS clients as the comparison. TOPOLOGY=direct (default): each proxy reads the back end,
+# which must see exactly N connections; TOPOLOGY=tree: the proxies are edges of one mid
+# RevenProx that reads the back end, which must see exactly 1 (and the mid N).
+#   PROXIES=3 CONNS=19000 PUB_RATE=5 DURATION=10 TOPOLOGY=direct bench/upstream.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${REVENPROX_BIN:-$ROOT/build/src/cli/revenprox}"
@@ -19,6 +26,9 @@ SIZE="${SIZE:-100}"
 PROXY_WORKERS="${PROXY_WORKERS:-1}"
 ORIGIN_PORT="${ORIGIN_PORT:-18391}"
 PROXY_PORT="${PROXY_PORT:-18392}"
+PROXIES="${PROXIES:-1}"
+TOPOLOGY="${TOPOLOGY:-direct}"
+MID_PORT="${MID_PORT:-18390}"
 RUN="$(mktemp -d /tmp/rp-upstream-bench.XXXXXX)"
 PIDS=()
 
@@ -46,9 +56,10 @@ start() { # NAME PORT ARGS...: starts a RevenProx, waits for it to listen
     exit 1
 }
 
-backend_subscribers() {
-    curl -s "http://127.0.0.1:$ORIGIN_PORT/topics/t0" | sed -n 's/.*"subscribers":\([0-9-]*\).*/\1/p'
+subscribers() { # PORT TOPIC: the subscribers a RevenProx counts for TOPIC
+    curl -s "http://127.0.0.1:$1/topics/$2" | sed -n 's/.*"subscribers":\([0-9-]*\).*/\1/p'
 }
+backend_subscribers() { subscribers "$ORIGIN_PORT" t0; }
 
 gen() { # SUB_URL SERVER_PID
     "$GEN" run --sub-url "$1" --pub-url "http://127.0.0.1:$ORIGIN_PORT/publish/t{topic}" \
@@ -57,6 +68,52 @@ gen() { # SUB_URL SERVER_PID
 }
 
 ulimit -n "$(ulimit -Hn)"
+
+if [ "$PROXIES" -gt 1 ]; then
+    [ "$PROXIES" -le 8 ] || { echo "PROXIES: at most 8 (the generator's --sub-url)" >&2; exit 1; }
+    start origin "$ORIGIN_PORT" --workers 1
+    src="http://127.0.0.1:$ORIGIN_PORT/events"
+    if [ "$TOPOLOGY" = tree ]; then
+        start mid "$MID_PORT" --workers 1 --upstreams "src=$src" --upstream-always src/t0
+        src="http://127.0.0.1:$MID_PORT/upstream/src"
+    elif [ "$TOPOLOGY" != direct ]; then
+        echo "TOPOLOGY: direct or tree" >&2
+        exit 1
+    fi
+    args=() ports=()
+    for i in $(seq 0 $((PROXIES - 1))); do
+        port=$((PROXY_PORT + i))
+        start "proxy$i" "$port" --workers "$PROXY_WORKERS" --upstreams "src=$src" \
+            --upstream-always src/t0
+        ports+=("$port")
+        args+=(--sub-url "http://127.0.0.1:$port/upstream/src/t{topic}" --server-pid "${PIDS[-1]}")
+    done
+    connections() {
+        if [ "$TOPOLOGY" = tree ]; then
+            echo "back end connections: $(backend_subscribers); mid connections: $(subscribers "$MID_PORT" src/t0)"
+        else
+            echo "back end connections: $(backend_subscribers)"
+        fi
+    }
+    sleep 1
+    echo "== $PROXIES proxy processes ($TOPOLOGY), $CONNS clients each: $((PROXIES * CONNS)) clients"
+    echo "before the run: $(connections) (want $([ "$TOPOLOGY" = tree ] && echo "1; $PROXIES" || echo "$PROXIES"))"
+    (sleep $((DURATION / 2 + 8)); echo "during the run: $(connections)") &
+    probe=$!
+    "$GEN" run "${args[@]}" --pub-url "http://127.0.0.1:$ORIGIN_PORT/publish/t{topic}" \
+        --conns $((PROXIES * CONNS)) --pub-rate "$PUB_RATE" --duration "$DURATION" \
+        --size "$SIZE" --timeout 300 --json | tee "$RUN/multi.out"
+    wait "$probe"
+    for port in "${ports[@]}"; do
+        echo "proxy :$port upstream: $(curl -s "http://127.0.0.1:$port/upstreams" |
+            sed -n 's/.*"state":"\([a-z]*\)".*"clients":\([0-9]*\).*"events_in":\([0-9]*\).*/state=\1 events_in=\3/p')"
+    done
+    sleep 2
+    echo "== comparison in the same run: one proxy process ($TOPOLOGY), $CONNS clients"
+    gen "http://127.0.0.1:${ports[0]}/upstream/src/t{topic}" "${PIDS[-PROXIES]}" |
+        tee "$RUN/one.out"
+    exit 0
+fi
 start origin "$ORIGIN_PORT" --workers 1
 # `always`: the proxy is streaming before the clients come, as a pre-connected feed is.
 start proxy "$PROXY_PORT" --workers "$PROXY_WORKERS" \
