@@ -29,6 +29,7 @@ PROXY_PORT="${PROXY_PORT:-18392}"
 PROXIES="${PROXIES:-1}"
 TOPOLOGY="${TOPOLOGY:-direct}"
 MID_PORT="${MID_PORT:-18390}"
+CONNECT_TIMEOUT="${CONNECT_TIMEOUT:-180}" # the longest connect phase of the PROXIES run
 RUN="$(mktemp -d /tmp/rp-upstream-bench.XXXXXX)"
 PIDS=()
 
@@ -102,7 +103,8 @@ if [ "$PROXIES" -gt 1 ]; then
     probe=$!
     "$GEN" run "${args[@]}" --pub-url "http://127.0.0.1:$ORIGIN_PORT/publish/t{topic}" \
         --conns $((PROXIES * CONNS)) --pub-rate "$PUB_RATE" --duration "$DURATION" \
-        --size "$SIZE" --timeout 300 --json | tee "$RUN/multi.out"
+        --size "$SIZE" --connect-timeout "$CONNECT_TIMEOUT" --timeout 400 --json |
+        tee "$RUN/multi.out"
     wait "$probe"
     for port in "${ports[@]}"; do
         echo "proxy :$port upstream: $(curl -s "http://127.0.0.1:$port/upstreams" |
