@@ -52,7 +52,8 @@ struct fixture {
     int fd_w0;   /* w[0]'s own end */
     int last_fd; /* the own end of the stream opened last */
     int closes;
-    int stalls; /* want_write(true) calls */
+    bool closes_expected; /* a case that ends streams on purpose */
+    int stalls;           /* want_write(true) calls */
 };
 
 static void
@@ -106,7 +107,8 @@ on_close(void *owner, const char *why)
 {
     struct fixture *fx = owner;
     fx->closes++;
-    fail_msg("a stream was closed: %s", why);
+    if (!fx->closes_expected)
+        fail_msg("a stream was closed: %s", why);
 }
 
 static const struct rp_stream_owner_ops ops = {.want_write = want_write, .close = on_close};
@@ -589,6 +591,38 @@ test_a_due_report_does_not_outlive_its_topic(void **state)
         assert_non_null(strstr(drain(fx->peer_b[i]), "data: b1\n"));
 }
 
+static void
+test_a_frame_that_ends_the_stream_is_its_last(void **state)
+{
+    struct fixture *fx = *state;
+    fx->closes_expected = true;
+    publish_events(fx, 3, 0);
+    struct rp_publish_item it = {.topic = "w",
+                                 .topic_len = 1,
+                                 .event = "upstream-failed",
+                                 .event_len = 15,
+                                 .data = "gone",
+                                 .data_len = 4,
+                                 .ends_stream = true};
+    struct rp_publish_result res;
+    struct rp_hub_error err;
+    assert_int_equal(rp_hub_publish(fx->hub, &it, 1, &res, &err), 0);
+    assert_int_equal(publish(fx, "w", "after"), 0);
+    take_notes(fx);
+    while (rp_fanout_run(fx->fanout, 16))
+        ;
+    /* Every stream wrote the three events and the ending one, nothing after, and closed. */
+    for (int i = 0; i < N_WIDE; i++) {
+        const char *got = drain(fx->peer_w[i]);
+        const char *end = strstr(got, "event: upstream-failed\n");
+        assert_non_null(end);
+        assert_non_null(strstr(end, "data: gone\n\n"));
+        assert_null(strstr(got, "data: after"));
+        assert_non_null(strstr(got, "data: e002\n"));
+    }
+    assert_int_equal(fx->closes, N_WIDE);
+}
+
 #define BOTH(test, setup)                                                                          \
     cmocka_unit_test_setup_teardown(test, setup##_uring, teardown),                                \
         cmocka_unit_test_setup_teardown(test, setup##_sendmsg, teardown)
@@ -602,6 +636,7 @@ main(void)
         BOTH(test_batches_deliver_every_event_once_in_order, setup_wide),
         BOTH(test_full_socket_keeps_the_rest_and_resumes, setup_wide),
         BOTH(test_a_new_topic_reaches_a_pattern_stream_once, setup_wide),
+        BOTH(test_a_frame_that_ends_the_stream_is_its_last, setup_wide),
         BOTH(test_resume_into_a_topic_made_again_announces_the_gap, setup_reclaim),
         BOTH(test_pattern_resume_into_a_topic_made_again_announces_the_gap, setup_reclaim),
         BOTH(test_created_notes_hold_their_topic, setup_reclaim),
