@@ -84,10 +84,11 @@ def test_documented_health_check(binary):
         check(body["connections"] >= 4, "counts the three streams and itself: %r" % (body,))
         for s in streams:
             s.close()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10  # generous: TSan on a loaded machine is slow
         while srv.request("GET", "/health")[1]["connections"] > 1 and time.monotonic() < deadline:
             time.sleep(0.05)
-        check(srv.request("GET", "/health")[1]["connections"] == 1, "closed ones are not counted")
+        body = srv.request("GET", "/health")[1]
+        check(body["connections"] == 1, "closed ones are not counted: %r" % (body,))
 
 
 def test_documented_metric_names_exist(binary):
