@@ -13,7 +13,9 @@
 #             the nodes plus Redis, against the memory and plain nodes
 #   d5        10,000 subscribers of one topic spread over 3 nodes, 5 publishes/s: latency
 #   bench/cluster.sh [capacity] [scale] [d5]        (all three without arguments)
-# Environment: NODES (4), CAP_CONNS (19000), SCALE_CONNS (4000), PUB_RATE (100),
+# ENGINE=nng runs the same on an NNG mesh (cluster = nng: no Redis; each node keeps its own
+# memory log and forwards its publishes to the peers whose readers want them).
+# Environment: ENGINE (redis), NODES (4), CAP_CONNS (19000), SCALE_CONNS (4000), PUB_RATE (100),
 # DURATION (10), SIZE (100), WORKERS (1 per node), D5_CONNS (10000), REPEATS (3: scale and
 # d5 alternate the one-node and cluster runs and print medians).
 set -euo pipefail
@@ -37,6 +39,8 @@ D5_CONNS="${D5_CONNS:-10000}"
 REPEATS="${REPEATS:-3}"
 BASE_PORT="${BASE_PORT:-18600}"
 REDIS_PORT=$((BASE_PORT + 99))
+ENGINE="${ENGINE:-redis}"
+MESH_PORT=$((BASE_PORT + 50)) # node i listens for its peers on MESH_PORT + i
 RUN="$(mktemp -d /tmp/rp-cluster-bench.XXXXXX)"
 OUT="$RUN/results.jsonl"
 PIDS=()
@@ -45,7 +49,7 @@ REDIS_PID=""
 for tool in "$REVENPROX_BIN" "$GEN"; do
     [ -x "$tool" ] || { echo "missing $tool: build it first" >&2; exit 1; }
 done
-command -v redis-server >/dev/null || {
+[ "$ENGINE" != redis ] || command -v redis-server >/dev/null || {
     echo "redis-server is missing: scripts/install-deps --with-tests" >&2
     exit 1
 }
@@ -105,10 +109,23 @@ start_setup() { # SETUP N
     plain) start_node 1 ;;
     memory) start_node 1 --data-dir "" ;;
     cluster)
-        start_redis
-        for ((i = 1; i <= n; i++)); do
-            start_node "$i" --cluster redis --redis-address "127.0.0.1:$REDIS_PORT"
-        done
+        if [ "$ENGINE" = nng ]; then
+            local peers="" j
+            for ((j = 1; j <= n; j++)); do
+                peers+="${peers:+,}tcp://127.0.0.1:$((MESH_PORT + j))"
+            done
+            for ((i = 1; i <= n; i++)); do
+                start_node "$i" --data-dir "" --cluster nng \
+                    --nng-listen-addresses "tcp://127.0.0.1:$((MESH_PORT + i))" \
+                    --nng-peer-addresses "$peers"
+            done
+            sleep 1 # the mesh connects, and the nodes tell each other what they read
+        else
+            start_redis
+            for ((i = 1; i <= n; i++)); do
+                start_node "$i" --cluster redis --redis-address "127.0.0.1:$REDIS_PORT"
+            done
+        fi
         ;;
     esac
     for ((i = 1; i <= n; i++)); do
@@ -149,7 +166,8 @@ capacity() {
         --conns "$total" --procs $(((total + 14999) / 15000)) --duration 3 \
         --connect-rate 20000 --source-ips 127.0.1.1-127.0.1.8 --timeout 300 \
         "${PID_ARGS[@]:0:$((2 * NODES))}"
-    echo "   (the nodes only; Redis holds no stream: its RSS $(ps -o rss= -p "$REDIS_PID") kB)" >&2
+    [ -z "$REDIS_PID" ] ||
+        echo "   (the nodes only; Redis holds no stream: its RSS $(ps -o rss= -p "$REDIS_PID") kB)" >&2
     stop_all
 }
 
@@ -190,12 +208,12 @@ for what in "$@"; do
     esac
 done
 
-python3 - "$OUT" <<'PY'
-import json, statistics, sys
+ENGINE="$ENGINE" python3 - "$OUT" <<'PY'
+import json, os, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def med(rs, k):
     return statistics.median(r[k] for r in rs) if rs else float("nan")
-print("\nsummary (medians over the runs of each setup)")
+print("\nsummary (cluster = %s; medians over the runs of each setup)" % os.environ.get("ENGINE", "redis"))
 for r in (r for r in rows if r["m"] == "capacity"):
     print("capacity  %-7s %d node(s): %d of %d streams open, %d bytes of server RSS per stream"
           % (r["setup"], r["nodes"], r["conns_open"], r["conns_target"], r["rss_per_conn_bytes"]))
