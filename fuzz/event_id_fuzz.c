@@ -3,7 +3,10 @@
  * Fuzzes rp_event_id_parse (Last-Event-ID is peer input). An accepted id must format
  * back to exactly the input bytes, since the format has one spelling per id; a refused
  * one must break a rule of a reference checker. Any input's first 12 bytes also make an
- * epoch and seq that must survive format then parse. Aborts on any disagreement.
+ * epoch and seq that must survive format then parse. The same input parsed as a mesh id
+ * (a vector of parts) must be accepted exactly when every `.`-separated part is a valid id,
+ * their epochs distinct and at most 16, and then format back to the input. Aborts on any
+ * disagreement.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -35,6 +38,28 @@ ref_valid(const char *s, size_t len)
     return n < 19 || memcmp(d, "9223372036854775807", 19) <= 0;
 }
 
+static bool
+ref_vector_valid(const char *s, size_t len)
+{
+    uint32_t epochs[RP_EVENT_ID_PARTS_MAX];
+    size_t n = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && s[i] != '.')
+            continue;
+        if (n == RP_EVENT_ID_PARTS_MAX || !ref_valid(s + start, i - start))
+            return false;
+        struct rp_event_id id;
+        if (rp_event_id_parse(s + start, i - start, &id) != 0)
+            abort();
+        for (size_t k = 0; k < n; k++)
+            if (epochs[k] == id.epoch)
+                return false;
+        epochs[n++] = id.epoch;
+        start = i + 1;
+    }
+    return true;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -51,6 +76,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         size_t len = rp_event_id_format(&id, buf);
         if (len != size || memcmp(buf, s, size) != 0)
+            abort();
+    }
+    struct rp_event_vector v;
+    rc = rp_event_vector_parse(s, size, &v);
+    if ((rc == 0) != ref_vector_valid(s, size))
+        abort();
+    if (rc == 0) {
+        char vbuf[RP_EVENT_VECTOR_MAX + 1];
+        size_t len = rp_event_vector_format(&v, vbuf);
+        if (len != size || memcmp(vbuf, s, size) != 0)
             abort();
     }
     if (size >= 12) {

@@ -54,11 +54,19 @@ reencode(struct rp_nng_msg *m, struct rp_buf *b, const uint8_t *data, size_t siz
         return rp_nng_msg_gap_request(b, m->epoch, m->after, m->upto);
     case RP_NNG_HEARTBEAT:
         return rp_nng_msg_heartbeat(b, m->epoch, m->last_seq, m->chain);
+    case RP_NNG_FILL_REQUEST:
+        inside(m->name, m->name_len, data, size);
+        return rp_nng_msg_fill_request(b, m->epoch, m->after, m->name, m->name_len);
     case RP_NNG_EVENTS:
-    case RP_NNG_GAP_ANSWER: {
-        err = m->type == RP_NNG_EVENTS
-                  ? rp_nng_msg_events(b, m->epoch, m->count)
-                  : rp_nng_msg_gap_answer(b, m->epoch, m->after, m->upto, m->lost_upto, m->count);
+    case RP_NNG_GAP_ANSWER:
+    case RP_NNG_FILL_ANSWER: {
+        if (m->type == RP_NNG_FILL_ANSWER)
+            inside(m->name, m->name_len, data, size);
+        err = m->type == RP_NNG_EVENTS ? rp_nng_msg_events(b, m->epoch, m->count)
+              : m->type == RP_NNG_GAP_ANSWER
+                  ? rp_nng_msg_gap_answer(b, m->epoch, m->after, m->upto, m->lost_upto, m->count)
+                  : rp_nng_msg_fill_answer(b, m->epoch, m->after, m->lost_upto, m->name,
+                                           m->name_len, m->count);
         struct rp_nng_event ev;
         size_t n = 0;
         while (!err && rp_nng_msg_next_event(&it, &ev)) {

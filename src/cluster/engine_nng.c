@@ -39,6 +39,7 @@
 #include "base/log.h"
 #include "cluster/bloom.h"
 #include "cluster/nng_msg.h"
+#include "core/event_id.h"
 #include "core/hub.h"
 #include "core/logengine.h"
 #include "core/pattern.h"
@@ -47,6 +48,8 @@
 
 enum {
     MAX_PEERS = 64,
+    /* Ids carry this node's part and one per other origin, 16 at most (ids.md). */
+    MAX_ORIGINS = RP_EVENT_ID_PARTS_MAX - 1,
     MAX_PIPES = 256,
     HELD_CAP = 4096,         /* messages held behind a gap per peer; more are dropped */
     OUT_BYTES = 1 << 20,     /* a batch is sent once it is this large, whatever its count */
@@ -104,6 +107,17 @@ struct local_name {
 struct mail_interest {
     struct mail_interest *next;
     bool on;
+    struct rp_event_vector have; /* on: per origin, the newest the topic's log holds */
+    size_t len;
+    char name[];
+};
+
+/* A topic's fill under way: the peers asked that have not answered. */
+struct fill {
+    struct fill *next;
+    uint32_t waiting[MAX_PEERS];
+    size_t n_waiting;
+    int64_t asked_ms;
     size_t len;
     char name[];
 };
@@ -150,6 +164,7 @@ struct rp_nng {
     uint32_t gone[MAX_PIPES]; /* ids of pipes removed lately (a ring): their late messages */
     size_t n_gone;
     struct rp_hashmap local; /* name -> struct local_name */
+    struct fill *fills;
     struct kept *kept, *kept_tail;
     size_t kept_events, kept_bytes;
     uint64_t kept_lost_upto; /* own events up to it were dropped from <kept> */
@@ -315,6 +330,76 @@ send_snapshot(struct rp_nng *m, struct peer *only)
     rp_bloom_fini(&b);
 }
 
+static struct fill *
+find_fill(struct rp_nng *m, const char *name, size_t len)
+{
+    for (struct fill *f = m->fills; f; f = f->next)
+        if (f->len == len && memcmp(f->name, name, len) == 0)
+            return f;
+    return NULL;
+}
+
+/* Once no peer asked for <f> is left to answer, the topic's readers go on. */
+static void
+fill_check(struct rp_nng *m, struct fill *f)
+{
+    if (f->n_waiting)
+        return;
+    struct fill **pp = &m->fills;
+    while (*pp != f)
+        pp = &(*pp)->next;
+    *pp = f->next;
+    m->hooks.filled(m->hooks.ctx, f->name, f->len);
+    free(f);
+}
+
+static void
+fill_answered(struct rp_nng *m, struct fill *f, uint32_t epoch)
+{
+    for (size_t i = 0; i < f->n_waiting; i++) {
+        if (f->waiting[i] == epoch) {
+            f->waiting[i] = f->waiting[--f->n_waiting];
+            break;
+        }
+    }
+    fill_check(m, f);
+}
+
+/*
+ * A topic this node begins to read: each connected peer is asked for what it keeps of it
+ * (after what the topic's log has of that peer), which also adds it to what the peer
+ * forwards here; a pipe whose hello has not come gets a plain add (its whole set went out
+ * when it was added).
+ */
+static void
+start_fill(struct rp_nng *m, const struct mail_interest *mi)
+{
+    struct fill *f = rp_xcalloc(1, sizeof(*f) + mi->len + 1);
+    f->len = mi->len;
+    memcpy(f->name, mi->name, mi->len);
+    f->asked_ms = rp_clock_now_ms();
+    for (size_t i = 0; i < m->n_pipes; i++) {
+        struct peer *p = m->pipes[i].peer;
+        m->msg.len = 0;
+        if (!p) {
+            const char *name = mi->name;
+            if (rp_nng_msg_interest(&m->msg, m->cfg.epoch, true, &name, &mi->len, 1) == 0)
+                send_to_pipe(m, m->pipes[i].pipe, &m->msg);
+            continue;
+        }
+        if (nng_pipe_id(p->pipe) != nng_pipe_id(m->pipes[i].pipe))
+            continue; /* one request per peer, on the pipe its events come on */
+        uint64_t after = rp_event_vector_get(&mi->have, p->epoch);
+        if (rp_nng_msg_fill_request(&m->msg, m->cfg.epoch, after, mi->name, mi->len) == 0) {
+            send_to_pipe(m, p->pipe, &m->msg);
+            f->waiting[f->n_waiting++] = p->epoch;
+        }
+    }
+    f->next = m->fills;
+    m->fills = f;
+    fill_check(m, f); /* nobody to ask: done at once */
+}
+
 static void
 apply_interest(struct rp_nng *m, struct mail_interest *mi)
 {
@@ -322,6 +407,9 @@ apply_interest(struct rp_nng *m, struct mail_interest *mi)
     if (mi->on) {
         if (n) {
             n->count++;
+            /* Interest that only grew: nothing to fill, unless a fill is under way. */
+            if (!find_fill(m, mi->name, mi->len))
+                m->hooks.filled(m->hooks.ctx, mi->name, mi->len);
             return;
         }
         n = rp_xmalloc(sizeof(*n) + mi->len + 1);
@@ -335,6 +423,10 @@ apply_interest(struct rp_nng *m, struct mail_interest *mi)
             return;
         rp_hashmap_remove(&m->local, mi->name, mi->len);
         free(n);
+    }
+    if (mi->on && !rp_pattern_has_wildcard(mi->name, mi->len)) {
+        start_fill(m, mi);
+        return;
     }
     const char *name = mi->name;
     m->msg.len = 0;
@@ -470,6 +562,68 @@ answer_gap(struct rp_nng *m, struct peer *p, uint64_t after, uint64_t upto)
     send_to(m, p, &m->msg);
 }
 
+/*
+ * Answers <p>'s fill of <topic>: what this node keeps of it after <after>, the newest that
+ * fit in one message; then forwards <topic> to <p> from now on. The batch open for <p> goes
+ * first, so every event of this node <p> gets before the answer is older than its history.
+ */
+static void
+answer_fill(struct rp_nng *m, struct peer *p, uint64_t after, const char *topic, size_t len)
+{
+    flush_peer(m, p);
+    uint64_t lost = m->kept_lost_upto > after ? m->kept_lost_upto : after;
+    const struct rp_ingest_event **evs = NULL;
+    size_t n = 0, cap = 0;
+    for (struct kept *k = m->kept; k; k = k->next) {
+        for (size_t i = 0; i < k->b->n; i++) {
+            const struct rp_ingest_event *e = &k->b->evs[i];
+            if (e->seq <= lost || e->item.topic_len != len ||
+                memcmp(e->item.topic, topic, len) != 0)
+                continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                evs = rp_xrealloc(evs, cap * sizeof(*evs));
+            }
+            evs[n++] = e;
+        }
+    }
+    /* The newest that fit; what is cut off the front counts as gone. */
+    size_t first = n, bytes = 0;
+    while (first > 0 && n - first < ANSWER_EVENTS) {
+        const struct rp_ingest_event *e = evs[first - 1];
+        size_t size = e->item.data_len + e->item.topic_len + 64;
+        if (bytes + size > ANSWER_BYTES)
+            break;
+        bytes += size;
+        first--;
+    }
+    if (first > 0)
+        lost = evs[first - 1]->seq;
+    m->msg.len = 0;
+    int err = rp_nng_msg_fill_answer(&m->msg, m->cfg.epoch, after, lost, topic, len, n - first);
+    uint64_t prev = lost;
+    for (size_t i = first; i < n && !err; i++) {
+        const struct rp_ingest_event *e = evs[i];
+        struct rp_nng_event ev = {
+            .seq = e->seq,
+            .prev = prev,
+            .wall_ms = e->wall_ms,
+            .topic = e->item.topic,
+            .topic_len = e->item.topic_len,
+            .type = e->item.event,
+            .type_len = e->item.event ? e->item.event_len : 0,
+            .data = e->item.data,
+            .data_len = e->item.data_len,
+        };
+        err = rp_nng_msg_event(&m->msg, &ev);
+        prev = e->seq;
+    }
+    free(evs);
+    if (!err)
+        send_to(m, p, &m->msg);
+    peer_add_name(p, topic, len);
+}
+
 /* ---- peers ---- */
 
 static struct peer *
@@ -592,6 +746,8 @@ take_events(struct rp_nng *m, struct peer *p, struct rp_nng_msg *dm)
     return true;
 }
 
+static void on_fill_answer(struct rp_nng *m, struct peer *p, struct rp_nng_msg *dm);
+
 /* After a gap closed: the held messages, in order, until one finds another gap. */
 static void
 drain_held(struct rp_nng *m, struct peer *p)
@@ -600,8 +756,12 @@ drain_held(struct rp_nng *m, struct peer *p)
         struct held *h = p->held;
         struct rp_nng_msg dm;
         bool done = true;
-        if (rp_nng_msg_decode(nng_msg_body(h->msg), nng_msg_len(h->msg), &dm) == 0)
-            done = take_events(m, p, &dm);
+        if (rp_nng_msg_decode(nng_msg_body(h->msg), nng_msg_len(h->msg), &dm) == 0) {
+            if (dm.type == RP_NNG_FILL_ANSWER)
+                on_fill_answer(m, p, &dm);
+            else
+                done = take_events(m, p, &dm);
+        }
         if (!done)
             return;
         p->held = h->next;
@@ -625,7 +785,52 @@ report_lost(struct rp_nng *m, struct peer *p, uint64_t upto)
     size_t pos = 0;
     struct local_name *ln;
     while ((ln = rp_hashmap_next(&m->local, &pos)))
-        m->hooks.lost(m->hooks.ctx, p->epoch, ln->name, ln->len);
+        m->hooks.lost(m->hooks.ctx, p->epoch, ln->name, ln->len, upto);
+}
+
+/* A part of a topic's fill from <p> (decoded as <dm>): to the hub, then one answer less. */
+static void
+on_fill_answer(struct rp_nng *m, struct peer *p, struct rp_nng_msg *dm)
+{
+    uint64_t lost = dm->lost_upto > dm->after ? dm->lost_upto : 0;
+    if (lost)
+        p->gaps_lost++;
+    struct rp_nng_event evs[256];
+    size_t n = 0, total = 0;
+    struct rp_nng_event ev;
+    while (rp_nng_msg_next_event(dm, &ev)) {
+        evs[n++] = ev;
+        if (n == sizeof(evs) / sizeof(evs[0])) {
+            m->hooks.fill(m->hooks.ctx, p->epoch, dm->name, dm->name_len, evs, n, lost);
+            total += n;
+            lost = 0;
+            n = 0;
+        }
+    }
+    if (n || lost)
+        m->hooks.fill(m->hooks.ctx, p->epoch, dm->name, dm->name_len, evs, n, lost);
+    p->events_in += total + n;
+    struct fill *f = find_fill(m, dm->name, dm->name_len);
+    if (f)
+        fill_answered(m, f, p->epoch);
+}
+
+/* <p> cannot answer the fills it was asked for (it went away): what it had is owed. */
+static void
+fills_give_up(struct rp_nng *m, struct peer *p)
+{
+    struct fill *f = m->fills;
+    while (f) {
+        struct fill *next = f->next;
+        for (size_t i = 0; i < f->n_waiting; i++) {
+            if (f->waiting[i] == p->epoch) {
+                m->hooks.lost(m->hooks.ctx, p->epoch, f->name, f->len, 0);
+                fill_answered(m, f, p->epoch);
+                break;
+            }
+        }
+        f = next;
+    }
 }
 
 static void
@@ -648,6 +853,48 @@ on_answer(struct rp_nng *m, struct peer *p, struct rp_nng_msg *dm)
 }
 
 static void
+free_peer(struct peer *p)
+{
+    peer_clear_interest(p);
+    rp_hashmap_fini(&p->interest);
+    rp_buf_fini(&p->out);
+    while (p->held) {
+        struct held *h = p->held;
+        p->held = h->next;
+        nng_msg_free(h->msg);
+        free(h);
+    }
+    free(p);
+}
+
+/*
+ * A peer says hello under a new epoch with the name of one that is not connected: that node
+ * restarted without its log, so the old epoch's events are never coming again: it goes,
+ * and ids stop carrying its part. A name with a wildcard host (a listen address on "*")
+ * names no node.
+ */
+static void
+forget_restarted(struct rp_nng *m, uint32_t epoch, const char *name, size_t len)
+{
+    if (!name || len == 0 || memchr(name, '*', len))
+        return;
+    for (size_t i = 0; i < m->n_peers; i++) {
+        struct peer *q = m->peers[i];
+        if (q->epoch == epoch || q->n_pipes || strlen(q->name) != len ||
+            memcmp(q->name, name, len) != 0)
+            continue;
+        RP_LOG(RP_LOG_INFO, "cluster",
+               "msg=\"mesh peer restarted under a new epoch: the old one is forgotten\" "
+               "old=%08" PRIx32 " new=%08" PRIx32 " name=%s",
+               q->epoch, epoch, q->name);
+        fills_give_up(m, q);
+        m->hooks.origin_gone(m->hooks.ctx, q->epoch);
+        m->peers[i--] = m->peers[--m->n_peers];
+        free_peer(q);
+    }
+}
+
+static void
 on_hello(struct rp_nng *m, struct pipe_ent *pe, const struct rp_nng_msg *dm)
 {
     if (dm->epoch == m->cfg.epoch) {
@@ -660,8 +907,15 @@ on_hello(struct rp_nng *m, struct pipe_ent *pe, const struct rp_nng_msg *dm)
     }
     struct peer *p = find_peer(m, dm->epoch);
     if (!p) {
-        if (m->n_peers == MAX_PEERS)
+        forget_restarted(m, dm->epoch, dm->name, dm->name_len);
+        if (m->n_peers >= MAX_ORIGINS) {
+            RP_LOG(RP_LOG_ERROR, "cluster",
+                   "msg=\"a mesh holds at most %d nodes (an id carries a part per node): this "
+                   "peer is refused\" peer=%08" PRIx32 " name=%.*s",
+                   MAX_ORIGINS + 1, dm->epoch, (int)dm->name_len, dm->name ? dm->name : "");
+            nng_pipe_close(pe->pipe);
             return;
+        }
         p = rp_xcalloc(1, sizeof(*p));
         p->epoch = dm->epoch;
         rp_hashmap_init(&p->interest);
@@ -774,6 +1028,17 @@ on_message(struct rp_nng *m, nng_msg *msg)
     case RP_NNG_GAP_ANSWER:
         on_answer(m, p, &dm);
         break;
+    case RP_NNG_FILL_REQUEST:
+        answer_fill(m, p, dm.after, dm.name, dm.name_len);
+        break;
+    case RP_NNG_FILL_ANSWER:
+        /* History of its events, held like them behind a gap: it follows what came first. */
+        if (p->gap) {
+            held_push(p, msg);
+            return;
+        }
+        on_fill_answer(m, p, &dm);
+        break;
     case RP_NNG_HEARTBEAT:
         if (!p->chain_known) {
             p->chain_known = true;
@@ -835,6 +1100,7 @@ pipe_removed(struct rp_nng *m, nng_pipe pp)
     if (--p->n_pipes == 0) {
         RP_LOG(RP_LOG_INFO, "cluster", "msg=\"mesh peer disconnected; redialing\" peer=%08" PRIx32,
                p->epoch);
+        fills_give_up(m, p);
         return;
     }
     if (nng_pipe_id(p->pipe) == nng_pipe_id(pp)) {
@@ -942,6 +1208,11 @@ on_tick(struct rp_loop *loop, struct rp_loop_timer *t)
         } else if (p->gap && now - p->gap_asked_ms >= m->cfg.reconnect_ms) {
             ask_gap(m, p, p->gap_upto);
         }
+    }
+    for (size_t i = 0; i < m->n_peers; i++) {
+        struct peer *p = m->peers[i];
+        if (now - p->heard_ms > m->cfg.peer_timeout_ms)
+            fills_give_up(m, p); /* silent: its answers are not coming */
     }
     if (now >= m->next_gossip_ms) {
         m->next_gossip_ms = now + m->cfg.gossip_ms;
@@ -1077,19 +1348,8 @@ open_socket(struct rp_nng *m)
 static void
 free_engine(struct rp_nng *m)
 {
-    for (size_t i = 0; i < m->n_peers; i++) {
-        struct peer *p = m->peers[i];
-        peer_clear_interest(p);
-        rp_hashmap_fini(&p->interest);
-        rp_buf_fini(&p->out);
-        while (p->held) {
-            struct held *h = p->held;
-            p->held = h->next;
-            nng_msg_free(h->msg);
-            free(h);
-        }
-        free(p);
-    }
+    for (size_t i = 0; i < m->n_peers; i++)
+        free_peer(m->peers[i]);
     size_t pos = 0;
     struct local_name *ln;
     while ((ln = rp_hashmap_next(&m->local, &pos)))
@@ -1100,6 +1360,11 @@ free_engine(struct rp_nng *m)
         m->kept = k->next;
         rp_logengine_batch_free(k->b);
         free(k);
+    }
+    while (m->fills) {
+        struct fill *f = m->fills;
+        m->fills = f->next;
+        free(f);
     }
     while (m->pub_head) {
         struct rp_logengine_batch *b = m->pub_head;
@@ -1260,13 +1525,17 @@ rp_nng_free(struct rp_nng *m)
 }
 
 void
-rp_nng_interest(struct rp_nng *m, const char *topic, size_t len, bool on)
+rp_nng_interest(struct rp_nng *m, const char *topic, size_t len, bool on,
+                const struct rp_event_vector *have)
 {
     if (!m || len == 0 || len > RP_NNG_NAME_MAX)
         return;
     struct mail_interest *mi = rp_xmalloc(sizeof(*mi) + len + 1);
     mi->next = NULL;
     mi->on = on;
+    mi->have.n = 0;
+    if (have)
+        mi->have = *have;
     mi->len = len;
     memcpy(mi->name, topic, len);
     mi->name[len] = '\0';

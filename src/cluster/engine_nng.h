@@ -49,10 +49,20 @@ struct rp_nng_config {
 struct rp_nng_hooks {
     /* Events of origin <epoch>, in its order, each once: take them in. Borrowed. */
     void (*events)(void *ctx, uint32_t epoch, const struct rp_nng_event *evs, size_t n);
-    /* Events of origin <epoch> that this node's readers of <topic> may have wanted are gone
-     * (the origin no longer keeps them, or stayed unreachable): its readers are owed
-     * event: resync. Called once per topic this node reads. */
-    void (*lost)(void *ctx, uint32_t epoch, const char *topic, size_t len);
+    /* Events of origin <epoch> up to its sequence <upto> (0: a range not known) that this
+     * node's readers of <topic> may have wanted are gone (the origin no longer keeps them,
+     * or stayed unreachable): its readers are owed event: resync. Called once per topic
+     * this node reads. */
+    void (*lost)(void *ctx, uint32_t epoch, const char *topic, size_t len, uint64_t upto);
+    /* Part of <topic>'s fill from origin <epoch> (rp_nng_interest): what the origin keeps
+     * of it after what this node had, in its order; events up to <lost_upto> (0: none) may
+     * be gone. History, older than events of that origin already taken in. Borrowed. */
+    void (*fill)(void *ctx, uint32_t epoch, const char *topic, size_t len,
+                 const struct rp_nng_event *evs, size_t n, uint64_t lost_upto);
+    /* Every peer asked answered <topic>'s fill (or stayed silent past peer_timeout). */
+    void (*filled)(void *ctx, const char *topic, size_t len);
+    /* Origin <epoch> is gone for good: a peer of the same name came back under a new one. */
+    void (*origin_gone)(void *ctx, uint32_t epoch);
     void *ctx;
 };
 
@@ -63,9 +73,16 @@ struct rp_nng;
 struct rp_nng *rp_nng_new(const struct rp_nng_config *config, const struct rp_nng_hooks *hooks);
 /* Stops the thread and closes the socket. NULL is fine. */
 void rp_nng_free(struct rp_nng *m);
-/* This node's interest in <topic> went up (<on>) or down; counted, so concurrent and
- * out-of-order calls of the hub's interest hook add up. */
-void rp_nng_interest(struct rp_nng *m, const char *topic, size_t len, bool on);
+/*
+ * This node's interest in <topic> went up (<on>) or down; counted, so concurrent and
+ * out-of-order calls of the hub's interest hook add up. When it starts, each connected peer
+ * is asked for what it keeps of <topic> after <have>'s part for it (per origin, the newest
+ * sequence this node's log of <topic> holds; NULL: none), and forwards <topic> from then
+ * on; the answers come through the fill hook, then filled once all are in.
+ */
+struct rp_event_vector;
+void rp_nng_interest(struct rp_nng *m, const char *topic, size_t len, bool on,
+                     const struct rp_event_vector *have);
 
 /*
  * A log engine for the hub that hands every batch to <inner> (NULL: keep nothing, durable

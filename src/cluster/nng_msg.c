@@ -105,14 +105,27 @@ rp_nng_msg_decode(const void *p, size_t len, struct rp_nng_msg *out)
         if (out->after >= out->upto)
             return -EINVAL;
         break;
+    case RP_NNG_FILL_REQUEST:
+        out->after = rd_uint(&r, 8);
+        out->name = (const char *)rd_str(&r, 2, 1, RP_NNG_NAME_MAX, &out->name_len);
+        break;
+    case RP_NNG_FILL_ANSWER:
+        out->after = rd_uint(&r, 8);
+        out->lost_upto = rd_uint(&r, 8);
+        out->name = (const char *)rd_str(&r, 2, 1, RP_NNG_NAME_MAX, &out->name_len);
+        if (r.bad || out->lost_upto < out->after)
+            return -EINVAL;
+        out->upto = UINT64_MAX;
+        goto events;
     case RP_NNG_GAP_ANSWER:
         out->after = rd_uint(&r, 8);
         out->upto = rd_uint(&r, 8);
         out->lost_upto = rd_uint(&r, 8);
         if (out->after >= out->upto || out->lost_upto < out->after || out->lost_upto > out->upto)
             return -EINVAL;
-        __attribute__((fallthrough)); /* to the events */
-    case RP_NNG_EVENTS: {
+        goto events;
+    case RP_NNG_EVENTS:
+    events : {
         out->count = (size_t)rd_uint(&r, 2);
         if (type == RP_NNG_EVENTS && out->count == 0)
             return -EINVAL;
@@ -122,8 +135,11 @@ rp_nng_msg_decode(const void *p, size_t len, struct rp_nng_msg *out)
         for (size_t i = 0; i < out->count && !r.bad; i++) {
             if (!rd_event(&r, last, &ev))
                 return -EINVAL;
-            if (type == RP_NNG_GAP_ANSWER && (ev.seq <= out->lost_upto || ev.seq > out->upto))
+            if (type != RP_NNG_EVENTS && (ev.seq <= out->lost_upto || ev.seq > out->upto))
                 return -EINVAL;
+            if (type == RP_NNG_FILL_ANSWER &&
+                (ev.topic_len != out->name_len || memcmp(ev.topic, out->name, ev.topic_len) != 0))
+                return -EINVAL; /* a fill is of its one topic */
             last = ev.seq;
         }
         break;
@@ -161,7 +177,7 @@ rp_nng_msg_next_name(struct rp_nng_msg *m, const char **name, size_t *len)
 bool
 rp_nng_msg_next_event(struct rp_nng_msg *m, struct rp_nng_event *ev)
 {
-    if (m->type != RP_NNG_EVENTS && m->type != RP_NNG_GAP_ANSWER)
+    if (m->type != RP_NNG_EVENTS && m->type != RP_NNG_GAP_ANSWER && m->type != RP_NNG_FILL_ANSWER)
         return false;
     if (m->count == 0)
         return false;
@@ -290,6 +306,34 @@ rp_nng_msg_heartbeat(struct rp_buf *b, uint32_t epoch, uint64_t last_seq, uint64
     if (!err)
         err = put_uint(b, last_seq, 8);
     return err ? err : put_uint(b, chain, 8);
+}
+
+int
+rp_nng_msg_fill_request(struct rp_buf *b, uint32_t epoch, uint64_t after, const char *topic,
+                        size_t len)
+{
+    if (len < 1 || len > RP_NNG_NAME_MAX)
+        return -EINVAL;
+    int err = put_header(b, RP_NNG_FILL_REQUEST, epoch);
+    if (!err)
+        err = put_uint(b, after, 8);
+    return err ? err : put_str(b, 2, topic, len);
+}
+
+int
+rp_nng_msg_fill_answer(struct rp_buf *b, uint32_t epoch, uint64_t after, uint64_t lost_upto,
+                       const char *topic, size_t len, size_t count)
+{
+    if (lost_upto < after || len < 1 || len > RP_NNG_NAME_MAX || count > RP_NNG_BATCH_MAX)
+        return -EINVAL;
+    int err = put_header(b, RP_NNG_FILL_ANSWER, epoch);
+    if (!err)
+        err = put_uint(b, after, 8);
+    if (!err)
+        err = put_uint(b, lost_upto, 8);
+    if (!err)
+        err = put_str(b, 2, topic, len);
+    return err ? err : put_uint(b, count, 2);
 }
 
 int

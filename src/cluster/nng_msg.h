@@ -21,8 +21,13 @@
  *                  = after: nothing lost) | count u16 | count x event (after < seq <= upto)
  *     HEARTBEAT    last_seq u64 | chain u64              chain: the seq of the last event the
  *                                                        sender sent to this receiver, 0 if none
+ *     FILL_REQUEST after u64 | topic: str16              "add <topic> to what I read, and first
+ *                                                        send me what you keep of it after <after>"
+ *     FILL_ANSWER  after u64 | lost_upto u64 (>= after) | topic: str16 | count u16 | count x event
+ *                  (every event of <topic>, lost_upto < seq; lost_upto > after: events of the
+ *                  sender up to it are no longer kept, some may have been of <topic>)
  *     event        seq u64 (>= 1) | prev u64 (< seq) | wall_ms u64 (<= INT64_MAX)
- *                  | topic: str16 (1..255) | type: str8 (0..64) | data: str32
+ *                  | topic: str16 (1..255) | type: str8 (0..128) | data: str32
  *
  * str16 is a u16 length then bytes (1..255 for names); str8 and str32 likewise. Sequences
  * strictly increase within a message. The decoder is strict: anything else (unknown version
@@ -38,7 +43,7 @@ struct rp_buf;
 enum {
     RP_NNG_MSG_VERSION = 1,
     RP_NNG_NAME_MAX = 255, /* a topic, a pattern, a node name */
-    RP_NNG_TYPE_MAX = 64,  /* an event's type */
+    RP_NNG_TYPE_MAX = 128, /* an event's type: what a publish allows */
     RP_NNG_BATCH_MAX = 65535,
     RP_NNG_BLOOM_HASHES_MAX = 32,
     RP_NNG_BLOOM_BITS_MAX = 1u << 30,
@@ -53,6 +58,8 @@ enum rp_nng_msg_type {
     RP_NNG_GAP_REQUEST,
     RP_NNG_GAP_ANSWER,
     RP_NNG_HEARTBEAT,
+    RP_NNG_FILL_REQUEST,
+    RP_NNG_FILL_ANSWER,
 };
 
 struct rp_nng_event {
@@ -73,15 +80,15 @@ struct rp_nng_msg {
     uint32_t epoch;    /* the sender's */
     uint64_t last_seq; /* HELLO, HEARTBEAT */
     uint64_t chain;    /* HEARTBEAT */
-    const char *name;  /* HELLO */
+    const char *name;  /* HELLO; FILL_*: the topic */
     size_t name_len;
     uint64_t generation;             /* BLOOM */
     unsigned hashes;                 /* BLOOM */
     uint32_t bits;                   /* BLOOM */
     const uint8_t *bitmap;           /* BLOOM: bits / 8 bytes */
-    uint64_t after, upto, lost_upto; /* GAP_REQUEST, GAP_ANSWER */
-    size_t count;                    /* INTEREST_*, EVENTS, GAP_ANSWER: entries that follow */
-    const uint8_t *entries;          /* the first entry, for rp_nng_msg_next_* */
+    uint64_t after, upto, lost_upto; /* GAP_*; FILL_*: after and lost_upto */
+    size_t count;           /* INTEREST_*, EVENTS, GAP_ANSWER, FILL_ANSWER: entries that follow */
+    const uint8_t *entries; /* the first entry, for rp_nng_msg_next_* */
     const uint8_t *end;
 };
 
@@ -89,7 +96,8 @@ struct rp_nng_msg {
 int rp_nng_msg_decode(const void *p, size_t len, struct rp_nng_msg *out);
 /* The next interest entry of a decoded INTEREST_* message; false after the last. */
 bool rp_nng_msg_next_name(struct rp_nng_msg *m, const char **name, size_t *len);
-/* The next event of a decoded EVENTS or GAP_ANSWER message; false after the last. */
+/* The next event of a decoded EVENTS, GAP_ANSWER or FILL_ANSWER message; false after the
+ * last. */
 bool rp_nng_msg_next_event(struct rp_nng_msg *m, struct rp_nng_event *ev);
 
 /*
@@ -108,6 +116,10 @@ int rp_nng_msg_gap_request(struct rp_buf *b, uint32_t epoch, uint64_t after, uin
 int rp_nng_msg_gap_answer(struct rp_buf *b, uint32_t epoch, uint64_t after, uint64_t upto,
                           uint64_t lost_upto, size_t count);
 int rp_nng_msg_heartbeat(struct rp_buf *b, uint32_t epoch, uint64_t last_seq, uint64_t chain);
+int rp_nng_msg_fill_request(struct rp_buf *b, uint32_t epoch, uint64_t after, const char *topic,
+                            size_t len);
+int rp_nng_msg_fill_answer(struct rp_buf *b, uint32_t epoch, uint64_t after, uint64_t lost_upto,
+                           const char *topic, size_t len, size_t count);
 int rp_nng_msg_event(struct rp_buf *b, const struct rp_nng_event *ev);
 /* Sets the count of the EVENTS or GAP_ANSWER message at the start of <b> to <count>. */
 void rp_nng_msg_set_count(struct rp_buf *b, size_t count);

@@ -2,6 +2,7 @@
 #include "core/event_id.h"
 
 #include <errno.h>
+#include <string.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -66,5 +67,65 @@ rp_event_id_parse(const char *s, size_t len, struct rp_event_id *out)
     }
     out->epoch = epoch;
     out->seq = seq;
+    return 0;
+}
+
+int
+rp_event_vector_parse(const char *s, size_t len, struct rp_event_vector *out)
+{
+    if (len > RP_EVENT_VECTOR_MAX)
+        return -EINVAL;
+    out->n = 0;
+    const char *p = s, *end = s + len;
+    for (;;) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        const char *stop = dot ? dot : end;
+        struct rp_event_id id;
+        if (out->n == RP_EVENT_ID_PARTS_MAX || rp_event_id_parse(p, (size_t)(stop - p), &id) != 0)
+            return -EINVAL;
+        for (size_t i = 0; i < out->n; i++)
+            if (out->part[i].epoch == id.epoch)
+                return -EINVAL; /* one part per origin: a second would be ambiguous */
+        out->part[out->n++] = id;
+        if (!dot)
+            return 0;
+        p = dot + 1;
+    }
+}
+
+size_t
+rp_event_vector_format(const struct rp_event_vector *v, char *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (i)
+            out[n++] = '.';
+        n += rp_event_id_format(&v->part[i], out + n);
+    }
+    out[n] = '\0';
+    return n;
+}
+
+uint64_t
+rp_event_vector_get(const struct rp_event_vector *v, uint32_t epoch)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->part[i].epoch == epoch)
+            return v->part[i].seq;
+    return 0;
+}
+
+int
+rp_event_vector_set(struct rp_event_vector *v, uint32_t epoch, uint64_t seq)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->part[i].epoch == epoch) {
+            v->part[i].seq = seq;
+            return 0;
+        }
+    }
+    if (v->n == RP_EVENT_ID_PARTS_MAX)
+        return -ENOSPC;
+    v->part[v->n++] = (struct rp_event_id){.epoch = epoch, .seq = seq};
     return 0;
 }

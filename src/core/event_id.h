@@ -23,4 +23,28 @@ size_t rp_event_id_format(const struct rp_event_id *id, char *out);
 /* Parses exactly <len> bytes of <s>; 0, or -EINVAL when it is not an id of this format. */
 int rp_event_id_parse(const char *s, size_t len, struct rp_event_id *out);
 
+/*
+ * A mesh id (docs/internals/ids.md): one part per origin, `.`-separated, each an id as above
+ * naming the newest sequence of that origin the framing node had taken in; the first part is
+ * the framing node's own. Epochs are distinct; a one-part vector is an ordinary id.
+ */
+#define RP_EVENT_ID_PARTS_MAX 16
+#define RP_EVENT_VECTOR_MAX (RP_EVENT_ID_PARTS_MAX * (RP_EVENT_ID_MAX + 1) - 1) /* 463 */
+
+struct rp_event_vector {
+    size_t n;
+    struct rp_event_id part[RP_EVENT_ID_PARTS_MAX];
+};
+
+/* Parses exactly <len> bytes: 1..RP_EVENT_ID_PARTS_MAX parts with distinct epochs; 0 or
+ * -EINVAL. */
+int rp_event_vector_parse(const char *s, size_t len, struct rp_event_vector *out);
+/* Writes the parts, `.`-separated, and a NUL into <out> (RP_EVENT_VECTOR_MAX + 1 bytes);
+ * returns the length. */
+size_t rp_event_vector_format(const struct rp_event_vector *v, char *out);
+/* The sequence of <epoch>'s part, or 0 when the vector has none. */
+uint64_t rp_event_vector_get(const struct rp_event_vector *v, uint32_t epoch);
+/* Sets <epoch>'s part to <seq> (adding it last when new); -ENOSPC when the vector is full. */
+int rp_event_vector_set(struct rp_event_vector *v, uint32_t epoch, uint64_t seq);
+
 #endif

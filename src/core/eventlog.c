@@ -28,6 +28,16 @@ evict_oldest(struct rp_eventlog *log)
     struct rp_eventlog_entry *e = entry(log, 0);
     log->bytes -= rp_frame_size(e->frame);
     log->evicted_seq = e->seq;
+    if (!e->frame->origin) {
+        log->own_evicted = e->seq;
+    } else {
+        if (!log->origin_evicted)
+            log->origin_evicted = rp_xcalloc(1, sizeof(*log->origin_evicted));
+        /* Full (16 origins): the loss cannot be named, so such a resume is told of a gap. */
+        if (e->frame->origin_seq > rp_event_vector_get(log->origin_evicted, e->frame->origin) &&
+            rp_event_vector_set(log->origin_evicted, e->frame->origin, e->frame->origin_seq))
+            log->forgot = true;
+    }
     rp_frame_unref(e->frame);
     e->frame = NULL;
     log->head = (log->head + 1) & (log->ring_cap - 1);
@@ -51,6 +61,7 @@ rp_eventlog_fini(struct rp_eventlog *log)
     while (log->count)
         evict_oldest(log);
     RP_FREE(log->ring);
+    RP_FREE(log->origin_evicted);
     log->ring_cap = 0;
 }
 
@@ -157,6 +168,36 @@ rp_eventlog_drop_all(struct rp_eventlog *log)
 void
 rp_eventlog_forget(struct rp_eventlog *log, uint64_t seq)
 {
+    if (seq > log->evicted_seq) {
+        log->evicted_seq = seq;
+        log->forgot = true;
+    }
+}
+
+void
+rp_eventlog_forget_origin(struct rp_eventlog *log, uint64_t seq, uint32_t origin, uint64_t upto)
+{
     if (seq > log->evicted_seq)
         log->evicted_seq = seq;
+    if (!log->origin_evicted)
+        log->origin_evicted = rp_xcalloc(1, sizeof(*log->origin_evicted));
+    if (upto > rp_event_vector_get(log->origin_evicted, origin) &&
+        rp_event_vector_set(log->origin_evicted, origin, upto) != 0)
+        log->forgot = true;
+}
+
+bool
+rp_eventlog_vector_gap(const struct rp_eventlog *log, uint32_t self,
+                       const struct rp_event_vector *floor)
+{
+    if (log->forgot)
+        return true;
+    if (log->own_evicted > rp_event_vector_get(floor, self))
+        return true;
+    for (size_t i = 0; log->origin_evicted && i < log->origin_evicted->n; i++) {
+        const struct rp_event_id *p = &log->origin_evicted->part[i];
+        if (p->seq > rp_event_vector_get(floor, p->epoch))
+            return true;
+    }
+    return false;
 }

@@ -9,7 +9,10 @@
  * readers of one log. Pure memory; no threads of its own.
  */
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "core/event_id.h"
 
 struct rp_frame;
 
@@ -37,6 +40,13 @@ struct rp_eventlog {
     uint64_t n_appended;     /* events ever appended */
     uint64_t last_seq;       /* sequence of the newest event ever appended; 0 if none */
     uint64_t evicted_seq;    /* sequence of the newest evicted (or forgotten) event; 0 if none */
+    /* For a resume from a mesh id another node framed (docs/internals/ids.md), what was
+     * evicted per origin: the newest of this node's own events, and (NULL until a peer's
+     * event was evicted) each other origin's newest sequence. <forgot>: a range gone
+     * without its origins being known (rp_eventlog_forget). */
+    uint64_t own_evicted;
+    struct rp_event_vector *origin_evicted;
+    bool forgot;
     struct rp_eventlog_limits limits;
 };
 
@@ -72,6 +82,17 @@ uint64_t rp_eventlog_bytes_before(const struct rp_eventlog *log, uint64_t idx);
  * raises evicted_seq; the next append must still be after last_seq.
  */
 void rp_eventlog_forget(struct rp_eventlog *log, uint64_t seq);
+/* rp_eventlog_forget for a range of one origin's events, up to its sequence <upto> there
+ * (<seq>, this log's, may be 0: readers on this node are not owed the announcement). */
+void rp_eventlog_forget_origin(struct rp_eventlog *log, uint64_t seq, uint32_t origin,
+                               uint64_t upto);
+/*
+ * True when an event evicted from <log> is one the client of a mesh id another node framed
+ * may lack: it is after that id's part for its origin (<self>: this node's epoch, for its own
+ * events), or its origin is not known (a forgotten range).
+ */
+bool rp_eventlog_vector_gap(const struct rp_eventlog *log, uint32_t self,
+                            const struct rp_event_vector *floor);
 /* True when events with seq > <after> were evicted, so a reader at <after> missed some. */
 static inline int
 rp_eventlog_has_gap(const struct rp_eventlog *log, uint64_t after)

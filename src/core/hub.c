@@ -120,6 +120,78 @@ rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out)
     return rp_event_id_format(&id, out);
 }
 
+bool
+rp_hub_vector_ids(const struct rp_hub *hub)
+{
+    return hub->config.vector_ids;
+}
+
+/* Under hub->lock: the id a frame of <seq> carries, its own part then the other origins'
+ * (RP_EVENT_VECTOR_MAX + 1 bytes). */
+static size_t
+frame_id(const struct rp_hub *hub, uint64_t seq, char *out)
+{
+    size_t n = rp_hub_format_id(hub, seq, out);
+    if (hub->origins_len) {
+        memcpy(out + n, hub->origins_text, hub->origins_len + 1);
+        n += hub->origins_len;
+    }
+    return n;
+}
+
+/* Under hub->lock: the other parts of <v> as ids end with them (".<epoch>-<seq>" each). */
+static size_t
+format_parts(const struct rp_event_vector *v, char *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        out[n++] = '.';
+        n += rp_event_id_format(&v->part[i], out + n);
+    }
+    out[n] = '\0';
+    return n;
+}
+
+size_t
+rp_hub_format_position(struct rp_hub *hub, uint64_t *seq, char *out)
+{
+    pthread_mutex_lock(&hub->lock);
+    uint64_t last = hub->next_seq - 1;
+    size_t n = last ? frame_id(hub, last, out) : 0;
+    pthread_mutex_unlock(&hub->lock);
+    out[n] = '\0';
+    *seq = last;
+    return n;
+}
+
+void
+rp_hub_position(struct rp_hub *hub, uint64_t *seq, struct rp_event_vector *out)
+{
+    pthread_mutex_lock(&hub->lock);
+    *seq = hub->next_seq - 1;
+    out->n = 1;
+    out->part[0] = (struct rp_event_id){.epoch = hub->config.epoch, .seq = *seq};
+    for (size_t i = 0; i < hub->origins.n && out->n < RP_EVENT_ID_PARTS_MAX; i++)
+        out->part[out->n++] = hub->origins.part[i];
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void
+rp_hub_drop_origin(struct rp_hub *hub, uint32_t epoch)
+{
+    pthread_mutex_lock(&hub->lock);
+    struct rp_event_vector *v = &hub->origins;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->part[i].epoch == epoch) {
+            memmove(&v->part[i], &v->part[i + 1], (v->n - i - 1) * sizeof(v->part[0]));
+            v->n--;
+            hub->origins_len = format_parts(v, hub->origins_text);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&hub->lock);
+}
+
 /* Called with hub->lock held. Announces the new topic to workers with a matching pattern. */
 static struct rp_topic *
 topic_create(struct rp_hub *hub, const char *name, size_t len)
@@ -427,7 +499,7 @@ batch_fini(struct batch *b, size_t n)
 
 /* The frame of one event, id line left to fill. */
 static struct rp_frame *
-encode_item(const struct rp_publish_item *it)
+encode_item(const struct rp_hub *hub, const struct rp_publish_item *it)
 {
     struct rp_frame_spec spec = {
         .topic = it->topic,
@@ -439,6 +511,7 @@ encode_item(const struct rp_publish_item *it)
         .pub_id = it->pub_id,
         .pub_id_len = it->pub_id ? it->pub_id_len : 0,
         .ends_stream = it->ends_stream,
+        .id_room = hub->config.vector_ids ? RP_EVENT_VECTOR_MAX : 0,
     };
     return rp_frame_encode(&spec);
 }
@@ -446,7 +519,7 @@ encode_item(const struct rp_publish_item *it)
 struct rp_frame *
 rp_hub_frame(const struct rp_hub *hub, const struct rp_publish_item *it, uint64_t seq)
 {
-    struct rp_frame *f = encode_item(it);
+    struct rp_frame *f = encode_item(hub, it);
     char id[RP_EVENT_ID_MAX + 1];
     size_t id_len = rp_hub_format_id(hub, seq, id);
     rp_frame_set_id(f, id, id_len);
@@ -478,7 +551,7 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
     struct rp_topic **topics = bm.topics;
     for (size_t i = 0; i < n; i++) {
         const struct rp_publish_item *it = &items[i];
-        frames[i] = encode_item(it);
+        frames[i] = encode_item(hub, it);
     }
 
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
@@ -518,8 +591,8 @@ publish(struct rp_hub *hub, const struct rp_publish_item *items, size_t n, bool 
             out[i] = (struct rp_publish_result){.seq = dup, .duplicate = true};
         } else {
             uint64_t seq = hub->next_seq++;
-            char id[RP_EVENT_ID_MAX + 1];
-            size_t id_len = rp_hub_format_id(hub, seq, id);
+            char id[RP_EVENT_VECTOR_MAX + 1];
+            size_t id_len = frame_id(hub, seq, id);
             rp_frame_set_id(frames[i], id, id_len);
             frames[i]->appended_ms = now;
             if (!group && (items[i].same_update || (i + 1 < n && items[i + 1].same_update)))
@@ -584,6 +657,31 @@ rp_hub_publish_system(struct rp_hub *hub, const struct rp_publish_item *items, s
 }
 
 /*
+ * Under hub->lock, with vector_ids: a peer's event moves its origin's part first, so its own
+ * id and every later one carry it; a fill's names the parts it was given instead.
+ */
+static void
+set_vector_id(struct rp_hub *hub, struct rp_frame *f, const struct rp_ingest_event *ev)
+{
+    char id[RP_EVENT_VECTOR_MAX + 1];
+    size_t n;
+    if (ev->id_parts) {
+        RP_ASSERT(ev->id_parts->n < RP_EVENT_ID_PARTS_MAX);
+        n = rp_hub_format_id(hub, ev->seq, id);
+        n += format_parts(ev->id_parts, id + n);
+    } else {
+        /* The node's own part comes first: room for 15 others (the mesh admits no more). */
+        bool known = rp_event_vector_get(&hub->origins, ev->origin) != 0;
+        if (ev->origin && (known || hub->origins.n < RP_EVENT_ID_PARTS_MAX - 1)) {
+            rp_event_vector_set(&hub->origins, ev->origin, ev->origin_seq);
+            hub->origins_len = format_parts(&hub->origins, hub->origins_text);
+        }
+        n = frame_id(hub, ev->seq, id);
+    }
+    rp_frame_set_id(f, id, n);
+}
+
+/*
  * rp_hub_ingest and rp_hub_ingest_topic: <one_topic> NULL takes in a batch after the node's
  * last sequence; else every event is of <one_topic> and the batch goes after that topic's
  * newest event, with events up to <lost_upto> declared gone for it first.
@@ -617,11 +715,15 @@ ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n, const ch
     struct rp_frame **frames = bm.frames;
     struct rp_topic **topics = bm.topics;
     for (size_t i = 0; i < n; i++) {
-        frames[i] = encode_item(&evs[i].item);
+        frames[i] = encode_item(hub, &evs[i].item);
         frames[i]->group = evs[i].group;
-        char id[RP_EVENT_ID_MAX + 1];
-        size_t id_len = rp_hub_format_id(hub, evs[i].seq, id);
-        rp_frame_set_id(frames[i], id, id_len);
+        frames[i]->origin = evs[i].origin;
+        frames[i]->origin_seq = evs[i].origin_seq;
+        if (!hub->config.vector_ids) {
+            char id[RP_EVENT_ID_MAX + 1];
+            size_t id_len = rp_hub_format_id(hub, evs[i].seq, id);
+            rp_frame_set_id(frames[i], id, id_len);
+        }
     }
     uint64_t woken = 0;
     int64_t now = rp_clock_now_ms(), wall = rp_clock_wall_ms();
@@ -659,6 +761,8 @@ ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n, const ch
     }
     for (size_t i = skip; i < n; i++) {
         struct rp_topic *t = topics[i];
+        if (hub->config.vector_ids)
+            set_vector_id(hub, frames[i], &evs[i]);
         /* Keep the event's age: history_age counts from its first append. */
         int64_t age = wall > evs[i].wall_ms ? wall - evs[i].wall_ms : 0;
         pthread_mutex_lock(&t->lock);

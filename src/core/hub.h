@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/event_id.h"
 #include "core/eventlog.h"
 #include "core/logengine.h"
 
@@ -102,6 +103,9 @@ struct rp_hub_config {
      * is a moment later): an id of this epoch past rp_hub_last_seq() is one this node has
      * not heard of yet, not an unknown one, and a resume from it waits for what follows. */
     bool shared_sequence;
+    /* The node is in an NNG mesh: its ids are vectors (docs/internals/ids.md), its own part
+     * first, then one part per origin it took events in from (rp_ingest_event.origin). */
+    bool vector_ids;
 };
 
 /* One event to publish; everything is borrowed for the call. */
@@ -128,6 +132,13 @@ struct rp_ingest_event {
     int64_t wall_ms; /* when it was first appended (history_age counts from then) */
     uint64_t group;  /* the update it belongs to with events of other topics, as the
                       * publishing hub grouped it (rp_frame.group); 0: none */
+    /* A mesh peer's event (vector_ids): the epoch of its origin and its sequence there
+     * (rp_frame.origin); 0, 0 for none. Such an event's id carries the origin's part. */
+    uint32_t origin;
+    uint64_t origin_seq;
+    /* A fill (a history taken in after later events of its origin): the other parts its id
+     * carries instead of the hub's, which it leaves alone. NULL: the hub's. */
+    const struct rp_event_vector *id_parts;
 };
 
 struct rp_publish_result {
@@ -149,8 +160,21 @@ uint32_t rp_hub_epoch(const struct rp_hub *hub);
 bool rp_hub_shared_sequence(const struct rp_hub *hub);
 /* The node-wide sequence of the newest event in any log (acquire). */
 uint64_t rp_hub_last_seq(const struct rp_hub *hub);
-/* Formats the id of <seq> on this hub (RP_EVENT_ID_MAX + 1 bytes); returns its length. */
+/* Formats the id of <seq> on this hub (RP_EVENT_ID_MAX + 1 bytes); returns its length. Its
+ * own part only: with vector_ids, what a frame carries is rp_hub_format_position's. */
 size_t rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out);
+/* The config's vector_ids. */
+bool rp_hub_vector_ids(const struct rp_hub *hub);
+/* The id of the node's position now, as a frame published next would carry it but at the
+ * last sequence (RP_EVENT_VECTOR_MAX + 1 bytes), into <out>, and that sequence into *<seq>;
+ * returns the id's length. 0 (and an empty id) before the first event. */
+size_t rp_hub_format_position(struct rp_hub *hub, uint64_t *seq, char *out);
+/* The node's position now (vector_ids): its last sequence into *<seq>, and into <out> that as
+ * its own part followed by the newest sequence of every other origin it took in. */
+void rp_hub_position(struct rp_hub *hub, uint64_t *seq, struct rp_event_vector *out);
+/* Origin <epoch> is gone for good (a peer that came back under a new epoch): later ids no
+ * longer carry its part; a client's id that still does resumes the others normally. */
+void rp_hub_drop_origin(struct rp_hub *hub, uint32_t epoch);
 
 /*
  * Publishes <n> events all or nothing, for a public publisher. 0 and <out>[i] filled; or
@@ -277,6 +301,15 @@ typedef void (*rp_hub_floor_fn)(void *ctx, uint32_t slot, uint64_t seq);
 void rp_hub_foreach_floor(struct rp_hub *hub, rp_hub_floor_fn fn, void *ctx);
 void rp_hub_raise_floor(struct rp_hub *hub, uint32_t slot, uint64_t seq);
 void rp_hub_forget(struct rp_hub *hub, const char *name, size_t len, uint64_t seq);
+/* rp_hub_forget for events of mesh origin <origin> up to its sequence <upto>: a resume
+ * from an id another node framed is told when it lacks some (rp_topic_vector_gap); <seq>
+ * (0: none) as for rp_hub_forget. */
+void rp_hub_forget_origin(struct rp_hub *hub, const char *name, size_t len, uint64_t seq,
+                          uint32_t origin, uint64_t upto);
+/* Per origin, the newest sequence there of its events in the log of <name> (none if the
+ * topic does not exist); O(events kept) under the hub lock. */
+void rp_hub_origins_newest(struct rp_hub *hub, const char *name, size_t len,
+                           struct rp_event_vector *out);
 /* Evicts every event of the topic <name> now, if it exists (an expired session's private
  * events: nobody is owed them), so reclamation can free it. A reader behind is told of the
  * gap as for any eviction. */
@@ -379,6 +412,15 @@ struct rp_topic_lag {
  */
 size_t rp_topic_read(struct rp_topic *t, uint64_t after, uint64_t upto, struct rp_frame **frames,
                      uint64_t *seqs, size_t max, struct rp_topic_lag *lag);
+/*
+ * For a stream resuming from a mesh id another node framed (<floor>, its parts): true when
+ * something gone from <t> is an event the id lacks (rp_eventlog_vector_gap); *<evicted>: the
+ * sequence past which <t> keeps everything, where its read starts.
+ */
+bool rp_topic_vector_gap(struct rp_topic *t, const struct rp_event_vector *floor,
+                         uint64_t *evicted);
+/* Per mesh origin, the newest sequence there of its events in <t>'s log. O(events kept). */
+void rp_topic_origins_newest(struct rp_topic *t, struct rp_event_vector *out);
 /* Fills <out> for a reader of <t> at cursor <after> (rp_topic_read reading nothing). */
 void rp_topic_lag(struct rp_topic *t, uint64_t after, struct rp_topic_lag *out);
 /* The sequence after which at most <events> events and <bytes> bytes remain. */

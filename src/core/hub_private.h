@@ -85,6 +85,12 @@ struct rp_hub {
     /* Under lock: events up to it are gone for every topic, old and new (rp_hub_forget_all);
      * or, up to memory_floor, not in memory but maybe in the engine (rp_hub_memory_floor). */
     uint64_t lost_seq, memory_floor;
+    /* Under lock, with vector_ids: the newest sequence of each other origin taken in, and
+     * those parts formatted (".<epoch>-<seq>" each), which every id this node frames ends
+     * with (docs/internals/ids.md). */
+    struct rp_event_vector origins;
+    char origins_text[RP_EVENT_VECTOR_MAX + 1];
+    size_t origins_len;
     /* The log engine (hub_engine.c); NULL: memory only. Committed batches wait on the
      * pending list (pend_lock; in sequence order) until a thread holding append_lock hands
      * them over. */

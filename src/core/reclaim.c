@@ -61,6 +61,22 @@ rp_hub_forget(struct rp_hub *hub, const char *name, size_t len, uint64_t seq)
 }
 
 void
+rp_hub_forget_origin(struct rp_hub *hub, const char *name, size_t len, uint64_t seq,
+                     uint32_t origin, uint64_t upto)
+{
+    hub_lock(hub);
+    struct rp_topic *t = rp_hashmap_get(&hub->topics, name, len);
+    if (t) {
+        pthread_mutex_lock(&t->lock);
+        rp_eventlog_forget_origin(&t->log, seq, origin, upto);
+        pthread_mutex_unlock(&t->lock);
+    }
+    pthread_mutex_unlock(&hub->lock);
+    if (!t && seq)
+        rp_hub_forget(hub, name, len, seq);
+}
+
+void
 rp_hub_drop(struct rp_hub *hub, const char *name, size_t len)
 {
     hub_lock(hub);

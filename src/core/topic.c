@@ -158,6 +158,48 @@ rp_topic_read(struct rp_topic *t, uint64_t after, uint64_t upto, struct rp_frame
     return n;
 }
 
+bool
+rp_topic_vector_gap(struct rp_topic *t, const struct rp_event_vector *floor, uint64_t *evicted)
+{
+    pthread_mutex_lock(&t->lock);
+    bool gap = rp_eventlog_vector_gap(&t->log, t->hub->config.epoch, floor);
+    *evicted = t->log.evicted_seq;
+    pthread_mutex_unlock(&t->lock);
+    return gap;
+}
+
+/* Under t->lock. */
+static void
+origins_newest(const struct rp_eventlog *log, struct rp_event_vector *out)
+{
+    out->n = 0;
+    for (uint64_t i = log->count; i-- > 0;) {
+        const struct rp_frame *f = rp_eventlog_at(log, i)->frame;
+        if (f->origin && !rp_event_vector_get(out, f->origin) &&
+            rp_event_vector_set(out, f->origin, f->origin_seq) != 0)
+            break;
+    }
+}
+
+void
+rp_topic_origins_newest(struct rp_topic *t, struct rp_event_vector *out)
+{
+    pthread_mutex_lock(&t->lock);
+    origins_newest(&t->log, out);
+    pthread_mutex_unlock(&t->lock);
+}
+
+void
+rp_hub_origins_newest(struct rp_hub *hub, const char *name, size_t len, struct rp_event_vector *out)
+{
+    out->n = 0;
+    pthread_mutex_lock(&hub->lock);
+    struct rp_topic *t = rp_hashmap_get(&hub->topics, name, len);
+    if (t)
+        rp_topic_origins_newest(t, out);
+    pthread_mutex_unlock(&hub->lock);
+}
+
 void
 rp_topic_lag(struct rp_topic *t, uint64_t after, struct rp_topic_lag *out)
 {

@@ -91,8 +91,13 @@ struct rp_stream {
     int64_t last_write_ms;
     uint64_t base; /* where it started (the cursor of the topics it had then) */
     bool tagged;   /* several topics or a pattern: events carry their topic */
-    bool shared;   /* the hub's sequence is a cluster's: topics may be filling */
-    bool stalled;  /* the socket refused bytes; waiting for writability */
+    bool shared;   /* in a cluster (Redis or the mesh): topics may be filling */
+    /* A mesh stream that resumed from an id another node framed (or opened live while one
+     * of its topics was filling): per origin, the newest sequence its client has; events at
+     * or before their origin's part are skipped (docs/internals/ids.md). NULL otherwise. */
+    struct rp_event_vector *floor;
+    uint32_t epoch; /* the hub's: the origin of events sequenced here, for <floor> */
+    bool stalled;   /* the socket refused bytes; waiting for writability */
     /* Opened with a Last-Event-ID and not yet caught up once: its replay is not "lag", so
      * slow_policy waits until it has caught up (it can still fall off the log). */
     bool catching_up;

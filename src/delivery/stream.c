@@ -188,6 +188,16 @@ waits_for_fill(struct rp_stream *s)
     return false;
 }
 
+/* The client of a mesh stream with a floor has <it> already: its origin's part covers it. */
+static bool
+floor_has(const struct rp_stream *s, const struct item *it)
+{
+    const struct rp_frame *fr = it->frame;
+    if (!fr->origin)
+        return it->seq <= rp_event_vector_get(s->floor, s->epoch);
+    return fr->origin_seq <= rp_event_vector_get(s->floor, fr->origin);
+}
+
 static size_t
 gather(struct rp_stream *s, uint64_t upto, bool *more)
 {
@@ -233,6 +243,17 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
             }
             l->cursor = l->skip_to;
             l->skip_from = l->skip_to = 0;
+        }
+        if (s->floor && l->replaying) {
+            /* From an id another mesh node framed: per origin, so the cursor starts past
+             * what was evicted, and the gap is told when the client lacks some of it. */
+            uint64_t evicted;
+            if (rp_topic_vector_gap(t, s->floor, &evicted)) {
+                rp_stat_add(f->stats, RP_STAT_drops_expired, 1);
+                announce(s, "expired", NULL, t, 0, 0, next_seq(t, evicted));
+            }
+            if (evicted > l->cursor)
+                l->cursor = evicted;
         }
         uint64_t lim = upto;
         if (l->skip_from && l->skip_from < lim)
@@ -293,6 +314,9 @@ gather(struct rp_stream *s, uint64_t upto, bool *more)
                 last = g;
         }
     }
+    for (size_t i = 0; s->floor && i < n; i++)
+        if (floor_has(s, &items[i]))
+            items[i].dup = true; /* the client has it: skipped like a copy */
     return n;
 }
 
@@ -700,7 +724,8 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     for (size_t i = 0; i < o->n_filters; i++)
         n_public += !is_session_topic(o->filters[i], strlen(o->filters[i]));
     s->tagged = !o->untagged && (n_public > 1 || o->tagged);
-    s->shared = rp_hub_shared_sequence(f->hub);
+    s->shared = rp_hub_shared_sequence(f->hub) || rp_hub_vector_ids(f->hub);
+    s->epoch = rp_hub_epoch(f->hub);
     s->accept = o->accept;
     s->accept_ctx = o->accept_ctx;
     s->accept_free = o->accept_free;
@@ -715,9 +740,20 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
     } else if (o->from_start) {
         from = EVERYTHING;
     } else if (o->last_event_id) {
-        struct rp_event_id id;
-        if (rp_event_id_parse(o->last_event_id, o->last_event_id_len, &id) != 0) {
+        /* A mesh id's first part is the node that framed it (docs/internals/ids.md). */
+        struct rp_event_vector v;
+        bool mesh = rp_hub_vector_ids(f->hub);
+        struct rp_event_id id = {0, 0};
+        int bad = rp_event_vector_parse(o->last_event_id, o->last_event_id_len, &v);
+        if (!bad)
+            id = v.part[0];
+        if (bad || (v.n > 1 && !mesh)) {
             reason = "unknown_id";
+        } else if (id.epoch != rp_hub_epoch(f->hub) && mesh) {
+            /* Framed by another node of the mesh: per origin, whatever is after its part. */
+            from = RESUME;
+            s->floor = rp_xmalloc(sizeof(*s->floor));
+            *s->floor = v;
         } else if (id.epoch != rp_hub_epoch(f->hub)) {
             from = EVERYTHING; /* another incarnation of the log: all it keeps is new */
             reason = "epoch";
@@ -751,6 +787,12 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         }
     }
     uint64_t base = from == LIVE ? rp_hub_last_seq(f->hub) : from == RESUME ? resume : 0;
+    if (from == LIVE && rp_hub_vector_ids(f->hub) && waits_for_fill(s)) {
+        /* A mesh topic being filled takes its history in under new sequences: a live
+         * stream skips, per origin, what was in before it started. */
+        s->floor = rp_xmalloc(sizeof(*s->floor));
+        rp_hub_position(f->hub, &base, s->floor);
+    }
     s->base = base;
     /* A client resuming right after the first frame of an update written to several of
      * its topics got that update: its other frames are skipped. */
@@ -933,5 +975,6 @@ rp_stream_free(struct rp_stream *s)
     rp_buf_fini(&s->ctl);
     if (s->accept_free)
         s->accept_free(s->accept_ctx);
+    free(s->floor);
     free(s);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "cluster/engine_nng.h"
 #include "cluster/engine_redis.h"
@@ -174,17 +175,23 @@ sequence(void *ctx, uint32_t epoch, uint64_t seq)
         rp_hub_advance_seq(cn->hub, seq);
 }
 
-/* A peer's events, in its order: taken in under this node's next sequences. A local
- * publish may take a sequence between the read and the ingest: then again. */
+/*
+ * Events of mesh origin <epoch>, taken in under this node's next sequences; a local publish
+ * may take a sequence between the read and the ingest: then again. <fill>: history of one
+ * topic, older than events of that origin already in, so each id names only that origin's
+ * part (the hub's parts would claim later events of the other topics it reads).
+ */
 static void
-mesh_events(void *ctx, uint32_t epoch, const struct rp_nng_event *evs, size_t n)
+take_in(struct rp_cluster_node *cn, uint32_t epoch, const struct rp_nng_event *evs, size_t n,
+        bool fill)
 {
-    struct rp_cluster_node *cn = ctx;
-    struct rp_ingest_event in[256];
+    enum { CHUNK = 256 };
+    struct rp_ingest_event in[CHUNK];
+    struct rp_event_vector *parts = fill ? rp_xmalloc(CHUNK * sizeof(*parts)) : NULL;
     struct rp_hub_error err = {0};
     int rc = 0;
     for (size_t done = 0; done < n;) {
-        size_t k = n - done < 256 ? n - done : 256;
+        size_t k = n - done < CHUNK ? n - done : CHUNK;
         for (size_t i = 0; i < k; i++) {
             const struct rp_nng_event *e = &evs[done + i];
             in[i] = (struct rp_ingest_event){
@@ -195,7 +202,13 @@ mesh_events(void *ctx, uint32_t epoch, const struct rp_nng_event *evs, size_t n)
                          .data = e->data,
                          .data_len = e->data_len},
                 .wall_ms = e->wall_ms,
+                .origin = epoch,
+                .origin_seq = e->seq,
             };
+            if (parts) {
+                parts[i] = (struct rp_event_vector){.n = 1, .part = {{epoch, e->seq}}};
+                in[i].id_parts = &parts[i];
+            }
         }
         for (int tries = 0; tries < 1000; tries++) {
             uint64_t last = rp_hub_last_seq(cn->hub);
@@ -211,17 +224,64 @@ mesh_events(void *ctx, uint32_t epoch, const struct rp_nng_event *evs, size_t n)
                    epoch);
         done += k;
     }
+    free(parts);
+}
+
+static void
+mesh_events(void *ctx, uint32_t epoch, const struct rp_nng_event *evs, size_t n)
+{
+    take_in(ctx, epoch, evs, n, false);
 }
 
 /* Events of origin <epoch> are gone for <topic>: a sequence of this node's own stands for
- * them, declared gone, so every reader of the topic before it is told (event: resync). */
+ * them, declared gone, so every reader of the topic before it is told (event: resync); a
+ * resume from an id another node framed is told when it lacks some of them. */
 static void
-mesh_lost(void *ctx, uint32_t epoch, const char *topic, size_t len)
+mesh_lost(void *ctx, uint32_t epoch, const char *topic, size_t len, uint64_t upto)
 {
     struct rp_cluster_node *cn = ctx;
     uint64_t seq = rp_hub_last_seq(cn->hub) + 1;
     rp_hub_advance_seq(cn->hub, seq);
-    rp_hub_forget(cn->hub, topic, len, seq);
+    if (upto)
+        rp_hub_forget_origin(cn->hub, topic, len, seq, epoch, upto);
+    else
+        rp_hub_forget(cn->hub, topic, len, seq);
+}
+
+/*
+ * Part of <topic>'s fill from <epoch>: what it keeps of the topic after what the log had.
+ * Events the log has meanwhile are skipped. A range the origin no longer keeps is marked for
+ * resumes from ids other nodes framed; readers of this node are not told (its own readers
+ * either had the events or started after them).
+ */
+static void
+mesh_fill(void *ctx, uint32_t epoch, const char *topic, size_t len, const struct rp_nng_event *evs,
+          size_t n, uint64_t lost_upto)
+{
+    struct rp_cluster_node *cn = ctx;
+    if (lost_upto)
+        rp_hub_forget_origin(cn->hub, topic, len, 0, epoch, lost_upto);
+    struct rp_event_vector have;
+    rp_hub_origins_newest(cn->hub, topic, len, &have);
+    uint64_t newest = rp_event_vector_get(&have, epoch);
+    size_t skip = 0;
+    while (skip < n && evs[skip].seq <= newest)
+        skip++;
+    take_in(cn, epoch, evs + skip, n - skip, true);
+}
+
+static void
+mesh_filled(void *ctx, const char *topic, size_t len)
+{
+    struct rp_cluster_node *cn = ctx;
+    rp_hub_topic_filled(cn->hub, topic, len);
+}
+
+static void
+mesh_origin_gone(void *ctx, uint32_t epoch)
+{
+    struct rp_cluster_node *cn = ctx;
+    rp_hub_drop_origin(cn->hub, epoch);
 }
 
 static int
@@ -244,7 +304,14 @@ start_mesh(struct rp_cluster_node *cn, const struct rp_config_values *v, struct 
         .bloom_fpr = strtod(v->bloom_filter_fpr, NULL), /* checked at load */
         .keep_events = (size_t)v->nng_keep_events,
     };
-    struct rp_nng_hooks hooks = {.events = mesh_events, .lost = mesh_lost, .ctx = cn};
+    struct rp_nng_hooks hooks = {
+        .events = mesh_events,
+        .lost = mesh_lost,
+        .fill = mesh_fill,
+        .filled = mesh_filled,
+        .origin_gone = mesh_origin_gone,
+        .ctx = cn,
+    };
     cn->nng = rp_nng_new(&nc, &hooks);
     if (!cn->nng) {
         int err = -errno;
@@ -299,7 +366,12 @@ rp_cluster_node_interest(void *ctx, struct rp_topic *t, bool on)
     size_t len;
     if (cn->nng) {
         const char *name = rp_topic_name(t, &len);
-        rp_nng_interest(cn->nng, name, len, on);
+        struct rp_event_vector have = {0};
+        if (on) {
+            rp_topic_set_filling(t); /* its streams wait for what the peers keep of it */
+            rp_topic_origins_newest(t, &have);
+        }
+        rp_nng_interest(cn->nng, name, len, on, &have);
         return;
     }
     if (!cn->redis)

@@ -492,6 +492,7 @@ start_hub(struct rp_server *srv, const struct rp_config_values *v,
         .max_data = (uint64_t)v->max_data,
         /* Ids stay valid across an upgrade and, with a disk log, across a restart. */
         .shared_sequence = cluster_epoch != 0,
+        .vector_ids = v->cluster == RP_CFG_CLUSTER_NNG,
         .epoch = cluster_epoch ? cluster_epoch
                  : inherit     ? inherit->epoch
                                : rp_log_store_epoch(&srv->log),

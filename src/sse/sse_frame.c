@@ -61,7 +61,8 @@ rp_frame_encode(const struct rp_frame_spec *spec)
         LIT_LEN(EVENT_PREFIX) + spec->topic_len + 1 + (event_len ? 1 + event_len : 0);
     /* A supplied id (after its mark) is the `id:` line itself: room for exactly it. */
     bool own_id = pub_id_len > 1 && spec->pub_id[0] == RP_FRAME_SSE_ID_MARK;
-    size_t room = LIT_LEN(ID_PREFIX) + (own_id ? pub_id_len - 1 : RP_FRAME_ID_MAX) + 1;
+    size_t id_room = spec->id_room ? spec->id_room : RP_FRAME_ID_MAX;
+    size_t room = LIT_LEN(ID_PREFIX) + (own_id ? pub_id_len - 1 : id_room) + 1;
     size_t body = encoded_data_len(spec->data, spec->data_len) + 1;
     /* An upstream's id (after its mark) goes out as the origin line; never CR or LF in it. */
     bool origin = pub_id_len > 1 && spec->pub_id[0] == RP_FRAME_ORIGIN_MARK &&
@@ -79,6 +80,9 @@ rp_frame_encode(const struct rp_frame_spec *spec)
     f->topic_len = (uint32_t)spec->topic_len;
     f->data_len = (uint32_t)spec->data_len;
     f->ends_stream = spec->ends_stream;
+    f->id_room = (uint16_t)id_room;
+    f->origin = 0;
+    f->origin_seq = 0;
     char *p = put(f->buf, spec->topic, spec->topic_len);
     f->pub_id_off = (uint32_t)(p - f->buf);
     f->pub_id_len = (uint32_t)pub_id_len;
@@ -144,7 +148,7 @@ rp_frame_encode(const struct rp_frame_spec *spec)
 void
 rp_frame_set_id(struct rp_frame *f, const char *id, size_t id_len)
 {
-    RP_ASSERT(id_len <= RP_FRAME_ID_MAX);
+    RP_ASSERT(id_len <= f->id_room);
     if (f->pub_id_len > 1 && f->buf[f->pub_id_off] == RP_FRAME_SSE_ID_MARK)
         return; /* the supplied id was written at encode time */
     size_t line = LIT_LEN(ID_PREFIX) + id_len + 1;

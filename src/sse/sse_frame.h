@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define RP_FRAME_ID_MAX 64 /* longest id rp_frame_set_id accepts */
+#define RP_FRAME_ID_MAX 64 /* longest id rp_frame_set_id accepts, unless id_room says more */
 /*
  * A publisher id that starts with this byte is an upstream's id (client/upstream; the hub
  * refuses it from public publishers): its frame carries `origin-id: <the rest>` after the
@@ -51,6 +51,11 @@ struct rp_frame {
     /* A stream that writes this frame ends after it (the announcement that an upstream
      * failed for good); not kept in the disk log. */
     bool ends_stream;
+    uint16_t id_room; /* the longest id rp_frame_set_id accepts (rp_frame_spec.id_room) */
+    /* An event taken in from a mesh peer: the epoch of its origin and its sequence there
+     * (docs/internals/ids.md); 0, 0 for an event sequenced by this node. */
+    uint32_t origin;
+    uint64_t origin_seq;
     /* Monotonic ms when the hub appended it (0 until then): the delivery latency's start. */
     int64_t appended_ms;
     /* Frames of one update published to several topics (Mercure's canonical topic and
@@ -70,6 +75,8 @@ struct rp_frame_spec {
     const char *pub_id; /* NULL or "" for none; kept in the frame, never sent */
     size_t pub_id_len;
     bool ends_stream; /* rp_frame.ends_stream */
+    /* Room for the id: 0 for RP_FRAME_ID_MAX; a mesh node's ids are vectors, longer. */
+    uint16_t id_room;
 };
 
 /*
@@ -79,7 +86,7 @@ struct rp_frame_spec {
  * by rp_frame_set_id before anyone reads it.
  */
 struct rp_frame *rp_frame_encode(const struct rp_frame_spec *spec);
-/* Writes the `id:` line; <id_len> is at most RP_FRAME_ID_MAX. */
+/* Writes the `id:` line; <id_len> is at most the frame's id_room. */
 void rp_frame_set_id(struct rp_frame *f, const char *id, size_t id_len);
 /*
  * Fills <iov> with the variant's bytes and returns how many entries it used (1 or 2);

@@ -195,11 +195,75 @@ events(void **state)
     assert_int_equal(rp_nng_msg_event(&b, &self), -EINVAL);
     struct rp_nng_event notopic = event(5, 0, "", NULL, "");
     assert_int_equal(rp_nng_msg_event(&b, &notopic), -EINVAL);
-    char longtype[66];
-    memset(longtype, 'x', 65);
-    longtype[65] = '\0';
+    /* An event type as long as a publish allows (128 bytes) travels; one byte more not. */
+    char longtype[130];
+    memset(longtype, 'x', 128);
+    longtype[128] = '\0';
     struct rp_nng_event typed = event(5, 0, "t", longtype, "");
+    b.len = 0;
+    assert_int_equal(rp_nng_msg_events(&b, 1, 1), 0);
+    assert_int_equal(rp_nng_msg_event(&b, &typed), 0);
+    assert_int_equal(rp_nng_msg_decode(b.data, b.len, &m), 0);
+    struct rp_nng_event got;
+    assert_true(rp_nng_msg_next_event(&m, &got));
+    assert_int_equal(got.type_len, 128);
+    longtype[128] = 'x';
+    longtype[129] = '\0';
+    typed = event(5, 0, "t", longtype, "");
     assert_int_equal(rp_nng_msg_event(&b, &typed), -EINVAL);
+}
+
+static void
+fills(void **state)
+{
+    (void)state;
+    struct rp_nng_msg m;
+    b.len = 0;
+    assert_int_equal(rp_nng_msg_fill_request(&b, 9, 40, "news/a", 6), 0);
+    assert_int_equal(rp_nng_msg_decode(b.data, b.len, &m), 0);
+    assert_int_equal(m.type, RP_NNG_FILL_REQUEST);
+    assert_int_equal(m.after, 40);
+    assert_int_equal(m.name_len, 6);
+    assert_memory_equal(m.name, "news/a", 6);
+    refuses_cut_and_padded();
+    assert_int_equal(rp_nng_msg_fill_request(&b, 9, 40, "", 0), -EINVAL);
+
+    /* An answer: the sender keeps its events after 60 only; 70 and 90 are of the topic. */
+    struct rp_nng_event in[] = {event(70, 0, "news/a", NULL, "x"),
+                                event(90, 70, "news/a", "t", "y")};
+    b.len = 0;
+    assert_int_equal(rp_nng_msg_fill_answer(&b, 9, 40, 60, "news/a", 6, 2), 0);
+    assert_int_equal(rp_nng_msg_event(&b, &in[0]), 0);
+    assert_int_equal(rp_nng_msg_event(&b, &in[1]), 0);
+    assert_int_equal(rp_nng_msg_decode(b.data, b.len, &m), 0);
+    assert_int_equal(m.type, RP_NNG_FILL_ANSWER);
+    assert_int_equal(m.after, 40);
+    assert_int_equal(m.lost_upto, 60);
+    assert_int_equal(m.count, 2);
+    struct rp_nng_event got;
+    assert_true(rp_nng_msg_next_event(&m, &got));
+    assert_int_equal(got.seq, 70);
+    assert_true(rp_nng_msg_next_event(&m, &got));
+    assert_int_equal(got.seq, 90);
+    assert_false(rp_nng_msg_next_event(&m, &got));
+    refuses_cut_and_padded();
+
+    /* Refused: an event of another topic, one not after lost_upto, lost_upto before after. */
+    struct rp_nng_event other = event(70, 0, "news/b", NULL, "x");
+    b.len = 0;
+    assert_int_equal(rp_nng_msg_fill_answer(&b, 9, 40, 60, "news/a", 6, 1), 0);
+    assert_int_equal(rp_nng_msg_event(&b, &other), 0);
+    assert_int_equal(rp_nng_msg_decode(b.data, b.len, &m), -EINVAL);
+    b.len = 0;
+    assert_int_equal(rp_nng_msg_fill_answer(&b, 9, 40, 70, "news/a", 6, 1), 0);
+    assert_int_equal(rp_nng_msg_event(&b, &in[0]), 0);
+    assert_int_equal(rp_nng_msg_decode(b.data, b.len, &m), -EINVAL);
+    assert_int_equal(rp_nng_msg_fill_answer(&b, 9, 40, 39, "news/a", 6, 0), -EINVAL);
+    /* Nothing kept of the topic: an empty answer. */
+    b.len = 0;
+    assert_int_equal(rp_nng_msg_fill_answer(&b, 9, 0, 0, "news/a", 6, 0), 0);
+    assert_int_equal(rp_nng_msg_decode(b.data, b.len, &m), 0);
+    assert_int_equal(m.count, 0);
 }
 
 static void
@@ -273,6 +337,7 @@ main(void)
         cmocka_unit_test(bloom),
         cmocka_unit_test(events),
         cmocka_unit_test(gaps),
+        cmocka_unit_test(fills),
         cmocka_unit_test(header),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

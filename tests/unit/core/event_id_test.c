@@ -149,6 +149,61 @@ test_ids_only_use_safe_bytes(void **state)
     assert_int_equal(strspn(buf, "0123456789abcdef-"), len);
 }
 
+static int
+vparse(const char *s, struct rp_event_vector *out)
+{
+    return rp_event_vector_parse(s, strlen(s), out);
+}
+
+static void
+test_vector(void **state)
+{
+    struct rp_event_vector v;
+    assert_int_equal(vparse("5f3a9c21-1042.77aa0012-93.1b2c3d4e-7", &v), 0);
+    assert_int_equal(v.n, 3);
+    assert_int_equal(v.part[0].epoch, 0x5f3a9c21);
+    assert_int_equal(v.part[0].seq, 1042);
+    assert_int_equal(rp_event_vector_get(&v, 0x77aa0012), 93);
+    assert_int_equal(rp_event_vector_get(&v, 0x1b2c3d4e), 7);
+    assert_int_equal(rp_event_vector_get(&v, 0x12345678), 0);
+    char buf[RP_EVENT_VECTOR_MAX + 1];
+    assert_int_equal(rp_event_vector_format(&v, buf), 36);
+    assert_string_equal(buf, "5f3a9c21-1042.77aa0012-93.1b2c3d4e-7");
+
+    /* A one-part vector is an ordinary id. */
+    assert_int_equal(vparse("5f3a9c21-1042", &v), 0);
+    assert_int_equal(v.n, 1);
+
+    /* Refused: empty parts, a repeated origin, a bad part, more than the cap. */
+    const char *bad[] = {"",
+                         ".",
+                         "5f3a9c21-1.",
+                         ".5f3a9c21-1",
+                         "5f3a9c21-1..77aa0012-2",
+                         "5f3a9c21-1.5f3a9c21-2",
+                         "5f3a9c21-1.77aa0012-0",
+                         "5f3a9c21-1,77aa0012-2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(vparse(bad[i], &v), -EINVAL);
+
+    /* The longest: 16 parts of 28 bytes, and a 17th part is refused. */
+    struct rp_event_vector full = {0};
+    for (uint32_t i = 0; i < RP_EVENT_ID_PARTS_MAX; i++)
+        assert_int_equal(rp_event_vector_set(&full, 0xf0000000u + i, INT64_MAX), 0);
+    assert_int_equal(rp_event_vector_set(&full, 1, 1), -ENOSPC);
+    assert_int_equal(rp_event_vector_set(&full, 0xf0000003u, 5), 0); /* an update fits */
+    assert_int_equal(rp_event_vector_get(&full, 0xf0000003u), 5);
+    full.part[3].seq = INT64_MAX;
+    size_t len = rp_event_vector_format(&full, buf);
+    assert_int_equal(len, RP_EVENT_VECTOR_MAX);
+    assert_int_equal(vparse(buf, &v), 0);
+    assert_int_equal(v.n, RP_EVENT_ID_PARTS_MAX);
+    char longer[RP_EVENT_VECTOR_MAX + 16];
+    memcpy(longer, buf, len);
+    memcpy(longer + len, ".00000001-1", 12);
+    assert_int_equal(vparse(longer, &v), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -159,6 +214,7 @@ main(void)
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_ids_only_use_safe_bytes),
+        cmocka_unit_test(test_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Resuming on another node of an NNG mesh (cluster = nng), as users see it: a mesh id
+carries a part per origin (docs/internals/ids.md), so a client that moves to any node with its
+Last-Event-ID gets every event of its topics it had not received, once, each origin's in order,
+also from a node that never had a reader of those topics (it fetches what the origins keep),
+also when the node it left was killed; a resume from further back than the origins keep is
+told (event: resync); and a client that starts live on a node fetching a topic's history is not
+sent that history. Loopback only, every wait bounded."""
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from support import Stream, check, free_port, run  # noqa: E402
+from nng_mesh_test import (epoch_of, mesh_peers, start_mesh, stop_all, wait_connected,  # noqa: E402
+                           wait_for, wait_interest)
+
+
+def full_mesh(binary, n, extra=""):
+    ports = [free_port() for _ in range(n)]
+    nodes = start_mesh(binary, ports, [[p for p in ports if p != q] for q in ports], extra)
+    wait_connected(nodes)
+    return nodes
+
+
+def nothing_more(stream, what):
+    try:
+        extra = stream.next_event(timeout=0.7)
+        raise AssertionError("%s: an event more than expected: %r" % (what, extra))
+    except socket.timeout:
+        pass
+
+
+def by_prefix(events, prefix):
+    return [e["data"] for e in events if e["data"].startswith(prefix)]
+
+
+def publish_pairs(a, c, start, stop):
+    """A publishes a<k> on topic x, C publishes c<k> on topic y, alternately."""
+    for k in range(start, stop):
+        check(a.publish([{"topic": "x", "data": "a%d" % k}])[0] == 200, "publish on A")
+        check(c.publish([{"topic": "y", "data": "c%d" % k}])[0] == 200, "publish on C")
+
+
+def resume_elsewhere(binary, kill_first):
+    """A client of x (published on A) and y (published on C) reads 12 events on B, leaves,
+    and resumes on C, which never had a reader of x or y, after 20 more publishes."""
+    nodes = full_mesh(binary, 3)
+    a, b, c = nodes
+    try:
+        eb = epoch_of(b)
+        rb = Stream(b.port, "/events?topic=x&topic=y")
+        wait_interest(a, eb, 2)
+        wait_interest(c, eb, 2)
+        publish_pairs(a, c, 0, 10)
+        seen = rb.events(12)
+        last = seen[-1]["id"]
+        check(len(last.split(".")) == 3,
+              "the id names B and both origins: %r" % last)
+        rb.close()
+        if kill_first:
+            b.proc.kill()  # kill -9: no goodbye to the mesh
+            b.proc.wait()
+            wait_for("C sees B gone", lambda: not mesh_peers(c)[eb]["connected"])
+        publish_pairs(a, c, 10, 20)
+        rc = Stream(c.port, "/events?topic=x&topic=y", headers={"Last-Event-ID": last})
+        have_a, have_c = by_prefix(seen, "a"), by_prefix(seen, "c")
+        want_a = ["a%d" % k for k in range(len(have_a), 20)]
+        want_c = ["c%d" % k for k in range(len(have_c), 20)]
+        got = rc.events(len(want_a) + len(want_c))
+        check(all(e.get("event") != "resync" for e in got), "nothing was lost: %r" % got)
+        check(by_prefix(got, "a") == want_a, "A's events the client lacked, once, in order: "
+              "%r after %r" % (by_prefix(got, "a"), have_a))
+        check(by_prefix(got, "c") == want_c, "C's events the client lacked, once, in order: "
+              "%r after %r" % (by_prefix(got, "c"), have_c))
+        nothing_more(rc, "C")
+        # And it goes on live there, from either origin.
+        publish_pairs(a, c, 20, 21)
+        check(sorted(e["data"] for e in rc.events(2)) == ["a20", "c20"], "live on C")
+        rc.close()
+    finally:
+        stop_all([n for n in nodes if n.proc.poll() is None])
+
+
+def test_resume_on_a_node_that_never_read(binary):
+    resume_elsewhere(binary, kill_first=False)
+
+
+def test_resume_after_kill_9(binary):
+    resume_elsewhere(binary, kill_first=True)
+
+
+def test_resume_further_back_than_kept_is_a_resync(binary):
+    """A keeps its 5 newest publishes: a client 20 events behind that moves to a node that
+    never read the topic is told of the gap, then gets the 5, in order."""
+    nodes = full_mesh(binary, 3, extra="nng_keep_events = 5\n")
+    a, b, c = nodes
+    try:
+        rb = Stream(b.port, "/events?topic=x")
+        wait_interest(a, epoch_of(b), 1)
+        for k in range(2):
+            check(a.publish([{"topic": "x", "data": "a%d" % k}])[0] == 200, "publish on A")
+        last = rb.events(2)[-1]["id"]
+        rb.close()
+        for k in range(2, 22):
+            check(a.publish([{"topic": "x", "data": "a%d" % k}])[0] == 200, "publish on A")
+        rc = Stream(c.port, "/events?topic=x", headers={"Last-Event-ID": last})
+        ev = rc.next_event()
+        check(ev.get("event") == "resync" and '"expired"' in ev["data"],
+              "the gap is told first: %r" % (ev,))
+        got = [e["data"] for e in rc.events(5)]
+        check(got == ["a%d" % k for k in range(17, 22)], "then what A keeps: %r" % got)
+        nothing_more(rc, "C")
+        rc.close()
+    finally:
+        stop_all(nodes)
+
+
+def test_live_start_skips_fetched_history(binary):
+    """A client that starts live on a node that fetches the topic's history gets only what is
+    published after it started; a client resuming there gets the history."""
+    nodes = full_mesh(binary, 2)
+    a, c = nodes
+    try:
+        for k in range(5):
+            check(a.publish([{"topic": "x", "data": "old%d" % k}])[0] == 200, "publish on A")
+        live = Stream(c.port, "/events?topic=x")
+        wait_interest(a, epoch_of(c), 1)
+        check(a.publish([{"topic": "x", "data": "new"}])[0] == 200, "publish on A")
+        ev = live.next_event()
+        check(ev["data"] == "new", "the live client gets the new event only: %r" % (ev,))
+        nothing_more(live, "live")
+        # One that had A's first event (its id names A only) gets the rest from C.
+        rb_id = "%s-%d" % (epoch_of(a), 1)
+        back = Stream(c.port, "/events?topic=x", headers={"Last-Event-ID": rb_id})
+        got = [e["data"] for e in back.events(5)]
+        check(got == ["old1", "old2", "old3", "old4", "new"], "history after A's first: %r" % got)
+        nothing_more(back, "resumed")
+        live.close()
+        back.close()
+    finally:
+        stop_all(nodes)
+
+
+if __name__ == "__main__":
+    sys.exit(run([test_resume_on_a_node_that_never_read, test_resume_after_kill_9,
+                  test_resume_further_back_than_kept_is_a_resync,
+                  test_live_start_skips_fetched_history],
+                 sys.argv[1]))
