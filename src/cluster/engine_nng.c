@@ -408,7 +408,7 @@ apply_interest(struct rp_nng *m, struct mail_interest *mi)
         if (n) {
             n->count++;
             /* Interest that only grew: nothing to fill, unless a fill is under way. */
-            if (!find_fill(m, mi->name, mi->len))
+            if (!rp_pattern_has_wildcard(mi->name, mi->len) && !find_fill(m, mi->name, mi->len))
                 m->hooks.filled(m->hooks.ctx, mi->name, mi->len);
             return;
         }

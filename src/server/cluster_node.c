@@ -388,6 +388,8 @@ rp_cluster_node_pattern_interest(void *ctx, const char *pattern, size_t len, boo
     struct rp_cluster_node *cn = ctx;
     if (cn->redis)
         rp_redis_pattern_interest(cn->redis, pattern, len, on);
+    if (cn->nng) /* peers forward every topic it matches; a topic new here is created */
+        rp_nng_interest(cn->nng, pattern, len, on, NULL);
 }
 
 bool

@@ -143,8 +143,33 @@ def test_live_start_skips_fetched_history(binary):
         stop_all(nodes)
 
 
+def test_pattern_reads_topics_first_published_elsewhere(binary):
+    """A pattern stream on B gets the events of topics it matches that exist only on A (B
+    announced the pattern), each once, in order; not those it does not match."""
+    nodes = full_mesh(binary, 2)
+    a, b = nodes
+    try:
+        rb = Stream(b.port, "/events?topic=sport/%2B")
+        wait_interest(a, epoch_of(b), 1)
+        for k in range(3):
+            for t in ("sport/a", "sport/b", "news/x", "sport/a/deep"):
+                check(a.publish([{"topic": t, "data": "%s %d" % (t, k)}])[0] == 200,
+                      "publish on A")
+        got = [e["data"] for e in rb.events(6)]
+        check(sorted(got) == sorted("%s %d" % (t, k) for t in ("sport/a", "sport/b")
+                                    for k in range(3)), "the matching topics: %r" % got)
+        for t in ("sport/a", "sport/b"):
+            check([d for d in got if d.startswith(t + " ")] == ["%s %d" % (t, k) for k in range(3)],
+                  "%s in order" % t)
+        nothing_more(rb, "B")
+        rb.close()
+    finally:
+        stop_all(nodes)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_resume_on_a_node_that_never_read, test_resume_after_kill_9,
                   test_resume_further_back_than_kept_is_a_resync,
-                  test_live_start_skips_fetched_history],
+                  test_live_start_skips_fetched_history,
+                  test_pattern_reads_topics_first_published_elsewhere],
                  sys.argv[1]))
