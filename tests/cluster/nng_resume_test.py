@@ -13,8 +13,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from support import Stream, check, free_port, run  # noqa: E402
-from nng_mesh_test import (epoch_of, mesh_peers, start_mesh, stop_all, wait_connected,  # noqa: E402
-                           wait_for, wait_interest)
+from nng_mesh_test import (epoch_of, mesh_peers, start_mesh, stop_all,  # noqa: E402
+                           wait_connected, wait_for, wait_interest)
 
 
 def full_mesh(binary, n, extra=""):
@@ -167,9 +167,41 @@ def test_pattern_reads_topics_first_published_elsewhere(binary):
         stop_all(nodes)
 
 
+def test_peer_back_under_a_new_epoch_replaces_the_old(binary):
+    """B restarts without its log (a new epoch): A forgets the old one, and ids stop carrying
+    its part (else every restart of a memory-only node would grow every id for good)."""
+    ports = [free_port(), free_port()]
+    a, b = start_mesh(binary, ports, [[ports[1]], [ports[0]]])
+    nodes = [a, b]
+    try:
+        wait_connected(nodes)
+        eb = epoch_of(b)
+        ra = Stream(a.port, "/events?topic=x")
+        wait_interest(b, epoch_of(a), 1)
+        check(b.publish([{"topic": "x", "data": "b0"}])[0] == 200, "publish on B")
+        first = ra.next_event()
+        check(first["data"] == "b0" and eb + "-" in first["id"], "B's part: %r" % first)
+        check(b.stop() == 0, "B stops cleanly")
+        nodes = [a]
+        b2 = start_mesh(binary, [ports[1]], [[ports[0]]])[0]
+        nodes = [a, b2]
+        eb2 = epoch_of(b2)
+        check(eb2 != eb, "B came back under a new epoch")
+        wait_for("A knows B under its new epoch only", lambda: list(mesh_peers(a)) == [eb2])
+        wait_interest(b2, epoch_of(a), 1)
+        check(b2.publish([{"topic": "x", "data": "b1"}])[0] == 200, "publish on B again")
+        ev = ra.next_event()
+        check(ev["data"] == "b1" and eb2 + "-" in ev["id"] and eb not in ev["id"],
+              "the id carries the new part, not the old: %r" % ev)
+        ra.close()
+    finally:
+        stop_all(nodes)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_resume_on_a_node_that_never_read, test_resume_after_kill_9,
                   test_resume_further_back_than_kept_is_a_resync,
                   test_live_start_skips_fetched_history,
-                  test_pattern_reads_topics_first_published_elsewhere],
+                  test_pattern_reads_topics_first_published_elsewhere,
+                  test_peer_back_under_a_new_epoch_replaces_the_old],
                  sys.argv[1]))
