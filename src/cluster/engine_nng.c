@@ -924,6 +924,7 @@ on_hello(struct rp_nng *m, struct pipe_ent *pe, const struct rp_nng_msg *dm)
     }
     snprintf(p->name, sizeof(p->name), "%.*s", (int)dm->name_len, dm->name ? dm->name : "");
     pe->peer = p;
+    m->hooks.heard(m->hooks.ctx, p->epoch, dm->last_seq);
     p->heard_ms = rp_clock_now_ms();
     p->down = false;
     if (p->n_pipes++ == 0) {
@@ -1040,6 +1041,7 @@ on_message(struct rp_nng *m, nng_msg *msg)
         on_fill_answer(m, p, &dm);
         break;
     case RP_NNG_HEARTBEAT:
+        m->hooks.heard(m->hooks.ctx, p->epoch, dm.last_seq);
         if (!p->chain_known) {
             p->chain_known = true;
             p->recv_chain = dm.chain;

@@ -61,6 +61,8 @@ struct rp_nng_hooks {
                  const struct rp_nng_event *evs, size_t n, uint64_t lost_upto);
     /* Every peer asked answered <topic>'s fill (or stayed silent past peer_timeout). */
     void (*filled)(void *ctx, const char *topic, size_t len);
+    /* Origin <epoch> says it has sequenced up to <seq> (its hello, its heartbeats). */
+    void (*heard)(void *ctx, uint32_t epoch, uint64_t seq);
     /* Origin <epoch> is gone for good: a peer of the same name came back under a new one. */
     void (*origin_gone)(void *ctx, uint32_t epoch);
     void *ctx;

@@ -173,6 +173,20 @@ rp_hub_position(struct rp_hub *hub, uint64_t *seq, struct rp_event_vector *out)
     out->part[0] = (struct rp_event_id){.epoch = hub->config.epoch, .seq = *seq};
     for (size_t i = 0; i < hub->origins.n && out->n < RP_EVENT_ID_PARTS_MAX; i++)
         out->part[out->n++] = hub->origins.part[i];
+    for (size_t i = 0; i < hub->heard.n; i++) {
+        const struct rp_event_id *h = &hub->heard.part[i];
+        if (h->seq > rp_event_vector_get(out, h->epoch))
+            rp_event_vector_set(out, h->epoch, h->seq); /* full: the stream skips less */
+    }
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void
+rp_hub_origin_heard(struct rp_hub *hub, uint32_t epoch, uint64_t seq)
+{
+    pthread_mutex_lock(&hub->lock);
+    if (seq > rp_event_vector_get(&hub->heard, epoch))
+        rp_event_vector_set(&hub->heard, epoch, seq); /* full: not noted, never wrong */
     pthread_mutex_unlock(&hub->lock);
 }
 
@@ -186,6 +200,13 @@ rp_hub_drop_origin(struct rp_hub *hub, uint32_t epoch)
             memmove(&v->part[i], &v->part[i + 1], (v->n - i - 1) * sizeof(v->part[0]));
             v->n--;
             hub->origins_len = format_parts(v, hub->origins_text);
+            break;
+        }
+    }
+    v = &hub->heard;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->part[i].epoch == epoch) {
+            v->part[i] = v->part[--v->n];
             break;
         }
     }

@@ -169,9 +169,15 @@ bool rp_hub_vector_ids(const struct rp_hub *hub);
  * last sequence (RP_EVENT_VECTOR_MAX + 1 bytes), into <out>, and that sequence into *<seq>;
  * returns the id's length. 0 (and an empty id) before the first event. */
 size_t rp_hub_format_position(struct rp_hub *hub, uint64_t *seq, char *out);
-/* The node's position now (vector_ids): its last sequence into *<seq>, and into <out> that as
- * its own part followed by the newest sequence of every other origin it took in. */
+/*
+ * Where a stream that starts now starts (vector_ids): the last sequence into *<seq>, and into
+ * <out> that as the node's own part, then per other origin the newest sequence taken in or
+ * heard of (rp_hub_origin_heard), whichever is later: what a live stream does not want.
+ */
 void rp_hub_position(struct rp_hub *hub, uint64_t *seq, struct rp_event_vector *out);
+/* Origin <epoch> said it had sequenced up to <seq> (a mesh peer's hello or heartbeat): its
+ * events up to there were published before any stream that starts from now on. */
+void rp_hub_origin_heard(struct rp_hub *hub, uint32_t epoch, uint64_t seq);
 /* Origin <epoch> is gone for good (a peer that came back under a new epoch): later ids no
  * longer carry its part; a client's id that still does resumes the others normally. */
 void rp_hub_drop_origin(struct rp_hub *hub, uint32_t epoch);

@@ -91,6 +91,8 @@ struct rp_hub {
     struct rp_event_vector origins;
     char origins_text[RP_EVENT_VECTOR_MAX + 1];
     size_t origins_len;
+    /* Under lock: how far each origin said it was (rp_hub_origin_heard). */
+    struct rp_event_vector heard;
     /* The log engine (hub_engine.c); NULL: memory only. Committed batches wait on the
      * pending list (pend_lock; in sequence order) until a thread holding append_lock hands
      * them over. */

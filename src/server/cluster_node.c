@@ -278,6 +278,13 @@ mesh_filled(void *ctx, const char *topic, size_t len)
 }
 
 static void
+mesh_heard(void *ctx, uint32_t epoch, uint64_t seq)
+{
+    struct rp_cluster_node *cn = ctx;
+    rp_hub_origin_heard(cn->hub, epoch, seq);
+}
+
+static void
 mesh_origin_gone(void *ctx, uint32_t epoch)
 {
     struct rp_cluster_node *cn = ctx;
@@ -309,6 +316,7 @@ start_mesh(struct rp_cluster_node *cn, const struct rp_config_values *v, struct 
         .lost = mesh_lost,
         .fill = mesh_fill,
         .filled = mesh_filled,
+        .heard = mesh_heard,
         .origin_gone = mesh_origin_gone,
         .ctx = cn,
     };
