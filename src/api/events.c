@@ -24,7 +24,8 @@
  * Whether a resume from <id> must read history from the log engine first: some topic it
  * names no longer keeps in memory what came after the cursor, while the disk log still
  * holds all of it durably and nothing after the cursor was lost. Then (<after>, <upto>] is
- * what to read. Patterns are left to the memory window (and resync).
+ * what to read. Patterns are left to the memory window (and resync), and so is a mesh node:
+ * its disk log holds only its own publishes, not what it took in from peers.
  */
 static bool
 history_needed(struct rp_api *a, char *const *filters, size_t n, const char *id, size_t len,
@@ -33,9 +34,9 @@ history_needed(struct rp_api *a, char *const *filters, size_t n, const char *id,
     struct rp_hub *hub = a->node->hub;
     struct rp_logengine *engine = rp_hub_engine(hub);
     struct rp_event_id eid;
-    if (!a->node->history || !engine || rp_event_id_parse(id, len, &eid) != 0 ||
-        eid.epoch != rp_hub_epoch(hub) || eid.seq >= rp_hub_last_seq(hub) ||
-        rp_hub_lost_seq(hub) > eid.seq)
+    if (!a->node->history || !engine || rp_hub_vector_ids(hub) ||
+        rp_event_id_parse(id, len, &eid) != 0 || eid.epoch != rp_hub_epoch(hub) ||
+        eid.seq >= rp_hub_last_seq(hub) || rp_hub_lost_seq(hub) > eid.seq)
         return false;
     uint64_t need = 0;
     for (size_t i = 0; i < n; i++) {

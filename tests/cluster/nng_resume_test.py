@@ -208,10 +208,43 @@ def test_peer_back_under_a_new_epoch_replaces_the_old(binary):
         stop_all(nodes)
 
 
+def test_resume_past_memory_is_not_served_from_the_disk_log(binary):
+    """A mesh node's disk log holds only its own publishes: a resume from before what a topic
+    keeps in memory is told of the gap (event: resync), not served from the disk log, which
+    would skip the events taken in from peers without a word."""
+    ports = [free_port(), free_port()]
+    a, b = start_mesh(binary, ports, [[ports[1]], [ports[0]]], extra="history_count = 3\n")
+    nodes = [a, b]
+    try:
+        wait_connected(nodes)
+        keeper = Stream(b.port, "/events?topic=x")  # B reads x throughout
+        rb = Stream(b.port, "/events?topic=x")
+        wait_interest(a, epoch_of(b), 1)
+        check(b.publish([{"topic": "x", "data": "b0"}])[0] == 200, "publish on B")
+        first = rb.next_event()
+        check(first["data"] == "b0", "B's reader")
+        rb.close()
+        for k in range(5):
+            check(a.publish([{"topic": "x", "data": "a%d" % k}])[0] == 200, "publish on A")
+        wait_for("B took A's events in", lambda: mesh_peers(b)[epoch_of(a)]["events_in"] == 5)
+        st, body = b.publish([{"topic": "x", "data": "b1"}])
+        check(st == 200 and body["ids"][0].endswith("-7"), "b1 is B's 7th event: %r" % body)
+        again = Stream(b.port, "/events?topic=x", headers={"Last-Event-ID": first["id"]})
+        ev = again.next_event()
+        check(ev.get("event") == "resync", "the gap is told: %r" % (ev,))
+        got = [e["data"] for e in again.events(3)]
+        check(got == ["a3", "a4", "b1"], "then what B keeps: %r" % got)
+        again.close()
+        keeper.close()
+    finally:
+        stop_all(nodes)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_resume_on_a_node_that_never_read, test_resume_after_kill_9,
                   test_resume_further_back_than_kept_is_a_resync,
                   test_live_start_skips_fetched_history,
                   test_pattern_reads_topics_first_published_elsewhere,
-                  test_peer_back_under_a_new_epoch_replaces_the_old],
+                  test_peer_back_under_a_new_epoch_replaces_the_old,
+                  test_resume_past_memory_is_not_served_from_the_disk_log],
                  sys.argv[1]))
