@@ -455,6 +455,24 @@ keep_trim(struct rp_nng *m)
     }
 }
 
+/* A published event as the mesh sends it, after <prev> (borrowed from <e>). */
+static struct rp_nng_event
+wire_event(const struct rp_ingest_event *e, uint64_t prev)
+{
+    const struct rp_publish_item *it = &e->item;
+    return (struct rp_nng_event){
+        .seq = e->seq,
+        .prev = prev,
+        .wall_ms = e->wall_ms,
+        .topic = it->topic,
+        .topic_len = it->topic_len,
+        .type = it->event,
+        .type_len = it->event ? it->event_len : 0,
+        .data = it->data,
+        .data_len = it->data_len,
+    };
+}
+
 static void
 forward(struct rp_nng *m, struct rp_logengine_batch *b)
 {
@@ -468,17 +486,7 @@ forward(struct rp_nng *m, struct rp_logengine_batch *b)
                 continue;
             if (p->out_n == 0 && rp_nng_msg_events(&p->out, m->cfg.epoch, 0) != 0)
                 continue;
-            struct rp_nng_event ev = {
-                .seq = e->seq,
-                .prev = p->send_chain,
-                .wall_ms = e->wall_ms,
-                .topic = it->topic,
-                .topic_len = it->topic_len,
-                .type = it->event,
-                .type_len = it->event ? it->event_len : 0,
-                .data = it->data,
-                .data_len = it->data_len,
-            };
+            struct rp_nng_event ev = wire_event(e, p->send_chain);
             size_t mark = p->out.len;
             if (rp_nng_msg_event(&p->out, &ev) != 0) {
                 p->out.len = mark;
@@ -543,17 +551,7 @@ answer_gap(struct rp_nng *m, struct peer *p, uint64_t after, uint64_t upto)
             const struct rp_ingest_event *e = &k->b->evs[i];
             if (e->seq <= lost || e->seq > end || !peer_wants(p, e->item.topic, e->item.topic_len))
                 continue;
-            struct rp_nng_event ev = {
-                .seq = e->seq,
-                .prev = prev,
-                .wall_ms = e->wall_ms,
-                .topic = e->item.topic,
-                .topic_len = e->item.topic_len,
-                .type = e->item.event,
-                .type_len = e->item.event ? e->item.event_len : 0,
-                .data = e->item.data,
-                .data_len = e->item.data_len,
-            };
+            struct rp_nng_event ev = wire_event(e, prev);
             if (rp_nng_msg_event(&m->msg, &ev) != 0)
                 return;
             prev = e->seq;
@@ -604,17 +602,7 @@ answer_fill(struct rp_nng *m, struct peer *p, uint64_t after, const char *topic,
     uint64_t prev = lost;
     for (size_t i = first; i < n && !err; i++) {
         const struct rp_ingest_event *e = evs[i];
-        struct rp_nng_event ev = {
-            .seq = e->seq,
-            .prev = prev,
-            .wall_ms = e->wall_ms,
-            .topic = e->item.topic,
-            .topic_len = e->item.topic_len,
-            .type = e->item.event,
-            .type_len = e->item.event ? e->item.event_len : 0,
-            .data = e->item.data,
-            .data_len = e->item.data_len,
-        };
+        struct rp_nng_event ev = wire_event(e, prev);
         err = rp_nng_msg_event(&m->msg, &ev);
         prev = e->seq;
     }
