@@ -54,7 +54,9 @@ rp_event_id_parse(const char *s, size_t len, struct rp_event_id *out)
     if (s[EPOCH_DIGITS] != '-')
         return -EINVAL;
     const char *p = s + EPOCH_DIGITS + 1, *end = s + len;
-    if (*p == '0') /* a leading zero, or seq 0 */
+    /* One spelling: no leading zero. A lone `0` is an epoch's origin, before its first
+     * event: the opening id of a live stream on a hub that has published nothing. */
+    if (*p == '0' && end - p > 1)
         return -EINVAL;
     uint64_t seq = 0;
     for (; p < end; p++) {

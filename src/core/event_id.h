@@ -5,8 +5,10 @@
  * Event ids: `<epoch>-<seq>`, the epoch as exactly 8 lowercase hex digits naming one
  * incarnation of the node's log, the sequence in decimal (1..2^63-1, no leading zeros),
  * node-wide and strictly increasing, so one id orders events across all topics.
- * Example: `5f3a9c21-1042`. Ids only use `0-9 a-f -`: CORS-safe and far below 128 bytes.
- * Pure; any thread.
+ * Example: `5f3a9c21-1042`. `<epoch>-0` names the epoch's origin, before its first event:
+ * no event has it, a live stream opening before the first event sends it, and a resume
+ * from it replays the epoch from its start. Ids only use `0-9 a-f -`: CORS-safe and far
+ * below 128 bytes. Pure; any thread.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +22,8 @@ struct rp_event_id {
 
 /* Writes the id and a NUL into <out> (at least RP_EVENT_ID_MAX + 1 bytes); returns its length. */
 size_t rp_event_id_format(const struct rp_event_id *id, char *out);
-/* Parses exactly <len> bytes of <s>; 0, or -EINVAL when it is not an id of this format. */
+/* Parses exactly <len> bytes of <s>; 0, or -EINVAL when it is not an id of this format
+ * (seq 0 only as an epoch's origin, `<epoch>-0`). */
 int rp_event_id_parse(const char *s, size_t len, struct rp_event_id *out);
 
 /*

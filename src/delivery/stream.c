@@ -823,6 +823,25 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
             err = rp_buf_append_str(&s->ctl, "\",\"after\":null}\n\n");
         }
     }
+    /*
+     * The opening id. A live start (also after an `unknown_id` resync, whose `after` it
+     * repeats) writes `id: <base>` and a blank line: an EventSource takes it as its last
+     * event id and dispatches nothing (empty data). Without it a connection dropped before
+     * the first event reconnects without Last-Event-ID, starts live again and silently
+     * misses everything published in between. <base> is exactly where the cursors start, so
+     * a resume from it skips nothing. Before this epoch's first event it is `<epoch>-0`,
+     * the epoch's origin: a resume from it replays the whole epoch.
+     * No id for the other starts: a resume leaves the client's own id in place (sent in the
+     * header, or in the URL it reconnects with); a start from the oldest event has no id
+     * before it, and the client reconnects with what brought it there (`earliest`, an id of
+     * another epoch); an adopted stream goes on from one whose opening is already out.
+     */
+    if (from == LIVE) {
+        char id[RP_EVENT_ID_MAX + 1];
+        format_id(f, base, id);
+        int err = rp_buf_printf(&s->ctl, "id: %s\n\n", id);
+        RP_ASSERT(err == 0); /* CTL_CAP leaves room beyond the head and one resync */
+    }
     s->catching_up = from != LIVE;
     /* O(1) per link: a live stream lowers this worker's report only if it is the first
      * (a walk recomputes it exactly later); a replaying one is not counted. */

@@ -299,6 +299,58 @@ test('after a dropped connection the browser resumes with Last-Event-ID: missed 
     await server.stop();
 });
 
+/**
+ * A page whose first connection drops before its first event: the stream's opening id
+ * (`id:` and a blank line, which dispatches nothing) set the EventSource's last event id,
+ * so the reconnect resumes and gets every event published while it was away instead of
+ * starting live again. `published`: whether anything was published before the page
+ * connected (no: the opening id is the epoch's origin, `<epoch>-0`).
+ */
+async function dropBeforeFirstEvent(t, published) {
+    const site = await startPageServer(t, '127.0.0.2');
+    const server = await startServer(t, ['--cors-origins', site.origin, '--cors-credentials', 'true',
+        '--retry', '200ms']);
+    const proxy = await startProxy(t, server);
+    const before = published ? (await publish(server, 'early', 'before')).id : null;
+    const client = await openPage(t, site.origin, `${proxy.url}/events/early`);
+    await client.waitOpen();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the opening bytes are read
+    assert.equal((await client.received()).length, 0, 'the opening id dispatches no event');
+
+    proxy.cut();
+    await waitUntil(async () => (await client.state()).errors.length >= 1, {
+        what: () => 'the page saw no error after the cut',
+    });
+    const expected = [];
+    for (let i = 1; i <= 5; i++) {
+        const id = (await publish(server, 'early', `missed ${i}`)).id;
+        expected.push({ type: 'message', id, data: `missed ${i}`, origin: proxy.url });
+    }
+    proxy.restore();
+    await client.waitReceived(expected.length);
+    assert.deepEqual(await client.received(), expected, 'every event published while it was away, once');
+
+    const gets = proxy.requestsOf('GET');
+    assert.equal(gets.length, 2, `two stream requests, got:\n${gets.join('\n\n')}`);
+    assert.equal(headerOf(gets[0], 'Last-Event-ID'), undefined);
+    const learned = headerOf(gets[1], 'Last-Event-ID');
+    if (published) {
+        assert.equal(learned, before, 'the reconnect sent the opening id: where the stream started');
+    } else {
+        assert.equal(learned, `${expected[0].id.split('-')[0]}-0`, "the epoch's origin");
+    }
+    await client.close();
+    await server.stop();
+}
+
+test('a connection dropped before its first event resumes from the opening id', { timeout: TEST_TIMEOUT }, async (t) => {
+    await dropBeforeFirstEvent(t, true);
+});
+
+test("before anything is published the opening id is the epoch's origin, and resumes too", { timeout: TEST_TIMEOUT }, async (t) => {
+    await dropBeforeFirstEvent(t, false);
+});
+
 test('across a server restart on the same data_dir the page resumes: every event exactly once, no resync', { timeout: 30000 }, async (t) => {
     const site = await startPageServer(t, '127.0.0.2');
     const dataDir = tempDataDir();

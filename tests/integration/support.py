@@ -135,6 +135,7 @@ class Stream:
         self.sock.sendall(req.encode() + b"\r\n")
         self.buf = b""
         self.eof = False
+        self.bare_ids = []  # ids of `id:`-only blocks (a live start's opening id), in order
         self.head = self._read_until(b"\r\n\r\n").decode()
 
     def _read_until(self, sep):
@@ -147,24 +148,45 @@ class Stream:
         out, self.buf = self.buf.split(sep, 1)
         return out
 
+    def _next_block(self):
+        """The next block up to a blank line, as a dict of its fields (data: a list)."""
+        block = self._read_until(b"\n\n").decode("utf-8")
+        ev = {"data": []}
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                ev["data"].append(value)
+            elif name in ("event", "id", "retry"):
+                ev[name] = value
+        if not ev["data"] and "id" in ev:
+            self.bare_ids.append(ev["id"])
+        return ev
+
     def next_event(self, timeout=10):
-        """The next dispatched event as a dict (comments and retry-only blocks skipped)."""
+        """The next dispatched event as a dict (comments and retry-only blocks skipped; the
+        id of an `id:`-only block is kept in bare_ids)."""
         self.sock.settimeout(timeout)
         while True:
-            block = self._read_until(b"\n\n").decode("utf-8")
-            ev = {"data": []}
-            for line in block.split("\n"):
-                if line.startswith(":"):
-                    continue
-                name, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if name == "data":
-                    ev["data"].append(value)
-                elif name in ("event", "id", "retry"):
-                    ev[name] = value
+            ev = self._next_block()
             if ev["data"]:
                 ev["data"] = "\n".join(ev["data"])
                 return ev
+
+    def opening_id(self, timeout=3):
+        """The id a live start opens with (`id:` and a blank line, before any event), or None
+        when none arrived within <timeout>. An event before it is an error."""
+        self.sock.settimeout(timeout)
+        try:
+            while not self.bare_ids:
+                ev = self._next_block()
+                if ev["data"]:
+                    raise AssertionError("an event came before the opening id: %r" % ev)
+        except socket.timeout:
+            return None
+        return self.bare_ids[0]
 
     def events(self, n, timeout=10):
         return [self.next_event(timeout) for _ in range(n)]

@@ -25,7 +25,9 @@ Each tests/protocol/cases/NNN-name.case is a script of steps, one per `% ` line:
   % exits                  the server exits within the timeout, with status 0
 
 Patterns in expected lines: {ID} an event id, {ID:var} an id captured into var, {=var} a
-captured value, {NUM} digits, {*} anything up to the end of the line, {UUID} a UUID.
+captured value, {NUM} digits, {*} anything up to the end of the line, {UUID} a UUID,
+{POS} / {POS:var} a stream's opening id: an event id, or `<epoch>-0` before the epoch's
+first event.
 Lines starting with `#` before the first step are comments.
 """
 import os
@@ -41,6 +43,7 @@ import time
 
 TIMEOUT = 5.0
 ID_RE = r"[0-9a-f]{8}-[1-9][0-9]*"
+POS_RE = r"[0-9a-f]{8}-(?:0|[1-9][0-9]*)"
 
 
 class Failure(Exception):
@@ -93,15 +96,15 @@ def unescape(text):
 
 def pattern_to_regex(line, env, captures):
     rx, pos = "", 0
-    for m in re.finditer(r"\{(ID|ID:\w+|=\w+|NUM|\*|UUID)\}", line):
+    for m in re.finditer(r"\{(ID|ID:\w+|POS|POS:\w+|=\w+|NUM|\*|UUID)\}", line):
         rx += re.escape(line[pos:m.start()])
         tok = m.group(1)
-        if tok == "ID":
-            rx += ID_RE
-        elif tok.startswith("ID:"):
-            name = tok[3:]
+        if tok in ("ID", "POS"):
+            rx += ID_RE if tok == "ID" else POS_RE
+        elif tok.startswith(("ID:", "POS:")):
+            name = tok.split(":", 1)[1]
             captures.append(name)
-            rx += "(?P<%s>%s)" % (name, ID_RE)
+            rx += "(?P<%s>%s)" % (name, ID_RE if tok.startswith("ID:") else POS_RE)
         elif tok.startswith("="):
             if tok[1:] not in env:
                 raise Failure("pattern uses {%s} before it was captured" % tok)

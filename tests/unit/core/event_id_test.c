@@ -55,6 +55,22 @@ test_parse(void **state)
     assert_true(id.seq == 1000000000000000000ULL);
 }
 
+/* `<epoch>-0`, the epoch's origin (a live stream's opening id before the first event),
+ * parses to seq 0 and formats back to the same bytes; only the lone `0` is allowed. */
+static void
+test_origin(void **state)
+{
+    struct rp_event_id id = {.epoch = 7, .seq = 7};
+    assert_int_equal(parse("5f3a9c21-0", &id), 0);
+    assert_int_equal(id.epoch, 0x5f3a9c21);
+    assert_int_equal(id.seq, 0);
+    char buf[RP_EVENT_ID_MAX + 1];
+    assert_int_equal(rp_event_id_format(&id, buf), 10);
+    assert_string_equal(buf, "5f3a9c21-0");
+    assert_int_equal(parse("5f3a9c21-00", &id), -EINVAL);
+    assert_int_equal(parse("5f3a9c21-01", &id), -EINVAL);
+}
+
 static void
 test_parse_reads_exactly_len(void **state)
 {
@@ -82,7 +98,6 @@ test_parse_rejects(void **state)
         "5f3a9c2-1042",                  /* 7 hex digits */
         "5f3a9c210-1042",                /* 9 hex digits */
         "5f3a9c21-01",                   /* leading zero */
-        "5f3a9c21-0",                    /* seq 0 */
         "5f3a9c21-00",                   /* zeros */
         "5f3a9c21-9223372036854775808",  /* 2^63 */
         "5f3a9c21-18446744073709551616", /* 2^64 */
@@ -210,6 +225,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_origin),
         cmocka_unit_test(test_parse_reads_exactly_len),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_round_trip),
