@@ -152,31 +152,23 @@ format_parts(const struct rp_event_vector *v, char *out)
     return n;
 }
 
-size_t
-rp_hub_format_position(struct rp_hub *hub, uint64_t *seq, char *out)
-{
-    pthread_mutex_lock(&hub->lock);
-    uint64_t last = hub->next_seq - 1;
-    size_t n = last ? frame_id(hub, last, out) : 0;
-    pthread_mutex_unlock(&hub->lock);
-    out[n] = '\0';
-    *seq = last;
-    return n;
-}
-
 void
-rp_hub_position(struct rp_hub *hub, uint64_t *seq, struct rp_event_vector *out)
+rp_hub_position(struct rp_hub *hub, uint64_t *seq, struct rp_event_vector *floor, char *id)
 {
     pthread_mutex_lock(&hub->lock);
     *seq = hub->next_seq - 1;
-    out->n = 1;
-    out->part[0] = (struct rp_event_id){.epoch = hub->config.epoch, .seq = *seq};
-    for (size_t i = 0; i < hub->origins.n && out->n < RP_EVENT_ID_PARTS_MAX; i++)
-        out->part[out->n++] = hub->origins.part[i];
-    for (size_t i = 0; i < hub->heard.n; i++) {
-        const struct rp_event_id *h = &hub->heard.part[i];
-        if (h->seq > rp_event_vector_get(out, h->epoch))
-            rp_event_vector_set(out, h->epoch, h->seq); /* full: the stream skips less */
+    if (id)
+        frame_id(hub, *seq, id);
+    if (floor) {
+        floor->n = 1;
+        floor->part[0] = (struct rp_event_id){.epoch = hub->config.epoch, .seq = *seq};
+        for (size_t i = 0; i < hub->origins.n && floor->n < RP_EVENT_ID_PARTS_MAX; i++)
+            floor->part[floor->n++] = hub->origins.part[i];
+        for (size_t i = 0; i < hub->heard.n; i++) {
+            const struct rp_event_id *h = &hub->heard.part[i];
+            if (h->seq > rp_event_vector_get(floor, h->epoch))
+                rp_event_vector_set(floor, h->epoch, h->seq); /* full: the stream skips less */
+        }
     }
     pthread_mutex_unlock(&hub->lock);
 }

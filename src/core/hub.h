@@ -165,16 +165,14 @@ uint64_t rp_hub_last_seq(const struct rp_hub *hub);
 size_t rp_hub_format_id(const struct rp_hub *hub, uint64_t seq, char *out);
 /* The config's vector_ids. */
 bool rp_hub_vector_ids(const struct rp_hub *hub);
-/* The id of the node's position now, as a frame published next would carry it but at the
- * last sequence (RP_EVENT_VECTOR_MAX + 1 bytes), into <out>, and that sequence into *<seq>;
- * returns the id's length. 0 (and an empty id) before the first event. */
-size_t rp_hub_format_position(struct rp_hub *hub, uint64_t *seq, char *out);
 /*
- * Where a stream that starts now starts (vector_ids): the last sequence into *<seq>, and into
- * <out> that as the node's own part, then per other origin the newest sequence taken in or
- * heard of (rp_hub_origin_heard), whichever is later: what a live stream does not want.
+ * Where a stream that starts now starts (vector_ids), read at once: the last sequence into
+ * *<seq>; into <floor> (may be NULL) that as the node's own part, then per other origin the
+ * newest sequence taken in or heard of (rp_hub_origin_heard), whichever is later: what a
+ * live stream does not want; into <id> (may be NULL; RP_EVENT_VECTOR_MAX + 1 bytes) the id a
+ * frame of that sequence carries (`<epoch>-0` and the parts before the first event).
  */
-void rp_hub_position(struct rp_hub *hub, uint64_t *seq, struct rp_event_vector *out);
+void rp_hub_position(struct rp_hub *hub, uint64_t *seq, struct rp_event_vector *floor, char *id);
 /* Origin <epoch> said it had sequenced up to <seq> (a mesh peer's hello or heartbeat): its
  * events up to there were published before any stream that starts from now on. */
 void rp_hub_origin_heard(struct rp_hub *hub, uint32_t epoch, uint64_t seq);

@@ -787,11 +787,14 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         }
     }
     uint64_t base = from == LIVE ? rp_hub_last_seq(f->hub) : from == RESUME ? resume : 0;
-    if (from == LIVE && rp_hub_vector_ids(f->hub) && waits_for_fill(s)) {
-        /* A mesh topic being filled takes its history in under new sequences: a live
-         * stream skips, per origin, what was in before it started. */
-        s->floor = rp_xmalloc(sizeof(*s->floor));
-        rp_hub_position(f->hub, &base, s->floor);
+    char mesh_id[RP_EVENT_VECTOR_MAX + 1] = "";
+    if (from == LIVE && rp_hub_vector_ids(f->hub)) {
+        /* A mesh node: the opening id names every origin, read with <base>. A topic being
+         * filled takes its history in under new sequences: a live stream skips, per origin,
+         * what was in before it started. */
+        if (waits_for_fill(s))
+            s->floor = rp_xmalloc(sizeof(*s->floor));
+        rp_hub_position(f->hub, &base, s->floor, mesh_id);
     }
     s->base = base;
     /* A client resuming right after the first frame of an update written to several of
@@ -838,8 +841,9 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
      */
     if (from == LIVE) {
         char id[RP_EVENT_ID_MAX + 1];
-        format_id(f, base, id);
-        int err = rp_buf_printf(&s->ctl, "id: %s\n\n", id);
+        if (!mesh_id[0])
+            format_id(f, base, id);
+        int err = rp_buf_printf(&s->ctl, "id: %s\n\n", mesh_id[0] ? mesh_id : id);
         RP_ASSERT(err == 0); /* CTL_CAP leaves room beyond the head and one resync */
     }
     s->catching_up = from != LIVE;
