@@ -196,7 +196,7 @@ test_vector(void **state)
                          ".5f3a9c21-1",
                          "5f3a9c21-1..77aa0012-2",
                          "5f3a9c21-1.5f3a9c21-2",
-                         "5f3a9c21-1.77aa0012-0",
+                         "5f3a9c21-1.77aa0012-01",
                          "5f3a9c21-1,77aa0012-2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(vparse(bad[i], &v), -EINVAL);
