@@ -1682,6 +1682,12 @@ tee_reserved_seq(const struct rp_logengine *e)
     return rp_logengine_reserved_seq(((const struct tee *)e)->inner);
 }
 
+static void
+tee_handed_out(struct rp_logengine *e, uint64_t seq)
+{
+    rp_logengine_handed_out(((struct tee *)e)->inner, seq);
+}
+
 static int
 tee_load(struct rp_logengine *e, uint64_t after, rp_logengine_event_fn fn, void *ctx)
 {
@@ -1712,6 +1718,7 @@ static const struct rp_logengine_ops tee_ops = {
     .append = tee_append,
     .durable_seq = tee_durable_seq,
     .reserved_seq = tee_reserved_seq,
+    .handed_out = tee_handed_out,
     .load = tee_load,
     .read = tee_read,
     .info = tee_info,

@@ -805,7 +805,10 @@ int
 rp_hub_ingest(struct rp_hub *hub, const struct rp_ingest_event *evs, size_t n,
               struct rp_hub_error *err)
 {
-    return ingest(hub, evs, n, NULL, 0, 0, err);
+    int rc = ingest(hub, evs, n, NULL, 0, 0, err);
+    if (rc == 0 && n)
+        rp_hub_engine_handed_out(hub, evs[n - 1].seq);
+    return rc;
 }
 
 int
@@ -849,6 +852,7 @@ rp_hub_advance_seq(struct rp_hub *hub, uint64_t last_seq)
         atomic_store(&hub->last_seq, last_seq);
     }
     pthread_mutex_unlock(&hub->lock);
+    rp_hub_engine_handed_out(hub, last_seq);
 }
 
 struct log_totals {

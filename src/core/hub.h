@@ -252,11 +252,12 @@ void rp_hub_advance_seq(struct rp_hub *hub, uint64_t last_seq);
  * memory only. From then on every published batch is handed to it in sequence order,
  * after the hub lock is released and never on a path that waits for the disk; events
  * taken in by rp_hub_ingest are not (they come from an engine, or were appended by the
- * process an upgrade took over from). A publish is refused instead of sequenced while the
- * engine is failed (rp_hub_engine_state), its queue is full, or its reservation does not
- * cover the new sequences: see rp_hub_publish. Set it while nothing publishes (at start,
- * or with the workers quiesced for an upgrade); setting NULL hands over what is pending
- * first. Not owned.
+ * process an upgrade took over from), but it is told their sequences and those
+ * rp_hub_advance_seq skips to (handed_out), so that its reservation covers them. A publish
+ * is refused instead of sequenced while the engine is failed (rp_hub_engine_state), its
+ * queue is full, or its reservation does not cover the new sequences: see rp_hub_publish.
+ * Set it while nothing publishes (at start, or with the workers quiesced for an upgrade);
+ * setting NULL hands over what is pending first. Not owned.
  */
 void rp_hub_set_engine(struct rp_hub *hub, struct rp_logengine *engine);
 struct rp_logengine *rp_hub_engine(const struct rp_hub *hub);

@@ -166,6 +166,22 @@ rp_hub_engine_queue(struct rp_hub *hub, struct rp_logengine_batch *b)
     pthread_mutex_unlock(&hub->pend_lock);
 }
 
+/*
+ * Sequences the hub gives to events it takes in (a mesh peer's, say) are never appended, yet
+ * their ids reach clients just the same: the engine's reservation has to run ahead of them,
+ * or a node that mostly takes events in would find its reservation behind its own sequence
+ * (and refuse every local publish), and a restart would hand the same ids out again. The
+ * read lock keeps an engine that rp_hub_set_engine is replacing alive for the call.
+ */
+void
+rp_hub_engine_handed_out(struct rp_hub *hub, uint64_t seq)
+{
+    pthread_rwlock_rdlock(&hub->engine_use);
+    if (hub->engine)
+        rp_logengine_handed_out(hub->engine, seq);
+    pthread_rwlock_unlock(&hub->engine_use);
+}
+
 /* Puts <list> (a chain) back in front of what was queued since it was taken. */
 static void
 requeue_front(struct rp_hub *hub, struct rp_logengine_batch *list)

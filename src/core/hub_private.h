@@ -159,5 +159,9 @@ struct rp_logengine_batch *rp_hub_engine_batch(struct rp_hub *hub,
 int rp_hub_engine_refuses(struct rp_hub *hub, size_t n, struct rp_hub_error *err);
 /* Called with hub->lock held: queues <b> (owned; its events with seq 0 are left out). */
 void rp_hub_engine_queue(struct rp_hub *hub, struct rp_logengine_batch *b);
+/* The hub handed out sequences up to <seq> without appending them (rp_hub_ingest,
+ * rp_hub_advance_seq): tells the engine, whose reservation must cover them too. Called with
+ * no hub lock held; never blocks on the engine. */
+void rp_hub_engine_handed_out(struct rp_hub *hub, uint64_t seq);
 
 #endif

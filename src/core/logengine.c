@@ -93,6 +93,13 @@ rp_logengine_reserved_seq(const struct rp_logengine *e)
     return e->ops->reserved_seq(e);
 }
 
+void
+rp_logengine_handed_out(struct rp_logengine *e, uint64_t seq)
+{
+    if (e->ops->handed_out)
+        e->ops->handed_out(e, seq);
+}
+
 int
 rp_logengine_load(struct rp_logengine *e, uint64_t after, rp_logengine_event_fn fn, void *ctx)
 {

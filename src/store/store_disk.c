@@ -356,14 +356,34 @@ write_batches(struct rp_store_disk *s, struct rp_logengine_batch *list)
     return rc;
 }
 
+/* The highest sequence this run or the one before may have handed out that the
+ * reservation must stay ahead of: written, handed out without an append (events the hub
+ * took in), or reserved by the previous run. */
+static uint64_t
+high_seq(struct rp_store_disk *s)
+{
+    uint64_t high =
+        s->last_written > s->opened.reserved_seq ? s->last_written : s->opened.reserved_seq;
+    uint64_t handed = atomic_load_explicit(&s->handed, memory_order_acquire);
+    return handed > high ? handed : high;
+}
+
+/* The reservation is within half of what the hub handed out without appending: the writer
+ * must raise it even with nothing queued. Under the lock (handed_out signals under it). */
+static bool
+reserve_due(const struct rp_store_disk *s)
+{
+    uint64_t handed = atomic_load_explicit(&s->handed, memory_order_acquire);
+    return handed + s->cfg.reserve_ahead / 2 > atomic_load(&s->reserved);
+}
+
 /* Raises the reservation before the hub can reach it: a mark write per reserve_ahead / 2
  * sequences, so its fsync is lost in the noise. */
 static int
 maybe_reserve(struct rp_store_disk *s)
 {
     uint64_t r = atomic_load_explicit(&s->reserved, memory_order_relaxed);
-    uint64_t high =
-        s->last_written > s->opened.reserved_seq ? s->last_written : s->opened.reserved_seq;
+    uint64_t high = high_seq(s);
     if (high + s->cfg.reserve_ahead / 2 <= r && s->mark_epoch == s->last_epoch)
         return 0;
     return rp_store_mark_write(s, high + s->cfg.reserve_ahead, false);
@@ -443,7 +463,8 @@ wait_for_work(struct rp_store_disk *s, bool *closing)
         int64_t ripe = s->q_since_ms + s->cfg.linger_ms;
         bool linger =
             s->q_head && now < ripe && s->q_events < LINGER_EVENTS && s->q_bytes < LINGER_BYTES;
-        if ((s->q_head && !retry_wait && !linger) || s->closing || now >= next_timer(s))
+        if ((s->q_head && !retry_wait && !linger) || (reserve_due(s) && !retry_wait) ||
+            s->closing || now >= next_timer(s))
             break;
         /* The condvar runs on CLOCK_MONOTONIC (set at init), like rp_clock_now_ms. */
         int64_t at = next_timer(s);
@@ -512,11 +533,11 @@ writer_main(void *arg)
         for (size_t i = 0; i < s->n_segs; i++)
             if (s->fo->fsync(s->fo->ctx, s->segs[i]->fd) != 0)
                 atomic_store(&s->failed, -EIO);
-    /* A clean close leaves no gap (the next run goes on after the last record), but never
-     * gives back what an unclean stop before this run reserved: the hub of this run went
-     * on after it, and clients may hold ids from the run before. */
-    uint64_t keep =
-        s->last_written > s->opened.reserved_seq ? s->last_written : s->opened.reserved_seq;
+    /* A clean close leaves no gap after the last record, but never gives back a sequence
+     * a client may hold: what an unclean stop before this run reserved (the hub of this
+     * run went on after it) or what this run handed out without an append (events taken
+     * in from a peer). The next run goes on after it; a resume from inside is told. */
+    uint64_t keep = high_seq(s);
     if (!atomic_load(&s->failed) && rp_store_mark_write(s, keep, true) != 0)
         RP_LOG(RP_LOG_WARN, "store", "msg=\"cannot mark the log closed\" dir=\"%s\"", s->dir);
     return NULL;
@@ -588,6 +609,23 @@ disk_reserved_seq(const struct rp_logengine *e)
 }
 
 static void
+disk_handed_out(struct rp_logengine *e, uint64_t seq)
+{
+    struct rp_store_disk *s = (struct rp_store_disk *)e;
+    uint64_t prev = atomic_load_explicit(&s->handed, memory_order_relaxed);
+    while (seq > prev && !atomic_compare_exchange_weak_explicit(
+                             &s->handed, &prev, seq, memory_order_release, memory_order_relaxed))
+        ;
+    /* The writer raises the reservation; it is woken only when that is due (a taken-in
+     * batch costs an atomic otherwise). It checks under the lock, so no wake-up is lost. */
+    if (seq + s->cfg.reserve_ahead / 2 <= atomic_load_explicit(&s->reserved, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void
 disk_info(struct rp_logengine *e, struct rp_logengine_info *out)
 {
     struct rp_store_disk *s = (struct rp_store_disk *)e;
@@ -649,6 +687,7 @@ static const struct rp_logengine_ops disk_ops = {
     .append = disk_append,
     .durable_seq = disk_durable_seq,
     .reserved_seq = disk_reserved_seq,
+    .handed_out = disk_handed_out,
     .load = rp_store_scan_load,
     .read = rp_store_scan_read,
     .info = disk_info,

@@ -67,6 +67,7 @@ struct rp_store_disk {
 
     _Atomic uint64_t durable;
     _Atomic uint64_t reserved;
+    _Atomic uint64_t handed; /* the hub handed out up to here without appending (handed_out) */
     _Atomic int failed;
     _Atomic uint64_t n_fsyncs, fsync_ns, stored_bytes, n_segments;
     _Atomic uint64_t fsync_us[RP_LOGENGINE_FSYNC_BUCKETS + 1];

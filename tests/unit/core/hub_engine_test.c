@@ -4,8 +4,9 @@
  * engine: committed events reach it in sequence order, duplicates left out, from many
  * publishing threads at once; a full queue, a failed engine and a reservation that is
  * behind refuse publishes before anything is sequenced, with the status a user sees; what
- * the engine refused is handed over again, in order, once it has room; rp_hub_forget_all
- * makes a gap for old and new topics.
+ * the engine refused is handed over again, in order, once it has room; sequences handed out
+ * without an append (taken in, skipped) are told to the engine; rp_hub_forget_all makes a
+ * gap for old and new topics.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +33,7 @@ struct rec_engine {
     uint32_t epoch;
     int refuse; /* the next <refuse> appends get -EAGAIN */
     _Atomic uint64_t reserved;
+    _Atomic uint64_t handed; /* the newest handed_out */
 };
 
 static int
@@ -70,11 +72,18 @@ rec_reserved(const struct rp_logengine *e)
     return atomic_load(&((const struct rec_engine *)e)->reserved);
 }
 
+static void
+rec_handed_out(struct rp_logengine *e, uint64_t seq)
+{
+    atomic_store(&((struct rec_engine *)e)->handed, seq);
+}
+
 static const struct rp_logengine_ops rec_ops = {
     .name = "recording",
     .append = rec_append,
     .durable_seq = rec_durable,
     .reserved_seq = rec_reserved,
+    .handed_out = rec_handed_out,
 };
 
 static void
@@ -219,6 +228,33 @@ test_reservation_behind_refuses(void **state)
     assert_int_equal(rp_hub_last_seq(fx->hub), 3);
 }
 
+/* Sequences the hub hands out without appending (taken in, skipped) reach the engine, so
+ * that its reservation can cover them; published ones are appended instead. */
+static void
+test_taken_in_sequences_reach_the_engine(void **state)
+{
+    struct fixture *fx = *state;
+    struct rp_ingest_event evs[3];
+    for (size_t i = 0; i < 3; i++)
+        evs[i] = (struct rp_ingest_event){
+            .item = {.topic = "peer", .topic_len = 4, .data = "x", .data_len = 1},
+            .seq = 1 + i,
+        };
+    struct rp_hub_error err;
+    assert_int_equal(rp_hub_ingest(fx->hub, evs, 3, &err), 0);
+    assert_int_equal(atomic_load(&fx->eng.handed), 3);
+    assert_int_equal(fx->eng.n, 0); /* taken in, not appended */
+    rp_hub_advance_seq(fx->hub, 10);
+    assert_int_equal(atomic_load(&fx->eng.handed), 10);
+    assert_int_equal(publish(fx->hub, "a", "1", NULL, NULL), 0);
+    assert_int_equal(fx->eng.n, 1);
+    assert_int_equal(fx->eng.seqs[0], 11);
+    /* A refused ingest hands nothing out. */
+    evs[0].seq = 5;
+    assert_int_equal(rp_hub_ingest(fx->hub, evs, 1, &err), -ERANGE);
+    assert_int_equal(atomic_load(&fx->eng.handed), 10);
+}
+
 struct publisher {
     struct rp_hub *hub;
     int id;
@@ -283,6 +319,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_engine_refuses_with_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reservation_behind_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_taken_in_sequences_reach_the_engine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_publishers_append_in_sequence_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forget_all_is_a_gap_for_old_and_new_topics, setup,

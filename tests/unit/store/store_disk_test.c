@@ -6,7 +6,9 @@
  * keep every event acknowledged as durable, load nothing after the last intact record and
  * never reuse a sequence; group commit from several threads (real files) needs far fewer
  * fsyncs than appends, with durable_seq monotonic; retention drops whole segments; ENOSPC
- * puts the engine in a failed state it reports and leaves when the disk takes writes again.
+ * puts the engine in a failed state it reports and leaves when the disk takes writes again;
+ * sequences the hub takes in without appending them move the reservation and are recorded
+ * at a clean close.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -523,6 +525,110 @@ test_load_feeds_the_hub(void **state)
     crashfs_free(h.fs);
 }
 
+/* Polls until the reservation is at least <seq>. */
+static bool
+wait_reserved(struct rp_logengine *e, uint64_t seq)
+{
+    for (int i = 0; i < 5000; i++) {
+        if (rp_logengine_reserved_seq(e) >= seq)
+            return true;
+        sleep_ms(1);
+    }
+    return false;
+}
+
+/* Publishes one event of topic <topic>, retrying while the reservation is behind. */
+static int
+publish_one(struct rp_hub *hub, const char *topic, uint64_t *seq)
+{
+    struct rp_publish_item it = {
+        .topic = topic, .topic_len = strlen(topic), .data = "local", .data_len = 5};
+    struct rp_publish_result res;
+    struct rp_hub_error err;
+    int rc = -EBUSY;
+    for (int tries = 0; tries < 5000 && rc == -EBUSY; tries++) {
+        rc = rp_hub_publish(hub, &it, 1, &res, &err);
+        if (rc == -EBUSY)
+            sleep_ms(1);
+    }
+    *seq = res.seq;
+    return rc;
+}
+
+/* Takes in <n> events after the hub's last sequence, as a mesh node takes in a peer's. */
+static void
+ingest_many(struct rp_hub *hub, size_t n)
+{
+    for (size_t done = 0; done < n; done += 16) {
+        struct rp_ingest_event evs[16];
+        uint64_t last = rp_hub_last_seq(hub);
+        for (size_t i = 0; i < 16; i++)
+            evs[i] = (struct rp_ingest_event){
+                .item = {.topic = "peer", .topic_len = 4, .data = "x", .data_len = 1},
+                .seq = last + 1 + i,
+                .wall_ms = 1,
+            };
+        struct rp_hub_error err;
+        assert_int_equal(rp_hub_ingest(hub, evs, 16, &err), 0);
+    }
+}
+
+/*
+ * A node that takes in far more events than its reservation (a mesh peer's) and then
+ * publishes: the reservation followed the hub's sequence, so the publish is not refused;
+ * a clean close records the sequences taken in after the last appended one, and after a
+ * crash the reservation covers them, so a restart never hands one out again.
+ */
+static void
+test_taken_in_sequences_are_reserved(void **state)
+{
+    struct harness h = {.fs = crashfs_new(21)};
+    struct rp_store_config cfg = {.reserve_ahead = 64, .retry_ms = 1};
+    assert_int_equal(hopen(&h, &cfg), 0);
+    struct rp_hub_config hc = {.max_topics = 100, .max_data = 1 << 20, .epoch = 5};
+    struct rp_hub_hooks hooks = {.policy_for = policy_for};
+    struct rp_hub *hub = rp_hub_new(&hc, &hooks);
+    rp_hub_set_engine(hub, h.e);
+
+    ingest_many(hub, 1024); /* 16 reservations' worth */
+    uint64_t seq = 0;
+    assert_int_equal(publish_one(hub, "own", &seq), 0);
+    assert_int_equal(seq, 1025);
+    assert_true(wait_durable(&h, 1025));
+    assert_true(wait_reserved(h.e, 1025 + 32));
+    /* Taken in after the last append: a clean close records them. */
+    ingest_many(hub, 16);
+    assert_int_equal(rp_hub_last_seq(hub), 1041);
+    rp_hub_set_engine(hub, NULL);
+    rp_logengine_close(h.e);
+
+    assert_int_equal(hopen(&h, &cfg), 0);
+    struct rp_logengine_info info;
+    rp_logengine_info(h.e, &info);
+    assert_false(info.unclean);
+    assert_int_equal(info.last_seq, 1025);
+    assert_int_equal(info.reserved_seq, 1041); /* the next run goes on after every one */
+
+    /* Taken in past the reservation, then the process dies: the raised reservation is on
+     * disk before the crash. */
+    rp_hub_set_engine(hub, h.e);
+    ingest_many(hub, 512);
+    uint64_t last = rp_hub_last_seq(hub);
+    assert_true(wait_reserved(h.e, last + 32));
+    crashfs_crash_at_sync(h.fs, 1); /* the close's mark never reaches the disk */
+    rp_hub_set_engine(hub, NULL);
+    rp_logengine_close(h.e);
+    crashfs_reboot(h.fs, CRASHFS_DROP);
+    assert_int_equal(hopen(&h, &cfg), 0);
+    rp_logengine_info(h.e, &info);
+    assert_true(info.unclean);
+    assert_int_equal(info.last_seq, 1025);
+    assert_true(info.reserved_seq >= last);
+    rp_logengine_close(h.e);
+    rp_hub_free(hub);
+    crashfs_free(h.fs);
+}
+
 static void
 test_interval_and_none(void **state)
 {
@@ -705,6 +811,7 @@ main(void)
         cmocka_unit_test(test_enospc_fails_then_recovers),
         cmocka_unit_test(test_retention_drops_whole_segments),
         cmocka_unit_test(test_load_feeds_the_hub),
+        cmocka_unit_test(test_taken_in_sequences_are_reserved),
         cmocka_unit_test(test_interval_and_none),
         cmocka_unit_test(test_reads_during_rolls_and_retention),
         cmocka_unit_test(test_group_commit_from_threads),
