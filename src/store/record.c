@@ -161,13 +161,14 @@ rp_record_decode(const void *p, size_t len, size_t max, struct rp_ingest_event *
         return RP_RECORD_ERROR;
     }
     uint16_t flags = get16(h + 10);
+    /* What a record does not keep is off: an update's group (a replayed update is one
+     * event per topic) and a mesh origin (the disk log holds the node's own events). */
+    *ev = (struct rp_ingest_event){0};
     struct rp_publish_item *it = &ev->item;
-    *it = (struct rp_publish_item){0}; /* what a record does not keep is off */
     const char *s = (const char *)h + RP_RECORD_HEADER;
     *epoch = get32(h + 12);
     ev->seq = get64(h + 16);
     ev->wall_ms = (int64_t)get64(h + 24);
-    ev->group = 0; /* not recorded: a replayed update is one event per topic */
     it->topic_len = get16(h + 32);
     it->topic = s;
     s += it->topic_len;
