@@ -72,6 +72,7 @@ reencode(struct rp_nng_msg *m, struct rp_buf *b, const uint8_t *data, size_t siz
         while (!err && rp_nng_msg_next_event(&it, &ev)) {
             inside(ev.topic, ev.topic_len, data, size);
             inside(ev.type, ev.type_len, data, size);
+            inside(ev.pub_id, ev.pub_id_len, data, size);
             inside(ev.data, ev.data_len, data, size);
             err = rp_nng_msg_event(b, &ev);
             n++;

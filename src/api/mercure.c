@@ -942,15 +942,22 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
     /* A resume answers where it starts (both versions' header names): the id asked for when
      * this hub can resume right after it, else `earliest`, everything the logs keep (an id of
      * another epoch, from another hub, or none this hub gave). */
-    char hdr[256 + 2 * 128];
-    char id[RP_EVENT_ID_MAX + 1] = "earliest";
+    char hdr[256 + 2 * RP_EVENT_VECTOR_MAX];
+    char id[RP_EVENT_VECTOR_MAX + 1] = "earliest";
     size_t id_len = 0;
+    bool mesh = rp_hub_vector_ids(a->node->hub);
     if (last) {
         struct rp_hub *hub = a->node->hub;
         struct rp_event_id eid;
+        struct rp_event_vector vec;
         uint64_t supplied = 0;
-        if (strcmp(last, "earliest") != 0 && rp_event_id_parse(last, strlen(last), &eid) == 0 &&
-            eid.epoch == rp_hub_epoch(hub) && eid.seq <= rp_hub_last_seq(hub))
+        if (mesh && strcmp(last, "earliest") != 0 &&
+            rp_event_vector_parse(last, strlen(last), &vec) == 0)
+            /* A mesh id: the stream resumes from it on any node, per origin. */
+            id_len = (size_t)snprintf(id, sizeof(id), "%s", last);
+        else if (strcmp(last, "earliest") != 0 &&
+                 rp_event_id_parse(last, strlen(last), &eid) == 0 &&
+                 eid.epoch == rp_hub_epoch(hub) && eid.seq <= rp_hub_last_seq(hub))
             id_len = rp_hub_format_id(hub, eid.seq, id);
         else if (strcmp(last, "earliest") != 0 && (supplied = supplied_id_seq(hub, &fl, last)))
             id_len = rp_hub_format_id(hub, supplied, id);
@@ -981,7 +988,7 @@ subscribe(struct rp_api *a, struct rp_conn *c, const struct rp_http_request *req
             goto out;
         }
         id_len = rp_hub_format_id(a->node->hub, covered, id);
-    } else if (id_len) {
+    } else if (id_len && !mesh) { /* a mesh node's disk log lacks what peers sent it */
         struct rp_event_id eid;
         uint64_t upto;
         rp_event_id_parse(id, id_len, &eid);

@@ -470,6 +470,9 @@ wire_event(const struct rp_ingest_event *e, uint64_t prev)
         .type_len = it->event ? it->event_len : 0,
         .data = it->data,
         .data_len = it->data_len,
+        .pub_id = it->pub_id_len ? it->pub_id : NULL,
+        .pub_id_len = it->pub_id_len,
+        .same_update = it->same_update,
     };
 }
 

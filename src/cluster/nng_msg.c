@@ -52,14 +52,19 @@ rd_event(struct rd *r, uint64_t last, struct rp_nng_event *ev)
     ev->seq = rd_uint(r, 8);
     ev->prev = rd_uint(r, 8);
     uint64_t wall = rd_uint(r, 8);
+    uint64_t flags = rd_uint(r, 1);
     const uint8_t *topic = rd_str(r, 2, 1, RP_NNG_NAME_MAX, &ev->topic_len);
     const uint8_t *type = rd_str(r, 1, 0, RP_NNG_TYPE_MAX, &ev->type_len);
+    const uint8_t *pub_id = rd_str(r, 1, 0, RP_NNG_PUB_ID_MAX, &ev->pub_id_len);
     const uint8_t *data = rd_str(r, 4, 0, UINT32_MAX, &ev->data_len);
-    if (r->bad || ev->seq == 0 || ev->prev >= ev->seq || ev->seq <= last || wall > INT64_MAX)
+    if (r->bad || ev->seq == 0 || ev->prev >= ev->seq || ev->seq <= last || wall > INT64_MAX ||
+        flags > 1)
         return false;
     ev->wall_ms = (int64_t)wall;
+    ev->same_update = flags & 1;
     ev->topic = (const char *)topic;
     ev->type = ev->type_len ? (const char *)type : NULL;
+    ev->pub_id = ev->pub_id_len ? (const char *)pub_id : NULL;
     ev->data = (const char *)data;
     return true;
 }
@@ -341,7 +346,7 @@ rp_nng_msg_event(struct rp_buf *b, const struct rp_nng_event *ev)
 {
     if (ev->seq == 0 || ev->prev >= ev->seq || ev->wall_ms < 0 || ev->topic_len < 1 ||
         ev->topic_len > RP_NNG_NAME_MAX || ev->type_len > RP_NNG_TYPE_MAX ||
-        ev->data_len > UINT32_MAX)
+        ev->pub_id_len > RP_NNG_PUB_ID_MAX || ev->data_len > UINT32_MAX)
         return -EINVAL;
     int err = put_uint(b, ev->seq, 8);
     if (!err)
@@ -349,9 +354,13 @@ rp_nng_msg_event(struct rp_buf *b, const struct rp_nng_event *ev)
     if (!err)
         err = put_uint(b, (uint64_t)ev->wall_ms, 8);
     if (!err)
+        err = put_uint(b, ev->same_update ? 1 : 0, 1);
+    if (!err)
         err = put_str(b, 2, ev->topic, ev->topic_len);
     if (!err)
         err = put_str(b, 1, ev->type, ev->type_len);
+    if (!err)
+        err = put_str(b, 1, ev->pub_id, ev->pub_id_len);
     return err ? err : put_str(b, 4, ev->data, ev->data_len);
 }
 

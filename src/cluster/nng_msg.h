@@ -27,7 +27,9 @@
  *                  (every event of <topic>, lost_upto < seq; lost_upto > after: events of the
  *                  sender up to it are no longer kept, some may have been of <topic>)
  *     event        seq u64 (>= 1) | prev u64 (< seq) | wall_ms u64 (<= INT64_MAX)
- *                  | topic: str16 (1..255) | type: str8 (0..128) | data: str32
+ *                  | flags u8 (bit 0: another topic of the previous event's update; no other)
+ *                  | topic: str16 (1..255) | type: str8 (0..128) | pub_id: str8 (0..129)
+ *                  | data: str32
  *
  * str16 is a u16 length then bytes (1..255 for names); str8 and str32 likewise. Sequences
  * strictly increase within a message. The decoder is strict: anything else (unknown version
@@ -42,8 +44,9 @@ struct rp_buf;
 
 enum {
     RP_NNG_MSG_VERSION = 1,
-    RP_NNG_NAME_MAX = 255, /* a topic, a pattern, a node name */
-    RP_NNG_TYPE_MAX = 128, /* an event's type: what a publish allows */
+    RP_NNG_NAME_MAX = 255,   /* a topic, a pattern, a node name */
+    RP_NNG_TYPE_MAX = 128,   /* an event's type: what a publish allows */
+    RP_NNG_PUB_ID_MAX = 129, /* a publisher id with its mark (origin or supplied id) */
     RP_NNG_BATCH_MAX = 65535,
     RP_NNG_BLOOM_HASHES_MAX = 32,
     RP_NNG_BLOOM_BITS_MAX = 1u << 30,
@@ -72,6 +75,10 @@ struct rp_nng_event {
     size_t type_len;
     const char *data;
     size_t data_len;
+    const char *pub_id; /* NULL when none: kept in the frame (an upstream's origin id, a
+                         * Mercure publisher's supplied id) */
+    size_t pub_id_len;
+    bool same_update; /* another topic of the previous event's update (rp_publish_item) */
 };
 
 /* A decoded message; every pointer points into the input. */

@@ -175,6 +175,24 @@ sequence(void *ctx, uint32_t epoch, uint64_t seq)
         rp_hub_advance_seq(cn->hub, seq);
 }
 
+/* Where the group of origin <epoch>'s last event is kept (an origin's slot is reused when
+ * the table is full: at worst an update is written twice, never one skipped). */
+static uint64_t *
+mesh_group(struct rp_cluster_node *cn, uint32_t epoch)
+{
+    size_t n = sizeof(cn->mesh_groups) / sizeof(cn->mesh_groups[0]), free_slot = n;
+    for (size_t i = 0; i < n; i++) {
+        if (cn->mesh_groups[i].epoch == epoch)
+            return &cn->mesh_groups[i].group;
+        if (free_slot == n && cn->mesh_groups[i].epoch == 0)
+            free_slot = i;
+    }
+    size_t i = free_slot < n ? free_slot : epoch % n;
+    cn->mesh_groups[i].epoch = epoch;
+    cn->mesh_groups[i].group = 0;
+    return &cn->mesh_groups[i].group;
+}
+
 /*
  * Events of mesh origin <epoch>, taken in under this node's next sequences; a local publish
  * may take a sequence between the read and the ingest: then again. <fill>: history of one
@@ -200,7 +218,9 @@ take_in(struct rp_cluster_node *cn, uint32_t epoch, const struct rp_nng_event *e
                          .event = e->type,
                          .event_len = e->type_len,
                          .data = e->data,
-                         .data_len = e->data_len},
+                         .data_len = e->data_len,
+                         .pub_id = e->pub_id,
+                         .pub_id_len = e->pub_id_len},
                 .wall_ms = e->wall_ms,
                 .origin = epoch,
                 .origin_seq = e->seq,
@@ -210,14 +230,27 @@ take_in(struct rp_cluster_node *cn, uint32_t epoch, const struct rp_nng_event *e
                 in[i].id_parts = &parts[i];
             }
         }
+        uint64_t *origin_group = mesh_group(cn, epoch);
+        uint64_t group = 0;
         for (int tries = 0; tries < 1000; tries++) {
             uint64_t last = rp_hub_last_seq(cn->hub);
-            for (size_t i = 0; i < k; i++)
+            group = *origin_group;
+            for (size_t i = 0; i < k; i++) {
+                const struct rp_nng_event *e = &evs[done + i];
                 in[i].seq = last + 1 + i;
+                /* An update's frames share a group (its first's sequence here), so a stream
+                 * over several of its topics writes it once: another topic of the update
+                 * comes right after the event before it at the origin. */
+                if (!fill && !(e->same_update && e->prev + 1 == e->seq && group))
+                    group = in[i].seq;
+                in[i].group = fill ? 0 : group;
+            }
             rc = rp_hub_ingest(cn->hub, in, k, &err);
             if (rc != -ERANGE)
                 break;
         }
+        if (!fill)
+            *origin_group = rc ? 0 : group;
         if (rc)
             RP_LOG(RP_LOG_WARN, "cluster",
                    "msg=\"events from a mesh peer not taken in: %s\" peer=%08" PRIx32, err.message,

@@ -35,6 +35,12 @@ struct rp_cluster_node {
     struct rp_hub *hub;
     uint32_t epoch;         /* of the log this node serves (the hub's) */
     atomic_bool epoch_lost; /* Redis answered with another epoch: that log is gone */
+    /* The mesh thread's: per origin, the group of its last event taken in (an update's
+     * other topics follow it). */
+    struct {
+        uint32_t epoch;
+        uint64_t group;
+    } mesh_groups[16];
 };
 
 /*

@@ -240,11 +240,72 @@ def test_resume_past_memory_is_not_served_from_the_disk_log(binary):
         stop_all(nodes)
 
 
+def test_mercure_subscriber_resumes_on_another_node(binary):
+    """A Mercure subscriber on B of a topic published on A moves to C with its Last-Event-ID
+    (a mesh id): it gets the updates it lacked, once, in order, and the hub answers with the
+    id it resumes from."""
+    import mercure_test as mt  # noqa: E402 - its token and form helpers
+    extra = "mercure = true\nmercure_jwt_secret = %s\nmercure_anonymous = true\n" % mt.SECRET
+    nodes = full_mesh(binary, 3, extra)
+    a, b, c = nodes
+    try:
+        sb = Stream(b.port, mt.hub_path(mt.BOOK))
+        wait_interest(a, epoch_of(b), 1)
+        for k in range(4):
+            mt.publish(a, mt.BOOK, "u%d" % k)
+        got = sb.events(2)
+        sb.close()
+        last = got[-1]["id"]
+        check(len(last.split(".")) == 2, "a mesh id names B and A: %r" % last)
+        mt.publish(a, mt.BOOK, "u4")
+        sc = Stream(c.port, mt.hub_path(mt.BOOK), headers={"Last-Event-ID": last})
+        check(("Last-Event-ID: %s" % last) in sc.head, "the hub answers the id: %r" % sc.head)
+        check([e["data"] for e in sc.events(3)] == ["u2", "u3", "u4"], "the updates it lacked")
+        nothing_more(sc, "C")
+        sc.close()
+    finally:
+        stop_all(nodes)
+
+
+def test_mercure_update_of_several_topics_arrives_once(binary):
+    """A Mercure update published on A under two topics, with a supplied id, reaches a
+    subscriber of both on B once, under that id: the update's grouping and its publisher id
+    travel with the events."""
+    import mercure_test as mt  # noqa: E402 - its token and form helpers
+    import urllib.parse
+    extra = "mercure = true\nmercure_jwt_secret = %s\nmercure_anonymous = true\n" % mt.SECRET
+    nodes = full_mesh(binary, 2, extra)
+    a, b = nodes
+    books = ["https://example.com/books/1", "https://example.com/books/2"]
+    try:
+        s = Stream(b.port, mt.hub_path(*books))
+        wait_interest(a, epoch_of(b), 2)
+        status, body = a.request(
+            "POST", "/.well-known/mercure",
+            urllib.parse.urlencode([("topic", books[0]), ("topic", books[1]), ("data", "both"),
+                                    ("id", "urn:uuid:m1")]).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded",
+             "Authorization": "Bearer " + mt.PUBLISHER})
+        check(status == 200 and body == "urn:uuid:m1", "published on A: %s %r" % (status, body))
+        mt.publish(a, books[1], "second")
+        ev = s.next_event()
+        check(ev["data"] == "both" and ev["id"] == "urn:uuid:m1",
+              "B's subscriber gets the update once, with the supplied id: %r" % ev)
+        ev = s.next_event()
+        check(ev["data"] == "second", "then the next: %r" % ev)
+        nothing_more(s, "B")
+        s.close()
+    finally:
+        stop_all(nodes)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_resume_on_a_node_that_never_read, test_resume_after_kill_9,
                   test_resume_further_back_than_kept_is_a_resync,
                   test_live_start_skips_fetched_history,
                   test_pattern_reads_topics_first_published_elsewhere,
                   test_peer_back_under_a_new_epoch_replaces_the_old,
-                  test_resume_past_memory_is_not_served_from_the_disk_log],
+                  test_resume_past_memory_is_not_served_from_the_disk_log,
+                  test_mercure_subscriber_resumes_on_another_node,
+                  test_mercure_update_of_several_topics_arrives_once],
                  sys.argv[1]))

@@ -214,6 +214,38 @@ events(void **state)
 }
 
 static void
+update_flag_and_publisher_id(void **state)
+{
+    (void)state;
+    struct rp_nng_msg m;
+    /* The second topic of an update, with a supplied id: both travel. */
+    struct rp_nng_event in = event(8, 7, "b", NULL, "x");
+    in.same_update = true;
+    in.pub_id = "\x1furn:uuid:1";
+    in.pub_id_len = 11;
+    b.len = 0;
+    assert_int_equal(rp_nng_msg_events(&b, 1, 1), 0);
+    assert_int_equal(rp_nng_msg_event(&b, &in), 0);
+    assert_int_equal(rp_nng_msg_decode(b.data, b.len, &m), 0);
+    struct rp_nng_event got;
+    assert_true(rp_nng_msg_next_event(&m, &got));
+    assert_true(got.same_update);
+    assert_int_equal(got.pub_id_len, 11);
+    assert_memory_equal(got.pub_id, "\x1furn:uuid:1", 11);
+    refuses_cut_and_padded();
+    /* A flag not defined is refused; so is a publisher id over 129 bytes. */
+    size_t flags_at = 6 + 2 + 24; /* header, count, seq prev wall */
+    b.data[flags_at] = 2;
+    assert_int_equal(rp_nng_msg_decode(b.data, b.len, &m), -EINVAL);
+    char long_id[131];
+    memset(long_id, 'i', 130);
+    long_id[130] = '\0';
+    in.pub_id = long_id;
+    in.pub_id_len = 130;
+    assert_int_equal(rp_nng_msg_event(&b, &in), -EINVAL);
+}
+
+static void
 fills(void **state)
 {
     (void)state;
@@ -338,6 +370,7 @@ main(void)
         cmocka_unit_test(events),
         cmocka_unit_test(gaps),
         cmocka_unit_test(fills),
+        cmocka_unit_test(update_flag_and_publisher_id),
         cmocka_unit_test(header),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
