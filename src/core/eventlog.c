@@ -22,22 +22,40 @@ entry(const struct rp_eventlog *log, uint64_t i)
     return &log->ring[(log->head + i) & (log->ring_cap - 1)];
 }
 
+/* The marks, made when first needed: a gap from before them has no known origins. */
+static struct rp_eventlog_origins *
+origins_of(struct rp_eventlog *log)
+{
+    if (!log->origins) {
+        log->origins = rp_xcalloc(1, sizeof(*log->origins));
+        log->origins->forgot = log->evicted_seq != 0;
+    }
+    return log->origins;
+}
+
+/* A mesh node's log evicts <f> (<seq> here): its origin's mark moves. */
+static void
+evicted_from(struct rp_eventlog *log, const struct rp_frame *f, uint64_t seq)
+{
+    struct rp_eventlog_origins *o = origins_of(log);
+    if (!f->origin) {
+        o->own_evicted = seq;
+        return;
+    }
+    /* Full (16 origins): the loss cannot be named, so such a resume is told of a gap. */
+    if (f->origin_seq > rp_event_vector_get(&o->evicted, f->origin) &&
+        rp_event_vector_set(&o->evicted, f->origin, f->origin_seq) != 0)
+        o->forgot = true;
+}
+
 static void
 evict_oldest(struct rp_eventlog *log)
 {
     struct rp_eventlog_entry *e = entry(log, 0);
     log->bytes -= rp_frame_size(e->frame);
+    if (log->origins || rp_frame_has_vector_id(e->frame))
+        evicted_from(log, e->frame, e->seq);
     log->evicted_seq = e->seq;
-    if (!e->frame->origin) {
-        log->own_evicted = e->seq;
-    } else {
-        if (!log->origin_evicted)
-            log->origin_evicted = rp_xcalloc(1, sizeof(*log->origin_evicted));
-        /* Full (16 origins): the loss cannot be named, so such a resume is told of a gap. */
-        if (e->frame->origin_seq > rp_event_vector_get(log->origin_evicted, e->frame->origin) &&
-            rp_event_vector_set(log->origin_evicted, e->frame->origin, e->frame->origin_seq))
-            log->forgot = true;
-    }
     rp_frame_unref(e->frame);
     e->frame = NULL;
     log->head = (log->head + 1) & (log->ring_cap - 1);
@@ -61,7 +79,7 @@ rp_eventlog_fini(struct rp_eventlog *log)
     while (log->count)
         evict_oldest(log);
     RP_FREE(log->ring);
-    RP_FREE(log->origin_evicted);
+    RP_FREE(log->origins);
     log->ring_cap = 0;
 }
 
@@ -170,32 +188,33 @@ rp_eventlog_forget(struct rp_eventlog *log, uint64_t seq)
 {
     if (seq > log->evicted_seq) {
         log->evicted_seq = seq;
-        log->forgot = true;
+        if (log->origins)
+            log->origins->forgot = true; /* else the gap check finds no marks: a gap too */
     }
 }
 
 void
 rp_eventlog_forget_origin(struct rp_eventlog *log, uint64_t seq, uint32_t origin, uint64_t upto)
 {
+    struct rp_eventlog_origins *o = origins_of(log);
     if (seq > log->evicted_seq)
         log->evicted_seq = seq;
-    if (!log->origin_evicted)
-        log->origin_evicted = rp_xcalloc(1, sizeof(*log->origin_evicted));
-    if (upto > rp_event_vector_get(log->origin_evicted, origin) &&
-        rp_event_vector_set(log->origin_evicted, origin, upto) != 0)
-        log->forgot = true;
+    if (upto > rp_event_vector_get(&o->evicted, origin) &&
+        rp_event_vector_set(&o->evicted, origin, upto) != 0)
+        o->forgot = true;
 }
 
 bool
 rp_eventlog_vector_gap(const struct rp_eventlog *log, uint32_t self,
                        const struct rp_event_vector *floor)
 {
-    if (log->forgot)
+    const struct rp_eventlog_origins *o = log->origins;
+    if (!o)
+        return log->evicted_seq != 0; /* gone before any mark: origins not known */
+    if (o->forgot || o->own_evicted > rp_event_vector_get(floor, self))
         return true;
-    if (log->own_evicted > rp_event_vector_get(floor, self))
-        return true;
-    for (size_t i = 0; log->origin_evicted && i < log->origin_evicted->n; i++) {
-        const struct rp_event_id *p = &log->origin_evicted->part[i];
+    for (size_t i = 0; i < o->evicted.n; i++) {
+        const struct rp_event_id *p = &o->evicted.part[i];
         if (p->seq > rp_event_vector_get(floor, p->epoch))
             return true;
     }

@@ -40,14 +40,17 @@ struct rp_eventlog {
     uint64_t n_appended;     /* events ever appended */
     uint64_t last_seq;       /* sequence of the newest event ever appended; 0 if none */
     uint64_t evicted_seq;    /* sequence of the newest evicted (or forgotten) event; 0 if none */
-    /* For a resume from a mesh id another node framed (docs/internals/ids.md), what was
-     * evicted per origin: the newest of this node's own events, and (NULL until a peer's
-     * event was evicted) each other origin's newest sequence. <forgot>: a range gone
-     * without its origins being known (rp_eventlog_forget). */
-    uint64_t own_evicted;
-    struct rp_event_vector *origin_evicted;
-    bool forgot;
+    /* A mesh node's log, once it evicted or forgot events: what per origin (NULL before,
+     * and on a node alone, so a topic costs one pointer more). */
+    struct rp_eventlog_origins *origins;
     struct rp_eventlog_limits limits;
+};
+
+/* For a resume from a mesh id another node framed (docs/internals/ids.md). */
+struct rp_eventlog_origins {
+    uint64_t own_evicted;           /* the newest of this node's own events evicted */
+    struct rp_event_vector evicted; /* each other origin's newest sequence evicted */
+    bool forgot; /* a range gone without its origins being known (rp_eventlog_forget) */
 };
 
 void rp_eventlog_init(struct rp_eventlog *log, const struct rp_eventlog_limits *limits);

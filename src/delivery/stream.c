@@ -194,7 +194,7 @@ floor_has(const struct rp_stream *s, const struct item *it)
 {
     const struct rp_frame *fr = it->frame;
     if (!fr->origin)
-        return it->seq <= rp_event_vector_get(s->floor, s->epoch);
+        return it->seq <= rp_event_vector_get(s->floor, rp_hub_epoch(s->f->hub));
     return fr->origin_seq <= rp_event_vector_get(s->floor, fr->origin);
 }
 
@@ -725,7 +725,6 @@ rp_stream_open(struct rp_fanout *f, const struct rp_stream_open *o, const char *
         n_public += !is_session_topic(o->filters[i], strlen(o->filters[i]));
     s->tagged = !o->untagged && (n_public > 1 || o->tagged);
     s->shared = rp_hub_shared_sequence(f->hub) || rp_hub_vector_ids(f->hub);
-    s->epoch = rp_hub_epoch(f->hub);
     s->accept = o->accept;
     s->accept_ctx = o->accept_ctx;
     s->accept_free = o->accept_free;

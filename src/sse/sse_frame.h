@@ -124,6 +124,12 @@ rp_frame_ref(struct rp_frame *f)
     atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
     return f;
 }
+/* A mesh node's frame: encoded with room for a vector id (one part per origin). */
+static inline bool
+rp_frame_has_vector_id(const struct rp_frame *f)
+{
+    return f->id_room > RP_FRAME_ID_MAX;
+}
 /* Drops one reference; the last one frees the frame. Accepts NULL. */
 void rp_frame_unref(struct rp_frame *f);
 /* Returns NULL when <event> is a valid event type, else a static message. */
