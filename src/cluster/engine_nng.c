@@ -63,6 +63,7 @@ enum {
     TICK_MS = 100,           /* heartbeats, timeouts and gossip are checked this often */
     CLOSE_WAIT_MS = 2000,    /* longest wait for nng to close the socket at stop */
     REFUSED_LOG_MS = 1000,   /* refusals of what a connection sent: one log line this often */
+    ANSWER_EVERY_MS = 100,   /* one gap answer per peer this often; a newer request waits */
 };
 
 struct held {
@@ -89,6 +90,11 @@ struct peer {
     bool chain_known, gap;
     uint64_t recv_chain, gap_upto;
     int64_t gap_asked_ms;
+    /* Answering: building an answer costs up to ANSWER_BYTES for a request of 22 bytes, so
+     * a peer gets one every ANSWER_EVERY_MS, and a request in between waits (the newest). */
+    int64_t answered_ms;
+    bool answer_due;
+    uint64_t due_after, due_upto;
     struct held *held, *held_tail;
     size_t n_held, held_bytes;
     /* For /metrics */
@@ -1100,7 +1106,14 @@ on_message(struct rp_nng *m, nng_msg *msg)
         }
         break;
     case RP_NNG_GAP_REQUEST:
-        answer_gap(m, p, dm.after, dm.upto);
+        p->due_after = dm.after;
+        p->due_upto = dm.upto;
+        p->answer_due = true;
+        if (p->heard_ms - p->answered_ms >= ANSWER_EVERY_MS) {
+            p->answer_due = false;
+            p->answered_ms = p->heard_ms;
+            answer_gap(m, p, dm.after, dm.upto);
+        }
         break;
     case RP_NNG_GAP_ANSWER:
         on_answer(m, p, &dm);
@@ -1304,6 +1317,11 @@ on_tick(struct rp_loop *loop, struct rp_loop_timer *t)
             drain_held(m, p);
         } else if (p->gap && now - p->gap_asked_ms >= m->cfg.reconnect_ms) {
             ask_gap(m, p, p->gap_upto);
+        }
+        if (p->answer_due && now - p->answered_ms >= ANSWER_EVERY_MS) {
+            p->answer_due = false;
+            p->answered_ms = now;
+            answer_gap(m, p, p->due_after, p->due_upto);
         }
     }
     for (size_t i = 0; i < m->n_peers; i++) {
