@@ -91,8 +91,9 @@ struct peer {
     uint64_t recv_chain, gap_upto;
     int64_t gap_asked_ms;
     /* Answering: building an answer costs up to ANSWER_BYTES for a request of 22 bytes, so
-     * a peer gets one every ANSWER_EVERY_MS, and a request in between waits (the newest). */
-    int64_t answered_ms;
+     * a peer gets one every ANSWER_EVERY_MS (and twice as long as the last one took to
+     * build), and a request in between waits (the newest). */
+    int64_t answer_next_ms;
     bool answer_due;
     uint64_t due_after, due_upto;
     struct held *held, *held_tail;
@@ -652,6 +653,18 @@ answer_fill(struct rp_nng *m, struct peer *p, uint64_t after, const char *topic,
     peer_add_name(p, topic, len);
 }
 
+/* Answers <p>'s newest gap request if its turn has come (answer_due otherwise). */
+static void
+answer_when_due(struct rp_nng *m, struct peer *p, int64_t now)
+{
+    if (!p->answer_due || now < p->answer_next_ms)
+        return;
+    p->answer_due = false;
+    answer_gap(m, p, p->due_after, p->due_upto);
+    int64_t end = rp_clock_now_ms();
+    p->answer_next_ms = end + ANSWER_EVERY_MS + 2 * (end - now);
+}
+
 /* ---- peers ---- */
 
 static struct peer *
@@ -1109,11 +1122,7 @@ on_message(struct rp_nng *m, nng_msg *msg)
         p->due_after = dm.after;
         p->due_upto = dm.upto;
         p->answer_due = true;
-        if (p->heard_ms - p->answered_ms >= ANSWER_EVERY_MS) {
-            p->answer_due = false;
-            p->answered_ms = p->heard_ms;
-            answer_gap(m, p, dm.after, dm.upto);
-        }
+        answer_when_due(m, p, p->heard_ms);
         break;
     case RP_NNG_GAP_ANSWER:
         on_answer(m, p, &dm);
@@ -1318,11 +1327,7 @@ on_tick(struct rp_loop *loop, struct rp_loop_timer *t)
         } else if (p->gap && now - p->gap_asked_ms >= m->cfg.reconnect_ms) {
             ask_gap(m, p, p->gap_upto);
         }
-        if (p->answer_due && now - p->answered_ms >= ANSWER_EVERY_MS) {
-            p->answer_due = false;
-            p->answered_ms = now;
-            answer_gap(m, p, p->due_after, p->due_upto);
-        }
+        answer_when_due(m, p, now);
     }
     for (size_t i = 0; i < m->n_peers; i++) {
         struct peer *p = m->peers[i];

@@ -361,6 +361,15 @@ def test_lying_peer(binary):
         p.send(msg_events(liar, [event(1 << 62, (1 << 62) - 1, b"other", b"forged")]))
         p.send(msg_events(liar, [event((1 << 62) + 10, (1 << 62) + 5, b"other", b"forged")]))
 
+        def lag():
+            h.publish(1)
+            sent = time.monotonic()
+            got = h._read(1, 30)
+            check(got == ["e%d" % h.read], "B's next event: %r" % got)
+            h.read += 1
+            return time.monotonic() - sent
+        calm = max(lag() for _ in range(5))
+
         # Each request asks for all A keeps (20 MB, '#' reads it all): an answer of 16 MB.
         def flood():
             for i in range(1000):
@@ -370,18 +379,13 @@ def test_lying_peer(binary):
         t.start()
         worst = 0
         while time.monotonic() - start < 6:  # the flood and what A makes of it
-            h.publish(1)
-            sent = time.monotonic()
-            got = h._read(1, 30)
-            check(got == ["e%d" % h.read], "B's next event: %r" % got)
-            h.read += 1
-            worst = max(worst, time.monotonic() - sent)
+            worst = max(worst, lag())
             time.sleep(0.1)
         t.join(30)
-        print("lying: gap flood in %.1f s; an event of B took %.2f s at worst" % (
-            time.monotonic() - start, worst))
-        check(worst < (4 if sanitized(binary) else 1), "B's events keep coming promptly "
-              "during the gap flood (%.2f s at worst)" % worst)
+        print("lying: gap flood in %.1f s; an event of B took %.2f s at worst (%.2f s "
+              "before)" % (time.monotonic() - start, worst, calm))
+        check(worst < (2 if sanitized(binary) else 1) + 5 * calm, "B's events keep coming "
+              "promptly during the gap flood (%.2f s at worst, %.2f s before)" % (worst, calm))
         twin = Peer(ports[0])
         twin.recv()
         eb = int(epoch_of(b), 16)
