@@ -99,7 +99,8 @@ def msg_gap_request(epoch, after, upto):
 
 
 def event(seq, prev, topic, data, wall_ms=0):
-    return struct.pack(">QQQH", seq, prev, wall_ms, len(topic)) + topic + b"\x00" + \
+    """An event entry: no flags, no type, no publisher id."""
+    return struct.pack(">QQQBH", seq, prev, wall_ms, 0, len(topic)) + topic + b"\x00\x00" + \
         struct.pack(">I", len(data)) + data
 
 
@@ -358,7 +359,8 @@ def test_lying_peer(binary):
         p.send(msg_hello(liar, 1 << 62))
         p.send(msg_interest(liar, [b"#"]))
         p.send(msg_heartbeat(liar, 1 << 62, 1 << 62))
-        p.send(msg_events(liar, [event(1 << 62, (1 << 62) - 1, b"other", b"forged")]))
+        p.send(msg_events(liar, [event(1 << 62, (1 << 62) - 1, b"other", b"forged"),
+                                 event((1 << 62) + 1, 1 << 62, b"other", b"forged")]))
         p.send(msg_events(liar, [event((1 << 62) + 10, (1 << 62) + 5, b"other", b"forged")]))
 
         def lag():
@@ -400,7 +402,9 @@ def test_lying_peer(binary):
         check(grown < rss_bound_kib(binary, 96 << 10), "A's memory stays bounded (+%d KiB)" %
               grown)
         peers = mesh_peers(a)
-        check("%08x" % liar in peers, "the liar shows in A's metrics as a peer: %r" % peers)
+        check(peers.get("%08x" % liar, {}).get("events_in") == 1, "the liar shows in A's "
+              "metrics as a peer, its well-formed event taken in: %r" % peers)
+        check("malformed" not in log_text(a), "what the liar sent was well-formed")
         twin.close()
         p.close()
         h.publish()
