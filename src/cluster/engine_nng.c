@@ -63,7 +63,6 @@ enum {
     TICK_MS = 100,           /* heartbeats, timeouts and gossip are checked this often */
     CLOSE_WAIT_MS = 2000,    /* longest wait for nng to close the socket at stop */
     REFUSED_LOG_MS = 1000,   /* refusals of what a connection sent: one log line this often */
-    ANSWER_EVERY_MS = 100,   /* one gap answer per peer this often; a newer request waits */
 };
 
 struct held {
@@ -90,12 +89,6 @@ struct peer {
     bool chain_known, gap;
     uint64_t recv_chain, gap_upto;
     int64_t gap_asked_ms;
-    /* Answering: building an answer costs up to ANSWER_BYTES for a request of 22 bytes, so
-     * a peer gets one every ANSWER_EVERY_MS (and twice as long as the last one took to
-     * build), and a request in between waits (the newest). */
-    int64_t answer_next_ms;
-    bool answer_due;
-    uint64_t due_after, due_upto;
     struct held *held, *held_tail;
     size_t n_held, held_bytes;
     /* For /metrics */
@@ -653,18 +646,6 @@ answer_fill(struct rp_nng *m, struct peer *p, uint64_t after, const char *topic,
     peer_add_name(p, topic, len);
 }
 
-/* Answers <p>'s newest gap request if its turn has come (answer_due otherwise). */
-static void
-answer_when_due(struct rp_nng *m, struct peer *p, int64_t now)
-{
-    if (!p->answer_due || now < p->answer_next_ms)
-        return;
-    p->answer_due = false;
-    answer_gap(m, p, p->due_after, p->due_upto);
-    int64_t end = rp_clock_now_ms();
-    p->answer_next_ms = end + ANSWER_EVERY_MS + 2 * (end - now);
-}
-
 /* ---- peers ---- */
 
 static struct peer *
@@ -1119,10 +1100,7 @@ on_message(struct rp_nng *m, nng_msg *msg)
         }
         break;
     case RP_NNG_GAP_REQUEST:
-        p->due_after = dm.after;
-        p->due_upto = dm.upto;
-        p->answer_due = true;
-        answer_when_due(m, p, p->heard_ms);
+        answer_gap(m, p, dm.after, dm.upto);
         break;
     case RP_NNG_GAP_ANSWER:
         on_answer(m, p, &dm);
@@ -1327,7 +1305,6 @@ on_tick(struct rp_loop *loop, struct rp_loop_timer *t)
         } else if (p->gap && now - p->gap_asked_ms >= m->cfg.reconnect_ms) {
             ask_gap(m, p, p->gap_upto);
         }
-        answer_when_due(m, p, now);
     }
     for (size_t i = 0; i < m->n_peers; i++) {
         struct peer *p = m->peers[i];
