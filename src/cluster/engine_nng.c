@@ -17,6 +17,7 @@
  */
 #include "cluster/engine_nng.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -52,6 +53,7 @@ enum {
     MAX_ORIGINS = RP_EVENT_ID_PARTS_MAX - 1,
     MAX_PIPES = 256,
     HELD_CAP = 4096,         /* messages held behind a gap per peer; more are dropped */
+    HELD_BYTES = 16 << 20,   /* and their bytes (at least one largest message) */
     OUT_BYTES = 1 << 20,     /* a batch is sent once it is this large, whatever its count */
     MSG_CAP = 256 << 20,     /* the largest message built */
     ANSWER_EVENTS = 10000,   /* events in one gap answer; the receiver asks for the rest */
@@ -60,6 +62,7 @@ enum {
     RECV_PER_TURN = 1024,    /* messages read before the loop turns again */
     TICK_MS = 100,           /* heartbeats, timeouts and gossip are checked this often */
     CLOSE_WAIT_MS = 2000,    /* longest wait for nng to close the socket at stop */
+    REFUSED_LOG_MS = 1000,   /* refusals of what a connection sent: one log line this often */
 };
 
 struct held {
@@ -87,7 +90,7 @@ struct peer {
     uint64_t recv_chain, gap_upto;
     int64_t gap_asked_ms;
     struct held *held, *held_tail;
-    size_t n_held;
+    size_t n_held, held_bytes;
     /* For /metrics */
     uint64_t reconnects, events_in, events_out, gaps_filled, gaps_lost;
     int64_t last_wall_ms;
@@ -96,6 +99,7 @@ struct peer {
 struct pipe_ent {
     nng_pipe pipe;
     struct peer *peer; /* NULL until its hello */
+    int64_t added_ms;
 };
 
 struct local_name {
@@ -126,6 +130,26 @@ struct mail_pipe {
     struct mail_pipe *next;
     nng_pipe pipe;
     bool added;
+};
+
+/* What a connection sent that was refused, for the log. */
+enum refusal {
+    REFUSED_MALFORMED = 0,
+    REFUSED_BEFORE_HELLO,
+    REFUSED_OTHER_EPOCH,
+    REFUSED_SNAPSHOT,
+    REFUSED_INTEREST,
+    REFUSED_NO_HELLO,
+    REFUSED_N,
+};
+
+static const char *const refusal_names[REFUSED_N] = {
+    "a malformed message",
+    "a message before its hello",
+    "a message under another epoch than its hello's",
+    "a snapshot larger than this node's own",
+    "interest past max_topics names",
+    "no hello while the connections are full",
 };
 
 /* Own events kept for gap answers: the published batches, oldest first. */
@@ -172,6 +196,13 @@ struct rp_nng {
     uint64_t generation;
     int64_t next_heartbeat_ms, next_gossip_ms;
     struct rp_buf msg; /* scratch for building one message */
+    /* What a connection may send: nng refuses a larger message; a larger snapshot is
+     * dropped (see set_receive_limits). Refusals are counted and logged at most once a
+     * second per kind. */
+    size_t recv_max;
+    uint32_t bloom_bits_max;
+    uint64_t n_refused[REFUSED_N];
+    int64_t refused_log_ms[REFUSED_N];
 };
 
 /* ---- sending ---- */
@@ -635,6 +666,33 @@ find_pipe(struct rp_nng *m, nng_pipe pp)
     return NULL;
 }
 
+/*
+ * What connection <pp> sent was refused (<why>): whatever reaches the listen address can
+ * send, so each kind is counted, and logged with the sender's address at most once a second.
+ */
+static void
+refused(struct rp_nng *m, nng_pipe pp, enum refusal why)
+{
+    m->n_refused[why]++;
+    int64_t now = rp_clock_now_ms();
+    if (m->refused_log_ms[why] && now - m->refused_log_ms[why] < REFUSED_LOG_MS)
+        return;
+    m->refused_log_ms[why] = now;
+    char addr[INET6_ADDRSTRLEN + 8] = "?";
+    nng_sockaddr sa;
+    if (nng_pipe_get_addr(pp, NNG_OPT_REMADDR, &sa) == 0) {
+        char ip[INET6_ADDRSTRLEN];
+        if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip)))
+            snprintf(addr, sizeof(addr), "%s:%u", ip, ntohs(sa.s_in.sa_port));
+        else if (sa.s_family == NNG_AF_INET6 &&
+                 inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip)))
+            snprintf(addr, sizeof(addr), "[%s]:%u", ip, ntohs(sa.s_in6.sa_port));
+    }
+    RP_LOG(RP_LOG_WARN, "cluster",
+           "msg=\"refused what a mesh connection sent: %s\" from=%s total=%" PRIu64,
+           refusal_names[why], addr, m->n_refused[why]);
+}
+
 static void
 publish_stats(struct rp_nng *m)
 {
@@ -686,12 +744,15 @@ deliver(struct rp_nng *m, struct peer *p, const struct rp_nng_event *evs, size_t
 }
 
 static void
-held_push(struct peer *p, nng_msg *msg)
+held_push(struct rp_nng *m, struct peer *p, nng_msg *msg)
 {
-    if (p->n_held >= HELD_CAP) {
+    size_t len = nng_msg_len(msg);
+    size_t cap = m->recv_max > HELD_BYTES ? m->recv_max : HELD_BYTES;
+    if (p->n_held >= HELD_CAP || p->held_bytes + len > cap) {
         nng_msg_free(msg); /* the chain shows it again once the gap is in */
         return;
     }
+    p->held_bytes += len;
     struct held *h = rp_xmalloc(sizeof(*h));
     h->next = NULL;
     h->msg = msg;
@@ -759,6 +820,7 @@ drain_held(struct rp_nng *m, struct peer *p)
         if (!p->held)
             p->held_tail = NULL;
         p->n_held--;
+        p->held_bytes -= nng_msg_len(h->msg);
         nng_msg_free(h->msg);
         free(h);
     }
@@ -961,7 +1023,12 @@ on_message(struct rp_nng *m, nng_msg *msg)
         pe = find_pipe(m, pp);
     }
     struct rp_nng_msg dm;
-    if (!pe || rp_nng_msg_decode(nng_msg_body(msg), nng_msg_len(msg), &dm) != 0) {
+    if (!pe) {
+        nng_msg_free(msg);
+        return;
+    }
+    if (rp_nng_msg_decode(nng_msg_body(msg), nng_msg_len(msg), &dm) != 0) {
+        refused(m, pp, REFUSED_MALFORMED);
         nng_msg_free(msg);
         return;
     }
@@ -972,7 +1039,9 @@ on_message(struct rp_nng *m, nng_msg *msg)
     }
     struct peer *p = pe->peer;
     if (!p || p->epoch != dm.epoch) {
-        nng_msg_free(msg); /* nothing before its hello; a sender names itself truly */
+        /* nothing before its hello; a sender names itself truly */
+        refused(m, pp, p ? REFUSED_OTHER_EPOCH : REFUSED_BEFORE_HELLO);
+        nng_msg_free(msg);
         return;
     }
     p->heard_ms = rp_clock_now_ms();
@@ -983,15 +1052,31 @@ on_message(struct rp_nng *m, nng_msg *msg)
     const char *name;
     size_t len;
     switch (dm.type) {
-    case RP_NNG_INTEREST_ADD:
-        while (rp_nng_msg_next_name(&dm, &name, &len))
+    case RP_NNG_INTEREST_ADD: {
+        /* A peer reads at most max_topics names (its hub holds no more): past it, memory
+         * a connection could take without end. */
+        bool over = false;
+        while (rp_nng_msg_next_name(&dm, &name, &len)) {
+            if (p->interest.count >= m->cfg.max_interest &&
+                !rp_hashmap_get(&p->interest, name, len)) {
+                over = true;
+                continue;
+            }
             peer_add_name(p, name, len);
+        }
+        if (over)
+            refused(m, pp, REFUSED_INTEREST);
         break;
+    }
     case RP_NNG_INTEREST_REMOVE:
         while (rp_nng_msg_next_name(&dm, &name, &len))
             peer_remove_name(p, name, len);
         break;
     case RP_NNG_BLOOM: {
+        if (dm.bits > m->bloom_bits_max) {
+            refused(m, pp, REFUSED_SNAPSHOT);
+            break;
+        }
         rp_bloom_fini(&p->bloom);
         if (rp_bloom_init_from(&p->bloom, dm.bitmap, dm.bits, dm.hashes) != 0)
             break;
@@ -1010,7 +1095,7 @@ on_message(struct rp_nng *m, nng_msg *msg)
     }
     case RP_NNG_EVENTS:
         if (p->gap || !take_events(m, p, &dm)) {
-            held_push(p, msg);
+            held_push(m, p, msg);
             return;
         }
         break;
@@ -1021,12 +1106,18 @@ on_message(struct rp_nng *m, nng_msg *msg)
         on_answer(m, p, &dm);
         break;
     case RP_NNG_FILL_REQUEST:
+        /* A fill adds its topic to what the peer reads: the same bound as an add. */
+        if (p->interest.count >= m->cfg.max_interest &&
+            !rp_hashmap_get(&p->interest, dm.name, dm.name_len)) {
+            refused(m, pp, REFUSED_INTEREST);
+            break;
+        }
         answer_fill(m, p, dm.after, dm.name, dm.name_len);
         break;
     case RP_NNG_FILL_ANSWER:
         /* History of its events, held like them behind a gap: it follows what came first. */
         if (p->gap) {
-            held_push(p, msg);
+            held_push(m, p, msg);
             return;
         }
         on_fill_answer(m, p, &dm);
@@ -1065,11 +1156,24 @@ pipe_added(struct rp_nng *m, nng_pipe pp)
 {
     if (find_pipe(m, pp) || pipe_gone(m, pp))
         return; /* taken up already by its first message, or gone already */
+    int64_t now = rp_clock_now_ms();
     if (m->n_pipes == MAX_PIPES) {
-        nng_pipe_close(pp);
-        return;
+        /* Full: the oldest connection that never said hello makes room (connections that
+         * only hold a slot must not keep a peer out), else the new one is refused. */
+        struct pipe_ent *old = NULL;
+        for (size_t i = 0; i < m->n_pipes; i++)
+            if (!m->pipes[i].peer && (!old || m->pipes[i].added_ms < old->added_ms))
+                old = &m->pipes[i];
+        if (!old) {
+            nng_pipe_close(pp);
+            return;
+        }
+        refused(m, old->pipe, REFUSED_NO_HELLO);
+        m->gone[m->n_gone++ % MAX_PIPES] = (uint32_t)nng_pipe_id(old->pipe);
+        nng_pipe_close(old->pipe);
+        *old = m->pipes[--m->n_pipes];
     }
-    m->pipes[m->n_pipes++] = (struct pipe_ent){.pipe = pp};
+    m->pipes[m->n_pipes++] = (struct pipe_ent){.pipe = pp, .added_ms = now};
     m->msg.len = 0;
     const char *name = m->cfg.name ? m->cfg.name : "";
     size_t len = strlen(name);
@@ -1301,6 +1405,34 @@ dial_peer(struct rp_nng *m, const char *addr)
     return 0;
 }
 
+/*
+ * The largest message an honest peer with this node's settings sends: a batch (flushed once
+ * past OUT_BYTES, so one event more), a gap answer (ANSWER_BYTES of data, ANSWER_EVENTS
+ * entries at most 400 bytes besides), a snapshot of this node's size, an interest message.
+ * nng allocates a message whole from its length prefix, so what a connection can make this
+ * node hold is this much, not MSG_CAP.
+ */
+static void
+set_receive_limits(struct rp_nng *m)
+{
+    struct rp_bloom b;
+    m->bloom_bits_max = rp_bloom_init(&b, m->cfg.bloom_capacity, m->cfg.bloom_fpr) == 0
+                            ? b.n_bits
+                            : RP_NNG_BLOOM_BITS_MAX;
+    rp_bloom_fini(&b);
+    size_t max = (size_t)OUT_BYTES + 1024 + m->cfg.max_event_bytes;
+    size_t answer = (size_t)ANSWER_BYTES + (size_t)ANSWER_EVENTS * 400;
+    size_t bloom = m->bloom_bits_max / 8 + 64;
+    size_t interest = (size_t)INTEREST_PER_MSG * (RP_NNG_NAME_MAX + 2) + 64;
+    if (answer > max)
+        max = answer;
+    if (bloom > max)
+        max = bloom;
+    if (interest > max)
+        max = interest;
+    m->recv_max = max + 64 < (size_t)MSG_CAP ? max + 64 : (size_t)MSG_CAP;
+}
+
 static int
 open_socket(struct rp_nng *m)
 {
@@ -1311,7 +1443,7 @@ open_socket(struct rp_nng *m)
     nng_socket_set_ms(m->sock, NNG_OPT_RECONNMAXT, m->cfg.reconnect_ms);
     nng_socket_set_int(m->sock, NNG_OPT_RECVBUF, 1024);
     nng_socket_set_int(m->sock, NNG_OPT_SENDBUF, 1024);
-    nng_socket_set_size(m->sock, NNG_OPT_RECVMAXSZ, (size_t)MSG_CAP);
+    nng_socket_set_size(m->sock, NNG_OPT_RECVMAXSZ, m->recv_max);
     /* The receive descriptor before any listen or dial: nng creates it on first use and
      * writes it from its own threads once messages arrive, so it must exist (and be seen to
      * exist) before a connection can bring one. */
@@ -1404,6 +1536,11 @@ rp_nng_new(const struct rp_nng_config *config, const struct rp_nng_hooks *hooks)
         m->cfg.keep_events = 100000;
     if (m->cfg.keep_bytes == 0)
         m->cfg.keep_bytes = 64u << 20;
+    if (m->cfg.max_event_bytes == 0)
+        m->cfg.max_event_bytes = 4u << 20;
+    if (m->cfg.max_interest == 0)
+        m->cfg.max_interest = 100000;
+    set_receive_limits(m);
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->closed_cv, NULL);
     rp_hashmap_init(&m->local);
@@ -1503,6 +1640,7 @@ rp_nng_free(struct rp_nng *m)
         }
         p->held_tail = NULL;
         p->n_held = 0;
+        p->held_bytes = 0;
     }
     if (!close_socket(m)) {
         /* nng's close did not return: it still may call the pipe hook, so the engine is

@@ -44,6 +44,10 @@ struct rp_nng_config {
     double bloom_fpr;
     size_t keep_events; /* own events kept to answer gap requests */
     size_t keep_bytes;
+    /* Limits on what a peer may send (0: the defaults): the largest event's data, which
+     * sizes the largest message taken from a connection, and the names one peer may read. */
+    size_t max_event_bytes;
+    size_t max_interest;
 };
 
 struct rp_nng_hooks {

@@ -343,6 +343,8 @@ start_mesh(struct rp_cluster_node *cn, const struct rp_config_values *v, struct 
         .bloom_capacity = (uint64_t)v->bloom_filter_capacity,
         .bloom_fpr = strtod(v->bloom_filter_fpr, NULL), /* checked at load */
         .keep_events = (size_t)v->nng_keep_events,
+        .max_event_bytes = (size_t)v->max_body,
+        .max_interest = (size_t)v->max_topics,
     };
     struct rp_nng_hooks hooks = {
         .events = mesh_events,
