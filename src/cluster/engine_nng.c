@@ -1824,9 +1824,9 @@ tee_reserved_seq(const struct rp_logengine *e)
 }
 
 static void
-tee_handed_out(struct rp_logengine *e, uint64_t seq)
+tee_handed_out(struct rp_logengine *e, uint32_t epoch, uint64_t seq)
 {
-    rp_logengine_handed_out(((struct tee *)e)->inner, seq);
+    rp_logengine_handed_out(((struct tee *)e)->inner, epoch, seq);
 }
 
 static int

@@ -178,7 +178,7 @@ rp_hub_engine_handed_out(struct rp_hub *hub, uint64_t seq)
 {
     pthread_rwlock_rdlock(&hub->engine_use);
     if (hub->engine)
-        rp_logengine_handed_out(hub->engine, seq);
+        rp_logengine_handed_out(hub->engine, hub->config.epoch, seq);
     pthread_rwlock_unlock(&hub->engine_use);
 }
 

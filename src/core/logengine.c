@@ -94,10 +94,10 @@ rp_logengine_reserved_seq(const struct rp_logengine *e)
 }
 
 void
-rp_logengine_handed_out(struct rp_logengine *e, uint64_t seq)
+rp_logengine_handed_out(struct rp_logengine *e, uint32_t epoch, uint64_t seq)
 {
     if (e->ops->handed_out)
-        e->ops->handed_out(e, seq);
+        e->ops->handed_out(e, epoch, seq);
 }
 
 int

@@ -33,8 +33,9 @@
  * the gap). The hub also hands out sequences it never appends (events it takes in from a
  * peer, a sequence it declares gone): it tells the engine (handed_out), whose reservation
  * then runs ahead of those too, and a clean close records them, so a restart never reuses
- * one. The memory engine reserves everything (UINT64_MAX) and the hub starts a new epoch,
- * since nothing survives a restart.
+ * one; they are of the hub's <epoch>, which a log with no event of its own yet records with
+ * them (else a crash would lose the epoch those ids were given in). The memory engine reserves
+ * everything (UINT64_MAX) and the hub starts a new epoch, since nothing survives a restart.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -125,7 +126,7 @@ struct rp_logengine_ops {
      * sequences declared gone): the reservation must cover them as it covers appended ones,
      * and a clean close must record them. Never blocks (at most it wakes the engine's
      * thread, which raises the reservation). NULL: the engine reserves nothing. */
-    void (*handed_out)(struct rp_logengine *e, uint64_t seq);
+    void (*handed_out)(struct rp_logengine *e, uint32_t epoch, uint64_t seq);
     /* Delivers every kept event with seq > <after>, oldest first, to <fn>. Start-up only,
      * before the first append. 0 or the first negative errno (of <fn> or of reading). */
     int (*load)(struct rp_logengine *e, uint64_t after, rp_logengine_event_fn fn, void *ctx);
@@ -153,7 +154,7 @@ int rp_logengine_append(struct rp_logengine *e, struct rp_logengine_batch *b);
 uint64_t rp_logengine_durable_seq(const struct rp_logengine *e);
 uint64_t rp_logengine_reserved_seq(const struct rp_logengine *e);
 /* The handed_out op; a no-op for an engine without one. */
-void rp_logengine_handed_out(struct rp_logengine *e, uint64_t seq);
+void rp_logengine_handed_out(struct rp_logengine *e, uint32_t epoch, uint64_t seq);
 int rp_logengine_load(struct rp_logengine *e, uint64_t after, rp_logengine_event_fn fn, void *ctx);
 int rp_logengine_read(struct rp_logengine *e, const char *topic, size_t len, uint64_t after,
                       size_t max, rp_logengine_event_fn fn, void *ctx);

@@ -253,7 +253,7 @@ rp_log_store_close(struct rp_log_store *ls, struct rp_hub *hub, int timeout_ms)
         rp_hub_set_engine(hub, NULL);
         /* Every sequence the hub gave out, taken-in events' too, so that the next run (or
          * an upgrade's successor) goes on after them: their ids reached clients. */
-        rp_logengine_handed_out(ls->engine, rp_hub_last_seq(hub));
+        rp_logengine_handed_out(ls->engine, rp_hub_epoch(hub), rp_hub_last_seq(hub));
     }
     /* The engine makes what it accepted durable at close; waiting first lets a failing
      * disk be told apart (and logged) from a clean close. */

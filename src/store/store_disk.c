@@ -384,6 +384,7 @@ maybe_reserve(struct rp_store_disk *s)
 {
     uint64_t r = atomic_load_explicit(&s->reserved, memory_order_relaxed);
     uint64_t high = high_seq(s);
+    rp_store_adopt_epoch(s);
     if (high + s->cfg.reserve_ahead / 2 <= r && s->mark_epoch == s->last_epoch)
         return 0;
     return rp_store_mark_write(s, high + s->cfg.reserve_ahead, false);
@@ -609,16 +610,20 @@ disk_reserved_seq(const struct rp_logengine *e)
 }
 
 static void
-disk_handed_out(struct rp_logengine *e, uint64_t seq)
+disk_handed_out(struct rp_logengine *e, uint32_t epoch, uint64_t seq)
 {
     struct rp_store_disk *s = (struct rp_store_disk *)e;
+    /* The first sequences of a log with no event of its own yet: its mark must name their
+     * epoch at once, so the writer is woken. */
+    bool new_epoch = atomic_exchange(&s->handed_epoch, epoch) != epoch;
     uint64_t prev = atomic_load_explicit(&s->handed, memory_order_relaxed);
     while (seq > prev && !atomic_compare_exchange_weak_explicit(
                              &s->handed, &prev, seq, memory_order_release, memory_order_relaxed))
         ;
     /* The writer raises the reservation; it is woken only when that is due (a taken-in
      * batch costs an atomic otherwise). It checks under the lock, so no wake-up is lost. */
-    if (seq + s->cfg.reserve_ahead / 2 <= atomic_load_explicit(&s->reserved, memory_order_acquire))
+    if (!new_epoch &&
+        seq + s->cfg.reserve_ahead / 2 <= atomic_load_explicit(&s->reserved, memory_order_acquire))
         return;
     pthread_mutex_lock(&s->lock);
     pthread_cond_signal(&s->wake);

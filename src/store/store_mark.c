@@ -22,10 +22,18 @@
 #define MARK_SLOT 32
 #define MARK_CLEAN 1u
 
+void
+rp_store_adopt_epoch(struct rp_store_disk *s)
+{
+    if (!s->last_epoch)
+        s->last_epoch = atomic_load_explicit(&s->handed_epoch, memory_order_acquire);
+}
+
 /* The mark: <reserved> (and <epoch>, <clean>) in slot gen % 2, then fsync. */
 int
 rp_store_mark_write(struct rp_store_disk *s, uint64_t reserved, bool clean)
 {
+    rp_store_adopt_epoch(s);
     unsigned char b[MARK_SLOT] = {0};
     uint64_t gen = ++s->mark_gen;
     uint32_t v[2] = {MARK_MAGIC, clean ? MARK_CLEAN : 0};

@@ -68,6 +68,7 @@ struct rp_store_disk {
     _Atomic uint64_t durable;
     _Atomic uint64_t reserved;
     _Atomic uint64_t handed; /* the hub handed out up to here without appending (handed_out) */
+    _Atomic uint32_t handed_epoch; /* of those sequences: the log's epoch before its first event */
     _Atomic int failed;
     _Atomic uint64_t n_fsyncs, fsync_ns, stored_bytes, n_segments;
     _Atomic uint64_t fsync_us[RP_LOGENGINE_FSYNC_BUCKETS + 1];
@@ -85,6 +86,9 @@ void rp_store_disk_seg_unref(struct rp_store_disk *s, struct rp_store_seg *g);
  * success reserved_seq moves. open: reads it (creating the file), fills s->opened's
  * unclean, epoch and reserved_seq, and writes this run's reservation. 0 or -errno. */
 int rp_store_mark_write(struct rp_store_disk *s, uint64_t reserved, bool clean);
+/* A log with no event of its own yet takes the epoch of the sequences the hub handed out
+ * (handed_out), so its mark names it. Writer thread (or close). */
+void rp_store_adopt_epoch(struct rp_store_disk *s);
 int rp_store_mark_open(struct rp_store_disk *s);
 
 /* Recovery at open (store_scan.c): lists and checks the segments, truncates the newest's

@@ -16,7 +16,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from support import Server, Stream, check, free_port, run  # noqa: E402
+from support import Server, Stream, check, free_port, log_text, run  # noqa: E402
 from nng_mesh_test import (MESH, epoch_of, mesh_peers, wait_connected,  # noqa: E402
                            wait_for, wait_interest)
 
@@ -155,10 +155,15 @@ def test_many_taken_in_then_publish_and_kill(binary):
         rb = Stream(b.port, "/events?topic=probe")
         wait_interest(a, eb, 2)
         body = json.dumps([{"topic": "bulk", "data": "x"}] * per_request).encode()
-        for _ in range(n_bulk // per_request):
+        for k in range(n_bulk // per_request):
             st, _ = a.request("POST", "/publish", body, {"Content-Type": "application/json"},
                               timeout=60)
             check(st == 200, "bulk publish on A")
+            # B keeps up before the next: on a busy machine nng's queues overflow, and a
+            # range older than what A keeps (100,000 events) would be lost, not fetched.
+            want = (k + 1) * per_request
+            wait_for("B took in %d events" % want,
+                     lambda: mesh_peers(b)[ea]["events_in"] >= want, timeout=60)
         check(a.publish([{"topic": "probe", "data": "p1"}])[0] == 200, "publish on A")
         got = read_data(rb, 1)
         check(mesh_peers(b)[ea]["events_in"] == n_bulk + 1, "B took in every event of A: %r" %
@@ -177,7 +182,8 @@ def test_many_taken_in_then_publish_and_kill(binary):
         kill9(b)
         b = Server(binary, config=conf_b)
         wait_connected([a, b])
-        check(epoch_of(b) == eb, "B is the same origin after its restart")
+        check(epoch_of(b) == eb, "B is the same origin after its restart: %s" % " | ".join(
+            line for line in log_text(b).splitlines() if "component=store" in line))
         check_told(b, got[0][1], "a kill -9")
         check_new_ids(b, seen, "a kill -9")
     finally:

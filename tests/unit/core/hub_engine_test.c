@@ -73,7 +73,7 @@ rec_reserved(const struct rp_logengine *e)
 }
 
 static void
-rec_handed_out(struct rp_logengine *e, uint64_t seq)
+rec_handed_out(struct rp_logengine *e, uint32_t epoch, uint64_t seq)
 {
     atomic_store(&((struct rec_engine *)e)->handed, seq);
 }

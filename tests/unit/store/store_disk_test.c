@@ -629,6 +629,34 @@ test_taken_in_sequences_are_reserved(void **state)
     crashfs_free(h.fs);
 }
 
+/* A log that only took events in (a mesh node with no publish of its own) names their epoch:
+ * after a crash its next run goes on in that epoch, after every id it gave. */
+static void
+test_taken_in_only_keeps_the_epoch(void **state)
+{
+    struct harness h = {.fs = crashfs_new(23)};
+    struct rp_store_config cfg = {.reserve_ahead = 64, .retry_ms = 1};
+    assert_int_equal(hopen(&h, &cfg), 0);
+    struct rp_hub_config hc = {.max_topics = 100, .max_data = 1 << 20, .epoch = 0x5eed};
+    struct rp_hub_hooks hooks = {.policy_for = policy_for};
+    struct rp_hub *hub = rp_hub_new(&hc, &hooks);
+    rp_hub_set_engine(hub, h.e);
+    ingest_many(hub, 100);
+    assert_true(wait_reserved(h.e, 100 + 32));
+    crashfs_crash_at_sync(h.fs, 1);
+    rp_hub_set_engine(hub, NULL);
+    rp_logengine_close(h.e);
+    crashfs_reboot(h.fs, CRASHFS_DROP);
+    assert_int_equal(hopen(&h, &cfg), 0);
+    struct rp_logengine_info info;
+    rp_logengine_info(h.e, &info);
+    assert_int_equal(info.epoch, 0x5eed);
+    assert_true(info.reserved_seq >= 100);
+    rp_logengine_close(h.e);
+    rp_hub_free(hub);
+    crashfs_free(h.fs);
+}
+
 static void
 test_interval_and_none(void **state)
 {
@@ -812,6 +840,7 @@ main(void)
         cmocka_unit_test(test_retention_drops_whole_segments),
         cmocka_unit_test(test_load_feeds_the_hub),
         cmocka_unit_test(test_taken_in_sequences_are_reserved),
+        cmocka_unit_test(test_taken_in_only_keeps_the_epoch),
         cmocka_unit_test(test_interval_and_none),
         cmocka_unit_test(test_reads_during_rolls_and_retention),
         cmocka_unit_test(test_group_commit_from_threads),
