@@ -8,9 +8,6 @@ missing them. Before the epoch's first event the id is `<epoch>-0`. A resume, a 
 the oldest event and a stream handed over in an upgrade open with no id. Checked on the own
 API (one topic, several topics and a pattern, after an `unknown_id` resync), on Mercure, on
 a session and across an upgrade. Real server processes on loopback."""
-import base64
-import hashlib
-import hmac
 import json
 import os
 import socket
@@ -19,9 +16,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from support import Server, Stream, check, health, run, stop_new, upgrade_step  # noqa: E402
+import mercure_test as mt  # noqa: E402 - its secret, token and publish helper
 
-SECRET = "integration-opening-id-secret-at-least-32-bytes"
-BOOK = "https://example.com/books/1"
 
 
 def publish(srv, events):
@@ -121,32 +117,13 @@ def test_other_starts_open_with_no_id(binary):
         s.close()
 
 
-def hs256(claims):
-    b = lambda o: base64.urlsafe_b64encode(  # noqa: E731
-        json.dumps(o, separators=(",", ":")).encode()).rstrip(b"=")
-    head = b({"alg": "HS256", "typ": "JWT"}) + b"." + b(claims)
-    sig = base64.urlsafe_b64encode(
-        hmac.new(SECRET.encode(), head, hashlib.sha256).digest()).rstrip(b"=")
-    return (head + b"." + sig).decode()
-
-
-def mercure_publish(srv, topic, data):
-    status, body = srv.request("POST", "/.well-known/mercure",
-                               urllib.parse.urlencode({"topic": topic, "data": data}).encode(),
-                               {"Content-Type": "application/x-www-form-urlencoded",
-                                "Authorization": "Bearer " +
-                                hs256({"mercure": {"publish": ["*"]}})})
-    check(status == 200, "mercure publish: %r %r" % (status, body))
-    return body
-
-
 def test_mercure_resumes_from_the_opening_id(binary):
-    with Server(binary, "--mercure", "true", "--mercure-jwt-secret", SECRET,
+    with Server(binary, "--mercure", "true", "--mercure-jwt-secret", mt.SECRET,
                 "--mercure-anonymous", "true") as srv:
-        path = "/.well-known/mercure?topic=" + urllib.parse.quote(BOOK, safe="")
+        path = "/.well-known/mercure?topic=" + urllib.parse.quote(mt.BOOK, safe="")
         origin = early_drop(srv, path)
         check(origin.endswith("-0"), "nothing published yet: the origin: %r" % origin)
-        first = [mercure_publish(srv, BOOK, "m%d" % i) for i in range(2)]
+        first = [mt.publish(srv, mt.BOOK, "m%d" % i) for i in range(2)]
         r = Stream(srv.port, path, {"Last-Event-ID": origin})
         check(("last-event-id: %s" % origin) in r.head.lower(),
               "the hub answers the origin as the id it resumes after: %r" % r.head)
@@ -154,7 +131,7 @@ def test_mercure_resumes_from_the_opening_id(binary):
         r.close()
         oid = early_drop(srv, path)
         check(oid == first[-1], "a live start opens with the newest id: %r" % oid)
-        more = [mercure_publish(srv, BOOK, "n%d" % i) for i in range(3)]
+        more = [mt.publish(srv, mt.BOOK, "n%d" % i) for i in range(3)]
         r = Stream(srv.port, path, {"Last-Event-ID": oid})
         check([e["id"] for e in r.events(3)] == more and r.bare_ids == [],
               "a resume from it misses nothing and opens with no id")
