@@ -499,6 +499,39 @@ def test_interest_flood(binary):
         stop_all(nodes)
 
 
+def test_invented_nodes_past_the_cap(binary):
+    """20 connections say hello under invented epochs: A takes peers up to 15 (an id holds
+    16 parts), refuses the rest with a logged error and closes them, and goes on serving
+    the honest peer's events."""
+    nodes, ports = mesh(binary)
+    a, b = nodes
+    fakes = []
+    try:
+        h = Honest(a, b)
+        for k in range(20):
+            p = Peer(ports[0])
+            p.recv()  # A's hello
+            p.send(msg_hello(0xfa4e0000 + k, 0, b"fake-%d" % k))
+            fakes.append(p)
+        wait_for("A took 15 peers", lambda: len(mesh_peers(a)) == 15)
+        time.sleep(0.5)
+        check(len(mesh_peers(a)) == 15, "A holds no more than 15 peers: %d" %
+              len(mesh_peers(a)))
+        check("a mesh holds at most 16 nodes" in log_text(a), "A logged the refusal")
+        refused = [p.sock for p in fakes[-6:]]
+        for sock in refused:
+            sock.setblocking(False)
+        check(closed_by_peer(refused, 10) == 6, "A closed the six connections it refused")
+        h.publish()
+        h.done()
+        h.close()
+    finally:
+        for p in fakes:
+            p.close()
+        stop_all(nodes)
+
+
 if __name__ == "__main__":
     sys.exit(run([test_raw_connections, test_malformed_and_oversized, test_lying_peer,
-                  test_hello_less_connections, test_interest_flood], sys.argv[1]))
+                  test_hello_less_connections, test_interest_flood,
+                  test_invented_nodes_past_the_cap], sys.argv[1]))
