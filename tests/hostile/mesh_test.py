@@ -155,6 +155,10 @@ class Honest:
                     return got
                 self.stream.buf += chunk
             block, self.stream.buf = self.stream.buf.split(b"\n\n", 1)
+            if b"event: resync" in block.split(b"\n"):
+                # An announcement, not an event: a fill whose answer the cut lost is told
+                # (the node cannot know it held nothing); a missing event still shows below.
+                continue
             got += [line[6:].decode() for line in block.split(b"\n")
                     if line.startswith(b"data: ")]
         return got
